@@ -1,0 +1,383 @@
+//! The one diagnostic model of floe and its renderers (human and JSON).
+//!
+//! Every problem floe finds in its input is a [`Diagnostic`]: a stable [`Code`],
+//! a severity, a one-line message, the workspace-relative file, a span and,
+//! when a fix is known, a help line. Analyses never stop at the first problem:
+//! they return their value together with every diagnostic they found.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// A position in a source file: 1-based line and column, byte offset and length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+    pub offset: u32,
+    pub len: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal;)*) => {
+        /// Stable diagnostic codes. Each code is one enum variant, so two problems can
+        /// never share a code by accident; the string form never changes once released.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($(#[$doc])* $variant,)* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            pub fn parse(s: &str) -> Option<Code> {
+                match s { $($code => Some(Code::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The file is not valid YAML.
+    YamlSyntax = "E0001";
+    /// A mapping has the same key twice.
+    DuplicateKey = "E0002";
+    /// The document exceeds a structural limit (nesting depth, node count, alias expansion).
+    YamlLimit = "E0003";
+    /// The file is larger than floe reads.
+    FileTooLarge = "E0004";
+    /// The file is not UTF-8.
+    NotUtf8 = "E0005";
+    /// A key that the schema does not define.
+    UnknownKey = "E0101";
+    /// A required key is absent.
+    MissingKey = "E0102";
+    /// A value has the wrong type.
+    WrongType = "E0103";
+    /// A value is not one of the allowed values.
+    InvalidEnumValue = "E0104";
+    /// A string does not match the required format.
+    PatternMismatch = "E0105";
+    /// A number is outside its allowed range.
+    OutOfRange = "E0106";
+    /// A string or list is too short or too long.
+    InvalidLength = "E0107";
+    /// An environment-specific key in a manifest (one artifact is promoted unchanged).
+    EnvironmentKey = "E0108";
+    /// A connection or credential key in floe.yaml.
+    ForbiddenConnectionKey = "E0109";
+    /// `apiVersion` or `kind` is not one floe reads.
+    WrongKind = "E0110";
+    /// Two entries of a list share a name that must be unique.
+    DuplicateName = "E0111";
+    /// A reference inside the document points at nothing (e.g. `dependsOn`).
+    UnknownReference = "E0112";
+    /// A value that is valid on its own but not in this position.
+    InvalidValue = "E0113";
+    /// The manifest chain loops back on itself.
+    ManifestCycle = "E0201";
+    /// A parent manifest (or a product's platform manifest) does not exist.
+    MissingParent = "E0202";
+    /// A plugin that the enterprise manifest does not approve.
+    PluginNotApproved = "E0203";
+    /// A transform's compute is neither the default nor an approved one.
+    ComputeNotApproved = "E0204";
+    /// A product that its domain does not approve.
+    ProductNotApproved = "E0205";
+    /// A child manifest loosens a governance setting of its parent.
+    GovernanceLoosened = "E0206";
+    /// `platform.manifest` does not point at the manifest the product belongs to.
+    PlatformMismatch = "E0207";
+    /// A scope-restricted key in a manifest of the wrong scope, or a misplaced scope.
+    ScopeMismatch = "E0208";
+    /// An OCI reference that `floe.lock` does not pin.
+    UnpinnedReference = "E0209";
+    /// A label that does not parse.
+    InvalidLabel = "E0301";
+    /// A label that matches no package or target.
+    NoSuchLabel = "E0302";
+    /// An input port that names no product or output port.
+    UnknownInputPort = "E0401";
+    /// Products depend on one another in a cycle.
+    ProductCycle = "E0402";
+    /// A credential written inline instead of referenced.
+    InlineSecret = "E0501";
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Code::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown code `{s}`")))
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: Code,
+    /// Workspace-relative path with `/` separators; `None` for workspace-wide problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Secondary locations ("the parent's value is here").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Note {
+    pub file: String,
+    pub span: Span,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            file: None,
+            span: None,
+            message: message.into(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    pub fn at(mut self, file: &str, span: Span) -> Diagnostic {
+        self.file = Some(file.to_owned());
+        self.span = Some(span);
+        self
+    }
+
+    pub fn in_file(mut self, file: &str) -> Diagnostic {
+        self.file = Some(file.to_owned());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_note(mut self, file: &str, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.notes.push(Note { file: file.to_owned(), span, message: message.into() });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Sorts diagnostics into the order they are reported in: by file, position, code.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.file, a.span.map(|s| (s.line, s.column)), a.code, &a.message).cmp(&(
+            &b.file,
+            b.span.map(|s| (s.line, s.column)),
+            b.code,
+            &b.message,
+        ))
+    });
+}
+
+/// `did you mean` for a misspelt name: the closest candidate within a small edit distance.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(!ca.eq_ignore_ascii_case(cb));
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Colours used by the human renderer; all empty when colour is off.
+struct Palette {
+    error: &'static str,
+    warning: &'static str,
+    accent: &'static str,
+    bold: &'static str,
+    reset: &'static str,
+}
+
+impl Palette {
+    fn new(color: bool) -> Palette {
+        if color {
+            Palette {
+                error: "\x1b[1;31m",
+                warning: "\x1b[1;33m",
+                accent: "\x1b[1;34m",
+                bold: "\x1b[1m",
+                reset: "\x1b[0m",
+            }
+        } else {
+            Palette { error: "", warning: "", accent: "", bold: "", reset: "" }
+        }
+    }
+}
+
+/// Renders a diagnostic for a person: header, location, source snippet, help.
+/// `source` looks up the text of a workspace file, if the caller has it.
+pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, color: bool) -> String {
+    let p = Palette::new(color);
+    let (sev, sev_color) = match diag.severity {
+        Severity::Error => ("error", p.error),
+        Severity::Warning => ("warning", p.warning),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{sev_color}{sev}[{}]{}{}: {}{}", diag.code, p.reset, p.bold, diag.message, p.reset);
+    let gutter_width = diag
+        .span
+        .iter()
+        .map(|s| s.line)
+        .chain(diag.notes.iter().map(|n| n.span.line))
+        .max()
+        .map_or(1, |l| l.to_string().len());
+    let pad = " ".repeat(gutter_width);
+    if let Some(file) = &diag.file {
+        match diag.span {
+            Some(span) => {
+                let _ = writeln!(out, "{pad}{}-->{} {file}:{}:{}", p.accent, p.reset, span.line, span.column);
+                let text = source(file);
+                snippet(&mut out, text.as_deref(), span, gutter_width, sev_color, "", &p);
+            }
+            None => {
+                let _ = writeln!(out, "{pad}{}-->{} {file}", p.accent, p.reset);
+            }
+        }
+    }
+    for note in &diag.notes {
+        let _ = writeln!(out, "{pad}{}-->{} {}:{}:{}", p.accent, note.file, p.reset, note.span.line, note.span.column);
+        let text = source(&note.file);
+        snippet(&mut out, text.as_deref(), note.span, gutter_width, p.accent, &note.message, &p);
+    }
+    if let Some(help) = &diag.help {
+        let _ = writeln!(out, "{pad} {}={} {}help{}: {help}", p.accent, p.reset, p.bold, p.reset);
+    }
+    out
+}
+
+fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color: &str, label: &str, p: &Palette) {
+    let Some(line) = text.and_then(|t| t.lines().nth(span.line.saturating_sub(1) as usize)) else {
+        return;
+    };
+    let pad = " ".repeat(width);
+    let start = (span.column.saturating_sub(1)) as usize;
+    let line_chars = line.chars().count();
+    let carets = if span.len == 0 {
+        1
+    } else {
+        // The span may run past the end of the line (a multi-line value): underline
+        // what is on this line.
+        let len = text
+            .and_then(|t| t.get(span.offset as usize..(span.offset + span.len) as usize))
+            .map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count()));
+        len.clamp(1, line_chars.saturating_sub(start).max(1))
+    };
+    let _ = writeln!(out, "{pad} {}|{}", p.accent, p.reset);
+    let _ = writeln!(out, "{}{:>width$} |{} {line}", p.accent, span.line, p.reset);
+    let label = if label.is_empty() { String::new() } else { format!(" {label}") };
+    let _ = writeln!(
+        out,
+        "{pad} {}|{} {}{color}{}{label}{}",
+        p.accent,
+        p.reset,
+        " ".repeat(start),
+        "^".repeat(carets),
+        p.reset
+    );
+}
+
+/// Renders a one-line summary of error and warning counts, or nothing when clean.
+pub fn summary_line(diags: &[Diagnostic]) -> Option<String> {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    match (errors, warnings) {
+        (0, 0) => None,
+        (0, w) => Some(plural(w, "warning")),
+        (e, 0) => Some(plural(e, "error")),
+        (e, w) => Some(format!("{}, {}", plural(e, "error"), plural(w, "warning"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert_eq!(Code::parse(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("schedul", ["schedule", "transforms"]), Some("schedule"));
+        assert_eq!(suggest("xyz", ["schedule", "transforms"]), None);
+        assert_eq!(suggest("dependson", ["dependsOn", "tags"]), Some("dependsOn"));
+    }
+
+    #[test]
+    fn human_rendering() {
+        let src = "apiVersion: floe.dev/v1\nschedul:\n  cron: x\n";
+        let d = Diagnostic::error(Code::UnknownKey, "unknown key `schedul`")
+            .at("a/floe.yaml", Span { line: 2, column: 1, offset: 24, len: 7 })
+            .with_help("did you mean `schedule`?");
+        let out = render_human(&d, &|_| Some(src.to_owned()), false);
+        assert_eq!(
+            out,
+            "error[E0101]: unknown key `schedul`\n --> a/floe.yaml:2:1\n  |\n2 | schedul:\n  | ^^^^^^^\n  = help: did you mean `schedule`?\n"
+        );
+    }
+}
