@@ -64,36 +64,36 @@ impl<'a> Checker<'a> {
                 self.check(node, s, path, key_span);
             }
         }
-        if let Some(ty) = schema.get("type") {
-            if !type_matches(ty, node) {
-                let expected = type_names(ty);
-                let mut help = None;
-                if let NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) = node.kind {
-                    if expected.contains(&"a string") {
-                        help = Some("quote the value to make it a string".to_owned());
-                    }
-                }
-                self.push(
-                    Code::WrongType,
-                    node.span,
-                    format!("`{}` must be {}, found {}", display_path(path), join_or(&expected), node.kind_name()),
-                    help,
-                );
-                return;
+        if let Some(ty) = schema.get("type")
+            && !type_matches(ty, node)
+        {
+            let expected = type_names(ty);
+            let mut help = None;
+            if let NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) = node.kind
+                && expected.contains(&"a string")
+            {
+                help = Some("quote the value to make it a string".to_owned());
             }
+            self.push(
+                Code::WrongType,
+                node.span,
+                format!("`{}` must be {}, found {}", display_path(path), join_or(&expected), node.kind_name()),
+                help,
+            );
+            return;
         }
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
             self.check_enum(node, allowed, path);
         }
-        if let Some(constant) = schema.get("const") {
-            if &node.to_json() != constant {
-                self.push(
-                    Code::InvalidEnumValue,
-                    node.span,
-                    format!("`{}` must be `{}`", display_path(path), scalar_text(constant)),
-                    None,
-                );
-            }
+        if let Some(constant) = schema.get("const")
+            && &node.to_json() != constant
+        {
+            self.push(
+                Code::InvalidEnumValue,
+                node.span,
+                format!("`{}` must be `{}`", display_path(path), scalar_text(constant)),
+                None,
+            );
         }
         match &node.kind {
             NodeKind::Map(entries) => self.check_map(node, entries, schema, path, key_span),
@@ -109,17 +109,16 @@ impl<'a> Checker<'a> {
             }
             NodeKind::Str(s) => {
                 self.check_len(node, s.chars().count(), schema, "minLength", "maxLength", "character", path);
-                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-                    if let Some(re) = compiled(pattern) {
-                        if !re.is_match(s) {
-                            self.push(
-                                Code::PatternMismatch,
-                                node.span,
-                                format!("`{}` has an invalid value `{s}`", display_path(path)),
-                                Some(format!("it must match `{pattern}`")),
-                            );
-                        }
-                    }
+                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                    && let Some(re) = compiled(pattern)
+                    && !re.is_match(s)
+                {
+                    self.push(
+                        Code::PatternMismatch,
+                        node.span,
+                        format!("`{}` has an invalid value `{s}`", display_path(path)),
+                        Some(format!("it must match `{pattern}`")),
+                    );
                 }
             }
             NodeKind::Int(_) | NodeKind::Float(_) => self.check_range(node, schema, path),
@@ -176,7 +175,9 @@ impl<'a> Checker<'a> {
         let given = scalar_text(&value);
         let help = match diag::suggest(&given, names.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("expected one of {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+            None => {
+                format!("expected one of {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+            }
         };
         self.push(
             Code::InvalidEnumValue,
@@ -202,7 +203,8 @@ impl<'a> Checker<'a> {
                 Some(prop) => self.check(value, prop, path, key.span),
                 None => match additional {
                     Some(Value::Bool(false)) => {
-                        let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let known: Vec<&str> =
+                            properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         let help = match diag::suggest(&key.name, known.iter().copied()) {
                             Some(s) => Some(format!("did you mean `{s}`?")),
                             None if known.is_empty() => None,
@@ -240,27 +242,36 @@ impl<'a> Checker<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_len(&mut self, node: &Node, len: usize, schema: &Value, min: &str, max: &str, unit: &str, path: &[PathSeg]) {
+    fn check_len(
+        &mut self,
+        node: &Node,
+        len: usize,
+        schema: &Value,
+        min: &str,
+        max: &str,
+        unit: &str,
+        path: &[PathSeg],
+    ) {
         let plural = |n: u64| if n == 1 { format!("{n} {unit}") } else { format!("{n} {unit}s") };
-        if let Some(m) = schema.get(min).and_then(Value::as_u64) {
-            if (len as u64) < m {
-                let message = if m == 1 && unit == "item" {
-                    format!("`{}` must not be empty", display_path(path))
-                } else {
-                    format!("`{}` must have at least {}", display_path(path), plural(m))
-                };
-                self.push(Code::InvalidLength, node.span, message, None);
-            }
+        if let Some(m) = schema.get(min).and_then(Value::as_u64)
+            && (len as u64) < m
+        {
+            let message = if m == 1 && unit == "item" {
+                format!("`{}` must not be empty", display_path(path))
+            } else {
+                format!("`{}` must have at least {}", display_path(path), plural(m))
+            };
+            self.push(Code::InvalidLength, node.span, message, None);
         }
-        if let Some(m) = schema.get(max).and_then(Value::as_u64) {
-            if (len as u64) > m {
-                self.push(
-                    Code::InvalidLength,
-                    node.span,
-                    format!("`{}` must have at most {}, found {len}", display_path(path), plural(m)),
-                    None,
-                );
-            }
+        if let Some(m) = schema.get(max).and_then(Value::as_u64)
+            && (len as u64) > m
+        {
+            self.push(
+                Code::InvalidLength,
+                node.span,
+                format!("`{}` must have at most {}, found {len}", display_path(path), plural(m)),
+                None,
+            );
         }
     }
 

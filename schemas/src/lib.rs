@@ -35,7 +35,7 @@ pub trait Document: DeserializeOwned + schemars::JsonSchema {
 }
 
 /// A loaded document: the typed value when it is usable, its tree, and every problem.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Loaded<T> {
     pub value: Option<T>,
     pub node: Option<Node>,

@@ -16,8 +16,10 @@ use crate::diag::{Code, Diagnostic, Span};
 
 /// The largest input file floe reads.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
-/// The deepest nesting of mappings and sequences floe accepts.
-pub const MAX_DEPTH: usize = 64;
+/// The deepest nesting of mappings and sequences floe accepts. Real manifests
+/// stay under ten levels; the bound also keeps the recursive conversion well
+/// inside a thread's stack.
+pub const MAX_DEPTH: usize = 32;
 /// The most nodes a document may hold once aliases are expanded.
 pub const MAX_NODES: usize = 100_000;
 
@@ -179,7 +181,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Node, Diagnostic> {
 }
 
 fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let err = err.without_snippet();
+    // Alias and snippet wrappers carry the error that happened; classify that one.
+    let mut err = err;
+    while let serde_saphyr::Error::AliasError { error, .. } | serde_saphyr::Error::WithSnippet { error, .. } = err {
+        err = error;
+    }
     let rendered = err.to_string();
     // The library prefixes "line L column C: "; floe shows the location itself.
     let message = match rendered.split_once(": ") {
@@ -209,7 +215,11 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
             "the file holds more than one YAML document".to_owned(),
             "keep one document per file (remove the extra `---`)".to_owned(),
         ),
-        _ => (Code::YamlSyntax, format!("invalid YAML: {message}"), "check the indentation and quoting on this line".to_owned()),
+        _ => (
+            Code::YamlSyntax,
+            format!("invalid YAML: {message}"),
+            "check the indentation and quoting on this line".to_owned(),
+        ),
     };
     let diag = Diagnostic::error(code, message).with_help(help);
     match err.location() {
@@ -354,7 +364,9 @@ mod tests {
     #[test]
     fn alias_bombs_are_bounded() {
         let mut doc = String::from("a: &a [1,1,1,1,1,1,1,1,1,1]\n");
-        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().zip(["b", "c", "d", "e", "f", "g", "h", "i"]) {
+        for (prev, name) in
+            ["a", "b", "c", "d", "e", "f", "g", "h"].iter().zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
             doc.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(",")));
         }
         let err = parse("bomb.yaml", doc.as_bytes()).unwrap_err();

@@ -1,0 +1,655 @@
+//! A build: from labels to materialized outputs, reusing what it can.
+//!
+//! 1. Discover the workspace's package files and hash them, trusting the stat
+//!    cache for files whose stat has not changed.
+//! 2. Select the packages the labels name.
+//! 3. For each selected package, in parallel: if the last build's record still
+//!    holds (every file it read has the same normalized hash, its outputs are
+//!    intact), reuse it without parsing anything. Otherwise evaluate it in the
+//!    salsa database, compute its derivation keys, and look each key up in the
+//!    action cache; run the rule only on a miss.
+//! 4. Materialize outputs under `floe-out/`, rewriting only what changed, and
+//!    save the state for the next process.
+//!
+//! Failures are never cached: a package with errors leaves no record, and an
+//! infrastructure error aborts the build without saving state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use floe_schemas::diag::{self, Diagnostic};
+use salsa::Setter as _;
+use serde::Serialize;
+
+use crate::db::{self, Database, Derivation, Package, Settings, SourceFile, TargetId, Workspace};
+use crate::discover;
+use crate::hash::Hash;
+use crate::label::{self, Pattern, Target};
+use crate::layout::{Layout, PackageKind};
+use crate::path::WsPath;
+use crate::store::{ActionEntry, DerivationRecord, FileRecord, OutputRecord, PackageRecord, State, Store};
+use crate::system::{FileStat, IoError, System};
+
+/// A stat younger than this, relative to when the state was saved, is not
+/// trusted: the file may have changed again within the file system's timestamp
+/// granularity after floe hashed it.
+const RACY_NS: i64 = 2_000_000_000;
+
+/// The name of the derivation record written beside each package's outputs.
+pub const DRV_FILE: &str = "floe.drv.json";
+
+pub struct Options {
+    /// Absolute path of the workspace root.
+    pub workspace: PathBuf,
+    /// Absolute path of the store (`.floe/` by default).
+    pub store: PathBuf,
+    /// Absolute path of the output directory (`floe-out/`).
+    pub out: PathBuf,
+    /// The directory floe runs in, for relative labels.
+    pub cwd: WsPath,
+    pub labels: Vec<String>,
+    pub settings: Settings,
+    /// Worker threads.
+    pub jobs: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Built,
+    Reused,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DerivationStatus {
+    pub label: String,
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<Hash>,
+    pub status: Status,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub derivations: Vec<DerivationStatus>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Output files written (changed) under `floe-out/`.
+    pub written: usize,
+}
+
+impl Report {
+    pub fn count(&self, status: Status) -> usize {
+        self.derivations.iter().filter(|d| d.status == status).count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error) || self.count(Status::Failed) > 0
+    }
+}
+
+/// The workspace as this process sees it: its database and everything else.
+pub struct Session {
+    pub db: Database,
+    pub cx: Context,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.cx
+    }
+}
+
+/// Files, hashes, layout and state: what build workers share (the database is
+/// not shared; each worker has its own handle).
+pub struct Context {
+    pub system: Arc<dyn System>,
+    pub options: Options,
+    pub state: State,
+    /// Every package file with its stat and the hash of its bytes.
+    pub files: BTreeMap<WsPath, (FileStat, Hash)>,
+    /// Normalized hashes known from the last build for files whose bytes did not change.
+    known_normal: BTreeMap<WsPath, Hash>,
+    /// Whether hashing found stats the state could not vouch for.
+    rehashed: bool,
+    pub layout: Arc<Layout>,
+    pub layout_diagnostics: Vec<Diagnostic>,
+    pub workspace: Workspace,
+    sources: Arc<BTreeMap<WsPath, SourceFile>>,
+}
+
+impl Session {
+    /// Discovers and hashes the workspace and loads the last build's state.
+    pub fn open(system: Arc<dyn System>, options: Options) -> Result<Session, IoError> {
+        let sys: &dyn System = &*system;
+        let found = discover::discover(sys, &options.workspace)?;
+        let store = Store::new(sys, options.store.clone());
+        let mut state = store.load_state(&options.settings.floe_version)?;
+        let state_time = sys.stat(&options.store.join("state.json"))?.map_or(i64::MIN, |s| s.mtime_ns);
+        if state.settings != options.settings.hash() {
+            state.packages.clear();
+        }
+        let trusted = |path: &WsPath, stat: &FileStat| -> Option<&FileRecord> {
+            state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < state_time.saturating_sub(RACY_NS))
+        };
+        let to_hash: Vec<&(WsPath, FileStat)> = found.iter().filter(|(p, st)| trusted(p, st).is_none()).collect();
+        let root = options.workspace.clone();
+        let hashed = par_map(&to_hash, options.jobs, |(path, _)| {
+            let bytes = sys.read(&root.join(path.as_str()))?.unwrap_or_default();
+            Ok::<_, IoError>(Hash::of(&bytes))
+        });
+        let mut fresh: BTreeMap<&WsPath, Hash> = BTreeMap::new();
+        for ((path, _), h) in to_hash.iter().zip(hashed) {
+            fresh.insert(path, h?);
+        }
+        let mut files = BTreeMap::new();
+        let mut known_normal = BTreeMap::new();
+        for (path, stat) in &found {
+            let raw = match fresh.get(path) {
+                Some(h) => *h,
+                None => trusted(path, stat).expect("hashed unless trusted").raw,
+            };
+            if let Some(rec) = state.files.get(path).filter(|r| r.raw == raw)
+                && let Some(n) = rec.normal
+            {
+                known_normal.insert(path.clone(), n);
+            }
+            files.insert(path.clone(), (*stat, raw));
+        }
+        let (layout, layout_diagnostics) = Layout::from_files(files.keys());
+        let layout = Arc::new(layout);
+        let db = Database::new(system.clone(), options.workspace.clone());
+        let workspace = Workspace::new(&db, layout.clone(), Arc::new(BTreeMap::new()), options.settings.clone());
+        let sources: BTreeMap<WsPath, SourceFile> =
+            files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
+        let sources = Arc::new(sources);
+        let mut db = db;
+        workspace.set_files(&mut db).to(sources.clone());
+        let cx = Context {
+            system,
+            options,
+            state,
+            files,
+            known_normal,
+            rehashed: !to_hash.is_empty(),
+            layout,
+            layout_diagnostics,
+            workspace,
+            sources,
+        };
+        Ok(Session { db, cx })
+    }
+
+    pub fn package(&self, index: usize) -> Package {
+        self.cx.package(&self.db, index)
+    }
+
+    pub fn select(&self) -> (Vec<label::Selected>, Vec<Diagnostic>) {
+        self.cx.select()
+    }
+
+    /// The derivation keys of the selected targets, without building or writing.
+    pub fn keys(&self) -> Result<Report, IoError> {
+        let (selected, mut diagnostics) = self.select();
+        let mut derivations = Vec::new();
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            for sel in &selected {
+                let info = &self.layout.packages[sel.package];
+                let pkg = self.package(sel.package);
+                let (diags, io_error) = match info.kind {
+                    PackageKind::Product => {
+                        let e = db::product(&self.db, pkg);
+                        (e.diagnostics.clone(), e.io_error.clone())
+                    }
+                    _ => {
+                        let e = db::platform(&self.db, pkg);
+                        (e.diagnostics.clone(), e.io_error.clone())
+                    }
+                };
+                if let Some(e) = io_error {
+                    return Err(e);
+                }
+                diagnostics.extend(diags);
+                let drvs = db::derivations(&self.db, pkg);
+                for target in &sel.targets {
+                    let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
+                    derivations.push(DerivationStatus {
+                        label: label::target_label(&info.dir, *target),
+                        rule: target.rule().to_owned(),
+                        key,
+                        status: if key.is_some() { Status::Reused } else { Status::Failed },
+                    });
+                }
+            }
+        }
+        diagnostics.sort();
+        diagnostics.dedup();
+        diag::sort(&mut diagnostics);
+        Ok(Report { derivations, diagnostics, written: 0 })
+    }
+
+    /// Builds the selected packages and saves the state.
+    pub fn build(mut self) -> Result<Report, IoError> {
+        let (selected, mut diagnostics) = self.select();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            diag::sort(&mut diagnostics);
+            return Ok(Report { diagnostics, ..Report::default() });
+        }
+        let cx = &self.cx;
+        let outcomes = par_map_db(&self.db, &selected, cx.options.jobs, |db, sel| cx.build_package(db, sel));
+        let mut report = Report::default();
+        let mut new_records = BTreeMap::new();
+        let mut changed = self.rehashed;
+        for outcome in outcomes {
+            let outcome = outcome?;
+            report.derivations.extend(outcome.statuses);
+            report.diagnostics.extend(outcome.diagnostics);
+            report.written += outcome.written;
+            changed |= outcome.written > 0 || outcome.record_changed;
+            if let Some((dir, record)) = outcome.record {
+                new_records.insert(dir, record);
+            }
+        }
+        report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
+        report.diagnostics.sort();
+        report.diagnostics.dedup();
+        diag::sort(&mut report.diagnostics);
+        report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
+
+        if changed {
+            let mut state = std::mem::take(&mut self.cx.state);
+            state.version = crate::store::STORE_VERSION;
+            state.floe_version = self.options.settings.floe_version.clone();
+            state.settings = self.options.settings.hash();
+            // Normalized hashes this build learned, never parsing a file just to
+            // record one: a later build computes what it needs.
+            let mut learned: BTreeMap<&WsPath, Hash> = BTreeMap::new();
+            for record in new_records.values() {
+                for (path, normal) in &record.deps {
+                    learned.insert(path, *normal);
+                }
+            }
+            let mut files = BTreeMap::new();
+            for (path, (stat, raw)) in &self.files {
+                let normal = self.known_normal.get(path).or_else(|| learned.get(path)).copied();
+                files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
+            }
+            state.files = files;
+            state.packages.retain(|dir, _| self.layout.find(dir).is_some());
+            state.packages.extend(new_records);
+            let store = Store::new(&*self.system, self.options.store.clone());
+            store.save_state(&state)?;
+        }
+        Ok(report)
+    }
+}
+
+impl Context {
+    pub fn package(&self, db: &Database, index: usize) -> Package {
+        db::packages(db, self.workspace)[index]
+    }
+
+    /// Parses the labels and selects packages; problems are user errors.
+    pub fn select(&self) -> (Vec<label::Selected>, Vec<Diagnostic>) {
+        let mut diags = self.layout_diagnostics.clone();
+        if self.layout.find(&WsPath::ROOT).is_none() {
+            diags.push(
+                Diagnostic::error(floe_schemas::Code::MissingParent, "the workspace root has no manifest.yaml")
+                    .with_help("a workspace is the directory tree under a platform manifest.yaml"),
+            );
+            return (Vec::new(), diags);
+        }
+        let mut patterns = Vec::new();
+        for text in &self.options.labels {
+            match label::parse(text, &self.options.cwd) {
+                Ok(p) => patterns.push((text.clone(), p)),
+                Err(d) => diags.push(d),
+            }
+        }
+        if patterns.is_empty() && diags.is_empty() {
+            patterns.push(("//...".to_owned(), Pattern::Recursive { dir: WsPath::ROOT }));
+        }
+        let (selected, more) = label::select(&self.layout, &patterns);
+        diags.extend(more);
+        (selected, diags)
+    }
+
+    /// The normalized hash of a file, from the last build when its bytes are
+    /// unchanged, else by parsing it.
+    fn normal_of(&self, db: &Database, path: &WsPath) -> Option<Hash> {
+        if let Some(n) = self.known_normal.get(path) {
+            return Some(*n);
+        }
+        let file = *self.sources.get(path)?;
+        match path.file_name() {
+            crate::layout::MANIFEST => db::parsed_manifest(db, file).normal,
+            crate::layout::SPEC => db::parsed_spec(db, file).normal,
+            crate::layout::DBT_PROJECT => db::dbt_project(db, file).normal,
+            _ => None,
+        }
+    }
+
+    /// The files a package's derivations are decided by.
+    fn deps_of(&self, db: &Database, pkg: Package) -> Vec<WsPath> {
+        let index = pkg.index(db);
+        let info = &self.layout.packages[index];
+        let mut deps: BTreeSet<WsPath> =
+            self.layout.chain(index).iter().map(|i| self.layout.packages[*i].file()).collect();
+        if info.kind == PackageKind::Product {
+            deps.insert(info.file());
+            if info.has_dbt_project {
+                deps.insert(info.dir.join(crate::layout::DBT_PROJECT).expect("joins"));
+            }
+            for producer in db::product(db, pkg).producers.values() {
+                deps.insert(self.layout.packages[producer.index(db)].file());
+            }
+        }
+        deps.into_iter().collect()
+    }
+
+    fn structure(&self, index: usize) -> Hash {
+        let info = &self.layout.packages[index];
+        let chain: Vec<&str> = self.layout.chain(index).iter().map(|i| self.layout.packages[*i].dir.as_str()).collect();
+        Hash::of_json(&(format!("{:?}", info.kind), chain, info.has_dbt_project))
+    }
+
+    fn build_package(&self, db: &Database, sel: &label::Selected) -> Result<PackageOutcome, IoError> {
+        let info = &self.layout.packages[sel.package];
+        if let Some(outcome) = self.reuse(db, sel)? {
+            return Ok(outcome);
+        }
+        let pkg = self.package(db, sel.package);
+        let store = Store::new(&*self.system, self.options.store.clone());
+        let (diagnostics, io_error) = match info.kind {
+            PackageKind::Product => {
+                let e = db::product(db, pkg);
+                (e.diagnostics.clone(), e.io_error.clone())
+            }
+            _ => {
+                let e = db::platform(db, pkg);
+                (e.diagnostics.clone(), e.io_error.clone())
+            }
+        };
+        if let Some(e) = io_error {
+            return Err(e);
+        }
+        let mut outcome = PackageOutcome { diagnostics, ..PackageOutcome::default() };
+        let Some(drvs) = db::derivations(db, pkg).clone() else {
+            outcome.statuses = sel
+                .targets
+                .iter()
+                .map(|t| DerivationStatus {
+                    label: label::target_label(&info.dir, *t),
+                    rule: t.rule().to_owned(),
+                    key: None,
+                    status: Status::Failed,
+                })
+                .collect();
+            return Ok(outcome);
+        };
+        let mut derivation_records = Vec::new();
+        let mut produced: Vec<(WsPath, Vec<u8>)> = Vec::new();
+        let mut failed = false;
+        for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
+            let label = label::target_label(&info.dir, drv.target);
+            let out_name = drv.target.file_name();
+            let cached = store.get_action(drv.key)?;
+            let cached_bytes = match cached.as_ref().and_then(|a| a.outputs.get(out_name)) {
+                Some(h) => store.get_object(*h)?,
+                None => None,
+            };
+            let (bytes, status) = match cached_bytes {
+                Some(bytes) => (bytes, Status::Reused),
+                None => match db::output(db, pkg, TargetId::new(db, drv.target)) {
+                    Ok(bytes) => {
+                        let h = store.put_object(bytes)?;
+                        self.store_inputs(db, pkg, drv, &store)?;
+                        store.put_action(&ActionEntry {
+                            key: drv.key,
+                            label: label.clone(),
+                            rule: drv.rule.to_owned(),
+                            rule_version: drv.rule_version,
+                            floe_version: self.options.settings.floe_version.clone(),
+                            inputs: drv.inputs.clone(),
+                            outputs: BTreeMap::from([(out_name.to_owned(), h)]),
+                        })?;
+                        (bytes.to_vec(), Status::Built)
+                    }
+                    Err(diags) => {
+                        outcome.diagnostics.extend(diags.iter().cloned());
+                        failed = true;
+                        outcome.statuses.push(DerivationStatus {
+                            label,
+                            rule: drv.rule.to_owned(),
+                            key: Some(drv.key),
+                            status: Status::Failed,
+                        });
+                        continue;
+                    }
+                },
+            };
+            outcome.statuses.push(DerivationStatus { label, rule: drv.rule.to_owned(), key: Some(drv.key), status });
+            derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
+            produced.push((info.dir.join(out_name).expect("joins"), bytes));
+        }
+        if failed || outcome.diagnostics.iter().any(Diagnostic::is_error) {
+            return Ok(outcome);
+        }
+        produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs, &self.options.settings)));
+        let previous = self.state.packages.get(&info.dir);
+        let (outputs, written) = self.materialize(produced, previous)?;
+        outcome.written = written;
+        let deps = self
+            .deps_of(db, pkg)
+            .into_iter()
+            .map(|p| {
+                let n = self.normal_of(db, &p).unwrap_or_default();
+                (p, n)
+            })
+            .collect();
+        let record = PackageRecord {
+            deps,
+            structure: self.structure(sel.package),
+            derivations: derivation_records,
+            outputs,
+            warnings: outcome.diagnostics.clone(),
+        };
+        outcome.record_changed = previous != Some(&record);
+        outcome.record = Some((info.dir.clone(), record));
+        Ok(outcome)
+    }
+
+    /// Stores the normalized inputs a derivation was keyed on, so that a later
+    /// `floe why` can say what changed inside them.
+    fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation, store: &Store<'_>) -> Result<(), IoError> {
+        for (name, bytes) in crate::why::input_values(db, pkg, drv) {
+            debug_assert_eq!(Some(&Hash::of(&bytes)), drv.inputs.get(&name), "input `{name}` of {}", drv.rule);
+            store.put_object(&bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The last build's record, when it still holds: nothing it read changed and
+    /// its outputs are intact (or can be restored from the store).
+    fn reuse(&self, db: &Database, sel: &label::Selected) -> Result<Option<PackageOutcome>, IoError> {
+        let info = &self.layout.packages[sel.package];
+        let Some(record) = self.state.packages.get(&info.dir) else { return Ok(None) };
+        if record.structure != self.structure(sel.package) {
+            return Ok(None);
+        }
+        let targets: BTreeSet<&str> = record.derivations.iter().map(|d| d.target.as_str()).collect();
+        if !sel.targets.iter().all(|t| targets.contains(t.name())) {
+            return Ok(None);
+        }
+        for (path, normal) in &record.deps {
+            if self.normal_of(db, path) != Some(*normal) {
+                return Ok(None);
+            }
+        }
+        let store = Store::new(&*self.system, self.options.store.clone());
+        let mut written = 0;
+        let mut outputs = Vec::with_capacity(record.outputs.len());
+        for out in &record.outputs {
+            let abs = self.options.out.join(out.path.as_str());
+            let stat = self.system.stat(&abs)?;
+            if stat == Some(out.stat) {
+                outputs.push(out.clone());
+                continue;
+            }
+            // Restore a deleted or edited output from the store, or rebuild.
+            let bytes = if out.path.file_name() == DRV_FILE { None } else { store.get_object(out.hash)? };
+            let Some(bytes) = bytes else { return Ok(None) };
+            let stat = self.system.write_atomic(&abs, &bytes)?;
+            written += 1;
+            outputs.push(OutputRecord { path: out.path.clone(), hash: out.hash, stat });
+        }
+        let statuses = record
+            .derivations
+            .iter()
+            .filter_map(|d| {
+                let target = Target::parse(&d.target)?;
+                sel.targets.contains(&target).then(|| DerivationStatus {
+                    label: label::target_label(&info.dir, target),
+                    rule: target.rule().to_owned(),
+                    key: Some(d.key),
+                    status: Status::Reused,
+                })
+            })
+            .collect();
+        let mut new_record = record.clone();
+        new_record.outputs = outputs;
+        let record_changed = written > 0;
+        Ok(Some(PackageOutcome {
+            statuses,
+            diagnostics: record.warnings.clone(),
+            written,
+            record: Some((info.dir.clone(), new_record)),
+            record_changed,
+        }))
+    }
+
+    /// Writes outputs whose content differs from what is on disk.
+    fn materialize(
+        &self,
+        produced: Vec<(WsPath, Vec<u8>)>,
+        previous: Option<&PackageRecord>,
+    ) -> Result<(Vec<OutputRecord>, usize), IoError> {
+        let mut records = Vec::with_capacity(produced.len());
+        let mut written = 0;
+        for (path, bytes) in produced {
+            let hash = Hash::of(&bytes);
+            let abs = self.options.out.join(path.as_str());
+            let current = self.system.stat(&abs)?;
+            let unchanged = previous
+                .and_then(|p| p.outputs.iter().find(|o| o.path == path))
+                .is_some_and(|o| o.hash == hash && current == Some(o.stat));
+            let stat = if unchanged {
+                current.expect("checked")
+            } else {
+                written += 1;
+                self.system.write_atomic(&abs, &bytes)?
+            };
+            records.push(OutputRecord { path, hash, stat });
+        }
+        Ok((records, written))
+    }
+}
+
+#[derive(Default)]
+struct PackageOutcome {
+    statuses: Vec<DerivationStatus>,
+    diagnostics: Vec<Diagnostic>,
+    written: usize,
+    record: Option<(WsPath, PackageRecord)>,
+    record_changed: bool,
+}
+
+/// `floe.drv.json`: the derivations of a package, their inputs and keys.
+fn drv_record(dir: &WsPath, drvs: &[Derivation], settings: &Settings) -> Vec<u8> {
+    let derivations: Vec<serde_json::Value> = drvs
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "target": label::target_label(dir, d.target),
+                "rule": d.rule,
+                "rule_version": d.rule_version,
+                "key": d.key,
+                "inputs": d.inputs,
+                "output": d.target.file_name(),
+            })
+        })
+        .collect();
+    floe_rules::emit::json(&serde_json::json!({
+        "package": label::package_label(dir),
+        "floe_version": settings.floe_version,
+        "derivations": derivations,
+    }))
+}
+
+/// Maps `f` over `items` on up to `jobs` threads, keeping the order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    results.into_iter().map(|r| r.expect("every item was mapped")).collect()
+}
+
+/// Like [`par_map`], giving each worker its own database handle.
+pub fn par_map_db<T: Sync, R: Send>(
+    db: &Database,
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&Database, &T) -> R + Sync,
+) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 {
+        return items.iter().map(|item| f(db, item)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for handle in (0..jobs).map(|_| db.clone()) {
+            let (next, slots, f) = (&next, &slots, &f);
+            let worker = move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&handle, &items[i]);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            };
+            // Parsing recurses once per nesting level; give workers the stack
+            // a main thread has.
+            std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, worker)
+                .expect("the system can start a build thread");
+        }
+    });
+    results.into_iter().map(|r| r.expect("every item was mapped")).collect()
+}
+
+const WORKER_STACK: usize = 8 * 1024 * 1024;

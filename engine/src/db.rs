@@ -1,0 +1,846 @@
+//! The salsa database: inputs set by the build, queries that evaluate packages.
+//!
+//! Inputs are the workspace layout, one [`SourceFile`] per package-defining file
+//! (its revision is the hash of its bytes) and one [`Package`] per package.
+//! Queries read file bytes through the driver's [`System`] and nothing else.
+//!
+//! Small firewall queries stand in front of big ones: [`platform_key`] hashes
+//! the resolved platform, [`compute_key`] only its compute selection,
+//! [`contracts`] only a product's output ports. A derivation depends on these
+//! hashes, so an edit that does not change what a derivation reads (a comment,
+//! a governance edit for a dbt profile, a producer's transforms for a consumer)
+//! stops there.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use floe_rules::product as checks;
+use floe_rules::resolve::{ResolvedPlatform, Tier};
+use floe_rules::secrets::InlineSecret;
+use floe_rules::{artifacts, emit, profile, resolve, secrets, versions};
+use floe_schemas::artifacts::Mode;
+use floe_schemas::diag::{Code, Diagnostic, Severity};
+use floe_schemas::yaml::Node;
+use floe_schemas::{FloeSpec, Loaded, Manifest};
+use serde_json::Value;
+
+use crate::hash::{Canonical, Hash};
+use crate::label::{self, Target};
+use crate::layout::{Layout, PackageKind};
+use crate::path::WsPath;
+use crate::system::{IoError, System};
+
+#[salsa::db]
+pub trait Db: salsa::Database {
+    /// The bytes of a workspace file, through the driver's [`System`].
+    fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError>;
+}
+
+#[salsa::db]
+#[derive(Clone)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+    system: Arc<dyn System>,
+    root: Arc<PathBuf>,
+}
+
+impl Database {
+    pub fn new(system: Arc<dyn System>, root: PathBuf) -> Database {
+        Database { storage: salsa::Storage::default(), system, root: Arc::new(root) }
+    }
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {
+    fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError> {
+        self.system.read(&self.root.join(path.as_str()))
+    }
+}
+
+/// Settings every build reads; each is an impure input the driver resolves once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Settings {
+    pub floe_version: String,
+    /// `SOURCE_DATE_EPOCH`, else 0: the only time an output may contain.
+    pub source_date_epoch: i64,
+    /// One product compiled against one manifest outside a workspace (the
+    /// `platform compile` form): the mode is `simple`, and the driver, which
+    /// knows the real paths, checks `platform.manifest`.
+    pub standalone: bool,
+}
+
+impl Settings {
+    pub fn hash(&self) -> Hash {
+        Canonical::new("floe.settings.v1")
+            .str(&self.floe_version)
+            .u64(self.source_date_epoch as u64)
+            .u64(u64::from(self.standalone))
+            .finish()
+    }
+}
+
+#[salsa::input(debug)]
+pub struct SourceFile {
+    #[returns(ref)]
+    pub path: WsPath,
+    /// blake3 of the file's bytes; a new revision invalidates what read it.
+    #[returns(copy)]
+    pub revision: Hash,
+}
+
+#[salsa::input(debug)]
+pub struct Workspace {
+    #[returns(ref)]
+    pub layout: Arc<Layout>,
+    /// Every package-defining file, by path.
+    #[returns(ref)]
+    pub files: Arc<BTreeMap<WsPath, SourceFile>>,
+    #[returns(ref)]
+    pub settings: Settings,
+}
+
+#[salsa::input(debug)]
+pub struct Package {
+    #[returns(copy)]
+    pub workspace: Workspace,
+    #[returns(copy)]
+    pub index: usize,
+}
+
+/// The packages of a workspace, by layout index.
+#[salsa::tracked(returns(ref))]
+pub fn packages(db: &dyn Db, ws: Workspace) -> Vec<Package> {
+    (0..ws.layout(db).packages.len()).map(|i| Package::new(db, ws, i)).collect()
+}
+
+fn file_of(db: &dyn Db, ws: Workspace, path: &WsPath) -> Option<SourceFile> {
+    ws.files(db).get(path).copied()
+}
+
+/// A parsed input file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed<T> {
+    pub loaded: Loaded<T>,
+    /// The document as written, in JSON form, secrets replaced by references.
+    pub raw: Option<Value>,
+    /// Hash of the normalized value: what derivations depend on.
+    pub normal: Option<Hash>,
+    pub secrets: Vec<InlineSecret>,
+    pub io_error: Option<IoError>,
+}
+
+fn read(db: &dyn Db, file: SourceFile) -> Result<Vec<u8>, IoError> {
+    // Reading the revision makes the query depend on it.
+    let _ = file.revision(db);
+    let path = file.path(db);
+    db.read_file(path)?.ok_or_else(|| IoError {
+        op: "read",
+        path: PathBuf::from(path.as_str()),
+        message: "the file disappeared during the build".to_owned(),
+    })
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn parsed_manifest(db: &dyn Db, file: SourceFile) -> Arc<Parsed<Manifest>> {
+    let path = file.path(db).as_str();
+    let bytes = match read(db, file) {
+        Ok(b) => b,
+        Err(e) => return Arc::new(io_failure(e)),
+    };
+    let loaded = floe_schemas::load::<Manifest>(path, &bytes);
+    let mut secrets_found = Vec::new();
+    let raw = loaded.node.as_ref().map(|n| {
+        let mut raw = n.to_json();
+        secrets_found = secrets::redact_manifest(&mut raw);
+        raw
+    });
+    let normal = match (&loaded.value, &raw) {
+        (Some(_), Some(raw)) => Some(Hash::of_json(raw)),
+        _ => None,
+    };
+    Arc::new(Parsed { loaded, raw, normal, secrets: secrets_found, io_error: None })
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn parsed_spec(db: &dyn Db, file: SourceFile) -> Arc<Parsed<FloeSpec>> {
+    let path = file.path(db).as_str();
+    let bytes = match read(db, file) {
+        Ok(b) => b,
+        Err(e) => return Arc::new(io_failure(e)),
+    };
+    let loaded = floe_schemas::load::<FloeSpec>(path, &bytes);
+    let normal = loaded.value.as_ref().map(Hash::of_json);
+    Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
+}
+
+fn io_failure<T>(e: IoError) -> Parsed<T> {
+    Parsed {
+        loaded: Loaded { value: None, node: None, diagnostics: Vec::new() },
+        raw: None,
+        normal: None,
+        secrets: Vec::new(),
+        io_error: Some(e),
+    }
+}
+
+/// What floe reads from a product's `dbt_project.yml`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbtProject {
+    pub profile: Option<String>,
+    pub normal: Option<Hash>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub io_error: Option<IoError>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
+    let path = file.path(db).as_str();
+    let bytes = match read(db, file) {
+        Ok(b) => b,
+        Err(e) => {
+            return Arc::new(DbtProject { profile: None, normal: None, diagnostics: Vec::new(), io_error: Some(e) });
+        }
+    };
+    match floe_schemas::yaml::parse(path, &bytes) {
+        Ok(node) => {
+            let profile = node.get("profile").and_then(Node::as_str).map(str::to_owned);
+            let mut diagnostics = Vec::new();
+            if let Some(p) = node.get("profile")
+                && p.as_str().is_none_or(|s| s.is_empty())
+            {
+                diagnostics.push(
+                    Diagnostic::error(Code::WrongType, "`profile` must be the name of a dbt profile")
+                        .at(path, p.span)
+                        .with_help("dbt looks this name up in profiles.yml, e.g. `profile: customer_360`"),
+                );
+            }
+            // Only the profile name reaches an output.
+            let normal = Some(Hash::of_json(&profile));
+            Arc::new(DbtProject { profile, normal, diagnostics, io_error: None })
+        }
+        Err(d) => Arc::new(DbtProject { profile: None, normal: None, diagnostics: vec![d], io_error: None }),
+    }
+}
+
+/// A platform package (the root or a domain) resolved through its tiers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformEval {
+    pub resolved: Option<Arc<ResolvedPlatform>>,
+    /// This package's own problems and those of every tier above it.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Set when this package or a tier above it has errors.
+    pub failed: bool,
+    pub io_error: Option<IoError>,
+    /// The files the resolution read, root first.
+    pub files: Vec<SourceFile>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    debug_assert!(info.kind != PackageKind::Product);
+    let parent_eval = info.parent.map(|p| platform(db, packages(db, ws)[p]).clone());
+    let own_path = info.file();
+    let Some(own_file) = file_of(db, ws, &own_path) else {
+        return Arc::new(PlatformEval {
+            resolved: None,
+            diagnostics: Vec::new(),
+            failed: true,
+            io_error: None,
+            files: Vec::new(),
+        });
+    };
+    let mut files = parent_eval.as_ref().map(|p| p.files.clone()).unwrap_or_default();
+    files.push(own_file);
+    let own = parsed_manifest(db, own_file);
+    let mut diagnostics = parent_eval.as_ref().map(|p| p.diagnostics.clone()).unwrap_or_default();
+    let mut own_diags = own.loaded.diagnostics.clone();
+    let io_error = own.io_error.clone().or_else(|| parent_eval.as_ref().and_then(|p| p.io_error.clone()));
+
+    let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = files.iter().map(|f| parsed_manifest(db, *f)).collect();
+    let mut resolved = None;
+    if tiers_parsed.iter().all(|p| p.loaded.value.is_some()) {
+        let labels: Vec<String> =
+            layout.chain(pkg.index(db)).iter().map(|i| label::package_label(&layout.packages[*i].dir)).collect();
+        let file_names: Vec<&str> = files.iter().map(|f| f.path(db).as_str()).collect();
+        let tiers: Vec<Tier<'_>> = tiers_parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Tier {
+                label: &labels[i],
+                file: file_names[i],
+                manifest: p.loaded.value.as_ref().expect("checked above"),
+                raw: p.raw.as_ref().expect("a loaded document has a tree"),
+                node: p.loaded.node.as_ref().expect("a loaded document has a tree"),
+            })
+            .collect();
+        let (r, diags) = resolve::resolve(&tiers);
+        // Problems in tiers above are reported by those tiers' own evaluation.
+        own_diags.extend(diags.into_iter().filter(|d| d.file.as_deref().is_none_or(|f| f == own_path.as_str())));
+        if let Some(own_manifest) = own.loaded.value.as_ref() {
+            own_diags.extend(parent_manifest_diagnostics(
+                db,
+                ws,
+                info.parent,
+                own_manifest,
+                own.loaded.node.as_ref(),
+                &own_path,
+            ));
+        }
+        resolved = r.map(Arc::new);
+    }
+    let level = resolved.as_ref().and_then(|r| {
+        r.merged
+            .get("governance")
+            .and_then(|g| g.get("policy_enforcement_level"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    own_diags.extend(secret_diagnostics(own, own_path.as_str(), level.as_deref().unwrap_or("warn")));
+    diagnostics.extend(own_diags);
+    let failed = parent_eval.as_ref().is_some_and(|p| p.failed)
+        || diagnostics.iter().any(Diagnostic::is_error)
+        || resolved.is_none();
+    Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files })
+}
+
+/// A domain's `parent_manifest`, when given, must name the workspace root.
+fn parent_manifest_diagnostics(
+    db: &dyn Db,
+    ws: Workspace,
+    parent: Option<usize>,
+    manifest: &Manifest,
+    node: Option<&Node>,
+    own_path: &WsPath,
+) -> Vec<Diagnostic> {
+    let Some(reference) = &manifest.parent_manifest else { return Vec::new() };
+    let span = node.and_then(|n| n.get("parent_manifest")).map(|n| n.span).unwrap_or_default();
+    let file = own_path.as_str();
+    if reference.starts_with("oci://") {
+        return vec![
+            Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
+                .at(file, span)
+                .with_help("inside a workspace the parent is the root manifest: remove `parent_manifest`"),
+        ];
+    }
+    let dir = own_path.parent().unwrap_or_default();
+    let Some(target) = dir.join(reference) else {
+        return vec![
+            Diagnostic::error(Code::MissingParent, format!("`{reference}` leads outside the workspace"))
+                .at(file, span)
+                .with_help("point `parent_manifest` at the root manifest.yaml, or remove it"),
+        ];
+    };
+    if &target == own_path {
+        return vec![
+            Diagnostic::error(Code::ManifestCycle, "this manifest names itself as its parent")
+                .at(file, span)
+                .with_help("remove `parent_manifest`: the parent is the workspace root manifest"),
+        ];
+    }
+    let layout = ws.layout(db);
+    let expected = parent.map(|p| layout.packages[p].file());
+    if Some(&target) == expected.as_ref() {
+        return Vec::new();
+    }
+    let help = match &expected {
+        Some(e) => {
+            format!("the parent of a domain is the workspace root: use `{}`, or remove the key", e.relative_from(&dir))
+        }
+        None => "the root manifest has no parent: remove `parent_manifest`".to_owned(),
+    };
+    if file_of(db, ws, &target).is_none() {
+        return vec![
+            Diagnostic::error(Code::MissingParent, format!("parent manifest `{reference}` does not exist"))
+                .at(file, span)
+                .with_help(help),
+        ];
+    }
+    vec![
+        Diagnostic::error(Code::ManifestCycle, format!("`{reference}` is not this domain's parent"))
+            .at(file, span)
+            .with_help(help),
+    ]
+}
+
+fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec<Diagnostic> {
+    let severity = match level {
+        "strict" => Severity::Error,
+        "off" => return Vec::new(),
+        _ => Severity::Warning,
+    };
+    let node = parsed.loaded.node.as_ref();
+    parsed
+        .secrets
+        .iter()
+        .map(|s| {
+            let keys: Vec<&str> = s.path.iter().map(String::as_str).collect();
+            let span = node.and_then(|n| keys.iter().try_fold(n, |n, k| n.get(k))).map(|n| n.span).unwrap_or_default();
+            let mut d = Diagnostic::error(Code::InlineSecret, format!("inline credential at `{}`", s.path.join(".")))
+                .at(file, span)
+                .with_help(format!(
+                    "store it in the Kubernetes Secret `{}` under key `{}`; floe references it and never writes the value",
+                    s.reference.name, s.reference.key
+                ));
+            d.severity = severity;
+            d
+        })
+        .collect()
+}
+
+/// Hash of everything the resolved platform decides, positions excluded.
+#[salsa::tracked(returns(copy))]
+pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    platform(db, pkg).resolved.as_ref().map(|r| Hash::of_json(&r.key_value()))
+}
+
+/// Hash of the resolved compute selection only: what a dbt profile reads.
+#[salsa::tracked(returns(copy))]
+pub fn compute_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    let eval = platform(db, pkg);
+    let r = eval.resolved.as_ref()?;
+    Some(Hash::of_json(&r.merged.get("plugins").and_then(|p| p.get("compute"))))
+}
+
+/// A product evaluated against its platform and the products it reads from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductEval {
+    pub spec: Option<Arc<Parsed<FloeSpec>>>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub failed: bool,
+    pub io_error: Option<IoError>,
+    /// Input port name to the producing package.
+    pub producers: BTreeMap<String, Package>,
+}
+
+fn parent_platform(db: &dyn Db, pkg: Package) -> Option<Package> {
+    let ws = pkg.workspace(db);
+    ws.layout(db).packages[pkg.index(db)].parent.map(|p| packages(db, ws)[p])
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let path = info.file();
+    let mut diagnostics = Vec::new();
+    let mut io_error = None;
+    let platform_eval = parent_platform(db, pkg).map(|p| platform(db, p).clone());
+    if let Some(p) = &platform_eval {
+        diagnostics.extend(p.diagnostics.iter().cloned());
+        io_error = p.io_error.clone();
+    }
+    let Some(file) = file_of(db, ws, &path) else {
+        return Arc::new(ProductEval { spec: None, diagnostics, failed: true, io_error, producers: BTreeMap::new() });
+    };
+    let spec = parsed_spec(db, file).clone();
+    io_error = io_error.or_else(|| spec.io_error.clone());
+    diagnostics.extend(spec.loaded.diagnostics.iter().cloned());
+    if info.has_dbt_project
+        && let Some(f) = file_of(db, ws, &info.dir.join(crate::layout::DBT_PROJECT).expect("joins"))
+    {
+        let dbt = dbt_project(db, f);
+        diagnostics.extend(dbt.diagnostics.iter().cloned());
+        io_error = io_error.or_else(|| dbt.io_error.clone());
+    }
+    let mut producers = BTreeMap::new();
+    if let (Some(value), Some(node)) = (&spec.loaded.value, &spec.loaded.node) {
+        let file_name = path.as_str();
+        if let Some(resolved) = platform_eval.as_ref().and_then(|p| p.resolved.as_ref()) {
+            diagnostics.extend(checks::check(value, node, file_name, resolved));
+        }
+        diagnostics.extend(platform_ref_diagnostics(db, pkg, value, node));
+        producers = check_input_ports(db, pkg, value, node, &mut diagnostics);
+    }
+    let failed = platform_eval.as_ref().is_none_or(|p| p.failed)
+        || spec.loaded.value.is_none()
+        || diagnostics.iter().any(Diagnostic::is_error);
+    Arc::new(ProductEval { spec: Some(spec), diagnostics, failed, io_error, producers })
+}
+
+/// `platform.manifest` must point at the manifest the product belongs to.
+fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &Node) -> Vec<Diagnostic> {
+    let Some(reference) = spec.platform.as_ref().map(|p| p.manifest.as_str()) else { return Vec::new() };
+    let ws = pkg.workspace(db);
+    if ws.settings(db).standalone {
+        return Vec::new();
+    }
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let path = info.file();
+    let span = node.get("platform").and_then(|p| p.get("manifest")).map(|n| n.span).unwrap_or_default();
+    let expected = info.parent.map(|p| layout.packages[p].file());
+    let help = |e: &Option<WsPath>| match e {
+        Some(e) => format!(
+            "this product belongs to `{}`: use `manifest: {}`, or remove `platform`",
+            e,
+            e.relative_from(&info.dir)
+        ),
+        None => "this product belongs to no platform manifest".to_owned(),
+    };
+    if reference.starts_with("oci://") {
+        return vec![
+            Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
+                .at(path.as_str(), span)
+                .with_help(help(&expected)),
+        ];
+    }
+    let target = info.dir.join(reference);
+    if target.is_some() && target == expected {
+        return Vec::new();
+    }
+    let exists = target.as_ref().is_some_and(|t| file_of(db, ws, t).is_some());
+    let (code, message) = if exists {
+        (Code::PlatformMismatch, format!("`{reference}` is not the manifest this product belongs to"))
+    } else {
+        (Code::MissingParent, format!("platform manifest `{reference}` does not exist"))
+    };
+    vec![Diagnostic::error(code, message).at(path.as_str(), span).with_help(help(&expected))]
+}
+
+fn check_input_ports(
+    db: &dyn Db,
+    pkg: Package,
+    spec: &FloeSpec,
+    node: &Node,
+    out: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Package> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let file = info.file();
+    let mut producers = BTreeMap::new();
+    for (i, port) in spec.input_ports.iter().flatten().enumerate() {
+        let span = node
+            .get("inputPorts")
+            .and_then(|n| match &n.kind {
+                floe_schemas::yaml::NodeKind::Seq(items) => items.get(i),
+                _ => None,
+            })
+            .and_then(|n| n.get("from"))
+            .map(|n| n.span)
+            .unwrap_or_default();
+        let err = |message: String, help: String| {
+            Diagnostic::error(Code::UnknownInputPort, message).at(file.as_str(), span).with_help(help)
+        };
+        let Some((target, port_name)) = port.from.rsplit_once(':') else {
+            out.push(err(
+                format!("`{}` names no output port", port.from),
+                "write `from: //domain/product:port`".to_owned(),
+            ));
+            continue;
+        };
+        let dir = match label::parse(target, &info.dir) {
+            Ok(label::Pattern::Package { dir, target: None }) => dir,
+            _ => {
+                out.push(err(
+                    format!("`{}` is not a product label", port.from),
+                    "write `from: //domain/product:port`".to_owned(),
+                ));
+                continue;
+            }
+        };
+        let producer_index = layout.find(&dir).filter(|i| layout.packages[*i].kind == PackageKind::Product);
+        let Some(pi) = producer_index else {
+            let labels: Vec<String> = layout
+                .packages
+                .iter()
+                .filter(|p| p.kind == PackageKind::Product)
+                .map(|p| label::package_label(&p.dir))
+                .collect();
+            let help = match floe_schemas::diag::suggest(&label::package_label(&dir), labels.iter().map(String::as_str))
+            {
+                Some(s) => format!("did you mean `{s}:{port_name}`?"),
+                None => "`floe query //...` lists every product".to_owned(),
+            };
+            out.push(err(format!("no product `{}`", label::package_label(&dir)), help));
+            continue;
+        };
+        let producer = packages(db, ws)[pi];
+        if producer == pkg {
+            out.push(err("a product cannot read its own output port".to_owned(), "remove this input port".to_owned()));
+            continue;
+        }
+        let producer_file = layout.packages[pi].file();
+        let Some(psf) = file_of(db, ws, &producer_file) else { continue };
+        let parsed = parsed_spec(db, psf);
+        let (Some(pspec), Some(pnode)) = (&parsed.loaded.value, &parsed.loaded.node) else {
+            out.push(err(
+                format!("`{}` has errors; its ports cannot be read", label::package_label(&dir)),
+                format!("fix `{producer_file}` first"),
+            ));
+            continue;
+        };
+        let ports: Vec<&str> = pspec.output_ports.iter().flatten().map(|p| p.name.as_str()).collect();
+        let Some(pidx) = ports.iter().position(|p| *p == port_name) else {
+            let help = match floe_schemas::diag::suggest(port_name, ports.iter().copied()) {
+                Some(s) => format!("did you mean `{}:{s}`?", label::package_label(&dir)),
+                None if ports.is_empty() => format!("`{}` has no output ports", label::package_label(&dir)),
+                None => format!("`{}` offers {}", label::package_label(&dir), ports.join(", ")),
+            };
+            out.push(err(format!("`{}` has no output port `{port_name}`", label::package_label(&dir)), help));
+            continue;
+        };
+        let check = checks::PortCheck {
+            port_index: i,
+            port,
+            producer: &pspec.output_ports.as_ref().expect("ports exist")[pidx],
+            producer_file: producer_file.as_str(),
+            producer_node: pnode,
+            producer_port_index: pidx,
+        };
+        out.extend(checks::check_input_port(&check, node, file.as_str()));
+        producers.insert(port.name.clone(), producer);
+    }
+    if let Some(cycle) = product_cycle(db, pkg) {
+        out.push(
+            Diagnostic::error(
+                Code::ProductCycle,
+                format!("products read from each other in a cycle: {}", cycle.join(" → ")),
+            )
+            .at(file.as_str(), node.get("inputPorts").map(|n| n.span).unwrap_or_default())
+            .with_help("data products form a DAG; one of these input ports has to go"),
+        );
+    }
+    producers
+}
+
+/// The products a product reads from, by parsing specs only (no evaluation, so
+/// a cycle among products cannot become a cycle among queries).
+fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let Some(file) = file_of(db, ws, &info.file()) else { return Vec::new() };
+    let parsed = parsed_spec(db, file);
+    let Some(spec) = &parsed.loaded.value else { return Vec::new() };
+    spec.input_ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let (target, _) = p.from.rsplit_once(':')?;
+            match label::parse(target, &info.dir) {
+                Ok(label::Pattern::Package { dir, target: None }) => layout
+                    .find(&dir)
+                    .filter(|i| layout.packages[*i].kind == PackageKind::Product)
+                    .map(|i| packages(db, ws)[i]),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<String>> {
+    let ws = start.workspace(db);
+    let name = |p: Package| label::package_label(&ws.layout(db).packages[p.index(db)].dir);
+    let mut stack = vec![(start, vec![start])];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some((cur, trail)) = stack.pop() {
+        for next in direct_producers(db, cur) {
+            if next == start {
+                let mut names: Vec<String> = trail.iter().map(|p| name(*p)).collect();
+                names.push(name(start));
+                return Some(names);
+            }
+            if seen.insert(next.index(db)) {
+                let mut t = trail.clone();
+                t.push(next);
+                stack.push((next, t));
+            }
+        }
+    }
+    None
+}
+
+/// The contracts a product offers, by output port: its interface to consumers.
+#[salsa::tracked(returns(ref))]
+pub fn contracts(db: &dyn Db, pkg: Package) -> BTreeMap<String, Hash> {
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    let Some(file) = file_of(db, ws, &info.file()) else { return BTreeMap::new() };
+    let parsed = parsed_spec(db, file);
+    let Some(spec) = &parsed.loaded.value else { return BTreeMap::new() };
+    spec.output_ports.iter().flatten().map(|p| (p.name.clone(), Hash::of_json(&checks::contract(spec, p)))).collect()
+}
+
+/// One derivation: a target, the rule that builds it, and the hashes of its named inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Derivation {
+    pub target: Target,
+    pub rule: &'static str,
+    pub rule_version: u32,
+    pub inputs: BTreeMap<String, Hash>,
+    pub key: Hash,
+}
+
+impl Derivation {
+    fn new(target: Target, rule_version: u32, floe_version: &str, inputs: BTreeMap<String, Hash>) -> Derivation {
+        let rule = target.rule();
+        let mut c = Canonical::new("floe.drv.v1");
+        c.str(rule).u64(u64::from(rule_version)).str(floe_version).u64(inputs.len() as u64);
+        for (name, h) in &inputs {
+            c.str(name).hash(h);
+        }
+        Derivation { target, rule, rule_version, key: c.finish(), inputs }
+    }
+}
+
+/// The derivations of a package, or `None` when it cannot be built (see its diagnostics).
+#[salsa::tracked(returns(ref))]
+pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let settings = ws.settings(db);
+    let version = settings.floe_version.as_str();
+    match info.kind {
+        PackageKind::Root | PackageKind::Domain => {
+            if platform(db, pkg).failed {
+                return None;
+            }
+            let inputs = BTreeMap::from([("platform".to_owned(), platform_key(db, pkg)?)]);
+            Some(vec![Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, inputs)])
+        }
+        PackageKind::Product => {
+            let eval = product(db, pkg);
+            if eval.failed {
+                return None;
+            }
+            let parent = parent_platform(db, pkg)?;
+            let spec_hash = eval.spec.as_ref()?.normal?;
+            let dbt = dbt_key(db, pkg);
+            let mut artifacts = BTreeMap::from([
+                ("spec".to_owned(), spec_hash),
+                ("platform".to_owned(), platform_key(db, parent)?),
+                ("dbt_project".to_owned(), dbt),
+                ("settings".to_owned(), settings.hash()),
+            ]);
+            let spec = eval.spec.as_ref()?.loaded.value.as_ref()?;
+            for port in spec.input_ports.iter().flatten() {
+                let producer = *eval.producers.get(&port.name)?;
+                let (_, port_name) = port.from.rsplit_once(':')?;
+                let h = *contracts(db, producer).get(port_name)?;
+                artifacts.insert(format!("port:{}", port.name), h);
+            }
+            let profile = BTreeMap::from([
+                ("compute".to_owned(), compute_key(db, parent)?),
+                ("product".to_owned(), Hash::of(spec.metadata.name.as_bytes())),
+                ("dbt_project".to_owned(), dbt),
+            ]);
+            Some(vec![
+                Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
+                Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
+            ])
+        }
+    }
+}
+
+fn dbt_file(db: &dyn Db, pkg: Package) -> Option<SourceFile> {
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    if !info.has_dbt_project {
+        return None;
+    }
+    file_of(db, ws, &info.dir.join(crate::layout::DBT_PROJECT).expect("joins"))
+}
+
+/// The dbt profile name a product's profile is written under.
+fn profile_name(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> String {
+    dbt_file(db, pkg)
+        .and_then(|f| dbt_project(db, f).profile.clone())
+        .unwrap_or_else(|| spec.metadata.name.replace('-', "_"))
+}
+
+fn dbt_key(db: &dyn Db, pkg: Package) -> Hash {
+    dbt_file(db, pkg).and_then(|f| dbt_project(db, f).normal).unwrap_or_else(|| Hash::of_json(&Option::<String>::None))
+}
+
+/// The bytes of one target's output, or the problems that prevent it.
+pub type Output = Result<Arc<Vec<u8>>, Vec<Diagnostic>>;
+
+#[salsa::tracked(returns(ref))]
+pub fn output<'db>(db: &'db dyn Db, pkg: Package, target: TargetId<'db>) -> Output {
+    let target = target.target(db);
+    match target {
+        Target::Manifest => {
+            let eval = platform(db, pkg);
+            let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
+            Ok(Arc::new(emit::json(&resolved_manifest_doc(r))))
+        }
+        Target::Artifacts | Target::DbtProfile => {
+            let eval = product(db, pkg);
+            let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref()).ok_or_else(Vec::new)?;
+            let parent = parent_platform(db, pkg).ok_or_else(Vec::new)?;
+            let platform_eval = platform(db, parent);
+            let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
+            let profile_value = profile::profile(platform, &spec.metadata.name)?;
+            let name = profile_name(db, pkg, spec);
+            if target == Target::DbtProfile {
+                return Ok(Arc::new(profile::profiles_yml(&name, &profile_value).into_bytes()));
+            }
+            let ws = pkg.workspace(db);
+            let settings = ws.settings(db);
+            let layout = ws.layout(db);
+            let chain = layout.chain(pkg.index(db));
+            // Inside a workspace a product has a platform package above it: two
+            // tiers (root and product) are centralized, three are a mesh.
+            let mode = match chain.len() {
+                _ if settings.standalone => Mode::Simple,
+                1 => Mode::Centralized,
+                _ => Mode::Mesh,
+            };
+            let domain = if chain.len() > 1 {
+                platform.chain.last().map(|t| t.name.clone()).unwrap_or_default()
+            } else {
+                spec.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("domain").cloned())
+                    .unwrap_or_else(|| "default".to_owned())
+            };
+            let key = derivations(db, pkg)
+                .as_ref()
+                .and_then(|d| d.iter().find(|d| d.target == Target::Artifacts).map(|d| d.key))
+                .unwrap_or_default();
+            let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count() as u32;
+            let input = artifacts::ArtifactsInput {
+                spec,
+                platform,
+                mode,
+                domain: &domain,
+                profile_name: &name,
+                profile: &profile_value,
+                compiled_at: &floe_rules::rfc3339(settings.source_date_epoch),
+                floe_version: &settings.floe_version,
+                source_hash: &key.to_string(),
+                warning_count,
+            };
+            let compiled = artifacts::compile(&input)?;
+            Ok(Arc::new(emit::json(&compiled)))
+        }
+    }
+}
+
+/// Targets as salsa values, so [`output`] can be keyed by one.
+#[salsa::interned(debug)]
+pub struct TargetId<'db> {
+    #[returns(copy)]
+    pub target: Target,
+}
+
+/// `manifest.resolved.json`: the platform as its products see it.
+fn resolved_manifest_doc(r: &ResolvedPlatform) -> Value {
+    serde_json::json!({
+        "chain": r.chain.iter().map(|t| serde_json::json!({
+            "name": t.name, "version": t.version, "scope": t.scope, "label": t.label,
+        })).collect::<Vec<_>>(),
+        "manifest": r.merged,
+    })
+}

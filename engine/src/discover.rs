@@ -1,0 +1,195 @@
+//! Finding the files a workspace is made of.
+//!
+//! Walks the workspace through [`System`], skipping hidden directories,
+//! `floe-out/`, `.floe/` and whatever `.floeignore` (gitignore syntax) excludes,
+//! and returns the files that define packages, each with its stat.
+
+use std::path::Path;
+
+use crate::layout::{DBT_PROJECT, MANIFEST, SPEC};
+use crate::path::WsPath;
+use crate::system::{FileStat, IoError, System};
+
+pub const IGNORE_FILE: &str = ".floeignore";
+pub const OUT_DIR: &str = "floe-out";
+pub const STORE_DIR: &str = ".floe";
+
+/// Every package-defining file below `root`, sorted, with its stat.
+pub fn discover(sys: &dyn System, root: &Path) -> Result<Vec<(WsPath, FileStat)>, IoError> {
+    let ignore = match sys.read(&root.join(IGNORE_FILE))? {
+        Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes)),
+        None => Ignore::default(),
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![WsPath::ROOT];
+    while let Some(dir) = stack.pop() {
+        let abs = root.join(dir.as_str());
+        let mut entries = sys.list_dir(&abs)?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        for entry in entries {
+            if entry.name.starts_with('.') {
+                continue;
+            }
+            let Some(path) = dir.join(&entry.name) else { continue };
+            if entry.is_dir {
+                if (dir.is_root() && entry.name == OUT_DIR) || ignore.is_ignored(&path, true) {
+                    continue;
+                }
+                stack.push(path);
+            } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT)
+                && !ignore.is_ignored(&path, false)
+                && let Some(stat) = sys.stat(&abs.join(&entry.name))?
+            {
+                found.push((path, stat));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// The gitignore subset floe honours: `#` comments, `!` negation, a trailing `/`
+/// for directories only, a leading or inner `/` anchoring to the workspace root,
+/// and the wildcards `*`, `?` and `**`. The last matching rule wins.
+#[derive(Clone, Debug, Default)]
+pub struct Ignore {
+    rules: Vec<Rule>,
+}
+
+#[derive(Clone, Debug)]
+struct Rule {
+    negate: bool,
+    dir_only: bool,
+    anchored: bool,
+    pattern: Vec<String>,
+}
+
+impl Ignore {
+    pub fn parse(text: &str) -> Ignore {
+        let mut rules = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (negate, line) = match line.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, line.strip_prefix('\\').unwrap_or(line)),
+            };
+            let (dir_only, line) = match line.strip_suffix('/') {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let anchored = line.contains('/');
+            let line = line.trim_start_matches('/');
+            if line.is_empty() {
+                continue;
+            }
+            let pattern = line.split('/').map(str::to_owned).collect();
+            rules.push(Rule { negate, dir_only, anchored, pattern });
+        }
+        Ignore { rules }
+    }
+
+    pub fn is_ignored(&self, path: &WsPath, is_dir: bool) -> bool {
+        let segs: Vec<&str> = path.as_str().split('/').collect();
+        let mut ignored = false;
+        for rule in &self.rules {
+            if rule.dir_only && !is_dir {
+                continue;
+            }
+            let hit = if rule.anchored {
+                match_segments(&rule.pattern, &segs)
+            } else {
+                segs.last().is_some_and(|last| glob(&rule.pattern[0], last))
+            };
+            if hit {
+                ignored = !rule.negate;
+            }
+        }
+        ignored
+    }
+}
+
+fn match_segments(pattern: &[String], segs: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => segs.is_empty(),
+        Some((first, rest)) if first == "**" => (0..=segs.len()).any(|skip| match_segments(rest, &segs[skip..])),
+        Some((first, rest)) => {
+            segs.split_first().is_some_and(|(s, srest)| glob(first, s) && match_segments(rest, srest))
+        }
+    }
+}
+
+/// `*` and `?` within one path segment.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::MemorySystem;
+
+    #[test]
+    fn walk_skips_hidden_output_and_ignored() {
+        let sys = MemorySystem::new();
+        for f in [
+            "/w/manifest.yaml",
+            "/w/sales/manifest.yaml",
+            "/w/sales/a/floe.yaml",
+            "/w/sales/a/dbt_project.yml",
+            "/w/sales/a/models/x.sql",
+            "/w/.git/floe.yaml",
+            "/w/floe-out/sales/a/floe.yaml",
+            "/w/archive/old/floe.yaml",
+            "/w/archive/keep/floe.yaml",
+            "/w/tmp-x/floe.yaml",
+        ] {
+            sys.put(f, "x");
+        }
+        sys.put("/w/.floeignore", "# old products\n/archive/*\n!/archive/keep\ntmp-*/\n");
+        let found: Vec<String> =
+            discover(&sys, Path::new("/w")).unwrap().into_iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(
+            found,
+            [
+                "archive/keep/floe.yaml",
+                "manifest.yaml",
+                "sales/a/dbt_project.yml",
+                "sales/a/floe.yaml",
+                "sales/manifest.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*.yaml", "floe.yaml"));
+        assert!(glob("f?oe*", "floe.yaml"));
+        assert!(!glob("*.yml", "floe.yaml"));
+        let ig = Ignore::parse("docs/**/draft\n");
+        assert!(ig.is_ignored(&WsPath::new("docs/a/b/draft").unwrap(), true));
+        assert!(ig.is_ignored(&WsPath::new("docs/draft").unwrap(), true));
+        assert!(!ig.is_ignored(&WsPath::new("x/docs/draft").unwrap(), true));
+    }
+}

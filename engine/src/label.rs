@@ -1,0 +1,241 @@
+//! Labels: Bazel-style names for packages and their outputs.
+//!
+//! `//...` every package, `//sales/...` every package under `sales/`,
+//! `//sales/customer-360` one package, `//sales/customer-360:dbt-profile` one of
+//! its targets, `//sales` and `//` platform packages. Without `//` a label is
+//! relative to the directory floe runs in (`customer-360`, `:artifacts`, `...`).
+
+use std::fmt;
+
+use floe_schemas::diag::{self, Code, Diagnostic};
+
+use crate::layout::{Layout, PackageKind};
+use crate::path::WsPath;
+
+/// What a product package builds.
+pub const PRODUCT_TARGETS: &[Target] = &[Target::Artifacts, Target::DbtProfile];
+/// What a platform package (the root, a domain) builds.
+pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// `compiled_artifacts.json`.
+    Artifacts,
+    /// `profiles.yml`.
+    DbtProfile,
+    /// `manifest.resolved.json`: the platform as resolved through its tiers.
+    Manifest,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = &[Target::Artifacts, Target::DbtProfile, Target::Manifest];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Artifacts => "artifacts",
+            Target::DbtProfile => "dbt-profile",
+            Target::Manifest => "manifest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == s)
+    }
+
+    /// The rule that builds it, as recorded in derivations.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Target::Artifacts => "floe.compiled-artifacts",
+            Target::DbtProfile => "floe.dbt-profile",
+            Target::Manifest => "floe.resolved-manifest",
+        }
+    }
+
+    /// The output file under `floe-out/<package>/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Target::Artifacts => "compiled_artifacts.json",
+            Target::DbtProfile => "profiles.yml",
+            Target::Manifest => "manifest.resolved.json",
+        }
+    }
+
+    pub fn for_kind(kind: PackageKind) -> &'static [Target] {
+        match kind {
+            PackageKind::Product => PRODUCT_TARGETS,
+            PackageKind::Root | PackageKind::Domain => PLATFORM_TARGETS,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed label pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// One package, all its targets or one of them.
+    Package { dir: WsPath, target: Option<String> },
+    /// Every package at or below `dir`.
+    Recursive { dir: WsPath },
+}
+
+/// The label of a package directory: `//sales/customer-360`, `//` for the root.
+pub fn package_label(dir: &WsPath) -> String {
+    format!("//{}", dir.as_str())
+}
+
+/// The label of one target of a package.
+pub fn target_label(dir: &WsPath, target: Target) -> String {
+    format!("//{}:{}", dir.as_str(), target.name())
+}
+
+/// Parses `text`; relative labels are resolved against `cwd`.
+pub fn parse(text: &str, cwd: &WsPath) -> Result<Pattern, Diagnostic> {
+    let invalid = |why: &str| {
+        Diagnostic::error(Code::InvalidLabel, format!("invalid label `{text}`: {why}")).with_help(
+            "labels look like `//...`, `//sales/...`, `//sales/customer-360` or `//sales/customer-360:artifacts`",
+        )
+    };
+    let (absolute, rest) = match text.strip_prefix("//") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if rest.starts_with('/') {
+        return Err(invalid("too many slashes"));
+    }
+    let base = if absolute { WsPath::ROOT } else { cwd.clone() };
+    let (path_part, target) = match rest.split_once(':') {
+        Some((p, t)) => (p, Some(t)),
+        None => (rest, None),
+    };
+    if let Some(t) = target
+        && (t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(invalid("a target name is letters, digits and `-`"));
+    }
+    if !path_part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')) {
+        return Err(invalid("package paths are letters, digits, `-`, `_`, `.` and `/`"));
+    }
+    let recursive = path_part == "..." || path_part.ends_with("/...");
+    let dir_text = if recursive { path_part.trim_end_matches("...").trim_end_matches('/') } else { path_part };
+    let dir = base.join(dir_text).ok_or_else(|| invalid("it leads outside the workspace"))?;
+    if recursive {
+        if target.is_some() {
+            return Err(invalid("`...` names packages; it cannot have a target"));
+        }
+        return Ok(Pattern::Recursive { dir });
+    }
+    Ok(Pattern::Package { dir, target: target.map(str::to_owned) })
+}
+
+/// A package with the targets a pattern selects in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selected {
+    pub package: usize,
+    pub targets: Vec<Target>,
+}
+
+/// Matches patterns against the layout. Every pattern must match something;
+/// those that do not get a diagnostic with the nearest label as suggestion.
+pub fn select(layout: &Layout, patterns: &[(String, Pattern)]) -> (Vec<Selected>, Vec<Diagnostic>) {
+    let mut chosen: std::collections::BTreeMap<usize, std::collections::BTreeSet<Target>> = Default::default();
+    let mut diags = Vec::new();
+    for (text, pattern) in patterns {
+        let mut matched = false;
+        match pattern {
+            Pattern::Recursive { dir } => {
+                for (i, p) in layout.packages.iter().enumerate() {
+                    if p.dir.starts_with(dir) {
+                        matched = true;
+                        chosen.entry(i).or_default().extend(Target::for_kind(p.kind));
+                    }
+                }
+            }
+            Pattern::Package { dir, target } => {
+                if let Some(i) = layout.find(dir) {
+                    let kind = layout.packages[i].kind;
+                    let allowed = Target::for_kind(kind);
+                    match target {
+                        None => {
+                            matched = true;
+                            chosen.entry(i).or_default().extend(allowed);
+                        }
+                        Some(t) => match Target::parse(t).filter(|t| allowed.contains(t)) {
+                            Some(t) => {
+                                matched = true;
+                                chosen.entry(i).or_default().insert(t);
+                            }
+                            None => {
+                                let names: Vec<&str> = allowed.iter().map(|t| t.name()).collect();
+                                let help = match diag::suggest(t, names.iter().copied()) {
+                                    Some(s) => {
+                                        format!("did you mean `{}`?", format_args!("{}:{s}", package_label(dir)))
+                                    }
+                                    None => format!("`{}` has the targets {}", package_label(dir), names.join(", ")),
+                                };
+                                diags.push(
+                                    Diagnostic::error(
+                                        Code::NoSuchLabel,
+                                        format!("no target `{t}` in `{}`", package_label(dir)),
+                                    )
+                                    .with_help(help),
+                                );
+                                continue;
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        if !matched {
+            let wanted = match pattern {
+                Pattern::Package { dir, .. } | Pattern::Recursive { dir } => package_label(dir),
+            };
+            let labels: Vec<String> = layout.packages.iter().map(|p| package_label(&p.dir)).collect();
+            let help = match diag::suggest(&wanted, labels.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`floe query //...` lists every package".to_owned(),
+            };
+            diags.push(Diagnostic::error(Code::NoSuchLabel, format!("`{text}` matches no package")).with_help(help));
+        }
+    }
+    let selected = chosen
+        .into_iter()
+        .map(|(package, targets)| Selected { package, targets: targets.into_iter().collect() })
+        .collect();
+    (selected, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> WsPath {
+        WsPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse("//...", &p("x")).unwrap(), Pattern::Recursive { dir: WsPath::ROOT });
+        assert_eq!(parse("//sales/...", &p("")).unwrap(), Pattern::Recursive { dir: p("sales") });
+        assert_eq!(
+            parse("//sales/c360:dbt-profile", &p("")).unwrap(),
+            Pattern::Package { dir: p("sales/c360"), target: Some("dbt-profile".into()) }
+        );
+        assert_eq!(parse("//", &p("a")).unwrap(), Pattern::Package { dir: WsPath::ROOT, target: None });
+        assert_eq!(parse("c360", &p("sales")).unwrap(), Pattern::Package { dir: p("sales/c360"), target: None });
+        assert_eq!(
+            parse(":artifacts", &p("sales/c360")).unwrap(),
+            Pattern::Package { dir: p("sales/c360"), target: Some("artifacts".into()) }
+        );
+        assert_eq!(parse("...", &p("sales")).unwrap(), Pattern::Recursive { dir: p("sales") });
+        assert_eq!(parse("../..", &p("sales/c360")).unwrap(), Pattern::Package { dir: WsPath::ROOT, target: None });
+        for bad in ["///x", "//a:", "//a b", "//...:x", "../../..", "//a:b:c"] {
+            assert!(parse(bad, &p("sales")).is_err(), "{bad} should not parse");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Packages of a workspace, from the files it holds.
+//!
+//! The root `manifest.yaml` is the root (platform) package. A directory below it
+//! with a `manifest.yaml` is a domain package; a directory with a `floe.yaml` is
+//! a product package, belonging to the nearest enclosing domain, else the root.
+//! The layout is structure only: whether a domain manifest really says
+//! `scope: domain` is checked when it is evaluated.
+
+use floe_schemas::diag::{Code, Diagnostic};
+
+use crate::path::WsPath;
+
+pub const MANIFEST: &str = "manifest.yaml";
+pub const SPEC: &str = "floe.yaml";
+pub const DBT_PROJECT: &str = "dbt_project.yml";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PackageKind {
+    Root,
+    Domain,
+    Product,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageInfo {
+    pub dir: WsPath,
+    pub kind: PackageKind,
+    /// Index of the enclosing platform package (domain or root); `None` for the root.
+    pub parent: Option<usize>,
+    /// Whether the directory holds a `dbt_project.yml`.
+    pub has_dbt_project: bool,
+}
+
+impl PackageInfo {
+    /// The file that defines the package.
+    pub fn file(&self) -> WsPath {
+        let name = if self.kind == PackageKind::Product { SPEC } else { MANIFEST };
+        self.dir.join(name).expect("a file name joins")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// Sorted by directory; the root comes first.
+    pub packages: Vec<PackageInfo>,
+}
+
+impl Layout {
+    /// Builds the layout from every relevant file in the workspace. The root
+    /// manifest must be among them.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a WsPath>) -> (Layout, Vec<Diagnostic>) {
+        let mut manifests = std::collections::BTreeSet::new();
+        let mut specs = std::collections::BTreeSet::new();
+        let mut dbt = std::collections::BTreeSet::new();
+        for f in files {
+            let Some(dir) = f.parent() else { continue };
+            match f.file_name() {
+                MANIFEST => manifests.insert(dir),
+                SPEC => specs.insert(dir),
+                DBT_PROJECT => dbt.insert(dir),
+                _ => false,
+            };
+        }
+        let mut diags = Vec::new();
+        let mut packages: Vec<PackageInfo> = Vec::new();
+        let mut dirs: Vec<(WsPath, PackageKind)> = Vec::new();
+        for dir in &manifests {
+            if specs.contains(dir) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::ScopeMismatch,
+                        "a directory holds both a manifest.yaml and a floe.yaml; a package is a platform or a product",
+                    )
+                    .in_file(dir.join(SPEC).expect("joins").as_str())
+                    .with_help("move the data product into a directory of its own"),
+                );
+                continue;
+            }
+            dirs.push((dir.clone(), if dir.is_root() { PackageKind::Root } else { PackageKind::Domain }));
+        }
+        for dir in &specs {
+            if !manifests.contains(dir) {
+                dirs.push((dir.clone(), PackageKind::Product));
+            }
+        }
+        dirs.sort();
+        for (dir, kind) in dirs {
+            // The nearest enclosing platform package; packages are sorted, so
+            // every ancestor is already placed.
+            let parent = packages
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind != PackageKind::Product && dir.starts_with(&p.dir) && p.dir != dir)
+                .max_by_key(|(_, p)| p.dir.as_str().len())
+                .map(|(i, _)| i);
+            if kind == PackageKind::Domain
+                && let Some(pi) = parent
+                && packages[pi].kind == PackageKind::Domain
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::ScopeMismatch,
+                        format!("domain `//{}` lies inside domain `//{}`; domains do not nest", dir, packages[pi].dir),
+                    )
+                    .in_file(dir.join(MANIFEST).expect("joins").as_str())
+                    .with_help("the tiers are enterprise, domain and product: move this domain beside the other"),
+                );
+                continue;
+            }
+            let has_dbt_project = dbt.contains(&dir);
+            packages.push(PackageInfo { dir, kind, parent, has_dbt_project });
+        }
+        (Layout { packages }, diags)
+    }
+
+    pub fn find(&self, dir: &WsPath) -> Option<usize> {
+        self.packages.binary_search_by(|p| p.dir.cmp(dir)).ok()
+    }
+
+    /// The platform packages a package builds against, root first, ending with
+    /// its own parent (for a product) or itself (for a platform package).
+    pub fn chain(&self, index: usize) -> Vec<usize> {
+        let mut chain = Vec::new();
+        let mut cur = match self.packages[index].kind {
+            PackageKind::Product => self.packages[index].parent,
+            _ => Some(index),
+        };
+        while let Some(i) = cur {
+            chain.push(i);
+            cur = self.packages[i].parent;
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_and_parents() {
+        let files: Vec<WsPath> = [
+            "manifest.yaml",
+            "sales/manifest.yaml",
+            "sales/c360/floe.yaml",
+            "sales/c360/dbt_project.yml",
+            "loose/floe.yaml",
+            "sales/nested/manifest.yaml",
+            "both/manifest.yaml",
+            "both/floe.yaml",
+        ]
+        .iter()
+        .map(|s| WsPath::new(s).unwrap())
+        .collect();
+        let (layout, diags) = Layout::from_files(&files);
+        let dirs: Vec<(&str, PackageKind, Option<usize>)> =
+            layout.packages.iter().map(|p| (p.dir.as_str(), p.kind, p.parent)).collect();
+        assert_eq!(
+            dirs,
+            [
+                ("", PackageKind::Root, None),
+                ("loose", PackageKind::Product, Some(0)),
+                ("sales", PackageKind::Domain, Some(0)),
+                ("sales/c360", PackageKind::Product, Some(2)),
+            ]
+        );
+        assert_eq!(diags.len(), 2);
+        assert_eq!(layout.chain(3), [0, 2]);
+        assert!(layout.packages[3].has_dbt_project);
+    }
+}

@@ -1,0 +1,117 @@
+//! Workspace-relative paths.
+//!
+//! Everything the engine names is relative to the workspace root and spelled with
+//! `/`, so that outputs, keys and diagnostics are the same in any checkout
+//! directory and on any machine.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A normalized workspace-relative path: no leading `/`, no `.` or `..`
+/// segments, `/` separators. The empty path is the workspace root.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WsPath(String);
+
+impl WsPath {
+    pub const ROOT: WsPath = WsPath(String::new());
+
+    /// Normalizes `path`; `None` when it climbs above the root.
+    pub fn new(path: &str) -> Option<WsPath> {
+        let mut segs: Vec<&str> = Vec::new();
+        for seg in path.split(['/', '\\']) {
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    segs.pop()?;
+                }
+                s => segs.push(s),
+            }
+        }
+        Some(WsPath(segs.join("/")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn join(&self, rel: &str) -> Option<WsPath> {
+        if self.0.is_empty() { WsPath::new(rel) } else { WsPath::new(&format!("{}/{rel}", self.0)) }
+    }
+
+    pub fn parent(&self) -> Option<WsPath> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(WsPath(self.0.rsplit_once('/').map_or("", |(p, _)| p).to_owned()))
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(&self.0, |(_, n)| n)
+    }
+
+    /// Whether `self` is `dir` or lies below it.
+    pub fn starts_with(&self, dir: &WsPath) -> bool {
+        dir.0.is_empty()
+            || self.0 == dir.0
+            || (self.0.len() > dir.0.len() && self.0.starts_with(&dir.0) && self.0.as_bytes()[dir.0.len()] == b'/')
+    }
+
+    /// The path of `self` relative to `dir`, which it must lie in.
+    pub fn strip_prefix(&self, dir: &WsPath) -> Option<&str> {
+        if dir.0.is_empty() {
+            return Some(&self.0);
+        }
+        if self.0 == dir.0 {
+            return Some("");
+        }
+        self.0.strip_prefix(&dir.0)?.strip_prefix('/')
+    }
+
+    /// The relative path that leads from directory `from` to `self`.
+    pub fn relative_from(&self, from: &WsPath) -> String {
+        let a: Vec<&str> = from.0.split('/').filter(|s| !s.is_empty()).collect();
+        let b: Vec<&str> = self.0.split('/').filter(|s| !s.is_empty()).collect();
+        let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        let mut parts: Vec<&str> = vec![".."; a.len() - common];
+        parts.extend(&b[common..]);
+        if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
+    }
+}
+
+impl fmt::Display for WsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for WsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization() {
+        assert_eq!(WsPath::new("./sales//c360/../c360/").unwrap().as_str(), "sales/c360");
+        assert_eq!(WsPath::new("../x"), None);
+        let p = WsPath::new("sales/c360/floe.yaml").unwrap();
+        assert_eq!(p.parent().unwrap().as_str(), "sales/c360");
+        assert!(p.starts_with(&WsPath::new("sales").unwrap()));
+        assert!(!p.starts_with(&WsPath::new("sal").unwrap()));
+        assert_eq!(
+            WsPath::new("manifest.yaml").unwrap().relative_from(&WsPath::new("sales/c360").unwrap()),
+            "../../manifest.yaml"
+        );
+        assert_eq!(p.parent().unwrap().join("../manifest.yaml").unwrap().as_str(), "sales/manifest.yaml");
+    }
+}

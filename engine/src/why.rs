@@ -1,0 +1,276 @@
+//! `floe why`: which inputs of a derivation changed since it was last built,
+//! down to the changed values and the file and line each comes from.
+//!
+//! A build stores the normalized value of every input it keys a derivation on
+//! (content-addressed, so shared inputs are stored once). `why` recomputes the
+//! current inputs, loads the previous ones by the hashes in the last action
+//! entry, and diffs them leaf by leaf.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use floe_schemas::Diagnostic;
+use floe_schemas::yaml::{Node, NodeKind};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::build::Session;
+use crate::db::{self, Database, Derivation, Package};
+use crate::hash::Hash;
+use crate::label::{self, Pattern};
+use crate::layout::PackageKind;
+use crate::store::Store;
+use crate::system::IoError;
+
+/// The stored form of each input of `drv` that has a normalized value, as the
+/// exact bytes its hash was computed over.
+pub fn input_values(db: &Database, pkg: Package, drv: &Derivation) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let parent = info.parent.map(|p| db::packages(db, ws)[p]);
+    for name in drv.inputs.keys() {
+        let bytes = match name.as_str() {
+            "platform" => {
+                let p = if info.kind == PackageKind::Product { parent } else { Some(pkg) };
+                p.and_then(|p| db::platform(db, p).resolved.as_ref().map(|r| serde_json::to_vec(&r.key_value())))
+            }
+            "compute" => parent.and_then(|p| {
+                db::platform(db, p)
+                    .resolved
+                    .as_ref()
+                    .map(|r| serde_json::to_vec(&r.merged.get("plugins").and_then(|p| p.get("compute"))))
+            }),
+            "spec" => db::product(db, pkg).spec.as_ref().and_then(|s| s.loaded.value.as_ref()).map(serde_json::to_vec),
+            _ => None,
+        };
+        if let Some(Ok(bytes)) = bytes {
+            out.push((name.clone(), bytes));
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WhyReport {
+    pub label: String,
+    /// `None` when the target was never built (or its record was lost).
+    pub previous_key: Option<Hash>,
+    pub current_key: Option<Hash>,
+    pub inputs: Vec<InputChange>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputChange {
+    pub input: String,
+    /// `changed`, `added` or `removed`.
+    pub change: &'static str,
+    /// Leaf paths inside the input that differ, with where each is written now.
+    pub leaves: Vec<LeafChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeafChange {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+pub fn why(session: &Session) -> Result<Vec<WhyReport>, IoError> {
+    let (selected, diags) = session.select();
+    if !diags.is_empty() {
+        return Ok(vec![WhyReport {
+            label: session.options.labels.join(" "),
+            previous_key: None,
+            current_key: None,
+            inputs: Vec::new(),
+            diagnostics: diags,
+        }]);
+    }
+    let only_exact = session
+        .options
+        .labels
+        .iter()
+        .all(|l| matches!(label::parse(l, &session.options.cwd), Ok(Pattern::Package { .. })));
+    let db = &session.db;
+    let store = Store::new(&*session.system, session.options.store.clone());
+    let mut reports = Vec::new();
+    for sel in selected {
+        let info = &session.layout.packages[sel.package];
+        let pkg = session.package(sel.package);
+        let current = db::derivations(db, pkg).clone();
+        let diagnostics = match info.kind {
+            PackageKind::Product => db::product(db, pkg).diagnostics.clone(),
+            _ => db::platform(db, pkg).diagnostics.clone(),
+        };
+        for target in &sel.targets {
+            let label = label::target_label(&info.dir, *target);
+            let cur = current.as_ref().and_then(|d| d.iter().find(|d| d.target == *target).cloned());
+            let previous_key = session
+                .state
+                .packages
+                .get(&info.dir)
+                .and_then(|r| r.derivations.iter().find(|d| d.target == target.name()).map(|d| d.key));
+            let previous = match previous_key {
+                Some(k) => store.get_action(k)?,
+                None => None,
+            };
+            let mut inputs = Vec::new();
+            if let (Some(prev), Some(cur)) = (&previous, &cur) {
+                let names: BTreeSet<&String> = prev.inputs.keys().chain(cur.inputs.keys()).collect();
+                let values: BTreeMap<String, Vec<u8>> = input_values(db, pkg, cur).into_iter().collect();
+                for name in names {
+                    let (old, new) = (prev.inputs.get(name), cur.inputs.get(name));
+                    if old == new {
+                        continue;
+                    }
+                    let change = match (old, new) {
+                        (None, _) => "added",
+                        (_, None) => "removed",
+                        _ => "changed",
+                    };
+                    let mut leaves = Vec::new();
+                    if let (Some(old), Some(new_bytes)) = (old, values.get(name))
+                        && let Some(old_bytes) = store.get_object(*old)?
+                    {
+                        let a: Value = serde_json::from_slice(&old_bytes).unwrap_or(Value::Null);
+                        let b: Value = serde_json::from_slice(new_bytes).unwrap_or(Value::Null);
+                        let mut paths = Vec::new();
+                        diff(&a, &b, &mut String::new(), &mut paths);
+                        leaves = paths.into_iter().map(|p| locate(session, pkg, name, &p)).collect();
+                    }
+                    if leaves.is_empty() {
+                        leaves.push(whole_input(session, pkg, name));
+                    }
+                    inputs.push(InputChange { input: name.clone(), change, leaves });
+                }
+            }
+            if !only_exact && previous.as_ref().map(|p| p.key) == cur.as_ref().map(|c| c.key) {
+                continue;
+            }
+            reports.push(WhyReport {
+                label,
+                previous_key: previous.map(|p| p.key),
+                current_key: cur.map(|c| c.key),
+                inputs,
+                diagnostics: diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),
+            });
+        }
+    }
+    Ok(reports)
+}
+
+fn diff(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                diff(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), path, out);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (xa, yb)) in x.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                diff(xa, yb, path, out);
+                path.truncate(len);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(path.clone()),
+    }
+}
+
+/// Where a changed leaf is written now.
+fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChange {
+    let db = &session.db;
+    let info = &session.layout.packages[pkg.index(db)];
+    let mut leaf = LeafChange { path: format!("{input}: {path}"), file: None, line: None, column: None };
+    match input {
+        "platform" | "compute" => {
+            let p = if info.kind == PackageKind::Product { info.parent.map(|p| session.package(p)) } else { Some(pkg) };
+            let Some(p) = p else { return leaf };
+            let eval = db::platform(db, p);
+            let Some(r) = eval.resolved.as_ref() else { return leaf };
+            let inner = match input {
+                "compute" => format!("plugins.compute.{path}"),
+                _ => path.strip_prefix("merged.").unwrap_or(path).to_owned(),
+            };
+            // The nearest recorded leaf at or below this path.
+            if let Some((_, o)) = r.provenance.range(inner.clone()..).find(|(k, _)| k.starts_with(&inner)) {
+                leaf.file = Some(o.file.clone());
+                leaf.line = Some(o.line);
+                leaf.column = Some(o.column);
+            } else if let Some(p) = session.layout.chain(p.index(db)).last() {
+                leaf.file = Some(session.layout.packages[*p].file().to_string());
+            }
+        }
+        "spec" => {
+            let file = info.file();
+            let eval = db::product(db, pkg);
+            let node = eval.spec.as_ref().and_then(|s| s.loaded.node.as_ref());
+            leaf.file = Some(file.to_string());
+            if let Some(n) = node.and_then(|n| find_node(n, path)) {
+                leaf.line = Some(n.span.line);
+                leaf.column = Some(n.span.column);
+            }
+        }
+        _ => {}
+    }
+    leaf
+}
+
+fn whole_input(session: &Session, pkg: Package, input: &str) -> LeafChange {
+    let info = &session.layout.packages[pkg.index(&session.db)];
+    let file = match input {
+        "settings" => None,
+        "dbt_project" => info.dir.join(crate::layout::DBT_PROJECT).map(|p| p.to_string()),
+        "spec" | "product" => Some(info.file().to_string()),
+        _ if input.starts_with("port:") => Some(info.file().to_string()),
+        _ => {
+            session.layout.chain(pkg.index(&session.db)).last().map(|p| session.layout.packages[*p].file().to_string())
+        }
+    };
+    let path = match input {
+        "settings" => "settings: SOURCE_DATE_EPOCH or the floe version".to_owned(),
+        _ if input.starts_with("port:") => format!("{input}: the producer's contract"),
+        _ => input.to_owned(),
+    };
+    LeafChange { path, file, line: None, column: None }
+}
+
+/// The node a normalized path (`transforms[2].tags`) points at, or its nearest ancestor.
+fn find_node<'n>(root: &'n Node, path: &str) -> Option<&'n Node> {
+    let mut node = root;
+    for seg in path.split('.') {
+        let (key, indices) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if !key.is_empty() {
+            // Normalized names are the serde names; the document uses the same.
+            match node.get(key) {
+                Some(n) => node = n,
+                None => return Some(node),
+            }
+        }
+        for idx in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+            match (&node.kind, idx.parse::<usize>()) {
+                (NodeKind::Seq(items), Ok(i)) if i < items.len() => node = &items[i],
+                _ => return Some(node),
+            }
+        }
+    }
+    Some(node)
+}

@@ -1,0 +1,50 @@
+//! Build rules: pure functions from resolved inputs to outputs.
+//!
+//! A rule sees values, never files: the engine hands it parsed, normalized,
+//! resolved inputs and stores what it returns. Each rule has an id and a version
+//! that enter every derivation key it produces; changing what a rule writes
+//! means bumping its version, so stale cache entries can never be served.
+//!
+//! **Architecture Invariant:** rules know nothing about the store, salsa, the
+//! file system, dbt's CLI or Helm's; they cannot fail except with diagnostics.
+
+pub mod artifacts;
+pub mod emit;
+pub mod product;
+pub mod profile;
+pub mod resolve;
+pub mod secrets;
+
+/// Versions of the rules, part of every derivation key they produce.
+pub mod versions {
+    pub const COMPILED_ARTIFACTS: u32 = 1;
+    pub const DBT_PROFILE: u32 = 1;
+    pub const RESOLVED_MANIFEST: u32 = 1;
+}
+
+/// RFC 3339 UTC time for seconds since the Unix epoch, without a clock.
+pub fn rfc3339(epoch_secs: i64) -> String {
+    let days = epoch_secs.div_euclid(86_400);
+    let secs = epoch_secs.rem_euclid(86_400);
+    // Civil-from-days (proleptic Gregorian), after Howard Hinnant.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

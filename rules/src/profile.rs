@@ -1,0 +1,73 @@
+//! The dbt profile rule: `profiles.yml` for one product.
+
+use std::collections::BTreeMap;
+
+use floe_plugins::ProductContext;
+use floe_schemas::diag::{self, Code, Diagnostic, Span};
+use serde_json::{Map, Value};
+
+use crate::resolve::ResolvedPlatform;
+use crate::secrets;
+
+/// The dbt target every product profile defines. One artifact is promoted
+/// unchanged across environments, so there is exactly one.
+pub const TARGET: &str = "dev";
+
+/// The profile (`{target, outputs}`) a product's dbt project runs with, or the
+/// reasons it cannot be rendered.
+pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<Diagnostic>> {
+    let compute = platform.manifest.plugins.get("compute");
+    let Some(compute) = compute else {
+        return Err(vec![
+            Diagnostic::error(Code::MissingKey, "the platform selects no compute plugin")
+                .in_file(platform.chain.last().map_or("manifest.yaml", |_| leaf_file(platform)))
+                .with_help("add `plugins.compute` (e.g. `type: duckdb`) to the platform manifest"),
+        ]);
+    };
+    let origin = platform.origin("plugins.compute.type");
+    let at = |d: Diagnostic, path: &str| match platform.origin(path).or(origin) {
+        Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
+        None => d,
+    };
+    let Some(plugin) = floe_plugins::compute(&compute.plugin_type) else {
+        let help = match diag::suggest(&compute.plugin_type, floe_plugins::COMPUTE_PLUGINS.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("floe builds profiles for: {}", floe_plugins::COMPUTE_PLUGINS.join(", ")),
+        };
+        let d = Diagnostic::error(Code::InvalidValue, format!("unknown compute plugin `{}`", compute.plugin_type))
+            .with_help(help);
+        return Err(vec![at(d, "plugins.compute.type")]);
+    };
+    let config: BTreeMap<String, Value> =
+        compute.config.iter().flatten().map(|(k, v)| (k.clone(), secrets::render_for_dbt(v))).collect();
+    let errors = plugin.validate(&config);
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|e| {
+                let path = format!("plugins.compute.config.{}", e.path.join("."));
+                let mut d = Diagnostic::error(Code::InvalidValue, e.message);
+                d.help = e.help;
+                at(d, &path)
+            })
+            .collect());
+    }
+    let output = plugin.dbt_output(&config, &ProductContext::new(product));
+    let mut outputs = Map::new();
+    outputs.insert(TARGET.to_owned(), Value::Object(output.into_iter().collect()));
+    let mut profile = Map::new();
+    profile.insert("target".to_owned(), Value::from(TARGET));
+    profile.insert("outputs".to_owned(), Value::Object(outputs));
+    Ok(Value::Object(profile))
+}
+
+/// `profiles.yml`: the profile under the name the dbt project asks for.
+pub fn profiles_yml(profile_name: &str, profile: &Value) -> String {
+    let mut doc = Map::new();
+    doc.insert(profile_name.to_owned(), profile.clone());
+    crate::emit::yaml(&Value::Object(doc))
+}
+
+fn leaf_file(platform: &ResolvedPlatform) -> &str {
+    platform.origin("metadata.name").map_or("manifest.yaml", |o| o.file.as_str())
+}

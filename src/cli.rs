@@ -1,0 +1,344 @@
+//! Arguments, workspace discovery and the commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use floe_engine::build::Status;
+use floe_engine::label;
+use floe_engine::{IoError, Options, Session, Settings, System, WsPath};
+use floe_schemas::diag::{Code, Diagnostic};
+
+use crate::output::{Format, Printer, Verbosity};
+use crate::system::OsSystem;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Parser)]
+#[command(name = "floe", version, about = "The platform compiler for data platforms", after_help = crate::env::help())]
+pub struct Cli {
+    /// Run as if floe was started in DIR
+    #[arg(short = 'C', long = "workspace", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// List every derivation
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Store directory (default: $FLOE_STORE, else <workspace>/.floe)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Parallel jobs (default: all cores)
+    #[arg(short, long, global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Build packages: compiled artifacts, dbt profiles, derivation records
+    Build {
+        /// Labels to build (default: //...)
+        labels: Vec<String>,
+    },
+    /// Print derivation keys without building
+    Hash {
+        #[arg(required = true)]
+        labels: Vec<String>,
+    },
+    /// Explain which inputs changed since a target was last built
+    Why {
+        #[arg(required = true)]
+        labels: Vec<String>,
+    },
+    /// List the packages (or targets) a pattern matches
+    Query {
+        /// Label pattern (default: //...)
+        pattern: Option<String>,
+        /// List targets instead of packages
+        #[arg(long)]
+        targets: bool,
+    },
+    /// Remove floe-out/ (and with --all, the store)
+    Clean {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print the JSON Schema of an input or output format
+    Schema {
+        /// floe, manifest or compiled-artifacts; omitted: list them
+        name: Option<String>,
+    },
+    /// Compatibility commands of the Python implementation
+    Platform {
+        #[command(subcommand)]
+        command: PlatformCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PlatformCommand {
+    /// Compile one floe.yaml against one manifest.yaml
+    Compile {
+        #[arg(long)]
+        spec: PathBuf,
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Output directory (default: ./floe-out)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Why a command could not finish.
+pub enum Failure {
+    /// The input or a policy failed; diagnostics were shown.
+    User,
+    Usage(String),
+    Infra(IoError),
+}
+
+impl From<IoError> for Failure {
+    fn from(e: IoError) -> Failure {
+        Failure::Infra(e)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let printer = Printer::new(cli.format, verbosity);
+    match run(&cli, &printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::User) => ExitCode::from(1),
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Infra(e)) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "hint: this is a problem with the machine or the store, not with the workspace; nothing was cached"
+            );
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Schema { name } => schema(name.as_deref()),
+        Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
+            crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
+        }
+        Command::Build { labels } => {
+            let session = open(cli, labels)?;
+            let root = session.options.workspace.clone();
+            #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
+            let started = std::time::Instant::now();
+            let report = session.build()?;
+            let millis = started.elapsed().as_secs_f64() * 1000.0;
+            printer.diagnostics(&root, &report.diagnostics);
+            printer.build_summary(&report, millis);
+            if report.has_errors() { Err(Failure::User) } else { Ok(()) }
+        }
+        Command::Hash { labels } => {
+            let session = open(cli, labels)?;
+            let report = session.keys()?;
+            printer.diagnostics(&session.options.workspace, &report.diagnostics);
+            match cli.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "derivations": report.derivations,
+                        "diagnostics": report.diagnostics,
+                    }))
+                    .expect("serializes")
+                ),
+                Format::Human => {
+                    for d in report.derivations.iter().filter(|d| d.status != Status::Failed) {
+                        if let Some(key) = d.key {
+                            println!("{key} {}", d.label);
+                        }
+                    }
+                }
+            }
+            if report.has_errors() { Err(Failure::User) } else { Ok(()) }
+        }
+        Command::Why { labels } => {
+            let session = open(cli, labels)?;
+            let reports = floe_engine::why::why(&session)?;
+            let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
+            printer.diagnostics(&session.options.workspace, &diags);
+            match cli.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&reports).expect("serializes")),
+                Format::Human => print_why(&reports),
+            }
+            if diags.iter().any(Diagnostic::is_error) { Err(Failure::User) } else { Ok(()) }
+        }
+        Command::Query { pattern, targets } => {
+            let labels: Vec<String> = pattern.iter().cloned().collect();
+            let session = open(cli, &labels)?;
+            let (selected, diags) = session.select();
+            printer.diagnostics(&session.options.workspace, &diags);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Err(Failure::User);
+            }
+            let mut rows = Vec::new();
+            for sel in &selected {
+                let info = &session.layout.packages[sel.package];
+                let kind = match info.kind {
+                    floe_engine::layout::PackageKind::Root => "platform",
+                    floe_engine::layout::PackageKind::Domain => "domain",
+                    floe_engine::layout::PackageKind::Product => "product",
+                };
+                if *targets {
+                    rows.extend(sel.targets.iter().map(|t| (label::target_label(&info.dir, *t), kind)));
+                } else {
+                    rows.push((label::package_label(&info.dir), kind));
+                }
+            }
+            match cli.format {
+                Format::Json => {
+                    let v: Vec<_> = rows.iter().map(|(l, k)| serde_json::json!({"label": l, "kind": k})).collect();
+                    println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+                }
+                Format::Human => rows.iter().for_each(|(l, _)| println!("{l}")),
+            }
+            Ok(())
+        }
+        Command::Clean { all } => {
+            let (root, _) = locate(cli)?;
+            let sys = OsSystem;
+            sys.remove_all(&root.join(floe_engine::discover::OUT_DIR))?;
+            if *all {
+                sys.remove_all(&store_dir(cli, &root))?;
+            }
+            if printer.verbosity != Verbosity::Quiet && cli.format == Format::Human {
+                eprintln!("removed floe-out/{}", if *all { " and the store" } else { "" });
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_why(reports: &[floe_engine::why::WhyReport]) {
+    for r in reports {
+        match (r.previous_key, r.current_key) {
+            (None, Some(_)) => println!("{}: never built (no record in the store)", r.label),
+            (_, None) => println!("{}: cannot be built now (see the errors above)", r.label),
+            (Some(p), Some(c)) if p == c => println!("{}: up to date ({})", r.label, c.short()),
+            (Some(p), Some(c)) => {
+                println!("{}: rebuilds ({} → {})", r.label, p.short(), c.short());
+                for input in &r.inputs {
+                    println!("  input `{}` {}", input.input, input.change);
+                    for leaf in &input.leaves {
+                        let at = match (&leaf.file, leaf.line, leaf.column) {
+                            (Some(f), Some(l), Some(c)) => format!("  {f}:{l}:{c}"),
+                            (Some(f), _, _) => format!("  {f}"),
+                            _ => String::new(),
+                        };
+                        println!("    {}{at}", leaf.path);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn schema(name: Option<&str>) -> Result<(), Failure> {
+    let schemas = floe_schemas::generated_schemas();
+    let names: Vec<&str> = schemas.iter().map(|(file, _)| file.trim_end_matches(".schema.json")).collect();
+    let Some(name) = name else {
+        names.iter().for_each(|n| println!("{n}"));
+        return Ok(());
+    };
+    match schemas.iter().find(|(file, _)| file.trim_end_matches(".schema.json") == name) {
+        Some((_, text)) => {
+            print!("{text}");
+            Ok(())
+        }
+        None => Err(Failure::Usage(format!("no schema `{name}`; floe has: {}", names.join(", ")))),
+    }
+}
+
+/// The directory floe runs in and the workspace root above it.
+fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
+    let cwd = crate::system::current_dir()?;
+    let start = match &cli.dir {
+        Some(d) => crate::system::canonicalize(&cwd.join(d))
+            .map_err(|e| Failure::Usage(format!("`{}`: {}", d.display(), e.message)))?,
+        None => cwd,
+    };
+    let sys = OsSystem;
+    for dir in start.ancestors() {
+        let Some(bytes) = sys.read(&dir.join(floe_engine::layout::MANIFEST))? else { continue };
+        // A domain manifest is not the root: keep walking up.
+        let scope = floe_schemas::yaml::parse("manifest.yaml", &bytes)
+            .ok()
+            .and_then(|n| n.get("scope").and_then(|s| s.as_str().map(str::to_owned)));
+        if scope.as_deref() != Some("domain") {
+            return Ok((dir.to_path_buf(), start));
+        }
+    }
+    eprintln!(
+        "{}",
+        floe_schemas::diag::render_human(
+            &Diagnostic::error(
+                Code::MissingParent,
+                format!("no workspace: no platform manifest.yaml in `{}` or above", start.display())
+            )
+            .with_help("run floe inside a workspace, or pass `-C DIR`"),
+            &|_| None,
+            false,
+        )
+    );
+    Err(Failure::User)
+}
+
+fn store_dir(cli: &Cli, root: &Path) -> PathBuf {
+    cli.store
+        .clone()
+        .or_else(|| crate::env::get(&crate::env::FLOE_STORE).map(PathBuf::from))
+        .unwrap_or_else(|| root.join(floe_engine::discover::STORE_DIR))
+}
+
+pub fn settings() -> Result<Settings, Failure> {
+    let source_date_epoch = match crate::env::get(&crate::env::SOURCE_DATE_EPOCH) {
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| Failure::Usage(format!("SOURCE_DATE_EPOCH must be whole seconds since 1970, found `{v}`")))?,
+        None => 0,
+    };
+    Ok(Settings { floe_version: VERSION.to_owned(), source_date_epoch, standalone: false })
+}
+
+pub fn jobs(cli: &Cli) -> usize {
+    cli.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}
+
+fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
+    let (root, start) = locate(cli)?;
+    let cwd = start.strip_prefix(&root).ok().and_then(|rel| WsPath::new(&rel.to_string_lossy())).unwrap_or_default();
+    let options = Options {
+        store: store_dir(cli, &root),
+        out: root.join(floe_engine::discover::OUT_DIR),
+        workspace: root,
+        cwd,
+        labels: labels.to_vec(),
+        settings: settings()?,
+        jobs: jobs(cli),
+    };
+    Ok(Session::open(Arc::new(OsSystem), options)?)
+}

@@ -1,0 +1,37 @@
+//! Every environment variable floe reads, in one place.
+//!
+//! These are floe's only impure inputs besides the files of the workspace.
+//! `SOURCE_DATE_EPOCH` is the one that may change an output (the compile time
+//! written into compiled artifacts) and is therefore part of every key that
+//! depends on it; none of the others may change an output.
+#![allow(clippy::disallowed_methods)]
+
+/// A variable floe reads, with what it does (also printed by `floe --help`).
+pub struct Var {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+pub const SOURCE_DATE_EPOCH: Var = Var {
+    name: "SOURCE_DATE_EPOCH",
+    doc: "Seconds since the Unix epoch written as the compile time of outputs (default: 0)",
+};
+pub const FLOE_STORE: Var =
+    Var { name: "FLOE_STORE", doc: "Store directory shared between workspaces (default: <workspace>/.floe)" };
+pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
+pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
+
+pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, NO_COLOR, TERM];
+
+pub fn get(var: &Var) -> Option<String> {
+    std::env::var(var.name).ok().filter(|v| !v.is_empty())
+}
+
+/// The `--help` epilogue listing the variables.
+pub fn help() -> String {
+    let mut out = String::from("Environment:\n");
+    for v in ALL {
+        out.push_str(&format!("  {:<18} {}\n", v.name, v.doc));
+    }
+    out
+}

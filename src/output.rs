@@ -1,0 +1,107 @@
+//! How results are shown: human text (colour only as emphasis, `NO_COLOR`
+//! respected) or JSON for machines.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use floe_engine::build::{DerivationStatus, Report, Status};
+use floe_schemas::diag::{self, Diagnostic};
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct Printer {
+    pub format: Format,
+    pub verbosity: Verbosity,
+    pub color: bool,
+}
+
+impl Printer {
+    pub fn new(format: Format, verbosity: Verbosity) -> Printer {
+        let color = std::io::stderr().is_terminal()
+            && crate::env::get(&crate::env::NO_COLOR).is_none()
+            && crate::env::get(&crate::env::TERM).as_deref() != Some("dumb");
+        Printer { format, verbosity, color }
+    }
+
+    /// Renders diagnostics on stderr with source snippets read from `root`.
+    pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) {
+        if self.format == Format::Json {
+            return;
+        }
+        let source = |file: &str| crate::system::read_text(&root.join(file));
+        for d in diags {
+            if self.verbosity == Verbosity::Quiet && !d.is_error() {
+                continue;
+            }
+            eprintln!("{}", diag::render_human(d, &source, self.color));
+        }
+    }
+
+    pub fn build_summary(&self, report: &Report, millis: f64) {
+        match self.format {
+            Format::Json => {
+                let doc = json!({
+                    "summary": {
+                        "built": report.count(Status::Built),
+                        "reused": report.count(Status::Reused),
+                        "failed": report.count(Status::Failed),
+                        "written": report.written,
+                        "duration_ms": (millis * 1000.0).round() / 1000.0,
+                    },
+                    "derivations": report.derivations,
+                    "diagnostics": report.diagnostics,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc).expect("reports serialize"));
+            }
+            Format::Human => {
+                if self.verbosity == Verbosity::Verbose {
+                    for d in &report.derivations {
+                        eprintln!("{:>7} {}", status_word(d), d.label);
+                    }
+                }
+                if self.verbosity == Verbosity::Quiet {
+                    return;
+                }
+                let failed = report.count(Status::Failed);
+                let mut line = format!(
+                    "built {}, reused {} derivations in {}",
+                    report.count(Status::Built),
+                    report.count(Status::Reused),
+                    format_duration(millis)
+                );
+                if failed > 0 {
+                    line.push_str(&format!("; {failed} failed"));
+                }
+                if let Some(counts) = diag::summary_line(&report.diagnostics) {
+                    line.push_str(&format!(" ({counts})"));
+                }
+                let (on, off) = if self.color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+                eprintln!("{on}{line}{off}");
+            }
+        }
+    }
+}
+
+fn status_word(d: &DerivationStatus) -> &'static str {
+    match d.status {
+        Status::Built => "built",
+        Status::Reused => "reused",
+        Status::Failed => "failed",
+    }
+}
+
+pub fn format_duration(millis: f64) -> String {
+    if millis < 1000.0 { format!("{millis:.0} ms") } else { format!("{:.2} s", millis / 1000.0) }
+}

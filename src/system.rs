@@ -1,0 +1,112 @@
+//! The real file system behind the engine's `System` trait.
+//!
+//! This is the one module of floe allowed to touch the disk (see clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use floe_engine::{DirEntry, FileStat, IoError, System};
+
+pub struct OsSystem;
+
+fn io_error(op: &'static str, path: &Path, e: std::io::Error) -> IoError {
+    IoError { op, path: path.to_path_buf(), message: e.to_string() }
+}
+
+fn stat_of(meta: &std::fs::Metadata) -> FileStat {
+    FileStat { size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), inode: meta.ino() }
+}
+
+impl System for OsSystem {
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError> {
+        match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("read", path, e)),
+        }
+    }
+
+    fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Ok(Some(stat_of(&m))),
+            Ok(_) => Ok(None),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(io_error("stat", path, e)),
+        }
+    }
+
+    fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
+        let entries = match std::fs::read_dir(path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("list", path, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("list", path, e))?;
+            let file_type = entry.file_type().map_err(|e| io_error("list", path, e))?;
+            // A symlink counts as what it points at; a dangling one is skipped.
+            let is_dir = if file_type.is_symlink() {
+                match std::fs::metadata(entry.path()) {
+                    Ok(m) => m.is_dir(),
+                    Err(_) => continue,
+                }
+            } else {
+                file_type.is_dir()
+            };
+            out.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), is_dir });
+        }
+        Ok(out)
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, e))?;
+        let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            drop(f);
+            std::fs::rename(&tmp, path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_error("write", path, e));
+        }
+        let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, e))?;
+        Ok(stat_of(&meta))
+    }
+
+    fn remove_all(&self, path: &Path) -> Result<(), IoError> {
+        let result = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+            Ok(_) => std::fs::remove_file(path),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("remove", path, e)),
+        }
+    }
+}
+
+/// Reads a file for rendering a diagnostic's snippet; failures just mean no snippet.
+pub fn read_text(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// The process's working directory.
+pub fn current_dir() -> Result<std::path::PathBuf, IoError> {
+    std::env::current_dir().map_err(|e| io_error("read the current directory", Path::new("."), e))
+}
+
+/// An absolute, symlink-free form of `path`.
+pub fn canonicalize(path: &Path) -> Result<std::path::PathBuf, IoError> {
+    std::fs::canonicalize(path).map_err(|e| io_error("resolve", path, e))
+}
