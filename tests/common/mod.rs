@@ -1,0 +1,126 @@
+//! Shared helpers of the command-line tests: workspaces on disk and a floe runner.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types, dead_code)] // tests set up workspaces on disk
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The conformance folder beside the checkout. Missing under CI is a failure,
+/// never a silent skip.
+pub fn conformance() -> Option<PathBuf> {
+    let dir = repo().join("../shared/conformance");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "conformance data missing at {}", dir.display());
+    eprintln!("skipping: no conformance data at {}", dir.display());
+    None
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// A copy of `testdata/<name>` in a fresh temporary directory.
+pub fn workspace(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("testdata").join(name), tmp.path());
+    tmp
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn floe_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_floe"));
+    cmd.arg("-C").arg(dir).env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH").env_remove("FLOE_STORE");
+    cmd
+}
+
+pub fn run(mut cmd: Command) -> Run {
+    let out = cmd.output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "floe panicked:\n{}", run.stderr);
+    run
+}
+
+pub fn floe(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = floe_cmd(dir);
+    cmd.args(args);
+    run(cmd)
+}
+
+/// Builds `//...` with JSON output and returns the parsed report.
+pub fn build_json(dir: &Path) -> serde_json::Value {
+    let r = floe(dir, &["build", "//...", "--format", "json"]);
+    assert_eq!(r.code, 0, "build failed:\n{}\n{}", r.stdout, r.stderr);
+    r.json()
+}
+
+/// Labels of the derivations with the given status, sorted.
+pub fn with_status(report: &serde_json::Value, status: &str) -> Vec<String> {
+    let mut v: Vec<String> = report["derivations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == status)
+        .map(|d| d["label"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file below `dir`, relative, sorted, with its bytes.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+pub fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let new = f(text.clone());
+    assert_ne!(text, new, "the edit of {} changed nothing", path.display());
+    std::fs::write(path, new).unwrap();
+}

@@ -1,0 +1,114 @@
+//! Incrementality, read from the JSON summary: exactly which derivations a
+//! build rebuilds after each kind of edit.
+#![allow(clippy::disallowed_methods)] // tests edit workspaces on disk
+
+mod common;
+
+use common::{build_json, edit, with_status, workspace};
+
+const SALES: &[&str] = &[
+    "//sales/customers:artifacts",
+    "//sales/customers:dbt-profile",
+    "//sales/orders:artifacts",
+    "//sales/orders:dbt-profile",
+    "//sales/pipeline-forecast:artifacts",
+    "//sales/pipeline-forecast:dbt-profile",
+    "//sales:manifest",
+];
+
+#[test]
+fn cold_then_no_op() {
+    let ws = workspace("mesh");
+    let cold = build_json(ws.path());
+    assert_eq!(cold["summary"]["built"], 13);
+    assert_eq!(cold["summary"]["reused"], 0);
+    let again = build_json(ws.path());
+    assert_eq!(with_status(&again, "built"), Vec::<String>::new());
+    assert_eq!(again["summary"]["reused"], 13);
+    assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
+}
+
+#[test]
+fn one_product_edit_rebuilds_that_product_only() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "  - {name: stg_store_orders, tags: [staging], tier: bronze}\n",
+            "  - {name: stg_store_orders, tags: [staging, pos], tier: bronze}\n",
+        )
+    });
+    let r = build_json(ws.path());
+    // Consumers read the orders port's contract, which did not change, and the
+    // dbt profile reads no transforms.
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts"]);
+}
+
+#[test]
+fn port_schema_edit_rebuilds_its_consumers() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "      - {name: channel, type: string}\n",
+            "      - {name: channel, type: string}\n      - {name: coupon, type: string}\n",
+        )
+    });
+    let r = build_json(ws.path());
+    assert_eq!(
+        with_status(&r, "built"),
+        ["//finance/revenue:artifacts", "//sales/orders:artifacts", "//sales/pipeline-forecast:artifacts"]
+    );
+}
+
+#[test]
+fn domain_edit_rebuilds_that_domain_only() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    edit(&ws.path().join("sales/manifest.yaml"), |s| s.replace("threads: 2", "threads: 3"));
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), SALES);
+}
+
+#[test]
+fn comment_and_key_order_edits_rebuild_nothing() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    edit(&ws.path().join("manifest.yaml"), |s| format!("# Reviewed by the platform team.\n{s}\n# end\n"));
+    edit(&ws.path().join("finance/risk-exposure/floe.yaml"), |s| {
+        s.replace("  version: 1.0.0\n  owner: risk@acme.example\n", "  owner: risk@acme.example\n  version: 1.0.0\n")
+    });
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    assert_eq!(r["summary"]["reused"], 13);
+}
+
+#[test]
+fn deleted_outputs_are_restored_from_the_store() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let out = ws.path().join("floe-out/finance/revenue/compiled_artifacts.json");
+    let before = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    assert_eq!(r["summary"]["written"], 1);
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+}
+
+#[test]
+fn corrupt_store_entries_are_rebuilt_not_served() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    // Corrupt every object and forget the fast path: each derivation must be
+    // rebuilt from its inputs, never served from a damaged object.
+    for (rel, _) in common::tree(&ws.path().join(".floe/objects")) {
+        std::fs::write(ws.path().join(".floe/objects").join(rel), b"garbage").unwrap();
+    }
+    std::fs::remove_file(ws.path().join(".floe/state.json")).unwrap();
+    std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
+    let r = build_json(ws.path());
+    assert_eq!(r["summary"]["built"], 13);
+    let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
+    assert!(artifacts.contains("\"product_name\": \"orders\""));
+}
