@@ -196,7 +196,8 @@ fn diff(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
 fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChange {
     let db = &session.db;
     let info = &session.layout.packages[pkg.index(db)];
-    let mut leaf = LeafChange { path: format!("{input}: {path}"), file: None, line: None, column: None };
+    let shown = if input == "platform" { path.strip_prefix("merged.").unwrap_or(path) } else { path };
+    let mut leaf = LeafChange { path: format!("{input}: {shown}"), file: None, line: None, column: None };
     match input {
         "platform" | "compute" => {
             let p = if info.kind == PackageKind::Product { info.parent.map(|p| session.package(p)) } else { Some(pkg) };

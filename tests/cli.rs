@@ -1,0 +1,137 @@
+//! The command line as a user meets it: determinism, exit codes, labels,
+//! `hash`, `why`, `query`, `clean`, `schema`.
+#![allow(clippy::disallowed_methods)] // tests set up workspaces on disk
+
+mod common;
+
+use common::{build_json, edit, floe, floe_cmd, run, tree, workspace};
+
+#[test]
+fn outputs_are_byte_identical_across_directories_and_environments() {
+    let a = workspace("mesh");
+    let b = workspace("mesh");
+    let mut cmd = floe_cmd(a.path());
+    cmd.args(["build", "//..."]).env("TZ", "America/Los_Angeles").env("LANG", "C");
+    assert_eq!(run(cmd).code, 0);
+    let mut cmd = floe_cmd(b.path());
+    cmd.args(["build", "//...", "-j", "1"])
+        .env("TZ", "Asia/Kolkata")
+        .env("LANG", "de_DE.UTF-8")
+        .env("HOME", "/nowhere");
+    assert_eq!(run(cmd).code, 0);
+    let (ta, tb) = (tree(&a.path().join("floe-out")), tree(&b.path().join("floe-out")));
+    assert_eq!(ta.len(), 21, "13 outputs and 8 derivation records");
+    assert!(ta == tb, "floe-out differs between two directories");
+}
+
+#[test]
+fn source_date_epoch_is_the_only_time_in_outputs() {
+    let ws = workspace("centralized");
+    let mut cmd = floe_cmd(ws.path());
+    cmd.args(["build"]).env("SOURCE_DATE_EPOCH", "1700000000");
+    assert_eq!(run(cmd).code, 0);
+    let text = std::fs::read_to_string(ws.path().join("floe-out/orders/compiled_artifacts.json")).unwrap();
+    assert!(text.contains("\"compiled_at\": \"2023-11-14T22:13:20Z\""), "{text}");
+    let mut cmd = floe_cmd(ws.path());
+    cmd.args(["build", "--format", "json"]).env("SOURCE_DATE_EPOCH", "not-a-number");
+    let r = run(cmd);
+    assert_eq!(r.code, 2, "a malformed setting is a usage error");
+    assert!(r.stderr.contains("SOURCE_DATE_EPOCH"));
+}
+
+#[test]
+fn exit_codes() {
+    let ws = workspace("mesh");
+    assert_eq!(floe(ws.path(), &["build", "--no-such-flag"]).code, 2);
+    let outside = tempfile::tempdir().unwrap();
+    let r = floe(outside.path(), &["build"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no workspace"), "{}", r.stderr);
+    // A store that cannot be written is an infrastructure failure, not the user's.
+    let blocker = ws.path().join("blocker");
+    std::fs::write(&blocker, "a file where the store should be").unwrap();
+    let r = floe(ws.path(), &["build", "--store", blocker.join("store").to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| s.replace("    tier: gold\n", "    tier: platinum\n"));
+    assert_eq!(floe(ws.path(), &["build"]).code, 1);
+}
+
+#[test]
+fn labels_select_packages_and_targets() {
+    let ws = workspace("mesh");
+    let r = floe(ws.path(), &["query", "//sales/..."]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, "//sales\n//sales/customers\n//sales/orders\n//sales/pipeline-forecast\n");
+    let r = floe(&ws.path().join("sales/orders"), &["query", ":dbt-profile", "--targets"]);
+    assert_eq!(r.stdout, "//sales/orders:dbt-profile\n");
+    let r = floe(&ws.path().join("finance"), &["query", "revenue", "../sales/orders"]);
+    assert_eq!(r.stdout, "", "query takes one pattern");
+    assert_eq!(r.code, 2);
+    let r = floe(ws.path(), &["build", "//sales/order"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`//sales/order` matches no package"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `//sales/orders`?"), "{}", r.stderr);
+    let r = floe(ws.path(), &["build", "//sales/orders:dbt-profil"]);
+    assert!(r.stderr.contains("did you mean `//sales/orders:dbt-profile`?"), "{}", r.stderr);
+    let report = {
+        let r = floe(&ws.path().join("sales"), &["build", "orders:artifacts", "--format", "json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    assert_eq!(common::with_status(&report, "built"), ["//sales/orders:artifacts"]);
+}
+
+#[test]
+fn hash_computes_keys_without_building() {
+    let ws = workspace("mesh");
+    let r = floe(ws.path(), &["hash", "//finance/..."]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines.iter().all(|l| l.starts_with("blake3:")));
+    assert!(!ws.path().join("floe-out").exists() && !ws.path().join(".floe").exists(), "hash wrote nothing");
+    let built = build_json(ws.path());
+    let key =
+        built["derivations"].as_array().unwrap().iter().find(|d| d["label"] == "//finance/revenue:artifacts").unwrap()
+            ["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert!(r.stdout.contains(&format!("{key} //finance/revenue:artifacts")));
+}
+
+#[test]
+fn why_names_the_changed_inputs_with_their_lines() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let r = floe(ws.path(), &["why", "//sales/orders:artifacts"]);
+    assert_eq!(r.stdout, format!("{}\n", r.stdout.lines().next().unwrap()));
+    assert!(r.stdout.contains("up to date"), "{}", r.stdout);
+    edit(&ws.path().join("sales/manifest.yaml"), |s| s.replace("threads: 2", "threads: 6"));
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| s.replace("cron: \"*/30 * * * *\"", "cron: \"*/15 * * * *\""));
+    let r = floe(ws.path(), &["why", "//sales/orders:artifacts"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("input `platform` changed"), "{}", r.stdout);
+    assert!(r.stdout.contains("platform: plugins.compute.config.threads  sales/manifest.yaml:13:16"), "{}", r.stdout);
+    assert!(r.stdout.contains("input `spec` changed"), "{}", r.stdout);
+    assert!(r.stdout.contains("spec: schedule.cron  sales/orders/floe.yaml:21:18"), "{}", r.stdout);
+    let r = floe(ws.path(), &["why", "//sales/orders:dbt-profile", "--format", "json"]);
+    let doc = r.json();
+    assert_eq!(doc[0]["inputs"][0]["input"], "compute");
+}
+
+#[test]
+fn clean_and_schema() {
+    let ws = workspace("centralized");
+    build_json(ws.path());
+    assert_eq!(floe(ws.path(), &["clean"]).code, 0);
+    assert!(!ws.path().join("floe-out").exists() && ws.path().join(".floe").exists());
+    assert_eq!(floe(ws.path(), &["clean", "--all"]).code, 0);
+    assert!(!ws.path().join(".floe").exists());
+    let r = floe(ws.path(), &["schema"]);
+    assert_eq!(r.stdout, "floe\nmanifest\ncompiled-artifacts\n");
+    let r = floe(ws.path(), &["schema", "floe"]);
+    let schema: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(schema["title"], "FloeSpec");
+    assert_eq!(floe(ws.path(), &["schema", "nope"]).code, 2);
+}
