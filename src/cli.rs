@@ -142,10 +142,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
         }
         Command::Build { labels } => {
-            let session = open(cli, labels)?;
-            let root = session.options.workspace.clone();
             #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
             let started = std::time::Instant::now();
+            let session = open(cli, labels)?;
+            let root = session.options.workspace.clone();
             let report = session.build()?;
             let millis = started.elapsed().as_secs_f64() * 1000.0;
             printer.diagnostics(&root, &report.diagnostics);
@@ -153,7 +153,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
         Command::Hash { labels } => {
-            let session = open(cli, labels)?;
+            let mut session = open(cli, labels)?;
             let report = session.keys()?;
             printer.diagnostics(&session.options.workspace, &report.diagnostics);
             match cli.format {
@@ -176,8 +176,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
         Command::Why { labels } => {
-            let session = open(cli, labels)?;
-            let reports = floe_engine::why::why(&session)?;
+            let mut session = open(cli, labels)?;
+            let reports = floe_engine::why::why(&mut session)?;
             let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
             printer.diagnostics(&session.options.workspace, &diags);
             match cli.format {

@@ -38,6 +38,15 @@ impl System for OsSystem {
         }
     }
 
+    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(Some(m.mtime() * 1_000_000_000 + m.mtime_nsec())),
+            Ok(_) => Ok(None),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(io_error("stat", path, e)),
+        }
+    }
+
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
         let entries = match std::fs::read_dir(path) {
             Ok(e) => e,

@@ -105,7 +105,7 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     for (rel, _) in common::tree(&ws.path().join(".floe/objects")) {
         std::fs::write(ws.path().join(".floe/objects").join(rel), b"garbage").unwrap();
     }
-    std::fs::remove_file(ws.path().join(".floe/state.json")).unwrap();
+    std::fs::remove_file(ws.path().join(".floe/state")).unwrap();
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
     assert_eq!(r["summary"]["built"], 13);

@@ -90,8 +90,10 @@ impl Report {
 }
 
 /// The workspace as this process sees it: its database and everything else.
+/// The database is set up only when something has to be evaluated: a no-op
+/// build answers from the state alone.
 pub struct Session {
-    pub db: Database,
+    db: Option<Database>,
     pub cx: Context,
 }
 
@@ -116,27 +118,44 @@ pub struct Context {
     rehashed: bool,
     pub layout: Arc<Layout>,
     pub layout_diagnostics: Vec<Diagnostic>,
-    pub workspace: Workspace,
+    /// Directory listings of this walk, saved for the next one.
+    dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    graph: Option<Graph>,
+}
+
+/// The database's inputs, once it is set up.
+struct Graph {
+    workspace: Workspace,
     sources: Arc<BTreeMap<WsPath, SourceFile>>,
+}
+
+/// What the last build's record says about a package now.
+enum Reuse {
+    Reused(Box<PackageOutcome>),
+    /// Something it read changed: evaluate it.
+    Stale,
+    /// A file it read has new bytes; whether its value changed takes parsing.
+    NeedsDb,
 }
 
 impl Session {
     /// Discovers and hashes the workspace and loads the last build's state.
     pub fn open(system: Arc<dyn System>, options: Options) -> Result<Session, IoError> {
         let sys: &dyn System = &*system;
-        let found = discover::discover(sys, &options.workspace)?;
         let store = Store::new(sys, options.store.clone());
         let mut state = store.load_state(&options.settings.floe_version)?;
-        let state_time = sys.stat(&options.store.join("state.json"))?.map_or(i64::MIN, |s| s.mtime_ns);
+        // The state file's own mtime is the file system's clock at the last save.
+        let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
         if state.settings != options.settings.hash() {
             state.packages.clear();
         }
+        let found = discover::discover(sys, &options.workspace, &state.dirs, trust_before, options.jobs)?;
         let trusted = |path: &WsPath, stat: &FileStat| -> Option<&FileRecord> {
-            state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < state_time.saturating_sub(RACY_NS))
+            state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
         };
-        let to_hash: Vec<&(WsPath, FileStat)> = found.iter().filter(|(p, st)| trusted(p, st).is_none()).collect();
+        let to_hash: Vec<&(WsPath, FileStat)> = found.files.iter().filter(|(p, st)| trusted(p, st).is_none()).collect();
         let root = options.workspace.clone();
-        let hashed = par_map(&to_hash, options.jobs, |(path, _)| {
+        let hashed = crate::par::map(&to_hash, options.jobs, |(path, _)| {
             let bytes = sys.read(&root.join(path.as_str()))?.unwrap_or_default();
             Ok::<_, IoError>(Hash::of(&bytes))
         });
@@ -146,7 +165,7 @@ impl Session {
         }
         let mut files = BTreeMap::new();
         let mut known_normal = BTreeMap::new();
-        for (path, stat) in &found {
+        for (path, stat) in &found.files {
             let raw = match fresh.get(path) {
                 Some(h) => *h,
                 None => trusted(path, stat).expect("hashed unless trusted").raw,
@@ -159,31 +178,45 @@ impl Session {
             files.insert(path.clone(), (*stat, raw));
         }
         let (layout, layout_diagnostics) = Layout::from_files(files.keys());
-        let layout = Arc::new(layout);
-        let db = Database::new(system.clone(), options.workspace.clone());
-        let workspace = Workspace::new(&db, layout.clone(), Arc::new(BTreeMap::new()), options.settings.clone());
-        let sources: BTreeMap<WsPath, SourceFile> =
-            files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
-        let sources = Arc::new(sources);
-        let mut db = db;
-        workspace.set_files(&mut db).to(sources.clone());
+        let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
         let cx = Context {
             system,
             options,
             state,
             files,
             known_normal,
-            rehashed: !to_hash.is_empty(),
-            layout,
+            rehashed,
+            layout: Arc::new(layout),
             layout_diagnostics,
-            workspace,
-            sources,
+            dirs: found.dirs,
+            graph: None,
         };
-        Ok(Session { db, cx })
+        Ok(Session { db: None, cx })
+    }
+
+    /// Sets up the database (once): one input per package file.
+    pub fn ensure_db(&mut self) {
+        if self.db.is_some() {
+            return;
+        }
+        let cx = &mut self.cx;
+        let mut db = Database::new(cx.system.clone(), cx.options.workspace.clone());
+        let sources: BTreeMap<WsPath, SourceFile> =
+            cx.files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
+        let sources = Arc::new(sources);
+        let workspace = Workspace::new(&db, cx.layout.clone(), Arc::new(BTreeMap::new()), cx.options.settings.clone());
+        workspace.set_files(&mut db).to(sources.clone());
+        cx.graph = Some(Graph { workspace, sources });
+        self.db = Some(db);
+    }
+
+    /// The database; [`Session::ensure_db`] must have set it up.
+    pub fn db(&self) -> &Database {
+        self.db.as_ref().expect("ensure_db sets the database up first")
     }
 
     pub fn package(&self, index: usize) -> Package {
-        self.cx.package(&self.db, index)
+        self.cx.package(self.db(), index)
     }
 
     pub fn select(&self) -> (Vec<label::Selected>, Vec<Diagnostic>) {
@@ -191,7 +224,8 @@ impl Session {
     }
 
     /// The derivation keys of the selected targets, without building or writing.
-    pub fn keys(&self) -> Result<Report, IoError> {
+    pub fn keys(&mut self) -> Result<Report, IoError> {
+        self.ensure_db();
         let (selected, mut diagnostics) = self.select();
         let mut derivations = Vec::new();
         if !diagnostics.iter().any(Diagnostic::is_error) {
@@ -200,11 +234,11 @@ impl Session {
                 let pkg = self.package(sel.package);
                 let (diags, io_error) = match info.kind {
                     PackageKind::Product => {
-                        let e = db::product(&self.db, pkg);
+                        let e = db::product(self.db(), pkg);
                         (e.diagnostics.clone(), e.io_error.clone())
                     }
                     _ => {
-                        let e = db::platform(&self.db, pkg);
+                        let e = db::platform(self.db(), pkg);
                         (e.diagnostics.clone(), e.io_error.clone())
                     }
                 };
@@ -212,7 +246,7 @@ impl Session {
                     return Err(e);
                 }
                 diagnostics.extend(diags);
-                let drvs = db::derivations(&self.db, pkg);
+                let drvs = db::derivations(self.db(), pkg);
                 for target in &sel.targets {
                     let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
                     derivations.push(DerivationStatus {
@@ -237,13 +271,32 @@ impl Session {
             diag::sort(&mut diagnostics);
             return Ok(Report { diagnostics, ..Report::default() });
         }
+        // First from the state alone; then, for what that could not settle, with
+        // the database.
+        let jobs = self.cx.options.jobs;
         let cx = &self.cx;
-        let outcomes = par_map_db(&self.db, &selected, cx.options.jobs, |db, sel| cx.build_package(db, sel));
+        let first = crate::par::map(&selected, jobs, |sel| cx.reuse(None, sel));
+        let mut outcomes = Vec::with_capacity(selected.len());
+        let mut pending = Vec::new();
+        for (sel, result) in selected.iter().zip(first) {
+            match result? {
+                Reuse::Reused(outcome) => outcomes.push(*outcome),
+                Reuse::Stale | Reuse::NeedsDb => pending.push(sel.clone()),
+            }
+        }
+        if !pending.is_empty() {
+            self.ensure_db();
+            let (db, cx) = (self.db(), &self.cx);
+            let handles = (0..jobs.max(1)).map(|_| db.clone()).collect();
+            let built = crate::par::map_with(&pending, handles, |db, sel| cx.build_package(db, sel));
+            for outcome in built {
+                outcomes.push(outcome?);
+            }
+        }
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
         let mut changed = self.rehashed;
         for outcome in outcomes {
-            let outcome = outcome?;
             report.derivations.extend(outcome.statuses);
             report.diagnostics.extend(outcome.diagnostics);
             report.written += outcome.written;
@@ -277,6 +330,7 @@ impl Session {
                 files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
             }
             state.files = files;
+            state.dirs = std::mem::take(&mut self.cx.dirs);
             state.packages.retain(|dir, _| self.layout.find(dir).is_some());
             state.packages.extend(new_records);
             let store = Store::new(&*self.system, self.options.store.clone());
@@ -287,8 +341,12 @@ impl Session {
 }
 
 impl Context {
+    fn graph(&self) -> &Graph {
+        self.graph.as_ref().expect("the database is set up before it is queried")
+    }
+
     pub fn package(&self, db: &Database, index: usize) -> Package {
-        db::packages(db, self.workspace)[index]
+        db::packages(db, self.graph().workspace)[index]
     }
 
     /// Parses the labels and selects packages; problems are user errors.
@@ -318,17 +376,21 @@ impl Context {
 
     /// The normalized hash of a file, from the last build when its bytes are
     /// unchanged, else by parsing it.
-    fn normal_of(&self, db: &Database, path: &WsPath) -> Option<Hash> {
+    fn normal_of(&self, db: Option<&Database>, path: &WsPath) -> Result<Option<Hash>, NeedsDb> {
         if let Some(n) = self.known_normal.get(path) {
-            return Some(*n);
+            return Ok(Some(*n));
         }
-        let file = *self.sources.get(path)?;
-        match path.file_name() {
+        if !self.files.contains_key(path) {
+            return Ok(None);
+        }
+        let db = db.ok_or(NeedsDb)?;
+        let Some(file) = self.graph().sources.get(path).copied() else { return Ok(None) };
+        Ok(match path.file_name() {
             crate::layout::MANIFEST => db::parsed_manifest(db, file).normal,
             crate::layout::SPEC => db::parsed_spec(db, file).normal,
             crate::layout::DBT_PROJECT => db::dbt_project(db, file).normal,
             _ => None,
-        }
+        })
     }
 
     /// The files a package's derivations are decided by.
@@ -357,8 +419,8 @@ impl Context {
 
     fn build_package(&self, db: &Database, sel: &label::Selected) -> Result<PackageOutcome, IoError> {
         let info = &self.layout.packages[sel.package];
-        if let Some(outcome) = self.reuse(db, sel)? {
-            return Ok(outcome);
+        if let Reuse::Reused(outcome) = self.reuse(Some(db), sel)? {
+            return Ok(*outcome);
         }
         let pkg = self.package(db, sel.package);
         let store = Store::new(&*self.system, self.options.store.clone());
@@ -445,7 +507,7 @@ impl Context {
             .deps_of(db, pkg)
             .into_iter()
             .map(|p| {
-                let n = self.normal_of(db, &p).unwrap_or_default();
+                let n = self.normal_of(Some(db), &p).ok().flatten().unwrap_or_default();
                 (p, n)
             })
             .collect();
@@ -473,19 +535,21 @@ impl Context {
 
     /// The last build's record, when it still holds: nothing it read changed and
     /// its outputs are intact (or can be restored from the store).
-    fn reuse(&self, db: &Database, sel: &label::Selected) -> Result<Option<PackageOutcome>, IoError> {
+    fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {
         let info = &self.layout.packages[sel.package];
-        let Some(record) = self.state.packages.get(&info.dir) else { return Ok(None) };
+        let Some(record) = self.state.packages.get(&info.dir) else { return Ok(Reuse::Stale) };
         if record.structure != self.structure(sel.package) {
-            return Ok(None);
+            return Ok(Reuse::Stale);
         }
         let targets: BTreeSet<&str> = record.derivations.iter().map(|d| d.target.as_str()).collect();
         if !sel.targets.iter().all(|t| targets.contains(t.name())) {
-            return Ok(None);
+            return Ok(Reuse::Stale);
         }
         for (path, normal) in &record.deps {
-            if self.normal_of(db, path) != Some(*normal) {
-                return Ok(None);
+            match self.normal_of(db, path) {
+                Ok(n) if n == Some(*normal) => {}
+                Ok(_) => return Ok(Reuse::Stale),
+                Err(NeedsDb) => return Ok(Reuse::NeedsDb),
             }
         }
         let store = Store::new(&*self.system, self.options.store.clone());
@@ -500,7 +564,7 @@ impl Context {
             }
             // Restore a deleted or edited output from the store, or rebuild.
             let bytes = if out.path.file_name() == DRV_FILE { None } else { store.get_object(out.hash)? };
-            let Some(bytes) = bytes else { return Ok(None) };
+            let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
             let stat = self.system.write_atomic(&abs, &bytes)?;
             written += 1;
             outputs.push(OutputRecord { path: out.path.clone(), hash: out.hash, stat });
@@ -521,13 +585,13 @@ impl Context {
         let mut new_record = record.clone();
         new_record.outputs = outputs;
         let record_changed = written > 0;
-        Ok(Some(PackageOutcome {
+        Ok(Reuse::Reused(Box::new(PackageOutcome {
             statuses,
             diagnostics: record.warnings.clone(),
             written,
             record: Some((info.dir.clone(), new_record)),
             record_changed,
-        }))
+        })))
     }
 
     /// Writes outputs whose content differs from what is on disk.
@@ -556,6 +620,9 @@ impl Context {
         Ok((records, written))
     }
 }
+
+/// A file's normalized value is not known without parsing it.
+struct NeedsDb;
 
 #[derive(Default)]
 struct PackageOutcome {
@@ -588,68 +655,75 @@ fn drv_record(dir: &WsPath, drvs: &[Derivation], settings: &Settings) -> Vec<u8>
     }))
 }
 
-/// Maps `f` over `items` on up to `jobs` threads, keeping the order.
-pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    if jobs == 1 || items.len() < 2 {
-        return items.iter().map(&f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= items.len() {
-                        break;
-                    }
-                    let r = f(&items[i]);
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
-    results.into_iter().map(|r| r.expect("every item was mapped")).collect()
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
-/// Like [`par_map`], giving each worker its own database handle.
-pub fn par_map_db<T: Sync, R: Send>(
-    db: &Database,
-    items: &[T],
-    jobs: usize,
-    f: impl Fn(&Database, &T) -> R + Sync,
-) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    if jobs == 1 {
-        return items.iter().map(|item| f(db, item)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|s| {
-        for handle in (0..jobs).map(|_| db.clone()) {
-            let (next, slots, f) = (&next, &slots, &f);
-            let worker = move || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= items.len() {
-                        break;
-                    }
-                    let r = f(&handle, &items[i]);
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                }
-            };
-            // Parsing recurses once per nesting level; give workers the stack
-            // a main thread has.
-            std::thread::Builder::new()
-                .stack_size(WORKER_STACK)
-                .spawn_scoped(s, worker)
-                .expect("the system can start a build thread");
-        }
-    });
-    results.into_iter().map(|r| r.expect("every item was mapped")).collect()
-}
+    use super::*;
+    use crate::system::MemorySystem;
 
-const WORKER_STACK: usize = 8 * 1024 * 1024;
+    const ROOT: &str = "apiVersion: floe.dev/v1
+kind: Manifest
+metadata: {name: acme, version: 1.0.0, owner: p@acme.io}
+scope: enterprise
+plugins:
+  compute: {type: duckdb, config: {threads: 4}}
+  orchestrator: {type: dagster}
+";
+
+    fn product(name: &str) -> String {
+        format!(
+            "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {{name: {name}, version: 1.0.0}}\ntransforms:\n  - {{name: stg_a}}\n"
+        )
+    }
+
+    fn workspace() -> Arc<MemorySystem> {
+        let sys = Arc::new(MemorySystem::new());
+        sys.put("/w/manifest.yaml", ROOT);
+        sys.put("/w/sales/manifest.yaml", "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: sales, version: 1.0.0, owner: s@acme.io}\nscope: domain\nplugins: {}\n");
+        for p in ["orders", "customers", "leads"] {
+            sys.put(format!("/w/sales/{p}/floe.yaml"), product(p));
+        }
+        sys
+    }
+
+    fn build(sys: &Arc<MemorySystem>) -> Report {
+        let options = Options {
+            workspace: "/w".into(),
+            store: "/w/.floe".into(),
+            out: "/w/floe-out".into(),
+            cwd: WsPath::ROOT,
+            labels: vec!["//...".into()],
+            settings: Settings { floe_version: "test".into(), source_date_epoch: 0, standalone: false },
+            jobs: 2,
+        };
+        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
+        assert!(!report.has_errors(), "{:?}", report.diagnostics);
+        report
+    }
+
+    #[test]
+    fn a_no_op_build_reads_and_lists_nothing_of_the_workspace() {
+        let sys = workspace();
+        assert_eq!(build(&sys).count(Status::Built), 8);
+        // A second build re-reads files whose stats were too fresh to trust.
+        build(&sys);
+        let (reads, lists) = (sys.reads(), sys.lists());
+        let report = build(&sys);
+        assert_eq!(report.count(Status::Reused), 8);
+        // The state file and the (absent) .floeignore; no package file, no listing.
+        assert_eq!(sys.reads() - reads, 2);
+        assert_eq!(sys.lists() - lists, 0);
+    }
+
+    #[test]
+    fn new_packages_are_found_through_directory_mtimes() {
+        let sys = workspace();
+        build(&sys);
+        build(&sys);
+        sys.put("/w/sales/prospects/floe.yaml", product("prospects"));
+        let report = build(&sys);
+        assert_eq!(report.count(Status::Built), 2, "{:?}", report.derivations);
+        assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());
+    }
+}

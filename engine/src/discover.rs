@@ -3,8 +3,17 @@
 //! Walks the workspace through [`System`], skipping hidden directories,
 //! `floe-out/`, `.floe/` and whatever `.floeignore` (gitignore syntax) excludes,
 //! and returns the files that define packages, each with its stat.
+//!
+//! A directory's modification time changes exactly when an entry is added,
+//! removed or renamed in it, so the walk remembers each directory's listing
+//! with its mtime and lists again only directories whose mtime moved: a no-op
+//! build stats directories instead of reading them. Levels of the tree are
+//! walked in parallel.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use crate::layout::{DBT_PROJECT, MANIFEST, SPEC};
 use crate::path::WsPath;
@@ -14,38 +23,95 @@ pub const IGNORE_FILE: &str = ".floeignore";
 pub const OUT_DIR: &str = "floe-out";
 pub const STORE_DIR: &str = ".floe";
 
-/// Every package-defining file below `root`, sorted, with its stat.
-pub fn discover(sys: &dyn System, root: &Path) -> Result<Vec<(WsPath, FileStat)>, IoError> {
+/// What a directory held when it had this mtime: its visible subdirectories and
+/// the package files among its entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirRecord {
+    pub mtime_ns: i64,
+    pub dirs: Vec<String>,
+    pub files: Vec<String>,
+}
+
+pub struct Discovery {
+    /// Package files, sorted, with their stats.
+    pub files: Vec<(WsPath, FileStat)>,
+    /// The listing of every directory walked, for the next walk.
+    pub dirs: BTreeMap<WsPath, DirRecord>,
+}
+
+/// Every package-defining file below `root`. A cached listing is trusted when
+/// the directory's mtime is unchanged and older than `trust_before` (a listing
+/// taken in the same instant as a change could have missed it).
+pub fn discover(
+    sys: &dyn System,
+    root: &Path,
+    cache: &BTreeMap<WsPath, DirRecord>,
+    trust_before: i64,
+    jobs: usize,
+) -> Result<Discovery, IoError> {
     let ignore = match sys.read(&root.join(IGNORE_FILE))? {
         Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes)),
         None => Ignore::default(),
     };
-    let mut found = Vec::new();
-    let mut stack = vec![WsPath::ROOT];
-    while let Some(dir) = stack.pop() {
-        let abs = root.join(dir.as_str());
-        let mut entries = sys.list_dir(&abs)?;
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        for entry in entries {
-            if entry.name.starts_with('.') {
-                continue;
-            }
-            let Some(path) = dir.join(&entry.name) else { continue };
-            if entry.is_dir {
-                if (dir.is_root() && entry.name == OUT_DIR) || ignore.is_ignored(&path, true) {
+    let mut files = Vec::new();
+    let mut dirs = BTreeMap::new();
+    let mut level = vec![WsPath::ROOT];
+    while !level.is_empty() {
+        let listed = crate::par::map(&level, jobs, |dir| list(sys, root, dir, cache, trust_before));
+        let mut next = Vec::new();
+        for (dir, result) in level.iter().zip(listed) {
+            let (record, found) = result?;
+            files.extend(found.into_iter().filter(|(p, _)| !ignore.is_ignored(p, false)));
+            for name in &record.dirs {
+                let Some(path) = dir.join(name) else { continue };
+                if (dir.is_root() && name == OUT_DIR) || ignore.is_ignored(&path, true) {
                     continue;
                 }
-                stack.push(path);
-            } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT)
-                && !ignore.is_ignored(&path, false)
-                && let Some(stat) = sys.stat(&abs.join(&entry.name))?
-            {
-                found.push((path, stat));
+                next.push(path);
             }
+            dirs.insert(dir.clone(), record);
+        }
+        level = next;
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Discovery { files, dirs })
+}
+
+fn list(
+    sys: &dyn System,
+    root: &Path,
+    dir: &WsPath,
+    cache: &BTreeMap<WsPath, DirRecord>,
+    trust_before: i64,
+) -> Result<(DirRecord, Vec<(WsPath, FileStat)>), IoError> {
+    let abs = root.join(dir.as_str());
+    let mtime = sys.dir_mtime(&abs)?;
+    let record = match (cache.get(dir), mtime) {
+        (Some(r), Some(m)) if r.mtime_ns == m && m < trust_before => r.clone(),
+        _ => {
+            let mut record = DirRecord { mtime_ns: mtime.unwrap_or_default(), ..DirRecord::default() };
+            for entry in sys.list_dir(&abs)? {
+                if entry.name.starts_with('.') {
+                    continue;
+                }
+                if entry.is_dir {
+                    record.dirs.push(entry.name);
+                } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT) {
+                    record.files.push(entry.name);
+                }
+            }
+            record.dirs.sort();
+            record.files.sort();
+            record
+        }
+    };
+    let mut found = Vec::with_capacity(record.files.len());
+    for name in &record.files {
+        if let (Some(path), Some(stat)) = (dir.join(name), sys.stat(&abs.join(name))?) {
+            found.push((path, stat));
         }
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(found)
+    Ok((record, found))
 }
 
 /// The gitignore subset floe honours: `#` comments, `!` negation, a trailing `/`
@@ -168,8 +234,12 @@ mod tests {
             sys.put(f, "x");
         }
         sys.put("/w/.floeignore", "# old products\n/archive/*\n!/archive/keep\ntmp-*/\n");
-        let found: Vec<String> =
-            discover(&sys, Path::new("/w")).unwrap().into_iter().map(|(p, _)| p.to_string()).collect();
+        let found: Vec<String> = discover(&sys, Path::new("/w"), &BTreeMap::new(), i64::MAX, 2)
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
         assert_eq!(
             found,
             [

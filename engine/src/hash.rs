@@ -64,14 +64,19 @@ impl fmt::Debug for Hash {
     }
 }
 
+/// `blake3:<hex>` in text formats (records people read), 32 raw bytes in the
+/// store's binary state.
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        if s.is_human_readable() { s.serialize_str(&self.to_string()) } else { self.0.serialize(s) }
     }
 }
 
 impl<'de> Deserialize<'de> for Hash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; 32]>::deserialize(d).map(Hash);
+        }
         let s = String::deserialize(d)?;
         s.strip_prefix("blake3:")
             .and_then(Hash::from_hex)

@@ -16,6 +16,7 @@ pub mod discover;
 pub mod hash;
 pub mod label;
 pub mod layout;
+pub mod par;
 pub mod path;
 pub mod store;
 pub mod system;

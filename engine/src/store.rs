@@ -3,7 +3,7 @@
 //! ```text
 //! .floe/objects/ab/abcd…   blobs by blake3 (outputs, and the normalized inputs `floe why` diffs)
 //! .floe/actions/ab/abcd…   derivation key -> rule, named input hashes, output hashes
-//! .floe/state.json         stat cache, per-package records of the last build
+//! .floe/state               directory and stat caches, per-package records of the last build
 //! ```
 //!
 //! Every write is atomic (temporary file + rename). Every read is verified: an
@@ -43,7 +43,8 @@ pub struct ActionEntry {
     pub outputs: BTreeMap<String, Hash>,
 }
 
-/// What the store remembers of the workspace between processes.
+/// What the store remembers of the workspace between processes. A no-op build
+/// reads it and little else, so it is stored in a compact binary encoding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
@@ -53,6 +54,8 @@ pub struct State {
     /// The newest modification time the file system gave a file floe wrote: its
     /// clock, so that stats too recent to trust are noticed without floe reading one.
     pub fs_now: i64,
+    /// Directory listings by mtime, so unchanged directories are not read.
+    pub dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     /// Stat cache: what each input file hashed to when it had this stat.
     pub files: BTreeMap<WsPath, FileRecord>,
     /// The last successful build of each package.
@@ -65,7 +68,6 @@ pub struct FileRecord {
     /// blake3 of the bytes.
     pub raw: Hash,
     /// Hash of the parsed, normalized value (comments and key order do not count).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normal: Option<Hash>,
 }
 
@@ -80,7 +82,7 @@ pub struct PackageRecord {
     /// Materialized files under `floe-out/`, with their hash and the stat floe left them with.
     pub outputs: Vec<OutputRecord>,
     /// Warnings of the last evaluation, replayed when it is reused.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(with = "as_json")]
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -158,20 +160,43 @@ impl<'a> Store<'a> {
         }
     }
 
+    pub fn state_path(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
     /// The state of the last build; anything unreadable starts afresh.
     pub fn load_state(&self, floe_version: &str) -> Result<State, IoError> {
-        let Some(bytes) = self.sys.read(&self.root.join("state.json"))? else {
+        let Some(bytes) = self.sys.read(&self.state_path())? else {
             return Ok(State::default());
         };
-        match serde_json::from_slice::<State>(&bytes) {
-            Ok(s) if s.version == STORE_VERSION && s.floe_version == floe_version => Ok(s),
-            _ => Ok(State::default()),
+        // The version and floe version lead the encoding; check them before
+        // decoding the rest, whose layout they decide.
+        match postcard::from_bytes::<(u32, String)>(&bytes) {
+            Ok((v, fv)) if v == STORE_VERSION && fv == floe_version => {}
+            _ => return Ok(State::default()),
         }
+        Ok(postcard::from_bytes::<State>(&bytes).unwrap_or_default())
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
-        let bytes = serde_json::to_vec(state).expect("state serializes");
-        self.sys.write_atomic(&self.root.join("state.json"), &bytes)
+        let bytes = postcard::to_stdvec(state).expect("state serializes");
+        self.sys.write_atomic(&self.state_path(), &bytes)
+    }
+}
+
+/// Diagnostics carry optional fields a binary encoding cannot skip; they are
+/// stored as JSON text inside it.
+mod as_json {
+    use floe_schemas::Diagnostic;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Diagnostic], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(v).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Diagnostic>, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -206,7 +231,11 @@ mod tests {
         sys.put(format!("/s/actions/{}/{hex}", &hex[..2]), "{\"key\":");
         assert_eq!(store.get_action(entry.key).unwrap(), None);
 
-        sys.put("/s/state.json", "not json");
+        let state = State { version: STORE_VERSION, floe_version: "0".into(), ..State::default() };
+        store.save_state(&state).unwrap();
+        assert_eq!(store.load_state("0").unwrap(), state);
+        assert_eq!(store.load_state("1").unwrap(), State::default(), "another floe version starts afresh");
+        sys.put("/s/state", [1u8, 2, 3]);
         assert_eq!(store.load_state("0").unwrap(), State::default());
     }
 }

@@ -49,6 +49,9 @@ pub trait System: Send + Sync {
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError>;
     /// The file's stat, or `None` when it does not exist.
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError>;
+    /// A directory's modification time (it changes when an entry is added,
+    /// removed or renamed), or `None` when it does not exist.
+    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError>;
     /// A directory's entries, in any order; empty when it does not exist.
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError>;
     /// Replaces the file at once (temporary file and rename), creating parent
@@ -67,8 +70,27 @@ pub struct MemorySystem {
 #[derive(Default)]
 struct MemoryState {
     files: BTreeMap<PathBuf, (Vec<u8>, FileStat)>,
+    /// Directory mtimes: bumped when an entry appears in or leaves a directory.
+    dirs: BTreeMap<PathBuf, i64>,
     clock: i64,
     reads: u64,
+    lists: u64,
+}
+
+impl MemoryState {
+    /// Records that `path` appeared or disappeared: its parent's listing
+    /// changed, and so did each ancestor's that gained or lost a subdirectory.
+    fn touch_parents(&mut self, path: &Path) {
+        let mut child = path;
+        while let Some(parent) = child.parent() {
+            let existed = self.dirs.contains_key(parent);
+            self.dirs.insert(parent.to_path_buf(), self.clock);
+            if existed {
+                break;
+            }
+            child = parent;
+        }
+    }
 }
 
 impl MemorySystem {
@@ -88,6 +110,11 @@ impl MemorySystem {
     /// How many times `read` was called, to prove what a build did not read.
     pub fn reads(&self) -> u64 {
         self.lock().reads
+    }
+
+    /// How many directories were listed.
+    pub fn lists(&self) -> u64 {
+        self.lock().lists
     }
 
     /// Every file below `dir`, for inspection.
@@ -111,8 +138,13 @@ impl System for MemorySystem {
         Ok(self.lock().files.get(path).map(|(_, st)| *st))
     }
 
+    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
+        Ok(self.lock().dirs.get(path).copied())
+    }
+
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.lists += 1;
         let mut out: BTreeMap<String, bool> = BTreeMap::new();
         for p in s.files.keys() {
             if let Ok(rest) = p.strip_prefix(path) {
@@ -131,12 +163,21 @@ impl System for MemorySystem {
         let mut s = self.lock();
         s.clock += 1_000_000_000;
         let stat = FileStat { size: bytes.len() as u64, mtime_ns: s.clock, inode: s.clock as u64 };
-        s.files.insert(path.to_path_buf(), (bytes.to_vec(), stat));
+        if s.files.insert(path.to_path_buf(), (bytes.to_vec(), stat)).is_none() {
+            s.touch_parents(path);
+        }
         Ok(stat)
     }
 
     fn remove_all(&self, path: &Path) -> Result<(), IoError> {
-        self.lock().files.retain(|p, _| !p.starts_with(path));
+        let mut s = self.lock();
+        s.clock += 1_000_000_000;
+        s.files.retain(|p, _| !p.starts_with(path));
+        s.dirs.retain(|p, _| !p.starts_with(path));
+        if let Some(parent) = path.parent() {
+            let clock = s.clock;
+            s.dirs.insert(parent.to_path_buf(), clock);
+        }
         Ok(())
     }
 }

@@ -81,7 +81,9 @@ pub struct LeafChange {
     pub column: Option<u32>,
 }
 
-pub fn why(session: &Session) -> Result<Vec<WhyReport>, IoError> {
+pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
+    session.ensure_db();
+    let session = &*session;
     let (selected, diags) = session.select();
     if !diags.is_empty() {
         return Ok(vec![WhyReport {
@@ -97,7 +99,7 @@ pub fn why(session: &Session) -> Result<Vec<WhyReport>, IoError> {
         .labels
         .iter()
         .all(|l| matches!(label::parse(l, &session.options.cwd), Ok(Pattern::Package { .. })));
-    let db = &session.db;
+    let db = session.db();
     let store = Store::new(&*session.system, session.options.store.clone());
     let mut reports = Vec::new();
     for sel in selected {
@@ -194,7 +196,7 @@ fn diff(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
 
 /// Where a changed leaf is written now.
 fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChange {
-    let db = &session.db;
+    let db = session.db();
     let info = &session.layout.packages[pkg.index(db)];
     let shown = if input == "platform" { path.strip_prefix("merged.").unwrap_or(path) } else { path };
     let mut leaf = LeafChange { path: format!("{input}: {shown}"), file: None, line: None, column: None };
@@ -233,14 +235,14 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
 }
 
 fn whole_input(session: &Session, pkg: Package, input: &str) -> LeafChange {
-    let info = &session.layout.packages[pkg.index(&session.db)];
+    let info = &session.layout.packages[pkg.index(session.db())];
     let file = match input {
         "settings" => None,
         "dbt_project" => info.dir.join(crate::layout::DBT_PROJECT).map(|p| p.to_string()),
         "spec" | "product" => Some(info.file().to_string()),
         _ if input.starts_with("port:") => Some(info.file().to_string()),
         _ => {
-            session.layout.chain(pkg.index(&session.db)).last().map(|p| session.layout.packages[*p].file().to_string())
+            session.layout.chain(pkg.index(session.db())).last().map(|p| session.layout.packages[*p].file().to_string())
         }
     };
     let path = match input {

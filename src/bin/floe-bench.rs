@@ -215,6 +215,8 @@ plugins:
       endpoint: http://minio:9000
       bucket: acme-iceberg
       region: us-east-1
+  ingestion:
+    type: dlt
   lineage_backend:
     type: marquez
 
