@@ -281,6 +281,7 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
         None => cwd,
     };
     let sys = OsSystem;
+    let mut outermost_domain = None;
     for dir in start.ancestors() {
         let Some(bytes) = sys.read(&dir.join(floe_engine::layout::MANIFEST))? else { continue };
         // A domain manifest is not the root: keep walking up.
@@ -290,6 +291,12 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
         if scope.as_deref() != Some("domain") {
             return Ok((dir.to_path_buf(), start));
         }
+        outermost_domain = Some(dir.to_path_buf());
+    }
+    // Only domain manifests above: the outermost is the root, and its build
+    // says that a root cannot be a domain.
+    if let Some(root) = outermost_domain {
+        return Ok((root, start));
     }
     eprintln!(
         "{}",

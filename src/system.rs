@@ -29,6 +29,21 @@ impl System for OsSystem {
         }
     }
 
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("read", path, e)),
+        };
+        let mut buf = vec![0; len as usize];
+        match f.seek(SeekFrom::Start(offset)).and_then(|_| f.read_exact(&mut buf)) {
+            Ok(()) => Ok(Some(buf)),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(io_error("read", path, e)),
+        }
+    }
+
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_file() => Ok(Some(stat_of(&m))),
@@ -107,7 +122,7 @@ impl System for OsSystem {
 
 /// Reads a file for rendering a diagnostic's snippet; failures just mean no snippet.
 pub fn read_text(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    std::fs::read(path).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// The process's working directory.

@@ -100,10 +100,11 @@ fn deleted_outputs_are_restored_from_the_store() {
 fn corrupt_store_entries_are_rebuilt_not_served() {
     let ws = workspace("mesh");
     build_json(ws.path());
-    // Corrupt every object and forget the fast path: each derivation must be
-    // rebuilt from its inputs, never served from a damaged object.
-    for (rel, _) in common::tree(&ws.path().join(".floe/objects")) {
-        std::fs::write(ws.path().join(".floe/objects").join(rel), b"garbage").unwrap();
+    // Damage every stored byte and forget the fast path: each derivation must
+    // be rebuilt from its inputs, never served from a damaged entry.
+    for (rel, bytes) in common::tree(&ws.path().join(".floe/packs")) {
+        let flipped: Vec<u8> = bytes.iter().map(|b| b ^ 0x20).collect();
+        std::fs::write(ws.path().join(".floe/packs").join(rel), flipped).unwrap();
     }
     std::fs::remove_file(ws.path().join(".floe/state")).unwrap();
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();

@@ -22,7 +22,7 @@ use floe_schemas::diag::{self, Diagnostic};
 use salsa::Setter as _;
 use serde::Serialize;
 
-use crate::db::{self, Database, Derivation, Package, Settings, SourceFile, TargetId, Workspace};
+use crate::db::{self, Database, Derivation, Package, Settings, SourceFile, Workspace};
 use crate::discover;
 use crate::hash::Hash;
 use crate::label::{self, Pattern, Target};
@@ -120,6 +120,7 @@ pub struct Context {
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    pub store: Store,
     graph: Option<Graph>,
 }
 
@@ -142,7 +143,10 @@ impl Session {
     /// Discovers and hashes the workspace and loads the last build's state.
     pub fn open(system: Arc<dyn System>, options: Options) -> Result<Session, IoError> {
         let sys: &dyn System = &*system;
-        let store = Store::new(sys, options.store.clone());
+        // A store of its own keeps one state; a shared one keeps one per workspace.
+        let own = options.store == options.workspace.join(discover::STORE_DIR);
+        let workspace_id = (!own).then(|| Hash::of(options.workspace.to_string_lossy().as_bytes()));
+        let store = Store::new(system.clone(), options.store.clone(), workspace_id);
         let mut state = store.load_state(&options.settings.floe_version)?;
         // The state file's own mtime is the file system's clock at the last save.
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
@@ -189,6 +193,7 @@ impl Session {
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
+            store,
             graph: None,
         };
         Ok(Session { db: None, cx })
@@ -311,6 +316,7 @@ impl Session {
         diag::sort(&mut report.diagnostics);
         report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
 
+        self.store.flush()?;
         if changed {
             let mut state = std::mem::take(&mut self.cx.state);
             state.version = crate::store::STORE_VERSION;
@@ -333,8 +339,7 @@ impl Session {
             state.dirs = std::mem::take(&mut self.cx.dirs);
             state.packages.retain(|dir, _| self.layout.find(dir).is_some());
             state.packages.extend(new_records);
-            let store = Store::new(&*self.system, self.options.store.clone());
-            store.save_state(&state)?;
+            self.store.save_state(&state)?;
         }
         Ok(report)
     }
@@ -423,7 +428,7 @@ impl Context {
             return Ok(*outcome);
         }
         let pkg = self.package(db, sel.package);
-        let store = Store::new(&*self.system, self.options.store.clone());
+        let store = &self.store;
         let (diagnostics, io_error) = match info.kind {
             PackageKind::Product => {
                 let e = db::product(db, pkg);
@@ -464,10 +469,10 @@ impl Context {
             };
             let (bytes, status) = match cached_bytes {
                 Some(bytes) => (bytes, Status::Reused),
-                None => match db::output(db, pkg, TargetId::new(db, drv.target)) {
+                None => match db::output(db, pkg, drv.target) {
                     Ok(bytes) => {
-                        let h = store.put_object(bytes)?;
-                        self.store_inputs(db, pkg, drv, &store)?;
+                        let h = store.put_object(&bytes)?;
+                        self.store_inputs(db, pkg, drv)?;
                         store.put_action(&ActionEntry {
                             key: drv.key,
                             label: label.clone(),
@@ -525,10 +530,10 @@ impl Context {
 
     /// Stores the normalized inputs a derivation was keyed on, so that a later
     /// `floe why` can say what changed inside them.
-    fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation, store: &Store<'_>) -> Result<(), IoError> {
+    fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation) -> Result<(), IoError> {
         for (name, bytes) in crate::why::input_values(db, pkg, drv) {
             debug_assert_eq!(Some(&Hash::of(&bytes)), drv.inputs.get(&name), "input `{name}` of {}", drv.rule);
-            store.put_object(&bytes)?;
+            self.store.put_object(&bytes)?;
         }
         Ok(())
     }
@@ -552,7 +557,7 @@ impl Context {
                 Err(NeedsDb) => return Ok(Reuse::NeedsDb),
             }
         }
-        let store = Store::new(&*self.system, self.options.store.clone());
+        let store = &self.store;
         let mut written = 0;
         let mut outputs = Vec::with_capacity(record.outputs.len());
         for out in &record.outputs {

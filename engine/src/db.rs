@@ -21,7 +21,7 @@ use floe_rules::secrets::InlineSecret;
 use floe_rules::{artifacts, emit, profile, resolve, secrets, versions};
 use floe_schemas::artifacts::Mode;
 use floe_schemas::diag::{Code, Diagnostic, Severity};
-use floe_schemas::yaml::Node;
+use floe_schemas::yaml::{LazyNode, Node};
 use floe_schemas::{FloeSpec, Loaded, Manifest};
 use serde_json::Value;
 
@@ -172,8 +172,10 @@ pub fn parsed_spec(db: &dyn Db, file: SourceFile) -> Arc<Parsed<FloeSpec>> {
         Ok(b) => b,
         Err(e) => return Arc::new(io_failure(e)),
     };
-    let loaded = floe_schemas::load::<FloeSpec>(path, &bytes);
+    let mut loaded = floe_schemas::load::<FloeSpec>(path, &bytes);
     let normal = loaded.value.as_ref().map(Hash::of_json);
+    // Products are many: keep the value, not the tree (see `LazyNode`).
+    loaded.node = None;
     Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
 }
 
@@ -293,6 +295,18 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
                 &own_path,
             ));
         }
+        if let Some(r) = &r {
+            let plugins_span =
+                own.loaded.node.as_ref().and_then(|n| n.entry("plugins")).map(|(k, _)| k.span).unwrap_or_default();
+            let index = pkg.index(db);
+            let serves_products =
+                layout.packages.iter().any(|p| p.kind == PackageKind::Product && p.parent == Some(index));
+            own_diags.extend(
+                profile::check_platform(r, own_path.as_str(), plugins_span, serves_products)
+                    .into_iter()
+                    .filter(|d| d.file.as_deref().is_none_or(|f| f == own_path.as_str())),
+            );
+        }
         resolved = r.map(Arc::new);
     }
     let level = resolved.as_ref().and_then(|r| {
@@ -363,7 +377,7 @@ fn parent_manifest_diagnostics(
         ];
     }
     vec![
-        Diagnostic::error(Code::ManifestCycle, format!("`{reference}` is not this domain's parent"))
+        Diagnostic::error(Code::PlatformMismatch, format!("`{reference}` is not this domain's parent"))
             .at(file, span)
             .with_help(help),
     ]
@@ -451,7 +465,9 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
         io_error = io_error.or_else(|| dbt.io_error.clone());
     }
     let mut producers = BTreeMap::new();
-    if let (Some(value), Some(node)) = (&spec.loaded.value, &spec.loaded.node) {
+    if let Some(value) = &spec.loaded.value {
+        let node = tree(db, file);
+        let node = &node;
         let file_name = path.as_str();
         if let Some(resolved) = platform_eval.as_ref().and_then(|p| p.resolved.as_ref()) {
             diagnostics.extend(checks::check(value, node, file_name, resolved));
@@ -466,7 +482,16 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
 }
 
 /// `platform.manifest` must point at the manifest the product belongs to.
-fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &Node) -> Vec<Diagnostic> {
+/// A product file's tree, parsed again only if a diagnostic needs a position.
+fn tree(db: &dyn Db, file: SourceFile) -> LazyNode<'_> {
+    LazyNode::new(move || {
+        let path = file.path(db);
+        let bytes = db.read_file(path).ok().flatten()?;
+        floe_schemas::yaml::parse(path.as_str(), &bytes).ok()
+    })
+}
+
+fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &LazyNode<'_>) -> Vec<Diagnostic> {
     let Some(reference) = spec.platform.as_ref().map(|p| p.manifest.as_str()) else { return Vec::new() };
     let ws = pkg.workspace(db);
     if ws.settings(db).standalone {
@@ -475,7 +500,7 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &N
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
     let path = info.file();
-    let span = node.get("platform").and_then(|p| p.get("manifest")).map(|n| n.span).unwrap_or_default();
+    let span = node.span_at(&["platform", "manifest"]);
     let expected = info.parent.map(|p| layout.packages[p].file());
     let help = |e: &Option<WsPath>| match e {
         Some(e) => format!(
@@ -509,7 +534,7 @@ fn check_input_ports(
     db: &dyn Db,
     pkg: Package,
     spec: &FloeSpec,
-    node: &Node,
+    node: &LazyNode<'_>,
     out: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Package> {
     let ws = pkg.workspace(db);
@@ -518,16 +543,9 @@ fn check_input_ports(
     let file = info.file();
     let mut producers = BTreeMap::new();
     for (i, port) in spec.input_ports.iter().flatten().enumerate() {
-        let span = node
-            .get("inputPorts")
-            .and_then(|n| match &n.kind {
-                floe_schemas::yaml::NodeKind::Seq(items) => items.get(i),
-                _ => None,
-            })
-            .and_then(|n| n.get("from"))
-            .map(|n| n.span)
-            .unwrap_or_default();
+        let index = i.to_string();
         let err = |message: String, help: String| {
+            let span = node.span_at(&["inputPorts", &index, "from"]);
             Diagnostic::error(Code::UnknownInputPort, message).at(file.as_str(), span).with_help(help)
         };
         let Some((target, port_name)) = port.from.rsplit_once(':') else {
@@ -571,7 +589,8 @@ fn check_input_ports(
         let producer_file = layout.packages[pi].file();
         let Some(psf) = file_of(db, ws, &producer_file) else { continue };
         let parsed = parsed_spec(db, psf);
-        let (Some(pspec), Some(pnode)) = (&parsed.loaded.value, &parsed.loaded.node) else {
+        let pnode = tree(db, psf);
+        let Some(pspec) = &parsed.loaded.value else {
             out.push(err(
                 format!("`{}` has errors; its ports cannot be read", label::package_label(&dir)),
                 format!("fix `{producer_file}` first"),
@@ -593,19 +612,27 @@ fn check_input_ports(
             port,
             producer: &pspec.output_ports.as_ref().expect("ports exist")[pidx],
             producer_file: producer_file.as_str(),
-            producer_node: pnode,
+            producer_node: &pnode,
             producer_port_index: pidx,
         };
         out.extend(checks::check_input_port(&check, node, file.as_str()));
         producers.insert(port.name.clone(), producer);
     }
     if let Some(cycle) = product_cycle(db, pkg) {
+        let names: Vec<String> =
+            cycle.iter().map(|p| label::package_label(&layout.packages[p.index(db)].dir)).collect();
+        // Point at this product's port that leads into the cycle.
+        let port = spec.input_ports.iter().flatten().position(|p| producers.get(&p.name) == Some(&cycle[1]));
+        let span = match port {
+            Some(i) => node.span_at(&["inputPorts", &i.to_string(), "from"]),
+            None => node.span_at(&["inputPorts"]),
+        };
         out.push(
             Diagnostic::error(
                 Code::ProductCycle,
-                format!("products read from each other in a cycle: {}", cycle.join(" → ")),
+                format!("products read from each other in a cycle: {}", names.join(" → ")),
             )
-            .at(file.as_str(), node.get("inputPorts").map(|n| n.span).unwrap_or_default())
+            .at(file.as_str(), span)
             .with_help("data products form a DAG; one of these input ports has to go"),
         );
     }
@@ -637,17 +664,17 @@ fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
         .collect()
 }
 
-fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<String>> {
-    let ws = start.workspace(db);
-    let name = |p: Package| label::package_label(&ws.layout(db).packages[p.index(db)].dir);
+/// A cycle of products through `start`, as the packages along it (starting
+/// and ending with `start`).
+fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<Package>> {
     let mut stack = vec![(start, vec![start])];
     let mut seen = std::collections::BTreeSet::new();
     while let Some((cur, trail)) = stack.pop() {
         for next in direct_producers(db, cur) {
             if next == start {
-                let mut names: Vec<String> = trail.iter().map(|p| name(*p)).collect();
-                names.push(name(start));
-                return Some(names);
+                let mut cycle = trail.clone();
+                cycle.push(start);
+                return Some(cycle);
             }
             if seen.insert(next.index(db)) {
                 let mut t = trail.clone();
@@ -765,9 +792,9 @@ fn dbt_key(db: &dyn Db, pkg: Package) -> Hash {
 /// The bytes of one target's output, or the problems that prevent it.
 pub type Output = Result<Arc<Vec<u8>>, Vec<Diagnostic>>;
 
-#[salsa::tracked(returns(ref))]
-pub fn output<'db>(db: &'db dyn Db, pkg: Package, target: TargetId<'db>) -> Output {
-    let target = target.target(db);
+/// Runs the rule behind a target. Not memoized: each output is computed once
+/// per build and written away, and holding it would only cost memory.
+pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
     match target {
         Target::Manifest => {
             let eval = platform(db, pkg);
@@ -826,13 +853,6 @@ pub fn output<'db>(db: &'db dyn Db, pkg: Package, target: TargetId<'db>) -> Outp
             Ok(Arc::new(emit::json(&compiled)))
         }
     }
-}
-
-/// Targets as salsa values, so [`output`] can be keyed by one.
-#[salsa::interned(debug)]
-pub struct TargetId<'db> {
-    #[returns(copy)]
-    pub target: Target,
 }
 
 /// `manifest.resolved.json`: the platform as its products see it.

@@ -1,18 +1,26 @@
 //! The store: content-addressed objects, the action cache, and build state.
 //!
 //! ```text
-//! .floe/objects/ab/abcd…   blobs by blake3 (outputs, and the normalized inputs `floe why` diffs)
-//! .floe/actions/ab/abcd…   derivation key -> rule, named input hashes, output hashes
-//! .floe/state               directory and stat caches, per-package records of the last build
+//! .floe/packs/<hash>.pack   immutable packs: the objects and action entries one build added
+//! .floe/index               where each object and action entry lives (pack, offset, length)
+//! .floe/state               this workspace's directory and stat caches and package records
 //! ```
 //!
-//! Every write is atomic (temporary file + rename). Every read is verified: an
-//! object whose content does not hash to its name, an action entry that does not
-//! parse or names another key, a state file that does not parse — each is
-//! treated as absent (and rebuilt), never served.
+//! Objects are blobs by blake3 (outputs, and the normalized inputs `floe why`
+//! diffs); action entries map a derivation key to its rule, named input hashes
+//! and output hashes. A build appends what it adds to one new pack instead of
+//! creating a file per entry: creating thousands of small files is what a cold
+//! build would otherwise spend its time on.
+//!
+//! Every file is written atomically (temporary file + rename) and a pack is
+//! never changed once written. Every read is verified: an object whose content
+//! does not hash to its name, an action entry that does not decode or names
+//! another key, an index or state that does not decode — each is treated as
+//! absent (and rebuilt), never served.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use floe_schemas::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -22,12 +30,7 @@ use crate::path::WsPath;
 use crate::system::{FileStat, IoError, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 1;
-
-pub struct Store<'a> {
-    sys: &'a dyn System,
-    root: PathBuf,
-}
+pub const STORE_VERSION: u32 = 2;
 
 /// One cached derivation: what it was built from and what it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +46,25 @@ pub struct ActionEntry {
     pub outputs: BTreeMap<String, Hash>,
 }
 
-/// What the store remembers of the workspace between processes. A no-op build
+/// Where an entry lives: pack number (in [`Index::packs`]), offset, length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub pack: u32,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Shared by every workspace using the store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub version: u32,
+    /// Pack file names (their content hashes), in the order they were added.
+    pub packs: Vec<Hash>,
+    pub objects: BTreeMap<Hash, Location>,
+    pub actions: BTreeMap<Hash, Location>,
+}
+
+/// What the store remembers of one workspace between processes. A no-op build
 /// reads it and little else, so it is stored in a compact binary encoding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -51,9 +72,6 @@ pub struct State {
     pub floe_version: String,
     /// Hash of the settings every key depends on (`SOURCE_DATE_EPOCH`).
     pub settings: Hash,
-    /// The newest modification time the file system gave a file floe wrote: its
-    /// clock, so that stats too recent to trust are noticed without floe reading one.
-    pub fs_now: i64,
     /// Directory listings by mtime, so unchanged directories are not read.
     pub dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     /// Stat cache: what each input file hashed to when it had this stat.
@@ -99,69 +117,200 @@ pub struct OutputRecord {
     pub stat: FileStat,
 }
 
-impl<'a> Store<'a> {
-    pub fn new(sys: &'a dyn System, root: PathBuf) -> Store<'a> {
-        Store { sys, root }
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Action,
+}
+
+/// A pack is written once it holds this much, so a large build never keeps
+/// all it adds in memory.
+const PACK_BYTES: usize = 16 * 1024 * 1024;
+
+/// What this process added: the pack being filled, and the packs it wrote.
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    objects: BTreeMap<Hash, (u64, u64)>,
+    actions: BTreeMap<Hash, (u64, u64)>,
+    written: Vec<WrittenPack>,
+}
+
+struct WrittenPack {
+    name: Hash,
+    objects: BTreeMap<Hash, (u64, u64)>,
+    actions: BTreeMap<Hash, (u64, u64)>,
+}
+
+pub struct Store {
+    sys: Arc<dyn System>,
+    root: PathBuf,
+    /// Name of this workspace's state file.
+    state_name: String,
+    index: OnceLock<Result<Index, IoError>>,
+    pending: Mutex<Pending>,
+}
+
+impl Store {
+    /// `workspace_id` tells workspaces that share a store apart; `None` for a
+    /// store of its own (the default `.floe/` inside the workspace).
+    pub fn new(sys: Arc<dyn System>, root: PathBuf, workspace_id: Option<Hash>) -> Store {
+        let state_name = match workspace_id {
+            None => "state".to_owned(),
+            Some(h) => format!("state-{}", &h.to_hex()[..16]),
+        };
+        Store { sys, root, state_name, index: OnceLock::new(), pending: Mutex::new(Pending::default()) }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    pub fn state_path(&self) -> PathBuf {
+        self.root.join(&self.state_name)
     }
 
-    fn object_path(&self, h: Hash) -> PathBuf {
-        let hex = h.to_hex();
-        self.root.join("objects").join(&hex[..2]).join(&hex)
+    fn index(&self) -> Result<&Index, IoError> {
+        self.index.get_or_init(|| self.read_index()).as_ref().map_err(Clone::clone)
     }
 
-    fn action_path(&self, key: Hash) -> PathBuf {
-        let hex = key.to_hex();
-        self.root.join("actions").join(&hex[..2]).join(&hex)
+    fn read_index(&self) -> Result<Index, IoError> {
+        Ok(match self.sys.read(&self.root.join("index"))? {
+            Some(bytes) => {
+                postcard::from_bytes::<Index>(&bytes).ok().filter(|i| i.version == STORE_VERSION).unwrap_or_default()
+            }
+            None => Index::default(),
+        })
     }
 
-    /// Stores `bytes` under their hash; a present object is not written again.
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, kind: Kind, key: Hash, bytes: &[u8]) -> Result<(), IoError> {
+        let index = self.index()?;
+        let known = match kind {
+            Kind::Object => index.objects.contains_key(&key),
+            Kind::Action => index.actions.contains_key(&key),
+        };
+        let mut p = self.pending();
+        let present = match kind {
+            Kind::Object => p.objects.contains_key(&key),
+            Kind::Action => p.actions.contains_key(&key),
+        };
+        // An action entry may be replaced (its objects were lost); an object never
+        // needs to be: the same hash is the same bytes.
+        if (known || present) && kind == Kind::Object {
+            return Ok(());
+        }
+        let at = (p.bytes.len() as u64, bytes.len() as u64);
+        p.bytes.extend_from_slice(bytes);
+        match kind {
+            Kind::Object => p.objects.insert(key, at),
+            Kind::Action => p.actions.insert(key, at),
+        };
+        if p.bytes.len() >= PACK_BYTES {
+            self.write_pack(&mut p)?;
+        }
+        Ok(())
+    }
+
+    fn pack_path(&self, name: Hash) -> PathBuf {
+        self.root.join("packs").join(format!("{}.pack", name.to_hex()))
+    }
+
+    /// Writes the pack being filled and starts a new one.
+    fn write_pack(&self, p: &mut Pending) -> Result<(), IoError> {
+        if p.bytes.is_empty() {
+            return Ok(());
+        }
+        let name = Hash::of(&p.bytes);
+        self.sys.write_atomic(&self.pack_path(name), &p.bytes)?;
+        p.bytes = Vec::new();
+        let (objects, actions) = (std::mem::take(&mut p.objects), std::mem::take(&mut p.actions));
+        p.written.push(WrittenPack { name, objects, actions });
+        Ok(())
+    }
+
+    fn get(&self, kind: Kind, key: Hash) -> Result<Option<Vec<u8>>, IoError> {
+        let pick = |objects: &BTreeMap<Hash, (u64, u64)>, actions: &BTreeMap<Hash, (u64, u64)>| match kind {
+            Kind::Object => objects.get(&key).copied(),
+            Kind::Action => actions.get(&key).copied(),
+        };
+        let found = {
+            let p = self.pending();
+            if let Some((offset, len)) = pick(&p.objects, &p.actions) {
+                return Ok(Some(p.bytes[offset as usize..(offset + len) as usize].to_vec()));
+            }
+            p.written.iter().find_map(|w| pick(&w.objects, &w.actions).map(|at| (w.name, at)))
+        };
+        let (pack, (offset, len)) = match found {
+            Some(f) => f,
+            None => {
+                let index = self.index()?;
+                let loc = match kind {
+                    Kind::Object => index.objects.get(&key),
+                    Kind::Action => index.actions.get(&key),
+                };
+                let Some(loc) = loc else { return Ok(None) };
+                let Some(name) = index.packs.get(loc.pack as usize) else { return Ok(None) };
+                (*name, (loc.offset, loc.len))
+            }
+        };
+        self.sys.read_at(&self.pack_path(pack), offset, len)
+    }
+
+    /// Stores `bytes` under their hash.
     pub fn put_object(&self, bytes: &[u8]) -> Result<Hash, IoError> {
         let h = Hash::of(bytes);
-        let path = self.object_path(h);
-        if self.sys.stat(&path)?.is_none_or(|st| st.size != bytes.len() as u64) {
-            self.sys.write_atomic(&path, bytes)?;
-        }
+        self.add(Kind::Object, h, bytes)?;
         Ok(h)
     }
 
-    /// The object's bytes, verified; a corrupt object is removed and reported absent.
+    /// The object's bytes, verified: a damaged object is reported absent.
     pub fn get_object(&self, h: Hash) -> Result<Option<Vec<u8>>, IoError> {
-        let path = self.object_path(h);
-        match self.sys.read(&path)? {
-            Some(bytes) if Hash::of(&bytes) == h => Ok(Some(bytes)),
-            Some(_) => {
-                self.sys.remove_all(&path)?;
-                Ok(None)
-            }
-            None => Ok(None),
-        }
+        Ok(self.get(Kind::Object, h)?.filter(|bytes| Hash::of(bytes) == h))
     }
 
     pub fn put_action(&self, entry: &ActionEntry) -> Result<(), IoError> {
         let bytes = serde_json::to_vec(entry).expect("action entries serialize");
-        self.sys.write_atomic(&self.action_path(entry.key), &bytes)?;
-        Ok(())
+        self.add(Kind::Action, entry.key, &bytes)
     }
 
-    /// The cached action for `key`; an entry that does not verify is removed.
+    /// The cached action for `key`, if it decodes and names that key.
     pub fn get_action(&self, key: Hash) -> Result<Option<ActionEntry>, IoError> {
-        let path = self.action_path(key);
-        let Some(bytes) = self.sys.read(&path)? else { return Ok(None) };
-        match serde_json::from_slice::<ActionEntry>(&bytes) {
-            Ok(entry) if entry.key == key => Ok(Some(entry)),
-            _ => {
-                self.sys.remove_all(&path)?;
-                Ok(None)
+        let Some(bytes) = self.get(Kind::Action, key)? else { return Ok(None) };
+        Ok(serde_json::from_slice::<ActionEntry>(&bytes).ok().filter(|e| e.key == key))
+    }
+
+    /// Writes what this process added and adds its packs to the index.
+    pub fn flush(&self) -> Result<(), IoError> {
+        let written = {
+            let mut p = self.pending();
+            self.write_pack(&mut p)?;
+            std::mem::take(&mut p.written)
+        };
+        if written.is_empty() {
+            return Ok(());
+        }
+        // Read the index afresh: another process sharing the store may have
+        // added packs since this one started.
+        let mut index = self.read_index()?;
+        index.version = STORE_VERSION;
+        for pack in written {
+            let n = match index.packs.iter().position(|p| *p == pack.name) {
+                Some(n) => n as u32,
+                None => {
+                    index.packs.push(pack.name);
+                    (index.packs.len() - 1) as u32
+                }
+            };
+            for (key, (offset, len)) in pack.objects {
+                index.objects.insert(key, Location { pack: n, offset, len });
+            }
+            for (key, (offset, len)) in pack.actions {
+                index.actions.insert(key, Location { pack: n, offset, len });
             }
         }
-    }
-
-    pub fn state_path(&self) -> PathBuf {
-        self.root.join("state")
+        let bytes = postcard::to_stdvec(&index).expect("the index serializes");
+        self.sys.write_atomic(&self.root.join("index"), &bytes)?;
+        Ok(())
     }
 
     /// The state of the last build; anything unreadable starts afresh.
@@ -205,37 +354,64 @@ mod tests {
     use super::*;
     use crate::system::MemorySystem;
 
-    #[test]
-    fn corrupt_entries_are_not_served() {
-        let sys = MemorySystem::new();
-        let store = Store::new(&sys, PathBuf::from("/s"));
-        let h = store.put_object(b"hello").unwrap();
-        assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]));
-        let hex = h.to_hex();
-        sys.put(format!("/s/objects/{}/{hex}", &hex[..2]), "hellO");
-        assert_eq!(store.get_object(h).unwrap(), None);
-        assert_eq!(store.get_object(h).unwrap(), None, "the corrupt object was removed");
-
-        let entry = ActionEntry {
-            key: Hash::of(b"k"),
+    fn entry(key: &[u8]) -> ActionEntry {
+        ActionEntry {
+            key: Hash::of(key),
             label: "//a:artifacts".into(),
             rule: "r".into(),
             rule_version: 1,
             floe_version: "0".into(),
             inputs: BTreeMap::new(),
             outputs: BTreeMap::new(),
-        };
-        store.put_action(&entry).unwrap();
-        assert_eq!(store.get_action(entry.key).unwrap(), Some(entry.clone()));
-        let hex = entry.key.to_hex();
-        sys.put(format!("/s/actions/{}/{hex}", &hex[..2]), "{\"key\":");
-        assert_eq!(store.get_action(entry.key).unwrap(), None);
+        }
+    }
 
+    #[test]
+    fn entries_survive_a_flush_and_a_new_process() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let h = store.put_object(b"hello").unwrap();
+        store.put_action(&entry(b"k")).unwrap();
+        assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]), "served before the flush");
+        store.flush().unwrap();
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), Some(entry(b"k")));
+        assert_eq!(sys.files_under("/s/packs").len(), 1, "one pack for everything a build adds");
+    }
+
+    #[test]
+    fn damaged_entries_are_not_served() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let h = store.put_object(b"hello").unwrap();
+        store.put_action(&entry(b"k")).unwrap();
+        store.flush().unwrap();
+        let pack = sys.files_under("/s/packs").pop().unwrap();
+        let mut bytes = sys.get(&pack).unwrap();
+        bytes[0] ^= 1;
+        let n = bytes.len();
+        bytes[n - 2] ^= 1;
+        sys.put(&pack, bytes);
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        assert_eq!(store.get_object(h).unwrap(), None);
+        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None);
+
+        sys.put("/s/index", [9u8, 9, 9]);
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None, "an unreadable index starts afresh");
+    }
+
+    #[test]
+    fn state_round_trips_and_is_dropped_when_unreadable() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), Some(Hash::of(b"/ws")));
         let state = State { version: STORE_VERSION, floe_version: "0".into(), ..State::default() };
         store.save_state(&state).unwrap();
+        assert!(store.state_path().to_string_lossy().starts_with("/s/state-"));
         assert_eq!(store.load_state("0").unwrap(), state);
         assert_eq!(store.load_state("1").unwrap(), State::default(), "another floe version starts afresh");
-        sys.put("/s/state", [1u8, 2, 3]);
+        sys.put(store.state_path(), [1u8, 2, 3]);
         assert_eq!(store.load_state("0").unwrap(), State::default());
     }
 }

@@ -47,6 +47,9 @@ impl std::error::Error for IoError {}
 pub trait System: Send + Sync {
     /// The file's bytes, or `None` when it does not exist.
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError>;
+    /// `len` bytes at `offset` of a file, or `None` when it does not exist or
+    /// is shorter.
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError>;
     /// The file's stat, or `None` when it does not exist.
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError>;
     /// A directory's modification time (it changes when an entry is added,
@@ -132,6 +135,13 @@ impl System for MemorySystem {
         let mut s = self.lock();
         s.reads += 1;
         Ok(s.files.get(path).map(|(b, _)| b.clone()))
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+        let mut s = self.lock();
+        s.reads += 1;
+        let range = offset as usize..(offset + len) as usize;
+        Ok(s.files.get(path).and_then(|(b, _)| b.get(range)).map(<[u8]>::to_vec))
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {

@@ -18,7 +18,6 @@ use crate::db::{self, Database, Derivation, Package};
 use crate::hash::Hash;
 use crate::label::{self, Pattern};
 use crate::layout::PackageKind;
-use crate::store::Store;
 use crate::system::IoError;
 
 /// The stored form of each input of `drv` that has a normalized value, as the
@@ -100,7 +99,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
         .iter()
         .all(|l| matches!(label::parse(l, &session.options.cwd), Ok(Pattern::Package { .. })));
     let db = session.db();
-    let store = Store::new(&*session.system, session.options.store.clone());
+    let store = &session.store;
     let mut reports = Vec::new();
     for sel in selected {
         let info = &session.layout.packages[sel.package];
@@ -221,10 +220,10 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
         }
         "spec" => {
             let file = info.file();
-            let eval = db::product(db, pkg);
-            let node = eval.spec.as_ref().and_then(|s| s.loaded.node.as_ref());
+            let text = session.system.read(&session.options.workspace.join(file.as_str())).ok().flatten();
+            let node = text.and_then(|t| floe_schemas::yaml::parse(file.as_str(), &t).ok());
             leaf.file = Some(file.to_string());
-            if let Some(n) = node.and_then(|n| find_node(n, path)) {
+            if let Some(n) = node.as_ref().and_then(|n| find_node(n, path)) {
                 leaf.line = Some(n.span.line);
                 leaf.column = Some(n.span.column);
             }

@@ -4,42 +4,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use floe_schemas::diag::{self, Code, Diagnostic, Span};
 use floe_schemas::spec::{FloeSpec, OutputPort};
-use floe_schemas::yaml::Node;
+use floe_schemas::yaml::LazyNode;
 use serde_json::Value;
 
 use crate::resolve::{Origin, ResolvedPlatform};
-
-fn span_at(node: &Node, path: &[&str]) -> Span {
-    let mut cur = node;
-    let mut best = node.span;
-    for seg in path {
-        let next = match seg.parse::<usize>() {
-            Ok(i) => match &cur.kind {
-                floe_schemas::yaml::NodeKind::Seq(items) => items.get(i),
-                _ => None,
-            },
-            Err(_) => cur.entry(seg).map(|(k, v)| {
-                best = k.span;
-                v
-            }),
-        };
-        match next {
-            Some(n) => {
-                cur = n;
-                best = n.span;
-            }
-            None => break,
-        }
-    }
-    best
-}
 
 fn note_span(o: &Origin) -> Span {
     Span { line: o.line, column: o.column, offset: 0, len: 0 }
 }
 
 /// Every problem of the product that does not involve other products.
-pub fn check(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatform) -> Vec<Diagnostic> {
+pub fn check(spec: &FloeSpec, node: &LazyNode<'_>, file: &str, platform: &ResolvedPlatform) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     check_approved(spec, node, file, platform, &mut out);
     check_transforms(spec, node, file, platform, &mut out);
@@ -59,6 +34,18 @@ pub fn check(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatfo
         file,
         &mut out,
     );
+    if spec.ingestion.is_some() && platform.manifest.plugins.get("ingestion").is_none() {
+        let mut d = Diagnostic::error(
+            Code::MissingKey,
+            "this product declares ingestion, but its platform selects no ingestion plugin",
+        )
+        .at(file, node.span_at(&["ingestion"]))
+        .with_help("the platform team adds `plugins.ingestion` (e.g. `type: dlt`) to the manifest");
+        if let Some(o) = platform.origin("metadata.name") {
+            d = d.with_note(&o.file, note_span(o), "the platform manifest");
+        }
+        out.push(d);
+    }
     if let Some(ingestion) = &spec.ingestion {
         let names = ingestion.sources.iter().map(|s| s.name.as_str());
         let mut seen = BTreeSet::new();
@@ -66,7 +53,7 @@ pub fn check(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatfo
             if !seen.insert(name) {
                 out.push(
                     Diagnostic::error(Code::DuplicateName, format!("ingestion source `{name}` is defined twice"))
-                        .at(file, span_at(node, &["ingestion", "sources", &i.to_string(), "name"]))
+                        .at(file, node.span_at(&["ingestion", "sources", &i.to_string(), "name"]))
                         .with_help("give every source its own name"),
                 );
             }
@@ -75,7 +62,13 @@ pub fn check(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatfo
     out
 }
 
-fn check_approved(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatform, out: &mut Vec<Diagnostic>) {
+fn check_approved(
+    spec: &FloeSpec,
+    node: &LazyNode<'_>,
+    file: &str,
+    platform: &ResolvedPlatform,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some((approved, origin)) = &platform.approved_products else { return };
     let name = &spec.metadata.name;
     if approved.iter().any(|a| a == name) {
@@ -87,13 +80,19 @@ fn check_approved(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedP
     };
     out.push(
         Diagnostic::error(Code::ProductNotApproved, format!("product `{name}` is not approved by its domain"))
-            .at(file, span_at(node, &["metadata", "name"]))
+            .at(file, node.span_at(&["metadata", "name"]))
             .with_help(help)
             .with_note(&origin.file, note_span(origin), "approved products are listed here"),
     );
 }
 
-fn check_transforms(spec: &FloeSpec, node: &Node, file: &str, platform: &ResolvedPlatform, out: &mut Vec<Diagnostic>) {
+fn check_transforms(
+    spec: &FloeSpec,
+    node: &LazyNode<'_>,
+    file: &str,
+    platform: &ResolvedPlatform,
+    out: &mut Vec<Diagnostic>,
+) {
     let names: Vec<&str> = spec.transforms.iter().map(|t| t.name.as_str()).collect();
     check_unique(names.iter().copied(), "transforms", "transform", node, file, out);
     let default_compute = platform.manifest.plugins.get("compute").map(|c| c.plugin_type.as_str());
@@ -111,7 +110,7 @@ fn check_transforms(spec: &FloeSpec, node: &Node, file: &str, platform: &Resolve
                         Code::UnknownReference,
                         format!("transform `{}` depends on unknown transform `{dep}`", t.name),
                     )
-                    .at(file, span_at(node, &["transforms", &idx, "dependsOn", &j.to_string()]))
+                    .at(file, node.span_at(&["transforms", &idx, "dependsOn", &j.to_string()]))
                     .with_help(help),
                 );
             }
@@ -129,19 +128,26 @@ fn check_transforms(spec: &FloeSpec, node: &Node, file: &str, platform: &Resolve
                         Code::ComputeNotApproved,
                         format!("transform `{}` runs on `{compute}`, which the platform does not approve", t.name),
                     )
-                    .at(file, span_at(node, &["transforms", &idx, "compute"]))
-                    .with_help(format!("use one of {list}, or remove `compute` to run on the default")),
+                    .at(file, node.span_at(&["transforms", &idx, "compute"]))
+                    .with_help(match allowed.len() {
+                        1 => format!("use {list}, or remove `compute` to run on the default"),
+                        _ => format!("use one of {list}, or remove `compute` to run on the default"),
+                    }),
                 );
             }
         }
     }
     if let Some(cycle) = find_cycle(spec) {
+        // Point at the dependency that closes the cycle.
+        let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
+        let t = spec.transforms.iter().position(|t| &t.name == from).unwrap_or(0);
+        let d = spec.transforms[t].depends_on.iter().flatten().position(|d| d == to).unwrap_or(0);
         out.push(
             Diagnostic::error(
                 Code::UnknownReference,
                 format!("transforms depend on each other in a cycle: {}", cycle.join(" → ")),
             )
-            .at(file, span_at(node, &["transforms"]))
+            .at(file, node.span_at(&["transforms", &t.to_string(), "dependsOn", &d.to_string()]))
             .with_help("dbt models must form a DAG; remove one of these `dependsOn` entries"),
         );
     }
@@ -192,18 +198,22 @@ fn check_unique<'a>(
     names: impl Iterator<Item = &'a str>,
     list: &str,
     what: &str,
-    node: &Node,
+    node: &LazyNode<'_>,
     file: &str,
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut seen = BTreeSet::new();
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, name) in names.enumerate() {
-        if !seen.insert(name) {
-            out.push(
+        match first.get(name) {
+            None => {
+                first.insert(name, i);
+            }
+            Some(f) => out.push(
                 Diagnostic::error(Code::DuplicateName, format!("{what} `{name}` is defined twice"))
-                    .at(file, span_at(node, &[list, &i.to_string(), "name"]))
-                    .with_help(format!("give every {what} its own name")),
-            );
+                    .at(file, node.span_at(&[list, &i.to_string(), "name"]))
+                    .with_help(format!("give every {what} its own name"))
+                    .with_note(file, node.span_at(&[list, &f.to_string(), "name"]), "first defined here"),
+            ),
         }
     }
 }
@@ -225,16 +235,17 @@ pub struct PortCheck<'a> {
     pub port: &'a floe_schemas::spec::InputPort,
     pub producer: &'a OutputPort,
     pub producer_file: &'a str,
-    pub producer_node: &'a Node,
+    pub producer_node: &'a LazyNode<'a>,
     pub producer_port_index: usize,
 }
 
 /// Checks that a producer's port gives what the consumer's input port expects.
-pub fn check_input_port(c: &PortCheck<'_>, node: &Node, file: &str) -> Vec<Diagnostic> {
+pub fn check_input_port(c: &PortCheck<'_>, node: &LazyNode<'_>, file: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let idx = c.port_index.to_string();
     let columns: Vec<&str> = c.producer.schema.iter().map(|col| col.name.as_str()).collect();
-    let producer_span = span_at(c.producer_node, &["outputPorts", &c.producer_port_index.to_string(), "name"]);
+    let port_index = c.producer_port_index.to_string();
+    let producer_span = || c.producer_node.span_at(&["outputPorts", &port_index, "name"]);
     for (j, col) in c.port.expects.iter().flatten().enumerate() {
         if !columns.contains(&col.as_str()) {
             let help = match diag::suggest(col, columns.iter().copied()) {
@@ -249,9 +260,9 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &Node, file: &str) -> Vec<Diagn
                         c.port.name, c.port.from
                     ),
                 )
-                .at(file, span_at(node, &["inputPorts", &idx, "expects", &j.to_string()]))
+                .at(file, node.span_at(&["inputPorts", &idx, "expects", &j.to_string()]))
                 .with_help(help)
-                .with_note(c.producer_file, producer_span, "the producer's port is defined here"),
+                .with_note(c.producer_file, producer_span(), "the producer's port is defined here"),
             );
         }
     }
@@ -271,9 +282,9 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &Node, file: &str) -> Vec<Diagn
                         have.freshness.as_deref().unwrap_or_default()
                     ),
                 )
-                .at(file, span_at(node, &["inputPorts", &idx, "sla", "freshness"]))
+                .at(file, node.span_at(&["inputPorts", &idx, "sla", "freshness"]))
                 .with_help("relax this expectation, or agree a stronger SLA with the producer")
-                .with_note(c.producer_file, producer_span, "the producer's port is defined here"),
+                .with_note(c.producer_file, producer_span(), "the producer's port is defined here"),
             );
         }
         if let (Some(w), Some(h)) = (want.availability, have.availability)
@@ -287,9 +298,9 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &Node, file: &str) -> Vec<Diagn
                         c.port.name, c.port.from
                     ),
                 )
-                .at(file, span_at(node, &["inputPorts", &idx, "sla", "availability"]))
+                .at(file, node.span_at(&["inputPorts", &idx, "sla", "availability"]))
                 .with_help("relax this expectation, or agree a stronger SLA with the producer")
-                .with_note(c.producer_file, producer_span, "the producer's port is defined here"),
+                .with_note(c.producer_file, producer_span(), "the producer's port is defined here"),
             );
         }
     }

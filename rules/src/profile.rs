@@ -61,6 +61,36 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
     Ok(Value::Object(profile))
 }
 
+/// Problems of a platform's plugin selections, found once at the platform
+/// rather than in each of its products: a compute plugin floe cannot render
+/// for or its invalid configuration, and — when the platform has products of
+/// its own (`serves_products`) — the plugins every product needs.
+pub fn check_platform(
+    platform: &ResolvedPlatform,
+    file: &str,
+    plugins_span: Span,
+    serves_products: bool,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if serves_products {
+        for category in ["compute", "orchestrator"] {
+            if platform.manifest.plugins.get(category).is_none() {
+                out.push(
+                    Diagnostic::error(Code::MissingKey, format!("the platform selects no `{category}` plugin"))
+                        .at(file, plugins_span)
+                        .with_help(format!("every data product needs one: add `plugins.{category}`")),
+                );
+            }
+        }
+    }
+    if platform.manifest.plugins.get("compute").is_some()
+        && let Err(diags) = profile(platform, "product")
+    {
+        out.extend(diags);
+    }
+    out
+}
+
 /// `profiles.yml`: the profile under the name the dbt project asks for.
 pub fn profiles_yml(profile_name: &str, profile: &Value) -> String {
     let mut doc = Map::new();

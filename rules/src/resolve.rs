@@ -203,13 +203,17 @@ fn check_scopes(tiers: &[Tier<'_>], diags: &mut Vec<Diagnostic>) {
             diags.push(Diagnostic::error(Code::ScopeMismatch, message).at(tier.file, span).with_help(help));
         }
     }
-    if tiers.len() > 1 && tiers[0].manifest.scope != Some(Scope::Enterprise) {
-        let tier = &tiers[0];
-        let span = tier.node.get("scope").map_or(tier.node.span, |n| n.span);
+    // Reported at the domain, the tier that needs an enterprise above it.
+    if let [root, .., domain] = tiers
+        && root.manifest.scope != Some(Scope::Enterprise)
+    {
+        let span = domain.node.get("scope").map_or(domain.node.span, |n| n.span);
+        let root_span = root.node.get("scope").map_or(root.node.span, |n| n.span);
         diags.push(
-            Diagnostic::error(Code::ScopeMismatch, "domains need an enterprise manifest at the workspace root")
-                .at(tier.file, span)
-                .with_help("set `scope: enterprise` in the root manifest"),
+            Diagnostic::error(Code::ScopeMismatch, "a domain needs an enterprise manifest at the workspace root")
+                .at(domain.file, span)
+                .with_help("set `scope: enterprise` in the root manifest")
+                .with_note(root.file, root_span, "the root manifest has no `scope: enterprise`"),
         );
     }
 }

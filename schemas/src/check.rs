@@ -68,7 +68,7 @@ impl<'a> Checker<'a> {
             && !type_matches(ty, node)
         {
             let expected = type_names(ty);
-            let mut help = None;
+            let mut help = Some(format!("write {} here", join_or(&expected)));
             if let NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) = node.kind
                 && expected.contains(&"a string")
             {
@@ -88,11 +88,12 @@ impl<'a> Checker<'a> {
         if let Some(constant) = schema.get("const")
             && &node.to_json() != constant
         {
+            let code = enum_code(path);
             self.push(
-                Code::InvalidEnumValue,
+                code,
                 node.span,
                 format!("`{}` must be `{}`", display_path(path), scalar_text(constant)),
-                None,
+                kind_help(path),
             );
         }
         match &node.kind {
@@ -113,11 +114,15 @@ impl<'a> Checker<'a> {
                     && let Some(re) = compiled(pattern)
                     && !re.is_match(s)
                 {
+                    let help = match describe_pattern(pattern) {
+                        Some(d) => format!("write {d}"),
+                        None => format!("it must match `{pattern}`"),
+                    };
                     self.push(
                         Code::PatternMismatch,
                         node.span,
                         format!("`{}` has an invalid value `{s}`", display_path(path)),
-                        Some(format!("it must match `{pattern}`")),
+                        Some(help),
                     );
                 }
             }
@@ -173,14 +178,15 @@ impl<'a> Checker<'a> {
         }
         let names: Vec<String> = allowed.iter().map(scalar_text).collect();
         let given = scalar_text(&value);
-        let help = match diag::suggest(&given, names.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => {
+        let help = match (kind_help(path), diag::suggest(&given, names.iter().map(String::as_str))) {
+            (Some(h), _) => h,
+            (None, Some(s)) => format!("did you mean `{s}`?"),
+            (None, None) => {
                 format!("expected one of {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
             }
         };
         self.push(
-            Code::InvalidEnumValue,
+            enum_code(path),
             node.span,
             format!("`{}` has an invalid value `{given}`", display_path(path)),
             Some(help),
@@ -256,12 +262,12 @@ impl<'a> Checker<'a> {
         if let Some(m) = schema.get(min).and_then(Value::as_u64)
             && (len as u64) < m
         {
-            let message = if m == 1 && unit == "item" {
-                format!("`{}` must not be empty", display_path(path))
+            let (message, help) = if m == 1 && unit == "item" {
+                (format!("`{}` must not be empty", display_path(path)), Some("add at least one entry".to_owned()))
             } else {
-                format!("`{}` must have at least {}", display_path(path), plural(m))
+                (format!("`{}` must have at least {}", display_path(path), plural(m)), None)
             };
-            self.push(Code::InvalidLength, node.span, message, None);
+            self.push(Code::InvalidLength, node.span, message, help);
         }
         if let Some(m) = schema.get(max).and_then(Value::as_u64)
             && (len as u64) > m
@@ -303,6 +309,40 @@ impl<'a> Checker<'a> {
         d.help = help;
         self.diagnostics.push(d);
     }
+}
+
+/// `apiVersion` and `kind` say what a document is; a wrong one is not a typo
+/// in a value but the wrong kind of document.
+fn enum_code(path: &[PathSeg]) -> Code {
+    match path {
+        [PathSeg::Key(k)] if k == "apiVersion" || k == "kind" => Code::WrongKind,
+        _ => Code::InvalidEnumValue,
+    }
+}
+
+fn kind_help(path: &[PathSeg]) -> Option<String> {
+    match path {
+        [PathSeg::Key(k)] if k == "apiVersion" => Some("floe reads `apiVersion: floe.dev/v1`".to_owned()),
+        [PathSeg::Key(k)] if k == "kind" => Some(
+            "a floe.yaml holds `kind: FloeSpec` (or `DataProduct`), a manifest.yaml holds `kind: Manifest`".to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// What the patterns of floe's schemas ask for, in words.
+fn describe_pattern(pattern: &str) -> Option<&'static str> {
+    Some(match pattern {
+        r"^[a-z][a-z0-9-]*$" => "lowercase letters, digits and `-`, starting with a letter (e.g. `customer-360`)",
+        r"^\d+\.\d+\.\d+$" | r"^\d+\.\d+\.\d+.*$" => "a version MAJOR.MINOR.PATCH (e.g. `1.2.0`)",
+        r"^[a-zA-Z_][a-zA-Z0-9_]*$" => "letters, digits and `_`, not starting with a digit (e.g. `stg_orders`)",
+        r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$" => {
+            "a Kubernetes name: lowercase letters, digits and `-`, starting and ending with a letter or digit"
+        }
+        r"^[a-zA-Z_][a-zA-Z0-9_]*\.[a-zA-Z_][a-zA-Z0-9_]*$" => "a table as `schema.table` (e.g. `bronze.raw_orders`)",
+        p if p.starts_with("^P(") => "an ISO-8601 duration (e.g. `PT1H`, `P1D`)",
+        _ => return None,
+    })
 }
 
 fn display_path(path: &[PathSeg]) -> String {

@@ -18,6 +18,11 @@ pub struct Span {
     pub len: u32,
 }
 
+impl Span {
+    /// The start of a file, for problems with the file as a whole.
+    pub const START: Span = Span { line: 1, column: 1, offset: 0, len: 0 };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -95,7 +100,8 @@ codes! {
     ProductNotApproved = "E0205";
     /// A child manifest loosens a governance setting of its parent.
     GovernanceLoosened = "E0206";
-    /// `platform.manifest` does not point at the manifest the product belongs to.
+    /// `platform.manifest` (or a domain's `parent_manifest`) does not point at
+    /// the manifest the package belongs to.
     PlatformMismatch = "E0207";
     /// A scope-restricted key in a manifest of the wrong scope, or a misplaced scope.
     ScopeMismatch = "E0208";
@@ -179,9 +185,9 @@ impl Diagnostic {
         self
     }
 
-    pub fn in_file(mut self, file: &str) -> Diagnostic {
-        self.file = Some(file.to_owned());
-        self
+    /// A problem with a file as a whole: reported at its start.
+    pub fn in_file(self, file: &str) -> Diagnostic {
+        self.at(file, Span::START)
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -289,7 +295,7 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
         }
     }
     for note in &diag.notes {
-        let _ = writeln!(out, "{pad}{}-->{} {}:{}:{}", p.accent, note.file, p.reset, note.span.line, note.span.column);
+        let _ = writeln!(out, "{pad}{}-->{} {}:{}:{}", p.accent, p.reset, note.file, note.span.line, note.span.column);
         let text = source(&note.file);
         snippet(&mut out, text.as_deref(), note.span, gutter_width, p.accent, &note.message, &p);
     }

@@ -11,6 +11,7 @@
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+use serde_saphyr::budget::BudgetBreach;
 
 use crate::diag::{Code, Diagnostic, Span};
 
@@ -113,6 +114,52 @@ impl Node {
     }
 }
 
+/// A document tree parsed only when a position is asked for.
+///
+/// Checks run on typed values and need positions only to report a problem, so
+/// a memoized evaluation keeps the value and drops the tree (which is many
+/// times larger); the tree is rebuilt for the rare diagnostic.
+pub struct LazyNode<'a> {
+    load: Box<dyn Fn() -> Option<Node> + 'a>,
+    cell: std::cell::OnceCell<Option<Node>>,
+}
+
+impl<'a> LazyNode<'a> {
+    pub fn new(load: impl Fn() -> Option<Node> + 'a) -> LazyNode<'a> {
+        LazyNode { load: Box::new(load), cell: std::cell::OnceCell::new() }
+    }
+
+    pub fn get(&self) -> Option<&Node> {
+        self.cell.get_or_init(|| (self.load)()).as_ref()
+    }
+
+    /// Where the value at `path` (keys, and list indices as numbers) is
+    /// written: a scalar itself, a mapping or list by its key. When the path
+    /// does not exist, the nearest ancestor that does.
+    pub fn span_at(&self, path: &[&str]) -> Span {
+        let Some(mut node) = self.get() else { return Span::default() };
+        let mut span = node.span;
+        for seg in path {
+            let next = match (&node.kind, seg.parse::<usize>()) {
+                (NodeKind::Seq(items), Ok(i)) => items.get(i).map(|n| (n.span, n)),
+                (NodeKind::Map(_), _) => node.entry(seg).map(|(k, v)| match v.kind {
+                    NodeKind::Map(_) | NodeKind::Seq(_) => (k.span, v),
+                    _ => (v.span, v),
+                }),
+                _ => None,
+            };
+            match next {
+                Some((s, n)) => {
+                    span = s;
+                    node = n;
+                }
+                None => break,
+            }
+        }
+        span
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathSeg {
     Key(String),
@@ -199,25 +246,29 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
             let key = key.split(", set ").next().unwrap_or(key);
             (Code::DuplicateKey, format!("duplicate key `{key}`"), "remove one of the two entries".to_owned())
         }
-        serde_saphyr::Error::Budget { .. }
-        | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
-        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
-        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
-        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => (
-            Code::YamlLimit,
-            format!("document exceeds floe's limits ({message})"),
-            format!(
-                "floe reads documents up to {MAX_DEPTH} levels deep and {MAX_NODES} nodes once aliases are expanded"
-            ),
-        ),
-        serde_saphyr::Error::MultipleDocuments { .. } => (
+        serde_saphyr::Error::Budget { breach: BudgetBreach::Documents { .. }, .. }
+        | serde_saphyr::Error::MultipleDocuments { .. } => (
             Code::YamlSyntax,
             "the file holds more than one YAML document".to_owned(),
             "keep one document per file (remove the extra `---`)".to_owned(),
         ),
+        serde_saphyr::Error::Budget { breach: BudgetBreach::Depth { .. }, .. }
+        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => (
+            Code::YamlLimit,
+            format!("the document nests deeper than {MAX_DEPTH} levels"),
+            "flatten the structure; floe's documents are a few levels deep".to_owned(),
+        ),
+        serde_saphyr::Error::Budget { .. }
+        | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => (
+            Code::YamlLimit,
+            format!("the document expands to more than {MAX_NODES} values (through aliases, or sheer size)"),
+            "use fewer aliases (`*name`) or split the document".to_owned(),
+        ),
         _ => (
             Code::YamlSyntax,
-            format!("invalid YAML: {message}"),
+            format!("invalid YAML: {}", strip_location(message)),
             "check the indentation and quoting on this line".to_owned(),
         ),
     };
@@ -232,6 +283,14 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
             let _ = text;
             diag.in_file(file)
         }
+    }
+}
+
+/// The parser's messages end with the position, which floe shows on its own line.
+fn strip_location(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains("column") => &message[..i],
+        _ => message,
     }
 }
 
