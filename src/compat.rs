@@ -73,7 +73,7 @@ pub fn compile(
         settings,
         jobs: 1,
     };
-    let session = Session::open(mem.clone(), options)?;
+    let mut session = Session::open(mem.clone(), options)?;
     let report = session.build()?;
 
     // Diagnostics name the in-memory files; show the real ones.

@@ -270,7 +270,7 @@ impl Session {
     }
 
     /// Builds the selected packages and saves the state.
-    pub fn build(mut self) -> Result<Report, IoError> {
+    pub fn build(&mut self) -> Result<Report, IoError> {
         let (selected, mut diagnostics) = self.select();
         if diagnostics.iter().any(Diagnostic::is_error) {
             diag::sort(&mut diagnostics);
@@ -300,6 +300,7 @@ impl Session {
         }
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
+        let mut failed = Vec::new();
         let mut changed = self.rehashed;
         for outcome in outcomes {
             report.derivations.extend(outcome.statuses);
@@ -308,6 +309,10 @@ impl Session {
             changed |= outcome.written > 0 || outcome.record_changed;
             if let Some((dir, record)) = outcome.record {
                 new_records.insert(dir, record);
+            }
+            if let Some(dir) = outcome.failed {
+                changed |= self.cx.state.packages.contains_key(&dir);
+                failed.push(dir);
             }
         }
         report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
@@ -337,7 +342,7 @@ impl Session {
             }
             state.files = files;
             state.dirs = std::mem::take(&mut self.cx.dirs);
-            state.packages.retain(|dir, _| self.layout.find(dir).is_some());
+            state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
             state.packages.extend(new_records);
             self.store.save_state(&state)?;
         }
@@ -442,7 +447,8 @@ impl Context {
         if let Some(e) = io_error {
             return Err(e);
         }
-        let mut outcome = PackageOutcome { diagnostics, ..PackageOutcome::default() };
+        let mut outcome =
+            PackageOutcome { diagnostics, failed: Some(info.dir.clone()), ..PackageOutcome::default() };
         let Some(drvs) = db::derivations(db, pkg).clone() else {
             outcome.statuses = sel
                 .targets
@@ -524,6 +530,7 @@ impl Context {
             warnings: outcome.diagnostics.clone(),
         };
         outcome.record_changed = previous != Some(&record);
+        outcome.failed = None;
         outcome.record = Some((info.dir.clone(), record));
         Ok(outcome)
     }
@@ -546,8 +553,7 @@ impl Context {
         if record.structure != self.structure(sel.package) {
             return Ok(Reuse::Stale);
         }
-        let targets: BTreeSet<&str> = record.derivations.iter().map(|d| d.target.as_str()).collect();
-        if !sel.targets.iter().all(|t| targets.contains(t.name())) {
+        if !sel.targets.iter().all(|t| record.derivations.iter().any(|d| d.target == t.name())) {
             return Ok(Reuse::Stale);
         }
         for (path, normal) in &record.deps {
@@ -557,22 +563,16 @@ impl Context {
                 Err(NeedsDb) => return Ok(Reuse::NeedsDb),
             }
         }
-        let store = &self.store;
-        let mut written = 0;
-        let mut outputs = Vec::with_capacity(record.outputs.len());
-        for out in &record.outputs {
+        // Restore a deleted or edited output from the store, or rebuild.
+        let mut restored = Vec::new();
+        for (i, out) in record.outputs.iter().enumerate() {
             let abs = self.options.out.join(out.path.as_str());
-            let stat = self.system.stat(&abs)?;
-            if stat == Some(out.stat) {
-                outputs.push(out.clone());
+            if self.system.stat(&abs)? == Some(out.stat) {
                 continue;
             }
-            // Restore a deleted or edited output from the store, or rebuild.
-            let bytes = if out.path.file_name() == DRV_FILE { None } else { store.get_object(out.hash)? };
+            let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
             let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
-            let stat = self.system.write_atomic(&abs, &bytes)?;
-            written += 1;
-            outputs.push(OutputRecord { path: out.path.clone(), hash: out.hash, stat });
+            restored.push((i, self.system.write_atomic(&abs, &bytes)?));
         }
         let statuses = record
             .derivations
@@ -587,15 +587,23 @@ impl Context {
                 })
             })
             .collect();
-        let mut new_record = record.clone();
-        new_record.outputs = outputs;
-        let record_changed = written > 0;
+        // The record stands as it is unless an output had to be restored.
+        let written = restored.len();
+        let diagnostics = record.warnings.clone();
+        let record = (!restored.is_empty()).then(|| {
+            let mut r = record.clone();
+            for (i, stat) in restored {
+                r.outputs[i].stat = stat;
+            }
+            (info.dir.clone(), r)
+        });
         Ok(Reuse::Reused(Box::new(PackageOutcome {
             statuses,
-            diagnostics: record.warnings.clone(),
+            diagnostics,
             written,
-            record: Some((info.dir.clone(), new_record)),
-            record_changed,
+            record_changed: record.is_some(),
+            record,
+            failed: None,
         })))
     }
 
@@ -636,6 +644,8 @@ struct PackageOutcome {
     written: usize,
     record: Option<(WsPath, PackageRecord)>,
     record_changed: bool,
+    /// A package that failed: its old record no longer describes it.
+    failed: Option<WsPath>,
 }
 
 /// `floe.drv.json`: the derivations of a package, their inputs and keys.
