@@ -10,7 +10,7 @@ use floe_engine::label;
 use floe_engine::{IoError, Options, Session, Settings, System, WsPath};
 use floe_schemas::diag::{Code, Diagnostic};
 
-use crate::output::{Format, Printer, Verbosity};
+use crate::output::{Format, Printer, Verbosity, print_json};
 use crate::system::OsSystem;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -160,14 +160,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let report = session.keys()?;
             printer.diagnostics(&session.options.workspace, &report.diagnostics);
             match cli.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "derivations": report.derivations,
-                        "diagnostics": report.diagnostics,
-                    }))
-                    .expect("serializes")
-                ),
+                Format::Json => print_json(&serde_json::json!({
+                    "derivations": report.derivations,
+                    "diagnostics": report.diagnostics,
+                })),
                 Format::Human => {
                     for d in report.derivations.iter().filter(|d| d.status != Status::Failed) {
                         if let Some(key) = d.key {
@@ -184,7 +180,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
             printer.diagnostics(&session.options.workspace, &diags);
             match cli.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&reports).expect("serializes")),
+                Format::Json => print_json(&reports),
                 Format::Human => print_why(&reports),
             }
             if diags.iter().any(Diagnostic::is_error) { Err(Failure::User) } else { Ok(()) }
@@ -214,7 +210,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             match cli.format {
                 Format::Json => {
                     let v: Vec<_> = rows.iter().map(|(l, k)| serde_json::json!({"label": l, "kind": k})).collect();
-                    println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+                    print_json(&v);
                 }
                 Format::Human => rows.iter().for_each(|(l, _)| println!("{l}")),
             }

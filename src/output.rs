@@ -6,7 +6,8 @@ use std::path::Path;
 
 use floe_engine::build::{DerivationStatus, Report, Status};
 use floe_schemas::diag::{self, Diagnostic};
-use serde_json::json;
+use serde::Serialize;
+use std::io::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -52,18 +53,32 @@ impl Printer {
     pub fn build_summary(&self, report: &Report, millis: f64) {
         match self.format {
             Format::Json => {
-                let doc = json!({
-                    "summary": {
-                        "built": report.count(Status::Built),
-                        "reused": report.count(Status::Reused),
-                        "failed": report.count(Status::Failed),
-                        "written": report.written,
-                        "duration_ms": (millis * 1000.0).round() / 1000.0,
+                #[derive(Serialize)]
+                struct Summary {
+                    built: usize,
+                    reused: usize,
+                    failed: usize,
+                    written: usize,
+                    duration_ms: f64,
+                }
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    summary: Summary,
+                    derivations: &'a [DerivationStatus],
+                    diagnostics: &'a [Diagnostic],
+                }
+                let doc = Doc {
+                    summary: Summary {
+                        built: report.count(Status::Built),
+                        reused: report.count(Status::Reused),
+                        failed: report.count(Status::Failed),
+                        written: report.written,
+                        duration_ms: (millis * 1000.0).round() / 1000.0,
                     },
-                    "derivations": report.derivations,
-                    "diagnostics": report.diagnostics,
-                });
-                println!("{}", serde_json::to_string_pretty(&doc).expect("reports serialize"));
+                    derivations: &report.derivations,
+                    diagnostics: &report.diagnostics,
+                };
+                print_json(&doc);
             }
             Format::Human => {
                 if self.verbosity == Verbosity::Verbose {
@@ -92,6 +107,14 @@ impl Printer {
             }
         }
     }
+}
+
+/// One JSON document on stdout, compact (it is for machines), with a newline.
+pub fn print_json(value: &impl Serialize) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed pipe is the reader's choice, not floe's failure.
+    let _ = serde_json::to_writer(&mut out, value).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
+    let _ = out.flush();
 }
 
 fn status_word(d: &DerivationStatus) -> &'static str {

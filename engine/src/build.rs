@@ -423,8 +423,12 @@ impl Context {
 
     fn structure(&self, index: usize) -> Hash {
         let info = &self.layout.packages[index];
-        let chain: Vec<&str> = self.layout.chain(index).iter().map(|i| self.layout.packages[*i].dir.as_str()).collect();
-        Hash::of_json(&(format!("{:?}", info.kind), chain, info.has_dbt_project))
+        let mut c = crate::hash::Canonical::new("floe.structure.v1");
+        c.u64(info.kind as u64).u64(u64::from(info.has_dbt_project));
+        for i in self.layout.chain(index) {
+            c.str(self.layout.packages[i].dir.as_str());
+        }
+        c.finish()
     }
 
     fn build_package(&self, db: &Database, sel: &label::Selected) -> Result<PackageOutcome, IoError> {
@@ -447,8 +451,7 @@ impl Context {
         if let Some(e) = io_error {
             return Err(e);
         }
-        let mut outcome =
-            PackageOutcome { diagnostics, failed: Some(info.dir.clone()), ..PackageOutcome::default() };
+        let mut outcome = PackageOutcome { diagnostics, failed: Some(info.dir.clone()), ..PackageOutcome::default() };
         let Some(drvs) = db::derivations(db, pkg).clone() else {
             outcome.statuses = sel
                 .targets

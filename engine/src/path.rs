@@ -41,7 +41,14 @@ impl WsPath {
     }
 
     pub fn join(&self, rel: &str) -> Option<WsPath> {
-        if self.0.is_empty() { WsPath::new(rel) } else { WsPath::new(&format!("{}/{rel}", self.0)) }
+        // A plain name (the common case: walking, output files) needs no normalizing.
+        let plain = !rel.is_empty() && rel != "." && rel != ".." && !rel.contains(['/', '\\']);
+        match (plain, self.0.is_empty()) {
+            (true, true) => Some(WsPath(rel.to_owned())),
+            (true, false) => Some(WsPath(format!("{}/{rel}", self.0))),
+            (false, true) => WsPath::new(rel),
+            (false, false) => WsPath::new(&format!("{}/{rel}", self.0)),
+        }
     }
 
     pub fn parent(&self) -> Option<WsPath> {

@@ -147,7 +147,8 @@ pub struct Store {
     root: PathBuf,
     /// Name of this workspace's state file.
     state_name: String,
-    index: OnceLock<Result<Index, IoError>>,
+    /// The index as read, with the stat it had then.
+    index: OnceLock<Result<(Index, Option<FileStat>), IoError>>,
     pending: Mutex<Pending>,
 }
 
@@ -167,16 +168,19 @@ impl Store {
     }
 
     fn index(&self) -> Result<&Index, IoError> {
-        self.index.get_or_init(|| self.read_index()).as_ref().map_err(Clone::clone)
+        self.index.get_or_init(|| self.read_index()).as_ref().map(|(i, _)| i).map_err(Clone::clone)
     }
 
-    fn read_index(&self) -> Result<Index, IoError> {
-        Ok(match self.sys.read(&self.root.join("index"))? {
+    fn read_index(&self) -> Result<(Index, Option<FileStat>), IoError> {
+        let path = self.root.join("index");
+        let stat = self.sys.stat(&path)?;
+        let index = match self.sys.read(&path)? {
             Some(bytes) => {
                 postcard::from_bytes::<Index>(&bytes).ok().filter(|i| i.version == STORE_VERSION).unwrap_or_default()
             }
             None => Index::default(),
-        })
+        };
+        Ok((index, stat))
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -289,9 +293,13 @@ impl Store {
         if written.is_empty() {
             return Ok(());
         }
-        // Read the index afresh: another process sharing the store may have
-        // added packs since this one started.
-        let mut index = self.read_index()?;
+        // Start from the index on disk: another process sharing the store may
+        // have added packs since this one read it.
+        let on_disk = self.sys.stat(&self.root.join("index"))?;
+        let mut index = match self.index.get() {
+            Some(Ok((index, stat))) if *stat == on_disk => index.clone(),
+            _ => self.read_index()?.0,
+        };
         index.version = STORE_VERSION;
         for pack in written {
             let n = match index.packs.iter().position(|p| *p == pack.name) {
