@@ -65,7 +65,7 @@ pub enum Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DerivationStatus {
     pub label: String,
-    pub rule: String,
+    pub rule: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<Hash>,
     pub status: Status,
@@ -256,7 +256,7 @@ impl Session {
                     let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
                     derivations.push(DerivationStatus {
                         label: label::target_label(&info.dir, *target),
-                        rule: target.rule().to_owned(),
+                        rule: target.rule(),
                         key,
                         status: if key.is_some() { Status::Reused } else { Status::Failed },
                     });
@@ -297,6 +297,10 @@ impl Session {
             for outcome in built {
                 outcomes.push(outcome?);
             }
+            // Evaluation is over: free the memoized values before the state is
+            // assembled, so the two never need memory at the same time.
+            self.db = None;
+            self.cx.graph = None;
         }
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
@@ -458,7 +462,7 @@ impl Context {
                 .iter()
                 .map(|t| DerivationStatus {
                     label: label::target_label(&info.dir, *t),
-                    rule: t.rule().to_owned(),
+                    rule: t.rule(),
                     key: None,
                     status: Status::Failed,
                 })
@@ -498,7 +502,7 @@ impl Context {
                         failed = true;
                         outcome.statuses.push(DerivationStatus {
                             label,
-                            rule: drv.rule.to_owned(),
+                            rule: drv.rule,
                             key: Some(drv.key),
                             status: Status::Failed,
                         });
@@ -506,7 +510,7 @@ impl Context {
                     }
                 },
             };
-            outcome.statuses.push(DerivationStatus { label, rule: drv.rule.to_owned(), key: Some(drv.key), status });
+            outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
             produced.push((info.dir.join(out_name).expect("joins"), bytes));
         }
@@ -584,7 +588,7 @@ impl Context {
                 let target = Target::parse(&d.target)?;
                 sel.targets.contains(&target).then(|| DerivationStatus {
                     label: label::target_label(&info.dir, target),
-                    rule: target.rule().to_owned(),
+                    rule: target.rule(),
                     key: Some(d.key),
                     status: Status::Reused,
                 })

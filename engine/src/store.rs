@@ -125,7 +125,7 @@ enum Kind {
 
 /// A pack is written once it holds this much, so a large build never keeps
 /// all it adds in memory.
-const PACK_BYTES: usize = 16 * 1024 * 1024;
+const PACK_BYTES: usize = 4 * 1024 * 1024;
 
 /// What this process added: the pack being filled, and the packs it wrote.
 #[derive(Default)]
