@@ -11,6 +11,13 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+// Governance and quality settings are written into the artifacts as the
+// manifest resolved them: the same types.
+pub use crate::manifest::{
+    AuditLogging, CalculationParameters, DimensionWeights, GateTier, LineageTransport, PiiEncryption,
+    PolicyEnforcementLevel as EnforcementLevel, QualityConfig, QualityGates, QualityThresholds, SeverityWeights,
+    StaleTableRecoveryMode,
+};
 use crate::spec::{Dimension, SeverityLevel, Tier};
 
 /// The CompiledArtifacts contract version this model implements.
@@ -133,14 +140,6 @@ pub struct ObservabilityConfig {
     pub lineage_endpoint: Option<String>,
     #[serde(default)]
     pub lineage_transport: Option<LineageTransport>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LineageTransport {
-    Http,
-    Console,
-    Noop,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -402,35 +401,6 @@ pub struct ResolvedGovernance {
     pub stale_table_recovery_mode: Option<StaleTableRecoveryMode>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PiiEncryption {
-    Required,
-    Optional,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AuditLogging {
-    Enabled,
-    Disabled,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EnforcementLevel {
-    Off,
-    Warn,
-    Strict,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StaleTableRecoveryMode {
-    Strict,
-    Repair,
-}
-
 /// The policy enforcement outcome in brief; full violations go to the SARIF report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -447,140 +417,6 @@ pub struct EnforcementResultSummary {
     /// Secret-scanning violations found.
     #[serde(default)]
     pub secrets_scanned: u32,
-}
-
-/// Quality configuration after enterprise → domain → product inheritance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QualityConfig {
-    /// Quality plugin (`great_expectations`, `dbt_expectations`, ...).
-    #[schemars(length(min = 1))]
-    pub provider: String,
-    #[serde(default)]
-    pub quality_gates: QualityGates,
-    #[serde(default)]
-    pub dimension_weights: DimensionWeights,
-    #[serde(default)]
-    pub calculation: CalculationParameters,
-    #[serde(default)]
-    pub thresholds: QualityThresholds,
-    #[serde(default = "default_check_timeout")]
-    #[schemars(range(min = 1, max = 3600))]
-    pub check_timeout_seconds: u32,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-}
-
-fn default_check_timeout() -> u32 {
-    300
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct QualityGates {
-    pub bronze: GateTier,
-    pub silver: GateTier,
-    pub gold: GateTier,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct GateTier {
-    /// Percent of columns that must be tested.
-    #[schemars(range(min = 0.0, max = 100.0))]
-    pub min_test_coverage: f64,
-    pub required_tests: Vec<String>,
-    #[schemars(range(max = 100))]
-    pub min_score: u32,
-    pub overridable: bool,
-}
-
-impl Default for GateTier {
-    fn default() -> Self {
-        Self { min_test_coverage: 0.0, required_tests: Vec::new(), min_score: 0, overridable: true }
-    }
-}
-
-/// Share of each dimension in the quality score. The Python model also requires
-/// the five to sum to 1.0, which JSON Schema cannot express.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct DimensionWeights {
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub completeness: f64,
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub accuracy: f64,
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub validity: f64,
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub consistency: f64,
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub timeliness: f64,
-}
-
-impl Default for DimensionWeights {
-    fn default() -> Self {
-        Self { completeness: 0.25, accuracy: 0.25, validity: 0.2, consistency: 0.15, timeliness: 0.15 }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct CalculationParameters {
-    #[schemars(range(max = 100))]
-    pub baseline_score: u32,
-    #[schemars(range(max = 100))]
-    pub max_positive_influence: u32,
-    #[schemars(range(max = 100))]
-    pub max_negative_influence: u32,
-    pub severity_weights: SeverityWeights,
-}
-
-impl Default for CalculationParameters {
-    fn default() -> Self {
-        Self {
-            baseline_score: 70,
-            max_positive_influence: 30,
-            max_negative_influence: 50,
-            severity_weights: SeverityWeights::default(),
-        }
-    }
-}
-
-/// Score weight per severity level. The anchor's map keyed by [`SeverityLevel`],
-/// as a struct: a key that is absent stays absent, as in the Python dict.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SeverityWeights {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub critical: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warning: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<f64>,
-}
-
-impl Default for SeverityWeights {
-    fn default() -> Self {
-        Self { critical: Some(3.0), warning: Some(1.0), info: Some(0.5) }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct QualityThresholds {
-    /// Below this score a deployment is blocked.
-    #[schemars(range(max = 100))]
-    pub min_score: u32,
-    /// Below this score a warning is emitted.
-    #[schemars(range(max = 100))]
-    pub warn_score: u32,
-}
-
-impl Default for QualityThresholds {
-    fn default() -> Self {
-        Self { min_score: 70, warn_score: 85 }
-    }
 }
 
 // The Open Data Contract Standard (v3) subset the anchor embeds. Every field is
