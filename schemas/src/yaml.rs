@@ -223,11 +223,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Node, Diagnostic> {
     match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
         Ok(Some(raw)) => Ok(convert(raw, text)),
         Ok(None) => Ok(Node { kind: NodeKind::Null, span: Span { line: 1, column: 1, offset: 0, len: 0 } }),
-        Err(err) => Err(yaml_error(file, text, &err)),
+        Err(err) => Err(yaml_error(file, &err)),
     }
 }
 
-fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+fn yaml_error(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
     // Alias and snippet wrappers carry the error that happened; classify that one.
     let mut err = err;
     while let serde_saphyr::Error::AliasError { error, .. } | serde_saphyr::Error::WithSnippet { error, .. } = err {
@@ -279,10 +279,7 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
             let len = loc.span().byte_len().unwrap_or(0) as u32;
             diag.at(file, Span { line: loc.line() as u32, column: loc.column() as u32, offset, len })
         }
-        _ => {
-            let _ = text;
-            diag.in_file(file)
-        }
+        _ => diag.in_file(file),
     }
 }
 
@@ -369,8 +366,7 @@ impl<'de> Deserialize<'de> for Raw {
 fn span_of(loc: &serde_saphyr::Location, text: &str) -> Span {
     let offset = loc.span().byte_offset().unwrap_or(0) as u32;
     let mut len = loc.span().byte_len().unwrap_or(0) as u32;
-    // Quoted scalars report the span of their content; widen to the quotes so the
-    // caret covers what the user wrote.
+    // Keep the span inside the text, so renderers can slice it.
     if len > 0 && (offset as usize) < text.len() {
         len = len.min((text.len() - offset as usize) as u32);
     }
