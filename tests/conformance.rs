@@ -127,3 +127,22 @@ fn generated_data_contracts_validate_against_odcs() {
     }
     assert_eq!(contracts, 3);
 }
+
+#[test]
+fn warnings_follow_their_lines_through_a_comment_edit() {
+    let Some(conf) = conformance() else { return };
+    let ws = tempfile::tempdir().unwrap();
+    copy_dir(&conf.join("anchor-demo/demo"), ws.path());
+    let first = floe(ws.path(), &["build", "//..."]);
+    assert!(first.stderr.contains("--> manifest.yaml:56:24"), "{}", first.stderr);
+    let manifest = ws.path().join("manifest.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("# Reviewed.\n{text}")).unwrap();
+    let second = floe(ws.path(), &["build", "//...", "--format", "json"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let report = second.json();
+    assert_eq!(report["summary"]["built"], 0, "a comment changes no derivation");
+    let lines: Vec<u64> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["span"]["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [57], "the warning moved with its line");
+}

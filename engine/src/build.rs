@@ -570,6 +570,11 @@ impl Context {
                 Err(NeedsDb) => return Ok(Reuse::NeedsDb),
             }
         }
+        // Same values, but a file was edited (a comment, say): recorded warnings
+        // would point at old lines. Evaluate again; the keys will match.
+        if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| !self.known_normal.contains_key(p)) {
+            return Ok(Reuse::Stale);
+        }
         // Restore a deleted or edited output from the store, or rebuild.
         let mut restored = Vec::new();
         for (i, out) in record.outputs.iter().enumerate() {
