@@ -70,6 +70,13 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Explain a diagnostic code (`floe explain E0206`)
+    Explain {
+        /// The code; omitted: list every code
+        code: Option<String>,
+    },
+    /// List the plugins floe has built in
+    Plugins,
     /// Print the JSON Schema of an input or output format
     Schema {
         /// floe, manifest or compiled-artifacts; omitted: list them
@@ -138,6 +145,14 @@ pub fn main() -> ExitCode {
 fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     match &cli.command {
         Command::Schema { name } => schema(name.as_deref()),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Plugins => {
+            for name in floe_plugins::COMPUTE_PLUGINS {
+                let plugin = floe_plugins::compute(name).expect("listed plugins exist");
+                println!("compute\t{name}\t(dbt adapter: {})", plugin.dbt_adapter());
+            }
+            Ok(())
+        }
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
         }
@@ -255,6 +270,22 @@ fn print_why(reports: &[floe_engine::why::WhyReport]) {
     }
 }
 
+fn explain(code: Option<&str>) -> Result<(), Failure> {
+    let Some(text) = code else {
+        for c in Code::ALL {
+            println!("{}  {}", c.as_str(), c.summary());
+        }
+        return Ok(());
+    };
+    match Code::parse(&text.to_ascii_uppercase()) {
+        Some(c) => {
+            print!("{}", floe_schemas::catalogue::explain(c));
+            Ok(())
+        }
+        None => Err(Failure::Usage(format!("no diagnostic code `{text}`; `floe explain` lists them"))),
+    }
+}
+
 fn schema(name: Option<&str>) -> Result<(), Failure> {
     let schemas = floe_schemas::generated_schemas();
     let names: Vec<&str> = schemas.iter().map(|(file, _)| file.trim_end_matches(".schema.json")).collect();
@@ -301,7 +332,7 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
         "{}",
         floe_schemas::diag::render_human(
             &Diagnostic::error(
-                Code::MissingParent,
+                Code::NoWorkspace,
                 format!("no workspace: no platform manifest.yaml in `{}` or above", start.display())
             )
             .with_help("run floe inside a workspace, or pass `-C DIR`"),

@@ -368,7 +368,7 @@ impl Context {
         let mut diags = self.layout_diagnostics.clone();
         if self.layout.find(&WsPath::ROOT).is_none() {
             diags.push(
-                Diagnostic::error(floe_schemas::Code::MissingParent, "the workspace root has no manifest.yaml")
+                Diagnostic::error(floe_schemas::Code::NoWorkspace, "the workspace root has no manifest.yaml")
                     .with_help("a workspace is the directory tree under a platform manifest.yaml"),
             );
             return (Vec::new(), diags);

@@ -68,7 +68,7 @@ impl Layout {
             if specs.contains(dir) {
                 diags.push(
                     Diagnostic::error(
-                        Code::ScopeMismatch,
+                        Code::PackageConflict,
                         "a directory holds both a manifest.yaml and a floe.yaml; a package is a platform or a product",
                     )
                     .in_file(dir.join(SPEC).expect("joins").as_str())

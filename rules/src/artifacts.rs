@@ -203,7 +203,7 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
         "quality_config": null,
     });
     serde_json::from_value::<CompiledArtifacts>(doc).map_err(|e| {
-        vec![Diagnostic::error(Code::InvalidValue, format!("compiled artifacts do not fit their contract: {e}"))]
+        vec![Diagnostic::error(Code::Internal, format!("compiled artifacts do not fit their contract: {e}"))]
     })
 }
 

@@ -144,7 +144,7 @@ fn check_transforms(
         let d = spec.transforms[t].depends_on.iter().flatten().position(|d| d == to).unwrap_or(0);
         out.push(
             Diagnostic::error(
-                Code::UnknownReference,
+                Code::TransformCycle,
                 format!("transforms depend on each other in a cycle: {}", cycle.join(" → ")),
             )
             .at(file, node.span_at(&["transforms", &t.to_string(), "dependsOn", &d.to_string()]))
@@ -254,7 +254,7 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &LazyNode<'_>, file: &str) -> V
             };
             out.push(
                 Diagnostic::error(
-                    Code::UnknownInputPort,
+                    Code::PortExpectation,
                     format!(
                         "input port `{}` expects column `{col}`, which `{}` does not offer",
                         c.port.name, c.port.from
@@ -273,7 +273,7 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &LazyNode<'_>, file: &str) -> V
         {
             out.push(
                 Diagnostic::error(
-                    Code::UnknownInputPort,
+                    Code::PortExpectation,
                     format!(
                         "input port `{}` needs data fresher than {}, but `{}` promises only {}",
                         c.port.name,
@@ -292,7 +292,7 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &LazyNode<'_>, file: &str) -> V
         {
             out.push(
                 Diagnostic::error(
-                    Code::UnknownInputPort,
+                    Code::PortExpectation,
                     format!(
                         "input port `{}` needs {w}% availability, but `{}` promises {h}%",
                         c.port.name, c.port.from

@@ -34,7 +34,7 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("floe builds profiles for: {}", floe_plugins::COMPUTE_PLUGINS.join(", ")),
         };
-        let d = Diagnostic::error(Code::InvalidValue, format!("unknown compute plugin `{}`", compute.plugin_type))
+        let d = Diagnostic::error(Code::UnknownPlugin, format!("unknown compute plugin `{}`", compute.plugin_type))
             .with_help(help);
         return Err(vec![at(d, "plugins.compute.type")]);
     };
@@ -46,7 +46,7 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
             .into_iter()
             .map(|e| {
                 let path = format!("plugins.compute.config.{}", e.path.join("."));
-                let mut d = Diagnostic::error(Code::InvalidValue, e.message);
+                let mut d = Diagnostic::error(Code::InvalidPluginConfig, e.message);
                 d.help = e.help;
                 at(d, &path)
             })

@@ -161,7 +161,7 @@ pub fn resolve(tiers: &[Tier<'_>]) -> (Option<ResolvedPlatform>, Vec<Diagnostic>
         Ok(m) => m,
         Err(e) => {
             diags.push(
-                Diagnostic::error(Code::InvalidValue, format!("the merged platform manifest is not valid: {e}"))
+                Diagnostic::error(Code::Internal, format!("the merged platform manifest is not valid: {e}"))
                     .in_file(leaf.file)
                     .with_help("check the settings this manifest overrides from its parent"),
             );

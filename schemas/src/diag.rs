@@ -31,11 +31,11 @@ pub enum Severity {
 }
 
 macro_rules! codes {
-    ($($(#[$doc:meta])* $variant:ident = $code:literal;)*) => {
+    ($($variant:ident = $code:literal, $summary:literal;)*) => {
         /// Stable diagnostic codes. Each code is one enum variant, so two problems can
         /// never share a code by accident; the string form never changes once released.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Code { $($(#[$doc])* $variant,)* }
+        pub enum Code { $(#[doc = $summary] $variant,)* }
 
         impl Code {
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
@@ -47,76 +47,54 @@ macro_rules! codes {
             pub fn parse(s: &str) -> Option<Code> {
                 match s { $($code => Some(Code::$variant),)* _ => None }
             }
+
+            /// One line on what the code means.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
         }
     };
 }
 
 codes! {
-    /// The file is not valid YAML.
-    YamlSyntax = "E0001";
-    /// A mapping has the same key twice.
-    DuplicateKey = "E0002";
-    /// The document exceeds a structural limit (nesting depth, node count, alias expansion).
-    YamlLimit = "E0003";
-    /// The file is larger than floe reads.
-    FileTooLarge = "E0004";
-    /// The file is not UTF-8.
-    NotUtf8 = "E0005";
-    /// A key that the schema does not define.
-    UnknownKey = "E0101";
-    /// A required key is absent.
-    MissingKey = "E0102";
-    /// A value has the wrong type.
-    WrongType = "E0103";
-    /// A value is not one of the allowed values.
-    InvalidEnumValue = "E0104";
-    /// A string does not match the required format.
-    PatternMismatch = "E0105";
-    /// A number is outside its allowed range.
-    OutOfRange = "E0106";
-    /// A string or list is too short or too long.
-    InvalidLength = "E0107";
-    /// An environment-specific key in a manifest (one artifact is promoted unchanged).
-    EnvironmentKey = "E0108";
-    /// A connection or credential key in floe.yaml.
-    ForbiddenConnectionKey = "E0109";
-    /// `apiVersion` or `kind` is not one floe reads.
-    WrongKind = "E0110";
-    /// Two entries of a list share a name that must be unique.
-    DuplicateName = "E0111";
-    /// A reference inside the document points at nothing (e.g. `dependsOn`).
-    UnknownReference = "E0112";
-    /// A value that is valid on its own but not in this position.
-    InvalidValue = "E0113";
-    /// The manifest chain loops back on itself.
-    ManifestCycle = "E0201";
-    /// A parent manifest (or a product's platform manifest) does not exist.
-    MissingParent = "E0202";
-    /// A plugin that the enterprise manifest does not approve.
-    PluginNotApproved = "E0203";
-    /// A transform's compute is neither the default nor an approved one.
-    ComputeNotApproved = "E0204";
-    /// A product that its domain does not approve.
-    ProductNotApproved = "E0205";
-    /// A child manifest loosens a governance setting of its parent.
-    GovernanceLoosened = "E0206";
-    /// `platform.manifest` (or a domain's `parent_manifest`) does not point at
-    /// the manifest the package belongs to.
-    PlatformMismatch = "E0207";
-    /// A scope-restricted key in a manifest of the wrong scope, or a misplaced scope.
-    ScopeMismatch = "E0208";
-    /// An OCI reference that `floe.lock` does not pin.
-    UnpinnedReference = "E0209";
-    /// A label that does not parse.
-    InvalidLabel = "E0301";
-    /// A label that matches no package or target.
-    NoSuchLabel = "E0302";
-    /// An input port that names no product or output port.
-    UnknownInputPort = "E0401";
-    /// Products depend on one another in a cycle.
-    ProductCycle = "E0402";
-    /// A credential written inline instead of referenced.
-    InlineSecret = "E0501";
+    YamlSyntax = "E0001", "The file is not valid YAML";
+    DuplicateKey = "E0002", "A mapping has the same key twice";
+    YamlLimit = "E0003", "The document exceeds a structural limit (nesting depth, node count, alias expansion)";
+    FileTooLarge = "E0004", "The file is larger than floe reads";
+    NotUtf8 = "E0005", "The file is not UTF-8";
+    UnknownKey = "E0101", "A key that the schema does not define";
+    MissingKey = "E0102", "A required key is absent";
+    WrongType = "E0103", "A value has the wrong type";
+    InvalidEnumValue = "E0104", "A value is not one of the allowed values";
+    PatternMismatch = "E0105", "A string does not match the required format";
+    OutOfRange = "E0106", "A number is outside its allowed range";
+    InvalidLength = "E0107", "A string or list is too short or too long";
+    EnvironmentKey = "E0108", "An environment-specific key in a manifest (one artifact is promoted unchanged)";
+    ForbiddenConnectionKey = "E0109", "A connection or credential key in floe.yaml";
+    WrongKind = "E0110", "`apiVersion` or `kind` is not one floe reads";
+    DuplicateName = "E0111", "Two entries of a list share a name that must be unique";
+    UnknownReference = "E0112", "A reference inside the document points at nothing (e.g. `dependsOn`)";
+    TransformCycle = "E0114", "Transforms depend on one another in a cycle";
+    UnknownPlugin = "E0115", "A plugin type floe has no implementation of";
+    InvalidPluginConfig = "E0116", "A plugin's `config` that the plugin rejects";
+    ManifestCycle = "E0201", "The manifest chain loops back on itself";
+    MissingParent = "E0202", "A parent manifest (or a product's platform manifest) does not exist";
+    PluginNotApproved = "E0203", "A plugin that the enterprise manifest does not approve";
+    ComputeNotApproved = "E0204", "A transform's compute is neither the default nor an approved one";
+    ProductNotApproved = "E0205", "A product that its domain does not approve";
+    GovernanceLoosened = "E0206", "A child manifest loosens a governance setting of its parent";
+    PlatformMismatch = "E0207", "`platform.manifest` (or a domain's `parent_manifest`) does not point at the manifest the package belongs to";
+    ScopeMismatch = "E0208", "A scope-restricted key in a manifest of the wrong scope, or a misplaced scope";
+    UnpinnedReference = "E0209", "An OCI reference that `floe.lock` does not pin";
+    NoWorkspace = "E0210", "No workspace: no platform manifest at the root";
+    PackageConflict = "E0211", "A directory that is both a platform package and a product";
+    InvalidLabel = "E0301", "A label that does not parse";
+    NoSuchLabel = "E0302", "A label that matches no package or target";
+    UnknownInputPort = "E0401", "An input port that names no product, or no output port of it";
+    ProductCycle = "E0402", "Products depend on one another in a cycle";
+    PortExpectation = "E0403", "An input port expects columns or service levels its producer does not offer";
+    InlineSecret = "E0501", "A credential written inline instead of referenced";
+    Internal = "E0900", "floe failed on input it accepted: a bug in floe, never in the workspace";
 }
 
 impl Serialize for Code {

@@ -9,6 +9,7 @@
 //! into values and diagnostics.
 
 pub mod artifacts;
+pub mod catalogue;
 pub mod check;
 pub mod diag;
 pub mod manifest;
@@ -76,7 +77,7 @@ pub fn load<T: Document>(file: &str, bytes: &[u8]) -> Loaded<T> {
                 // The schema and the types come from the same source, so this is a
                 // bug in floe; still report it as a diagnostic, never a panic.
                 diagnostics.push(
-                    Diagnostic::error(Code::InvalidValue, format!("document does not fit its model: {e}"))
+                    Diagnostic::error(Code::Internal, format!("document does not fit its model: {e}"))
                         .at(file, node.span),
                 );
                 None

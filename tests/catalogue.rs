@@ -1,0 +1,121 @@
+//! `docs/reference/errors.md` is generated: every diagnostic code with its
+//! explanation (`schemas/src/catalogue.rs`, also behind `floe explain`) and an
+//! example as floe prints it, taken from the snapshots of `testdata/invalid/` or
+//! produced here for the codes no workspace case shows. This test regenerates the
+//! page and fails when the checked-in copy was stale, so codes, explanations and
+//! examples cannot drift apart.
+#![allow(clippy::disallowed_methods)] // a test that maintains a checked-in file
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use floe_schemas::Code;
+
+/// The block of one diagnostic with `code` in a rendered stderr, if any.
+fn block(text: &str, code: Code) -> Option<String> {
+    let heads = [format!("error[{}]", code.as_str()), format!("warning[{}]", code.as_str())];
+    let start = text.lines().position(|l| heads.iter().any(|h| l.starts_with(h.as_str())))?;
+    let lines: Vec<&str> = text.lines().skip(start).take_while(|l| !l.is_empty()).collect();
+    Some(lines.join("\n"))
+}
+
+/// Examples from the snapshots of the invalid-input cases: the first case that shows each code.
+fn snapshot_examples() -> BTreeMap<Code, (String, String)> {
+    let dir = common::repo().join("tests/snapshots");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = BTreeMap::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(case) = name.strip_prefix("invalid__").and_then(|n| n.strip_suffix(".snap")) else { continue };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for code in Code::ALL {
+            if !out.contains_key(code)
+                && let Some(b) = block(&text, *code)
+            {
+                out.insert(*code, (format!("testdata/invalid/{case}"), b));
+            }
+        }
+    }
+    out
+}
+
+/// Examples for codes that only the command line, or an unusual file, shows.
+fn produced_examples() -> BTreeMap<Code, (String, String)> {
+    let mut out = BTreeMap::new();
+    let ws = common::workspace("centralized");
+    let r = common::floe(ws.path(), &["build", "//orders:artifacts", "//bad label"]);
+    out.insert(
+        Code::InvalidLabel,
+        ("floe build '//bad label'".to_owned(), block(&r.stderr, Code::InvalidLabel).unwrap()),
+    );
+    let r = common::floe(ws.path(), &["build", "//order"]);
+    out.insert(Code::NoSuchLabel, ("floe build //order".to_owned(), block(&r.stderr, Code::NoSuchLabel).unwrap()));
+    let big = format!("{}\n", "# padding\n".repeat(110_000));
+    std::fs::write(ws.path().join("orders/floe.yaml"), big).unwrap();
+    let r = common::floe(ws.path(), &["build"]);
+    out.insert(
+        Code::FileTooLarge,
+        ("a floe.yaml over 1 MiB".to_owned(), block(&r.stderr, Code::FileTooLarge).unwrap()),
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let r = common::floe(empty.path(), &["build"]);
+    let text = r.stderr.replace(&empty.path().display().to_string(), "/home/me/projects");
+    out.insert(
+        Code::NoWorkspace,
+        ("floe build, outside a workspace".to_owned(), block(&text, Code::NoWorkspace).unwrap()),
+    );
+    out
+}
+
+#[test]
+fn error_catalogue_is_complete_and_fresh() {
+    let mut examples = snapshot_examples();
+    examples.extend(produced_examples());
+    let mut md = String::from(
+        "# Diagnostic codes\n\n\
+         Every problem floe reports carries one of these codes, and `floe explain CODE` prints \
+         the explanation given here. Codes never change meaning and are never reused.\n\n\
+         This page is generated from `schemas/src/catalogue.rs` and the snapshots of the \
+         invalid-input cases under `testdata/invalid/`; `cargo test --test catalogue` \
+         regenerates it.\n",
+    );
+    for code in Code::ALL {
+        let _ = write!(
+            md,
+            "\n## {}: {}\n\n{}\n",
+            code.as_str(),
+            code.summary(),
+            floe_schemas::catalogue::explanation(*code)
+        );
+        match examples.get(code) {
+            Some((source, text)) => {
+                let _ = write!(md, "\nExample ({source}):\n\n```text\n{text}\n```\n");
+            }
+            None => {
+                assert_eq!(*code, Code::Internal, "no example shows {}: add an invalid-input case", code.as_str());
+                md.push_str("\nNo input is known to produce it.\n");
+            }
+        }
+    }
+    let path = common::repo().join("docs/reference/errors.md");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(md.as_str()) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &md).unwrap();
+        panic!("docs/reference/errors.md was stale and has been regenerated: commit it");
+    }
+}
+
+#[test]
+fn explain_prints_the_catalogue_entry() {
+    let ws = common::workspace("centralized");
+    let r = common::floe(ws.path(), &["explain", "e0206"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("E0206: A child manifest loosens a governance setting of its parent\n\n"));
+    assert!(r.stdout.contains("strengthen-only"));
+    let r = common::floe(ws.path(), &["explain"]);
+    assert_eq!(r.stdout.lines().count(), Code::ALL.len());
+    assert_eq!(common::floe(ws.path(), &["explain", "E9999"]).code, 2);
+}
