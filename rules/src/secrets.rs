@@ -111,7 +111,8 @@ fn redact_value(v: &mut Value, path: &mut Vec<String>, secret_name: &str, found:
         }
         return;
     };
-    if SecretRef::from_value(&Value::Object(map.clone())).is_some() {
+    // Already a reference: nothing inline below it.
+    if map.contains_key(SECRET_REF_KEY) {
         return;
     }
     for (key, value) in map.iter_mut() {

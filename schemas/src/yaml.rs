@@ -70,19 +70,6 @@ impl Node {
         matches!(self.kind, NodeKind::Null)
     }
 
-    /// The node at a JSON-pointer-like path of keys and indices.
-    pub fn at_path(&self, path: &[PathSeg]) -> Option<&Node> {
-        let mut node = self;
-        for seg in path {
-            node = match (seg, &node.kind) {
-                (PathSeg::Key(k), NodeKind::Map(_)) => node.get(k)?,
-                (PathSeg::Index(i), NodeKind::Seq(items)) => items.get(*i)?,
-                _ => return None,
-            };
-        }
-        Some(node)
-    }
-
     /// A short name for the kind of value, for "expected X, found Y".
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
