@@ -47,6 +47,11 @@ pub enum Command {
         /// Labels to build (default: //...)
         labels: Vec<String>,
     },
+    /// Validate and check every guardrail, writing no outputs
+    Check {
+        /// Labels to check (default: //...)
+        labels: Vec<String>,
+    },
     /// Print derivation keys without building
     Hash {
         #[arg(required = true)]
@@ -143,6 +148,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
+    if cli.format == Format::Sarif && !matches!(cli.command, Command::Check { .. }) {
+        return Err(Failure::Usage("`--format sarif` is for `floe check`".to_owned()));
+    }
     match &cli.command {
         Command::Schema { name } => schema(name.as_deref()),
         Command::Explain { code } => explain(code.as_deref()),
@@ -170,12 +178,38 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             printer.build_summary(&report, millis);
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
+        Command::Check { labels } => {
+            let mut session = open(cli, labels)?;
+            let report = session.keys()?;
+            let root = session.options.workspace.clone();
+            match cli.format {
+                Format::Human => {
+                    printer.diagnostics(&root, &report.diagnostics);
+                    if printer.verbosity != Verbosity::Quiet {
+                        let packages: std::collections::BTreeSet<&str> =
+                            report.derivations.iter().map(|d| d.label.split(':').next().unwrap_or("")).collect();
+                        let counts = floe_schemas::diag::summary_line(&report.diagnostics);
+                        eprintln!(
+                            "checked {} packages: {}",
+                            packages.len(),
+                            counts.as_deref().unwrap_or("no problems")
+                        );
+                    }
+                }
+                Format::Json => print_json(&serde_json::json!({"diagnostics": report.diagnostics})),
+                Format::Sarif => {
+                    let root_uri = format!("file://{}/", floe_schemas::sarif::percent_encode(&root.to_string_lossy()));
+                    print_json(&floe_schemas::sarif::log(&report.diagnostics, VERSION, Some(&root_uri)));
+                }
+            }
+            if report.has_errors() { Err(Failure::User) } else { Ok(()) }
+        }
         Command::Hash { labels } => {
             let mut session = open(cli, labels)?;
             let report = session.keys()?;
             printer.diagnostics(&session.options.workspace, &report.diagnostics);
             match cli.format {
-                Format::Json => print_json(&serde_json::json!({
+                Format::Json | Format::Sarif => print_json(&serde_json::json!({
                     "derivations": report.derivations,
                     "diagnostics": report.diagnostics,
                 })),
@@ -195,7 +229,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
             printer.diagnostics(&session.options.workspace, &diags);
             match cli.format {
-                Format::Json => print_json(&reports),
+                Format::Json | Format::Sarif => print_json(&reports),
                 Format::Human => print_why(&reports),
             }
             if diags.iter().any(Diagnostic::is_error) { Err(Failure::User) } else { Ok(()) }
@@ -223,7 +257,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                 }
             }
             match cli.format {
-                Format::Json => {
+                Format::Json | Format::Sarif => {
                     let v: Vec<_> = rows.iter().map(|(l, k)| serde_json::json!({"label": l, "kind": k})).collect();
                     print_json(&v);
                 }

@@ -13,6 +13,8 @@ use std::io::Write as _;
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for `floe check`.
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,7 +40,7 @@ impl Printer {
 
     /// Renders diagnostics on stderr with source snippets read from `root`.
     pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) {
-        if self.format == Format::Json {
+        if self.format != Format::Human {
             return;
         }
         let source = |file: &str| crate::system::read_text(&root.join(file));
@@ -52,7 +54,7 @@ impl Printer {
 
     pub fn build_summary(&self, report: &Report, millis: f64) {
         match self.format {
-            Format::Json => {
+            Format::Json | Format::Sarif => {
                 #[derive(Serialize)]
                 struct Summary {
                     built: usize,

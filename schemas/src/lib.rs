@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod check;
 pub mod diag;
 pub mod manifest;
+pub mod sarif;
 pub mod spec;
 pub mod yaml;
 
