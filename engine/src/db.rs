@@ -395,13 +395,29 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
         .iter()
         .map(|s| {
             let keys: Vec<&str> = s.path.iter().map(String::as_str).collect();
-            let span = node.and_then(|n| keys.iter().try_fold(n, |n, k| n.get(k))).map(|n| n.span).unwrap_or_default();
-            let mut d = Diagnostic::error(Code::InlineSecret, format!("inline credential at `{}`", s.path.join(".")))
-                .at(file, span)
-                .with_help(format!(
-                    "store it in the Kubernetes Secret `{}` under key `{}`; floe references it and never writes the value",
-                    s.reference.name, s.reference.key
-                ));
+            let span = node
+                .and_then(|n| {
+                    keys.iter().try_fold(n, |n, k| match k.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+                        Some(i) => match &n.kind {
+                            floe_schemas::yaml::NodeKind::Seq(items) => {
+                                i.parse::<usize>().ok().and_then(|i| items.get(i))
+                            }
+                            _ => None,
+                        },
+                        None => n.get(k),
+                    })
+                })
+                .map(|n| n.span)
+                .unwrap_or_default();
+            let mut d = Diagnostic::error(
+                Code::InlineSecret,
+                format!("inline credential at `{}`", s.path.join(".").replace(".[", "[")),
+            )
+            .at(file, span)
+            .with_help(format!(
+                "store it in the Kubernetes Secret `{}` under key `{}`; floe references it and never writes the value",
+                s.reference.name, s.reference.key
+            ));
             d.severity = severity;
             d
         })

@@ -7,28 +7,6 @@
 
 use serde_json::{Map, Value};
 
-/// Key names that hold credentials wherever they appear in a plugin's `config`.
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "client_secret",
-    "secret_key",
-    "secret_access_key",
-    "access_key",
-    "access_key_id",
-    "api_key",
-    "apikey",
-    "token",
-    "access_token",
-    "refresh_token",
-    "private_key",
-    "private_key_passphrase",
-    "credentials",
-    "connection_string",
-    "sas_token",
-];
-
 /// The key under which a reference replaces an inline value in resolved config.
 pub const SECRET_REF_KEY: &str = "secret_ref";
 
@@ -130,8 +108,7 @@ fn redact_value(v: &mut Value, path: &mut Vec<String>, secret_name: &str, found:
 }
 
 pub fn is_secret_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    SECRET_KEYS.contains(&lower.as_str())
+    floe_schemas::secret::is_credential_key(key)
 }
 
 /// A literal value, as opposed to a reference or an environment template.

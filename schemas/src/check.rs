@@ -121,7 +121,7 @@ impl<'a> Checker<'a> {
                     self.push(
                         Code::PatternMismatch,
                         node.span,
-                        format!("`{}` has an invalid value `{s}`", display_path(path)),
+                        format!("`{}` has an invalid value{}", display_path(path), echo(path, s)),
                         Some(help),
                     );
                 }
@@ -188,7 +188,7 @@ impl<'a> Checker<'a> {
         self.push(
             enum_code(path),
             node.span,
-            format!("`{}` has an invalid value `{given}`", display_path(path)),
+            format!("`{}` has an invalid value{}", display_path(path), echo(path, &given)),
             Some(help),
         );
     }
@@ -300,7 +300,11 @@ impl<'a> Checker<'a> {
             bound("exclusiveMaximum").filter(|m| v >= *m).map(|m| format!("less than {}", fmt_num(m)))
         };
         if let Some(problem) = problem {
-            self.push(Code::OutOfRange, node.span, format!("`{p}` is {shown}; it must be {problem}"), None);
+            let value = match echo(path, &shown) {
+                e if e.is_empty() => "out of range".to_owned(),
+                _ => shown,
+            };
+            self.push(Code::OutOfRange, node.span, format!("`{p}` is {value}; it must be {problem}"), None);
         }
     }
 
@@ -343,6 +347,15 @@ fn describe_pattern(pattern: &str) -> Option<&'static str> {
         p if p.starts_with("^P(") => "an ISO-8601 duration (e.g. `PT1H`, `P1D`)",
         _ => return None,
     })
+}
+
+/// ` `value`` for a message, unless the value sits under a credential key: a
+/// diagnostic never repeats a secret.
+fn echo(path: &[PathSeg], value: &str) -> String {
+    match path.last() {
+        Some(PathSeg::Key(k)) if crate::secret::is_credential_key(k) => String::new(),
+        _ => format!(" `{value}`"),
+    }
 }
 
 fn display_path(path: &[PathSeg]) -> String {

@@ -290,8 +290,14 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
     let pad = " ".repeat(width);
     let start = (span.column.saturating_sub(1)) as usize;
     let line_chars = line.chars().count();
+    // A quoted line never shows a credential, even one the diagnostic is about.
+    let shown = crate::secret::mask_line(line);
+    let masked_here = shown != line && shown.chars().skip(start).collect::<String>().starts_with(crate::secret::MASK);
     let carets = if span.len == 0 {
         1
+    } else if masked_here {
+        // Underline the mask, not the (longer or shorter) value it hides.
+        crate::secret::MASK.len()
     } else {
         // The span may run past the end of the line (a multi-line value): underline
         // what is on this line.
@@ -301,7 +307,7 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
         len.clamp(1, line_chars.saturating_sub(start).max(1))
     };
     let _ = writeln!(out, "{pad} {}|{}", p.accent, p.reset);
-    let _ = writeln!(out, "{}{:>width$} |{} {line}", p.accent, span.line, p.reset);
+    let _ = writeln!(out, "{}{:>width$} |{} {shown}", p.accent, span.line, p.reset);
     let label = if label.is_empty() { String::new() } else { format!(" {label}") };
     let _ = writeln!(
         out,

@@ -14,6 +14,7 @@ pub mod check;
 pub mod diag;
 pub mod manifest;
 pub mod sarif;
+pub mod secret;
 pub mod spec;
 pub mod yaml;
 

@@ -315,37 +315,20 @@ pub struct DestinationConfig {
 
 /// Keys that name an environment or a connection. A data product is promoted
 /// unchanged across environments, so these belong to the platform, never here.
-pub const FORBIDDEN_KEYS: &[&str] = &[
-    "host",
-    "hostname",
-    "port",
-    "user",
-    "username",
-    "password",
-    "passwd",
-    "token",
-    "access_token",
-    "refresh_token",
-    "secret",
-    "client_secret",
-    "secret_key",
-    "access_key",
-    "api_key",
-    "apikey",
-    "private_key",
-    "connection_string",
-    "connection_url",
-    "database_url",
-    "dsn",
-];
+pub const CONNECTION_KEYS: &[&str] =
+    &["host", "hostname", "port", "user", "username", "connection_url", "database_url", "dsn"];
+
+/// Connection settings and credentials ([`crate::secret::CREDENTIAL_KEYS`]).
+pub fn is_forbidden_key(key: &str) -> bool {
+    CONNECTION_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) || crate::secret::is_credential_key(key)
+}
 
 /// Checks the whole document for connection keys, at any depth.
 pub(crate) fn forbidden_keys(node: &Node, file: &str, out: &mut Vec<Diagnostic>) {
     match &node.kind {
         NodeKind::Map(entries) => {
             for (key, value) in entries {
-                let lower = key.name.to_ascii_lowercase();
-                if FORBIDDEN_KEYS.contains(&lower.as_str()) {
+                if is_forbidden_key(&key.name) {
                     out.push(
                         Diagnostic::error(
                             Code::ForbiddenConnectionKey,

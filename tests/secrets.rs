@@ -1,0 +1,125 @@
+//! A credential is only ever a reference (spec §7). Distinct secrets are
+//! planted wherever a user could write one; none may appear in `floe-out/`,
+//! the store, or anything any command prints.
+#![allow(clippy::disallowed_methods)] // tests set up workspaces on disk
+
+mod common;
+
+use std::path::Path;
+
+use common::{floe, tree};
+
+const SECRETS: &[&str] = &[
+    "S1-catalog-oauth-secret",
+    "S2-storage-access-key",
+    "S3-compute-password",
+    "S4-nested-list-token",
+    "S5-domain-api-key",
+    "S6-floe-yaml-password",
+    "S7-destination-api-key",
+    "S8-quoted, with comma",
+];
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn workspace(root: &Path) {
+    write(
+        root,
+        "manifest.yaml",
+        r#"apiVersion: floe.dev/v1
+kind: Manifest
+metadata: {name: acme, version: 1.0.0, owner: platform@acme.io}
+scope: enterprise
+plugins:
+  compute:
+    type: duckdb
+    config: {threads: 2, password: S3-compute-password}
+  orchestrator: {type: dagster}
+  catalog:
+    type: polaris
+    config:
+      uri: http://polaris:8181/api/catalog
+      oauth2: {client_id: floe, client_secret: S1-catalog-oauth-secret}
+  storage:
+    type: s3
+    config:
+      bucket: lake
+      secret_access_key: "S2-storage-access-key"
+  lineage_backend:
+    type: marquez
+    config:
+      headers:
+        - {name: auth, token: S4-nested-list-token}
+        - {name: other, api_key: "S8-quoted, with comma"}
+"#,
+    );
+    write(
+        root,
+        "sales/manifest.yaml",
+        "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: sales, version: 1.0.0, owner: s@acme.io}\nscope: domain\nplugins:\n  compute:\n    type: duckdb\n    config:\n      api_key: S5-domain-api-key\n",
+    );
+    write(
+        root,
+        "sales/orders/floe.yaml",
+        "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: orders, version: 1.0.0}\ntransforms:\n  - {name: stg_orders}\n",
+    );
+    write(
+        root,
+        "sales/leads/floe.yaml",
+        "apiVersion: floe.dev/v1
+kind: FloeSpec
+metadata: {name: leads, version: 1.0.0}
+transforms:
+  - {name: stg_leads}
+password: S6-floe-yaml-password
+destinations:
+  - name: crm
+    sink_type: rest_api
+    connection_secret_ref: crm-api
+    config: {api_key: S7-destination-api-key}
+",
+    );
+}
+
+#[test]
+fn no_secret_reaches_outputs_the_store_or_any_command_output() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(ws.path());
+    let mut printed = String::new();
+    let runs: &[&[&str]] = &[
+        &["build"],
+        &["build", "--format", "json", "-v"],
+        &["build", "//sales/orders"],
+        &["check"],
+        &["check", "--format", "json"],
+        &["check", "--format", "sarif"],
+        &["hash", "//..."],
+        &["why", "//sales/orders:artifacts", "//sales/orders:dbt-profile"],
+        &["why", "//sales/orders", "--format", "json"],
+        &["query", "//...", "--targets"],
+    ];
+    for args in runs {
+        let r = floe(ws.path(), args);
+        printed.push_str(&r.stdout);
+        printed.push_str(&r.stderr);
+    }
+    // The broken product is reported, the others are built.
+    assert!(printed.contains("error[E0109]"), "{printed}");
+    assert!(printed.contains("warning[E0501]"), "{printed}");
+    let profile = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/profiles.yml")).unwrap();
+    assert!(profile.contains("{{ env_var('FLOE_SECRET_FLOE_COMPUTE_DUCKDB_PASSWORD') }}"), "{profile}");
+    let mut files = tree(&ws.path().join("floe-out"));
+    files.extend(tree(&ws.path().join(".floe")));
+    assert!(!files.is_empty());
+    for secret in SECRETS {
+        assert!(!printed.contains(secret), "`{secret}` was printed:\n{printed}");
+        for (file, bytes) in &files {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "`{secret}` reached {file}");
+        }
+    }
+}
