@@ -9,6 +9,7 @@
 //! file system, dbt's CLI or Helm's; they cannot fail except with diagnostics.
 
 pub mod artifacts;
+pub mod dbt;
 pub mod emit;
 pub mod product;
 pub mod profile;

@@ -1,0 +1,346 @@
+//! Reading a product's dbt project: what its SQL depends on, and what its
+//! property files (`models/**/*.yml`) declare.
+//!
+//! Pure functions over text and parsed YAML. Jinja is not evaluated: floe finds
+//! `ref()` and `source()` calls with literal arguments inside `{{ }}` and
+//! `{% %}` blocks (anywhere in the file, since Jinja renders before SQL is
+//! parsed, so a call in a SQL comment still counts), and skips `{# #}`
+//! comments. A call whose arguments are not literals is reported as dynamic.
+
+use std::collections::BTreeMap;
+
+use floe_schemas::diag::Span;
+use floe_schemas::yaml::{Node, NodeKind};
+
+/// A `ref()` or `source()` call found in SQL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dependency {
+    /// `ref('model')` or `ref('package', 'model')`.
+    Ref { package: Option<String>, model: String, span: Span },
+    /// `source('source', 'table')`.
+    Source { source: String, table: String, span: Span },
+    /// A call whose arguments are not string literals (`ref(var('x'))`).
+    Dynamic { call: &'static str, span: Span },
+}
+
+/// Every `ref()` and `source()` call in a SQL file, in order.
+pub fn scan_sql(text: &str) -> Vec<Dependency> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let open = &text[i..i + 2];
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            "{#" => {
+                // A Jinja comment renders to nothing.
+                i = text[i + 2..].find("#}").map_or(bytes.len(), |e| i + 2 + e + 2);
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let end = text[i + 2..].find(close).map_or(bytes.len(), |e| i + 2 + e);
+        scan_block(text, i + 2, end, &mut out);
+        i = (end + 2).min(bytes.len());
+    }
+    out
+}
+
+fn scan_block(text: &str, start: usize, end: usize, into: &mut Vec<Dependency>) {
+    let block = &text[start..end];
+    let mut out = Vec::new();
+    for (call, kind) in [("ref", true), ("source", false)] {
+        let mut from = 0;
+        while let Some(pos) = find_call(block, call, from) {
+            let args_start = pos + call.len();
+            let after = block[args_start..].trim_start();
+            let open_at = args_start + (block[args_start..].len() - after.len());
+            from = open_at + 1;
+            let span = span_at(text, start + pos, call.len());
+            let Some(args) = parse_args(&block[open_at + 1..]) else {
+                out.push(Dependency::Dynamic { call: if kind { "ref" } else { "source" }, span });
+                continue;
+            };
+            let dep = match (kind, args.as_slice()) {
+                (true, [model]) => Dependency::Ref { package: None, model: model.clone(), span },
+                (true, [package, model]) => {
+                    Dependency::Ref { package: Some(package.clone()), model: model.clone(), span }
+                }
+                (false, [source, table]) => Dependency::Source { source: source.clone(), table: table.clone(), span },
+                _ => Dependency::Dynamic { call: if kind { "ref" } else { "source" }, span },
+            };
+            out.push(dep);
+        }
+    }
+    // `ref` and `source` calls were found in two passes; restore their order.
+    out.sort_by_key(|d| match d {
+        Dependency::Ref { span, .. } | Dependency::Source { span, .. } | Dependency::Dynamic { span, .. } => {
+            span.offset
+        }
+    });
+    into.extend(out);
+}
+
+/// The next `name(` at a word boundary, allowing whitespace before `(`.
+fn find_call(block: &str, name: &str, from: usize) -> Option<usize> {
+    let mut search = from;
+    while let Some(rel) = block.get(search..)?.find(name) {
+        let pos = search + rel;
+        let before_ok = block[..pos].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        let rest = block[pos + name.len()..].trim_start();
+        if before_ok && rest.starts_with('(') {
+            return Some(pos);
+        }
+        search = pos + name.len();
+    }
+    None
+}
+
+/// Literal positional arguments up to the closing `)`; `None` when one is not
+/// a string literal. Keyword arguments (`version=2`) are skipped.
+fn parse_args(s: &str) -> Option<Vec<String>> {
+    let mut args = Vec::new();
+    let mut rest = s.trim_start();
+    loop {
+        if rest.starts_with(')') {
+            return Some(args);
+        }
+        let quote = rest.chars().next()?;
+        if quote == '\'' || quote == '"' {
+            let close = rest[1..].find(quote)?;
+            args.push(rest[1..1 + close].to_owned());
+            rest = rest[close + 2..].trim_start();
+        } else if rest.starts_with(|c: char| c.is_alphabetic()) && rest.contains('=') {
+            // A keyword argument: skip to the next `,` or `)`.
+            let stop = rest.find([',', ')'])?;
+            rest = &rest[stop..];
+        } else {
+            return None;
+        }
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+}
+
+fn span_at(text: &str, offset: usize, len: usize) -> Span {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    Span { line, column, offset: offset as u32, len: len as u32 }
+}
+
+/// A model as a property file describes it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelDoc {
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub meta: BTreeMap<String, serde_json::Value>,
+    pub columns: Vec<ColumnDoc>,
+    /// Tests on the model as a whole.
+    pub tests: Vec<TestDoc>,
+    /// Where its `name` is written.
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ColumnDoc {
+    pub name: String,
+    pub description: Option<String>,
+    pub tests: Vec<TestDoc>,
+    pub span: Span,
+}
+
+/// A data test: a generic one (`not_null`), or a package's (`dbt_utils.unique_combination_of_columns`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestDoc {
+    pub name: String,
+    pub package: Option<String>,
+    pub span: Span,
+}
+
+/// A source table as a property file declares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceTable {
+    pub source: String,
+    pub table: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Properties {
+    pub models: Vec<ModelDoc>,
+    pub sources: Vec<SourceTable>,
+}
+
+/// What a property file (`version: 2`) declares. Entries that do not have the
+/// expected shape are skipped; dbt itself reports them.
+pub fn properties(node: &Node) -> Properties {
+    let mut out = Properties::default();
+    for m in items(node.get("models")) {
+        let Some((name, span)) = name_of(m) else { continue };
+        let config = m.get("config");
+        let mut tags = strings(m.get("tags"));
+        tags.extend(strings(config.and_then(|c| c.get("tags"))));
+        let mut meta = BTreeMap::new();
+        for source in [m.get("meta"), config.and_then(|c| c.get("meta"))].into_iter().flatten() {
+            if let NodeKind::Map(entries) = &source.kind {
+                for (k, v) in entries {
+                    meta.insert(k.name.clone(), v.to_json());
+                }
+            }
+        }
+        let columns = items(m.get("columns"))
+            .filter_map(|c| {
+                let (name, span) = name_of(c)?;
+                Some(ColumnDoc { name, description: text(c.get("description")), tests: tests(c), span })
+            })
+            .collect();
+        out.models.push(ModelDoc {
+            name,
+            description: text(m.get("description")),
+            tags,
+            meta,
+            columns,
+            tests: tests(m),
+            span,
+        });
+    }
+    for s in items(node.get("sources")) {
+        let Some((source, _)) = name_of(s) else { continue };
+        for t in items(s.get("tables")) {
+            if let Some((table, span)) = name_of(t) {
+                out.sources.push(SourceTable { source: source.clone(), table, span });
+            }
+        }
+    }
+    out
+}
+
+fn items(node: Option<&Node>) -> impl Iterator<Item = &Node> {
+    let items: &[Node] = match node.map(|n| &n.kind) {
+        Some(NodeKind::Seq(items)) => items,
+        _ => &[],
+    };
+    items.iter()
+}
+
+fn name_of(node: &Node) -> Option<(String, Span)> {
+    let name = node.get("name")?;
+    Some((name.as_str()?.to_owned(), name.span))
+}
+
+fn text(node: Option<&Node>) -> Option<String> {
+    node.and_then(Node::as_str).map(str::to_owned)
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.kind) {
+        Some(NodeKind::Str(s)) => vec![s.clone()],
+        Some(NodeKind::Seq(items)) => items.iter().filter_map(Node::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `tests:` and its newer name `data_tests:`, each entry a name or a one-key mapping.
+fn tests(node: &Node) -> Vec<TestDoc> {
+    let mut out = Vec::new();
+    for entry in items(node.get("tests")).chain(items(node.get("data_tests"))) {
+        let (full, span) = match &entry.kind {
+            NodeKind::Str(s) => (s.clone(), entry.span),
+            NodeKind::Map(entries) => match entries.first() {
+                Some((k, _)) => (k.name.clone(), k.span),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let (package, name) = match full.rsplit_once('.') {
+            Some((p, n)) => (Some(p.to_owned()), n.to_owned()),
+            None => (None, full),
+        };
+        out.push(TestDoc { name, package, span });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(sql: &str) -> Vec<String> {
+        scan_sql(sql)
+            .into_iter()
+            .map(|d| match d {
+                Dependency::Ref { package: Some(p), model, .. } => format!("ref {p}.{model}"),
+                Dependency::Ref { package: None, model, .. } => format!("ref {model}"),
+                Dependency::Source { source, table, .. } => format!("source {source}.{table}"),
+                Dependency::Dynamic { call, .. } => format!("dynamic {call}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_refs_and_sources_in_every_spelling() {
+        let sql = "select * from {{ ref('stg_orders') }} o\n\
+                   join {{ref(\"stg_customers\")}} c using (id)\n\
+                   join {{ ref( 'finance' , 'fx_rates' ) }}\n\
+                   join {{ source('raw', 'payments') }}\n\
+                   -- {{ ref('in_a_sql_comment') }}\n\
+                   {# {{ ref('in_a_jinja_comment') }} #}\n\
+                   {% set x = ref('in_a_statement') %}\n\
+                   {{ ref('versioned', v=2) }} {{ ref(var('model')) }} {{ my_ref('not_a_call') }}";
+        assert_eq!(
+            refs(sql),
+            [
+                "ref stg_orders",
+                "ref stg_customers",
+                "ref finance.fx_rates",
+                "source raw.payments",
+                "ref in_a_sql_comment",
+                "ref in_a_statement",
+                "ref versioned",
+                "dynamic ref"
+            ]
+        );
+        let Dependency::Ref { span, .. } = &scan_sql("select 1\n  from {{ ref('a') }}")[0] else { panic!() };
+        assert_eq!((span.line, span.column), (2, 11));
+    }
+
+    #[test]
+    fn reads_property_files() {
+        let yml = b"version: 2
+models:
+  - name: stg_orders
+    description: Orders, cleaned
+    config: {tags: [staging], meta: {owner: sales}}
+    tests:
+      - dbt_utils.unique_combination_of_columns: {combination_of_columns: [id, day]}
+    columns:
+      - name: id
+        description: Order id
+        tests: [not_null, unique]
+      - name: status
+        data_tests:
+          - accepted_values: {values: [open, closed]}
+          - relationships: {to: ref('stg_status'), field: code}
+sources:
+  - name: raw
+    tables: [{name: orders}, {name: payments}]
+";
+        let node = floe_schemas::yaml::parse("models/schema.yml", yml).unwrap();
+        let p = properties(&node);
+        let m = &p.models[0];
+        assert_eq!((m.name.as_str(), m.span.line), ("stg_orders", 3));
+        assert_eq!(m.tags, ["staging"]);
+        assert_eq!(m.meta["owner"], "sales");
+        assert_eq!(m.tests[0].package.as_deref(), Some("dbt_utils"));
+        let tests: Vec<&str> = m.columns.iter().flat_map(|c| c.tests.iter().map(|t| t.name.as_str())).collect();
+        assert_eq!(tests, ["not_null", "unique", "accepted_values", "relationships"]);
+        assert_eq!(m.columns[1].description, None);
+        let sources: Vec<String> = p.sources.iter().map(|s| format!("{}.{}", s.source, s.table)).collect();
+        assert_eq!(sources, ["raw.orders", "raw.payments"]);
+    }
+}
