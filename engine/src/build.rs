@@ -321,9 +321,12 @@ impl Session {
 
         self.store.flush()?;
         if changed {
-            // Normalized hashes: known from the last build, or learned by this
-            // one; never a file parsed just to record one (a later build
-            // computes what it needs).
+            let mut state = std::mem::take(&mut self.cx.state);
+            state.version = crate::store::STORE_VERSION;
+            state.floe_version = self.options.settings.floe_version.clone();
+            state.settings = self.options.settings.hash();
+            // Normalized hashes this build learned, never parsing a file just to
+            // record one: a later build computes what it needs.
             let mut learned: BTreeMap<&WsPath, Hash> = BTreeMap::new();
             for record in new_records.values() {
                 for (path, normal) in &record.deps {
@@ -335,10 +338,6 @@ impl Session {
                 let normal = self.known_normal(path).or_else(|| learned.get(path).copied());
                 files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
             }
-            let mut state = std::mem::take(&mut self.cx.state);
-            state.version = crate::store::STORE_VERSION;
-            state.floe_version = self.options.settings.floe_version.clone();
-            state.settings = self.options.settings.hash();
             state.files = files;
             state.dirs = std::mem::take(&mut self.cx.dirs);
             state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
