@@ -111,8 +111,9 @@ pub struct Context {
     pub options: Options,
     pub state: State,
     /// Every package file with its stat and the hash of its bytes.
-    /// Sorted by path.
-    pub files: Vec<(WsPath, FileStat, Hash)>,
+    pub files: BTreeMap<WsPath, (FileStat, Hash)>,
+    /// Normalized hashes known from the last build for files whose bytes did not change.
+    known_normal: BTreeMap<WsPath, Hash>,
     /// Whether hashing found stats the state could not vouch for.
     rehashed: bool,
     pub layout: Arc<Layout>,
@@ -166,23 +167,28 @@ impl Session {
         for ((path, _), h) in to_hash.iter().zip(hashed) {
             fresh.insert(path, h?);
         }
-        let raws: Vec<Hash> = found
-            .files
-            .iter()
-            .map(|(path, stat)| match fresh.get(path) {
+        let mut files = BTreeMap::new();
+        let mut known_normal = BTreeMap::new();
+        for (path, stat) in &found.files {
+            let raw = match fresh.get(path) {
                 Some(h) => *h,
                 None => trusted(path, stat).expect("hashed unless trusted").raw,
-            })
-            .collect();
+            };
+            if let Some(rec) = state.files.get(path).filter(|r| r.raw == raw)
+                && let Some(n) = rec.normal
+            {
+                known_normal.insert(path.clone(), n);
+            }
+            files.insert(path.clone(), (*stat, raw));
+        }
+        let (layout, layout_diagnostics) = Layout::from_files(files.keys());
         let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
-        let files: Vec<(WsPath, FileStat, Hash)> =
-            found.files.into_iter().zip(raws).map(|((path, stat), raw)| (path, stat, raw)).collect();
-        let (layout, layout_diagnostics) = Layout::from_files(files.iter().map(|(p, _, _)| p));
         let cx = Context {
             system,
             options,
             state,
             files,
+            known_normal,
             rehashed,
             layout: Arc::new(layout),
             layout_diagnostics,
@@ -201,7 +207,7 @@ impl Session {
         let cx = &mut self.cx;
         let mut db = Database::new(cx.system.clone(), cx.options.workspace.clone());
         let sources: BTreeMap<WsPath, SourceFile> =
-            cx.files.iter().map(|(p, _, raw)| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
+            cx.files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
         let sources = Arc::new(sources);
         let workspace = Workspace::new(&db, cx.layout.clone(), Arc::new(BTreeMap::new()), cx.options.settings.clone());
         workspace.set_files(&mut db).to(sources.clone());
@@ -334,8 +340,8 @@ impl Session {
                 }
             }
             let mut files = BTreeMap::new();
-            for (path, stat, raw) in &self.files {
-                let normal = self.known_normal(path).or_else(|| learned.get(path).copied());
+            for (path, (stat, raw)) in &self.files {
+                let normal = self.known_normal.get(path).or_else(|| learned.get(path)).copied();
                 files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
             }
             state.files = files;
@@ -382,23 +388,13 @@ impl Context {
         (selected, diags)
     }
 
-    fn file(&self, path: &WsPath) -> Option<&(WsPath, FileStat, Hash)> {
-        self.files.binary_search_by(|(p, _, _)| p.cmp(path)).ok().map(|i| &self.files[i])
-    }
-
-    /// The normalized hash the last build recorded for a file whose bytes are unchanged.
-    fn known_normal(&self, path: &WsPath) -> Option<Hash> {
-        let (_, _, raw) = self.file(path)?;
-        self.state.files.get(path).filter(|r| r.raw == *raw)?.normal
-    }
-
     /// The normalized hash of a file, from the last build when its bytes are
     /// unchanged, else by parsing it.
     fn normal_of(&self, db: Option<&Database>, path: &WsPath) -> Result<Option<Hash>, NeedsDb> {
-        if let Some(n) = self.known_normal(path) {
-            return Ok(Some(n));
+        if let Some(n) = self.known_normal.get(path) {
+            return Ok(Some(*n));
         }
-        let Some((_, _, raw)) = self.file(path) else { return Ok(None) };
+        let Some((_, raw)) = self.files.get(path) else { return Ok(None) };
         // dbt files decide diagnostics, not keys: their bytes are their value.
         if crate::layout::in_model_dir(&path.parent().unwrap_or_default()) {
             return Ok(Some(*raw));
@@ -584,7 +580,7 @@ impl Context {
         }
         // Same values, but a file was edited (a comment, say): recorded warnings
         // would point at old lines. Evaluate again; the keys will match.
-        if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| self.known_normal(p).is_none()) {
+        if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| !self.known_normal.contains_key(p)) {
             return Ok(Reuse::Stale);
         }
         // Restore a deleted or edited output from the store, or rebuild.
