@@ -236,8 +236,9 @@ pub struct DbtModels {
     pub io_error: Option<IoError>,
 }
 
-#[salsa::tracked(returns(ref))]
-pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
+/// Read when a product is evaluated and dropped after its checks: products are
+/// many, and what their projects say is needed only while checking them.
+pub fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
     let mut out = DbtModels { project: Default::default(), diagnostics: Vec::new(), io_error: None };
@@ -259,7 +260,7 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
             Err(d) => out.diagnostics.push(d),
         }
     }
-    Arc::new(out)
+    out
 }
 
 /// The severity governance findings get under the platform's enforcement level.
