@@ -120,6 +120,8 @@ pub struct Context {
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    /// Stats newer than this are too recent to trust (see `RACY_NS`).
+    trust_before: i64,
     pub store: Store,
     graph: Option<Graph>,
 }
@@ -147,13 +149,21 @@ impl Session {
         let own = options.store == options.workspace.join(discover::STORE_DIR);
         let workspace_id = (!own).then(|| Hash::of(options.workspace.to_string_lossy().as_bytes()));
         let store = Store::new(system.clone(), options.store.clone(), workspace_id);
-        let mut state = store.load_state(&options.settings.floe_version)?;
         // The state file's own mtime is the file system's clock at the last save.
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
+        let encoded = store.read_state(&options.settings.floe_version)?;
+        // The walk needs only the directory section; decode the rest meanwhile.
+        let (mut state, found) = std::thread::scope(|s| {
+            let rest = s.spawn(|| encoded.as_ref().map(|e| e.state()).unwrap_or_default());
+            let dirs = encoded.as_ref().map(|e| e.dirs()).unwrap_or_default();
+            let found = discover::discover(sys, &options.workspace, &dirs, trust_before, options.jobs);
+            let state = State { dirs, ..rest.join().expect("decoding the state does not panic") };
+            (state, found)
+        });
+        let found = found?;
         if state.settings != options.settings.hash() {
             state.packages.clear();
         }
-        let found = discover::discover(sys, &options.workspace, &state.dirs, trust_before, options.jobs)?;
         let trusted = |path: &WsPath, stat: &FileStat| -> Option<&FileRecord> {
             state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
         };
@@ -193,6 +203,7 @@ impl Session {
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
+            trust_before,
             store,
             graph: None,
         };
@@ -528,6 +539,7 @@ impl Context {
         produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs, &self.options.settings)));
         let previous = self.state.packages.get(&info.dir);
         let (outputs, written) = self.materialize(produced, previous)?;
+        let out_dir_mtime = self.system.dir_mtime(&self.options.out.join(info.dir.as_str()))?;
         outcome.written = written;
         let deps = self
             .deps_of(db, pkg)
@@ -542,6 +554,7 @@ impl Context {
             structure: self.structure(sel.package),
             derivations: derivation_records,
             outputs,
+            out_dir_mtime,
             warnings: outcome.diagnostics.clone(),
         };
         outcome.record_changed = previous != Some(&record);
@@ -583,9 +596,15 @@ impl Context {
         if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| !self.known_normal.contains_key(p)) {
             return Ok(Reuse::Stale);
         }
-        // Restore a deleted or edited output from the store, or rebuild.
+        // Outputs are checked through their directory's mtime, which moves when
+        // one is deleted, renamed or replaced (as editors save); only when it
+        // moved (or is too recent to trust) is each output stat'ed. Restore a
+        // deleted or edited output from the store, or rebuild.
+        let out_dir = self.options.out.join(info.dir.as_str());
+        let intact = record.out_dir_mtime.is_some_and(|m| m < self.trust_before)
+            && self.system.dir_mtime(&out_dir)? == record.out_dir_mtime;
         let mut restored = Vec::new();
-        for (i, out) in record.outputs.iter().enumerate() {
+        for (i, out) in record.outputs.iter().enumerate().filter(|_| !intact) {
             let abs = self.options.out.join(out.path.as_str());
             if self.system.stat(&abs)? == Some(out.stat) {
                 continue;
@@ -610,13 +629,17 @@ impl Context {
         // The record stands as it is unless an output had to be restored.
         let written = restored.len();
         let diagnostics = record.warnings.clone();
-        let record = (!restored.is_empty()).then(|| {
-            let mut r = record.clone();
-            for (i, stat) in restored {
-                r.outputs[i].stat = stat;
+        let record = match restored.is_empty() {
+            true => None,
+            false => {
+                let mut r = record.clone();
+                for (i, stat) in restored {
+                    r.outputs[i].stat = stat;
+                }
+                r.out_dir_mtime = self.system.dir_mtime(&out_dir)?;
+                Some((info.dir.clone(), r))
             }
-            (info.dir.clone(), r)
-        });
+        };
         Ok(Reuse::Reused(Box::new(PackageOutcome {
             statuses,
             diagnostics,

@@ -30,7 +30,7 @@ use crate::path::WsPath;
 use crate::system::{FileStat, IoError, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 2;
+pub const STORE_VERSION: u32 = 3;
 
 /// One cached derivation: what it was built from and what it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +73,9 @@ pub struct State {
     /// Hash of the settings every key depends on (`SOURCE_DATE_EPOCH`).
     pub settings: Hash,
     /// Directory listings by mtime, so unchanged directories are not read.
+    /// Stored in a section of its own, so the walk can start while the rest
+    /// is still being decoded.
+    #[serde(skip)]
     pub dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     /// Stat cache: what each input file hashed to when it had this stat.
     pub files: BTreeMap<WsPath, FileRecord>,
@@ -99,6 +102,9 @@ pub struct PackageRecord {
     pub derivations: Vec<DerivationRecord>,
     /// Materialized files under `floe-out/`, with their hash and the stat floe left them with.
     pub outputs: Vec<OutputRecord>,
+    /// The mtime of the package's directory under `floe-out/` once its outputs
+    /// were written: while it holds, no output was added, removed or replaced.
+    pub out_dir_mtime: Option<i64>,
     /// Warnings of the last evaluation, replayed when it is reused.
     #[serde(with = "as_json")]
     pub warnings: Vec<Diagnostic>,
@@ -321,23 +327,61 @@ impl Store {
         Ok(())
     }
 
+    /// The encoded state of the last build, when it is of this store version
+    /// and floe version; decode its two sections with [`StateBytes`].
+    pub fn read_state(&self, floe_version: &str) -> Result<Option<StateBytes>, IoError> {
+        let Some(bytes) = self.sys.read(&self.state_path())? else { return Ok(None) };
+        // Layout: header (store version, floe version), the length of the
+        // directory section, the directory section, the rest.
+        let Ok(((v, fv), rest)) = postcard::take_from_bytes::<(u32, String)>(&bytes) else { return Ok(None) };
+        if v != STORE_VERSION || fv != floe_version || rest.len() < 8 {
+            return Ok(None);
+        }
+        let header = bytes.len() - rest.len();
+        let dirs_len = u64::from_le_bytes(rest[..8].try_into().expect("eight bytes")) as usize;
+        let dirs = header + 8..header + 8 + dirs_len;
+        if dirs.end > bytes.len() {
+            return Ok(None);
+        }
+        let main = dirs.end..bytes.len();
+        Ok(Some(StateBytes { bytes, dirs, main }))
+    }
+
     /// The state of the last build; anything unreadable starts afresh.
     pub fn load_state(&self, floe_version: &str) -> Result<State, IoError> {
-        let Some(bytes) = self.sys.read(&self.state_path())? else {
-            return Ok(State::default());
-        };
-        // The version and floe version lead the encoding; check them before
-        // decoding the rest, whose layout they decide.
-        match postcard::from_bytes::<(u32, String)>(&bytes) {
-            Ok((v, fv)) if v == STORE_VERSION && fv == floe_version => {}
-            _ => return Ok(State::default()),
-        }
-        Ok(postcard::from_bytes::<State>(&bytes).unwrap_or_default())
+        Ok(self.read_state(floe_version)?.map(|s| s.state_with_dirs()).unwrap_or_default())
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
-        let bytes = postcard::to_stdvec(state).expect("state serializes");
+        let mut bytes = postcard::to_stdvec(&(state.version, &state.floe_version)).expect("the header serializes");
+        let dirs = postcard::to_stdvec(&state.dirs).expect("directories serialize");
+        bytes.extend_from_slice(&(dirs.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&dirs);
+        bytes.extend_from_slice(&postcard::to_stdvec(state).expect("state serializes"));
         self.sys.write_atomic(&self.state_path(), &bytes)
+    }
+}
+
+/// An encoded state, decoded a section at a time (each on its own thread, if
+/// the caller likes). A section that does not decode is empty.
+pub struct StateBytes {
+    bytes: Vec<u8>,
+    dirs: std::ops::Range<usize>,
+    main: std::ops::Range<usize>,
+}
+
+impl StateBytes {
+    pub fn dirs(&self) -> BTreeMap<WsPath, crate::discover::DirRecord> {
+        postcard::from_bytes(&self.bytes[self.dirs.clone()]).unwrap_or_default()
+    }
+
+    /// Everything but the directories.
+    pub fn state(&self) -> State {
+        postcard::from_bytes(&self.bytes[self.main.clone()]).unwrap_or_default()
+    }
+
+    pub fn state_with_dirs(&self) -> State {
+        State { dirs: self.dirs(), ..self.state() }
     }
 }
 
