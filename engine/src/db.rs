@@ -236,9 +236,8 @@ pub struct DbtModels {
     pub io_error: Option<IoError>,
 }
 
-/// Read when a product is evaluated and dropped after its checks: products are
-/// many, and what their projects say is needed only while checking them.
-pub fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
+#[salsa::tracked(returns(ref))]
+pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
     let mut out = DbtModels { project: Default::default(), diagnostics: Vec::new(), io_error: None };
@@ -260,7 +259,7 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
             Err(d) => out.diagnostics.push(d),
         }
     }
-    out
+    Arc::new(out)
 }
 
 /// The severity governance findings get under the platform's enforcement level.
