@@ -1,2 +1,0 @@
-select *
-from {{ source('bronze', 'raw_customers') }}

@@ -1,2 +1,0 @@
-select account_id as customer_id, segment, email
-from {{ ref('stg_crm_accounts') }}

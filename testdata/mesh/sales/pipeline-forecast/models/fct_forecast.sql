@@ -1,3 +1,0 @@
-select stage, sum(amount) as pipeline
-from {{ ref('stg_opportunities') }}
-group by stage
