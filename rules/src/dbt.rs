@@ -1,5 +1,6 @@
 //! Reading a product's dbt project: what its SQL depends on, and what its
-//! property files (`models/**/*.yml`) declare.
+//! property files (`models/**/*.yml`) declare. Not yet part of builds: a
+//! product's model files become package inputs with the governance checks.
 //!
 //! Pure functions over text and parsed YAML. Jinja is not evaluated: floe finds
 //! `ref()` and `source()` calls with literal arguments inside `{{ }}` and
