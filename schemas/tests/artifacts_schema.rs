@@ -13,20 +13,9 @@ use floe_schemas::artifacts::{
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-/// The conformance folder beside the checkout; `None` (test skipped) only outside CI.
-fn conformance() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "conformance data missing at {} (required under CI=true)",
-        dir.display()
-    );
-    eprintln!("skipping: no conformance data at {}", dir.display());
-    None
-}
+mod common;
+
+use common::conformance;
 
 fn read_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))

@@ -3,24 +3,13 @@
 //! manifest its models accept loads without errors, every one they reject gets at
 //! least one error, and the demo and quickstart manifests load.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use floe_schemas::{Diagnostic, Loaded, Manifest, load};
 
-/// The conformance folder beside the checkout; `None` (test skipped) only outside CI.
-fn conformance() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "conformance data missing at {} (required under CI=true)",
-        dir.display()
-    );
-    eprintln!("skipping: no conformance data at {}", dir.display());
-    None
-}
+mod common;
+
+use common::conformance;
 
 fn load_file(root: &Path, relative: &str) -> Loaded<Manifest> {
     let path = root.join(relative);
