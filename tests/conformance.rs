@@ -31,6 +31,7 @@ fn anchor_demo_builds_validates_and_leaks_no_secret() {
         "{}",
         r.stderr
     );
+    assert!(!r.stderr.contains("demo-secret") && !r.stdout.contains("demo-secret"), "the secret was printed");
     let v = validator(&conf.join("schemas/anchor/CompiledArtifacts.schema.json"));
     for product in ["customer-360", "financial-risk", "iot-telemetry"] {
         let path = ws.path().join("floe-out").join(product).join("compiled_artifacts.json");
