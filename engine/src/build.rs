@@ -235,10 +235,6 @@ impl Session {
         self.cx.package(self.db(), index)
     }
 
-    pub fn select(&self) -> (Vec<label::Selected>, Vec<Diagnostic>) {
-        self.cx.select()
-    }
-
     /// The derivation keys of the selected targets, without building or writing.
     pub fn keys(&mut self) -> Result<Report, IoError> {
         self.ensure_db();
@@ -248,16 +244,7 @@ impl Session {
             for sel in &selected {
                 let info = &self.layout.packages[sel.package];
                 let pkg = self.package(sel.package);
-                let (diags, io_error) = match info.kind {
-                    PackageKind::Product => {
-                        let e = db::product(self.db(), pkg);
-                        (e.diagnostics.clone(), e.io_error.clone())
-                    }
-                    _ => {
-                        let e = db::platform(self.db(), pkg);
-                        (e.diagnostics.clone(), e.io_error.clone())
-                    }
-                };
+                let (diags, io_error) = db::evaluation(self.db(), pkg);
                 if let Some(e) = io_error {
                     return Err(e);
                 }
@@ -274,8 +261,6 @@ impl Session {
                 }
             }
         }
-        diagnostics.sort();
-        diagnostics.dedup();
         diag::sort(&mut diagnostics);
         Ok(Report { derivations, diagnostics, written: 0 })
     }
@@ -331,8 +316,6 @@ impl Session {
             }
         }
         report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
-        report.diagnostics.sort();
-        report.diagnostics.dedup();
         diag::sort(&mut report.diagnostics);
         report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
 
@@ -453,16 +436,7 @@ impl Context {
         }
         let pkg = self.package(db, sel.package);
         let store = &self.store;
-        let (diagnostics, io_error) = match info.kind {
-            PackageKind::Product => {
-                let e = db::product(db, pkg);
-                (e.diagnostics.clone(), e.io_error.clone())
-            }
-            _ => {
-                let e = db::platform(db, pkg);
-                (e.diagnostics.clone(), e.io_error.clone())
-            }
-        };
+        let (diagnostics, io_error) = db::evaluation(db, pkg);
         if let Some(e) = io_error {
             return Err(e);
         }

@@ -394,21 +394,7 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
         .secrets
         .iter()
         .map(|s| {
-            let keys: Vec<&str> = s.path.iter().map(String::as_str).collect();
-            let span = node
-                .and_then(|n| {
-                    keys.iter().try_fold(n, |n, k| match k.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
-                        Some(i) => match &n.kind {
-                            floe_schemas::yaml::NodeKind::Seq(items) => {
-                                i.parse::<usize>().ok().and_then(|i| items.get(i))
-                            }
-                            _ => None,
-                        },
-                        None => n.get(k),
-                    })
-                })
-                .map(|n| n.span)
-                .unwrap_or_default();
+            let span = node.map(|n| n.find(s.path.iter().map(String::as_str)).span).unwrap_or_default();
             let mut d = Diagnostic::error(
                 Code::InlineSecret,
                 format!("inline credential at `{}`", s.path.join(".").replace(".[", "[")),
@@ -495,6 +481,21 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
         || spec.loaded.value.is_none()
         || diagnostics.iter().any(Diagnostic::is_error);
     Arc::new(ProductEval { spec: Some(spec), diagnostics, failed, io_error, producers })
+}
+
+/// A package's diagnostics and I/O failure, whatever its kind.
+pub fn evaluation(db: &dyn Db, pkg: Package) -> (Vec<Diagnostic>, Option<IoError>) {
+    let ws = pkg.workspace(db);
+    match ws.layout(db).packages[pkg.index(db)].kind {
+        PackageKind::Product => {
+            let e = product(db, pkg);
+            (e.diagnostics.clone(), e.io_error.clone())
+        }
+        PackageKind::Root | PackageKind::Domain => {
+            let e = platform(db, pkg);
+            (e.diagnostics.clone(), e.io_error.clone())
+        }
+    }
 }
 
 /// `platform.manifest` must point at the manifest the product belongs to.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use floe_schemas::Diagnostic;
-use floe_schemas::yaml::{Node, NodeKind};
+use floe_schemas::yaml::Node;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -105,10 +105,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
         let info = &session.layout.packages[sel.package];
         let pkg = session.package(sel.package);
         let current = db::derivations(db, pkg).clone();
-        let diagnostics = match info.kind {
-            PackageKind::Product => db::product(db, pkg).diagnostics.clone(),
-            _ => db::platform(db, pkg).diagnostics.clone(),
-        };
+        let (diagnostics, _) = db::evaluation(db, pkg);
         for target in &sel.targets {
             let label = label::target_label(&info.dir, *target);
             let cur = current.as_ref().and_then(|d| d.iter().find(|d| d.target == *target).cloned());
@@ -223,7 +220,7 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
             let text = session.system.read(&session.options.workspace.join(file.as_str())).ok().flatten();
             let node = text.and_then(|t| floe_schemas::yaml::parse(file.as_str(), &t).ok());
             leaf.file = Some(file.to_string());
-            if let Some(n) = node.as_ref().and_then(|n| find_node(n, path)) {
+            if let Some(n) = node.as_ref().map(|n| find_node(n, path)) {
                 leaf.line = Some(n.span.line);
                 leaf.column = Some(n.span.column);
             }
@@ -253,26 +250,12 @@ fn whole_input(session: &Session, pkg: Package, input: &str) -> LeafChange {
 }
 
 /// The node a normalized path (`transforms[2].tags`) points at, or its nearest ancestor.
-fn find_node<'n>(root: &'n Node, path: &str) -> Option<&'n Node> {
-    let mut node = root;
-    for seg in path.split('.') {
-        let (key, indices) = match seg.find('[') {
-            Some(i) => (&seg[..i], &seg[i..]),
-            None => (seg, ""),
-        };
-        if !key.is_empty() {
-            // Normalized names are the serde names; the document uses the same.
-            match node.get(key) {
-                Some(n) => node = n,
-                None => return Some(node),
-            }
-        }
-        for idx in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
-            match (&node.kind, idx.parse::<usize>()) {
-                (NodeKind::Seq(items), Ok(i)) if i < items.len() => node = &items[i],
-                _ => return Some(node),
-            }
-        }
-    }
-    Some(node)
+/// Normalized names are the serde names, so the document uses the same.
+fn find_node<'n>(root: &'n Node, path: &str) -> &'n Node {
+    // `transforms[2].tags` → `transforms`, `[2]`, `tags`.
+    let segs = path.split('.').flat_map(|seg| {
+        let (key, indices) = seg.split_at(seg.find('[').unwrap_or(seg.len()));
+        std::iter::once(key).filter(|k| !k.is_empty()).chain(indices.split_inclusive(']'))
+    });
+    root.find(segs)
 }

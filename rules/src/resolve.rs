@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use floe_schemas::diag::{self, Code, Diagnostic, Span};
-use floe_schemas::yaml::{Node, NodeKind};
+use floe_schemas::yaml::Node;
 use floe_schemas::{Manifest, manifest::Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -143,7 +143,7 @@ pub fn resolve(tiers: &[Tier<'_>]) -> (Option<ResolvedPlatform>, Vec<Diagnostic>
             match key.as_str() {
                 "plugins" => merge_plugins(&mut merged, value, tier, &mut provenance),
                 "governance" => merge_governance(&mut merged, value, tier, &mut provenance),
-                _ => merge_at(&mut merged, &mut path, value, tier, &mut provenance),
+                _ => deep_merge_entry(&mut merged, key, value, &mut path, tier, &mut provenance),
             }
         }
     }
@@ -364,17 +364,6 @@ fn merge_governance(
     }
 }
 
-fn merge_at(
-    merged: &mut Map<String, Value>,
-    path: &mut Vec<String>,
-    value: &Value,
-    tier: &Tier<'_>,
-    prov: &mut BTreeMap<String, Origin>,
-) {
-    let key = path.last().cloned().unwrap_or_default();
-    deep_merge_entry(merged, &key, value, path, tier, prov);
-}
-
 /// Merges `value` into `dst[key]`: maps key by key, anything else replaces.
 fn deep_merge_entry(
     dst: &mut Map<String, Value>,
@@ -460,18 +449,7 @@ fn record_leaves(prov: &mut BTreeMap<String, Origin>, path: &mut Vec<String>, va
 /// The position of `path` in the tier's file: the value itself, or the nearest
 /// ancestor that is written there (a replaced secret has no node of its own).
 fn origin_of(tier: &Tier<'_>, path: &[String]) -> Origin {
-    let mut node = tier.node;
-    for seg in path {
-        let next = match (seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')), &node.kind) {
-            (Some(i), NodeKind::Seq(items)) => i.parse::<usize>().ok().and_then(|i| items.get(i)),
-            (None, NodeKind::Map(_)) => node.get(seg),
-            _ => None,
-        };
-        match next {
-            Some(n) => node = n,
-            None => break,
-        }
-    }
+    let node = tier.node.find(path.iter().map(String::as_str));
     Origin { file: tier.file.to_owned(), line: node.span.line, column: node.span.column }
 }
 

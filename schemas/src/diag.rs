@@ -183,16 +183,15 @@ impl Diagnostic {
     }
 }
 
-/// Sorts diagnostics into the order they are reported in: by file, position, code.
-pub fn sort(diags: &mut [Diagnostic]) {
+/// Sorts diagnostics into the order they are reported in (by file, position,
+/// code) and drops repeats: packages that share a tier report its problems once.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| {
-        (&a.file, a.span.map(|s| (s.line, s.column)), a.code, &a.message).cmp(&(
-            &b.file,
-            b.span.map(|s| (s.line, s.column)),
-            b.code,
-            &b.message,
-        ))
+        (&a.file, a.span.map(|s| (s.line, s.column)), a.code, &a.message)
+            .cmp(&(&b.file, b.span.map(|s| (s.line, s.column)), b.code, &b.message))
+            .then_with(|| a.cmp(b))
     });
+    diags.dedup();
 }
 
 /// `did you mean` for a misspelt name: the closest candidate within a small edit distance.

@@ -70,6 +70,31 @@ impl Node {
         matches!(self.kind, NodeKind::Null)
     }
 
+    /// The child a path segment names: a key in a mapping, an index (`2` or
+    /// `[2]`) in a list.
+    pub fn descend(&self, seg: &str) -> Option<&Node> {
+        match &self.kind {
+            NodeKind::Map(_) => self.get(seg),
+            NodeKind::Seq(items) => {
+                let index = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(seg);
+                items.get(index.parse::<usize>().ok()?)
+            }
+            _ => None,
+        }
+    }
+
+    /// The node at the end of `path`, or the deepest one on the way that exists.
+    pub fn find<'p>(&self, path: impl IntoIterator<Item = &'p str>) -> &Node {
+        let mut node = self;
+        for seg in path {
+            match node.descend(seg) {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node
+    }
+
     /// A short name for the kind of value, for "expected X, found Y".
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
@@ -127,13 +152,12 @@ impl<'a> LazyNode<'a> {
         let Some(mut node) = self.get() else { return Span::default() };
         let mut span = node.span;
         for seg in path {
-            let next = match (&node.kind, seg.parse::<usize>()) {
-                (NodeKind::Seq(items), Ok(i)) => items.get(i).map(|n| (n.span, n)),
-                (NodeKind::Map(_), _) => node.entry(seg).map(|(k, v)| match v.kind {
+            let next = match &node.kind {
+                NodeKind::Map(_) => node.entry(seg).map(|(k, v)| match v.kind {
                     NodeKind::Map(_) | NodeKind::Seq(_) => (k.span, v),
                     _ => (v.span, v),
                 }),
-                _ => None,
+                _ => node.descend(seg).map(|n| (n.span, n)),
             };
             match next {
                 Some((s, n)) => {
