@@ -113,3 +113,23 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }
+
+#[test]
+fn dbt_model_edits_are_checked_without_rebuilding_outputs() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    // A new model appears: the product is checked again, its outputs are not rebuilt.
+    let models = ws.path().join("sales/orders/models");
+    std::fs::write(models.join("int_returns.sql"), "select * from {{ ref('stg_web_orders') }}\n").unwrap();
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E0602"]);
+    // An edited model is checked again too.
+    std::fs::remove_file(models.join("int_returns.sql")).unwrap();
+    edit(&models.join("fct_orders.sql"), |s| s.replace("ref('int_orders_unioned')", "ref('stg_web_orders')"));
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E0603", "E0603"], "{}", r["diagnostics"]);
+}

@@ -388,8 +388,10 @@ impl Context {
         if let Some(n) = self.known_normal.get(path) {
             return Ok(Some(*n));
         }
-        if !self.files.contains_key(path) {
-            return Ok(None);
+        let Some((_, raw)) = self.files.get(path) else { return Ok(None) };
+        // dbt files decide diagnostics, not keys: their bytes are their value.
+        if crate::layout::in_model_dir(&path.parent().unwrap_or_default()) {
+            return Ok(Some(*raw));
         }
         let db = db.ok_or(NeedsDb)?;
         let Some(file) = self.graph().sources.get(path).copied() else { return Ok(None) };
@@ -412,6 +414,7 @@ impl Context {
             if info.has_dbt_project {
                 deps.insert(info.dir.join(crate::layout::DBT_PROJECT).expect("joins"));
             }
+            deps.extend(info.models.iter().cloned());
             for producer in db::product(db, pkg).producers.values() {
                 deps.insert(self.layout.packages[producer.index(db)].file());
             }
@@ -425,6 +428,11 @@ impl Context {
         c.u64(info.kind as u64).u64(u64::from(info.has_dbt_project));
         for i in self.layout.chain(index) {
             c.str(self.layout.packages[i].dir.as_str());
+        }
+        // A model file that appears or goes changes what the product is checked against.
+        c.u64(info.models.len() as u64);
+        for m in &info.models {
+            c.str(m.as_str());
         }
         c.finish()
     }

@@ -228,6 +228,51 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
     }
 }
 
+/// A product's dbt project: its models and property files under `models/`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbtModels {
+    pub project: floe_rules::dbt::Project,
+    pub diagnostics: Vec<Diagnostic>,
+    pub io_error: Option<IoError>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    let mut out = DbtModels { project: Default::default(), diagnostics: Vec::new(), io_error: None };
+    for path in &info.models {
+        let Some(file) = file_of(db, ws, path) else { continue };
+        let bytes = match read(db, file) {
+            Ok(b) => b,
+            Err(e) => {
+                out.io_error = Some(e);
+                continue;
+            }
+        };
+        if path.as_str().ends_with(".sql") {
+            out.project.add_sql(path.as_str(), &String::from_utf8_lossy(&bytes));
+            continue;
+        }
+        match floe_schemas::yaml::parse(path.as_str(), &bytes) {
+            Ok(node) => out.project.add_properties(path.as_str(), floe_rules::dbt::properties(&node)),
+            Err(d) => out.diagnostics.push(d),
+        }
+    }
+    Arc::new(out)
+}
+
+/// The severity governance findings get under the platform's enforcement level.
+fn enforcement_severity(platform: &ResolvedPlatform) -> Option<Severity> {
+    let level =
+        platform.merged.get("governance").and_then(|g| g.get("policy_enforcement_level")).and_then(Value::as_str);
+    match level {
+        Some("strict") => Some(Severity::Error),
+        Some("off") => None,
+        _ => Some(Severity::Warning),
+    }
+}
+
 /// A platform package (the root or a domain) resolved through its tiers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlatformEval {
@@ -473,6 +518,13 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
         let file_name = path.as_str();
         if let Some(resolved) = platform_eval.as_ref().and_then(|p| p.resolved.as_ref()) {
             diagnostics.extend(checks::check(value, node, file_name, resolved));
+            if info.has_dbt_project {
+                let models = dbt_models(db, pkg);
+                io_error = io_error.or_else(|| models.io_error.clone());
+                diagnostics.extend(models.diagnostics.iter().cloned());
+                let severity = enforcement_severity(resolved);
+                diagnostics.extend(floe_rules::dbt::cross_check(value, &models.project, file_name, node, severity));
+            }
         }
         diagnostics.extend(platform_ref_diagnostics(db, pkg, value, node));
         producers = check_input_ports(db, pkg, value, node, &mut diagnostics);

@@ -89,6 +89,7 @@ fn list(
     let record = match (cache.get(dir), mtime) {
         (Some(r), Some(m)) if r.mtime_ns == m && m < trust_before => r.clone(),
         _ => {
+            let in_models = crate::layout::in_model_dir(dir);
             let mut record = DirRecord { mtime_ns: mtime.unwrap_or_default(), ..DirRecord::default() };
             for entry in sys.list_dir(&abs)? {
                 if entry.name.starts_with('.') {
@@ -96,7 +97,9 @@ fn list(
                 }
                 if entry.is_dir {
                     record.dirs.push(entry.name);
-                } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT) {
+                } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT)
+                    || (in_models && is_model_file(&entry.name))
+                {
                     record.files.push(entry.name);
                 }
             }
@@ -112,6 +115,11 @@ fn list(
         }
     }
     Ok((record, found))
+}
+
+/// dbt models and their property files.
+fn is_model_file(name: &str) -> bool {
+    name.ends_with(".sql") || name.ends_with(".yml") || name.ends_with(".yaml")
 }
 
 /// The gitignore subset floe honours: `#` comments, `!` negation, a trailing `/`
@@ -247,6 +255,7 @@ mod tests {
                 "manifest.yaml",
                 "sales/a/dbt_project.yml",
                 "sales/a/floe.yaml",
+                "sales/a/models/x.sql",
                 "sales/manifest.yaml"
             ]
         );

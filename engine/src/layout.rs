@@ -13,6 +13,13 @@ use crate::path::WsPath;
 pub const MANIFEST: &str = "manifest.yaml";
 pub const SPEC: &str = "floe.yaml";
 pub const DBT_PROJECT: &str = "dbt_project.yml";
+/// Where a product's dbt models live (dbt's default `model-paths`).
+pub const MODELS_DIR: &str = "models";
+
+/// Whether a directory lies in a `models/` tree, where dbt files are read.
+pub fn in_model_dir(dir: &WsPath) -> bool {
+    dir.as_str().split('/').any(|s| s == MODELS_DIR)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PackageKind {
@@ -29,6 +36,8 @@ pub struct PackageInfo {
     pub parent: Option<usize>,
     /// Whether the directory holds a `dbt_project.yml`.
     pub has_dbt_project: bool,
+    /// A product's dbt models and property files, under its `models/` directory.
+    pub models: Vec<WsPath>,
 }
 
 impl PackageInfo {
@@ -52,15 +61,21 @@ impl Layout {
         let mut manifests = std::collections::BTreeSet::new();
         let mut specs = std::collections::BTreeSet::new();
         let mut dbt = std::collections::BTreeSet::new();
+        let mut model_files = Vec::new();
         for f in files {
             let Some(dir) = f.parent() else { continue };
             match f.file_name() {
-                MANIFEST => manifests.insert(dir),
-                SPEC => specs.insert(dir),
-                DBT_PROJECT => dbt.insert(dir),
+                MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
+                SPEC if !in_model_dir(&dir) => specs.insert(dir),
+                DBT_PROJECT if !in_model_dir(&dir) => dbt.insert(dir),
+                _ if in_model_dir(&dir) => {
+                    model_files.push(f.clone());
+                    false
+                }
                 _ => false,
             };
         }
+        model_files.sort();
         let mut diags = Vec::new();
         let mut packages: Vec<PackageInfo> = Vec::new();
         let mut dirs: Vec<(WsPath, PackageKind)> = Vec::new();
@@ -108,7 +123,14 @@ impl Layout {
                 continue;
             }
             let has_dbt_project = dbt.contains(&dir);
-            packages.push(PackageInfo { dir, kind, parent, has_dbt_project });
+            let models = if kind == PackageKind::Product {
+                let prefix = dir.join(MODELS_DIR).expect("joins");
+                let start = model_files.partition_point(|f| f < &prefix);
+                model_files[start..].iter().take_while(|f| f.starts_with(&prefix)).cloned().collect()
+            } else {
+                Vec::new()
+            };
+            packages.push(PackageInfo { dir, kind, parent, has_dbt_project, models });
         }
         (Layout { packages }, diags)
     }

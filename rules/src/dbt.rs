@@ -8,10 +8,11 @@
 //! parsed, so a call in a SQL comment still counts), and skips `{# #}`
 //! comments. A call whose arguments are not literals is reported as dynamic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use floe_schemas::diag::Span;
-use floe_schemas::yaml::{Node, NodeKind};
+use floe_schemas::diag::{self, Code, Diagnostic, Severity, Span};
+use floe_schemas::spec::FloeSpec;
+use floe_schemas::yaml::{LazyNode, Node, NodeKind};
 
 /// A `ref()` or `source()` call found in SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,6 +264,152 @@ fn tests(node: &Node) -> Vec<TestDoc> {
             None => (None, full),
         };
         out.push(TestDoc { name, package, span });
+    }
+    out
+}
+
+/// A product's dbt project as floe reads it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Project {
+    pub models: BTreeMap<String, Model>,
+    /// Declared `(source, table)` pairs.
+    pub sources: BTreeSet<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Model {
+    /// The model's SQL file and what it depends on.
+    pub sql: Option<(String, Vec<Dependency>)>,
+    /// The property file that documents it, and what it says.
+    pub doc: Option<(String, ModelDoc)>,
+}
+
+impl Project {
+    pub fn add_sql(&mut self, file: &str, text: &str) {
+        let name = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".sql").to_owned();
+        self.models.entry(name).or_default().sql = Some((file.to_owned(), scan_sql(text)));
+    }
+
+    pub fn add_properties(&mut self, file: &str, props: Properties) {
+        for m in props.models {
+            let entry = self.models.entry(m.name.clone()).or_default();
+            entry.doc = Some((file.to_owned(), m));
+        }
+        for s in props.sources {
+            self.sources.insert((s.source, s.table));
+        }
+    }
+}
+
+/// Transforms and models, checked against each other both ways. `severity`
+/// is the platform's enforcement level (`None` when enforcement is off).
+pub fn cross_check(
+    spec: &FloeSpec,
+    project: &Project,
+    file: &str,
+    node: &LazyNode<'_>,
+    severity: Option<Severity>,
+) -> Vec<Diagnostic> {
+    let Some(severity) = severity else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut push = |d: Diagnostic| {
+        let mut d = d;
+        d.severity = severity;
+        out.push(d);
+    };
+    let transforms: BTreeSet<&str> = spec.transforms.iter().map(|t| t.name.as_str()).collect();
+    for (i, t) in spec.transforms.iter().enumerate() {
+        let idx = i.to_string();
+        let Some(model) = project.models.get(&t.name) else {
+            let help = match diag::suggest(&t.name, project.models.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean the model `{s}`? otherwise add `models/{}.sql`", t.name),
+                None => format!("add `models/{}.sql`, or remove the transform", t.name),
+            };
+            push(
+                Diagnostic::error(Code::TransformWithoutModel, format!("transform `{}` has no dbt model", t.name))
+                    .at(file, node.span_at(&["transforms", &idx, "name"]))
+                    .with_help(help),
+            );
+            continue;
+        };
+        let Some((sql_file, deps)) = &model.sql else { continue };
+        let declared: BTreeSet<&str> = t.depends_on.iter().flatten().map(String::as_str).collect();
+        let mut referenced = BTreeSet::new();
+        for dep in deps {
+            match dep {
+                Dependency::Ref { package: None, model: m, span } => {
+                    referenced.insert(m.as_str());
+                    if !project.models.contains_key(m) {
+                        let help = match diag::suggest(m, project.models.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "ref() names a model of this project, or `ref('package', 'model')`".to_owned(),
+                        };
+                        push(
+                            Diagnostic::error(
+                                Code::UnknownModel,
+                                format!("`{}` refs `{m}`, which this project does not have", t.name),
+                            )
+                            .at(sql_file, *span)
+                            .with_help(help),
+                        );
+                    } else if transforms.contains(m.as_str()) && !declared.contains(m.as_str()) {
+                        push(
+                            Diagnostic::error(
+                                Code::DependsOnMismatch,
+                                format!("`{}` refs `{m}`, but its `dependsOn` does not list it", t.name),
+                            )
+                            .at(sql_file, *span)
+                            .with_help(format!("add `{m}` to the `dependsOn` of `{}` in floe.yaml", t.name))
+                            .with_note(
+                                file,
+                                node.span_at(&["transforms", &idx, "name"]),
+                                "the transform",
+                            ),
+                        );
+                    }
+                }
+                Dependency::Source { source, table, span }
+                    if !project.sources.contains(&(source.clone(), table.clone())) =>
+                {
+                    push(
+                        Diagnostic::error(
+                            Code::UndefinedSource,
+                            format!("`{}` reads source `{source}.{table}`, which no property file declares", t.name),
+                        )
+                        .at(sql_file, *span)
+                        .with_help(format!("declare it under `sources:` in a property file in models/ (`- name: {source}`, table `{table}`)")),
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (j, d) in t.depends_on.iter().flatten().enumerate() {
+            if transforms.contains(d.as_str()) && !referenced.contains(d.as_str()) {
+                push(
+                    Diagnostic::error(
+                        Code::DependsOnMismatch,
+                        format!("`{}` lists `{d}` in `dependsOn`, but its SQL never refs it", t.name),
+                    )
+                    .at(file, node.span_at(&["transforms", &idx, "dependsOn", &j.to_string()]))
+                    .with_help(format!("ref it in `{sql_file}`, or remove it from `dependsOn`")),
+                );
+            }
+        }
+    }
+    for (name, model) in &project.models {
+        if transforms.contains(name.as_str()) {
+            continue;
+        }
+        let (at, span) = match (&model.sql, &model.doc) {
+            (Some((f, _)), _) => (f.as_str(), Span::START),
+            (None, Some((f, doc))) => (f.as_str(), doc.span),
+            (None, None) => continue,
+        };
+        push(
+            Diagnostic::error(Code::ModelWithoutTransform, format!("dbt model `{name}` has no transform in floe.yaml"))
+                .at(at, span)
+                .with_help(format!("add `- name: {name}` to `transforms`, or remove the model")),
+        );
     }
     out
 }

@@ -166,6 +166,32 @@ pub fn explanation(code: Code) -> &'static str {
              `policy_enforcement_level: strict` this is an error, under `warn` a warning. Store the \
              value in the named Secret."
         }
+        Code::TransformWithoutModel => {
+            "A transform in `floe.yaml` has no dbt model: no `models/**/<name>.sql` and no entry in a \
+             property file under `models/`. floe checks the product's real dbt project; add the \
+             model or remove the transform. Reported under the platform's enforcement level \
+             (an error under `strict`, a warning under `warn`)."
+        }
+        Code::ModelWithoutTransform => {
+            "The dbt project has a model that `floe.yaml` does not list as a transform, so the \
+             platform would not schedule, govern or document it. Add a transform with its name, or \
+             remove the model. Reported under the platform's enforcement level."
+        }
+        Code::DependsOnMismatch => {
+            "A transform's `dependsOn` and its model's `ref()` calls disagree: the SQL refs a model \
+             `dependsOn` does not list, or `dependsOn` lists a model the SQL never refs. The \
+             orchestrator schedules by `dependsOn`, dbt by `ref()`; they must tell the same story. \
+             Reported under the platform's enforcement level."
+        }
+        Code::UnknownModel => {
+            "A model's SQL calls `ref()` on a model the project does not have (and names no \
+             package). dbt would fail to compile it. Reported under the platform's enforcement level."
+        }
+        Code::UndefinedSource => {
+            "A model's SQL calls `source('x', 'y')` but no property file under `models/` declares \
+             source `x` with table `y`. Declare it (`sources:`), so its freshness and tests are \
+             governed too. Reported under the platform's enforcement level."
+        }
         Code::Internal => {
             "floe accepted its input but then failed to process it: a bug in floe, not a problem in \
              the workspace. Please report it with the input that triggers it."

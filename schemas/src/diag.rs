@@ -94,6 +94,11 @@ codes! {
     ProductCycle = "E0402", "Products depend on one another in a cycle";
     PortExpectation = "E0403", "An input port expects columns or service levels its producer does not offer";
     InlineSecret = "E0501", "A credential written inline instead of referenced";
+    TransformWithoutModel = "E0601", "A transform with no dbt model";
+    ModelWithoutTransform = "E0602", "A dbt model with no transform";
+    DependsOnMismatch = "E0603", "A transform's `dependsOn` disagrees with its model's `ref()` calls";
+    UnknownModel = "E0604", "A `ref()` to a model the project does not have";
+    UndefinedSource = "E0605", "A `source()` that no property file declares";
     Internal = "E0900", "floe failed on input it accepted: a bug in floe, never in the workspace";
 }
 

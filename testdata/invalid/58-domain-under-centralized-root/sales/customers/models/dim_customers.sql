@@ -1,0 +1,2 @@
+select account_id as customer_id, segment, email
+from {{ ref('stg_crm_accounts') }}

@@ -1,0 +1,3 @@
+select * from {{ ref('stg_web_orders') }}
+union all
+select * from {{ ref('stg_store_orders') }}

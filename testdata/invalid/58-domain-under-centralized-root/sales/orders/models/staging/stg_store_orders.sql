@@ -1,0 +1,2 @@
+select *
+from {{ source('pos', 'store_orders') }}
