@@ -180,7 +180,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         }
         Command::Check { labels } => {
             let mut session = open(cli, labels)?;
-            let report = session.keys()?;
+            let report = session.check()?;
             let root = session.options.workspace.clone();
             match cli.format {
                 Format::Human => {
@@ -196,7 +196,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                         );
                     }
                 }
-                Format::Json => print_json(&serde_json::json!({"diagnostics": report.diagnostics})),
+                Format::Json => print_json(&serde_json::json!({
+                    "diagnostics": report.diagnostics,
+                    "enforcement": report.enforcement,
+                })),
                 Format::Sarif => {
                     let root_uri = format!("file://{}/", floe_schemas::sarif::percent_encode(&root.to_string_lossy()));
                     print_json(&floe_schemas::sarif::log(&report.diagnostics, VERSION, Some(&root_uri)));
@@ -385,14 +388,21 @@ fn store_dir(cli: &Cli, root: &Path) -> PathBuf {
 }
 
 pub fn settings() -> Result<Settings, Failure> {
-    let source_date_epoch = match crate::env::get(&crate::env::SOURCE_DATE_EPOCH) {
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| Failure::Usage(format!("SOURCE_DATE_EPOCH must be whole seconds since 1970, found `{v}`")))?,
-        None => 0,
-    };
-    Ok(Settings { floe_version: VERSION.to_owned(), source_date_epoch, standalone: false })
+    let source_date_epoch =
+        match crate::env::get(&crate::env::SOURCE_DATE_EPOCH) {
+            Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+                Failure::Usage(format!("SOURCE_DATE_EPOCH must be whole seconds since 1970, found `{v}`"))
+            })?),
+            None => None,
+        };
+    // Expiring policy overrides are judged against this date; see `Settings::today`.
+    let today = floe_rules::enforce::date_of(source_date_epoch.unwrap_or_else(crate::system::now_epoch_secs));
+    Ok(Settings {
+        floe_version: VERSION.to_owned(),
+        source_date_epoch: source_date_epoch.unwrap_or(0),
+        standalone: false,
+        today,
+    })
 }
 
 pub fn jobs(cli: &Cli) -> usize {

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use floe_engine::build::{DerivationStatus, Report, Status};
-use floe_schemas::diag::{self, Diagnostic};
+use floe_schemas::diag::{self, Code, Diagnostic};
 use serde::Serialize;
 use std::io::Write as _;
 
@@ -43,7 +43,16 @@ impl Printer {
         if self.format != Format::Human {
             return;
         }
-        let source = |file: &str| crate::system::read_text(&root.join(file));
+        // Secrets that scanning found are masked in every snippet that shows their line.
+        let source = |file: &str| {
+            let mut text = crate::system::read_text(&root.join(file))?;
+            for d in diags.iter().filter(|d| d.code == Code::SecretInSource && d.file.as_deref() == Some(file)) {
+                if let Some(span) = d.span {
+                    text = diag::mask_span(&text, span);
+                }
+            }
+            Some(text)
+        };
         for d in diags {
             if self.verbosity == Verbosity::Quiet && !d.is_error() {
                 continue;

@@ -134,3 +134,10 @@ pub fn current_dir() -> Result<std::path::PathBuf, IoError> {
 pub fn canonicalize(path: &Path) -> Result<std::path::PathBuf, IoError> {
     std::fs::canonicalize(path).map_err(|e| io_error("resolve", path, e))
 }
+
+/// Seconds since the Unix epoch by the system clock: read once per run, only
+/// for the evaluation date of expiring policy overrides when
+/// `SOURCE_DATE_EPOCH` is not set.
+pub fn now_epoch_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

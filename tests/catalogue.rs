@@ -21,7 +21,8 @@ fn block(text: &str, code: Code) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-/// Examples from the snapshots of the invalid-input cases: the first case that shows each code.
+/// Examples from the snapshots of the invalid-input cases and the governance
+/// workspace's products: the first case that shows each code.
 fn snapshot_examples() -> BTreeMap<Code, (String, String)> {
     let dir = common::repo().join("tests/snapshots");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -29,13 +30,17 @@ fn snapshot_examples() -> BTreeMap<Code, (String, String)> {
     let mut out = BTreeMap::new();
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(case) = name.strip_prefix("invalid__").and_then(|n| n.strip_suffix(".snap")) else { continue };
+        let source = match (name.strip_prefix("invalid__"), name.strip_prefix("governance__")) {
+            (Some(case), _) => format!("testdata/invalid/{}", case.trim_end_matches(".snap")),
+            (_, Some(product)) => format!("testdata/governance/{}", product.trim_end_matches(".snap")),
+            _ => continue,
+        };
         let text = std::fs::read_to_string(&file).unwrap();
         for code in Code::ALL {
             if !out.contains_key(code)
                 && let Some(b) = block(&text, *code)
             {
-                out.insert(*code, (format!("testdata/invalid/{case}"), b));
+                out.insert(*code, (source.clone(), b));
             }
         }
     }
@@ -79,8 +84,8 @@ fn error_catalogue_is_complete_and_fresh() {
          Every problem floe reports carries one of these codes, and `floe explain CODE` prints \
          the explanation given here. Codes never change meaning and are never reused.\n\n\
          This page is generated from `schemas/src/catalogue.rs` and the snapshots of the \
-         invalid-input cases under `testdata/invalid/`; `cargo test --test catalogue` \
-         regenerates it.\n",
+         invalid-input cases under `testdata/invalid/` and of the governance workspace \
+         `testdata/governance/`; `cargo test --test catalogue` regenerates it.\n",
     );
     for code in Code::ALL {
         let _ = write!(

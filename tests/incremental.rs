@@ -20,11 +20,11 @@ const SALES: &[&str] = &[
 fn cold_then_no_op() {
     let ws = workspace("mesh");
     let cold = build_json(ws.path());
-    assert_eq!(cold["summary"]["built"], 13);
+    assert_eq!(cold["summary"]["built"], 18);
     assert_eq!(cold["summary"]["reused"], 0);
     let again = build_json(ws.path());
     assert_eq!(with_status(&again, "built"), Vec::<String>::new());
-    assert_eq!(again["summary"]["reused"], 13);
+    assert_eq!(again["summary"]["reused"], 18);
     assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
 }
 
@@ -80,7 +80,7 @@ fn comment_and_key_order_edits_rebuild_nothing() {
     });
     let r = build_json(ws.path());
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
-    assert_eq!(r["summary"]["reused"], 13);
+    assert_eq!(r["summary"]["reused"], 18);
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     std::fs::remove_file(ws.path().join(".floe/state")).unwrap();
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
-    assert_eq!(r["summary"]["built"], 13);
+    assert_eq!(r["summary"]["built"], 18);
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }
@@ -118,18 +118,18 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
 fn dbt_model_edits_are_checked_without_rebuilding_outputs() {
     let ws = workspace("mesh");
     build_json(ws.path());
-    // A new model appears: the product is checked again, its outputs are not rebuilt.
+    // A new model appears: the product is checked again; only its report changes.
     let models = ws.path().join("sales/orders/models");
     std::fs::write(models.join("int_returns.sql"), "select * from {{ ref('stg_web_orders') }}\n").unwrap();
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:enforcement"]);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0602"]);
     // An edited model is checked again too.
     std::fs::remove_file(models.join("int_returns.sql")).unwrap();
     edit(&models.join("fct_orders.sql"), |s| s.replace("ref('int_orders_unioned')", "ref('stg_web_orders')"));
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:enforcement"]);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0603", "E0603"], "{}", r["diagnostics"]);
 }

@@ -77,6 +77,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// Output files written (changed) under `floe-out/`.
     pub written: usize,
+    /// `floe check`: each product's enforcement report, by package label.
+    pub enforcement: BTreeMap<String, serde_json::Value>,
 }
 
 impl Report {
@@ -262,7 +264,82 @@ impl Session {
             }
         }
         diag::sort(&mut diagnostics);
-        Ok(Report { derivations, diagnostics, written: 0 })
+        Ok(Report { derivations, diagnostics, ..Report::default() })
+    }
+
+    /// Validation and enforcement only, writing nothing. A package whose last
+    /// build still holds is not evaluated again: its recorded warnings and its
+    /// enforcement report (from the store) are the answer.
+    pub fn check(&mut self) -> Result<Report, IoError> {
+        let (selected, mut diagnostics) = self.select();
+        let mut report = Report::default();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            diag::sort(&mut diagnostics);
+            report.diagnostics = diagnostics;
+            return Ok(report);
+        }
+        let mut pending = Vec::new();
+        for sel in &selected {
+            let info = &self.layout.packages[sel.package];
+            let Ok(record) = self.cx.holding_record(None, sel) else {
+                pending.push(sel);
+                continue;
+            };
+            let cached = record.derivations.iter().find(|d| d.target == Target::Enforcement.name());
+            let json = match cached {
+                Some(d) => self.cx.stored_output(d.key, "enforcement.json")?,
+                None => None,
+            };
+            if info.kind == PackageKind::Product && json.is_none() {
+                pending.push(sel);
+                continue;
+            }
+            diagnostics.extend(record.warnings.iter().cloned());
+            for (target, key) in record.derivations.iter().filter_map(|d| Some((Target::parse(&d.target)?, d.key))) {
+                report.derivations.push(DerivationStatus {
+                    label: label::target_label(&info.dir, target),
+                    rule: target.rule(),
+                    key: Some(key),
+                    status: Status::Reused,
+                });
+            }
+            if let Some(json) = json {
+                report.enforcement.insert(label::package_label(&info.dir), json);
+            }
+        }
+        if !pending.is_empty() {
+            self.ensure_db();
+            for sel in pending {
+                let info = &self.layout.packages[sel.package];
+                let pkg = self.package(sel.package);
+                let (diags, io_error) = db::evaluation(self.db(), pkg);
+                if let Some(e) = io_error {
+                    return Err(e);
+                }
+                diagnostics.extend(diags);
+                if info.kind == PackageKind::Product
+                    && let Some(out) = &db::enforcement(self.db(), pkg).output
+                {
+                    let json = serde_json::to_value(&out.result).unwrap_or_default();
+                    report.enforcement.insert(label::package_label(&info.dir), json);
+                }
+                let drvs = db::derivations(self.db(), pkg);
+                for target in &sel.targets {
+                    let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
+                    report.derivations.push(DerivationStatus {
+                        label: label::target_label(&info.dir, *target),
+                        rule: target.rule(),
+                        key,
+                        status: if key.is_some() { Status::Built } else { Status::Failed },
+                    });
+                }
+            }
+        }
+        diagnostics.extend(self.layout_diagnostics.iter().cloned());
+        diag::sort(&mut diagnostics);
+        report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
+        report.diagnostics = diagnostics;
+        Ok(report)
     }
 
     /// Builds the selected packages and saves the state.
@@ -467,17 +544,24 @@ impl Context {
         let mut failed = false;
         for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
             let label = label::target_label(&info.dir, drv.target);
-            let out_name = drv.target.file_name();
-            let cached = store.get_action(drv.key)?;
-            let cached_bytes = match cached.as_ref().and_then(|a| a.outputs.get(out_name)) {
-                Some(h) => store.get_object(*h)?,
-                None => None,
-            };
-            let (bytes, status) = match cached_bytes {
-                Some(bytes) => (bytes, Status::Reused),
-                None => match db::output(db, pkg, drv.target) {
-                    Ok(bytes) => {
-                        let h = store.put_object(&bytes)?;
+            let names = drv.target.outputs();
+            let mut cached = Vec::with_capacity(names.len());
+            if let Some(action) = store.get_action(drv.key)? {
+                for name in names {
+                    let Some(h) = action.outputs.get(*name) else { break };
+                    let Some(bytes) = store.get_object(*h)? else { break };
+                    cached.push(bytes);
+                }
+            }
+            let (files, status) = if cached.len() == names.len() {
+                (cached, Status::Reused)
+            } else {
+                match db::output(db, pkg, drv.target) {
+                    Ok(files) => {
+                        let mut outputs = BTreeMap::new();
+                        for (name, bytes) in names.iter().zip(&files) {
+                            outputs.insert((*name).to_owned(), store.put_object(bytes)?);
+                        }
                         self.store_inputs(db, pkg, drv)?;
                         store.put_action(&ActionEntry {
                             key: drv.key,
@@ -486,9 +570,9 @@ impl Context {
                             rule_version: drv.rule_version,
                             floe_version: self.options.settings.floe_version.clone(),
                             inputs: drv.inputs.clone(),
-                            outputs: BTreeMap::from([(out_name.to_owned(), h)]),
+                            outputs,
                         })?;
-                        (bytes.to_vec(), Status::Built)
+                        (files.iter().map(|b| b.to_vec()).collect(), Status::Built)
                     }
                     Err(diags) => {
                         outcome.diagnostics.extend(diags.iter().cloned());
@@ -501,11 +585,13 @@ impl Context {
                         });
                         continue;
                     }
-                },
+                }
             };
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
-            produced.push((info.dir.join(out_name).expect("joins"), bytes));
+            for (name, bytes) in names.iter().zip(files) {
+                produced.push((info.dir.join(name).expect("joins"), bytes));
+            }
         }
         if failed || outcome.diagnostics.iter().any(Diagnostic::is_error) {
             return Ok(outcome);
@@ -537,6 +623,13 @@ impl Context {
         Ok(outcome)
     }
 
+    /// One output file of a stored derivation, as JSON.
+    fn stored_output(&self, key: Hash, name: &str) -> Result<Option<serde_json::Value>, IoError> {
+        let Some(action) = self.store.get_action(key)? else { return Ok(None) };
+        let Some(hash) = action.outputs.get(name) else { return Ok(None) };
+        Ok(self.store.get_object(*hash)?.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
     /// Stores the normalized inputs a derivation was keyed on, so that a later
     /// `floe why` can say what changed inside them.
     fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation) -> Result<(), IoError> {
@@ -549,27 +642,37 @@ impl Context {
 
     /// The last build's record, when it still holds: nothing it read changed and
     /// its outputs are intact (or can be restored from the store).
-    fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {
+    /// The last build's record of a package, when nothing it read changed.
+    fn holding_record(&self, db: Option<&Database>, sel: &label::Selected) -> Result<&PackageRecord, Reuse> {
         let info = &self.layout.packages[sel.package];
-        let Some(record) = self.state.packages.get(&info.dir) else { return Ok(Reuse::Stale) };
+        let Some(record) = self.state.packages.get(&info.dir) else { return Err(Reuse::Stale) };
         if record.structure != self.structure(sel.package) {
-            return Ok(Reuse::Stale);
+            return Err(Reuse::Stale);
         }
         if !sel.targets.iter().all(|t| record.derivations.iter().any(|d| d.target == t.name())) {
-            return Ok(Reuse::Stale);
+            return Err(Reuse::Stale);
         }
         for (path, normal) in &record.deps {
             match self.normal_of(db, path) {
                 Ok(n) if n == Some(*normal) => {}
-                Ok(_) => return Ok(Reuse::Stale),
-                Err(NeedsDb) => return Ok(Reuse::NeedsDb),
+                Ok(_) => return Err(Reuse::Stale),
+                Err(NeedsDb) => return Err(Reuse::NeedsDb),
             }
         }
         // Same values, but a file was edited (a comment, say): recorded warnings
         // would point at old lines. Evaluate again; the keys will match.
         if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| !self.known_normal.contains_key(p)) {
-            return Ok(Reuse::Stale);
+            return Err(Reuse::Stale);
         }
+        Ok(record)
+    }
+
+    fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {
+        let info = &self.layout.packages[sel.package];
+        let record = match self.holding_record(db, sel) {
+            Ok(r) => r,
+            Err(reuse) => return Ok(reuse),
+        };
         // Outputs are checked through their directory's mtime, which moves when
         // one is deleted, renamed or replaced (as editors save); only when it
         // moved (or is too recent to trust) is each output stat'ed. Restore a
@@ -676,7 +779,7 @@ fn drv_record(dir: &WsPath, drvs: &[Derivation], settings: &Settings) -> Vec<u8>
                 "rule_version": d.rule_version,
                 "key": d.key,
                 "inputs": d.inputs,
-                "output": d.target.file_name(),
+                "outputs": d.target.outputs(),
             })
         })
         .collect();
@@ -726,7 +829,12 @@ plugins:
             out: "/w/floe-out".into(),
             cwd: WsPath::ROOT,
             labels: vec!["//...".into()],
-            settings: Settings { floe_version: "test".into(), source_date_epoch: 0, standalone: false },
+            settings: Settings {
+                floe_version: "test".into(),
+                source_date_epoch: 0,
+                standalone: false,
+                today: "1970-01-01".into(),
+            },
             jobs: 2,
         };
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use floe_rules::product as checks;
 use floe_rules::resolve::{ResolvedPlatform, Tier};
 use floe_rules::secrets::InlineSecret;
-use floe_rules::{artifacts, emit, profile, resolve, secrets, versions};
+use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets, versions};
 use floe_schemas::artifacts::Mode;
 use floe_schemas::diag::{Code, Diagnostic, Severity};
 use floe_schemas::yaml::{LazyNode, Node};
@@ -71,6 +71,11 @@ pub struct Settings {
     /// `platform compile` form): the mode is `simple`, and the driver, which
     /// knows the real paths, checks `platform.manifest`.
     pub standalone: bool,
+    /// The evaluation date (`YYYY-MM-DD`) for expiring policy overrides:
+    /// `SOURCE_DATE_EPOCH`'s, else today's in UTC. Not part of [`Settings::hash`]:
+    /// only the enforcement of a product whose platform has an expiring
+    /// override reads it, and only that derivation's key carries it.
+    pub today: String,
 }
 
 impl Settings {
@@ -193,6 +198,8 @@ fn io_failure<T>(e: IoError) -> Parsed<T> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DbtProject {
     pub profile: Option<String>,
+    /// `version`, which the enforcement report names.
+    pub version: Option<String>,
     pub normal: Option<Hash>,
     pub diagnostics: Vec<Diagnostic>,
     pub io_error: Option<IoError>,
@@ -204,12 +211,25 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
     let bytes = match read(db, file) {
         Ok(b) => b,
         Err(e) => {
-            return Arc::new(DbtProject { profile: None, normal: None, diagnostics: Vec::new(), io_error: Some(e) });
+            let io_error = Some(e);
+            return Arc::new(DbtProject {
+                profile: None,
+                version: None,
+                normal: None,
+                diagnostics: Vec::new(),
+                io_error,
+            });
         }
     };
     match floe_schemas::yaml::parse(path, &bytes) {
         Ok(node) => {
             let profile = node.get("profile").and_then(Node::as_str).map(str::to_owned);
+            let version = node.get("version").and_then(|v| {
+                v.to_json().as_str().map(str::to_owned).or_else(|| {
+                    let j = v.to_json();
+                    (j.is_number()).then(|| j.to_string())
+                })
+            });
             let mut diagnostics = Vec::new();
             if let Some(p) = node.get("profile")
                 && p.as_str().is_none_or(|s| s.is_empty())
@@ -222,9 +242,11 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
             }
             // Only the profile name reaches an output.
             let normal = Some(Hash::of_json(&profile));
-            Arc::new(DbtProject { profile, normal, diagnostics, io_error: None })
+            Arc::new(DbtProject { profile, version, normal, diagnostics, io_error: None })
         }
-        Err(d) => Arc::new(DbtProject { profile: None, normal: None, diagnostics: vec![d], io_error: None }),
+        Err(d) => {
+            Arc::new(DbtProject { profile: None, version: None, normal: None, diagnostics: vec![d], io_error: None })
+        }
     }
 }
 
@@ -232,6 +254,8 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DbtModels {
     pub project: floe_rules::dbt::Project,
+    /// What secret scanning found in the model files.
+    pub secrets: Vec<(String, scan::Finding)>,
     pub diagnostics: Vec<Diagnostic>,
     pub io_error: Option<IoError>,
 }
@@ -240,7 +264,9 @@ pub struct DbtModels {
 pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
-    let mut out = DbtModels { project: Default::default(), diagnostics: Vec::new(), io_error: None };
+    let mut out =
+        DbtModels { project: Default::default(), secrets: Vec::new(), diagnostics: Vec::new(), io_error: None };
+    let scanner = scanner(db, pkg);
     for path in &info.models {
         let Some(file) = file_of(db, ws, path) else { continue };
         let bytes = match read(db, file) {
@@ -250,8 +276,12 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
                 continue;
             }
         };
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some(scanner) = &scanner {
+            out.secrets.extend(scanner.scan(path.as_str(), &text).into_iter().map(|f| (path.as_str().to_owned(), f)));
+        }
         if path.as_str().ends_with(".sql") {
-            out.project.add_sql(path.as_str(), &String::from_utf8_lossy(&bytes));
+            out.project.add_sql(path.as_str(), &text);
             continue;
         }
         match floe_schemas::yaml::parse(path.as_str(), &bytes) {
@@ -262,14 +292,113 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
     Arc::new(out)
 }
 
-/// The severity governance findings get under the platform's enforcement level.
-fn enforcement_severity(platform: &ResolvedPlatform) -> Option<Severity> {
-    let level =
-        platform.merged.get("governance").and_then(|g| g.get("policy_enforcement_level")).and_then(Value::as_str);
-    match level {
-        Some("strict") => Some(Severity::Error),
-        Some("off") => None,
-        _ => Some(Severity::Warning),
+/// The secret scanner a product's platform configures (`None` when the
+/// platform does not resolve or its patterns do not compile: it reports that).
+fn scanner(db: &dyn Db, pkg: Package) -> Option<scan::Scanner> {
+    let parent = parent_platform(db, pkg)?;
+    let eval = platform(db, parent);
+    let gov = eval.resolved.as_ref()?.manifest.governance.as_ref();
+    scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())).ok()
+}
+
+/// A product's governance: its dbt project and files checked against every
+/// policy of its platform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnforcementEval {
+    /// `None` when the product or its platform cannot be evaluated.
+    pub output: Option<enforce::Output>,
+    pub io_error: Option<IoError>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
+    let none = |io_error| Arc::new(EnforcementEval { output: None, io_error });
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let info = &layout.packages[pkg.index(db)];
+    let Some(parent) = parent_platform(db, pkg) else { return none(None) };
+    let platform_eval = platform(db, parent);
+    let Some(resolved) = platform_eval.resolved.as_ref() else { return none(None) };
+    let path = info.file();
+    let Some(file) = file_of(db, ws, &path) else { return none(None) };
+    let parsed = parsed_spec(db, file);
+    let Some(spec) = parsed.loaded.value.as_ref() else { return none(None) };
+    let mut io_error = None;
+    let mut secrets = Vec::new();
+    let empty = floe_rules::dbt::Project::default();
+    let mut project = &empty;
+    let mut dbt_version = None;
+    let scanner = scanner(db, pkg);
+    let mut scan_file = |f: SourceFile, secrets: &mut Vec<(String, scan::Finding)>| match read(db, f) {
+        Ok(bytes) => {
+            if let Some(scanner) = &scanner {
+                let p = f.path(db).as_str();
+                secrets
+                    .extend(scanner.scan(p, &String::from_utf8_lossy(&bytes)).into_iter().map(|x| (p.to_owned(), x)));
+            }
+        }
+        Err(e) => io_error = Some(e),
+    };
+    scan_file(file, &mut secrets);
+    if let Some(f) = dbt_file(db, pkg) {
+        scan_file(f, &mut secrets);
+        dbt_version = dbt_project(db, f).version.clone();
+        let models = dbt_models(db, pkg);
+        io_error = io_error.or_else(|| models.io_error.clone());
+        secrets.extend(models.secrets.iter().cloned());
+        project = &models.project;
+    }
+    let settings = ws.settings(db);
+    let node = tree(db, file);
+    let label = label::package_label(&info.dir);
+    let domain = domain_of(db, pkg, spec, resolved);
+    let input = enforce::Input {
+        product: &label,
+        spec,
+        spec_file: path.as_str(),
+        spec_node: &node,
+        has_project: info.has_dbt_project,
+        project,
+        dbt_version: dbt_version.as_deref().unwrap_or("unknown"),
+        platform: resolved,
+        secrets: &secrets,
+        today: &settings.today,
+        timestamp: &floe_rules::rfc3339(settings.source_date_epoch),
+        domain: &domain,
+    };
+    Arc::new(EnforcementEval { output: Some(enforce::enforce(&input)), io_error })
+}
+
+/// Hash of what the enforcement report says and of the files it quotes: the
+/// evaluation runs for every product anyway (its diagnostics decide the
+/// build), so the report's derivation is keyed on its result, and an edit that
+/// changes no finding (a comment, a reordered key) rebuilds no report.
+#[salsa::tracked(returns(copy))]
+pub fn enforcement_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    let out = enforcement(db, pkg).output.as_ref()?;
+    let ws = pkg.workspace(db);
+    let mut c = Canonical::new("floe.enforcement.v1");
+    c.hash(&Hash::of_json(&out.result));
+    let mut quoted = std::collections::BTreeSet::new();
+    for (file, span) in out.locations.iter().flatten() {
+        c.str(file).u64(u64::from(span.line)).u64(u64::from(span.column)).u64(u64::from(span.len));
+        quoted.insert(file.as_str());
+    }
+    for file in quoted {
+        let revision = WsPath::new(file).and_then(|p| file_of(db, ws, &p)).map(|f| f.revision(db));
+        c.str(file).hash(&revision.unwrap_or_default());
+    }
+    Some(c.finish())
+}
+
+/// The domain a product belongs to: its domain tier in a mesh, else its
+/// `domain` label, else `default`.
+fn domain_of(db: &dyn Db, pkg: Package, spec: &FloeSpec, platform: &ResolvedPlatform) -> String {
+    let ws = pkg.workspace(db);
+    if ws.layout(db).chain(pkg.index(db)).len() > 1 {
+        platform.chain.last().map(|t| t.name.clone()).unwrap_or_default()
+    } else {
+        spec.metadata.labels.as_ref().and_then(|l| l.get("domain").cloned()).unwrap_or_else(|| "default".to_owned())
     }
 }
 
@@ -362,6 +491,26 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             .map(str::to_owned)
     });
     own_diags.extend(secret_diagnostics(own, own_path.as_str(), level.as_deref().unwrap_or("warn")));
+    if let Some(r) = &resolved {
+        let own_file_only = |d: &Diagnostic| d.file.as_deref().is_none_or(|f| f == own_path.as_str());
+        own_diags.extend(enforce::check_config(r).into_iter().filter(own_file_only));
+        // Secret values anywhere in the manifest, beyond the credential keys above.
+        let gov = r.manifest.governance.as_ref();
+        if let (Ok(scanner), Ok(bytes)) =
+            (scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())), read(db, own_file))
+        {
+            let found = scanner.scan(own_path.as_str(), &String::from_utf8_lossy(&bytes));
+            let inline: std::collections::BTreeSet<u32> = own_diags
+                .iter()
+                .filter(|d| d.code == Code::InlineSecret)
+                .filter_map(|d| d.span.map(|s| s.line))
+                .collect();
+            let level = enforce::level(gov);
+            let found =
+                found.into_iter().filter(|f| !inline.contains(&f.line)).map(|f| (own_path.as_str().to_owned(), f));
+            own_diags.extend(enforce::secret_diagnostics(found, level));
+        }
+    }
     diagnostics.extend(own_diags);
     let failed = parent_eval.as_ref().is_some_and(|p| p.failed)
         || diagnostics.iter().any(Diagnostic::is_error)
@@ -520,11 +669,11 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
             diagnostics.extend(checks::check(value, node, file_name, resolved));
             if info.has_dbt_project {
                 let models = dbt_models(db, pkg);
-                io_error = io_error.or_else(|| models.io_error.clone());
                 diagnostics.extend(models.diagnostics.iter().cloned());
-                let severity = enforcement_severity(resolved);
-                diagnostics.extend(floe_rules::dbt::cross_check(value, &models.project, file_name, node, severity));
             }
+            let e = enforcement(db, pkg);
+            io_error = io_error.or_else(|| e.io_error.clone());
+            diagnostics.extend(e.output.iter().flat_map(|o| o.diagnostics.iter().cloned()));
         }
         diagnostics.extend(platform_ref_diagnostics(db, pkg, value, node));
         producers = check_input_ports(db, pkg, value, node, &mut diagnostics);
@@ -830,9 +979,15 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 ("product".to_owned(), Hash::of(spec.metadata.name.as_bytes())),
                 ("dbt_project".to_owned(), dbt),
             ]);
+            let mut enforcement = BTreeMap::from([("report".to_owned(), enforcement_key(db, pkg)?)]);
+            let gov = platform(db, parent).resolved.as_ref().and_then(|r| r.manifest.governance.clone());
+            if gov.as_ref().is_some_and(enforce::needs_date) {
+                enforcement.insert("date".to_owned(), Hash::of(settings.today.as_bytes()));
+            }
             Some(vec![
                 Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
                 Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
+                Derivation::new(Target::Enforcement, versions::ENFORCEMENT, version, enforcement),
             ])
         }
     }
@@ -859,7 +1014,8 @@ fn dbt_key(db: &dyn Db, pkg: Package) -> Hash {
 }
 
 /// The bytes of one target's output, or the problems that prevent it.
-pub type Output = Result<Arc<Vec<u8>>, Vec<Diagnostic>>;
+/// One entry per file of [`Target::outputs`], in that order.
+pub type Output = Result<Vec<Arc<Vec<u8>>>, Vec<Diagnostic>>;
 
 /// Runs the rule behind a target. Not memoized: each output is computed once
 /// per build and written away, and holding it would only cost memory.
@@ -868,7 +1024,7 @@ pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
         Target::Manifest => {
             let eval = platform(db, pkg);
             let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            Ok(Arc::new(emit::json(&resolved_manifest_doc(r))))
+            Ok(vec![Arc::new(emit::json(&resolved_manifest_doc(r)))])
         }
         Target::Artifacts | Target::DbtProfile => {
             let eval = product(db, pkg);
@@ -879,7 +1035,7 @@ pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
             let profile_value = profile::profile(platform, &spec.metadata.name)?;
             let name = profile_name(db, pkg, spec);
             if target == Target::DbtProfile {
-                return Ok(Arc::new(profile::profiles_yml(&name, &profile_value).into_bytes()));
+                return Ok(vec![Arc::new(profile::profiles_yml(&name, &profile_value).into_bytes())]);
             }
             let ws = pkg.workspace(db);
             let settings = ws.settings(db);
@@ -892,15 +1048,7 @@ pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
                 1 => Mode::Centralized,
                 _ => Mode::Mesh,
             };
-            let domain = if chain.len() > 1 {
-                platform.chain.last().map(|t| t.name.clone()).unwrap_or_default()
-            } else {
-                spec.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("domain").cloned())
-                    .unwrap_or_else(|| "default".to_owned())
-            };
+            let domain = domain_of(db, pkg, spec, platform);
             let key = derivations(db, pkg)
                 .as_ref()
                 .and_then(|d| d.iter().find(|d| d.target == Target::Artifacts).map(|d| d.key))
@@ -919,7 +1067,33 @@ pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
                 warning_count,
             };
             let compiled = artifacts::compile(&input)?;
-            Ok(Arc::new(emit::json(&compiled)))
+            Ok(vec![Arc::new(emit::json(&compiled))])
+        }
+        Target::Enforcement => {
+            let e = enforcement(db, pkg);
+            let out = e.output.as_ref().ok_or_else(Vec::new)?;
+            let ws = pkg.workspace(db);
+            let info = &ws.layout(db).packages[pkg.index(db)];
+            let scanner =
+                scanner(db, pkg).unwrap_or_else(|| scan::Scanner::new(None).expect("built-in patterns compile"));
+            // The files the report quotes, secrets masked.
+            let mut sources = BTreeMap::new();
+            for (file, _) in out.locations.iter().flatten() {
+                if sources.contains_key(file) {
+                    continue;
+                }
+                let Some(path) = WsPath::new(file) else { continue };
+                if let Ok(Some(bytes)) = db.read_file(&path) {
+                    let text = scanner.redact(&String::from_utf8_lossy(&bytes)).into_owned();
+                    let masked: Vec<String> = text.lines().map(floe_schemas::secret::mask_line).collect();
+                    sources.insert(file.clone(), masked.join("\n"));
+                }
+            }
+            let settings = ws.settings(db);
+            let label = label::package_label(&info.dir);
+            let html = floe_rules::report::html(&label, &out.result, &out.locations, &sources);
+            let sarif = floe_schemas::sarif::log(&enforce::located(out), &settings.floe_version, None);
+            Ok(vec![Arc::new(emit::json(&out.result)), Arc::new(emit::json(&sarif)), Arc::new(html.into_bytes())])
         }
     }
 }

@@ -173,9 +173,9 @@ impl Ignore {
                 continue;
             }
             let hit = if rule.anchored {
-                match_segments(&rule.pattern, &segs)
+                floe_rules::glob::segments_match(&rule.pattern, &segs)
             } else {
-                segs.last().is_some_and(|last| glob(&rule.pattern[0], last))
+                segs.last().is_some_and(|last| floe_rules::glob::matches(&rule.pattern[0], last))
             };
             if hit {
                 ignored = !rule.negate;
@@ -183,40 +183,6 @@ impl Ignore {
         }
         ignored
     }
-}
-
-fn match_segments(pattern: &[String], segs: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => segs.is_empty(),
-        Some((first, rest)) if first == "**" => (0..=segs.len()).any(|skip| match_segments(rest, &segs[skip..])),
-        Some((first, rest)) => {
-            segs.split_first().is_some_and(|(s, srest)| glob(first, s) && match_segments(rest, srest))
-        }
-    }
-}
-
-/// `*` and `?` within one path segment.
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -263,9 +229,6 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob("*.yaml", "floe.yaml"));
-        assert!(glob("f?oe*", "floe.yaml"));
-        assert!(!glob("*.yml", "floe.yaml"));
         let ig = Ignore::parse("docs/**/draft\n");
         assert!(ig.is_ignored(&WsPath::new("docs/a/b/draft").unwrap(), true));
         assert!(ig.is_ignored(&WsPath::new("docs/draft").unwrap(), true));

@@ -13,7 +13,7 @@ use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 
 /// What a product package builds.
-pub const PRODUCT_TARGETS: &[Target] = &[Target::Artifacts, Target::DbtProfile];
+pub const PRODUCT_TARGETS: &[Target] = &[Target::Artifacts, Target::DbtProfile, Target::Enforcement];
 /// What a platform package (the root, a domain) builds.
 pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest];
 
@@ -23,17 +23,20 @@ pub enum Target {
     Artifacts,
     /// `profiles.yml`.
     DbtProfile,
+    /// `enforcement.{json,sarif,html}`: the governance report.
+    Enforcement,
     /// `manifest.resolved.json`: the platform as resolved through its tiers.
     Manifest,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Artifacts, Target::DbtProfile, Target::Manifest];
+    pub const ALL: &'static [Target] = &[Target::Artifacts, Target::DbtProfile, Target::Enforcement, Target::Manifest];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Artifacts => "artifacts",
             Target::DbtProfile => "dbt-profile",
+            Target::Enforcement => "enforcement",
             Target::Manifest => "manifest",
         }
     }
@@ -47,16 +50,18 @@ impl Target {
         match self {
             Target::Artifacts => "floe.compiled-artifacts",
             Target::DbtProfile => "floe.dbt-profile",
+            Target::Enforcement => "floe.enforcement",
             Target::Manifest => "floe.resolved-manifest",
         }
     }
 
-    /// The output file under `floe-out/<package>/`.
-    pub fn file_name(self) -> &'static str {
+    /// The output files under `floe-out/<package>/`.
+    pub fn outputs(self) -> &'static [&'static str] {
         match self {
-            Target::Artifacts => "compiled_artifacts.json",
-            Target::DbtProfile => "profiles.yml",
-            Target::Manifest => "manifest.resolved.json",
+            Target::Artifacts => &["compiled_artifacts.json"],
+            Target::DbtProfile => &["profiles.yml"],
+            Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],
+            Target::Manifest => &["manifest.resolved.json"],
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading a product's dbt project: what its SQL depends on, and what its
-//! property files (`models/**/*.yml`) declare. Not yet part of builds: a
-//! product's model files become package inputs with the governance checks.
+//! property files (`models/**/*.yml`) declare. The engine hands the files of
+//! a product's `models/` tree to [`Project`]; `crate::enforce` checks it.
 //!
 //! Pure functions over text and parsed YAML. Jinja is not evaluated: floe finds
 //! `ref()` and `source()` calls with literal arguments inside `{{ }}` and
@@ -10,9 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use floe_schemas::diag::{self, Code, Diagnostic, Severity, Span};
-use floe_schemas::spec::FloeSpec;
-use floe_schemas::yaml::{LazyNode, Node, NodeKind};
+use floe_schemas::diag::Span;
+use floe_schemas::yaml::{Node, NodeKind};
 
 /// A `ref()` or `source()` call found in SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +140,8 @@ pub struct ModelDoc {
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub meta: BTreeMap<String, serde_json::Value>,
+    /// `config.materialized`, when the property file sets it.
+    pub materialized: Option<String>,
     pub columns: Vec<ColumnDoc>,
     /// Tests on the model as a whole.
     pub tests: Vec<TestDoc>,
@@ -204,6 +205,7 @@ pub fn properties(node: &Node) -> Properties {
         out.models.push(ModelDoc {
             name,
             description: text(m.get("description")),
+            materialized: text(config.and_then(|c| c.get("materialized"))),
             tags,
             meta,
             columns,
@@ -299,119 +301,6 @@ impl Project {
             self.sources.insert((s.source, s.table));
         }
     }
-}
-
-/// Transforms and models, checked against each other both ways. `severity`
-/// is the platform's enforcement level (`None` when enforcement is off).
-pub fn cross_check(
-    spec: &FloeSpec,
-    project: &Project,
-    file: &str,
-    node: &LazyNode<'_>,
-    severity: Option<Severity>,
-) -> Vec<Diagnostic> {
-    let Some(severity) = severity else { return Vec::new() };
-    let mut out = Vec::new();
-    let mut push = |d: Diagnostic| {
-        let mut d = d;
-        d.severity = severity;
-        out.push(d);
-    };
-    let transforms: BTreeSet<&str> = spec.transforms.iter().map(|t| t.name.as_str()).collect();
-    for (i, t) in spec.transforms.iter().enumerate() {
-        let idx = i.to_string();
-        let Some(model) = project.models.get(&t.name) else {
-            let help = match diag::suggest(&t.name, project.models.keys().map(String::as_str)) {
-                Some(s) => format!("did you mean the model `{s}`? otherwise add `models/{}.sql`", t.name),
-                None => format!("add `models/{}.sql`, or remove the transform", t.name),
-            };
-            push(
-                Diagnostic::error(Code::TransformWithoutModel, format!("transform `{}` has no dbt model", t.name))
-                    .at(file, node.span_at(&["transforms", &idx, "name"]))
-                    .with_help(help),
-            );
-            continue;
-        };
-        let Some((sql_file, deps)) = &model.sql else { continue };
-        let declared: BTreeSet<&str> = t.depends_on.iter().flatten().map(String::as_str).collect();
-        let mut referenced = BTreeSet::new();
-        for dep in deps {
-            match dep {
-                Dependency::Ref { package: None, model: m, span } => {
-                    referenced.insert(m.as_str());
-                    if !project.models.contains_key(m) {
-                        let help = match diag::suggest(m, project.models.keys().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "ref() names a model of this project, or `ref('package', 'model')`".to_owned(),
-                        };
-                        push(
-                            Diagnostic::error(
-                                Code::UnknownModel,
-                                format!("`{}` refs `{m}`, which this project does not have", t.name),
-                            )
-                            .at(sql_file, *span)
-                            .with_help(help),
-                        );
-                    } else if transforms.contains(m.as_str()) && !declared.contains(m.as_str()) {
-                        push(
-                            Diagnostic::error(
-                                Code::DependsOnMismatch,
-                                format!("`{}` refs `{m}`, but its `dependsOn` does not list it", t.name),
-                            )
-                            .at(sql_file, *span)
-                            .with_help(format!("add `{m}` to the `dependsOn` of `{}` in floe.yaml", t.name))
-                            .with_note(
-                                file,
-                                node.span_at(&["transforms", &idx, "name"]),
-                                "the transform",
-                            ),
-                        );
-                    }
-                }
-                Dependency::Source { source, table, span }
-                    if !project.sources.contains(&(source.clone(), table.clone())) =>
-                {
-                    push(
-                        Diagnostic::error(
-                            Code::UndefinedSource,
-                            format!("`{}` reads source `{source}.{table}`, which no property file declares", t.name),
-                        )
-                        .at(sql_file, *span)
-                        .with_help(format!("declare it under `sources:` in a property file in models/ (`- name: {source}`, table `{table}`)")),
-                    );
-                }
-                _ => {}
-            }
-        }
-        for (j, d) in t.depends_on.iter().flatten().enumerate() {
-            if transforms.contains(d.as_str()) && !referenced.contains(d.as_str()) {
-                push(
-                    Diagnostic::error(
-                        Code::DependsOnMismatch,
-                        format!("`{}` lists `{d}` in `dependsOn`, but its SQL never refs it", t.name),
-                    )
-                    .at(file, node.span_at(&["transforms", &idx, "dependsOn", &j.to_string()]))
-                    .with_help(format!("ref it in `{sql_file}`, or remove it from `dependsOn`")),
-                );
-            }
-        }
-    }
-    for (name, model) in &project.models {
-        if transforms.contains(name.as_str()) {
-            continue;
-        }
-        let (at, span) = match (&model.sql, &model.doc) {
-            (Some((f, _)), _) => (f.as_str(), Span::START),
-            (None, Some((f, doc))) => (f.as_str(), doc.span),
-            (None, None) => continue,
-        };
-        push(
-            Diagnostic::error(Code::ModelWithoutTransform, format!("dbt model `{name}` has no transform in floe.yaml"))
-                .at(at, span)
-                .with_help(format!("add `- name: {name}` to `transforms`, or remove the model")),
-        );
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,15 +11,22 @@
 pub mod artifacts;
 pub mod dbt;
 pub mod emit;
+pub mod enforce;
+pub mod expr;
+pub mod glob;
+pub mod naming;
 pub mod product;
 pub mod profile;
+pub mod report;
 pub mod resolve;
+pub mod scan;
 pub mod secrets;
 
 /// Versions of the rules, part of every derivation key they produce.
 pub mod versions {
     pub const COMPILED_ARTIFACTS: u32 = 1;
     pub const DBT_PROFILE: u32 = 1;
+    pub const ENFORCEMENT: u32 = 1;
     pub const RESOLVED_MANIFEST: u32 = 1;
 }
 

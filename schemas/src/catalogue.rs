@@ -192,6 +192,96 @@ pub fn explanation(code: Code) -> &'static str {
              source `x` with table `y`. Declare it (`sources:`), so its freshness and tests are \
              governed too. Reported under the platform's enforcement level."
         }
+        Code::ModelCycle => {
+            "dbt models `ref()` one another in a loop, so no order can build them. floe reports each \
+             cycle once, as the path of refs from its alphabetically first model, at the `ref()` that \
+             closes the first step. Move the shared logic into a model that both read."
+        }
+        Code::NamingViolation => {
+            "A model name does not follow `governance.naming`: `medallion` wants `bronze_`, `silver_` or \
+             `gold_` and a lowercase rest; `kimball` wants `dim_`, `fact_` or `bridge_`; `custom` wants \
+             a match of one of `custom_patterns`. floe suggests a rename from the name's prefix \
+             (`stg_` reads as bronze, `int_` as silver, `mart_` as gold). Severity follows \
+             `naming.enforcement`, capped by the platform's enforcement level."
+        }
+        Code::UnsafePattern => {
+            "A regular expression in the manifest (`naming.custom_patterns`, a `naming_convention` \
+             policy, `secret_scanning.custom_patterns`) does not compile, is longer than floe accepts, \
+             or nests unbounded quantifiers (`(a+)+`, `(\\w+\\s?)*`) or overlapping alternatives under \
+             a quantifier. floe's own engine runs in linear time, but the same manifest is read by \
+             tools whose engines backtrack, where such a pattern can take exponential time. Rewrite \
+             it without the nesting; the help shows a safe form when one is obvious."
+        }
+        Code::CoverageBelowThreshold => {
+            "Fewer of a model's documented columns carry a data test than `quality_gates` requires. The \
+             threshold is `layer_thresholds` for the model's layer (its transform's `tier`, else its \
+             name prefix) or `minimum_test_coverage`. A model without columns has no ratio and never \
+             fails. Blocks the build only when `block_on_failure` is true."
+        }
+        Code::ModelDescriptionMissing => {
+            "`quality_gates.require_descriptions` is on and a model has no `description` in its \
+             property file (or has no property file). Describe what the model holds and where it \
+             comes from."
+        }
+        Code::ColumnDescriptionMissing => {
+            "`quality_gates.require_column_descriptions` is on and a documented column has no \
+             `description`."
+        }
+        Code::PlaceholderDescription => {
+            "A description that only stands in for one (`TBD`, `TODO: …`, `N/A`, `...`). Always a \
+             warning: the text exists but documents nothing."
+        }
+        Code::MissingTagsForPrefix => {
+            "A `require_tags_for_prefix` custom rule: models whose name starts with `prefix` (and \
+             match `applies_to`) must carry every tag in `required_tags`, from their dbt YAML or \
+             their transform's `tags` in floe.yaml."
+        }
+        Code::MissingMetaField => {
+            "A `require_meta_field` custom rule: models matching `applies_to` must set `meta.<field>` \
+             (non-empty when `required` is true) in their dbt YAML."
+        }
+        Code::MissingTestsOfType => {
+            "A `require_tests_of_type` custom rule: at least `min_columns` columns of each model \
+             matching `applies_to` must carry each test in `test_types` (`not_null`, or a package \
+             test such as `dbt_expectations.expect_column_values_to_be_between`)."
+        }
+        Code::PolicyRequiredTags => {
+            "A `required_tags` policy (`governance.policies`): every model matching `config.applies_to` \
+             must carry `config.tags`. Severity is the policy's `action`: `warn`, `error`, or `block` \
+             (an error even under `policy_enforcement_level: warn`)."
+        }
+        Code::PolicyNaming => {
+            "A `naming_convention` policy: model names matching `config.applies_to` must match the \
+             regex `config.pattern`."
+        }
+        Code::PolicyMaxTransforms => {
+            "A `max_transforms` policy: a product may declare at most `config.max` transforms. Split a \
+             larger product into products that share data through ports."
+        }
+        Code::PolicyCondition => {
+            "A `custom` policy's `config.condition` is false for a model. Conditions are written in \
+             floe's expression language (docs/reference/policy-expressions.md) over the model's name, \
+             description, tags, meta, columns, tests, layer, coverage and dependencies."
+        }
+        Code::InvalidPolicy => {
+            "A policy or override floe cannot evaluate: a condition that does not parse or fails on a \
+             model (a type error such as `len(3)`), a policy without the config key its type needs or \
+             with one it does not read, an override naming a policy type that does not exist, or an \
+             expiry that is not a calendar date. A policy that cannot be evaluated always blocks: it \
+             would otherwise pass everything silently."
+        }
+        Code::SecretInSource => {
+            "Secret scanning found what looks like a live credential (a cloud key, a token, a private \
+             key, a password in a URL or an assignment) in an input file. floe never prints the value \
+             and masks it in every output, but the file itself holds it: remove it, rotate the \
+             credential, and reference it instead (`secret_ref`, `{{ env_var('…') }}`). Exclude test \
+             fixtures with `secret_scanning.exclude_patterns`."
+        }
+        Code::OverrideExpired => {
+            "A `policy_overrides` entry has an `expires` date before the evaluation date \
+             (`SOURCE_DATE_EPOCH`, else today's UTC date), so it no longer applies and the violations \
+             it excused are reported again. Fix them, or extend the date with a new reason."
+        }
         Code::Internal => {
             "floe accepted its input but then failed to process it: a bug in floe, not a problem in \
              the workspace. Please report it with the input that triggers it."

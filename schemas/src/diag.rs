@@ -99,6 +99,23 @@ codes! {
     DependsOnMismatch = "E0603", "A transform's `dependsOn` disagrees with its model's `ref()` calls";
     UnknownModel = "E0604", "A `ref()` to a model the project does not have";
     UndefinedSource = "E0605", "A `source()` that no property file declares";
+    ModelCycle = "E0606", "dbt models depend on one another in a cycle";
+    NamingViolation = "E0701", "A model name that breaks the platform's naming convention";
+    UnsafePattern = "E0702", "A naming or secret pattern that is invalid or could backtrack catastrophically";
+    CoverageBelowThreshold = "E0710", "A model's column test coverage is below its threshold";
+    ModelDescriptionMissing = "E0720", "A model without a description";
+    ColumnDescriptionMissing = "E0721", "A column without a description";
+    PlaceholderDescription = "E0722", "A description that is a placeholder (`TBD`, `TODO`)";
+    MissingTagsForPrefix = "E0730", "A model with a governed prefix lacks a required tag";
+    MissingMetaField = "E0731", "A model lacks a `meta` field a custom rule requires";
+    MissingTestsOfType = "E0732", "Too few columns of a model carry a test type a custom rule requires";
+    PolicyRequiredTags = "E0740", "A model lacks tags a `required_tags` policy requires";
+    PolicyNaming = "E0741", "A model name that a `naming_convention` policy rejects";
+    PolicyMaxTransforms = "E0742", "A product with more transforms than a `max_transforms` policy allows";
+    PolicyCondition = "E0743", "A model for which a `custom` policy's condition is false";
+    InvalidPolicy = "E0744", "A policy or override floe cannot evaluate";
+    SecretInSource = "E0750", "A secret value found in an input file";
+    OverrideExpired = "E0760", "A policy override past its expiry date";
     Internal = "E0900", "floe failed on input it accepted: a bug in floe, never in the workspace";
 }
 
@@ -268,7 +285,11 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
         match diag.span {
             Some(span) => {
                 let _ = writeln!(out, "{pad}{}-->{} {file}:{}:{}", p.accent, p.reset, span.line, span.column);
-                let text = source(file);
+                let mut text = source(file);
+                // A secret found by scanning is masked where it is, whatever its key.
+                if diag.code == Code::SecretInSource {
+                    text = text.map(|t| mask_span(&t, span));
+                }
                 snippet(&mut out, text.as_deref(), span, gutter_width, sev_color, "", &p);
             }
             None => {
@@ -282,9 +303,35 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
         snippet(&mut out, text.as_deref(), note.span, gutter_width, p.accent, &note.message, &p);
     }
     if let Some(help) = &diag.help {
+        // Continuation lines of a multi-line help align under its first.
+        let help = help.replace('\n', &format!("\n{pad}         "));
         let _ = writeln!(out, "{pad} {}={} {}help{}: {help}", p.accent, p.reset, p.bold, p.reset);
     }
     out
+}
+
+/// `text` with each character of `span` (on its line) replaced by `*`, so
+/// columns stay where they were and masking twice changes nothing.
+pub fn mask_span(text: &str, span: Span) -> String {
+    let index = span.line.saturating_sub(1) as usize;
+    let start = span.column.saturating_sub(1) as usize;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i != index {
+                return line.to_owned();
+            }
+            let chars: Vec<char> = line.chars().collect();
+            let end = (start + span.len as usize).min(chars.len());
+            let start = start.min(end);
+            let mut s: String = chars[..start].iter().collect();
+            s.extend(std::iter::repeat_n('*', end - start));
+            s.extend(&chars[end..]);
+            s
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color: &str, label: &str, p: &Palette) {
@@ -302,6 +349,9 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
     } else if masked_here {
         // Underline the mask, not the (longer or shorter) value it hides.
         crate::secret::MASK.len()
+    } else if span.offset == 0 && span.line > 1 {
+        // A span known by line and column only (secret scanning, provenance).
+        (span.len as usize).clamp(1, line_chars.saturating_sub(start).max(1))
     } else {
         // The span may run past the end of the line (a multi-line value): underline
         // what is on this line.

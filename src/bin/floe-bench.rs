@@ -2,8 +2,9 @@
 //! `floe-bench`: synthetic Data Mesh workspaces and build benchmarks for floe.
 //!
 //! `generate` writes a deterministic workspace (enterprise manifest, one domain
-//! manifest per domain, and per product a `floe.yaml`, `dbt_project.yml` and
-//! `models/schema.yml`); the same arguments always give a byte-identical tree.
+//! manifest per domain, and per product a `floe.yaml`, `dbt_project.yml`,
+//! `models/schema.yml` and a SQL model per transform); the same arguments always
+//! give a byte-identical tree.
 //!
 //! `run` generates workspaces of several sizes and times `floe build //...` in five
 //! scenarios: cold (no `floe-out/`, no `.floe/`), no-op, one-product edit,
@@ -178,6 +179,9 @@ fn generate(domains: usize, per_domain: usize, out: &Path, seed: u64) -> Result<
             write(&dir.join("floe.yaml"), &files.floe)?;
             write(&dir.join("dbt_project.yml"), &files.dbt_project)?;
             write(&dir.join("models/schema.yml"), &files.schema)?;
+            for (model, body) in &files.sql {
+                write(&dir.join(format!("models/{model}.sql")), body)?;
+            }
             ports.push(files.port);
         }
     }
@@ -231,10 +235,36 @@ governance:
   policy_enforcement_level: warn # off|warn|strict
   audit_logging: enabled
   data_retention_days: 30
+  naming:
+    enforcement: warn
+    pattern: custom
+    custom_patterns: ["^(stg|int|mart)_[a-z][a-z0-9_]*$"]
   quality_gates:
     minimum_test_coverage: 60
-    require_descriptions: false
+    require_descriptions: true
+    require_column_descriptions: true
     block_on_failure: false
+    layer_thresholds: {bronze: 50, silver: 60, gold: 80}
+  custom_rules:
+    - type: require_tags_for_prefix
+      prefix: mart_
+      required_tags: [marts]
+    - type: require_tests_of_type
+      test_types: [not_null]
+      min_columns: 1
+  policies:
+    - name: marts-are-documented
+      type: custom
+      action: warn
+      message: Marts describe every column
+      config:
+        applies_to: "mart_*"
+        condition: "all(columns, it.description != null) && len(tags) > 0"
+    - name: small-products
+      type: max_transforms
+      action: error
+      message: Products stay small
+      config: {max: 40}
 
 observability:
   tracing:
@@ -287,6 +317,8 @@ struct ProductFiles {
     floe: String,
     dbt_project: String,
     schema: String,
+    /// `models/<name>.sql` for every transform.
+    sql: Vec<(String, String)>,
     /// The product's output port, named after the mart that materializes it.
     port: String,
 }
@@ -308,6 +340,8 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
          platform:\n  manifest: ../manifest.yaml\n\ntransforms:\n"
     );
     let mut schema = String::from("version: 2\n\nmodels:\n");
+    let mut sources = String::from("\nsources:\n  - name: raw\n    tables:\n");
+    let mut sql = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for t in 0..n {
         let e = entity(t);
@@ -319,6 +353,10 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
             (format!("mart_{e}_{}", rng.pick(MART_SUFFIXES)), "gold", "marts")
         };
         f += &format!("  - name: {name}\n    tags: [{tag}]\n    tier: {tier}\n");
+        if t < n_stg {
+            sources += &format!("      - name: {e}\n");
+            sql.push((name.clone(), format!("select *\nfrom {{{{ source('raw', '{e}') }}}}\n")));
+        }
         if t >= n_stg {
             let mut deps: Vec<usize> = Vec::new();
             for _ in 0..rng.between(1, t.min(3)) {
@@ -331,6 +369,11 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
             deps.sort_unstable();
             let deps: Vec<&str> = deps.iter().map(|&i| names[i].as_str()).collect();
             f += &format!("    dependsOn: [{}]\n", deps.join(", "));
+            let mut body = format!("select *\nfrom {{{{ ref('{}') }}}} as base\n", deps[0]);
+            for (k, d) in deps.iter().enumerate().skip(1) {
+                body += &format!("join {{{{ ref('{d}') }}}} as j{k} using (id)\n");
+            }
+            sql.push((name.clone(), body));
         }
         let id = e.trim_end_matches('s');
         schema += &format!(
@@ -346,6 +389,7 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
         }
         names.push(name);
     }
+    schema += &sources;
     let port = names[n - 1].clone();
     let (minute, hours) = (rng.below(60), rng.pick(&["1", "2", "3", "4", "6", "12"]));
     f += &format!("\nschedule:\n  cron: \"{minute} */{hours} * * *\"\n  timezone: UTC\n  enabled: true\n");
@@ -381,7 +425,7 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
         "name: {dbt}\nversion: '1.0.0'\nconfig-version: 2\n\nprofile: {dbt}\n\n\
          model-paths: [\"models\"]\n"
     );
-    ProductFiles { floe: f, dbt_project, schema, port }
+    ProductFiles { floe: f, dbt_project, schema, sql, port }
 }
 
 // ---------------------------------------------------------------------------

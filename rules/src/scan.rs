@@ -1,0 +1,1096 @@
+//! Secret scanning: credentials found by their shape in every file floe reads.
+//!
+//! `crate::secrets` replaces the values of credential keys in manifests; this
+//! module finds secret *values* by pattern anywhere in any input (manifests,
+//! `floe.yaml`, `dbt_project.yml`, model SQL and property files, descriptions
+//! included), as `governance.secret_scanning` configures it. Built-in patterns
+//! cover well-known token formats; a platform adds its own.
+//!
+//! A [`Finding`] locates a secret and names its pattern but never holds it, so
+//! no diagnostic built from one can repeat what it reports. [`Scanner::redact`]
+//! masks every match whatever the configuration says: it is the last line of
+//! defence before floe writes anything.
+//!
+//! Patterns run on regex-lite, whose matching is linear in the text, so no
+//! pattern, built-in or custom, can make a build hang.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use floe_schemas::manifest::{SecretScanningConfig, SecretSeverity};
+use floe_schemas::secret::{CREDENTIAL_KEYS, MASK};
+use regex_lite::{Captures, Regex, RegexBuilder};
+
+use crate::glob::path_matches;
+
+/// Scans texts for secrets, and masks them.
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    patterns: Vec<Pattern>,
+    enabled: bool,
+    exclude: Vec<String>,
+}
+
+/// A custom pattern that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternError {
+    /// Index into `custom_patterns`.
+    pub index: usize,
+    pub message: String,
+    pub help: String,
+}
+
+/// Where a secret is. Never the secret itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The pattern's name: a built-in one (`aws-access-key-id`) or a custom one.
+    pub rule: String,
+    /// 1-based line of the secret's first character.
+    pub line: u32,
+    /// 1-based column of the secret's first character, in characters.
+    pub column: u32,
+    /// Length of the secret in characters; the text around it is not counted.
+    pub len: u32,
+    pub severity: SecretSeverity,
+}
+
+impl Scanner {
+    /// The built-in patterns plus the config's custom ones. Without a config
+    /// scanning is on and findings are errors. Every bad custom pattern is
+    /// reported at once.
+    ///
+    /// A custom pattern reports its `secret` group if it has one
+    /// (`pin=(?P<secret>\d{6})`), else its whole match; `^` and `$` match at
+    /// line ends.
+    pub fn new(config: Option<&SecretScanningConfig>) -> Result<Scanner, Vec<PatternError>> {
+        let severity = config.map_or(SecretSeverity::Error, |c| c.severity);
+        let mut patterns: Vec<Pattern> = built_ins().iter().map(|p| Pattern { severity, ..p.clone() }).collect();
+        let mut errors = Vec::new();
+        let custom = config.and_then(|c| c.custom_patterns.as_deref()).unwrap_or_default();
+        for (index, custom) in custom.iter().enumerate() {
+            match compile_custom(&custom.name, &custom.pattern) {
+                Ok(regex) => patterns.push(Pattern {
+                    name: custom.name.clone(),
+                    severity: custom.severity,
+                    regex,
+                    needles: &[],
+                    reach: Reach::Text,
+                    extract: Extract::Group(whole),
+                }),
+                Err((message, help)) => errors.push(PatternError { index, message, help }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Scanner {
+            patterns,
+            enabled: config.is_none_or(|c| c.enabled),
+            exclude: config.map(|c| c.exclude_patterns.clone()).unwrap_or_default(),
+        })
+    }
+
+    /// Whether `path` (workspace-relative) matches an exclude pattern.
+    pub fn excluded(&self, path: &str) -> bool {
+        self.exclude.iter().any(|pattern| path_matches(pattern, path))
+    }
+
+    /// The secrets in `text`, sorted by position; none when scanning is
+    /// disabled or `path` is excluded. A secret inside another one (a URL's
+    /// password inside a quoted connection string) is reported once, as the
+    /// outer one.
+    pub fn scan(&self, path: &str, text: &str) -> Vec<Finding> {
+        if !self.enabled || self.excluded(path) {
+            return Vec::new();
+        }
+        let mut hits = self.hits(text);
+        hits.sort_by_key(|h| (h.range.start, std::cmp::Reverse(h.range.end), h.pattern));
+        let line_starts = line_starts(text);
+        let mut findings = Vec::new();
+        let mut covered = 0;
+        // Columns are counted on from the previous finding on the same line,
+        // so a long line with many findings is read once.
+        let (mut at, mut at_line, mut at_column) = (0, 1, 1);
+        for hit in hits {
+            if hit.range.end <= covered {
+                continue;
+            }
+            covered = hit.range.end;
+            let start = hit.range.start;
+            let line = line_starts.partition_point(|&s| s <= start);
+            let from = if line == at_line { at } else { line_starts.get(line.wrapping_sub(1)).copied().unwrap_or(0) };
+            at_column = text[from..start].chars().count() + if line == at_line { at_column } else { 1 };
+            (at, at_line) = (start, line);
+            let pattern = &self.patterns[hit.pattern];
+            findings.push(Finding {
+                rule: pattern.name.clone(),
+                line: saturate(line),
+                column: saturate(at_column),
+                len: saturate(text[hit.range].chars().count()),
+                severity: pattern.severity,
+            });
+        }
+        findings
+    }
+
+    /// `text` with every secret masked, whether or not scanning is enabled:
+    /// each match of a pattern, and every other occurrence of a matched
+    /// secret, becomes [`MASK`]. Text without secrets is returned as is.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut secrets: Vec<&str> = hits.iter().map(|h| &text[h.range.clone()]).collect();
+        secrets.sort_unstable();
+        secrets.dedup();
+        // Every match is an occurrence of its own secret, so this covers them all.
+        let mut out = mask(text, Automaton::new(&secrets).find(text));
+        // Masking removes every occurrence from the text around it, so a secret
+        // can only reappear where a mask meets that text, and then only one that
+        // contains `*`. Each round masks more; a text that keeps rebuilding a
+        // secret around its masks is masked whole.
+        let starred: Vec<&str> = secrets.into_iter().filter(|s| s.contains('*')).collect();
+        if !starred.is_empty() {
+            let automaton = Automaton::new(&starred);
+            let mut rounds = 0;
+            loop {
+                let again = automaton.find(&out);
+                if again.is_empty() {
+                    break;
+                }
+                rounds += 1;
+                if rounds > MAX_REDACT_ROUNDS {
+                    return Cow::Owned(MASK.to_owned());
+                }
+                out = mask(&out, again);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// Every match of every pattern, in no particular order.
+    fn hits(&self, text: &str) -> Vec<Hit> {
+        let lower = text.to_ascii_lowercase();
+        let line_starts = line_starts(text);
+        let mut hits = Vec::new();
+        for (index, pattern) in self.patterns.iter().enumerate() {
+            for window in pattern.windows(text, &lower, &line_starts) {
+                let hay = &text[window.clone()];
+                let mut flow = FlowCursor::new(hay);
+                for caps in pattern.regex.captures_iter(hay) {
+                    let Some(r) = pattern.extract.secret(hay, &caps, &mut flow) else { continue };
+                    // Already masked, or nothing at all.
+                    if hay[r.clone()].bytes().all(|b| b == b'*') {
+                        continue;
+                    }
+                    hits.push(Hit { pattern: index, range: window.start + r.start..window.start + r.end });
+                }
+            }
+        }
+        hits
+    }
+}
+
+/// Rounds of re-masking before [`Scanner::redact`] gives up and masks a text whole.
+const MAX_REDACT_ROUNDS: usize = 8;
+
+/// Longest private key block, in bytes: far more than any real key, and
+/// a bound on how much text an unterminated block makes the scanner read.
+const MAX_KEY_BLOCK: usize = 64 << 10;
+
+/// Longest value read after a credential key, in bytes.
+const MAX_VALUE: usize = 1 << 10;
+
+/// Compiled size limit of a custom pattern.
+const CUSTOM_SIZE_LIMIT: usize = 1 << 20;
+
+/// Shortest literal a credential key or URL password is taken to hold. Shorter
+/// values are placeholders (`x`, `-`, `no`, `~`, `n/a`), and redaction masks
+/// every occurrence of a secret, which for one or two characters would mangle
+/// the text around it.
+const MIN_LITERAL: usize = 4;
+
+#[derive(Clone, Debug)]
+struct Pattern {
+    name: String,
+    severity: SecretSeverity,
+    regex: Regex,
+    /// Lowercase literals one of which every match contains; a text without
+    /// any is not searched. Empty: always searched.
+    needles: &'static [&'static str],
+    /// How far from a needle a match can extend.
+    reach: Reach,
+    extract: Extract,
+}
+
+impl Pattern {
+    /// The parts of `text` a match can lie in, each starting at a line start
+    /// so that `^`, `\b` and a value's line read as they do in the whole text.
+    fn windows(&self, text: &str, lower: &str, line_starts: &[usize]) -> Vec<Range<usize>> {
+        if self.needles.is_empty() {
+            return std::iter::once(0..text.len()).collect();
+        }
+        let mut spans: Vec<Range<usize>> = self
+            .needles
+            .iter()
+            .flat_map(|n| lower.match_indices(n))
+            .map(|(i, _)| {
+                let line = line_starts.partition_point(|&s| s <= i).saturating_sub(1);
+                let start = line_starts.get(line).copied().unwrap_or(0);
+                let end = match self.reach {
+                    Reach::Line => line_starts.get(line + 1).map_or(text.len(), |next| next - 1),
+                    Reach::Bytes(n) => floor_char_boundary(text, i.saturating_add(n)),
+                    Reach::Text => text.len(),
+                };
+                start..end
+            })
+            .collect();
+        spans.sort_by_key(|r| (r.start, r.end));
+        let mut windows: Vec<Range<usize>> = Vec::new();
+        for span in spans {
+            match windows.last_mut() {
+                // Overlapping, or on consecutive lines.
+                Some(w) if span.start <= w.end + 1 => w.end = w.end.max(span.end),
+                _ => windows.push(span),
+            }
+        }
+        windows
+    }
+}
+
+/// How far from a needle a match can extend.
+#[derive(Clone, Copy, Debug)]
+enum Reach {
+    /// To the end of the needle's line.
+    Line,
+    /// This many bytes past the needle.
+    Bytes(usize),
+    /// Anywhere.
+    Text,
+}
+
+/// How a regex match yields the secret.
+#[derive(Clone, Copy, Debug)]
+enum Extract {
+    /// The `secret` group, or the whole match, narrowed by the function (`None`: no secret).
+    Group(fn(&str) -> Option<Range<usize>>),
+    /// A credential key and separator; the value after them is parsed by hand.
+    Assignment,
+}
+
+impl Extract {
+    fn secret(self, text: &str, caps: &Captures<'_>, flow: &mut FlowCursor<'_>) -> Option<Range<usize>> {
+        match self {
+            Extract::Group(refine) => {
+                let m = caps.name("secret").filter(|m| !m.is_empty()).or_else(|| caps.get(0))?;
+                let r = refine(m.as_str())?;
+                (!r.is_empty()).then(|| m.start() + r.start..m.start() + r.end)
+            }
+            Extract::Assignment => assignment(text, caps, flow),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Hit {
+    pattern: usize,
+    range: Range<usize>,
+}
+
+fn built_ins() -> &'static [Pattern] {
+    static BUILT_INS: OnceLock<Vec<Pattern>> = OnceLock::new();
+    BUILT_INS.get_or_init(|| {
+        let keys = CREDENTIAL_KEYS.join("|");
+        // A key starts a line or follows whitespace or a delimiter, so
+        // `password_hash` and `u.token` are not keys.
+        let assignment = format!(
+            r#"(?im)(?:^|[\s{{,(\[;])(?:"(?P<dq>{keys})"|'(?:{keys})'|(?P<bare>{keys}))[ \t]*(?P<sep>[:=])"#
+        );
+        let table: [(&str, &str, &'static [&'static str], Extract); 11] = [
+            ("aws-access-key-id", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", &["akia", "asia"], Extract::Group(whole)),
+            (
+                "aws-secret-access-key",
+                r#"(?i)secret_?access_?key["']?[ \t]*[:=][ \t]*["']?(?P<secret>[A-Za-z0-9/+=]{40})(?:[^A-Za-z0-9/+=]|\z)"#,
+                &["secret"],
+                Extract::Group(whole),
+            ),
+            (
+                "github-token",
+                r"\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{82,251})\b",
+                &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+                Extract::Group(whole),
+            ),
+            (
+                // Routable tokens carry a `.`-separated suffix, with or without a version.
+                "gitlab-token",
+                r"\bglpat-[0-9A-Za-z_-]{20,300}(?:\.[0-9a-z]{2}\.[0-9a-z]{9}|\.[0-9a-z]{9})?",
+                &["glpat-"],
+                Extract::Group(whole),
+            ),
+            ("slack-token", r"\bxox[abposr]-[0-9A-Za-z-]{10,250}", &["xox"], Extract::Group(whole)),
+            ("stripe-secret-key", r"\b[rs]k_live_[0-9A-Za-z]{20,247}", &["k_live_"], Extract::Group(whole)),
+            (
+                "google-api-key",
+                r"\b(?P<secret>AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|\z)",
+                &["aiza"],
+                Extract::Group(whole),
+            ),
+            (
+                // The body up to the matching END line, or while it looks like
+                // key material when the block is cut short. `\n` escapes and
+                // PEM headers (`Proc-Type: 4,ENCRYPTED`) are part of a body.
+                "private-key",
+                r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?P<secret>[A-Za-z0-9+/=\s\\:,.()-]*?)(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[^A-Za-z0-9+/=\s\\:,.()-]|\z)",
+                &["private key"],
+                Extract::Group(key_body),
+            ),
+            (
+                "jwt",
+                r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+                &["eyj"],
+                Extract::Group(whole),
+            ),
+            (
+                // The password may hold `@` and `:`; the host follows the last `@`.
+                "url-password",
+                r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s:@/?#'"<>]*:(?P<secret>[^\s/?#'"<>]+)@[^\s/?#@'"<>]+"#,
+                &["://"],
+                Extract::Group(url_password),
+            ),
+            ("credential-assignment", &assignment, CREDENTIAL_KEYS, Extract::Assignment),
+        ];
+        table
+            .into_iter()
+            .map(|(name, regex, needles, extract)| Pattern {
+                name: name.to_owned(),
+                severity: SecretSeverity::Error,
+                regex: Regex::new(regex).expect("built-in secret patterns compile"),
+                needles,
+                // A private key's body spans lines; every other built-in stays on one.
+                reach: if name == "private-key" { Reach::Bytes(MAX_KEY_BLOCK) } else { Reach::Line },
+                extract,
+            })
+            .collect()
+    })
+}
+
+/// A custom pattern, compiled, or what is wrong with it and how to fix it.
+fn compile_custom(name: &str, pattern: &str) -> Result<Regex, (String, String)> {
+    if name.trim().is_empty() {
+        return Err((
+            "custom secret pattern has no name".to_owned(),
+            "give it a `name`: findings are reported under it".to_owned(),
+        ));
+    }
+    let regex = RegexBuilder::new(pattern)
+        .size_limit(CUSTOM_SIZE_LIMIT)
+        .nest_limit(64)
+        .multi_line(true)
+        .crlf(true)
+        .build()
+        .map_err(|e| {
+            (
+                format!("custom secret pattern `{name}` is not a valid regex: {e}"),
+                "patterns use Rust regex syntax without look-around or backreferences, \
+                 and must compile to at most 1 MiB"
+                    .to_owned(),
+            )
+        })?;
+    // An empty match would flag every position. Probing a few texts catches
+    // `a*`, `(x)?` and `\b` alike; scanning skips empty matches regardless.
+    let matches_empty = ["", "a", "a a", "0", "-", "\n"].iter().any(|t| regex.find_iter(t).any(|m| m.is_empty()));
+    if matches_empty {
+        return Err((
+            format!("custom secret pattern `{name}` matches the empty string"),
+            "it would flag every position: require at least one character (`+` rather than `*`)".to_owned(),
+        ));
+    }
+    Ok(regex)
+}
+
+fn whole(s: &str) -> Option<Range<usize>> {
+    Some(0..s.len())
+}
+
+fn url_password(s: &str) -> Option<Range<usize>> {
+    literal(s, false).then_some(0..s.len())
+}
+
+/// A private key's body without the whitespace and `\n` escapes around it,
+/// if it holds key material rather than a placeholder (`...`).
+fn key_body(body: &str) -> Option<Range<usize>> {
+    let mut s = body;
+    loop {
+        let t = s.trim_start();
+        match t.strip_prefix("\\n").or_else(|| t.strip_prefix("\\r")) {
+            Some(rest) => s = rest,
+            None => break s = t,
+        }
+    }
+    let start = body.len() - s.len();
+    loop {
+        let t = s.trim_end();
+        match t.strip_suffix("\\n").or_else(|| t.strip_suffix("\\r")) {
+            Some(rest) => s = rest,
+            None => break s = t,
+        }
+    }
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    let material = s.as_bytes().split(|b| !base64(b)).any(|run| run.len() >= 16);
+    material.then(|| start..start + s.len())
+}
+
+/// The literal assigned to a credential key, in YAML (`password: x`), JSON
+/// (`"api_key": "x"`) or SQL and INI (`token = 'x'`) style. An `=` takes
+/// quoted values only: unquoted, it is SQL comparing a column. Reads no
+/// further than the value, so a long line with many keys is read once.
+fn assignment(text: &str, caps: &Captures<'_>, flow: &mut FlowCursor<'_>) -> Option<Range<usize>> {
+    let sep = caps.name("sep")?;
+    let bare = caps.name("bare").is_some();
+    // In flow style (`{password: x, user: y}`, JSON) `,` `]` `}` end a plain value.
+    let flow = flow.open_at(sep.start()) || caps.name("dq").is_some();
+    let rest = &text[sep.end()..];
+    let v = rest.trim_start_matches([' ', '\t']);
+    // `key:value` is not a YAML mapping (`password::text` is a SQL cast).
+    if bare && sep.as_str() == ":" && v.len() == rest.len() {
+        return None;
+    }
+    let base = text.len() - v.len();
+    // Reading no further than a credential can be long keeps a line packed
+    // with keys linear; longer secrets (keys, JWTs) have patterns of their own.
+    let cut = v.len() > MAX_VALUE;
+    let v = &v[..floor_char_boundary(v, MAX_VALUE)];
+    let (range, plain) = match v.chars().next()? {
+        q @ ('"' | '\'') => (quoted(v, q, cut)?, false),
+        _ if sep.as_str() == "=" => return None,
+        // No value on this line, a mapping (`{secret_ref: ..}`), a list, an
+        // alias, a tag, a block scalar.
+        '\n' | '\r' | '{' | '[' | '*' | '&' | '!' | '|' | '>' | '%' | '@' | '`' | '#' | ',' => return None,
+        _ => (plain_value(v, flow, cut)?, true),
+    };
+    literal(&v[range.clone()], plain).then(|| base + range.start..base + range.end)
+}
+
+/// Whether positions, visited in order, follow a `{` or `[` on their line.
+struct FlowCursor<'t> {
+    text: &'t str,
+    read_to: usize,
+    open: bool,
+}
+
+impl<'t> FlowCursor<'t> {
+    fn new(text: &'t str) -> FlowCursor<'t> {
+        FlowCursor { text, read_to: 0, open: false }
+    }
+
+    fn open_at(&mut self, pos: usize) -> bool {
+        let opens = |s: &str| s.contains(['{', '[']);
+        if pos < self.read_to {
+            let line_start = self.text[..pos].rfind('\n').map_or(0, |i| i + 1);
+            return opens(&self.text[line_start..pos]);
+        }
+        let read = &self.text[self.read_to..pos];
+        match read.rfind('\n') {
+            Some(nl) => self.open = opens(&read[nl + 1..]),
+            None => self.open |= opens(read),
+        }
+        self.read_to = pos;
+        self.open
+    }
+}
+
+/// The inside of a quoted value starting `v`, up to its closing quote or the
+/// end of its line; none if `v` was `cut` before either.
+fn quoted(v: &str, quote: char, cut: bool) -> Option<Range<usize>> {
+    let mut chars = v.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\n' => return Some(1..v[..i].trim_end().len().max(1)),
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            // `''` is an escaped quote in YAML and SQL single-quoted strings.
+            '\'' if quote == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') => {
+                chars.next();
+            }
+            c if c == quote => return Some(1..i),
+            _ => {}
+        }
+    }
+    (!cut).then(|| 1..v.trim_end().len().max(1))
+}
+
+/// A plain (unquoted) YAML value: one word ending its line, or before a
+/// comment or a flow delimiter. More words are prose (`password: stored in
+/// vault`), not a credential.
+fn plain_value(v: &str, flow: bool, cut: bool) -> Option<Range<usize>> {
+    let end = match v.find(|c: char| c.is_whitespace() || (flow && matches!(c, ',' | ']' | '}'))) {
+        Some(end) => end,
+        None if cut => return None,
+        None => v.len(),
+    };
+    // A key quoted inside a string (`description: "the password: x"`).
+    let word = v[..end].trim_end_matches(['"', '\'', '`']);
+    let tail = v[end..].trim_start_matches([' ', '\t', '\r']);
+    let ends = tail.is_empty() || tail.starts_with(['\n', '#']) || (flow && tail.starts_with([',', ']', '}']));
+    ends.then_some(0..word.len())
+}
+
+/// Whether a value is a literal secret rather than a placeholder, a null or
+/// a boolean (`plain`: it was unquoted).
+fn literal(value: &str, plain: bool) -> bool {
+    let unquoted_only: &[&str] = if plain { &["true", "false"] } else { &[] };
+    value.chars().count() >= MIN_LITERAL
+        && !["null", "none"].iter().chain(unquoted_only).any(|w| value.eq_ignore_ascii_case(w))
+        && !placeholder(value)
+}
+
+/// `{{ env_var('X') }}`, `{{ var('x') }}`, `${X}`, `$X`, `{x}`, `<x>`, `***`.
+fn placeholder(v: &str) -> bool {
+    let wrapped = |open: char, close: char| v.starts_with(open) && v.ends_with(close);
+    let env = v.strip_prefix('$').is_some_and(|name| {
+        (name.starts_with('{') && name.ends_with('}'))
+            || (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    });
+    v.contains("{{")
+        || v.contains("{%")
+        || env
+        || wrapped('{', '}')
+        || wrapped('<', '>')
+        || v.bytes().all(|b| b == b'*')
+}
+
+/// `text` with each run of overlapping or touching ranges replaced by [`MASK`].
+fn mask(text: &str, mut ranges: Vec<Range<usize>>) -> String {
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut current: Option<Range<usize>> = None;
+    for r in ranges {
+        match &mut current {
+            Some(c) if r.start <= c.end => c.end = c.end.max(r.end),
+            _ => {
+                if let Some(c) = current.replace(r) {
+                    out.push_str(&text[at..c.start]);
+                    out.push_str(MASK);
+                    at = c.end;
+                }
+            }
+        }
+    }
+    if let Some(c) = current {
+        out.push_str(&text[at..c.start]);
+        out.push_str(MASK);
+        at = c.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Aho–Corasick over the bytes of a set of strings: every occurrence of any
+/// of them in a text, in time linear in the text however many there are.
+struct Automaton {
+    goto: HashMap<(usize, u8), usize>,
+    fail: Vec<usize>,
+    /// Length of the longest string that ends at each state (0: none).
+    longest: Vec<usize>,
+}
+
+impl Automaton {
+    fn new(needles: &[&str]) -> Automaton {
+        let mut goto = HashMap::new();
+        let (mut edge, mut depth, mut longest) = (vec![(0, 0)], vec![0], vec![0]);
+        for needle in needles {
+            let mut state = 0;
+            for &b in needle.as_bytes() {
+                state = *goto.entry((state, b)).or_insert_with(|| {
+                    edge.push((state, b));
+                    depth.push(depth[state] + 1);
+                    longest.push(0);
+                    edge.len() - 1
+                });
+            }
+            longest[state] = longest[state].max(needle.len());
+        }
+        // Failure links in breadth-first order, each from shallower ones.
+        let mut order: Vec<usize> = (1..edge.len()).collect();
+        order.sort_by_key(|&s| depth[s]);
+        let mut fail = vec![0; edge.len()];
+        for s in order {
+            let (parent, b) = edge[s];
+            if parent != 0 {
+                let mut f = fail[parent];
+                fail[s] = loop {
+                    if let Some(&t) = goto.get(&(f, b)) {
+                        break t;
+                    }
+                    if f == 0 {
+                        break 0;
+                    }
+                    f = fail[f];
+                };
+            }
+            longest[s] = longest[s].max(longest[fail[s]]);
+        }
+        Automaton { goto, fail, longest }
+    }
+
+    /// Byte ranges of the occurrences in `haystack`: for each position, the
+    /// longest string ending there (shorter ones lie inside it).
+    fn find(&self, haystack: &str) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut state = 0;
+        for (i, &b) in haystack.as_bytes().iter().enumerate() {
+            state = loop {
+                if let Some(&t) = self.goto.get(&(state, b)) {
+                    break t;
+                }
+                if state == 0 {
+                    break 0;
+                }
+                state = self.fail[state];
+            };
+            let len = self.longest[state];
+            if len > 0 {
+                out.push(i + 1 - len..i + 1);
+            }
+        }
+        out
+    }
+}
+
+/// The largest char boundary of `text` at or before `i`.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Byte offset of each line's first character.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use floe_schemas::manifest::SecretPatternConfig;
+    use proptest::prelude::*;
+
+    fn config(custom: &[(&str, &str, SecretSeverity)]) -> SecretScanningConfig {
+        SecretScanningConfig {
+            enabled: true,
+            exclude_patterns: vec!["**/*.md".to_owned(), "tests/**".to_owned()],
+            custom_patterns: Some(
+                custom
+                    .iter()
+                    .map(|&(name, pattern, severity)| SecretPatternConfig {
+                        name: name.to_owned(),
+                        pattern: pattern.to_owned(),
+                        severity,
+                    })
+                    .collect(),
+            ),
+            severity: SecretSeverity::Warning,
+        }
+    }
+
+    /// The text a finding points at, from its line, column and length.
+    fn located<'t>(text: &'t str, f: &Finding) -> &'t str {
+        let line_start: usize = text.split_inclusive('\n').take(f.line as usize - 1).map(str::len).sum();
+        let start =
+            line_start + text[line_start..].chars().take(f.column as usize - 1).map(char::len_utf8).sum::<usize>();
+        let len = text[start..].chars().take(f.len as usize).map(char::len_utf8).sum::<usize>();
+        &text[start..start + len]
+    }
+
+    /// `(rule, secret)` for every finding of the default scanner.
+    fn found(text: &str) -> Vec<(String, String)> {
+        let scanner = Scanner::new(None).expect("built-ins");
+        scanner.scan("models/x.yml", text).iter().map(|f| (f.rule.clone(), located(text, f).to_owned())).collect()
+    }
+
+    // Fake credentials, assembled so that this file holds none verbatim.
+    fn aws_key() -> String {
+        concat!("AKIA", "ABCDEFGHIJKLMNOP").to_owned()
+    }
+    fn aws_secret() -> String {
+        format!("fake{}", "EXAMPLEKEY/0123456789".repeat(2))[..40].to_owned()
+    }
+    fn github() -> String {
+        format!("ghp_{}", "0123456789ab".repeat(3))
+    }
+    fn github_pat() -> String {
+        format!("github_pat_{}_{}", "11FAKE".repeat(4)[..22].to_owned(), "fAkE0".repeat(12)[..59].to_owned())
+    }
+    fn gitlab() -> String {
+        format!("glpat-{}", "fake-Token_0".repeat(2))
+    }
+    fn slack() -> String {
+        format!("xoxb-{}-{}-{}", "1234567890", "0987654321", "FakeFakeFakeFake")
+    }
+    fn stripe() -> String {
+        format!("sk_live_{}", "FAKE0fake1".repeat(3))
+    }
+    fn google() -> String {
+        format!("AIza{}", "Fake_Key-0123456789".repeat(2)[..35].to_owned())
+    }
+    fn pem_body() -> String {
+        ["MIIEfakeFAKEfakeFAKEfakeFAKEfakeFAKEfake", "FAKEfakeFAKEfake0123456789+/fakeFAKE=="].join("\n")
+    }
+    fn jwt() -> String {
+        format!("eyJ{}.eyJ{}.{}", "hbGciOiJub25lIn0", "zdWIiOiJmYWtlIn0", "ZmFrZS1zaWduYXR1cmU")
+    }
+
+    #[test]
+    fn built_ins_compile_and_keys_need_no_escaping() {
+        assert_eq!(built_ins().len(), 11);
+        assert!(CREDENTIAL_KEYS.iter().all(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    }
+
+    #[test]
+    fn each_built_in_finds_its_secret() {
+        let pem = pem_body();
+        let cases: Vec<(&str, String, String)> = vec![
+            ("aws-access-key-id", format!("aws_access_key_id: {}", aws_key()), aws_key()),
+            (
+                "aws-access-key-id",
+                format!("select '{}' as k", aws_key().replacen("AKIA", "ASIA", 1)),
+                aws_key().replacen("AKIA", "ASIA", 1),
+            ),
+            ("aws-secret-access-key", format!("AWS_SECRET_ACCESS_KEY={}", aws_secret()), aws_secret()),
+            ("aws-secret-access-key", format!("\"SecretAccessKey\": \"{}\"", aws_secret()), aws_secret()),
+            ("github-token", format!("-- deploy with {}", github()), github()),
+            ("github-token", format!("url: x?t={}", github_pat()), github_pat()),
+            (
+                "github-token",
+                format!("t {} t", github().replacen("ghp_", "ghs_", 1)),
+                github().replacen("ghp_", "ghs_", 1),
+            ),
+            ("gitlab-token", format!("GITLAB={}", gitlab()), gitlab()),
+            ("gitlab-token", format!("x {}.01.0z11111is", gitlab()), format!("{}.01.0z11111is", gitlab())),
+            ("slack-token", format!("hook: {}", slack()), slack()),
+            ("stripe-secret-key", format!("k = {}", stripe()), stripe()),
+            ("google-api-key", format!("maps({})", google()), google()),
+            (
+                "private-key",
+                format!(
+                    "key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  {}\n  -----END RSA PRIVATE KEY-----\n",
+                    pem.replace('\n', "\n  ")
+                ),
+                pem.replace('\n', "\n  "),
+            ),
+            (
+                "private-key",
+                format!(
+                    "{{\"k\": \"-----BEGIN PRIVATE KEY-----\\n{}\\n-----END PRIVATE KEY-----\\n\"}}",
+                    pem.replace('\n', "\\n")
+                ),
+                pem.replace('\n', "\\n"),
+            ),
+            ("private-key", format!("-----BEGIN EC PRIVATE KEY-----\n{pem}\n"), pem.clone()),
+            ("jwt", format!("-- Authorization: Bearer {}", jwt()), jwt()),
+            ("url-password", "dsn: postgres://etl:s3cr:t@pw@db.internal:5432/x".to_owned(), "s3cr:t@pw".to_owned()),
+            ("url-password", "  - 'https://:hunter22@example.com'".to_owned(), "hunter22".to_owned()),
+            ("credential-assignment", "password: hunter22".to_owned(), "hunter22".to_owned()),
+            ("credential-assignment", "  - client_secret: 'it''s-me'  # rotate".to_owned(), "it''s-me".to_owned()),
+            ("credential-assignment", "{\"api_key\":\"abc 123\", \"x\": 1}".to_owned(), "abc 123".to_owned()),
+            ("credential-assignment", "{% set token = 'tok-1234' %}".to_owned(), "tok-1234".to_owned()),
+            ("credential-assignment", "create user etl PASSWORD = 'Sup3r!'".to_owned(), "Sup3r!".to_owned()),
+            ("credential-assignment", "conn: {user: a, pwd: s3cret, port: 1}".to_owned(), "s3cret".to_owned()),
+            ("credential-assignment", "description: \"set the password: s3cret\"".to_owned(), "s3cret".to_owned()),
+            ("credential-assignment", "refresh_token: 12345678".to_owned(), "12345678".to_owned()),
+        ];
+        for (rule, text, secret) in cases {
+            assert_eq!(found(&text), [(rule.to_owned(), secret)], "{text}");
+        }
+    }
+
+    #[test]
+    fn near_misses_and_ordinary_files_find_nothing() {
+        let cases = [
+            // aws-access-key-id: too short, lowercase, inside a longer word
+            concat!("AKIA", "ABCDEFGHIJKLMNO"),
+            concat!("akia", "abcdefghijklmnop"),
+            concat!("XAKIA", "ABCDEFGHIJKLMNOP"),
+            // aws-secret-access-key: too short, not after the key
+            "aws_secret_access_key: tooShort0123456789",
+            "region: asia-east1",
+            // github-token
+            "ghp_short",
+            "branch: ghp_0123456789ab0123456789ab0123456789a_b",
+            // gitlab, slack, stripe, google
+            "glpat-abc",
+            "xoxb-123",
+            "sk_test_FAKE0fake1FAKE0fake1FAKE0fake1",
+            "AIzaShort",
+            // private-key: a public key, a placeholder body
+            "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----",
+            "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+            // jwt: two segments, not at a word start
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0",
+            "xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            // url-password: placeholders, a port, a user only
+            "postgres://etl:{{ env_var('PG_PASSWORD') }}@db:5432/x",
+            "postgres://etl:${PG_PASSWORD}@db:5432/x",
+            "postgres://etl:********@db/x",
+            "https://example.com:443/a@b",
+            "ssh://git@github.com:22/org/repo.git",
+            // credential-assignment: placeholders, references, nulls, prose, SQL
+            "password: \"{{ env_var('DBT_PASSWORD') }}\"",
+            "token: \"{{ var('token') }}\"",
+            "api_key: ${API_KEY}",
+            "secret: $SECRET",
+            "client_secret: ********",
+            "client_secret: \"********\"",
+            "password:\n  secret_ref: {name: warehouse, key: password}",
+            "credentials: {secret_ref: {name: x, key: y}}",
+            "refresh_token: null",
+            "private_key: ~",
+            "pwd: \"\"",
+            "token: true",
+            "password: x",
+            "description: The password: stored in vault, never here",
+            "select password_hash, token from users where u.token = 'abc12345'",
+            "where token = $1 and password = other_password",
+            "{% if password == 'abcdefgh' %}",
+            "select password::text from t",
+            "password:hunter22",
+        ];
+        for text in cases {
+            assert_eq!(found(text), [], "{text}");
+        }
+        let schema = "version: 2\n\
+            models:\n\
+            \x20 - name: users\n\
+            \x20   description: \"Application users. The password column holds a bcrypt hash.\"\n\
+            \x20   columns:\n\
+            \x20     - name: token\n\
+            \x20       description: Session token, rotated daily\n\
+            \x20       tests: [not_null, unique]\n\
+            \x20     - name: password_hash\n\
+            \x20       meta: {pii: true, auth: {type: token}}\n";
+        let sql = "{{ config(materialized='table') }}\n\
+            select id, password_hash, token, api_key_id\n\
+            from {{ ref('stg_users') }} -- join on token\n\
+            where token is not null";
+        let manifest = "plugins:\n\
+            \x20 catalog:\n\
+            \x20   type: polaris\n\
+            \x20   connection_secret_ref: polaris-credentials\n\
+            \x20   config: {uri: 'http://polaris:8181/api/catalog', token: {secret_ref: {name: p, key: token}}}\n\
+            governance:\n\
+            \x20 secret_scanning: {enabled: true, exclude_patterns: ['tests/**']}\n";
+        for text in [schema, sql, manifest] {
+            assert_eq!(found(text), [], "{text}");
+        }
+    }
+
+    #[test]
+    fn custom_patterns_carry_their_severity() {
+        let cfg = config(&[
+            ("acme-key", r"acme_[0-9a-f]{8}", SecretSeverity::Warning),
+            ("acme-pin", r"pin=(?P<secret>\d{6})\b", SecretSeverity::Error),
+        ]);
+        let scanner = Scanner::new(Some(&cfg)).expect("valid");
+        let text = format!("x: acme_deadbeef\ny: pin=123456\nz: {}", aws_key());
+        let got: Vec<_> = scanner
+            .scan("a.yml", &text)
+            .iter()
+            .map(|f| (f.rule.clone(), located(&text, f).to_owned(), f.severity))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("acme-key".to_owned(), "acme_deadbeef".to_owned(), SecretSeverity::Warning),
+                ("acme-pin".to_owned(), "123456".to_owned(), SecretSeverity::Error),
+                // Built-ins take the config's severity.
+                ("aws-access-key-id".to_owned(), aws_key(), SecretSeverity::Warning),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_custom_patterns_are_all_reported() {
+        let cfg = config(&[
+            ("ok", "fine[0-9]+", SecretSeverity::Error),
+            ("open", "(unclosed", SecretSeverity::Error),
+            ("look", "(?=x)y", SecretSeverity::Error),
+            ("star", "x*", SecretSeverity::Error),
+            ("boundary", r"\b", SecretSeverity::Error),
+            ("huge", "(?:[a-z]{1000}){1000}", SecretSeverity::Error),
+            ("", "named", SecretSeverity::Error),
+        ]);
+        let errors = Scanner::new(Some(&cfg)).expect_err("invalid");
+        assert_eq!(errors.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+        assert!(errors[0].message.starts_with("custom secret pattern `open` is not a valid regex"), "{errors:?}");
+        assert!(errors[2].message.ends_with("matches the empty string"), "{errors:?}");
+        assert!(errors[3].message.ends_with("matches the empty string"), "{errors:?}");
+        assert!(errors.iter().all(|e| !e.help.is_empty()));
+    }
+
+    #[test]
+    fn excluded_paths_are_not_scanned() {
+        let scanner = Scanner::new(Some(&config(&[]))).expect("valid");
+        let text = format!("k: {}", aws_key());
+        for path in ["docs/guide/readme.md", "README.md", "tests/fixtures/x.yml"] {
+            assert!(scanner.excluded(path), "{path}");
+            assert_eq!(scanner.scan(path, &text), [], "{path}");
+        }
+        assert_eq!(scanner.scan("models/tests/x.yml", &text).len(), 1);
+        assert!(!Scanner::new(None).expect("built-ins").excluded("tests/x.yml"));
+    }
+
+    #[test]
+    fn disabled_scanning_still_redacts() {
+        let cfg = SecretScanningConfig { enabled: false, ..config(&[]) };
+        let scanner = Scanner::new(Some(&cfg)).expect("valid");
+        let text = format!("k: {}", aws_key());
+        assert_eq!(scanner.scan("a.yml", &text), []);
+        assert_eq!(scanner.redact(&text), format!("k: {MASK}"));
+    }
+
+    #[test]
+    fn positions_count_characters() {
+        let text =
+            format!("name: 日本語\ndescription: «café» ключ {} end\n{{pwd: «ü»pass, token: 'ö-tok-1'}}", github());
+        let scanner = Scanner::new(None).expect("built-ins");
+        let at = |line, column, len, rule: &str| Finding {
+            rule: rule.to_owned(),
+            line,
+            column,
+            len,
+            severity: SecretSeverity::Error,
+        };
+        assert_eq!(
+            scanner.scan("a.yml", &text),
+            [
+                at(2, 26, 40, "github-token"),
+                at(3, 7, 7, "credential-assignment"),
+                at(3, 24, 7, "credential-assignment"),
+            ]
+        );
+        for finding in scanner.scan("a.yml", &text) {
+            assert_eq!(located(&text, &finding).chars().count(), finding.len as usize);
+        }
+    }
+
+    #[test]
+    fn flow_style_ends_plain_values_at_delimiters() {
+        let text = "a: {user: u, pwd: s3cret, port: 1}\npassword: p,w}rd\n{\"token\": abcd1234, \"secret\": \"x y z\"}";
+        assert_eq!(
+            found(text),
+            [
+                ("credential-assignment".to_owned(), "s3cret".to_owned()),
+                ("credential-assignment".to_owned(), "p,w}rd".to_owned()),
+                ("credential-assignment".to_owned(), "abcd1234".to_owned()),
+                ("credential-assignment".to_owned(), "x y z".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn redact_masks_findings_and_nothing_else() {
+        let scanner = Scanner::new(None).expect("built-ins");
+        let text = format!(
+            "name: «ünïcode»\nconfig:\n  password: hunter22 # old\n  key: {}\n  dsn: 'mysql://u:pa55word@h/db'\n\
+             -- ok {} and hunter22 again\n",
+            aws_key(),
+            jwt()
+        );
+        assert_eq!(
+            scanner.redact(&text),
+            "name: «ünïcode»\nconfig:\n  password: ******** # old\n  key: ********\n  dsn: 'mysql://u:********@h/db'\n\
+             -- ok ******** and ******** again\n"
+        );
+        let clean = "models:\n  - name: token\n    description: «plain»\n";
+        assert!(matches!(scanner.redact(clean), Cow::Borrowed(t) if t == clean));
+    }
+
+    #[test]
+    fn secrets_that_rebuild_around_masks_mask_the_text() {
+        let cfg = config(&[("star", r"x\*", SecretSeverity::Error)]);
+        let scanner = Scanner::new(Some(&cfg)).expect("valid");
+        assert_eq!(scanner.redact("a x* b"), format!("a {MASK} b"));
+        let chain = format!("{}*", "x".repeat(40));
+        assert_eq!(scanner.redact(&chain), MASK);
+    }
+
+    #[test]
+    fn findings_never_hold_the_secret() {
+        let text = format!("password: hunter22\nk: {}\nt: {}", aws_key(), github());
+        let findings = Scanner::new(None).expect("built-ins").scan("a.yml", &text);
+        assert_eq!(findings.len(), 3);
+        let debug = format!("{findings:?}");
+        for secret in ["hunter22", &aws_key(), &github()] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    /// Pieces of secrets, their contexts and plain text, for texts to be cut
+    /// and joined at random.
+    fn fragment() -> impl Strategy<Value = String> {
+        let pieces: Vec<String> = [
+            "password: ",
+            "aws_secret_access_key = ",
+            "\"api_key\": \"",
+            "token = '",
+            "{pwd: ",
+            "secret: ",
+            "postgres://u:",
+            "https://:",
+            "@h/",
+            "-----BEGIN PRIVATE KEY-----",
+            "-----END PRIVATE KEY-----",
+            "\\n",
+            "\n",
+            " # ",
+            "'",
+            "\"",
+            ",",
+            "}",
+            "*",
+            "x*",
+            "eyJ",
+            ".",
+            "AKIA",
+            "ghp_",
+            "${X}",
+            "{{ env_var('X') }}",
+            "é",
+            "日本",
+            "\r\n",
+            "  - ",
+            "pa55word",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([aws_key(), aws_secret(), github(), gitlab(), slack(), stripe(), google(), pem_body(), jwt()])
+        .collect();
+        prop_oneof![prop::sample::select(pieces), "[A-Za-z0-9+/=_.:@*-]{0,50}", any::<char>().prop_map(String::from),]
+    }
+
+    proptest! {
+        #[test]
+        fn redaction_removes_every_finding(parts in prop::collection::vec(fragment(), 0..40)) {
+            let text = parts.concat();
+            let cfg = config(&[("starred", r"x\*[a-z*]+", SecretSeverity::Warning)]);
+            let scanner = Scanner::new(Some(&cfg)).expect("valid");
+            let redacted = scanner.redact(&text);
+            for finding in scanner.scan("a.yml", &text) {
+                let secret = located(&text, &finding);
+                prop_assert!(!secret.is_empty());
+                prop_assert!(!redacted.contains(secret), "{secret:?} in {redacted:?}");
+            }
+        }
+    }
+}
