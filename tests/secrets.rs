@@ -18,6 +18,13 @@ const SECRETS: &[&str] = &[
     "S6-floe-yaml-password",
     "S7-destination-api-key",
     "S8-quoted, with comma",
+    // Found by pattern, not by key: in SQL, a property file, a description,
+    // a URL and a dbt project file.
+    concat!("AKIA", "S9SQLCOMMENTKEY0"),
+    concat!("ghp_", "S10schemaDescriptionToken0000000000"),
+    concat!("glpat-", "S11floeYamlDescr0001"),
+    "S12-url-password",
+    concat!("xoxb-", "S13-1234567890-dbtproject"),
 ];
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -65,7 +72,28 @@ plugins:
     write(
         root,
         "sales/orders/floe.yaml",
-        "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata: {name: orders, version: 1.0.0}\ntransforms:\n  - {name: stg_orders}\n",
+        &format!(
+            "apiVersion: floe.dev/v1\nkind: FloeSpec\nmetadata:\n  name: orders\n  version: 1.0.0\n  description: \"Orders; old token {}\"\ntransforms:\n  - {{name: stg_orders}}\n",
+            SECRETS[10]
+        ),
+    );
+    write(
+        root,
+        "sales/orders/dbt_project.yml",
+        &format!("name: orders\nversion: '1.0.0'\nprofile: orders\n# slack: {}\n", SECRETS[12]),
+    );
+    write(
+        root,
+        "sales/orders/models/stg_orders.sql",
+        &format!(
+            "-- loaded with {}\nselect * from read_csv('https://loader:{}@files.example.com/orders.csv')\n",
+            SECRETS[8], SECRETS[11]
+        ),
+    );
+    write(
+        root,
+        "sales/orders/models/schema.yml",
+        &format!("version: 2\nmodels:\n  - name: stg_orders\n    description: \"Orders (token {})\"\n", SECRETS[9]),
     );
     write(
         root,
@@ -110,6 +138,8 @@ fn no_secret_reaches_outputs_the_store_or_any_command_output() {
     // The broken product is reported, the others are built.
     assert!(printed.contains("error[E0109]"), "{printed}");
     assert!(printed.contains("warning[E0501]"), "{printed}");
+    assert!(printed.contains("warning[E0750]"), "{printed}");
+    assert!(ws.path().join("floe-out/sales/orders/enforcement.html").exists());
     let profile = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/profiles.yml")).unwrap();
     assert!(profile.contains("{{ env_var('FLOE_SECRET_FLOE_COMPUTE_DUCKDB_PASSWORD') }}"), "{profile}");
     let mut files = tree(&ws.path().join("floe-out"));

@@ -307,12 +307,15 @@ fn scanner(db: &dyn Db, pkg: Package) -> Option<scan::Scanner> {
 pub struct EnforcementEval {
     /// `None` when the product or its platform cannot be evaluated.
     pub output: Option<enforce::Output>,
+    /// Values secret scanning found in the product's files and its platform:
+    /// masked in every output. Held in memory only, never stored or printed.
+    pub secret_values: Vec<String>,
     pub io_error: Option<IoError>,
 }
 
 #[salsa::tracked(returns(ref))]
 pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
-    let none = |io_error| Arc::new(EnforcementEval { output: None, io_error });
+    let none = |io_error| Arc::new(EnforcementEval { output: None, secret_values: Vec::new(), io_error });
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
@@ -329,12 +332,15 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let mut project = &empty;
     let mut dbt_version = None;
     let scanner = scanner(db, pkg);
+    let mut secret_values = platform_eval.secret_values.clone();
     let mut scan_file = |f: SourceFile, secrets: &mut Vec<(String, scan::Finding)>| match read(db, f) {
         Ok(bytes) => {
             if let Some(scanner) = &scanner {
                 let p = f.path(db).as_str();
-                secrets
-                    .extend(scanner.scan(p, &String::from_utf8_lossy(&bytes)).into_iter().map(|x| (p.to_owned(), x)));
+                let text = String::from_utf8_lossy(&bytes);
+                let found = scanner.scan(p, &text);
+                secret_values.extend(found.iter().filter_map(|x| secret_value(&text, x)));
+                secrets.extend(found.into_iter().map(|x| (p.to_owned(), x)));
             }
         }
         Err(e) => io_error = Some(e),
@@ -366,7 +372,46 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
         timestamp: &floe_rules::rfc3339(settings.source_date_epoch),
         domain: &domain,
     };
-    Arc::new(EnforcementEval { output: Some(enforce::enforce(&input)), io_error })
+    secret_values.extend(secret_values_in_models(db, pkg));
+    secret_values.sort();
+    secret_values.dedup();
+    Arc::new(EnforcementEval { output: Some(enforce::enforce(&input)), secret_values, io_error })
+}
+
+/// The text a finding covers.
+fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
+    let line = text.lines().nth(f.line.checked_sub(1)? as usize)?;
+    let value: String = line.chars().skip(f.column.checked_sub(1)? as usize).take(f.len as usize).collect();
+    (!value.is_empty()).then_some(value)
+}
+
+/// Values found in a product's model files (read again only when scanning found any).
+fn secret_values_in_models(db: &dyn Db, pkg: Package) -> Vec<String> {
+    let models = dbt_models(db, pkg);
+    let ws = pkg.workspace(db);
+    let mut out = Vec::new();
+    for (file, f) in &models.secrets {
+        let Some(source) = WsPath::new(file).and_then(|p| file_of(db, ws, &p)) else { continue };
+        if let Ok(bytes) = read(db, source) {
+            out.extend(secret_value(&String::from_utf8_lossy(&bytes), f));
+        }
+    }
+    out
+}
+
+/// `bytes` with every found secret value replaced by the mask.
+fn mask_values(bytes: Vec<u8>, values: &[String]) -> Vec<u8> {
+    if values.is_empty() {
+        return bytes;
+    }
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    // Longest first, so a value that contains another is masked whole.
+    let mut values: Vec<&String> = values.iter().collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in values {
+        text = text.replace(v.as_str(), floe_schemas::secret::MASK);
+    }
+    text.into_bytes()
 }
 
 /// Hash of what the enforcement report says and of the files it quotes: the
@@ -378,7 +423,9 @@ pub fn enforcement_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
     let out = enforcement(db, pkg).output.as_ref()?;
     let ws = pkg.workspace(db);
     let mut c = Canonical::new("floe.enforcement.v1");
-    c.hash(&Hash::of_json(&out.result));
+    // The page names its product: two products with equal findings differ.
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    c.str(&label::package_label(&info.dir)).hash(&Hash::of_json(&out.result));
     let mut quoted = std::collections::BTreeSet::new();
     for (file, span) in out.locations.iter().flatten() {
         c.str(file).u64(u64::from(span.line)).u64(u64::from(span.column)).u64(u64::from(span.len));
@@ -413,6 +460,9 @@ pub struct PlatformEval {
     pub io_error: Option<IoError>,
     /// The files the resolution read, root first.
     pub files: Vec<SourceFile>,
+    /// Values secret scanning found in this tier and those above it: masked
+    /// in every output. Held in memory only, never stored or printed.
+    pub secret_values: Vec<String>,
 }
 
 #[salsa::tracked(returns(ref))]
@@ -430,6 +480,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             failed: true,
             io_error: None,
             files: Vec::new(),
+            secret_values: Vec::new(),
         });
     };
     let mut files = parent_eval.as_ref().map(|p| p.files.clone()).unwrap_or_default();
@@ -438,6 +489,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     let mut diagnostics = parent_eval.as_ref().map(|p| p.diagnostics.clone()).unwrap_or_default();
     let mut own_diags = own.loaded.diagnostics.clone();
     let io_error = own.io_error.clone().or_else(|| parent_eval.as_ref().and_then(|p| p.io_error.clone()));
+    let mut secret_values = parent_eval.as_ref().map(|p| p.secret_values.clone()).unwrap_or_default();
 
     let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = files.iter().map(|f| parsed_manifest(db, *f)).collect();
     let mut resolved = None;
@@ -499,7 +551,9 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
         if let (Ok(scanner), Ok(bytes)) =
             (scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())), read(db, own_file))
         {
-            let found = scanner.scan(own_path.as_str(), &String::from_utf8_lossy(&bytes));
+            let text = String::from_utf8_lossy(&bytes);
+            let found = scanner.scan(own_path.as_str(), &text);
+            secret_values.extend(found.iter().filter_map(|f| secret_value(&text, f)));
             let inline: std::collections::BTreeSet<u32> = own_diags
                 .iter()
                 .filter(|d| d.code == Code::InlineSecret)
@@ -515,7 +569,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     let failed = parent_eval.as_ref().is_some_and(|p| p.failed)
         || diagnostics.iter().any(Diagnostic::is_error)
         || resolved.is_none();
-    Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files })
+    Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files, secret_values })
 }
 
 /// A domain's `parent_manifest`, when given, must name the workspace root.
@@ -1020,6 +1074,23 @@ pub type Output = Result<Vec<Arc<Vec<u8>>>, Vec<Diagnostic>>;
 /// Runs the rule behind a target. Not memoized: each output is computed once
 /// per build and written away, and holding it would only cost memory.
 pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
+    let files = unmasked_output(db, pkg, target)?;
+    // The last line of defence: a value secret scanning found in any input
+    // (a token in a description, a password in a URL) reaches no output.
+    let values = secret_values(db, pkg);
+    Ok(files.into_iter().map(|f| Arc::new(mask_values(Arc::unwrap_or_clone(f), &values))).collect())
+}
+
+/// Values secret scanning found in what a package reads.
+pub fn secret_values(db: &dyn Db, pkg: Package) -> Vec<String> {
+    let ws = pkg.workspace(db);
+    match ws.layout(db).packages[pkg.index(db)].kind {
+        PackageKind::Product => enforcement(db, pkg).secret_values.clone(),
+        PackageKind::Root | PackageKind::Domain => platform(db, pkg).secret_values.clone(),
+    }
+}
+
+fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
     match target {
         Target::Manifest => {
             let eval = platform(db, pkg);

@@ -244,7 +244,7 @@ fn finish(
                 .policy_overrides
                 .iter()
                 .position(|o| &o.pattern == p)
-                .and_then(|i| input.platform.origin(&format!("governance.policy_overrides.[{i}].pattern")))
+                .and_then(|i| input.platform.origin(&format!("governance.policy_overrides[{i}].pattern")))
             {
                 d.notes.pop();
                 d = d.with_note(&o.file, origin_span(o), format!("downgraded by the override `{p}`"));
@@ -414,7 +414,7 @@ fn expired_overrides(input: &Input<'_>, gov: &GovernanceConfig) -> Vec<Diagnosti
             "fix what it excused ({}), or extend `expires` with a new reason",
             o.reason.lines().next().unwrap_or_default()
         ));
-        if let Some(origin) = input.platform.origin(&format!("governance.policy_overrides.[{i}].expires")) {
+        if let Some(origin) = input.platform.origin(&format!("governance.policy_overrides[{i}].expires")) {
             d = d.at(&origin.file, origin_span(origin));
         }
         out.push(d);
@@ -514,7 +514,9 @@ impl<'a> Context<'a> {
         let spec_file = self.input.spec_file;
         for (name, (i, t)) in &self.transforms {
             let Some(model) = self.models.get(name).filter(|m| m.sql.is_some()) else {
-                let help = match diag::suggest(name, self.models.keys().copied()) {
+                let with_sql =
+                    self.models.iter().filter(|(m, model)| *m != name && model.sql.is_some()).map(|(m, _)| *m);
+                let help = match diag::suggest(name, with_sql) {
                     Some(s) => format!("did you mean the model `{s}`? otherwise add `models/{name}.sql`"),
                     None => format!("add `models/{name}.sql`, or remove the transform"),
                 };
@@ -867,7 +869,7 @@ impl<'a> Context<'a> {
     }
 
     fn custom_rule(&self, index: usize, rule: &CustomRule, out: &mut Vec<Issue>) {
-        let rule_at = self.input.platform.origin(&format!("governance.custom_rules.[{index}].type")).cloned();
+        let rule_at = self.input.platform.origin(&format!("governance.custom_rules[{index}].type")).cloned();
         for (name, m) in &self.models {
             let mut f = match rule {
                 CustomRule::RequireTagsForPrefix { prefix, required_tags, applies_to } => {
@@ -969,7 +971,7 @@ impl<'a> Context<'a> {
 
     fn policy(&self, index: usize, p: &PolicyDefinitionConfig, out: &mut Vec<Issue>) {
         let Ok(compiled) = compile_policy(p) else { return };
-        let at = self.input.platform.origin(&format!("governance.policies.[{index}].name")).cloned();
+        let at = self.input.platform.origin(&format!("governance.policies[{index}].name")).cloned();
         let mut push = |mut f: Issue| {
             f.severity = match p.action {
                 PolicyAction::Warn => Severity::Warning,
@@ -1339,7 +1341,7 @@ pub fn check_config(platform: &ResolvedPlatform) -> Vec<Diagnostic> {
     {
         for e in errors {
             let d = Diagnostic::error(Code::UnsafePattern, e.message).with_help(e.help);
-            let loc = at(format!("governance.naming.custom_patterns.[{}]", e.index))
+            let loc = at(format!("governance.naming.custom_patterns[{}]", e.index))
                 .or_else(|| at("governance.naming.pattern".into()));
             push(d, loc);
         }
@@ -1357,8 +1359,8 @@ pub fn check_config(platform: &ResolvedPlatform) -> Vec<Diagnostic> {
             let d = Diagnostic::error(code, format!("policy `{}`: {}", p.name, e.message)).with_help(e.help);
             let loc = e
                 .key
-                .and_then(|k| at(format!("governance.policies.[{i}].config.{k}")))
-                .or_else(|| at(format!("governance.policies.[{i}].type")));
+                .and_then(|k| at(format!("governance.policies[{i}].config.{k}")))
+                .or_else(|| at(format!("governance.policies[{i}].type")));
             push(d, loc);
         }
     }
@@ -1375,7 +1377,7 @@ pub fn check_config(platform: &ResolvedPlatform) -> Vec<Diagnostic> {
                     format!("override `{}` names an unknown policy type `{t}`", o.pattern),
                 )
                 .with_help(help);
-                push(d, at(format!("governance.policy_overrides.[{i}].policy_types.[{j}]")));
+                push(d, at(format!("governance.policy_overrides[{i}].policy_types[{j}]")));
             }
         }
         if let Some(e) = &o.expires
@@ -1386,7 +1388,7 @@ pub fn check_config(platform: &ResolvedPlatform) -> Vec<Diagnostic> {
                 format!("override `{}` expires on `{e}`, which is not a calendar date", o.pattern),
             )
             .with_help("write the date as YYYY-MM-DD");
-            push(d, at(format!("governance.policy_overrides.[{i}].expires")));
+            push(d, at(format!("governance.policy_overrides[{i}].expires")));
         }
     }
     if let Some(scan) = &gov.secret_scanning
@@ -1394,7 +1396,7 @@ pub fn check_config(platform: &ResolvedPlatform) -> Vec<Diagnostic> {
     {
         for e in errors {
             let d = Diagnostic::error(Code::UnsafePattern, e.message).with_help(e.help);
-            push(d, at(format!("governance.secret_scanning.custom_patterns.[{}].pattern", e.index)));
+            push(d, at(format!("governance.secret_scanning.custom_patterns[{}].pattern", e.index)));
         }
     }
     out

@@ -167,10 +167,11 @@ pub fn explanation(code: Code) -> &'static str {
              value in the named Secret."
         }
         Code::TransformWithoutModel => {
-            "A transform in `floe.yaml` has no dbt model: no `models/**/<name>.sql` and no entry in a \
-             property file under `models/`. floe checks the product's real dbt project; add the \
-             model or remove the transform. Reported under the platform's enforcement level \
-             (an error under `strict`, a warning under `warn`)."
+            "A transform in `floe.yaml` has no dbt model: no `models/**/<name>.sql`. floe checks the \
+             product's real dbt project; add the model or remove the transform. A property-file \
+             entry alone does not make a model, but its documentation and tests are still judged by \
+             the other policies. Reported under the platform's enforcement level (an error under \
+             `strict`, a warning under `warn`)."
         }
         Code::ModelWithoutTransform => {
             "The dbt project has a model that `floe.yaml` does not list as a transform, so the \

@@ -1,0 +1,2 @@
+select event_id, account_id, amount
+from {{ source('app', 'events') }}

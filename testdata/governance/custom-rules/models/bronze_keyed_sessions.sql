@@ -1,0 +1,2 @@
+select session_id, channel
+from {{ source('app', 'sessions') }}

@@ -1,0 +1,2 @@
+select sum(amount) as revenue
+from {{ ref('silver_owned_accounts') }}

@@ -1,0 +1,2 @@
+select distinct account_id as contact_id
+from {{ ref('bronze_keyed_events') }}

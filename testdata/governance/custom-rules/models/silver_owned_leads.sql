@@ -1,0 +1,2 @@
+select session_id as lead_id, channel
+from {{ ref('bronze_keyed_sessions') }}

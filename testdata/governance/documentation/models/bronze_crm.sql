@@ -1,0 +1,2 @@
+select record_id, record_type, payload
+from {{ source('crm', 'records') }}

@@ -1,0 +1,2 @@
+select customer_id, country
+from {{ source('shop', 'customers') }}

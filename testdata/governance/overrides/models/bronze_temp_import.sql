@@ -1,0 +1,2 @@
+select order_id, total
+from {{ source('legacy', 'orders') }}

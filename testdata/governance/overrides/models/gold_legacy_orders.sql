@@ -1,0 +1,2 @@
+select order_id, total
+from {{ ref('bronze_temp_import') }}

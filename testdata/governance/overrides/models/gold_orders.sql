@@ -1,0 +1,3 @@
+select order_id, total
+from {{ ref('bronze_temp_import') }}
+where total > 0

@@ -1,0 +1,2 @@
+select event_id, order_id, kind, payload
+from {{ source('legacy', 'events') }}

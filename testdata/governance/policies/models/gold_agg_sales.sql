@@ -1,0 +1,3 @@
+select sku, sum(amount) as revenue
+from {{ ref('bronze_retail_orders') }}
+group by 1

@@ -1,0 +1,3 @@
+select sku, count(*) as units_sold
+from {{ ref('bronze_retail_orders') }}
+group by 1

@@ -1,0 +1,2 @@
+select sum(amount) as revenue
+from {{ ref('bronze_retail_orders') }}

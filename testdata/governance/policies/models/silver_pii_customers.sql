@@ -1,0 +1,2 @@
+select distinct customer_id, email
+from {{ ref('bronze_retail_orders') }}

@@ -1,0 +1,2 @@
+select event_id, happened_at
+from {{ source('shop', 'audit') }}

@@ -1,0 +1,2 @@
+select payment_id, customer_id, amount
+from {{ source('shop', 'payment') }}

@@ -1,0 +1,3 @@
+select account_id, sum(amount) as amount
+from {{ ref('silver_ledger') }}
+group by 1

@@ -1,0 +1,2 @@
+select account_id, amount
+from {{ ref('silver_balances') }}
