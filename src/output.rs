@@ -43,15 +43,21 @@ impl Printer {
         if self.format != Format::Human {
             return;
         }
-        // Secrets that scanning found are masked in every snippet that shows their line.
+        // Each file is read once; secrets that scanning found in it are masked
+        // in every snippet that shows their line.
+        let cache = std::cell::RefCell::new(std::collections::BTreeMap::<String, Option<String>>::new());
         let source = |file: &str| {
-            let mut text = crate::system::read_text(&root.join(file))?;
-            for d in diags.iter().filter(|d| d.code == Code::SecretInSource && d.file.as_deref() == Some(file)) {
-                if let Some(span) = d.span {
-                    text = diag::mask_span(&text, span);
+            let mut cache = cache.borrow_mut();
+            let text = cache.entry(file.to_owned()).or_insert_with(|| {
+                let mut text = crate::system::read_text(&root.join(file))?;
+                for d in diags.iter().filter(|d| d.code == Code::SecretInSource && d.file.as_deref() == Some(file)) {
+                    if let Some(span) = d.span {
+                        text = diag::mask_span(&text, span);
+                    }
                 }
-            }
-            Some(text)
+                Some(text)
+            });
+            text.clone()
         };
         for d in diags {
             if self.verbosity == Verbosity::Quiet && !d.is_error() {

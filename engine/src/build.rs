@@ -244,27 +244,34 @@ impl Session {
         let mut derivations = Vec::new();
         if !diagnostics.iter().any(Diagnostic::is_error) {
             for sel in &selected {
-                let info = &self.layout.packages[sel.package];
-                let pkg = self.package(sel.package);
-                let (diags, io_error) = db::evaluation(self.db(), pkg);
-                if let Some(e) = io_error {
-                    return Err(e);
-                }
+                let (diags, statuses) = self.evaluate(sel)?;
                 diagnostics.extend(diags);
-                let drvs = db::derivations(self.db(), pkg);
-                for target in &sel.targets {
-                    let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
-                    derivations.push(DerivationStatus {
-                        label: label::target_label(&info.dir, *target),
-                        rule: target.rule(),
-                        key,
-                        status: if key.is_some() { Status::Reused } else { Status::Failed },
-                    });
-                }
+                derivations.extend(statuses);
             }
         }
         diag::sort(&mut diagnostics);
         Ok(Report { derivations, diagnostics, ..Report::default() })
+    }
+
+    /// One package evaluated in the database: its diagnostics, and the keys of
+    /// its selected targets (known keys read as reused, missing ones as failed).
+    fn evaluate(&self, sel: &label::Selected) -> Result<(Vec<Diagnostic>, Vec<DerivationStatus>), IoError> {
+        let dir = &self.layout.packages[sel.package].dir;
+        let pkg = self.package(sel.package);
+        let (diags, io_error) = db::evaluation(self.db(), pkg);
+        if let Some(e) = io_error {
+            return Err(e);
+        }
+        let drvs = db::derivations(self.db(), pkg);
+        let statuses = sel
+            .targets
+            .iter()
+            .map(|t| {
+                let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *t)).map(|d| d.key);
+                known_key(dir, *t, key)
+            })
+            .collect();
+        Ok((diags, statuses))
     }
 
     /// Validation and enforcement only, writing nothing. A package whose last
@@ -295,13 +302,9 @@ impl Session {
                 continue;
             }
             diagnostics.extend(record.warnings.iter().cloned());
-            for (target, key) in record.derivations.iter().filter_map(|d| Some((Target::parse(&d.target)?, d.key))) {
-                report.derivations.push(DerivationStatus {
-                    label: label::target_label(&info.dir, target),
-                    rule: target.rule(),
-                    key: Some(key),
-                    status: Status::Reused,
-                });
+            for target in &sel.targets {
+                let key = record.derivations.iter().find(|d| d.target == target.name()).map(|d| d.key);
+                report.derivations.push(known_key(&info.dir, *target, key));
             }
             if let Some(json) = json {
                 report.enforcement.insert(label::package_label(&info.dir), json);
@@ -310,28 +313,15 @@ impl Session {
         if !pending.is_empty() {
             self.ensure_db();
             for sel in pending {
-                let info = &self.layout.packages[sel.package];
-                let pkg = self.package(sel.package);
-                let (diags, io_error) = db::evaluation(self.db(), pkg);
-                if let Some(e) = io_error {
-                    return Err(e);
-                }
+                let (diags, statuses) = self.evaluate(sel)?;
                 diagnostics.extend(diags);
+                report.derivations.extend(statuses);
+                let info = &self.layout.packages[sel.package];
                 if info.kind == PackageKind::Product
-                    && let Some(out) = &db::enforcement(self.db(), pkg).output
+                    && let Some(out) = &db::enforcement(self.db(), self.package(sel.package)).output
                 {
                     let json = serde_json::to_value(&out.result).unwrap_or_default();
                     report.enforcement.insert(label::package_label(&info.dir), json);
-                }
-                let drvs = db::derivations(self.db(), pkg);
-                for target in &sel.targets {
-                    let key = drvs.as_ref().and_then(|d| d.iter().find(|d| d.target == *target)).map(|d| d.key);
-                    report.derivations.push(DerivationStatus {
-                        label: label::target_label(&info.dir, *target),
-                        rule: target.rule(),
-                        key,
-                        status: if key.is_some() { Status::Built } else { Status::Failed },
-                    });
                 }
             }
         }
@@ -757,6 +747,16 @@ impl Context {
             records.push(OutputRecord { path, hash, stat });
         }
         Ok((records, written))
+    }
+}
+
+/// A target whose key is known without building it: reused when known, failed when not.
+fn known_key(dir: &WsPath, target: Target, key: Option<Hash>) -> DerivationStatus {
+    DerivationStatus {
+        label: label::target_label(dir, target),
+        rule: target.rule(),
+        key,
+        status: if key.is_some() { Status::Reused } else { Status::Failed },
     }
 }
 

@@ -224,11 +224,11 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
     match floe_schemas::yaml::parse(path, &bytes) {
         Ok(node) => {
             let profile = node.get("profile").and_then(Node::as_str).map(str::to_owned);
-            let version = node.get("version").and_then(|v| {
-                v.to_json().as_str().map(str::to_owned).or_else(|| {
-                    let j = v.to_json();
-                    (j.is_number()).then(|| j.to_string())
-                })
+            // `version: '1.0.0'`, or a bare `version: 1.0` that YAML reads as a number.
+            let version = node.get("version").and_then(|v| match v.to_json() {
+                Value::String(s) => Some(s),
+                n @ Value::Number(_) => Some(n.to_string()),
+                _ => None,
             });
             let mut diagnostics = Vec::new();
             if let Some(p) = node.get("profile")
@@ -255,7 +255,7 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
 pub struct DbtModels {
     pub project: floe_rules::dbt::Project,
     /// What secret scanning found in the model files.
-    pub secrets: Vec<(String, scan::Finding)>,
+    pub secrets: Secrets,
     pub diagnostics: Vec<Diagnostic>,
     pub io_error: Option<IoError>,
 }
@@ -265,7 +265,7 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
     let mut out =
-        DbtModels { project: Default::default(), secrets: Vec::new(), diagnostics: Vec::new(), io_error: None };
+        DbtModels { project: Default::default(), secrets: Secrets::default(), diagnostics: Vec::new(), io_error: None };
     let scanner = scanner(db, pkg);
     for path in &info.models {
         let Some(file) = file_of(db, ws, path) else { continue };
@@ -277,8 +277,8 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
             }
         };
         let text = String::from_utf8_lossy(&bytes);
-        if let Some(scanner) = &scanner {
-            out.secrets.extend(scanner.scan(path.as_str(), &text).into_iter().map(|f| (path.as_str().to_owned(), f)));
+        if let Some(scanner) = scanner {
+            out.secrets.scan(scanner, path.as_str(), &text);
         }
         if path.as_str().ends_with(".sql") {
             out.project.add_sql(path.as_str(), &text);
@@ -294,11 +294,24 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
 
 /// The secret scanner a product's platform configures (`None` when the
 /// platform does not resolve or its patterns do not compile: it reports that).
-fn scanner(db: &dyn Db, pkg: Package) -> Option<scan::Scanner> {
-    let parent = parent_platform(db, pkg)?;
-    let eval = platform(db, parent);
-    let gov = eval.resolved.as_ref()?.manifest.governance.as_ref();
-    scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())).ok()
+fn scanner(db: &dyn Db, pkg: Package) -> Option<&scan::Scanner> {
+    platform(db, parent_platform(db, pkg)?).scanner.as_ref()
+}
+
+/// What secret scanning found: where (for diagnostics) and the values
+/// themselves (to mask in outputs). Held in memory only, never stored or printed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Secrets {
+    pub found: Vec<(String, scan::Finding)>,
+    pub values: Vec<String>,
+}
+
+impl Secrets {
+    fn scan(&mut self, scanner: &scan::Scanner, path: &str, text: &str) {
+        let found = scanner.scan(path, text);
+        self.values.extend(found.iter().filter_map(|f| secret_value(text, f)));
+        self.found.extend(found.into_iter().map(|f| (path.to_owned(), f)));
+    }
 }
 
 /// A product's governance: its dbt project and files checked against every
@@ -327,23 +340,15 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let parsed = parsed_spec(db, file);
     let Some(spec) = parsed.loaded.value.as_ref() else { return none(None) };
     let mut io_error = None;
-    let mut secrets = Vec::new();
+    let mut secrets = Secrets { found: Vec::new(), values: platform_eval.secret_values.clone() };
     let empty = floe_rules::dbt::Project::default();
     let mut project = &empty;
     let mut dbt_version = None;
     let scanner = scanner(db, pkg);
-    let mut secret_values = platform_eval.secret_values.clone();
-    let mut scan_file = |f: SourceFile, secrets: &mut Vec<(String, scan::Finding)>| match read(db, f) {
-        Ok(bytes) => {
-            if let Some(scanner) = &scanner {
-                let p = f.path(db).as_str();
-                let text = String::from_utf8_lossy(&bytes);
-                let found = scanner.scan(p, &text);
-                secret_values.extend(found.iter().filter_map(|x| secret_value(&text, x)));
-                secrets.extend(found.into_iter().map(|x| (p.to_owned(), x)));
-            }
-        }
-        Err(e) => io_error = Some(e),
+    let mut scan_file = |f: SourceFile, secrets: &mut Secrets| match (read(db, f), scanner) {
+        (Ok(bytes), Some(scanner)) => secrets.scan(scanner, f.path(db).as_str(), &String::from_utf8_lossy(&bytes)),
+        (Ok(_), None) => {}
+        (Err(e), _) => io_error = Some(e),
     };
     scan_file(file, &mut secrets);
     if let Some(f) = dbt_file(db, pkg) {
@@ -351,7 +356,8 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
         dbt_version = dbt_project(db, f).version.clone();
         let models = dbt_models(db, pkg);
         io_error = io_error.or_else(|| models.io_error.clone());
-        secrets.extend(models.secrets.iter().cloned());
+        secrets.found.extend(models.secrets.found.iter().cloned());
+        secrets.values.extend(models.secrets.values.iter().cloned());
         project = &models.project;
     }
     let settings = ws.settings(db);
@@ -367,36 +373,22 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
         project,
         dbt_version: dbt_version.as_deref().unwrap_or("unknown"),
         platform: resolved,
-        secrets: &secrets,
+        secrets: &secrets.found,
         today: &settings.today,
         timestamp: &floe_rules::rfc3339(settings.source_date_epoch),
         domain: &domain,
     };
-    secret_values.extend(secret_values_in_models(db, pkg));
+    let output = Some(enforce::enforce(&input));
+    let mut secret_values = secrets.values;
     secret_values.sort();
     secret_values.dedup();
-    Arc::new(EnforcementEval { output: Some(enforce::enforce(&input)), secret_values, io_error })
+    Arc::new(EnforcementEval { output, secret_values, io_error })
 }
 
 /// The text a finding covers.
 fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
-    let line = text.lines().nth(f.line.checked_sub(1)? as usize)?;
-    let value: String = line.chars().skip(f.column.checked_sub(1)? as usize).take(f.len as usize).collect();
-    (!value.is_empty()).then_some(value)
-}
-
-/// Values found in a product's model files (read again only when scanning found any).
-fn secret_values_in_models(db: &dyn Db, pkg: Package) -> Vec<String> {
-    let models = dbt_models(db, pkg);
-    let ws = pkg.workspace(db);
-    let mut out = Vec::new();
-    for (file, f) in &models.secrets {
-        let Some(source) = WsPath::new(file).and_then(|p| file_of(db, ws, &p)) else { continue };
-        if let Ok(bytes) = read(db, source) {
-            out.extend(secret_value(&String::from_utf8_lossy(&bytes), f));
-        }
-    }
-    out
+    let start = f.offset as usize;
+    text.get(start..start + f.bytes as usize).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 /// `bytes` with every found secret value replaced by the mask.
@@ -463,6 +455,9 @@ pub struct PlatformEval {
     /// Values secret scanning found in this tier and those above it: masked
     /// in every output. Held in memory only, never stored or printed.
     pub secret_values: Vec<String>,
+    /// The secret scanner the resolved governance configures, built once for
+    /// every product below (`None` when its patterns do not compile).
+    pub scanner: Option<scan::Scanner>,
 }
 
 #[salsa::tracked(returns(ref))]
@@ -481,6 +476,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             io_error: None,
             files: Vec::new(),
             secret_values: Vec::new(),
+            scanner: None,
         });
     };
     let mut files = parent_eval.as_ref().map(|p| p.files.clone()).unwrap_or_default();
@@ -490,6 +486,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     let mut own_diags = own.loaded.diagnostics.clone();
     let io_error = own.io_error.clone().or_else(|| parent_eval.as_ref().and_then(|p| p.io_error.clone()));
     let mut secret_values = parent_eval.as_ref().map(|p| p.secret_values.clone()).unwrap_or_default();
+    let mut scanner = None;
 
     let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = files.iter().map(|f| parsed_manifest(db, *f)).collect();
     let mut resolved = None;
@@ -548,28 +545,25 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
         own_diags.extend(enforce::check_config(r).into_iter().filter(own_file_only));
         // Secret values anywhere in the manifest, beyond the credential keys above.
         let gov = r.manifest.governance.as_ref();
-        if let (Ok(scanner), Ok(bytes)) =
-            (scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())), read(db, own_file))
-        {
-            let text = String::from_utf8_lossy(&bytes);
-            let found = scanner.scan(own_path.as_str(), &text);
-            secret_values.extend(found.iter().filter_map(|f| secret_value(&text, f)));
+        scanner = scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())).ok();
+        if let (Some(scanner), Ok(bytes)) = (&scanner, read(db, own_file)) {
+            let mut secrets = Secrets::default();
+            secrets.scan(scanner, own_path.as_str(), &String::from_utf8_lossy(&bytes));
+            secret_values.extend(secrets.values);
             let inline: std::collections::BTreeSet<u32> = own_diags
                 .iter()
                 .filter(|d| d.code == Code::InlineSecret)
                 .filter_map(|d| d.span.map(|s| s.line))
                 .collect();
-            let level = enforce::level(gov);
-            let found =
-                found.into_iter().filter(|f| !inline.contains(&f.line)).map(|f| (own_path.as_str().to_owned(), f));
-            own_diags.extend(enforce::secret_diagnostics(found, level));
+            let found = secrets.found.into_iter().filter(|(_, f)| !inline.contains(&f.line));
+            own_diags.extend(enforce::secret_diagnostics(found, enforce::level(gov)));
         }
     }
     diagnostics.extend(own_diags);
     let failed = parent_eval.as_ref().is_some_and(|p| p.failed)
         || diagnostics.iter().any(Diagnostic::is_error)
         || resolved.is_none();
-    Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files, secret_values })
+    Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files, secret_values, scanner })
 }
 
 /// A domain's `parent_manifest`, when given, must name the workspace root.
@@ -1145,8 +1139,14 @@ fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
             let out = e.output.as_ref().ok_or_else(Vec::new)?;
             let ws = pkg.workspace(db);
             let info = &ws.layout(db).packages[pkg.index(db)];
-            let scanner =
-                scanner(db, pkg).unwrap_or_else(|| scan::Scanner::new(None).expect("built-in patterns compile"));
+            let fallback;
+            let scanner = match scanner(db, pkg) {
+                Some(s) => s,
+                None => {
+                    fallback = scan::Scanner::new(None).expect("built-in patterns compile");
+                    &fallback
+                }
+            };
             // The files the report quotes, secrets masked.
             let mut sources = BTreeMap::new();
             for (file, _) in out.locations.iter().flatten() {

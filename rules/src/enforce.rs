@@ -181,19 +181,16 @@ fn finish(
     findings: Vec<Issue>,
 ) -> Output {
     let mut summary = EnforcementSummary { total_models: ctx.models.len() as u32, ..EnforcementSummary::default() };
-    let mut excluded_everything: BTreeSet<&str> = BTreeSet::new();
-    for m in ctx.models.keys() {
-        let all_excluded = gov.policy_overrides.iter().any(|o| {
+    // A model an override excludes from every policy is not validated.
+    let excluded = ctx.models.keys().filter(|m| {
+        gov.policy_overrides.iter().any(|o| {
             o.action == OverrideAction::Exclude
                 && o.policy_types.is_none()
                 && crate::glob::matches(&o.pattern, m)
                 && !expired(o, input.today)
-        });
-        if all_excluded {
-            excluded_everything.insert(m);
-        }
-    }
-    summary.models_validated = summary.total_models - excluded_everything.len() as u32;
+        })
+    });
+    summary.models_validated = summary.total_models - excluded.count() as u32;
     let mut diagnostics = expired_overrides(input, gov);
     let mut violations = Vec::new();
     let mut locations = Vec::new();
@@ -203,13 +200,13 @@ fn finish(
             f.severity = Severity::Warning;
         }
         let mut applied = None;
-        if let Some(o) = gov.policy_overrides.iter().find(|o| applies(o, &f, input.today)) {
+        if let Some((i, o)) = gov.policy_overrides.iter().enumerate().find(|(_, o)| applies(o, &f, input.today)) {
             summary.overrides_applied += 1;
             match o.action {
                 OverrideAction::Exclude => continue,
                 OverrideAction::Downgrade => {
                     f.severity = Severity::Warning;
-                    applied = Some(o.pattern.clone());
+                    applied = Some((i, o.pattern.clone()));
                 }
             }
         }
@@ -238,17 +235,10 @@ fn finish(
         if let Some((file, span)) = &f.at {
             d = d.at(file, *span);
         }
-        if let Some(p) = &applied {
-            d = d.with_note(&gov_file(input.platform), Span::START, format!("downgraded by the override `{p}`"));
-            if let Some(o) = gov
-                .policy_overrides
-                .iter()
-                .position(|o| &o.pattern == p)
-                .and_then(|i| input.platform.origin(&format!("governance.policy_overrides[{i}].pattern")))
-            {
-                d.notes.pop();
-                d = d.with_note(&o.file, origin_span(o), format!("downgraded by the override `{p}`"));
-            }
+        if let Some((i, p)) = &applied
+            && let Some(o) = input.platform.origin(&format!("governance.policy_overrides[{i}].pattern"))
+        {
+            d = d.with_note(&o.file, origin_span(o), format!("downgraded by the override `{p}`"));
         }
         for (file, span, message) in &f.notes {
             d = d.with_note(file, *span, message.clone());
@@ -272,7 +262,7 @@ fn finish(
             downstream_impact: (!downstream.is_empty()).then_some(downstream),
             first_detected: None,
             occurrences: None,
-            override_applied: applied,
+            override_applied: applied.map(|(_, p)| p),
         });
         locations.push(f.at);
     }
@@ -309,15 +299,10 @@ fn secrets(input: &Input<'_>, out: &mut Vec<Issue>) {
             Some(model) => model.to_owned(),
             None => input.spec.metadata.name.clone(),
         };
-        let mut issue = Issue::new(
-            Code::SecretInSource,
-            PolicyKind::SecretScanning,
-            &model,
-            format!("{file}:{}:{} holds what looks like a secret ({})", f.line, f.column, f.rule),
-        )
-        .expect("no secret values in source files", format!("a value matching `{}`", f.rule))
-        .fix(SECRET_HELP, "https://floe.dev/reference/errors#e0750")
-        .at(Some((file.clone(), secret_span(f))));
+        let mut issue = Issue::new(Code::SecretInSource, PolicyKind::SecretScanning, &model, secret_message(file, f))
+            .expect("no secret values in source files", format!("a value matching `{}`", f.rule))
+            .fix(SECRET_HELP, "https://floe.dev/reference/errors#e0750")
+            .at(Some((file.clone(), secret_span(f))));
         issue.severity = severity_of(f.severity);
         out.push(issue);
     }
@@ -325,8 +310,13 @@ fn secrets(input: &Input<'_>, out: &mut Vec<Issue>) {
 
 const SECRET_HELP: &str = "remove the value and rotate it; reference it instead (`secret_ref`, `{{ env_var('…') }}`), or exclude the file with `secret_scanning.exclude_patterns`";
 
+/// Where a secret is and which pattern found it; never the value.
+fn secret_message(file: &str, f: &Finding) -> String {
+    format!("{file}:{}:{} holds what looks like a secret ({})", f.line, f.column, f.rule)
+}
+
 fn secret_span(f: &Finding) -> Span {
-    Span { line: f.line, column: f.column, offset: 0, len: f.len }
+    Span { line: f.line, column: f.column, offset: f.offset, len: f.bytes }
 }
 
 fn severity_of(s: floe_schemas::manifest::SecretSeverity) -> Severity {
@@ -350,15 +340,9 @@ pub fn secret_diagnostics(
                 PolicyEnforcementLevel::Strict => severity_of(f.severity),
                 _ => Severity::Warning,
             };
-            Diagnostic {
-                severity,
-                ..Diagnostic::error(
-                    Code::SecretInSource,
-                    format!("{file}:{}:{} holds what looks like a secret ({})", f.line, f.column, f.rule),
-                )
-            }
-            .at(&file, secret_span(&f))
-            .with_help(SECRET_HELP)
+            Diagnostic { severity, ..Diagnostic::error(Code::SecretInSource, secret_message(&file, &f)) }
+                .at(&file, secret_span(&f))
+                .with_help(SECRET_HELP)
         })
         .collect()
 }
@@ -382,10 +366,6 @@ pub fn located(out: &Output) -> Vec<Diagnostic> {
             Some(d)
         })
         .collect()
-}
-
-fn gov_file(platform: &ResolvedPlatform) -> String {
-    platform.origin("governance.policy_enforcement_level").map(|o| o.file.clone()).unwrap_or_default()
 }
 
 fn origin_span(o: &Origin) -> Span {
@@ -1149,28 +1129,33 @@ fn test_is(test: &crate::dbt::TestDoc, wanted: &str) -> bool {
 }
 
 fn placeholder(model: &str, column: Option<&str>, text: &str, at: Option<(String, Span)>) -> Issue {
-    let (code, what) = match column {
-        Some(c) => (Code::PlaceholderDescription, format!("Column '{c}' of model '{model}'")),
-        None => (Code::PlaceholderDescription, format!("Model '{model}'")),
+    let what = match column {
+        Some(c) => format!("Column '{c}' of model '{model}'"),
+        None => format!("Model '{model}'"),
     };
     let shown: String = text.chars().take(40).collect();
-    let mut f = Issue::new(code, PolicyKind::Documentation, model, format!("{what} has a placeholder description."))
-        .expect(
-            if column.is_some() { "Complete column description" } else { "Complete model description" },
-            format!("Placeholder description: '{shown}'"),
-        )
-        .fix(
-            match column {
-                Some(c) => {
-                    format!("Replace the placeholder in column '{c}' of model '{model}' with meaningful documentation.")
-                }
-                None => {
-                    format!("Replace the placeholder in model '{model}' description with meaningful documentation.")
-                }
-            },
-            "https://floe.dev/docs/documentation",
-        )
-        .at(at);
+    let mut f = Issue::new(
+        Code::PlaceholderDescription,
+        PolicyKind::Documentation,
+        model,
+        format!("{what} has a placeholder description."),
+    )
+    .expect(
+        if column.is_some() { "Complete column description" } else { "Complete model description" },
+        format!("Placeholder description: '{shown}'"),
+    )
+    .fix(
+        match column {
+            Some(c) => {
+                format!("Replace the placeholder in column '{c}' of model '{model}' with meaningful documentation.")
+            }
+            None => {
+                format!("Replace the placeholder in model '{model}' description with meaningful documentation.")
+            }
+        },
+        "https://floe.dev/docs/documentation",
+    )
+    .at(at);
     f.column = column.map(str::to_owned);
     f.severity = Severity::Warning;
     f.gate = true;

@@ -107,7 +107,8 @@ pub struct NamingViolation {
     pub documentation_url: String,
 }
 
-/// A custom pattern floe refuses, or a custom policy without patterns.
+/// A custom pattern floe refuses (a naming or secret-scanning one), or a
+/// custom naming policy without patterns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatternError {
     /// Index into `custom_patterns`.

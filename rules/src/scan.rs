@@ -33,14 +33,22 @@ pub struct Scanner {
     exclude: Vec<String>,
 }
 
-/// A custom pattern that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PatternError {
-    /// Index into `custom_patterns`.
-    pub index: usize,
-    pub message: String,
-    pub help: String,
+/// Scanners are equal when they search for the same patterns, in the same
+/// files, with the same severities: what a pattern extracts follows from its
+/// name and regex.
+impl PartialEq for Scanner {
+    fn eq(&self, other: &Scanner) -> bool {
+        fn key(p: &Pattern) -> (&str, SecretSeverity, &str) {
+            (p.name.as_str(), p.severity, p.regex.as_str())
+        }
+        self.enabled == other.enabled
+            && self.exclude == other.exclude
+            && self.patterns.iter().map(key).eq(other.patterns.iter().map(key))
+    }
 }
+
+/// A custom pattern that cannot be used: the same report as naming's.
+pub use crate::naming::PatternError;
 
 /// Where a secret is. Never the secret itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +61,9 @@ pub struct Finding {
     pub column: u32,
     /// Length of the secret in characters; the text around it is not counted.
     pub len: u32,
+    /// The secret's bytes in the text: `text[offset..offset + bytes]`.
+    pub offset: u32,
+    pub bytes: u32,
     pub severity: SecretSeverity,
 }
 
@@ -128,7 +139,9 @@ impl Scanner {
                 rule: pattern.name.clone(),
                 line: saturate(line),
                 column: saturate(at_column),
-                len: saturate(text[hit.range].chars().count()),
+                len: saturate(text[hit.range.clone()].chars().count()),
+                offset: saturate(hit.range.start),
+                bytes: saturate(hit.range.len()),
                 severity: pattern.severity,
             });
         }
@@ -964,15 +977,11 @@ mod tests {
         let text =
             format!("name: 日本語\ndescription: «café» ключ {} end\n{{pwd: «ü»pass, token: 'ö-tok-1'}}", github());
         let scanner = Scanner::new(None).expect("built-ins");
-        let at = |line, column, len, rule: &str| Finding {
-            rule: rule.to_owned(),
-            line,
-            column,
-            len,
-            severity: SecretSeverity::Error,
-        };
+        let at = |line, column, len, rule: &str| (line, column, len, rule.to_owned());
+        let found: Vec<_> =
+            scanner.scan("a.yml", &text).into_iter().map(|f| (f.line, f.column, f.len, f.rule)).collect();
         assert_eq!(
-            scanner.scan("a.yml", &text),
+            found,
             [
                 at(2, 26, 40, "github-token"),
                 at(3, 7, 7, "credential-assignment"),
@@ -981,6 +990,8 @@ mod tests {
         );
         for finding in scanner.scan("a.yml", &text) {
             assert_eq!(located(&text, &finding).chars().count(), finding.len as usize);
+            let (start, bytes) = (finding.offset as usize, finding.bytes as usize);
+            assert_eq!(&text[start..start + bytes], located(&text, &finding), "byte range of {finding:?}");
         }
     }
 

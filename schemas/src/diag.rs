@@ -310,28 +310,28 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
     out
 }
 
-/// `text` with each character of `span` (on its line) replaced by `*`, so
-/// columns stay where they were and masking twice changes nothing.
+/// `text` with every byte of `span` turned into `*` (a character of several
+/// bytes into as many), so byte offsets, and the columns before the span, stay
+/// where they were, and masking twice changes nothing. A span that does not fall on character
+/// boundaries masks its whole line.
 pub fn mask_span(text: &str, span: Span) -> String {
-    let index = span.line.saturating_sub(1) as usize;
-    let start = span.column.saturating_sub(1) as usize;
-    let lines: Vec<String> = text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| {
-            if i != index {
-                return line.to_owned();
-            }
-            let chars: Vec<char> = line.chars().collect();
-            let end = (start + span.len as usize).min(chars.len());
-            let start = start.min(end);
-            let mut s: String = chars[..start].iter().collect();
-            s.extend(std::iter::repeat_n('*', end - start));
-            s.extend(&chars[end..]);
-            s
-        })
-        .collect();
-    lines.join("\n")
+    let (start, end) = (span.offset as usize, (span.offset + span.len) as usize);
+    let range = match text.get(start..end) {
+        Some(_) => start..end,
+        None => {
+            let Some(line) = text.split_inclusive('\n').nth(span.line.saturating_sub(1) as usize) else {
+                return text.to_owned();
+            };
+            let from: usize = text.split_inclusive('\n').take(span.line.saturating_sub(1) as usize).map(str::len).sum();
+            from..from + line.trim_end_matches('\n').len()
+        }
+    };
+    let stars = "*".repeat(range.len());
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..range.start]);
+    out.push_str(&stars);
+    out.push_str(&text[range.end..]);
+    out
 }
 
 fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color: &str, label: &str, p: &Palette) {
@@ -349,9 +349,6 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
     } else if masked_here {
         // Underline the mask, not the (longer or shorter) value it hides.
         crate::secret::MASK.len()
-    } else if span.offset == 0 && span.line > 1 {
-        // A span known by line and column only (secret scanning, provenance).
-        (span.len as usize).clamp(1, line_chars.saturating_sub(start).max(1))
     } else {
         // The span may run past the end of the line (a multi-line value): underline
         // what is on this line.
