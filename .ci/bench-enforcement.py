@@ -5,8 +5,8 @@ timed on the same synthetic workspace in interleaved runs, so that machine
 noise hits both alike. Cold builds start without floe-out/ and .floe/ (moved
 aside, as a fresh checkout); the no-op build follows an identical one.
 
-    target/release/floe-bench generate --domains 10 --products-per-domain 100 --out /tmp/bw
-    .ci/bench-enforcement.py --before OLD/floe --after target/release/floe --ws /tmp/bw --runs 7
+    target/release/floe-bench generate --domains 10 --products-per-domain 100 --out /dev/shm/bw
+    .ci/bench-enforcement.py --before OLD/floe --after target/release/floe --ws /dev/shm/bw --runs 7
 """
 import argparse
 import os
@@ -22,7 +22,7 @@ p.add_argument("--ws", required=True)
 p.add_argument("--runs", type=int, default=7)
 a = p.parse_args()
 
-aside = tempfile.mkdtemp(prefix="floe-aside-")
+aside = tempfile.mkdtemp(prefix="floe-aside-", dir=os.path.dirname(os.path.abspath(a.ws)))
 bins = {"before": a.before, "after": a.after}
 times = {k: {"cold": [], "no-op": []} for k in bins}
 n = 0

@@ -53,6 +53,35 @@ impl System for OsSystem {
         }
     }
 
+    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        use rustix::io::Errno;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let absent = |e: Errno| matches!(e, Errno::NOENT | Errno::NOTDIR);
+        let fd = match rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if absent(e) => return Ok(vec![None; names.len()]),
+            Err(e) => return Err(io_error("open", dir, e.into())),
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            // Each name is looked up in the open directory: one path component, not the whole path.
+            out.push(match rustix::fs::statat(&fd, name.as_str(), AtFlags::empty()) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(FileStat {
+                    size: st.st_size as u64,
+                    mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
+                    inode: st.st_ino,
+                }),
+                Ok(_) => None,
+                Err(e) if absent(e) => None,
+                Err(e) => return Err(io_error("stat", &dir.join(name), e.into())),
+            });
+        }
+        Ok(out)
+    }
+
     fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Ok(Some(m.mtime() * 1_000_000_000 + m.mtime_nsec())),

@@ -179,8 +179,9 @@ impl Session {
         for ((path, _), h) in to_hash.iter().zip(hashed) {
             fresh.insert(path, h?);
         }
-        let mut files = BTreeMap::new();
-        let mut known_normal = BTreeMap::new();
+        // Both maps are collected from sorted pairs, which builds them in bulk.
+        let mut files = Vec::with_capacity(found.files.len());
+        let mut known_normal = Vec::new();
         for (path, stat) in &found.files {
             let raw = match fresh.get(path) {
                 Some(h) => *h,
@@ -189,10 +190,12 @@ impl Session {
             if let Some(rec) = state.files.get(path).filter(|r| r.raw == raw)
                 && let Some(n) = rec.normal
             {
-                known_normal.insert(path.clone(), n);
+                known_normal.push((path.clone(), n));
             }
-            files.insert(path.clone(), (*stat, raw));
+            files.push((path.clone(), (*stat, raw)));
         }
+        let files: BTreeMap<WsPath, (FileStat, Hash)> = files.into_iter().collect();
+        let known_normal: BTreeMap<WsPath, Hash> = known_normal.into_iter().collect();
         let (layout, layout_diagnostics) = Layout::from_files(files.keys());
         let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
         let cx = Context {

@@ -260,8 +260,10 @@ pub struct DbtModels {
     pub io_error: Option<IoError>,
 }
 
-#[salsa::tracked(returns(ref))]
-pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
+/// Not a query of its own: the project is large (every model, column and
+/// test) and only [`enforcement`] needs it whole, so it lives only while that
+/// query runs instead of being memoized for every product of the workspace.
+fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
     let mut out =
@@ -289,7 +291,7 @@ pub fn dbt_models(db: &dyn Db, pkg: Package) -> Arc<DbtModels> {
             Err(d) => out.diagnostics.push(d),
         }
     }
-    Arc::new(out)
+    out
 }
 
 /// The secret scanner a product's platform configures (`None` when the
@@ -320,6 +322,8 @@ impl Secrets {
 pub struct EnforcementEval {
     /// `None` when the product or its platform cannot be evaluated.
     pub output: Option<enforce::Output>,
+    /// Problems reading the dbt model files (a property file that does not parse).
+    pub model_diagnostics: Vec<Diagnostic>,
     /// Values secret scanning found in the product's files and its platform:
     /// masked in every output. Held in memory only, never stored or printed.
     pub secret_values: Vec<String>,
@@ -328,7 +332,9 @@ pub struct EnforcementEval {
 
 #[salsa::tracked(returns(ref))]
 pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
-    let none = |io_error| Arc::new(EnforcementEval { output: None, secret_values: Vec::new(), io_error });
+    let none = |io_error| {
+        Arc::new(EnforcementEval { output: None, model_diagnostics: Vec::new(), secret_values: Vec::new(), io_error })
+    };
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
@@ -341,8 +347,7 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let Some(spec) = parsed.loaded.value.as_ref() else { return none(None) };
     let mut io_error = None;
     let mut secrets = Secrets { found: Vec::new(), values: platform_eval.secret_values.clone() };
-    let empty = floe_rules::dbt::Project::default();
-    let mut project = &empty;
+    let mut models = None;
     let mut dbt_version = None;
     let scanner = scanner(db, pkg);
     let mut scan_file = |f: SourceFile, secrets: &mut Secrets| match (read(db, f), scanner) {
@@ -354,12 +359,14 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     if let Some(f) = dbt_file(db, pkg) {
         scan_file(f, &mut secrets);
         dbt_version = dbt_project(db, f).version.clone();
-        let models = dbt_models(db, pkg);
-        io_error = io_error.or_else(|| models.io_error.clone());
-        secrets.found.extend(models.secrets.found.iter().cloned());
-        secrets.values.extend(models.secrets.values.iter().cloned());
-        project = &models.project;
+        let m = dbt_models(db, pkg);
+        io_error = io_error.or(m.io_error.clone());
+        secrets.found.extend(m.secrets.found.iter().cloned());
+        secrets.values.extend(m.secrets.values.iter().cloned());
+        models = Some(m);
     }
+    let empty = floe_rules::dbt::Project::default();
+    let project = models.as_ref().map_or(&empty, |m| &m.project);
     let settings = ws.settings(db);
     let node = tree(db, file);
     let label = label::package_label(&info.dir);
@@ -382,7 +389,8 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let mut secret_values = secrets.values;
     secret_values.sort();
     secret_values.dedup();
-    Arc::new(EnforcementEval { output, secret_values, io_error })
+    let model_diagnostics = models.map(|m| m.diagnostics).unwrap_or_default();
+    Arc::new(EnforcementEval { output, model_diagnostics, secret_values, io_error })
 }
 
 /// The text a finding covers.
@@ -715,11 +723,8 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
         let file_name = path.as_str();
         if let Some(resolved) = platform_eval.as_ref().and_then(|p| p.resolved.as_ref()) {
             diagnostics.extend(checks::check(value, node, file_name, resolved));
-            if info.has_dbt_project {
-                let models = dbt_models(db, pkg);
-                diagnostics.extend(models.diagnostics.iter().cloned());
-            }
             let e = enforcement(db, pkg);
+            diagnostics.extend(e.model_diagnostics.iter().cloned());
             io_error = io_error.or_else(|| e.io_error.clone());
             diagnostics.extend(e.output.iter().flat_map(|o| o.diagnostics.iter().cloned()));
         }

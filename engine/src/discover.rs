@@ -108,9 +108,10 @@ fn list(
             record
         }
     };
+    let stats = sys.stat_in(&abs, &record.files)?;
     let mut found = Vec::with_capacity(record.files.len());
-    for name in &record.files {
-        if let (Some(path), Some(stat)) = (dir.join(name), sys.stat(&abs.join(name))?) {
+    for (name, stat) in record.files.iter().zip(stats) {
+        if let (Some(path), Some(stat)) = (dir.join(name), stat) {
             found.push((path, stat));
         }
     }

@@ -45,7 +45,13 @@ impl WsPath {
         let plain = !rel.is_empty() && rel != "." && rel != ".." && !rel.contains(['/', '\\']);
         match (plain, self.0.is_empty()) {
             (true, true) => Some(WsPath(rel.to_owned())),
-            (true, false) => Some(WsPath(format!("{}/{rel}", self.0))),
+            (true, false) => {
+                let mut joined = String::with_capacity(self.0.len() + 1 + rel.len());
+                joined.push_str(&self.0);
+                joined.push('/');
+                joined.push_str(rel);
+                Some(WsPath(joined))
+            }
             (false, true) => WsPath::new(rel),
             (false, false) => WsPath::new(&format!("{}/{rel}", self.0)),
         }

@@ -78,8 +78,10 @@ pub struct State {
     #[serde(skip)]
     pub dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     /// Stat cache: what each input file hashed to when it had this stat.
+    #[serde(deserialize_with = "sorted_map")]
     pub files: BTreeMap<WsPath, FileRecord>,
     /// The last successful build of each package.
+    #[serde(deserialize_with = "sorted_map")]
     pub packages: BTreeMap<WsPath, PackageRecord>,
 }
 
@@ -367,13 +369,27 @@ pub struct StateBytes {
 
 impl StateBytes {
     pub fn dirs(&self) -> BTreeMap<WsPath, crate::discover::DirRecord> {
-        postcard::from_bytes(&self.bytes[self.dirs.clone()]).unwrap_or_default()
+        let pairs: Vec<(WsPath, crate::discover::DirRecord)> =
+            postcard::from_bytes(&self.bytes[self.dirs.clone()]).unwrap_or_default();
+        pairs.into_iter().collect()
     }
 
     /// Everything but the directories.
     pub fn state(&self) -> State {
         postcard::from_bytes(&self.bytes[self.main.clone()]).unwrap_or_default()
     }
+}
+
+/// A map decoded as the sorted sequence of pairs it was encoded as (postcard
+/// encodes both alike) and built in bulk: tens of thousands of one-by-one
+/// inserts were a visible part of a no-op build.
+fn sorted_map<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
 }
 
 /// Diagnostics carry optional fields a binary encoding cannot skip; they are

@@ -52,6 +52,12 @@ pub trait System: Send + Sync {
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError>;
     /// The file's stat, or `None` when it does not exist.
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError>;
+    /// The stats of `names` in directory `dir`, in order, as [`System::stat`]
+    /// gives them. A batch, so that a real file system resolves the directory
+    /// once rather than once per name.
+    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+        names.iter().map(|n| self.stat(&dir.join(n))).collect()
+    }
     /// A directory's modification time (it changes when an entry is added,
     /// removed or renamed), or `None` when it does not exist.
     fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError>;

@@ -186,11 +186,18 @@ impl Scanner {
 
     /// Every match of every pattern, in no particular order.
     fn hits(&self, text: &str) -> Vec<Hit> {
-        let lower = text.to_ascii_lowercase();
         let line_starts = line_starts(text);
+        // Every built-in's needles in one pass over the text, rather than one
+        // pass per needle: most files hold none, and most of a file no needle.
+        let needles = needle_finder();
+        let mut found: Vec<Vec<usize>> = vec![Vec::new(); built_ins().len()];
+        for m in needles.automaton.find_overlapping_iter(text) {
+            found[needles.pattern[m.pattern().as_usize()]].push(m.start());
+        }
         let mut hits = Vec::new();
         for (index, pattern) in self.patterns.iter().enumerate() {
-            for window in pattern.windows(text, &lower, &line_starts) {
+            let at = found.get(index).map_or(&[][..], Vec::as_slice);
+            for window in pattern.windows(text, at, &line_starts) {
                 let hay = &text[window.clone()];
                 let mut flow = FlowCursor::new(hay);
                 for caps in pattern.regex.captures_iter(hay) {
@@ -242,15 +249,14 @@ struct Pattern {
 impl Pattern {
     /// The parts of `text` a match can lie in, each starting at a line start
     /// so that `^`, `\b` and a value's line read as they do in the whole text.
-    fn windows(&self, text: &str, lower: &str, line_starts: &[usize]) -> Vec<Range<usize>> {
+    /// `at` holds where the pattern's needles occur in `text`.
+    fn windows(&self, text: &str, at: &[usize], line_starts: &[usize]) -> Vec<Range<usize>> {
         if self.needles.is_empty() {
             return std::iter::once(0..text.len()).collect();
         }
-        let mut spans: Vec<Range<usize>> = self
-            .needles
+        let mut spans: Vec<Range<usize>> = at
             .iter()
-            .flat_map(|n| lower.match_indices(n))
-            .map(|(i, _)| {
+            .map(|&i| {
                 let line = line_starts.partition_point(|&s| s <= i).saturating_sub(1);
                 let start = line_starts.get(line).copied().unwrap_or(0);
                 let end = match self.reach {
@@ -387,6 +393,31 @@ fn built_ins() -> &'static [Pattern] {
                 extract,
             })
             .collect()
+    })
+}
+
+/// The needles of every built-in pattern in one automaton (ASCII case
+/// insensitive), with the pattern each one belongs to.
+struct NeedleFinder {
+    automaton: aho_corasick::AhoCorasick,
+    pattern: Vec<usize>,
+}
+
+fn needle_finder() -> &'static NeedleFinder {
+    static FINDER: OnceLock<NeedleFinder> = OnceLock::new();
+    FINDER.get_or_init(|| {
+        let (mut needles, mut pattern) = (Vec::new(), Vec::new());
+        for (index, p) in built_ins().iter().enumerate() {
+            for needle in p.needles {
+                needles.push(*needle);
+                pattern.push(index);
+            }
+        }
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&needles)
+            .expect("the built-in needles build an automaton");
+        NeedleFinder { automaton, pattern }
     })
 }
 

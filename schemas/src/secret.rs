@@ -4,6 +4,57 @@
 //! before anything is hashed or written; this module makes sure the human
 //! renderer, which quotes source lines, never quotes one either.
 
+use serde_json::{Map, Value};
+
+/// The key under which a reference replaces an inline value in resolved config.
+pub const SECRET_REF_KEY: &str = "secret_ref";
+
+/// A reference to a credential held outside floe (a Kubernetes Secret by default).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Where the secret lives (`kubernetes`, `vault`, …).
+    pub source: String,
+    /// The secret's name.
+    pub name: String,
+    /// The key inside the secret.
+    pub key: String,
+}
+
+impl SecretRef {
+    pub fn to_value(&self) -> Value {
+        let mut inner = Map::new();
+        inner.insert("source".to_owned(), Value::from(self.source.clone()));
+        inner.insert("name".to_owned(), Value::from(self.name.clone()));
+        inner.insert("key".to_owned(), Value::from(self.key.clone()));
+        let mut outer = Map::new();
+        outer.insert(SECRET_REF_KEY.to_owned(), Value::Object(inner));
+        Value::Object(outer)
+    }
+
+    pub fn from_value(v: &Value) -> Option<SecretRef> {
+        let inner = v.as_object()?.get(SECRET_REF_KEY)?.as_object()?;
+        Some(SecretRef {
+            source: inner.get("source")?.as_str()?.to_owned(),
+            name: inner.get("name")?.as_str()?.to_owned(),
+            key: inner.get("key")?.as_str()?.to_owned(),
+        })
+    }
+
+    /// The environment variable a runtime exposes the secret as.
+    pub fn env_var(&self) -> String {
+        let norm = |s: &str| {
+            s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect::<String>()
+        };
+        format!("FLOE_SECRET_{}_{}", norm(&self.name), norm(&self.key))
+    }
+
+    /// How dbt profiles read the secret.
+    pub fn dbt_template(&self) -> String {
+        format!("{{{{ env_var('{}') }}}}", self.env_var())
+    }
+}
+
 /// Key names that hold credentials, wherever they appear.
 pub const CREDENTIAL_KEYS: &[&str] = &[
     "password",
