@@ -155,10 +155,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Schema { name } => schema(name.as_deref()),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Plugins => {
-            for name in floe_plugins::COMPUTE_PLUGINS {
-                let plugin = floe_plugins::compute(name).expect("listed plugins exist");
-                println!("compute\t{name}\t(dbt adapter: {})", plugin.dbt_adapter());
-            }
+            plugins(cli.format);
             Ok(())
         }
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
@@ -422,4 +419,37 @@ fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         jobs: jobs(cli),
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
+}
+
+/// `floe plugins`: every built-in plugin, by category.
+fn plugins(format: Format) {
+    let all = floe_plugins::all();
+    if format == Format::Json {
+        let list: Vec<serde_json::Value> = all
+            .iter()
+            .map(|p| {
+                let m = p.meta();
+                serde_json::json!({
+                    "category": m.category.key(),
+                    "name": m.name,
+                    "version": m.version,
+                    "api_version": m.api.to_string(),
+                    "summary": m.summary,
+                    "provides": m.provides.iter().map(|c| serde_json::json!({"kind": c.kind, "value": c.value})).collect::<Vec<_>>(),
+                    "requires": m.requires.iter().map(|r| serde_json::json!({
+                        "category": r.category.key(), "kind": r.kind, "any_of": r.any_of, "needed": r.needed, "reason": r.reason,
+                    })).collect::<Vec<_>>(),
+                    "config_schema": p.plugin().config_schema(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list).expect("plugin listings serialize"));
+        return;
+    }
+    let width = all.iter().map(|p| p.meta().category.key().len() + 1 + p.meta().name.len()).max().unwrap_or(0);
+    for p in all {
+        let m = p.meta();
+        let name = format!("{}/{}", m.category.key(), m.name);
+        println!("{name:width$}  {}  {}", m.version, m.summary);
+    }
 }

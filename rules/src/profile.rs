@@ -1,8 +1,6 @@
 //! The dbt profile rule: `profiles.yml` for one product.
 
-use std::collections::BTreeMap;
-
-use floe_plugins::ProductContext;
+use floe_plugins::{Any, Category, ProductContext, Selected};
 use floe_schemas::diag::{self, Code, Diagnostic, Span};
 use serde_json::{Map, Value};
 
@@ -29,18 +27,19 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
         Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
         None => d,
     };
-    let Some(plugin) = floe_plugins::compute(&compute.plugin_type) else {
-        let help = match diag::suggest(&compute.plugin_type, floe_plugins::COMPUTE_PLUGINS.iter().copied()) {
+    let names = floe_plugins::registry::names(Category::Compute);
+    let Some(Any::Compute(plugin)) = floe_plugins::find(Category::Compute, &compute.plugin_type) else {
+        let help = match diag::suggest(&compute.plugin_type, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("floe builds profiles for: {}", floe_plugins::COMPUTE_PLUGINS.join(", ")),
+            None => format!("floe builds profiles for: {}", names.join(", ")),
         };
         let d = Diagnostic::error(Code::UnknownPlugin, format!("unknown compute plugin `{}`", compute.plugin_type))
             .with_help(help);
         return Err(vec![at(d, "plugins.compute.type")]);
     };
-    let config: BTreeMap<String, Value> =
-        compute.config.iter().flatten().map(|(k, v)| (k.clone(), secrets::render_for_dbt(v))).collect();
-    let errors = plugin.validate(&config);
+    let config = compute.config.as_ref().map(|c| Value::Object(c.clone().into_iter().collect()));
+    let sel = Selected::new(config.as_ref(), compute.connection_secret_ref.as_deref());
+    let errors = floe_plugins::validate(plugin, &sel);
     if !errors.is_empty() {
         return Err(errors
             .into_iter()
@@ -52,9 +51,14 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
             })
             .collect());
     }
-    let output = plugin.dbt_output(&config, &ProductContext::new(product));
+    // Free-form values (DuckDB `settings`) may hold references too.
+    let output: Map<String, Value> = plugin
+        .dbt_profile(&sel, &ProductContext::new(product), None, None)
+        .into_iter()
+        .map(|(k, v)| (k, secrets::render_for_dbt(&v)))
+        .collect();
     let mut outputs = Map::new();
-    outputs.insert(TARGET.to_owned(), Value::Object(output.into_iter().collect()));
+    outputs.insert(TARGET.to_owned(), Value::Object(output));
     let mut profile = Map::new();
     profile.insert("target".to_owned(), Value::from(TARGET));
     profile.insert("outputs".to_owned(), Value::Object(outputs));

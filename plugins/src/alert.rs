@@ -1,0 +1,5 @@
+//! AlertChannel plugins.
+
+use crate::AlertChannel;
+
+pub(crate) static PLUGINS: &[&'static dyn AlertChannel] = &[];

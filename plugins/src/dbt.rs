@@ -1,0 +1,5 @@
+//! DbtRuntime plugins.
+
+use crate::DbtRuntime;
+
+pub(crate) static PLUGINS: &[&'static dyn DbtRuntime] = &[];

@@ -1,0 +1,5 @@
+//! Identity plugins.
+
+use crate::Identity;
+
+pub(crate) static PLUGINS: &[&'static dyn Identity] = &[];

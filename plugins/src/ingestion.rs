@@ -1,0 +1,5 @@
+//! Ingestion plugins.
+
+use crate::Ingestion;
+
+pub(crate) static PLUGINS: &[&'static dyn Ingestion] = &[];

@@ -1,0 +1,5 @@
+//! LineageBackend plugins.
+
+use crate::LineageBackend;
+
+pub(crate) static PLUGINS: &[&'static dyn LineageBackend] = &[];

@@ -1,0 +1,5 @@
+//! NetworkSecurity plugins.
+
+use crate::NetworkSecurity;
+
+pub(crate) static PLUGINS: &[&'static dyn NetworkSecurity] = &[];

@@ -1,0 +1,5 @@
+//! Orchestrator plugins.
+
+use crate::Orchestrator;
+
+pub(crate) static PLUGINS: &[&'static dyn Orchestrator] = &[];

@@ -1,0 +1,5 @@
+//! Quality plugins.
+
+use crate::Quality;
+
+pub(crate) static PLUGINS: &[&'static dyn Quality] = &[];

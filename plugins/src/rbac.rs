@@ -1,0 +1,5 @@
+//! Rbac plugins.
+
+use crate::Rbac;
+
+pub(crate) static PLUGINS: &[&'static dyn Rbac] = &[];

@@ -1,0 +1,5 @@
+//! SemanticLayer plugins.
+
+use crate::SemanticLayer;
+
+pub(crate) static PLUGINS: &[&'static dyn SemanticLayer] = &[];

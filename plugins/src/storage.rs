@@ -1,0 +1,5 @@
+//! Storage plugins.
+
+use crate::Storage;
+
+pub(crate) static PLUGINS: &[&'static dyn Storage] = &[];

@@ -1,0 +1,5 @@
+//! TelemetryBackend plugins.
+
+use crate::TelemetryBackend;
+
+pub(crate) static PLUGINS: &[&'static dyn TelemetryBackend] = &[];
