@@ -537,11 +537,11 @@ impl Context {
         let mut failed = false;
         for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
             let label = label::target_label(&info.dir, drv.target);
-            let names = drv.target.outputs();
+            let names = &drv.outputs;
             let mut cached = Vec::with_capacity(names.len());
             if let Some(action) = store.get_action(drv.key)? {
                 for name in names {
-                    let Some(h) = action.outputs.get(*name) else { break };
+                    let Some(h) = action.outputs.get(name) else { break };
                     let Some(bytes) = store.get_object(*h)? else { break };
                     cached.push(bytes);
                 }
@@ -553,7 +553,7 @@ impl Context {
                     Ok(files) => {
                         let mut outputs = BTreeMap::new();
                         for (name, bytes) in names.iter().zip(&files) {
-                            outputs.insert((*name).to_owned(), store.put_object(bytes)?);
+                            outputs.insert(name.clone(), store.put_object(bytes)?);
                         }
                         self.store_inputs(db, pkg, drv)?;
                         store.put_action(&ActionEntry {
@@ -788,7 +788,7 @@ fn drv_record(dir: &WsPath, drvs: &[Derivation], settings: &Settings) -> Vec<u8>
                 "rule_version": d.rule_version,
                 "key": d.key,
                 "inputs": d.inputs,
-                "outputs": d.target.outputs(),
+                "outputs": d.outputs,
             })
         })
         .collect();

@@ -535,6 +535,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             own_diags.extend(
                 profile::check_platform(r, own_path.as_str(), plugins_span, serves_products)
                     .into_iter()
+                    .chain(floe_rules::plugins::check(r, own_path.as_str()))
                     .filter(|d| d.file.as_deref().is_none_or(|f| f == own_path.as_str())),
             );
         }
@@ -666,12 +667,21 @@ pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
     platform(db, pkg).resolved.as_ref().map(|r| Hash::of_json(&r.key_value()))
 }
 
-/// Hash of the resolved compute selection only: what a dbt profile reads.
+/// Hash of the selections a dbt profile reads: compute, and the storage and
+/// catalog it attaches to.
 #[salsa::tracked(returns(copy))]
 pub fn compute_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
     let eval = platform(db, pkg);
-    let r = eval.resolved.as_ref()?;
-    Some(Hash::of_json(&r.merged.get("plugins").and_then(|p| p.get("compute"))))
+    let plugins = eval.resolved.as_ref()?.merged.get("plugins");
+    let part = |c: &str| plugins.and_then(|p| p.get(c));
+    Some(Hash::of_json(&[part("compute"), part("storage"), part("catalog")]))
+}
+
+/// Hash of every plugin selection of a platform (not its governance or metadata).
+#[salsa::tracked(returns(copy))]
+pub fn plugins_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    let eval = platform(db, pkg);
+    Some(Hash::of_json(&eval.resolved.as_ref()?.merged.get("plugins")))
 }
 
 /// A product evaluated against its platform and the products it reads from.
@@ -976,17 +986,38 @@ pub struct Derivation {
     pub rule_version: u32,
     pub inputs: BTreeMap<String, Hash>,
     pub key: Hash,
+    /// Its files under `floe-out/<package>/`, in the order the rule returns them.
+    pub outputs: Vec<String>,
 }
 
 impl Derivation {
     fn new(target: Target, rule_version: u32, floe_version: &str, inputs: BTreeMap<String, Hash>) -> Derivation {
+        let outputs = target.outputs().iter().map(|o| (*o).to_owned()).collect();
+        Derivation::with_outputs(target, rule_version, floe_version, inputs, outputs)
+    }
+
+    /// A derivation whose file names depend on its inputs (an orchestrator's
+    /// files); the names are then part of the key.
+    fn with_outputs(
+        target: Target,
+        rule_version: u32,
+        floe_version: &str,
+        inputs: BTreeMap<String, Hash>,
+        outputs: Vec<String>,
+    ) -> Derivation {
         let rule = target.rule();
         let mut c = Canonical::new("floe.drv.v1");
         c.str(rule).u64(u64::from(rule_version)).str(floe_version).u64(inputs.len() as u64);
         for (name, h) in &inputs {
             c.str(name).hash(h);
         }
-        Derivation { target, rule, rule_version, key: c.finish(), inputs }
+        if outputs != target.outputs() {
+            c.u64(outputs.len() as u64);
+            for o in &outputs {
+                c.str(o);
+            }
+        }
+        Derivation { target, rule, rule_version, key: c.finish(), inputs, outputs }
     }
 }
 
@@ -1004,7 +1035,11 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 return None;
             }
             let inputs = BTreeMap::from([("platform".to_owned(), platform_key(db, pkg)?)]);
-            Some(vec![Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, inputs)])
+            let helm = BTreeMap::from([("plugins".to_owned(), plugins_key(db, pkg)?)]);
+            Some(vec![
+                Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, inputs),
+                Derivation::new(Target::HelmValues, versions::PLATFORM_HELM_VALUES, version, helm),
+            ])
         }
         PackageKind::Product => {
             let eval = product(db, pkg);
@@ -1037,10 +1072,19 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             if gov.as_ref().is_some_and(enforce::needs_date) {
                 enforcement.insert("date".to_owned(), Hash::of(settings.today.as_bytes()));
             }
+            let resolved = platform(db, parent).resolved.clone()?;
+            let domain = domain_of(db, pkg, spec, &resolved);
+            let orchestration = BTreeMap::from([
+                ("spec".to_owned(), spec_hash),
+                ("plugins".to_owned(), plugins_key(db, parent)?),
+                ("domain".to_owned(), Hash::of(domain.as_bytes())),
+            ]);
+            let files = floe_rules::orchestration::file_names(&resolved, spec, Some(&domain));
             Some(vec![
                 Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
                 Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
                 Derivation::new(Target::Enforcement, versions::ENFORCEMENT, version, enforcement),
+                Derivation::with_outputs(Target::Orchestration, versions::ORCHESTRATION, version, orchestration, files),
             ])
         }
     }
@@ -1095,6 +1139,21 @@ fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
             let eval = platform(db, pkg);
             let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
             Ok(vec![Arc::new(emit::json(&resolved_manifest_doc(r)))])
+        }
+        Target::HelmValues => {
+            let eval = platform(db, pkg);
+            let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
+            Ok(vec![Arc::new(emit::yaml(&floe_rules::helm::values(r)).into_bytes())])
+        }
+        Target::Orchestration => {
+            let eval = product(db, pkg);
+            let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref()).ok_or_else(Vec::new)?;
+            let parent = parent_platform(db, pkg).ok_or_else(Vec::new)?;
+            let platform_eval = platform(db, parent);
+            let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
+            let domain = domain_of(db, pkg, spec, platform);
+            let files = floe_rules::orchestration::definitions(platform, spec, Some(&domain))?;
+            Ok(files.into_iter().map(|(_, text)| Arc::new(text.into_bytes())).collect())
         }
         Target::Artifacts | Target::DbtProfile => {
             let eval = product(db, pkg);

@@ -13,9 +13,10 @@ use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 
 /// What a product package builds.
-pub const PRODUCT_TARGETS: &[Target] = &[Target::Artifacts, Target::DbtProfile, Target::Enforcement];
+pub const PRODUCT_TARGETS: &[Target] =
+    &[Target::Artifacts, Target::DbtProfile, Target::Enforcement, Target::Orchestration];
 /// What a platform package (the root, a domain) builds.
-pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest];
+pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
@@ -25,19 +26,33 @@ pub enum Target {
     DbtProfile,
     /// `enforcement.{json,sarif,html}`: the governance report.
     Enforcement,
+    /// The orchestrator's definitions of the product's run (`definitions.py`, …).
+    Orchestration,
     /// `manifest.resolved.json`: the platform as resolved through its tiers.
     Manifest,
+    /// `floe-platform.values.yaml`: the floe-platform Helm chart's values,
+    /// assembled from every selected plugin.
+    HelmValues,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Artifacts, Target::DbtProfile, Target::Enforcement, Target::Manifest];
+    pub const ALL: &'static [Target] = &[
+        Target::Artifacts,
+        Target::DbtProfile,
+        Target::Enforcement,
+        Target::Orchestration,
+        Target::Manifest,
+        Target::HelmValues,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Artifacts => "artifacts",
             Target::DbtProfile => "dbt-profile",
             Target::Enforcement => "enforcement",
+            Target::Orchestration => "orchestration",
             Target::Manifest => "manifest",
+            Target::HelmValues => "helm-values",
         }
     }
 
@@ -51,17 +66,22 @@ impl Target {
             Target::Artifacts => "floe.compiled-artifacts",
             Target::DbtProfile => "floe.dbt-profile",
             Target::Enforcement => "floe.enforcement",
+            Target::Orchestration => "floe.orchestration",
             Target::Manifest => "floe.resolved-manifest",
+            Target::HelmValues => "floe.platform-helm-values",
         }
     }
 
-    /// The output files under `floe-out/<package>/`.
+    /// The output files under `floe-out/<package>/`, for targets whose
+    /// files do not depend on the platform (see `Derivation::outputs`).
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
+            Target::Orchestration => &[],
             Target::Artifacts => &["compiled_artifacts.json"],
             Target::DbtProfile => &["profiles.yml"],
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],
             Target::Manifest => &["manifest.resolved.json"],
+            Target::HelmValues => &["floe-platform.values.yaml"],
         }
     }
 

@@ -95,9 +95,12 @@ fn plain(path: Vec<String>, e: &jsonschema::ValidationError<'_>) -> ConfigError 
     ConfigError { path, message, help: None }
 }
 
+/// Compiled validators, each with the schema it checks.
+type Validators = Mutex<Vec<(Value, Arc<jsonschema::Validator>)>>;
+
 /// Compiled validators by schema, so each plugin's is compiled once per process.
 fn validator(schema: &Value) -> Arc<jsonschema::Validator> {
-    static CACHE: OnceLock<Mutex<Vec<(Value, Arc<jsonschema::Validator>)>>> = OnceLock::new();
+    static CACHE: OnceLock<Validators> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, v)) = cache.iter().find(|(s, _)| s == schema) {

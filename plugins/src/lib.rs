@@ -18,6 +18,7 @@ pub mod bind;
 pub mod compose;
 pub mod config;
 pub mod meta;
+pub mod reference;
 pub mod registry;
 
 mod alert;

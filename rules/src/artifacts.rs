@@ -130,6 +130,40 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
         "backend": "console",
     });
 
+    let mut telemetry = telemetry;
+    let mut lineage_namespace = Value::from(product);
+    let mut lineage_endpoint = lineage.and_then(|l| l.endpoint.clone()).map(Value::from).unwrap_or(Value::Null);
+    let mut lineage_transport = lineage.map(|l| serde_json::to_value(l.transport).unwrap_or(Value::Null));
+    let (chosen, _) = crate::plugins::chosen(input.platform);
+    for c in &chosen {
+        match c.plugin {
+            floe_plugins::Any::TelemetryBackend(t) => {
+                let e = t.otlp_exporter_config(&c.selected());
+                telemetry["otlp_endpoint"] = Value::from(e.endpoint.clone());
+                telemetry["otlp_protocol"] = Value::from(if e.protocol == "grpc" { "grpc" } else { "http" });
+                telemetry["backend"] = Value::from(c.plugin.meta().name);
+                telemetry["authentication"] = otlp_auth(&e);
+            }
+            floe_plugins::Any::LineageBackend(l) => {
+                let ctx = floe_plugins::ProductContext::new(product).in_domain(Some(input.domain));
+                lineage_namespace = Value::from(l.namespace_mapping(&c.selected(), &ctx));
+                let transport = l.transport_config(&c.selected());
+                if let Some(url) = transport.get("url").and_then(Value::as_str) {
+                    let path = transport.get("endpoint").and_then(Value::as_str).unwrap_or("");
+                    let joined = match path.is_empty() {
+                        true => url.to_owned(),
+                        false => format!("{}/{}", url.trim_end_matches('/'), path.trim_start_matches('/')),
+                    };
+                    lineage_endpoint = Value::from(joined);
+                }
+                if let Some(kind) = transport.get("type").and_then(Value::as_str) {
+                    lineage_transport = Some(Value::from(kind));
+                }
+            }
+            _ => {}
+        }
+    }
+
     let governance = input.platform.merged.get("governance");
     let pick = |k: &str| governance.and_then(|g| g.get(k)).cloned().unwrap_or(Value::Null);
     let level = pick("policy_enforcement_level");
@@ -173,9 +207,9 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
         "observability": {
             "telemetry": telemetry,
             "lineage": lineage.is_none_or(|l| l.enabled),
-            "lineage_namespace": product,
-            "lineage_endpoint": lineage.and_then(|l| l.endpoint.clone()),
-            "lineage_transport": lineage.map(|l| serde_json::to_value(l.transport).unwrap_or(Value::Null)),
+            "lineage_namespace": lineage_namespace,
+            "lineage_endpoint": lineage_endpoint,
+            "lineage_transport": lineage_transport,
         },
         "plugins": plugins,
         "transforms": {"models": models, "default_compute": default_compute},
@@ -279,4 +313,15 @@ fn missing_plugin(platform: &ResolvedPlatform, category: &str) -> Diagnostic {
         Some(o) => d.in_file(&o.file),
         None => d,
     }
+}
+
+/// The OTLP exporter's credential header as the contract's `authentication`:
+/// the header's value is an environment reference, never a secret.
+fn otlp_auth(e: &floe_plugins::OtlpExporter) -> Value {
+    let Some((name, value)) = e.headers.iter().next() else { return Value::Null };
+    if name.eq_ignore_ascii_case("authorization") {
+        let token = value.strip_prefix("Bearer ").unwrap_or(value);
+        return json!({"auth_type": "bearer", "bearer_token": token, "header_name": name});
+    }
+    json!({"auth_type": "api_key", "api_key": value, "header_name": name})
 }

@@ -14,7 +14,10 @@ pub mod emit;
 pub mod enforce;
 pub mod expr;
 pub mod glob;
+pub mod helm;
 pub mod naming;
+pub mod orchestration;
+pub mod plugins;
 pub mod product;
 pub mod profile;
 pub mod report;
@@ -28,6 +31,8 @@ pub mod versions {
     pub const DBT_PROFILE: u32 = 1;
     pub const ENFORCEMENT: u32 = 1;
     pub const RESOLVED_MANIFEST: u32 = 1;
+    pub const ORCHESTRATION: u32 = 1;
+    pub const PLATFORM_HELM_VALUES: u32 = 1;
 }
 
 /// RFC 3339 UTC time for seconds since the Unix epoch, without a clock.

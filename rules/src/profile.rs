@@ -52,8 +52,13 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
             .collect());
     }
     // Free-form values (DuckDB `settings`) may hold references too.
+    // Storage and catalog bindings: tables live in the platform's object
+    // store and attach through its catalog.
+    let (chosen, _) = crate::plugins::chosen(platform);
+    let storage = crate::plugins::storage(&chosen);
+    let catalog = crate::plugins::catalog(&chosen);
     let output: Map<String, Value> = plugin
-        .dbt_profile(&sel, &ProductContext::new(product), None, None)
+        .dbt_profile(&sel, &ProductContext::new(product), storage.as_ref(), catalog.as_ref())
         .into_iter()
         .map(|(k, v)| (k, secrets::render_for_dbt(&v)))
         .collect();
@@ -65,10 +70,9 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
     Ok(Value::Object(profile))
 }
 
-/// Problems of a platform's plugin selections, found once at the platform
-/// rather than in each of its products: a compute plugin floe cannot render
-/// for or its invalid configuration, and — when the platform has products of
-/// its own (`serves_products`) — the plugins every product needs.
+/// The plugins every product needs, missing from a platform that has
+/// products of its own (`serves_products`). The selections themselves are
+/// checked by [`crate::plugins::check`].
 pub fn check_platform(
     platform: &ResolvedPlatform,
     file: &str,
@@ -86,11 +90,6 @@ pub fn check_platform(
                 );
             }
         }
-    }
-    if platform.manifest.plugins.get("compute").is_some()
-        && let Err(diags) = profile(platform, "product")
-    {
-        out.extend(diags);
     }
     out
 }

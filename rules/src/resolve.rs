@@ -81,6 +81,12 @@ impl ResolvedPlatform {
     pub fn origin(&self, path: &str) -> Option<&Origin> {
         self.provenance.get(path)
     }
+
+    /// Where the first leaf below `prefix` (`plugins.catalog.config`) is written.
+    pub fn origin_under(&self, prefix: &str) -> Option<&Origin> {
+        let start = format!("{prefix}.");
+        self.provenance.range(start.clone()..).next().filter(|(k, _)| k.starts_with(&start)).map(|(_, o)| o)
+    }
 }
 
 /// Keys that describe one tier itself and are never inherited.

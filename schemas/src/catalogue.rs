@@ -89,6 +89,19 @@ pub fn explanation(code: Code) -> &'static str {
             "A plugin rejects its `config` (DuckDB's `threads` must be 1 to 1024, for example). The \
              position is where the value is written, which may be a parent manifest."
         }
+        Code::PluginVersion => {
+            "A selection pins `version:` and floe's plugin of that name is not compatible with it. \
+             Versions compare as cargo compares a bare requirement: the same left-most non-zero \
+             part, and not older (`0.1.0` accepts `0.1.3`, not `0.2.0`). `floe plugins` shows each \
+             plugin's version."
+        }
+        Code::IncompatiblePlugins => {
+            "Two selected plugins cannot work together: a plugin requires something of another \
+             category (AWS Glue needs S3 storage, dbt Fusion needs an adapter it has) that the \
+             selection there does not provide. The help lists the plugins that would, and the \
+             alternatives for the plugin that has the requirement; \
+             `docs/reference/plugins.md` has the whole compatibility matrix."
+        }
         Code::ManifestCycle => {
             "A domain's `parent_manifest` names the domain itself. Inside a workspace the parent of a \
              domain is the root manifest; remove `parent_manifest` to say so."

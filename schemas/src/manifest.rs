@@ -98,36 +98,45 @@ pub struct PluginsConfig {
     /// Workflow orchestration (dagster, airflow, prefect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orchestrator: Option<PluginSelection>,
-    /// Data catalog (polaris, glue, hive).
+    /// Iceberg catalog (polaris, glue, hive, unity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<PluginSelection>,
     /// Object storage (s3, gcs, azure-blob, minio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<PluginSelection>,
-    /// Semantic layer (cube, dbt-semantic-layer).
+    /// Semantic layer (cube, dbt-semantic-layer, none); `none` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_layer: Option<PluginSelection>,
     /// Data ingestion (dlt, airbyte).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingestion: Option<PluginSelection>,
-    /// Secret management (k8s-secrets, eso, vault).
+    /// Secret management (k8s, external-secrets, vault, infisical); `k8s` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<PluginSelection>,
-    /// OTLP telemetry backend (jaeger, datadog, grafana-cloud).
+    /// OTLP telemetry backend (jaeger, datadog, grafana-cloud, aws-xray, console).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telemetry_backend: Option<PluginSelection>,
     /// OpenLineage backend (marquez, atlan, openmetadata).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage_backend: Option<PluginSelection>,
-    /// Identity and authorization (k8s-rbac, custom).
+    /// Identity provider, OIDC (keycloak, dex, authentik, okta, auth0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PluginSelection>,
-    /// dbt execution runtime (core, fusion); `core` when absent.
+    /// dbt execution runtime (core, fusion, cloud); `core` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbt: Option<PluginSelection>,
     /// Data quality (great_expectations, soda, dbt_expectations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<QualityConfig>,
+    /// Kubernetes RBAC for product workloads (k8s); `k8s` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbac: Option<PluginSelection>,
+    /// Where alerts go (slack, webhook, email, pagerduty, alertmanager).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_channel: Option<PluginSelection>,
+    /// Network policies for product namespaces (k8s); `k8s` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_security: Option<PluginSelection>,
 }
 
 impl PluginsConfig {
@@ -144,6 +153,9 @@ impl PluginsConfig {
         "lineage_backend",
         "identity",
         "dbt",
+        "rbac",
+        "alert_channel",
+        "network_security",
     ];
 
     /// The selection for `category`, when the category exists and is set.
@@ -160,6 +172,9 @@ impl PluginsConfig {
             "lineage_backend" => &self.lineage_backend,
             "identity" => &self.identity,
             "dbt" => &self.dbt,
+            "rbac" => &self.rbac,
+            "alert_channel" => &self.alert_channel,
+            "network_security" => &self.network_security,
             _ => return None,
         };
         slot.as_ref()
@@ -179,6 +194,9 @@ impl PluginsConfig {
             "lineage_backend" => &mut self.lineage_backend,
             "identity" => &mut self.identity,
             "dbt" => &mut self.dbt,
+            "rbac" => &mut self.rbac,
+            "alert_channel" => &mut self.alert_channel,
+            "network_security" => &mut self.network_security,
             _ => return None,
         })
     }
