@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use floe_engine::{DirEntry, FileStat, IoError, System};
+use floe_engine::{DirEntry, FileStat, IoError, Ran, System};
 
 pub struct OsSystem;
 
@@ -133,6 +133,82 @@ impl System for OsSystem {
         }
         let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, e))?;
         Ok(stat_of(&meta))
+    }
+
+    fn run_plugin(&self, program: &Path, stdin: &[u8], limit: std::time::Duration) -> Result<Ran, IoError> {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "floe-plugin-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("create directory", &dir, e))?;
+        use std::os::unix::process::CommandExt;
+        let spawned = Command::new(program)
+            // Its own process group, so that whatever it starts ends with it.
+            .process_group(0)
+            .env_clear()
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Ok(Ran::NotStarted { message: e.to_string() });
+            }
+        };
+        // Pipes are drained on their own threads, so a chatty plugin cannot
+        // block on a full pipe while floe waits for it to exit.
+        let mut input = child.stdin.take();
+        let request = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            if let Some(i) = input.as_mut() {
+                let _ = i.write_all(&request);
+            }
+        });
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let started = std::time::Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() >= limit => {
+                    let group = rustix::process::Pid::from_child(&child);
+                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(io_error("wait for", program, e));
+                }
+            }
+        };
+        // Nothing it left behind may outlive it (or hold its pipes open).
+        let group = rustix::process::Pid::from_child(&child);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        let _ = writer.join();
+        let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(match status {
+            Some(s) => Ran::Exited { code: s.code(), stdout, stderr },
+            None => Ran::TimedOut,
+        })
     }
 
     fn remove_all(&self, path: &Path) -> Result<(), IoError> {

@@ -1,11 +1,12 @@
-//! The generated `profiles.yml` works with real dbt: dbt-core with dbt-duckdb
-//! runs a product's models with it. The test command installs dbt and names it
-//! in `FLOE_TEST_DBT`.
-#![allow(clippy::disallowed_methods)] // tests run dbt and read its results
+//! Real consumers of what floe generates: dbt-core with dbt-duckdb checks and
+//! runs `testdata/dbt-run` with the generated `profiles.yml`, and Python
+//! compiles the generated orchestrator definitions. The test command installs
+//! them and names dbt in `FLOE_TEST_DBT` (its venv's `python` sits next to it).
+#![allow(clippy::disallowed_methods)] // tests run dbt and Python and read their results
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn dbt() -> Option<PathBuf> {
@@ -22,70 +23,74 @@ fn dbt() -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn dbt_runs_models_with_the_generated_profile() {
-    let Some(dbt) = dbt() else { return };
-    let ws = tempfile::tempdir().unwrap();
-    let root = ws.path();
-    let warehouse = root.join("warehouse");
-    std::fs::write(
-        root.join("manifest.yaml"),
-        format!(
-            "apiVersion: floe.dev/v1
-kind: Manifest
-metadata: {{name: dbt-check, version: 1.0.0, owner: platform@acme.example}}
-plugins:
-  compute:
-    type: duckdb
-    config: {{path: '{}/{{product_slug}}.duckdb', threads: 2, memory_limit: 1GB}}
-  orchestrator: {{type: dagster}}
-",
-            warehouse.display()
-        ),
-    )
-    .unwrap();
-    let product = root.join("daily-orders");
-    std::fs::create_dir_all(product.join("models")).unwrap();
-    std::fs::create_dir_all(&warehouse).unwrap();
-    std::fs::write(
-        product.join("floe.yaml"),
-        "apiVersion: floe.dev/v1
-kind: FloeSpec
-metadata: {name: daily-orders, version: 1.0.0}
-transforms:
-  - {name: stg_orders, tier: bronze}
-  - {name: fct_daily_orders, tier: gold, dependsOn: [stg_orders]}
-",
-    )
-    .unwrap();
-    std::fs::write(
-        product.join("dbt_project.yml"),
-        "name: daily_orders\nversion: '1.0.0'\nconfig-version: 2\nprofile: daily_orders\nmodel-paths: [models]\n",
-    )
-    .unwrap();
-    std::fs::write(product.join("models/stg_orders.sql"), "select 1 as order_id, date '2026-01-02' as day\n").unwrap();
-    std::fs::write(
-        product.join("models/fct_daily_orders.sql"),
-        "select day, count(*) as orders from {{ ref('stg_orders') }} group by day\n",
-    )
-    .unwrap();
-
-    let r = common::floe(root, &["build", "//daily-orders"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let profiles = root.join("floe-out/daily-orders");
-    let out = Command::new(&dbt)
-        .args(["run", "--project-dir"])
-        .arg(&product)
+/// Runs dbt `command` on the product with the generated profile, from `cwd`
+/// (the profile's DuckDB path is relative to it).
+fn run_dbt(dbt: &Path, cwd: &Path, product: &Path, profiles: &Path, command: &str) -> String {
+    let out = Command::new(dbt)
+        .current_dir(cwd)
+        .args([command, "--project-dir"])
+        .arg(product)
         .arg("--profiles-dir")
-        .arg(&profiles)
+        .arg(profiles)
         .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         .env("DBT_VERSION_CHECK", "false")
-        .env("DBT_LOG_PATH", root.join("dbt-logs"))
-        .env("DBT_TARGET_PATH", root.join("dbt-target"))
+        .env("DBT_LOG_PATH", cwd.join("dbt-logs"))
+        .env("DBT_TARGET_PATH", cwd.join("dbt-target"))
         .output()
         .unwrap();
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "dbt run failed:\n{log}");
-    assert!(log.contains("Completed successfully"), "{log}");
-    assert!(warehouse.join("daily_orders.duckdb").exists(), "dbt wrote to the path the profile names");
+    assert!(out.status.success(), "dbt {command} failed:\n{log}");
+    log
+}
+
+#[test]
+fn dbt_checks_and_runs_the_project_with_the_generated_profile() {
+    let Some(dbt) = dbt() else { return };
+    let ws = common::workspace("dbt-run");
+    let root = ws.path();
+    std::fs::create_dir_all(root.join("warehouse")).unwrap();
+    let r = common::floe(root, &["build", "//daily-orders"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let product = root.join("daily-orders");
+    let profiles = root.join("floe-out/daily-orders");
+
+    let debug = run_dbt(&dbt, root, &product, &profiles, "debug");
+    assert!(debug.contains("All checks passed!"), "{debug}");
+    let run = run_dbt(&dbt, root, &product, &profiles, "run");
+    assert!(run.contains("Completed successfully"), "{run}");
+    assert!(run.contains("PASS=2"), "both models ran:\n{run}");
+    assert!(root.join("warehouse/daily_orders.duckdb").exists(), "dbt wrote to the path the profile names");
+}
+
+#[test]
+fn generated_orchestrator_definitions_compile() {
+    let Some(dbt) = dbt() else { return };
+    let python = dbt.with_file_name("python");
+    let ws = common::workspace("dbt-run");
+    let root = ws.path();
+    for orchestrator in ["dagster", "airflow", "prefect"] {
+        let manifest = std::fs::read_to_string(root.join("manifest.yaml")).unwrap();
+        let manifest = ["dagster", "airflow", "prefect"]
+            .iter()
+            .fold(manifest, |m, o| m.replace(&format!("type: {o}"), &format!("type: {orchestrator}")));
+        std::fs::write(root.join("manifest.yaml"), manifest).unwrap();
+        let r = common::floe(root, &["build", "//daily-orders:orchestration", "--format", "json"]);
+        assert_eq!(r.code, 0, "{orchestrator}: {}", r.stderr);
+        let drv: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("floe-out/daily-orders/floe.drv.json")).unwrap())
+                .unwrap();
+        let files: Vec<String> = drv["derivations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["target"] == "//daily-orders:orchestration")
+            .flat_map(|d| d["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_owned()))
+            .collect();
+        assert!(!files.is_empty(), "{orchestrator} wrote no files");
+        for file in files.iter().filter(|f| f.ends_with(".py")) {
+            let path = root.join("floe-out/daily-orders").join(file);
+            let out = Command::new(&python).args(["-m", "py_compile"]).arg(&path).output().unwrap();
+            assert!(out.status.success(), "{orchestrator} {file}:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
 }

@@ -460,7 +460,8 @@ impl Context {
         }
         let Some((_, raw)) = self.files.get(path) else { return Ok(None) };
         // dbt files decide diagnostics, not keys: their bytes are their value.
-        if crate::layout::in_model_dir(&path.parent().unwrap_or_default()) {
+        let dir = path.parent().unwrap_or_default();
+        if crate::layout::in_model_dir(&dir) || crate::layout::is_plugin_dir(&dir) {
             return Ok(Some(*raw));
         }
         let db = db.ok_or(NeedsDb)?;
@@ -488,6 +489,20 @@ impl Context {
             for producer in db::product(db, pkg).producers.values() {
                 deps.insert(self.layout.packages[producer.index(db)].file());
             }
+        }
+        // The out-of-tree plugins its platform runs for it.
+        let platform = match info.kind {
+            PackageKind::Product => info.parent.map(|p| self.package(db, p)),
+            PackageKind::Root | PackageKind::Domain => Some(pkg),
+        };
+        if let Some(platform) = platform
+            && let Some(r) = db::platform(db, platform).resolved.as_ref()
+        {
+            deps.extend(
+                crate::external::selected(db, pkg.workspace(db), &r.merged)
+                    .into_iter()
+                    .map(|(_, f)| f.path(db).clone()),
+            );
         }
         deps.into_iter().collect()
     }

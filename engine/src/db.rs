@@ -35,6 +35,8 @@ use crate::system::{IoError, System};
 pub trait Db: salsa::Database {
     /// The bytes of a workspace file, through the driver's [`System`].
     fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError>;
+    /// Runs the out-of-tree plugin at `path` on one request (see [`crate::external`]).
+    fn run_plugin(&self, path: &WsPath, stdin: &[u8], limit: std::time::Duration) -> Result<crate::Ran, IoError>;
 }
 
 #[salsa::db]
@@ -58,6 +60,10 @@ impl salsa::Database for Database {}
 impl Db for Database {
     fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError> {
         self.system.read(&self.root.join(path.as_str()))
+    }
+
+    fn run_plugin(&self, path: &WsPath, stdin: &[u8], limit: std::time::Duration) -> Result<crate::Ran, IoError> {
+        self.system.run_plugin(&self.root.join(path.as_str()), stdin, limit)
     }
 }
 
@@ -498,6 +504,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
 
     let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = files.iter().map(|f| parsed_manifest(db, *f)).collect();
     let mut resolved = None;
+    let mut external_io = None;
     if tiers_parsed.iter().all(|p| p.loaded.value.is_some()) {
         let labels: Vec<String> =
             layout.chain(pkg.index(db)).iter().map(|i| label::package_label(&layout.packages[*i].dir)).collect();
@@ -527,6 +534,12 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             ));
         }
         if let Some(r) = &r {
+            let external_categories: Vec<floe_plugins::Category> =
+                crate::external::selected(db, ws, &r.merged).into_iter().map(|(c, _)| c).collect();
+            let external_diags = crate::external::check(db, ws, r).unwrap_or_else(|e| {
+                external_io = Some(e);
+                Vec::new()
+            });
             let plugins_span =
                 own.loaded.node.as_ref().and_then(|n| n.entry("plugins")).map(|(k, _)| k.span).unwrap_or_default();
             let index = pkg.index(db);
@@ -535,7 +548,8 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             own_diags.extend(
                 profile::check_platform(r, own_path.as_str(), plugins_span, serves_products)
                     .into_iter()
-                    .chain(floe_rules::plugins::check(r, own_path.as_str()))
+                    .chain(floe_rules::plugins::check(r, own_path.as_str(), &external_categories))
+                    .chain(external_diags)
                     .filter(|d| d.file.as_deref().is_none_or(|f| f == own_path.as_str())),
             );
         }
@@ -572,6 +586,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     let failed = parent_eval.as_ref().is_some_and(|p| p.failed)
         || diagnostics.iter().any(Diagnostic::is_error)
         || resolved.is_none();
+    let io_error = io_error.or(external_io);
     Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files, secret_values, scanner })
 }
 
@@ -664,7 +679,9 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
 /// Hash of everything the resolved platform decides, positions excluded.
 #[salsa::tracked(returns(copy))]
 pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    platform(db, pkg).resolved.as_ref().map(|r| Hash::of_json(&r.key_value()))
+    let r = platform(db, pkg).resolved.clone()?;
+    let external = crate::external::key(db, pkg.workspace(db), &r.merged);
+    Some(Hash::of_json(&(r.key_value(), external)))
 }
 
 /// Hash of the selections a dbt profile reads: compute, and the storage and
@@ -672,16 +689,19 @@ pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
 #[salsa::tracked(returns(copy))]
 pub fn compute_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
     let eval = platform(db, pkg);
-    let plugins = eval.resolved.as_ref()?.merged.get("plugins");
+    let merged = &eval.resolved.as_ref()?.merged;
+    let plugins = merged.get("plugins");
     let part = |c: &str| plugins.and_then(|p| p.get(c));
-    Some(Hash::of_json(&[part("compute"), part("storage"), part("catalog")]))
+    let external = crate::external::key(db, pkg.workspace(db), merged);
+    Some(Hash::of_json(&(part("compute"), part("storage"), part("catalog"), external)))
 }
 
 /// Hash of every plugin selection of a platform (not its governance or metadata).
 #[salsa::tracked(returns(copy))]
 pub fn plugins_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
     let eval = platform(db, pkg);
-    Some(Hash::of_json(&eval.resolved.as_ref()?.merged.get("plugins")))
+    let merged = &eval.resolved.as_ref()?.merged;
+    Some(Hash::of_json(&(merged.get("plugins"), crate::external::key(db, pkg.workspace(db), merged))))
 }
 
 /// A product evaluated against its platform and the products it reads from.
@@ -1099,6 +1119,35 @@ fn dbt_file(db: &dyn Db, pkg: Package) -> Option<SourceFile> {
     file_of(db, ws, &info.dir.join(crate::layout::DBT_PROJECT).expect("joins"))
 }
 
+/// A product's dbt profile: from the compute plugin, built in or out of tree.
+fn product_profile(
+    db: &dyn Db,
+    pkg: Package,
+    spec: &FloeSpec,
+    platform: &ResolvedPlatform,
+) -> Result<Value, Vec<Diagnostic>> {
+    let ws = pkg.workspace(db);
+    let external = crate::external::selected(db, ws, &platform.merged);
+    let Some((_, file)) = external.into_iter().find(|(c, _)| *c == floe_plugins::Category::Compute) else {
+        return profile::profile(platform, &spec.metadata.name);
+    };
+    let domain = domain_of(db, pkg, spec, platform);
+    // An I/O failure here surfaces when the platform is evaluated; a plugin
+    // failure is the product's diagnostic.
+    match crate::external::dbt_profile(db, file, platform, &spec.metadata.name, &domain) {
+        Ok(Ok(output)) => Ok(serde_json::json!({"target": profile::TARGET, "outputs": {profile::TARGET: output}})),
+        Ok(Err(failure)) | Err(IoError { message: failure, .. }) => Err(vec![
+            Diagnostic::error(Code::ExternalPlugin, failure)
+                .in_file(spec_file(db, pkg).as_str())
+                .with_help(format!("the plugin is `{}`", file.path(db))),
+        ]),
+    }
+}
+
+fn spec_file(db: &dyn Db, pkg: Package) -> WsPath {
+    pkg.workspace(db).layout(db).packages[pkg.index(db)].file()
+}
+
 /// The dbt profile name a product's profile is written under.
 fn profile_name(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> String {
     dbt_file(db, pkg)
@@ -1161,7 +1210,7 @@ fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
             let parent = parent_platform(db, pkg).ok_or_else(Vec::new)?;
             let platform_eval = platform(db, parent);
             let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            let profile_value = profile::profile(platform, &spec.metadata.name)?;
+            let profile_value = product_profile(db, pkg, spec, platform)?;
             let name = profile_name(db, pkg, spec);
             if target == Target::DbtProfile {
                 return Ok(vec![Arc::new(profile::profiles_yml(&name, &profile_value).into_bytes())]);

@@ -90,6 +90,7 @@ fn list(
         (Some(r), Some(m)) if r.mtime_ns == m && m < trust_before => r.clone(),
         _ => {
             let in_models = crate::layout::in_model_dir(dir);
+            let in_plugins = crate::layout::is_plugin_dir(dir);
             let mut record = DirRecord { mtime_ns: mtime.unwrap_or_default(), ..DirRecord::default() };
             for entry in sys.list_dir(&abs)? {
                 if entry.name.starts_with('.') {
@@ -99,6 +100,7 @@ fn list(
                     record.dirs.push(entry.name);
                 } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT)
                     || (in_models && is_model_file(&entry.name))
+                    || in_plugins
                 {
                     record.files.push(entry.name);
                 }

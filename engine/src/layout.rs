@@ -16,6 +16,15 @@ pub const DBT_PROJECT: &str = "dbt_project.yml";
 /// Where a product's dbt models live (dbt's default `model-paths`).
 pub const MODELS_DIR: &str = "models";
 
+/// Where out-of-tree plugins live: `floe-plugins/<name>` at the workspace
+/// root, each an executable that selects as `type: <name>`.
+pub const PLUGINS_DIR: &str = "floe-plugins";
+
+/// Whether a directory is the workspace's plugin directory.
+pub fn is_plugin_dir(dir: &WsPath) -> bool {
+    dir.as_str() == PLUGINS_DIR
+}
+
 /// Whether a directory lies in a `models/` tree, where dbt files are read.
 pub fn in_model_dir(dir: &WsPath) -> bool {
     dir.as_str().split('/').any(|s| s == MODELS_DIR)
@@ -52,6 +61,8 @@ impl PackageInfo {
 pub struct Layout {
     /// Sorted by directory; the root comes first.
     pub packages: Vec<PackageInfo>,
+    /// Out-of-tree plugin executables under `floe-plugins/`, sorted.
+    pub plugins: Vec<WsPath>,
 }
 
 impl Layout {
@@ -62,8 +73,13 @@ impl Layout {
         let mut specs = std::collections::BTreeSet::new();
         let mut dbt = std::collections::BTreeSet::new();
         let mut model_files = Vec::new();
+        let mut plugins = Vec::new();
         for f in files {
             let Some(dir) = f.parent() else { continue };
+            if is_plugin_dir(&dir) {
+                plugins.push(f.clone());
+                continue;
+            }
             match f.file_name() {
                 MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
                 SPEC if !in_model_dir(&dir) => specs.insert(dir),
@@ -132,7 +148,13 @@ impl Layout {
             };
             packages.push(PackageInfo { dir, kind, parent, has_dbt_project, models });
         }
-        (Layout { packages }, diags)
+        plugins.sort();
+        (Layout { packages, plugins }, diags)
+    }
+
+    /// The executable of the out-of-tree plugin `name`, if the workspace has one.
+    pub fn plugin(&self, name: &str) -> Option<&WsPath> {
+        self.plugins.iter().find(|p| p.file_name() == name)
     }
 
     pub fn find(&self, dir: &WsPath) -> Option<usize> {

@@ -13,6 +13,7 @@
 pub mod build;
 pub mod db;
 pub mod discover;
+pub mod external;
 pub mod hash;
 pub mod label;
 pub mod layout;
@@ -26,4 +27,4 @@ pub use build::{Options, Report, Session, Status};
 pub use db::Settings;
 pub use hash::Hash;
 pub use path::WsPath;
-pub use system::{DirEntry, FileStat, IoError, MemorySystem, System};
+pub use system::{DirEntry, FileStat, IoError, MemorySystem, Ran, System};

@@ -44,6 +44,17 @@ impl fmt::Display for IoError {
 
 impl std::error::Error for IoError {}
 
+/// What an out-of-tree plugin's process did with one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// It exited; `code` is `None` when a signal ended it.
+    Exited { code: Option<i32>, stdout: Vec<u8>, stderr: Vec<u8> },
+    /// It was still running at the time limit, and was killed.
+    TimedOut,
+    /// It could not be started (not executable, no interpreter).
+    NotStarted { message: String },
+}
+
 pub trait System: Send + Sync {
     /// The file's bytes, or `None` when it does not exist.
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError>;
@@ -68,6 +79,14 @@ pub trait System: Send + Sync {
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError>;
     /// Removes a file or a whole directory; absent is fine.
     fn remove_all(&self, path: &Path) -> Result<(), IoError>;
+    /// Runs an out-of-tree plugin: `program` with `stdin`, an empty
+    /// environment, a fresh temporary working directory, killed after
+    /// `limit`. Not being able to make the temporary directory is an
+    /// `IoError`; everything the program does is a [`Ran`].
+    fn run_plugin(&self, program: &Path, stdin: &[u8], limit: std::time::Duration) -> Result<Ran, IoError> {
+        let _ = (stdin, limit);
+        Ok(Ran::NotStarted { message: format!("`{}`: this system runs no processes", program.display()) })
+    }
 }
 
 /// An in-memory [`System`] for tests: deterministic stats, no disk.

@@ -33,7 +33,7 @@ impl Chosen {
 
 /// Every category's plugin (selected, or the category's default), in category
 /// order, and a diagnostic for each selection floe has no plugin for.
-pub fn chosen(platform: &ResolvedPlatform) -> (Vec<Chosen>, Vec<Diagnostic>) {
+pub fn chosen(platform: &ResolvedPlatform) -> (Vec<Chosen>, Vec<(Category, Diagnostic)>) {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for category in Category::ALL {
@@ -47,7 +47,7 @@ pub fn chosen(platform: &ResolvedPlatform) -> (Vec<Chosen>, Vec<Diagnostic>) {
         };
         match floe_plugins::find(category, &name) {
             Some(plugin) => out.push(Chosen { plugin, config, connection_secret: secret, version, explicit: true }),
-            None => diags.push(unknown(platform, category, &name)),
+            None => diags.push((category, unknown(platform, category, &name))),
         }
     }
     (out, diags)
@@ -112,8 +112,12 @@ fn unknown(platform: &ResolvedPlatform, category: Category, name: &str) -> Diagn
 /// cannot work. A conflict between two selections is reported at the one
 /// written in `own_file` when there is one, so that the tier which made the
 /// combination is the one that hears of it.
-pub fn check(platform: &ResolvedPlatform, own_file: &str) -> Vec<Diagnostic> {
-    let (chosen, mut out) = chosen(platform);
+///
+/// Selections of the categories in `external` name out-of-tree plugins,
+/// which the engine checks (it can run them).
+pub fn check(platform: &ResolvedPlatform, own_file: &str, external: &[Category]) -> Vec<Diagnostic> {
+    let (chosen, unknown) = chosen(platform);
+    let mut out: Vec<Diagnostic> = unknown.into_iter().filter(|(c, _)| !external.contains(c)).map(|(_, d)| d).collect();
     for c in chosen.iter().filter(|c| c.explicit) {
         let meta = c.plugin.meta();
         if let Some(pinned) = &c.version

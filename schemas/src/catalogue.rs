@@ -102,6 +102,13 @@ pub fn explanation(code: Code) -> &'static str {
              alternatives for the plugin that has the requirement; \
              `docs/reference/plugins.md` has the whole compatibility matrix."
         }
+        Code::ExternalPlugin => {
+            "A selection names an out-of-tree plugin (an executable under `floe-plugins/`) that did not \
+             answer as `docs/reference/external-plugins.md` says: it could not be started, exited with \
+             an error, took longer than the time limit, answered with something that is not the \
+             protocol's JSON, or describes itself as another plugin, another category or a plugin API \
+             this floe does not run. Nothing it produced is cached."
+        }
         Code::ManifestCycle => {
             "A domain's `parent_manifest` names the domain itself. Inside a workspace the parent of a \
              domain is the root manifest; remove `parent_manifest` to say so."

@@ -79,6 +79,7 @@ codes! {
     InvalidPluginConfig = "E0116", "A plugin's `config` that the plugin rejects";
     PluginVersion = "E0117", "A pinned plugin version that floe's plugin does not satisfy";
     IncompatiblePlugins = "E0118", "Selected plugins that cannot work together";
+    ExternalPlugin = "E0119", "An out-of-tree plugin that does not answer as the plugin protocol says";
     ManifestCycle = "E0201", "The manifest chain loops back on itself";
     MissingParent = "E0202", "A parent manifest (or a product's platform manifest) does not exist";
     PluginNotApproved = "E0203", "A plugin that the enterprise manifest does not approve";

@@ -1,0 +1,1 @@
+select day, count(*) as orders from {{ ref('stg_orders') }} group by day
