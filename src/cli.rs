@@ -82,6 +82,11 @@ pub enum Command {
     },
     /// List the plugins floe has built in
     Plugins,
+    /// Probe every network endpoint the platforms' plugins name (the only command that uses the network)
+    Doctor {
+        /// Platform packages to check (default: //...)
+        labels: Vec<String>,
+    },
     /// Print the JSON Schema of an input or output format
     Schema {
         /// floe, manifest or compiled-artifacts; omitted: list them
@@ -114,6 +119,8 @@ pub enum Failure {
     User,
     Usage(String),
     Infra(IoError),
+    /// `floe doctor` found endpoints that do not answer.
+    Unreachable(usize),
 }
 
 impl From<IoError> for Failure {
@@ -144,6 +151,10 @@ pub fn main() -> ExitCode {
             );
             ExitCode::from(3)
         }
+        Err(Failure::Unreachable(n)) => {
+            eprintln!("error: {n} endpoint(s) did not answer");
+            ExitCode::from(3)
+        }
     }
 }
 
@@ -158,6 +169,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             plugins(cli.format);
             Ok(())
         }
+        Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
         }

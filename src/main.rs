@@ -8,6 +8,7 @@
 
 mod cli;
 mod compat;
+mod doctor;
 mod env;
 mod output;
 mod system;

@@ -246,3 +246,21 @@ pub fn canonicalize(path: &Path) -> Result<std::path::PathBuf, IoError> {
 pub fn now_epoch_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
+
+/// Opens a TCP connection to `host:port` (resolving the name) and closes it:
+/// how long it took, or why it failed. `floe doctor`'s probe; builds never
+/// touch the network.
+pub fn probe_tcp(host: &str, port: u16, limit: std::time::Duration) -> Result<std::time::Duration, String> {
+    use std::net::ToSocketAddrs;
+    let started = std::time::Instant::now();
+    let addrs: Vec<std::net::SocketAddr> =
+        (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve `{host}`: {e}"))?.collect();
+    let mut last = format!("`{host}` resolves to no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, limit) {
+            Ok(_) => return Ok(started.elapsed()),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(last)
+}

@@ -39,3 +39,43 @@ fn floe_plugins_lists_every_plugin_in_both_formats() {
         assert!(jsonschema::validator_for(&l["config_schema"]).is_ok(), "{}", m.name);
     }
 }
+
+#[test]
+fn doctor_probes_every_endpoint_for_real() {
+    use std::net::TcpListener;
+    // One endpoint that answers, one that does not (a port just released).
+    let open = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ws.path().join("manifest.yaml"),
+        format!(
+            "apiVersion: floe.dev/v1
+kind: Manifest
+metadata: {{name: probe, version: 1.0.0, owner: platform@acme.example}}
+plugins:
+  compute: {{type: duckdb}}
+  orchestrator: {{type: dagster}}
+  lineage_backend:
+    type: marquez
+    config: {{url: 'http://127.0.0.1:{}', allow_insecure_http: true}}
+  catalog:
+    type: polaris
+    config: {{uri: 'http://127.0.0.1:{closed}/api/catalog', warehouse: lake}}
+",
+            open.local_addr().unwrap().port()
+        ),
+    )
+    .unwrap();
+    let r = common::floe(ws.path(), &["doctor", "--format", "json"]);
+    assert_eq!(r.code, 3, "an unreachable endpoint is an infrastructure failure:\n{}", r.stderr);
+    let probes: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    let by_category =
+        |c: &str| probes.iter().find(|p| p["category"] == c).unwrap_or_else(|| panic!("{c}: {probes:#?}"));
+    assert_eq!(by_category("lineage_backend")["reachable"], true);
+    assert_eq!(by_category("catalog")["reachable"], false);
+    assert_eq!(by_category("catalog")["port"], closed);
+    // A build never probes: the same workspace builds offline.
+    let b = common::floe(ws.path(), &["build", "//..."]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+}

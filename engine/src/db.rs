@@ -1082,11 +1082,18 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 let h = *contracts(db, producer).get(port_name)?;
                 artifacts.insert(format!("port:{}", port.name), h);
             }
-            let profile = BTreeMap::from([
+            let mut profile = BTreeMap::from([
                 ("compute".to_owned(), compute_key(db, parent)?),
                 ("product".to_owned(), Hash::of(spec.metadata.name.as_bytes())),
                 ("dbt_project".to_owned(), dbt),
             ]);
+            // Transforms on another engine add an output for it.
+            let mut computes: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
+            computes.sort_unstable();
+            computes.dedup();
+            if !computes.is_empty() {
+                profile.insert("computes".to_owned(), Hash::of_json(&computes));
+            }
             let mut enforcement = BTreeMap::from([("report".to_owned(), enforcement_key(db, pkg)?)]);
             let gov = platform(db, parent).resolved.as_ref().and_then(|r| r.manifest.governance.clone());
             if gov.as_ref().is_some_and(enforce::needs_date) {
@@ -1129,7 +1136,10 @@ fn product_profile(
     let ws = pkg.workspace(db);
     let external = crate::external::selected(db, ws, &platform.merged);
     let Some((_, file)) = external.into_iter().find(|(c, _)| *c == floe_plugins::Category::Compute) else {
-        return profile::profile(platform, &spec.metadata.name);
+        let mut also: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
+        also.sort_unstable();
+        also.dedup();
+        return profile::profile(platform, &spec.metadata.name, &also);
     };
     let domain = domain_of(db, pkg, spec, platform);
     // An I/O failure here surfaces when the platform is evaluated; a plugin

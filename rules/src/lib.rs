@@ -27,8 +27,8 @@ pub mod secrets;
 
 /// Versions of the rules, part of every derivation key they produce.
 pub mod versions {
-    pub const COMPILED_ARTIFACTS: u32 = 1;
-    pub const DBT_PROFILE: u32 = 1;
+    pub const COMPILED_ARTIFACTS: u32 = 2;
+    pub const DBT_PROFILE: u32 = 2;
     pub const ENFORCEMENT: u32 = 1;
     pub const RESOLVED_MANIFEST: u32 = 1;
     pub const ORCHESTRATION: u32 = 1;

@@ -77,7 +77,8 @@ fn job<'a>(
         .filter(|s| s.enabled)
         .and_then(|s| s.cron.clone().map(|cron| (cron, s.timezone.clone())));
     // Only the secrets the run reads: its dbt profile's and its ingestion's.
-    let mut used = crate::profile::profile(platform, &spec.metadata.name).map(|p| p.to_string()).unwrap_or_default();
+    let mut used =
+        crate::profile::profile(platform, &spec.metadata.name, &[]).map(|p| p.to_string()).unwrap_or_default();
     if let (Some(c), Some(ingestion)) = (find(chosen, Category::Ingestion), &spec.ingestion)
         && let Any::Ingestion(i) = c.plugin
     {

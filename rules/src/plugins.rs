@@ -3,7 +3,7 @@
 //! works with the plugins selected for the other categories.
 
 use floe_plugins::compose;
-use floe_plugins::{Any, CatalogBinding, Category, Selected, Semver, StorageBinding};
+use floe_plugins::{Any, CatalogBinding, Category, Egress, Selected, Semver, StorageBinding};
 use floe_schemas::diag::{self, Code, Diagnostic, Span};
 use serde_json::Value;
 
@@ -73,6 +73,48 @@ pub fn catalog(chosen: &[Chosen]) -> Option<CatalogBinding> {
         Any::Catalog(cat) => Some(cat.catalog_binding(&c.selected(), storage.as_ref())),
         _ => None,
     })
+}
+
+/// The network endpoints a platform's plugins talk to: every URL in their
+/// configuration, and those their bindings and exporters derive. What
+/// `floe doctor` probes, and what a product's network policy must allow.
+pub fn endpoints(platform: &ResolvedPlatform) -> Vec<(Category, &'static str, Egress)> {
+    let (chosen, _) = chosen(platform);
+    let mut out = Vec::new();
+    for c in &chosen {
+        let (category, name) = (c.category(), c.plugin.meta().name);
+        let mut urls = Vec::new();
+        if let Some(config) = &c.config {
+            collect_urls(config, &mut urls);
+        }
+        match c.plugin {
+            Any::TelemetryBackend(t) => urls.push(t.otlp_exporter_config(&c.selected()).endpoint),
+            Any::LineageBackend(l) => {
+                if let Some(url) = l.transport_config(&c.selected()).get("url").and_then(Value::as_str) {
+                    urls.push(url.to_owned());
+                }
+            }
+            Any::Storage(s) => urls.extend(s.deployment_binding(&c.selected()).endpoint),
+            _ => {}
+        }
+        for url in urls {
+            if let Some(e) = Egress::from_url(category.key(), &url) {
+                out.push((category, name, e));
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    out.dedup();
+    out
+}
+
+fn collect_urls(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.contains("://") => out.push(s.clone()),
+        Value::Object(m) => m.values().for_each(|v| collect_urls(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| collect_urls(v, out)),
+        _ => {}
+    }
 }
 
 /// Name, config, connection secret and pinned version of a category's selection.

@@ -12,8 +12,11 @@ use crate::secrets;
 pub const TARGET: &str = "dev";
 
 /// The profile (`{target, outputs}`) a product's dbt project runs with, or the
-/// reasons it cannot be rendered.
-pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<Diagnostic>> {
+/// reasons it cannot be rendered. The `dev` output (the target) runs on the
+/// platform's compute; each other compute in `also` (transforms that name an
+/// approved engine) gets an output named after it, with that plugin's
+/// defaults, for `dbt run --target <compute>`.
+pub fn profile(platform: &ResolvedPlatform, product: &str, also: &[&str]) -> Result<Value, Vec<Diagnostic>> {
     let compute = platform.manifest.plugins.get("compute");
     let Some(compute) = compute else {
         return Err(vec![
@@ -27,47 +30,80 @@ pub fn profile(platform: &ResolvedPlatform, product: &str) -> Result<Value, Vec<
         Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
         None => d,
     };
-    let names = floe_plugins::registry::names(Category::Compute);
-    let Some(Any::Compute(plugin)) = floe_plugins::find(Category::Compute, &compute.plugin_type) else {
-        let help = match diag::suggest(&compute.plugin_type, names.iter().copied()) {
+    let config = compute.config.as_ref().map(|c| Value::Object(c.clone().into_iter().collect()));
+    let sel = Selected::new(config.as_ref(), compute.connection_secret_ref.as_deref());
+    let mut outputs = Map::new();
+    let mut errors = Vec::new();
+    match output(platform, &compute.plugin_type, &sel, product) {
+        Ok(o) => {
+            outputs.insert(TARGET.to_owned(), Value::Object(o));
+        }
+        Err(e) => errors.extend(e.into_iter().map(|(path, d)| at(d, &format!("plugins.compute.{path}")))),
+    }
+    for other in also.iter().filter(|c| **c != compute.plugin_type) {
+        match output(platform, other, &Selected::EMPTY, product) {
+            Ok(o) => {
+                outputs.insert((*other).to_owned(), Value::Object(o));
+            }
+            Err(e) => errors.extend(e.into_iter().map(|(_, d)| {
+                let mut d = d;
+                d.message = format!("transforms run on `{other}`, which has no configuration here: {}", d.message);
+                d.help = Some(format!(
+                    "select `{other}` as the platform's compute (with its `config`), or run these transforms on `{}`",
+                    compute.plugin_type
+                ));
+                at(d, "plugins.compute.type")
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut profile = Map::new();
+    profile.insert("target".to_owned(), Value::from(TARGET));
+    profile.insert("outputs".to_owned(), Value::Object(outputs));
+    Ok(Value::Object(profile))
+}
+
+/// One profile output of compute plugin `name`, or its problems, each with
+/// its path below the selection (`type`, `config.threads`).
+fn output(
+    platform: &ResolvedPlatform,
+    name: &str,
+    sel: &Selected<'_>,
+    product: &str,
+) -> Result<Map<String, Value>, Vec<(String, Diagnostic)>> {
+    let Some(Any::Compute(plugin)) = floe_plugins::find(Category::Compute, name) else {
+        let names = floe_plugins::registry::names(Category::Compute);
+        let help = match diag::suggest(name, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("floe builds profiles for: {}", names.join(", ")),
         };
-        let d = Diagnostic::error(Code::UnknownPlugin, format!("unknown compute plugin `{}`", compute.plugin_type))
-            .with_help(help);
-        return Err(vec![at(d, "plugins.compute.type")]);
+        let d = Diagnostic::error(Code::UnknownPlugin, format!("unknown compute plugin `{name}`")).with_help(help);
+        return Err(vec![("type".to_owned(), d)]);
     };
-    let config = compute.config.as_ref().map(|c| Value::Object(c.clone().into_iter().collect()));
-    let sel = Selected::new(config.as_ref(), compute.connection_secret_ref.as_deref());
-    let errors = floe_plugins::validate(plugin, &sel);
+    let errors = floe_plugins::validate(plugin, sel);
     if !errors.is_empty() {
         return Err(errors
             .into_iter()
             .map(|e| {
-                let path = format!("plugins.compute.config.{}", e.path.join("."));
                 let mut d = Diagnostic::error(Code::InvalidPluginConfig, e.message);
                 d.help = e.help;
-                at(d, &path)
+                (format!("config.{}", e.path.join(".")), d)
             })
             .collect());
     }
-    // Free-form values (DuckDB `settings`) may hold references too.
     // Storage and catalog bindings: tables live in the platform's object
     // store and attach through its catalog.
     let (chosen, _) = crate::plugins::chosen(platform);
     let storage = crate::plugins::storage(&chosen);
     let catalog = crate::plugins::catalog(&chosen);
-    let output: Map<String, Value> = plugin
-        .dbt_profile(&sel, &ProductContext::new(product), storage.as_ref(), catalog.as_ref())
+    // Free-form values (DuckDB `settings`) may hold references too.
+    Ok(plugin
+        .dbt_profile(sel, &ProductContext::new(product), storage.as_ref(), catalog.as_ref())
         .into_iter()
         .map(|(k, v)| (k, secrets::render_for_dbt(&v)))
-        .collect();
-    let mut outputs = Map::new();
-    outputs.insert(TARGET.to_owned(), Value::Object(output));
-    let mut profile = Map::new();
-    profile.insert("target".to_owned(), Value::from(TARGET));
-    profile.insert("outputs".to_owned(), Value::Object(outputs));
-    Ok(Value::Object(profile))
+        .collect())
 }
 
 /// The plugins every product needs, missing from a platform that has
