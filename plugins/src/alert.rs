@@ -393,7 +393,8 @@ impl AlertChannel for PagerDuty {
 
 // ---------------------------------------------------------------- Alertmanager
 
-/// An existing Alertmanager, reached through its alerts API.
+/// An existing Alertmanager: the platform's Prometheus sends alerts to it
+/// directly, and the platform runs no routing of its own.
 pub struct AlertmanagerForward;
 
 /// An existing Alertmanager.
@@ -401,23 +402,29 @@ pub struct AlertmanagerForward;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "alertmanager alert channel config")]
 pub struct AlertmanagerForwardConfig {
-    /// The Alertmanager's base URL (`http://alertmanager.monitoring.svc:9093`).
+    /// The Alertmanager's base URL (`http://alertmanager.monitoring.svc:9093`,
+    /// or with a path prefix when it is served under one).
     #[schemars(regex(pattern = r"^https?://[^/\s]+(/\S*)?$"))]
     pub url: String,
-    /// Also forward resolutions.
-    #[serde(default = "default_true")]
-    pub send_resolved: bool,
+    /// Alertmanager API version Prometheus speaks to it.
+    #[serde(default)]
+    pub api_version: AlertmanagerApi,
 }
 
-/// The path of Alertmanager's API that takes alerts.
-const ALERTS_API: &str = "/api/v2/alerts";
+/// The Alertmanager API Prometheus uses.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertmanagerApi {
+    #[default]
+    V2,
+}
 
 static ALERTMANAGER: Meta = Meta {
     name: "alertmanager",
     category: Category::AlertChannel,
     version: "0.1.0",
     api: PLUGIN_API,
-    summary: "Forwarding to an existing Alertmanager",
+    summary: "An existing Alertmanager that the platform's Prometheus sends alerts to",
     provides: &[cap("alerts", "alertmanager")],
     requires: &[],
 };
@@ -434,22 +441,47 @@ impl Plugin for AlertmanagerForward {
     fn check(&self, sel: &Selected<'_>) -> Vec<ConfigError> {
         let c: AlertmanagerForwardConfig = typed(sel);
         let path = c.url.trim_end_matches('/');
-        if path.ends_with(ALERTS_API) || path.ends_with("/api/v1/alerts") {
+        if path.ends_with("/api/v2/alerts") || path.ends_with("/api/v1/alerts") {
             return vec![ConfigError::at(
                 &["url"],
                 format!("`{}` is an API path, not the Alertmanager's base URL", c.url),
-                format!("give the base URL; floe adds `{ALERTS_API}`"),
+                "give the base URL; Prometheus adds the API path",
             )];
         }
         Vec::new()
     }
+
+    /// Prometheus (prometheus-community chart) alerts the existing
+    /// Alertmanager instead of a bundled one (`alerting.alertmanagers`).
+    fn helm_values(&self, sel: &Selected<'_>) -> Value {
+        let c: AlertmanagerForwardConfig = typed(sel);
+        let Some((scheme, rest)) = c.url.split_once("://") else { return Value::Null };
+        let (authority, prefix) = match rest.split_once('/') {
+            Some((a, p)) => (a, format!("/{}", p.trim_end_matches('/'))),
+            None => (rest, "/".to_owned()),
+        };
+        let target = match authority.contains(':') {
+            true => authority.to_owned(),
+            false => format!("{authority}:{}", if scheme == "https" { 443 } else { 80 }),
+        };
+        json!({"prometheus": {
+            "alertmanager": {"enabled": false},
+            "server": {"alertmanagers": [{
+                "scheme": scheme,
+                "path_prefix": prefix,
+                "api_version": "v2",
+                "static_configs": [{"targets": [target]}],
+            }]},
+        }})
+    }
 }
 
 impl AlertChannel for AlertmanagerForward {
-    fn receiver(&self, sel: &Selected<'_>, name: &str) -> Value {
-        let c: AlertmanagerForwardConfig = typed(sel);
-        let url = format!("{}{ALERTS_API}", c.url.trim_end_matches('/'));
-        json!({"name": name, "webhook_configs": [{"url": url, "send_resolved": c.send_resolved}]})
+    /// A receiver without integrations: alerts reach the existing
+    /// Alertmanager from Prometheus, which routes them there; nothing is
+    /// forwarded twice.
+    fn receiver(&self, _sel: &Selected<'_>, name: &str) -> Value {
+        json!({"name": name})
     }
 }
 
@@ -549,8 +581,20 @@ mod tests {
         assert_eq!(shown(&Webhook, json!({"url": "hooks.example.com"})), ["url | "]);
         assert_eq!(
             shown(&AlertmanagerForward, json!({"url": "http://am:9093/api/v2/alerts"})),
-            ["url | give the base URL; floe adds `/api/v2/alerts`"]
+            ["url | give the base URL; Prometheus adds the API path"]
         );
+    }
+
+    #[test]
+    fn an_existing_alertmanager_is_prometheus_s_target() {
+        let c = json!({"url": "https://alerts.example.com/am/"});
+        let v = AlertmanagerForward.helm_values(&sel(&c));
+        let am = &v["prometheus"]["server"]["alertmanagers"][0];
+        assert_eq!(am["static_configs"][0]["targets"][0], "alerts.example.com:443");
+        assert_eq!(am["scheme"], "https");
+        assert_eq!(am["path_prefix"], "/am");
+        assert_eq!(v["prometheus"]["alertmanager"]["enabled"], false);
+        assert_eq!(AlertmanagerForward.receiver(&sel(&c), "r"), json!({"name": "r"}));
     }
 
     #[test]

@@ -139,11 +139,13 @@ impl Plugin for Marquez {
     fn check(&self, sel: &Selected<'_>) -> Vec<ConfigError> {
         let c: MarquezConfig = typed(sel);
         let mut errors = Vec::new();
-        if c.url.starts_with("http://") && c.allow_insecure_http != Some(true) {
+        // Plain http stays inside the cluster (a Service name); anywhere else
+        // it has to be asked for.
+        if c.url.starts_with("http://") && !crate::storage::in_cluster(&c.url) && c.allow_insecure_http != Some(true) {
             errors.push(ConfigError::at(
                 &["url"],
-                format!("`url` is plain http (`{}`), which sends lineage unencrypted", c.url),
-                "use an https URL, or set `allow_insecure_http: true` for a Marquez inside the cluster",
+                format!("`url` is plain http (`{}`) outside the cluster, which sends lineage unencrypted", c.url),
+                "use an https URL, or set `allow_insecure_http: true` if the network is trusted",
             ));
         }
         check_namespace_template(&mut errors, c.namespace_template.as_ref());
@@ -369,13 +371,15 @@ mod tests {
 
     #[test]
     fn marquez_validation() {
-        let c = json!({"url": "http://marquez:5000"});
+        let c = json!({"url": "http://marquez.example.com:5000"});
         assert_eq!(
             shown(&crate::validate(&Marquez, &sel(&c))),
             [
-                "url | `url` is plain http (`http://marquez:5000`), which sends lineage unencrypted | use an https URL, or set `allow_insecure_http: true` for a Marquez inside the cluster"
+                "url | `url` is plain http (`http://marquez.example.com:5000`) outside the cluster, which sends lineage unencrypted | use an https URL, or set `allow_insecure_http: true` if the network is trusted"
             ]
         );
+        // A Service inside the cluster may speak plain http.
+        assert_eq!(crate::validate(&Marquez, &sel(&json!({"url": "http://marquez:5000"}))), []);
         let c = json!({"url": "https://marquez.example.com", "namespace_template": "{domain}.lineage"});
         assert_eq!(
             shown(&crate::validate(&Marquez, &sel(&c))),
