@@ -30,7 +30,7 @@ fn an_external_plugin_is_cached_and_rebuilt_when_it_changes() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(common::with_status(&report, "built").contains(&"//shop:dbt-profile".to_owned()));
     let profile = std::fs::read_to_string(root.join("floe-out/shop/profiles.yml")).unwrap();
-    assert!(profile.contains("path: /data/acme/shop.duckdb"), "{profile}");
+    assert!(profile.contains("path: \"/data/acme/shop.duckdb\""), "{profile}");
     assert!(profile.contains("threads: 4"), "{profile}");
     let drv = std::fs::read_to_string(root.join("floe-out/shop/floe.drv.json")).unwrap();
 
@@ -59,7 +59,7 @@ fn a_plugin_that_breaks_the_protocol_is_a_located_error_and_caches_nothing() {
 
     // Too slow: killed at the time limit, together with what it started.
     write_plugin(root, "#!/bin/sh\nsleep 60 &\nsleep 60\n");
-    let (r, _) = build(root);
+    let r = common::floe(root, &["build", "//..."]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("error[E0119]"), "{}", r.stderr);
     assert!(r.stderr.contains("did not answer `describe` within 10 s"), "{}", r.stderr);
@@ -67,17 +67,17 @@ fn a_plugin_that_breaks_the_protocol_is_a_located_error_and_caches_nothing() {
 
     // Not JSON, and a failing exit with its last stderr line.
     write_plugin(root, "#!/bin/sh\necho hello\n");
-    let (r, _) = build(root);
+    let r = common::floe(root, &["build", "//..."]);
     assert!(r.stderr.contains("with something that is not JSON"), "{}", r.stderr);
     write_plugin(root, "#!/bin/sh\necho 'no licence found' >&2\nexit 3\n");
-    let (r, _) = build(root);
+    let r = common::floe(root, &["build", "//..."]);
     assert!(r.stderr.contains("exited with status 3 on `describe`: no licence found"), "{}", r.stderr);
 
     // A config the plugin's schema rejects, at the key.
     write_plugin(root, &original);
     let manifest = std::fs::read_to_string(root.join("manifest.yaml")).unwrap();
     std::fs::write(root.join("manifest.yaml"), manifest.replace("threads: 4", "threads: 0, colour: red")).unwrap();
-    let (r, _) = build(root);
+    let r = common::floe(root, &["build", "//..."]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("error[E0116]: compute `acme-duckdb`: unknown key `colour`"), "{}", r.stderr);
     assert!(r.stderr.contains("`threads`: 0 is less than the minimum of 1"), "{}", r.stderr);

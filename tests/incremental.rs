@@ -13,6 +13,7 @@ const SALES: &[&str] = &[
     "//sales/orders:dbt-profile",
     "//sales/pipeline-forecast:artifacts",
     "//sales/pipeline-forecast:dbt-profile",
+    "//sales:helm-values",
     "//sales:manifest",
 ];
 
@@ -20,11 +21,12 @@ const SALES: &[&str] = &[
 fn cold_then_no_op() {
     let ws = workspace("mesh");
     let cold = build_json(ws.path());
-    assert_eq!(cold["summary"]["built"], 18);
-    assert_eq!(cold["summary"]["reused"], 0);
+    // Finance selects the same plugins as the root: their Helm values are one derivation.
+    assert_eq!(cold["summary"]["built"], 25);
+    assert_eq!(with_status(&cold, "reused"), ["//finance:helm-values"]);
     let again = build_json(ws.path());
     assert_eq!(with_status(&again, "built"), Vec::<String>::new());
-    assert_eq!(again["summary"]["reused"], 18);
+    assert_eq!(again["summary"]["reused"], 26);
     assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
 }
 
@@ -80,7 +82,7 @@ fn comment_and_key_order_edits_rebuild_nothing() {
     });
     let r = build_json(ws.path());
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
-    assert_eq!(r["summary"]["reused"], 18);
+    assert_eq!(r["summary"]["reused"], 26);
 }
 
 #[test]
@@ -109,7 +111,8 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     std::fs::remove_file(ws.path().join(".floe/state")).unwrap();
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
-    assert_eq!(r["summary"]["built"], 18);
+    assert_eq!(r["summary"]["reused"], 0, "nothing damaged is served");
+    assert_eq!(r["summary"]["built"], 26);
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }

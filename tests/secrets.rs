@@ -18,6 +18,8 @@ const SECRETS: &[&str] = &[
     "S6-floe-yaml-password",
     "S7-destination-api-key",
     "S8-quoted, with comma",
+    "S14-storage-key-id",
+    "S15-lineage-api-key",
     // Found by pattern, not by key: in SQL, a property file, a description,
     // a URL and a dbt project file.
     concat!("AKIA", "S9SQLCOMMENTKEY0"),
@@ -44,30 +46,36 @@ scope: enterprise
 plugins:
   compute:
     type: duckdb
-    config: {threads: 2, password: S3-compute-password}
+    config:
+      threads: 2
+      settings: {password: S3-compute-password}
+      attach:
+        - {path: 'md:lake', alias: lake, token: S4-nested-list-token}
+        - {path: 'md:other', alias: other, api_key: "S8-quoted, with comma"}
   orchestrator: {type: dagster}
   catalog:
     type: polaris
     config:
       uri: http://polaris:8181/api/catalog
+      warehouse: lake
       oauth2: {client_id: floe, client_secret: S1-catalog-oauth-secret}
   storage:
     type: s3
     config:
       bucket: lake
+      access_key_id: S14-storage-key-id
       secret_access_key: "S2-storage-access-key"
   lineage_backend:
     type: marquez
     config:
-      headers:
-        - {name: auth, token: S4-nested-list-token}
-        - {name: other, api_key: "S8-quoted, with comma"}
+      url: http://marquez:5000
+      api_key: S15-lineage-api-key
 "#,
     );
     write(
         root,
         "sales/manifest.yaml",
-        "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: sales, version: 1.0.0, owner: s@acme.io}\nscope: domain\nplugins:\n  compute:\n    type: duckdb\n    config:\n      api_key: S5-domain-api-key\n",
+        "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: sales, version: 1.0.0, owner: s@acme.io}\nscope: domain\nplugins:\n  compute:\n    type: duckdb\n    config:\n      settings: {api_key: S5-domain-api-key}\n",
     );
     write(
         root,

@@ -679,29 +679,52 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
 /// Hash of everything the resolved platform decides, positions excluded.
 #[salsa::tracked(returns(copy))]
 pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    platform_input(db, pkg).map(|v| Hash::of_json(&v))
+}
+
+/// What the `platform` input of a derivation is the hash of.
+pub fn platform_input(db: &dyn Db, pkg: Package) -> Option<Value> {
     let r = platform(db, pkg).resolved.clone()?;
-    let external = crate::external::key(db, pkg.workspace(db), &r.merged);
-    Some(Hash::of_json(&(r.key_value(), external)))
+    Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, r.key_value()))
+}
+
+/// What the `compute` input of a profile is the hash of.
+pub fn compute_input(db: &dyn Db, pkg: Package) -> Option<Value> {
+    let eval = platform(db, pkg);
+    let merged = &eval.resolved.as_ref()?.merged;
+    let plugins = merged.get("plugins");
+    let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
+    let value = serde_json::json!([part("compute"), part("storage"), part("catalog")]);
+    Some(crate::external::with_executables(db, pkg.workspace(db), merged, value))
+}
+
+/// What the `orchestrator` input of a product's orchestration is the hash of.
+pub fn orchestration_platform_input(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> Option<Value> {
+    let eval = platform(db, pkg);
+    let r = eval.resolved.as_ref()?;
+    let value = floe_rules::orchestration::platform_input(r, spec);
+    Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, value))
+}
+
+/// What the `plugins` input of the platform's Helm values is the hash of.
+pub fn plugins_input(db: &dyn Db, pkg: Package) -> Option<Value> {
+    let eval = platform(db, pkg);
+    let merged = &eval.resolved.as_ref()?.merged;
+    let value = merged.get("plugins").cloned().unwrap_or(Value::Null);
+    Some(crate::external::with_executables(db, pkg.workspace(db), merged, value))
 }
 
 /// Hash of the selections a dbt profile reads: compute, and the storage and
 /// catalog it attaches to.
 #[salsa::tracked(returns(copy))]
 pub fn compute_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    let eval = platform(db, pkg);
-    let merged = &eval.resolved.as_ref()?.merged;
-    let plugins = merged.get("plugins");
-    let part = |c: &str| plugins.and_then(|p| p.get(c));
-    let external = crate::external::key(db, pkg.workspace(db), merged);
-    Some(Hash::of_json(&(part("compute"), part("storage"), part("catalog"), external)))
+    compute_input(db, pkg).map(|v| Hash::of_json(&v))
 }
 
 /// Hash of every plugin selection of a platform (not its governance or metadata).
 #[salsa::tracked(returns(copy))]
 pub fn plugins_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    let eval = platform(db, pkg);
-    let merged = &eval.resolved.as_ref()?.merged;
-    Some(Hash::of_json(&(merged.get("plugins"), crate::external::key(db, pkg.workspace(db), merged))))
+    plugins_input(db, pkg).map(|v| Hash::of_json(&v))
 }
 
 /// A product evaluated against its platform and the products it reads from.
@@ -1102,8 +1125,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let resolved = platform(db, parent).resolved.clone()?;
             let domain = domain_of(db, pkg, spec, &resolved);
             let orchestration = BTreeMap::from([
-                ("spec".to_owned(), spec_hash),
-                ("plugins".to_owned(), plugins_key(db, parent)?),
+                ("job".to_owned(), Hash::of_json(&floe_rules::orchestration::job_input(spec))),
+                ("orchestrator".to_owned(), Hash::of_json(&orchestration_platform_input(db, parent, spec)?)),
                 ("domain".to_owned(), Hash::of(domain.as_bytes())),
             ]);
             let files = floe_rules::orchestration::file_names(&resolved, spec, Some(&domain));

@@ -18,7 +18,6 @@ use floe_schemas::diag::{Code, Diagnostic, Span};
 use serde_json::{Value, json};
 
 use crate::db::{Db, SourceFile, Workspace};
-use crate::hash::Hash;
 use crate::system::{IoError, Ran};
 
 /// The protocol every request and answer names.
@@ -134,12 +133,18 @@ pub fn selected(db: &dyn Db, ws: Workspace, merged: &Value) -> Vec<(Category, So
     out
 }
 
-/// Hash of the executables a platform's selections name: part of every key
-/// that reads what they produce.
-pub fn key(db: &dyn Db, ws: Workspace, merged: &Value) -> Hash {
-    let revisions: Vec<(String, Hash)> =
-        selected(db, ws, merged).into_iter().map(|(c, f)| (c.key().to_owned(), f.revision(db))).collect();
-    Hash::of_json(&revisions)
+/// `value` with the hashes of the executables a platform's selections name
+/// added (`[value, {category: hash}]`), or `value` itself when they name
+/// none: every key that reads what out-of-tree plugins produce has them.
+pub fn with_executables(db: &dyn Db, ws: Workspace, merged: &Value, value: Value) -> Value {
+    let revisions: serde_json::Map<String, Value> = selected(db, ws, merged)
+        .into_iter()
+        .map(|(c, f)| (c.key().to_owned(), Value::from(f.revision(db).to_hex())))
+        .collect();
+    match revisions.is_empty() {
+        true => value,
+        false => json!([value, revisions]),
+    }
 }
 
 /// Problems with the out-of-tree plugins a platform selects: one that does

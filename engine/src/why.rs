@@ -28,19 +28,20 @@ pub fn input_values(db: &Database, pkg: Package, drv: &Derivation) -> Vec<(Strin
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
     let parent = info.parent.map(|p| db::packages(db, ws)[p]);
+    let product = (info.kind == PackageKind::Product).then(|| db::product(db, pkg));
+    let spec = product.and_then(|p| p.spec.as_ref()).and_then(|s| s.loaded.value.as_ref());
     for name in drv.inputs.keys() {
+        let platform = if info.kind == PackageKind::Product { parent } else { Some(pkg) };
         let bytes = match name.as_str() {
-            "platform" => {
-                let p = if info.kind == PackageKind::Product { parent } else { Some(pkg) };
-                p.and_then(|p| db::platform(db, p).resolved.as_ref().map(|r| serde_json::to_vec(&r.key_value())))
-            }
-            "compute" => parent.and_then(|p| {
-                db::platform(db, p)
-                    .resolved
-                    .as_ref()
-                    .map(|r| serde_json::to_vec(&r.merged.get("plugins").and_then(|p| p.get("compute"))))
-            }),
-            "spec" => db::product(db, pkg).spec.as_ref().and_then(|s| s.loaded.value.as_ref()).map(serde_json::to_vec),
+            "platform" => platform.and_then(|p| db::platform_input(db, p)).map(|v| serde_json::to_vec(&v)),
+            "compute" => parent.and_then(|p| db::compute_input(db, p)).map(|v| serde_json::to_vec(&v)),
+            "plugins" => platform.and_then(|p| db::plugins_input(db, p)).map(|v| serde_json::to_vec(&v)),
+            "spec" => spec.map(serde_json::to_vec),
+            "job" => spec.map(|s| serde_json::to_vec(&floe_rules::orchestration::job_input(s))),
+            "orchestrator" => parent
+                .zip(spec)
+                .and_then(|(p, s)| db::orchestration_platform_input(db, p, s))
+                .map(|v| serde_json::to_vec(&v)),
             _ => None,
         };
         if let Some(Ok(bytes)) = bytes {

@@ -406,17 +406,6 @@ pub struct AlertmanagerForwardConfig {
     /// or with a path prefix when it is served under one).
     #[schemars(regex(pattern = r"^https?://[^/\s]+(/\S*)?$"))]
     pub url: String,
-    /// Alertmanager API version Prometheus speaks to it.
-    #[serde(default)]
-    pub api_version: AlertmanagerApi,
-}
-
-/// The Alertmanager API Prometheus uses.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertmanagerApi {
-    #[default]
-    V2,
 }
 
 static ALERTMANAGER: Meta = Meta {

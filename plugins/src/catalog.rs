@@ -645,7 +645,7 @@ mod tests {
     fn quickstart_polaris_without_a_warehouse_is_rejected() {
         let c = json!({"uri": "https://polaris.acme.com/api/catalog"});
         let errors = shown(&crate::validate(&Polaris, &sel(&c)));
-        assert_eq!(errors, [" | \"warehouse\" is a required property | "]);
+        assert_eq!(errors, [" | \"warehouse\" is a required property | add `warehouse`"]);
     }
 
     #[test]

@@ -1158,13 +1158,13 @@ pub struct Spark;
 #[serde(rename_all = "snake_case")]
 pub enum SparkMethod {
     /// A Spark Thrift Server (HiveServer2 protocol), on Kubernetes or EMR.
-    #[default]
     Thrift,
     /// A Databricks all-purpose cluster over HTTP.
     Http,
     /// A Databricks cluster or SQL endpoint through the Databricks ODBC driver.
     Odbc,
-    /// PySpark inside the job's own container.
+    /// PySpark inside the job's own container: the default, as it needs no server.
+    #[default]
     Session,
 }
 
@@ -1179,7 +1179,8 @@ pub enum SparkMethod {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "spark compute config")]
 pub struct SparkConfig {
-    /// `thrift`, `http`, `odbc` or `session`.
+    /// `session` (default), `thrift`, `http` or `odbc`.
+    #[serde(default)]
     pub method: SparkMethod,
     /// Host name of the Thrift server or the workspace, without a scheme; not used by `session`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"))]

@@ -88,11 +88,28 @@ fn report(schema: &Value, e: &jsonschema::ValidationError<'_>, errors: &mut Vec<
 }
 
 fn plain(path: Vec<String>, e: &jsonschema::ValidationError<'_>) -> ConfigError {
+    use jsonschema::error::ValidationErrorKind as Kind;
     let message = match path.last() {
         Some(key) => format!("`{key}`: {e}"),
         None => e.to_string(),
     };
-    ConfigError { path, message, help: None }
+    let help = match e.kind() {
+        Kind::Minimum { limit } => Some(format!("use a value of at least {limit}")),
+        Kind::Maximum { limit } => Some(format!("use a value of at most {limit}")),
+        Kind::Required { property } => Some(format!("add `{}`", property.as_str().unwrap_or_default())),
+        Kind::Enum { options } => {
+            let list: Vec<String> = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|o| format!("`{}`", o.as_str().map_or_else(|| o.to_string(), str::to_owned)))
+                .collect();
+            Some(format!("use one of {}", list.join(", ")))
+        }
+        Kind::MinLength { .. } => Some("give a non-empty value".to_owned()),
+        _ => None,
+    };
+    ConfigError { path, message, help }
 }
 
 /// Compiled validators, each with the schema it checks.

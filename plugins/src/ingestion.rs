@@ -120,6 +120,9 @@ pub struct DltConfig {
     pub progress: Option<DltProgress>,
     /// Drop the sources' tables and incremental state, and load everything again, on every run.
     pub full_refresh: Option<bool>,
+    /// Where dlt keeps pipeline state and load packages (`pipelines_dir` of `dlt.pipeline`).
+    #[schemars(length(min = 1))]
+    pub pipelines_dir: Option<String>,
 }
 
 /// A dlt destination.
@@ -181,6 +184,9 @@ impl Ingestion for Dlt {
         }
         if c.full_refresh == Some(true) {
             pipeline["refresh"] = json!("drop_sources");
+        }
+        if let Some(dir) = &c.pipelines_dir {
+            pipeline["pipelines_dir"] = json!(dir);
         }
         let resources: Vec<Value> = Source::all(sources).iter().map(|s| dlt_resource(s, &c, iceberg)).collect();
         json!({

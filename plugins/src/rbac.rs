@@ -206,7 +206,10 @@ mod tests {
             shown(
                 json!({"extra_rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"], "resourceName": ["x"]}]})
             ),
-            ["extra_rules.[0].resourceName | did you mean `resourceNames`?", "extra_rules.[0].verbs.[0] | "]
+            [
+                "extra_rules.[0].resourceName | did you mean `resourceNames`?",
+                "extra_rules.[0].verbs.[0] | use one of `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`"
+            ]
         );
         assert_eq!(
             shown(json!({"extra_rules": [{"apiGroups": [], "resources": ["pods"], "verbs": ["get"]}]})).len(),

@@ -95,13 +95,10 @@ fn config_rows(schema: &Value) -> Vec<(String, String, String)> {
 fn type_of(root: &Value, v: &Value) -> String {
     if let Some(r) = v.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
-        return match name {
-            "Credential" => "credential".to_owned(),
-            _ => match root.pointer(&format!("/$defs/{name}")) {
-                Some(def) if def.get("enum").is_some() => enum_values(def),
-                Some(def) if def.get("type").is_some() => type_of(root, def),
-                _ => "object".to_owned(),
-            },
+        return match (name, root.pointer(&format!("/$defs/{name}"))) {
+            ("Credential", _) => "credential".to_owned(),
+            (_, Some(def)) if def.get("properties").is_none() => type_of(root, def),
+            _ => "object".to_owned(),
         };
     }
     if v.get("enum").is_some() {
@@ -109,6 +106,15 @@ fn type_of(root: &Value, v: &Value) -> String {
     }
     for alt in ["anyOf", "oneOf"] {
         if let Some(alts) = v.get(alt).and_then(Value::as_array) {
+            // A documented enum: one `const` per variant.
+            let consts: Vec<String> = alts
+                .iter()
+                .filter_map(|a| a.get("const"))
+                .map(|c| format!("`{}`", c.as_str().unwrap_or_default()))
+                .collect();
+            if !consts.is_empty() && consts.len() == alts.len() {
+                return consts.join(" \\| ");
+            }
             let types: Vec<String> =
                 alts.iter().filter(|a| a.get("type") != Some(&Value::from("null"))).map(|a| type_of(root, a)).collect();
             return types.join(" or ");

@@ -427,13 +427,20 @@ mod tests {
                 &ExternalSecrets,
                 &json!({"store_name": "s", "store_kind": "Vault", "refresh_interval": "1 hour", "key_templat": "x"})
             ),
-            ["key_templat | did you mean `key_template`?", "refresh_interval | ", "store_kind | "]
+            [
+                "key_templat | did you mean `key_template`?",
+                "refresh_interval | ",
+                "store_kind | use one of `SecretStore`, `ClusterSecretStore`"
+            ]
         );
         assert_eq!(
             errors(&ExternalSecrets, &json!({"store_name": "s", "key_template": "floe/shared"})),
             ["key_template | put `{name}` in `key_template`, where the Secret's name goes (`floe/{name}`)"]
         );
-        assert_eq!(errors(&Vault, &json!({"mount": "kvv2", "kv_version": 3})), ["kv_version | "]);
+        assert_eq!(
+            errors(&Vault, &json!({"mount": "kvv2", "kv_version": 3})),
+            ["kv_version | use a value of at most 2"]
+        );
         assert_eq!(
             errors(&Vault, &json!({"mount": "kvv2", "path_template": "kvv2/{name}"})),
             ["path_template | give the path relative to the mount, without a leading `/` or the mount's name"]
@@ -443,7 +450,7 @@ mod tests {
                 &Infisical,
                 &json!({"project_slug": "p", "env_slug": "prod", "credentials_ref": "c", "secrets_path": "floe", "resync_interval": 1})
             ),
-            ["resync_interval | ", "secrets_path | "]
+            ["resync_interval | use a value of at least 5", "secrets_path | "]
         );
         assert_eq!(
             errors(

@@ -98,6 +98,39 @@ fn job<'a>(
     })
 }
 
+/// What of a product its orchestration reads: name, transforms and their
+/// order, schedule and ingestion (not tags, owners or ports), so that other
+/// edits rebuild no orchestration.
+pub fn job_input(spec: &FloeSpec) -> Value {
+    let transforms: Vec<Value> = spec
+        .transforms
+        .iter()
+        .map(|t| serde_json::json!({"name": t.name, "depends_on": t.depends_on, "compute": t.compute}))
+        .collect();
+    serde_json::json!({
+        "name": spec.metadata.name,
+        "transforms": transforms,
+        "schedule": spec.schedule,
+        "ingestion": spec.ingestion,
+    })
+}
+
+/// What of a platform a product's orchestration reads: the orchestrator,
+/// dbt runtime and ingestion selections, and which secrets the run needs.
+pub fn platform_input(platform: &ResolvedPlatform, spec: &FloeSpec) -> Value {
+    let plugins = platform.merged.get("plugins");
+    let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
+    let (chosen, _) = plugins::chosen(platform);
+    let env: Vec<String> =
+        job(platform, &chosen, spec, None).map(|j| j.secret_env.into_keys().collect()).unwrap_or_default();
+    serde_json::json!({
+        "orchestrator": part("orchestrator"),
+        "dbt": part("dbt"),
+        "ingestion": part("ingestion"),
+        "secret_env": env,
+    })
+}
+
 /// Transforms in an order `dependsOn` allows: declaration order, each after
 /// what it depends on (cycles are reported elsewhere and left in place).
 fn model_order(spec: &FloeSpec) -> Vec<String> {
