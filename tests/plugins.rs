@@ -79,3 +79,52 @@ plugins:
     let b = common::floe(ws.path(), &["build", "//..."]);
     assert_eq!(b.code, 0, "{}", b.stderr);
 }
+
+#[test]
+fn platform_helm_values_assemble_every_plugin_and_hold_no_secret() {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ws.path().join("manifest.yaml"),
+        "apiVersion: floe.dev/v1
+kind: Manifest
+metadata: {name: acme, version: 1.0.0, owner: platform@acme.example}
+plugins:
+  compute: {type: duckdb}
+  orchestrator: {type: airflow}
+  storage:
+    type: minio
+    config: {endpoint: 'http://minio:9000', bucket: lake}
+    connection_secret_ref: minio-root
+  catalog:
+    type: polaris
+    config: {uri: 'http://polaris:8181/api/catalog', warehouse: lake}
+  telemetry_backend:
+    type: datadog
+    config: {api_key: dd-planted-api-key-0001}
+  alert_channel:
+    type: slack
+    config: {channel: '#data-alerts', secret: 'https://hooks.slack.com/services/T0/B0/planted'}
+  identity:
+    type: keycloak
+    config: {url: 'https://sso.acme.example', realm: data}
+    connection_secret_ref: keycloak-admin
+",
+    )
+    .unwrap();
+    let r = common::floe(ws.path(), &["build", "//:helm-values"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let values = std::fs::read_to_string(ws.path().join("floe-out/floe-platform.values.yaml")).unwrap();
+    for part in [
+        "airflow:",                 // the orchestrator's service
+        "minio:",                   // storage runs in the cluster
+        "opentelemetry-collector:", // the telemetry override
+        "datadog",                  // its exporter
+        "slack_configs",            // the alert channel's receiver
+        "issuer: \"https://sso.acme.example/realms/data\"",
+        "warehouse: \"lake\"", // the catalog binding
+    ] {
+        assert!(values.contains(part), "{part} missing:\n{values}");
+    }
+    assert!(!values.contains("dd-planted-api-key-0001") && !values.contains("planted"), "{values}");
+    assert!(values.contains("FLOE_SECRET_"), "credentials are references:\n{values}");
+}

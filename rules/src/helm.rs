@@ -7,6 +7,9 @@ use serde_json::{Map, Value, json};
 use crate::plugins;
 use crate::resolve::ResolvedPlatform;
 
+/// The receiver every platform alert routes to.
+const ALERT_RECEIVER: &str = "floe";
+
 /// The values document. Each plugin contributes the values of the service it
 /// runs (`dagster`, `polaris`, `minio`, …); the telemetry backend overrides
 /// the OpenTelemetry Collector's exporters; storage and catalog bindings say
@@ -37,6 +40,20 @@ pub fn values(platform: &ResolvedPlatform) -> Value {
     let storage = plugins::storage(&chosen);
     let catalog = plugins::catalog(&chosen);
     merge(&mut values, json!({"global": {"storage": storage, "catalog": catalog}}));
+    // Alerts route to the selected channel (prometheus-community chart's
+    // bundled Alertmanager, `alertmanager.config`).
+    if let Some(c) = chosen.iter().find(|c| c.category() == Category::AlertChannel)
+        && let Any::AlertChannel(a) = c.plugin
+    {
+        let receiver = a.receiver(&c.selected(), ALERT_RECEIVER);
+        merge(
+            &mut values,
+            json!({"prometheus": {"alertmanager": {"config": {
+                "route": {"receiver": ALERT_RECEIVER, "group_by": ["alertname", "product"]},
+                "receivers": [receiver],
+            }}}}),
+        );
+    }
     if let Some(c) = chosen.iter().find(|c| c.category() == Category::Identity)
         && let Any::Identity(i) = c.plugin
     {
