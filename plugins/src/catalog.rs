@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::bind::{CatalogBinding, Egress, Selected, StorageBinding};
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Category, Meta, PLUGIN_API, cap, if_selected, needs};
 use crate::storage::{AWS_REGION, HTTP_URL, check_secret_key, in_cluster, secret_of};
@@ -29,12 +29,6 @@ const CATALOG_NAME: &str = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$";
 const SECRET_NAME: &str = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$";
 /// A storage URI of a warehouse.
 const WAREHOUSE_URI: &str = r"^(s3a?|gs|abfss)://[^/\s]+(/\S*)?$";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// The warehouse a catalog writes to: its own, else the storage's root.
 fn warehouse_or_storage(own: Option<&String>, storage: Option<&StorageBinding>) -> String {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::{CatalogBinding, Datasource, ProductContext, Resources, Selected, StorageBinding, WorkloadSize};
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Meta, PLUGIN_API, cap, if_selected};
 use crate::{Compute, Plugin};
@@ -25,12 +26,6 @@ const DEFAULT_TIMEOUT_SECONDS: u32 = 3600;
 /// Threads against a remote engine when config sets none: the job only
 /// waits on the engine, so a few queries in flight cost it nothing.
 const DEFAULT_REMOTE_THREADS: u32 = 4;
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 fn insert(out: &mut BTreeMap<String, Value>, key: &str, value: impl Into<Value>) {
     out.insert(key.to_owned(), value.into());

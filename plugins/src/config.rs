@@ -171,6 +171,22 @@ pub fn parse<C: DeserializeOwned>(config: Option<&Value>) -> Result<C, ConfigErr
     })
 }
 
+/// A selection's config, typed. [`check`] accepted it before any plugin
+/// method runs, so a failure here cannot happen; the defaults stand in.
+pub(crate) fn typed<C: DeserializeOwned + Default>(sel: &crate::Selected<'_>) -> C {
+    parse(sel.config).unwrap_or_default()
+}
+
+/// A credential that is set nowhere: neither in `config` nor in the
+/// selection's `connection_secret_ref`.
+pub(crate) fn missing_credential(key: &str, what: &str) -> ConfigError {
+    ConfigError::at(
+        &[key],
+        format!("{what} needs `{key}`, and no `connection_secret_ref` holds one"),
+        format!("set `{key}` to a secret reference, or `connection_secret_ref` to a Secret with key `{key}`"),
+    )
+}
+
 /// A credential in plugin configuration: a reference to a secret held
 /// outside floe, or a template the runtime fills in. A literal value never
 /// gets here: floe replaces it by a reference first (and reports it).

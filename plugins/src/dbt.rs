@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Category, Meta, PLUGIN_API, cap, needs};
 use crate::{Compute, DbtRuntime, Plugin, Selected};
@@ -14,12 +15,6 @@ pub(crate) static PLUGINS: &[&'static dyn DbtRuntime] = &[&Cloud, &Core, &Fusion
 
 /// A pip version specifier: comma-separated clauses (`>=1.9,<1.10`).
 const PIP_SPEC: &str = r"^\s*(===|~=|==|!=|<=|>=|<|>)\s*[0-9][0-9A-Za-z.*+!-]*\s*(,\s*(===|~=|==|!=|<=|>=|<|>)\s*[0-9][0-9A-Za-z.*+!-]*\s*)*$";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 // ---------------------------------------------------------------- dbt Core
 

@@ -9,17 +9,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::Selected;
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
 use crate::{Identity, Plugin};
 
 pub(crate) static PLUGINS: &[&'static dyn Identity] = &[&Auth0, &Authentik, &Dex, &Keycloak, &Okta];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// A URL without a trailing `/`, so paths join cleanly.
 fn base(url: &str) -> &str {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::bind::{ProductContext, Selected, StorageBinding};
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Meta, PLUGIN_API, cap};
 use crate::{Ingestion, Plugin};
@@ -19,12 +20,6 @@ pub(crate) static PLUGINS: &[&'static dyn Ingestion] = &[&Airbyte, &Dlt];
 /// Where an ingestion command names the compiled artifacts. The command has
 /// no job to know their path from; the orchestrator puts the job's in its place.
 pub(crate) const ARTIFACTS_PATH_ARG: &str = "{artifacts_path}";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// One of a product's `ingestion.sources`, as the product schema has checked it.
 #[derive(Debug, Deserialize)]

@@ -6,11 +6,11 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::bind::{ProductContext, Selected};
 use crate::config::{self, ConfigError, Credential};
+use crate::config::{missing_credential, typed};
 use crate::meta::{Capability, Category, Meta, PLUGIN_API, cap};
 use crate::storage::HTTP_URL;
 use crate::{LineageBackend, Plugin};
@@ -23,12 +23,6 @@ const OPENLINEAGE_HTTP: &[Capability] = &[cap("openlineage", "http")];
 const DEFAULT_NAMESPACE: &str = "{domain}.{product_name}";
 /// A namespace template: text and the placeholders [`ProductContext::expand`] fills.
 const NAMESPACE_TEMPLATE: &str = r"^([^{}]|\{(domain|product_name|product_slug)\})+$";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// The OpenLineage client's HTTP transport.
 fn http_transport(url: &str, endpoint: &str, timeout: Option<f64>, api_key: Option<&Credential>) -> Value {
@@ -72,15 +66,6 @@ fn check_env_credential(errors: &mut Vec<ConfigError>, key: &str, c: Option<&Cre
             format!("set `{key}` to a `secret_ref` or to `${{VARIABLE}}`"),
         ));
     }
-}
-
-/// An error for a credential that is set nowhere.
-fn missing_credential(key: &str, what: &str) -> ConfigError {
-    ConfigError::at(
-        &[key],
-        format!("{what} needs `{key}`, and no `connection_secret_ref` holds one"),
-        format!("set `{key}` to a secret reference, or `connection_secret_ref` to a Secret with key `{key}`"),
-    )
 }
 
 // ---------------------------------------------------------------- Marquez

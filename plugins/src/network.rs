@@ -9,17 +9,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::{Egress, Selected};
+use crate::config::typed;
 use crate::config::{self, ConfigError};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
 use crate::{NetworkSecurity, Plugin};
 
 pub(crate) static PLUGINS: &[&'static dyn NetworkSecurity] = &[&K8sNetworkPolicies];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// Kubernetes NetworkPolicies (`networking.k8s.io/v1`).
 pub struct K8sNetworkPolicies;

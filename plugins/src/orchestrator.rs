@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::{IngestionStep, JobSpec, ProductContext, Selected};
+use crate::config::typed;
 use crate::config::{self, ConfigError};
 use crate::meta::{Meta, PLUGIN_API, cap};
 use crate::{Orchestrator, Plugin};
@@ -25,12 +26,6 @@ const DEFAULT_TIMEZONE: &str = "UTC";
 
 /// The variable every step finds the compiled artifacts' path in.
 const ARTIFACTS_ENV: &str = "FLOE_ARTIFACTS";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// The product's schedule, else the platform's `default_schedule` in UTC.
 fn schedule(job: &JobSpec<'_>, default_schedule: Option<&str>) -> Option<(String, String)> {

@@ -6,17 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bind::Selected;
+use crate::config::typed;
 use crate::config::{self, ConfigError};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
 use crate::{Plugin, Rbac};
 
 pub(crate) static PLUGINS: &[&'static dyn Rbac] = &[&K8sRbac];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// Kubernetes RBAC (`rbac.authorization.k8s.io/v1`).
 pub struct K8sRbac;

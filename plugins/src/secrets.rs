@@ -8,17 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::Selected;
+use crate::config::typed;
 use crate::config::{self, ConfigError};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
 use crate::{Plugin, Secrets};
 
 pub(crate) static PLUGINS: &[&'static dyn Secrets] = &[&ExternalSecrets, &Infisical, &K8sSecrets, &Vault];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 fn metadata(namespace: &str, name: &str) -> Value {
     json!({"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "floe"}})

@@ -10,17 +10,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::bind::{Datasource, Selected};
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Category, Meta, PLUGIN_API, cap, needs};
 use crate::{Plugin, SemanticLayer};
 
 pub(crate) static PLUGINS: &[&'static dyn SemanticLayer] = &[&Cube, &DbtSemanticLayer, &NoSemanticLayer];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: serde::de::DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 // ---------------------------------------------------------------- Cube
 

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::bind::{Egress, Selected, StorageBinding};
+use crate::config::typed;
 use crate::config::{self, ConfigError, Credential};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
 use crate::{Plugin, Storage};
@@ -32,12 +32,6 @@ pub(crate) const AWS_REGION: &str = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$
 const S3_BUCKET: &str = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
 /// A Kubernetes resource quantity (`10Gi`).
 const QUANTITY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// Whether a URL names a Service inside the cluster, which floe deploys
 /// itself, rather than an external endpoint.

@@ -7,11 +7,11 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::bind::{OtlpExporter, Selected};
 use crate::config::{self, ConfigError, Credential};
+use crate::config::{missing_credential, typed};
 use crate::meta::{Capability, Category, Meta, PLUGIN_API, cap};
 use crate::storage::{AWS_REGION, HTTP_URL, in_cluster, secret_of};
 use crate::{Plugin, TelemetryBackend};
@@ -24,12 +24,6 @@ const COLLECTOR: &str = "http://floe-platform-otel-collector";
 /// Jobs reach every backend through the collector, which receives OTLP over
 /// both gRPC and HTTP.
 const OTLP: &[Capability] = &[cap("otlp", "grpc"), cap("otlp", "http")];
-
-/// Deserializes a selection's config; the schema check ran first, so a
-/// failure here is a bug, and the defaults stand in.
-fn typed<C: DeserializeOwned + Default>(sel: &Selected<'_>) -> C {
-    config::parse(sel.config).unwrap_or_default()
-}
 
 /// The OTLP protocol jobs' SDKs send with (`OTEL_EXPORTER_OTLP_PROTOCOL`).
 #[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema)]
@@ -96,15 +90,6 @@ fn check_env_credential(errors: &mut Vec<ConfigError>, key: &str, c: Option<&Cre
             format!("set `{key}` to a `secret_ref` or to `${{VARIABLE}}`"),
         ));
     }
-}
-
-/// An error for a backend credential that is set nowhere.
-fn missing_credential(key: &str, what: &str) -> ConfigError {
-    ConfigError::at(
-        &[key],
-        format!("{what} needs `{key}`, and no `connection_secret_ref` holds one"),
-        format!("set `{key}` to a secret reference, or `connection_secret_ref` to a Secret with key `{key}`"),
-    )
 }
 
 /// The collector chart's values: its `config` override and the environment
