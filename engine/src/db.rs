@@ -699,11 +699,23 @@ pub fn compute_input(db: &dyn Db, pkg: Package) -> Option<Value> {
 }
 
 /// What the `orchestrator` input of a product's orchestration is the hash of.
-pub fn orchestration_platform_input(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> Option<Value> {
+pub fn orchestration_platform_input(db: &dyn Db, pkg: Package) -> Option<Value> {
     let eval = platform(db, pkg);
     let r = eval.resolved.as_ref()?;
-    let value = floe_rules::orchestration::platform_input(r, spec);
+    let value = floe_rules::orchestration::platform_input(r);
     Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, value))
+}
+
+/// The secrets a platform's runs read, once per platform.
+#[salsa::tracked(returns(ref))]
+pub fn orchestration_env(db: &dyn Db, pkg: Package) -> floe_rules::orchestration::SecretEnv {
+    platform(db, pkg).resolved.as_ref().map(|r| floe_rules::orchestration::secret_env_of(r)).unwrap_or_default()
+}
+
+/// [`orchestration_platform_input`]'s hash, once per platform.
+#[salsa::tracked(returns(copy))]
+pub fn orchestration_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
+    orchestration_platform_input(db, pkg).map(|v| Hash::of_json(&v))
 }
 
 /// What the `plugins` input of the platform's Helm values is the hash of.
@@ -1126,10 +1138,11 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let domain = domain_of(db, pkg, spec, &resolved);
             let orchestration = BTreeMap::from([
                 ("job".to_owned(), Hash::of_json(&floe_rules::orchestration::job_input(spec))),
-                ("orchestrator".to_owned(), Hash::of_json(&orchestration_platform_input(db, parent, spec)?)),
+                ("orchestrator".to_owned(), orchestration_key(db, parent)?),
                 ("domain".to_owned(), Hash::of(domain.as_bytes())),
             ]);
-            let files = floe_rules::orchestration::file_names(&resolved, spec, Some(&domain));
+            let files =
+                floe_rules::orchestration::file_names(&resolved, spec, Some(&domain), orchestration_env(db, parent));
             Some(vec![
                 Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
                 Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
@@ -1234,7 +1247,8 @@ fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
             let platform_eval = platform(db, parent);
             let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
             let domain = domain_of(db, pkg, spec, platform);
-            let files = floe_rules::orchestration::definitions(platform, spec, Some(&domain))?;
+            let files =
+                floe_rules::orchestration::definitions(platform, spec, Some(&domain), orchestration_env(db, parent))?;
             Ok(files.into_iter().map(|(_, text)| Arc::new(text.into_bytes())).collect())
         }
         Target::Artifacts | Target::DbtProfile => {

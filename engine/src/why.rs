@@ -38,10 +38,9 @@ pub fn input_values(db: &Database, pkg: Package, drv: &Derivation) -> Vec<(Strin
             "plugins" => platform.and_then(|p| db::plugins_input(db, p)).map(|v| serde_json::to_vec(&v)),
             "spec" => spec.map(serde_json::to_vec),
             "job" => spec.map(|s| serde_json::to_vec(&floe_rules::orchestration::job_input(s))),
-            "orchestrator" => parent
-                .zip(spec)
-                .and_then(|(p, s)| db::orchestration_platform_input(db, p, s))
-                .map(|v| serde_json::to_vec(&v)),
+            "orchestrator" => {
+                parent.and_then(|p| db::orchestration_platform_input(db, p)).map(|v| serde_json::to_vec(&v))
+            }
             _ => None,
         };
         if let Some(Ok(bytes)) = bytes {

@@ -2,6 +2,7 @@
 //! JSON Schema, checked against that schema (all problems at once, each at its
 //! key) before it is deserialized.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use floe_schemas::secret::SecretRef;
@@ -37,7 +38,34 @@ pub fn schema_of<C: JsonSchema>() -> Value {
 /// Checks `config` against `schema`, reporting every problem. Unknown keys
 /// are reported one by one, at the key, with the closest known key.
 pub fn check(schema: &Value, config: &Value) -> Vec<ConfigError> {
-    let validator = validator(schema);
+    errors(schema, &validator(schema), config)
+}
+
+/// [`check`] against a built-in plugin's schema, whose generated schema and
+/// compiled validator are kept for the process (a build checks the same
+/// selections for every product).
+pub(crate) fn check_plugin(plugin: &dyn crate::Plugin, config: &Value) -> Vec<ConfigError> {
+    type Compiled = (Arc<Value>, Arc<jsonschema::Validator>);
+    static BUILT_IN: OnceLock<Mutex<BTreeMap<(crate::Category, &'static str), Compiled>>> = OnceLock::new();
+    let meta = plugin.meta();
+    let compiled = {
+        let mut cache = BUILT_IN.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry((meta.category, meta.name))
+            .or_insert_with(|| {
+                let schema = plugin.config_schema();
+                let v = jsonschema::validator_for(&schema).expect("plugin config schemas are valid JSON Schemas");
+                (Arc::new(schema), Arc::new(v))
+            })
+            .clone()
+    };
+    errors(&compiled.0, &compiled.1, config)
+}
+
+fn errors(schema: &Value, validator: &jsonschema::Validator, config: &Value) -> Vec<ConfigError> {
+    if validator.is_valid(config) {
+        return Vec::new();
+    }
     let mut errors = Vec::new();
     for e in validator.iter_errors(config) {
         report(schema, &e, &mut errors);

@@ -73,7 +73,7 @@ pub trait Plugin: Send + Sync {
 /// Every problem with a selection's configuration: the schema's, then the plugin's own.
 pub fn validate(plugin: &dyn Plugin, sel: &Selected<'_>) -> Vec<ConfigError> {
     let empty = Value::Object(Default::default());
-    let errors = config::check(&plugin.config_schema(), sel.config.unwrap_or(&empty));
+    let errors = config::check_plugin(plugin, sel.config.unwrap_or(&empty));
     if !errors.is_empty() {
         return errors;
     }

@@ -16,18 +16,24 @@ use crate::resolve::ResolvedPlatform;
 /// product directory it runs in.
 pub const ARTIFACTS_PATH: &str = "compiled_artifacts.json";
 
-/// The orchestrator's files for a product: (name, text) each.
+/// The environment a platform's runs read their secrets from, for
+/// [`definitions`]: the same for every product, so callers keep it.
+pub type SecretEnv = BTreeMap<String, (String, String)>;
+
+/// The orchestrator's files for a product: (name, text) each. `env` is the
+/// platform's [`secret_env_of`].
 pub fn definitions(
     platform: &ResolvedPlatform,
     spec: &FloeSpec,
     domain: Option<&str>,
+    env: &SecretEnv,
 ) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
     let (chosen, _) = plugins::chosen(platform);
     let Some(orchestrator) = find(&chosen, Category::Orchestrator) else {
         return Err(vec![missing(platform, "orchestrator")]);
     };
     let Any::Orchestrator(o) = orchestrator.plugin else { return Err(Vec::new()) };
-    let job = job(platform, &chosen, spec, domain)?;
+    let job = job(platform, &chosen, spec, domain, env)?;
     let mut files = o.definitions(&orchestrator.selected(), &job);
     files.push(("requirements.txt".to_owned(), requirements(&chosen, o.requirements())));
     Ok(files)
@@ -61,8 +67,8 @@ fn requirements(chosen: &[Chosen], orchestrator: Vec<String>) -> String {
 
 /// The names of [`definitions`]' files, for the derivation (empty when the
 /// platform has no orchestrator; building then reports why).
-pub fn file_names(platform: &ResolvedPlatform, spec: &FloeSpec, domain: Option<&str>) -> Vec<String> {
-    definitions(platform, spec, domain)
+pub fn file_names(platform: &ResolvedPlatform, spec: &FloeSpec, domain: Option<&str>, env: &SecretEnv) -> Vec<String> {
+    definitions(platform, spec, domain, env)
         .map(|files| files.into_iter().map(|(name, _)| name).collect())
         .unwrap_or_default()
 }
@@ -77,6 +83,7 @@ fn job<'a>(
     chosen: &[Chosen],
     spec: &'a FloeSpec,
     domain: Option<&'a str>,
+    env: &SecretEnv,
 ) -> Result<JobSpec<'a>, Vec<Diagnostic>> {
     let product = ProductContext::new(&spec.metadata.name).in_domain(domain);
     let mut dbt_command = match find(chosen, Category::Dbt).map(|c| (c.plugin, c)) {
@@ -104,17 +111,7 @@ fn job<'a>(
         .as_ref()
         .filter(|s| s.enabled)
         .and_then(|s| s.cron.clone().map(|cron| (cron, s.timezone.clone())));
-    // Only the secrets the run reads: its dbt profile's and its ingestion's.
-    let mut used =
-        crate::profile::profile(platform, &spec.metadata.name, &[]).map(|p| p.to_string()).unwrap_or_default();
-    if let (Some(c), Some(ingestion)) = (find(chosen, Category::Ingestion), &spec.ingestion)
-        && let Any::Ingestion(i) = c.plugin
-    {
-        let sources = serde_json::to_value(&ingestion.sources).unwrap_or(Value::Null);
-        used.push_str(&i.pipeline_config(&c.selected(), &sources, plugins::storage(chosen).as_ref()).to_string());
-        used.push_str(&i.command(&c.selected(), &product).join(" "));
-    }
-    let secret_env = secret_env(platform).into_iter().filter(|(var, _)| used.contains(var.as_str())).collect();
+    let secret_env = env.clone();
     Ok(JobSpec {
         models: model_order(spec),
         schedule,
@@ -143,20 +140,37 @@ pub fn job_input(spec: &FloeSpec) -> Value {
     })
 }
 
-/// What of a platform a product's orchestration reads: the orchestrator,
-/// dbt runtime and ingestion selections, and which secrets the run needs.
-pub fn platform_input(platform: &ResolvedPlatform, spec: &FloeSpec) -> Value {
+/// What of a platform its products' orchestration reads: the orchestrator,
+/// dbt runtime and ingestion selections, and which secrets a run needs.
+/// The same for every product of the platform.
+pub fn platform_input(platform: &ResolvedPlatform) -> Value {
     let plugins = platform.merged.get("plugins");
     let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
-    let (chosen, _) = plugins::chosen(platform);
-    let env: Vec<String> =
-        job(platform, &chosen, spec, None).map(|j| j.secret_env.into_keys().collect()).unwrap_or_default();
+    let env: Vec<String> = secret_env_of(platform).into_keys().collect();
     serde_json::json!({
         "orchestrator": part("orchestrator"),
         "dbt": part("dbt"),
         "ingestion": part("ingestion"),
         "secret_env": env,
     })
+}
+
+/// The secrets a run reads: its dbt profile's and its ingestion's. Which
+/// references a profile or a pipeline holds does not depend on the product
+/// (only paths do), so a stand-in product decides it for all.
+pub fn secret_env_of(platform: &ResolvedPlatform) -> SecretEnv {
+    const ANY: &str = "product";
+    let (chosen, _) = plugins::chosen(platform);
+    let chosen = &chosen[..];
+    let mut used = crate::profile::profile(platform, ANY, &[]).map(|p| p.to_string()).unwrap_or_default();
+    if let Some(c) = find(chosen, Category::Ingestion)
+        && let Any::Ingestion(i) = c.plugin
+    {
+        let sources = Value::Array(Vec::new());
+        used.push_str(&i.pipeline_config(&c.selected(), &sources, plugins::storage(chosen).as_ref()).to_string());
+        used.push_str(&i.command(&c.selected(), &ProductContext::new(ANY)).join(" "));
+    }
+    secret_env(platform).into_iter().filter(|(var, _)| used.contains(var.as_str())).collect()
 }
 
 /// Transforms in an order `dependsOn` allows: declaration order, each after

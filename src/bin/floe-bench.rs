@@ -223,6 +223,8 @@ plugins:
     type: dlt
   lineage_backend:
     type: marquez
+    config:
+      url: http://marquez:5000
 
 # Domains may select only these plugins.
 approved_plugins:
