@@ -60,6 +60,18 @@ fn dbt_checks_and_runs_the_project_with_the_generated_profile() {
     assert!(run.contains("Completed successfully"), "{run}");
     assert!(run.contains("PASS=2"), "both models ran:\n{run}");
     assert!(root.join("warehouse/daily_orders.duckdb").exists(), "dbt wrote to the path the profile names");
+
+    // The job's requirements admit the dbt packages this run used.
+    let requirements = std::fs::read_to_string(profiles.join("requirements.txt")).unwrap();
+    let dbt_lines: Vec<&str> = requirements.lines().filter(|l| l.starts_with("dbt-")).collect();
+    assert_eq!(dbt_lines.len(), 2, "dbt-core and the adapter:\n{requirements}");
+    let check = "import sys, importlib.metadata as m, packaging.requirements as r\n\
+                 for line in sys.argv[1:]:\n\
+                 \x20   req = r.Requirement(line)\n\
+                 \x20   have = m.version(req.name)\n\
+                 \x20   assert req.specifier.contains(have), f'{line} excludes installed {have}'\n";
+    let out = Command::new(dbt.with_file_name("python")).arg("-c").arg(check).args(&dbt_lines).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -88,3 +88,19 @@ fn a_plugin_that_breaks_the_protocol_is_a_located_error_and_caches_nothing() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(common::with_status(&report, "built").contains(&"//shop:dbt-profile".to_owned()));
 }
+
+#[test]
+fn a_machine_that_cannot_run_a_plugin_is_an_infrastructure_failure() {
+    let ws = common::workspace("external-plugin");
+    let root = ws.path();
+    // The plugin's temporary directory cannot be made under a file.
+    let mut cmd = common::floe_cmd(root);
+    cmd.args(["build", "//..."]).env("TMPDIR", root.join("manifest.yaml"));
+    let r = common::run(cmd);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(!r.stderr.contains("E0119"), "not the plugin's fault: {}", r.stderr);
+    assert!(!root.join("floe-out").exists(), "nothing was written");
+    // With a usable machine it builds.
+    let (r, _) = build(root);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -702,7 +702,7 @@ pub fn compute_input(db: &dyn Db, pkg: Package) -> Option<Value> {
 pub fn orchestration_platform_input(db: &dyn Db, pkg: Package) -> Option<Value> {
     let eval = platform(db, pkg);
     let r = eval.resolved.as_ref()?;
-    let value = floe_rules::orchestration::platform_input(r);
+    let value = floe_rules::orchestration::platform_input(r, orchestration_env(db, pkg));
     Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, value))
 }
 
@@ -1141,8 +1141,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 ("orchestrator".to_owned(), orchestration_key(db, parent)?),
                 ("domain".to_owned(), Hash::of(domain.as_bytes())),
             ]);
-            let files =
-                floe_rules::orchestration::file_names(&resolved, spec, Some(&domain), orchestration_env(db, parent));
+            let files = floe_rules::orchestration::file_names(&resolved, spec);
             Some(vec![
                 Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
                 Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
@@ -1168,25 +1167,26 @@ fn product_profile(
     pkg: Package,
     spec: &FloeSpec,
     platform: &ResolvedPlatform,
-) -> Result<Value, Vec<Diagnostic>> {
+) -> Result<Value, OutputError> {
     let ws = pkg.workspace(db);
     let external = crate::external::selected(db, ws, &platform.merged);
     let Some((_, file)) = external.into_iter().find(|(c, _)| *c == floe_plugins::Category::Compute) else {
         let mut also: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
         also.sort_unstable();
         also.dedup();
-        return profile::profile(platform, &spec.metadata.name, &also);
+        return Ok(profile::profile(platform, &spec.metadata.name, &also)?);
     };
     let domain = domain_of(db, pkg, spec, platform);
-    // An I/O failure here surfaces when the platform is evaluated; a plugin
-    // failure is the product's diagnostic.
+    // A plugin that breaks the protocol is the product's diagnostic; a
+    // machine that cannot run it is an infrastructure failure.
     match crate::external::dbt_profile(db, file, platform, &spec.metadata.name, &domain) {
         Ok(Ok(output)) => Ok(serde_json::json!({"target": profile::TARGET, "outputs": {profile::TARGET: output}})),
-        Ok(Err(failure)) | Err(IoError { message: failure, .. }) => Err(vec![
+        Ok(Err(failure)) => Err(OutputError::Diagnostics(vec![
             Diagnostic::error(Code::ExternalPlugin, failure)
                 .in_file(spec_file(db, pkg).as_str())
                 .with_help(format!("the plugin is `{}`", file.path(db))),
-        ]),
+        ])),
+        Err(io) => Err(OutputError::Io(io)),
     }
 }
 
@@ -1207,7 +1207,21 @@ fn dbt_key(db: &dyn Db, pkg: Package) -> Hash {
 
 /// The bytes of one target's output, or the problems that prevent it.
 /// One entry per file of [`Target::outputs`], in that order.
-pub type Output = Result<Vec<Arc<Vec<u8>>>, Vec<Diagnostic>>;
+pub type Output = Result<Vec<Arc<Vec<u8>>>, OutputError>;
+
+/// Why a target has no output: problems in the input, or a machine that
+/// failed (never cached, and reported apart from the input's problems).
+#[derive(Debug)]
+pub enum OutputError {
+    Diagnostics(Vec<Diagnostic>),
+    Io(IoError),
+}
+
+impl From<Vec<Diagnostic>> for OutputError {
+    fn from(diags: Vec<Diagnostic>) -> OutputError {
+        OutputError::Diagnostics(diags)
+    }
+}
 
 /// Runs the rule behind a target. Not memoized: each output is computed once
 /// per build and written away, and holding it would only cost memory.

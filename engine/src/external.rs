@@ -255,13 +255,15 @@ pub fn dbt_profile(
     let config = platform.merged.pointer("/plugins/compute/config").cloned();
     let secret = platform.merged.pointer("/plugins/compute/connection_secret_ref").cloned();
     let (chosen, _) = floe_rules::plugins::chosen(platform);
+    let storage = floe_rules::plugins::storage(&chosen);
+    let catalog = floe_rules::plugins::catalog(&chosen, storage.as_ref());
     let params = json!({
         "category": "compute",
         "config": config,
         "connection_secret": secret,
         "product": {"name": product, "slug": product.replace('-', "_"), "domain": domain},
-        "storage": floe_rules::plugins::storage(&chosen),
-        "catalog": floe_rules::plugins::catalog(&chosen),
+        "storage": storage,
+        "catalog": catalog,
     });
     Ok(request(db, file, "dbt_profile", params)?.and_then(|v| match v {
         Value::Object(_) => Ok(v),

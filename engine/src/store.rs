@@ -240,12 +240,15 @@ impl Store {
         Ok(())
     }
 
-    fn get(&self, kind: Kind, key: Hash) -> Result<Option<Vec<u8>>, IoError> {
+    /// `this_build`: also what this process added.
+    fn get(&self, kind: Kind, key: Hash, this_build: bool) -> Result<Option<Vec<u8>>, IoError> {
         let pick = |objects: &BTreeMap<Hash, (u64, u64)>, actions: &BTreeMap<Hash, (u64, u64)>| match kind {
             Kind::Object => objects.get(&key).copied(),
             Kind::Action => actions.get(&key).copied(),
         };
-        let found = {
+        let found = if !this_build {
+            None
+        } else {
             let p = self.pending();
             if let Some((offset, len)) = pick(&p.objects, &p.actions) {
                 return Ok(Some(p.bytes[offset as usize..(offset + len) as usize].to_vec()));
@@ -277,7 +280,7 @@ impl Store {
 
     /// The object's bytes, verified: a damaged object is reported absent.
     pub fn get_object(&self, h: Hash) -> Result<Option<Vec<u8>>, IoError> {
-        Ok(self.get(Kind::Object, h)?.filter(|bytes| Hash::of(bytes) == h))
+        Ok(self.get(Kind::Object, h, true)?.filter(|bytes| Hash::of(bytes) == h))
     }
 
     pub fn put_action(&self, entry: &ActionEntry) -> Result<(), IoError> {
@@ -287,7 +290,18 @@ impl Store {
 
     /// The cached action for `key`, if it decodes and names that key.
     pub fn get_action(&self, key: Hash) -> Result<Option<ActionEntry>, IoError> {
-        let Some(bytes) = self.get(Kind::Action, key)? else { return Ok(None) };
+        self.action(key, true)
+    }
+
+    /// The cached action for `key` as earlier builds left it. A build asks
+    /// this, so that whether a derivation counts as reused does not depend
+    /// on which worker reached an equal key first.
+    pub fn get_earlier_action(&self, key: Hash) -> Result<Option<ActionEntry>, IoError> {
+        self.action(key, false)
+    }
+
+    fn action(&self, key: Hash, this_build: bool) -> Result<Option<ActionEntry>, IoError> {
+        let Some(bytes) = self.get(Kind::Action, key, this_build)? else { return Ok(None) };
         Ok(serde_json::from_slice::<ActionEntry>(&bytes).ok().filter(|e| e.key == key))
     }
 

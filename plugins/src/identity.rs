@@ -503,10 +503,7 @@ mod tests {
     }
 
     fn errors(p: &dyn Plugin, s: &Selected<'_>) -> Vec<String> {
-        crate::validate(p, s)
-            .iter()
-            .map(|e| format!("{} | {} | {}", e.path.join("."), e.message, e.help.as_deref().unwrap_or("")))
-            .collect()
+        crate::testing::shown(&crate::validate(p, s))
     }
 
     #[test]

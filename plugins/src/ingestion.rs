@@ -592,10 +592,7 @@ mod tests {
     }
 
     fn errors(p: &dyn Plugin, sel: &Selected<'_>) -> Vec<String> {
-        crate::validate(p, sel)
-            .iter()
-            .map(|e| format!("{} | {} | {}", e.path.join("."), e.message, e.help.as_deref().unwrap_or("")))
-            .collect()
+        crate::testing::shown(&crate::validate(p, sel))
     }
 
     #[test]

@@ -36,6 +36,8 @@ mod secrets;
 mod semantic;
 mod storage;
 mod telemetry;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeMap;
 
@@ -105,6 +107,9 @@ pub trait Compute: Plugin {
 pub trait Orchestrator: Plugin {
     /// The product's orchestration files (`definitions.py`), each as (file name, text).
     fn definitions(&self, sel: &Selected<'_>, job: &JobSpec<'_>) -> Vec<(String, String)>;
+    /// The names of [`Orchestrator::definitions`]' files, in order, without
+    /// generating them (a derivation needs its file names before it builds).
+    fn files(&self, sel: &Selected<'_>, product: &ProductContext<'_>) -> Vec<String>;
     /// Python packages the definitions import.
     fn requirements(&self) -> Vec<String>;
 }

@@ -178,11 +178,6 @@ impl Meta {
     pub fn provides(&self, kind: &str, value: &str) -> bool {
         self.provides.iter().any(|c| c.kind == kind && c.value == value)
     }
-
-    /// The values it provides of `kind`.
-    pub fn values<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'static str> + 'a {
-        self.provides.iter().filter(move |c| c.kind == kind).map(|c| c.value)
-    }
 }
 
 /// A plugin API version, `major.minor`.

@@ -173,14 +173,28 @@ impl Plugin for Dagster {
     }
 }
 
+const DAGSTER_DEFINITIONS: &str = "definitions.py";
+const DAGSTER_WORKSPACE: &str = "workspace.yaml";
+const PREFECT_FLOW: &str = "flow.py";
+const PREFECT_DEPLOYMENT: &str = "prefect.yaml";
+
+/// Airflow finds DAGs in its `dags/` folder; one file per product.
+fn airflow_file(product: &ProductContext<'_>) -> String {
+    format!("dags/{}.py", product.slug)
+}
+
 impl Orchestrator for Dagster {
     fn definitions(&self, sel: &Selected<'_>, job: &JobSpec<'_>) -> Vec<(String, String)> {
         let c: DagsterConfig = typed(sel);
         let location = job.product.expand(c.code_location_name.as_deref().unwrap_or("{product_slug}"));
         vec![
-            ("definitions.py".to_owned(), dagster_definitions(&c, job)),
-            ("workspace.yaml".to_owned(), dagster_workspace(&location)),
+            (DAGSTER_DEFINITIONS.to_owned(), dagster_definitions(&c, job)),
+            (DAGSTER_WORKSPACE.to_owned(), dagster_workspace(&location)),
         ]
+    }
+
+    fn files(&self, _sel: &Selected<'_>, _product: &ProductContext<'_>) -> Vec<String> {
+        vec![DAGSTER_DEFINITIONS.to_owned(), DAGSTER_WORKSPACE.to_owned()]
     }
 
     fn requirements(&self) -> Vec<String> {
@@ -480,7 +494,11 @@ impl Plugin for Airflow {
 impl Orchestrator for Airflow {
     fn definitions(&self, sel: &Selected<'_>, job: &JobSpec<'_>) -> Vec<(String, String)> {
         let c: AirflowConfig = typed(sel);
-        vec![(format!("dags/{}.py", job.product.slug), airflow_dag(&c, job))]
+        vec![(airflow_file(&job.product), airflow_dag(&c, job))]
+    }
+
+    fn files(&self, _sel: &Selected<'_>, product: &ProductContext<'_>) -> Vec<String> {
+        vec![airflow_file(product)]
     }
 
     fn requirements(&self) -> Vec<String> {
@@ -704,9 +722,18 @@ impl Plugin for Prefect {
 impl Orchestrator for Prefect {
     fn definitions(&self, sel: &Selected<'_>, job: &JobSpec<'_>) -> Vec<(String, String)> {
         let c: PrefectConfig = typed(sel);
-        let mut files = vec![("flow.py".to_owned(), prefect_flow(&c, job))];
+        let mut files = vec![(PREFECT_FLOW.to_owned(), prefect_flow(&c, job))];
         if let Some(pool) = &c.work_pool {
-            files.push(("prefect.yaml".to_owned(), prefect_yaml(&c, job, pool)));
+            files.push((PREFECT_DEPLOYMENT.to_owned(), prefect_yaml(&c, job, pool)));
+        }
+        files
+    }
+
+    fn files(&self, sel: &Selected<'_>, _product: &ProductContext<'_>) -> Vec<String> {
+        let c: PrefectConfig = typed(sel);
+        let mut files = vec![PREFECT_FLOW.to_owned()];
+        if c.work_pool.is_some() {
+            files.push(PREFECT_DEPLOYMENT.to_owned());
         }
         files
     }
@@ -889,10 +916,7 @@ mod tests {
     }
 
     fn errors(p: &dyn Plugin, config: &Value) -> Vec<String> {
-        crate::validate(p, &sel(config))
-            .iter()
-            .map(|e| format!("{} | {} | {}", e.path.join("."), e.message, e.help.as_deref().unwrap_or("")))
-            .collect()
+        crate::testing::shown(&crate::validate(p, &sel(config)))
     }
 
     #[test]
@@ -1035,6 +1059,17 @@ mod tests {
         for p in PLUGINS {
             let c = json!({});
             assert_eq!(files(*p, &c, &job()), files(*p, &c, &job()));
+        }
+    }
+
+    #[test]
+    fn file_names_are_known_before_generating() {
+        for c in [json!({}), json!({"work_pool": "pool"})] {
+            for p in PLUGINS {
+                let j = job();
+                let generated: Vec<String> = p.definitions(&sel(&c), &j).into_iter().map(|(n, _)| n).collect();
+                assert_eq!(p.files(&sel(&c), &j.product), generated, "{}", p.meta().name);
+            }
         }
     }
 

@@ -132,6 +132,10 @@ mod tests {
             jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", m.name));
             assert_eq!(schema["type"], "object", "{}", m.name);
             assert_eq!(schema["additionalProperties"], false, "{}", m.name);
+            // floe replaces literals only under keys it knows hold credentials.
+            if let Err(key) = crate::testing::credential_keys_are_known(&schema) {
+                panic!("{}: credential field `{key}` is not a known credential key", m.name);
+            }
         }
         for c in Category::ALL {
             assert!(!names(c).is_empty(), "no plugin for {c}");

@@ -498,58 +498,10 @@ impl Storage for AzureBlob {
     }
 }
 
-/// Helpers the plugin modules' tests share.
-#[cfg(test)]
-pub(crate) mod testing {
-    use serde_json::{Value, json};
-
-    use crate::config::ConfigError;
-
-    /// Each error as `path | message | help`.
-    pub(crate) fn shown(errors: &[ConfigError]) -> Vec<String> {
-        errors
-            .iter()
-            .map(|e| format!("{} | {} | {}", e.path.join("."), e.message, e.help.as_deref().unwrap_or("")))
-            .collect()
-    }
-
-    /// What floe does to an inline credential before a plugin sees it:
-    /// replaces it by a reference to its key in the selection's Secret.
-    pub(crate) fn redact(v: &mut Value, secret: &str) {
-        match v {
-            Value::Object(map) => {
-                for (key, value) in map.iter_mut() {
-                    if floe_schemas::secret::is_credential_key(key) && value.is_string() {
-                        *value = json!({"secret_ref": {"source": "kubernetes", "name": secret, "key": key}});
-                    } else {
-                        redact(value, secret);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|i| redact(i, secret)),
-            _ => {}
-        }
-    }
-
-    /// Whether every config key that takes a credential is one floe knows
-    /// to hold credentials (and so replaces inline values of).
-    pub(crate) fn credential_keys_are_known(schema: &Value) -> Result<(), String> {
-        for (key, prop) in schema["properties"].as_object().into_iter().flatten() {
-            if prop.to_string().contains("#/$defs/Credential") && !floe_schemas::secret::is_credential_key(key) {
-                return Err(key.clone());
-            }
-        }
-        for def in schema["$defs"].as_object().into_iter().flatten().map(|(_, d)| d) {
-            credential_keys_are_known(def)?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::{credential_keys_are_known, redact, shown};
     use super::*;
+    use crate::testing::{credential_keys_are_known, redact, shown};
 
     fn sel(v: &Value) -> Selected<'_> {
         Selected::new(Some(v), None)
@@ -744,13 +696,6 @@ mod tests {
             assert_eq!(crate::validate(p, &s), [], "{}", p.meta().name);
             let out = outputs(p, &s).to_string();
             assert!(!out.contains(PLANTED), "{}: {out}", p.meta().name);
-        }
-    }
-
-    #[test]
-    fn credential_fields_use_credential_key_names() {
-        for p in PLUGINS {
-            assert_eq!(credential_keys_are_known(&p.config_schema()), Ok(()), "{}", p.meta().name);
         }
     }
 

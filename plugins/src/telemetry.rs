@@ -550,7 +550,7 @@ impl TelemetryBackend for Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::testing::{credential_keys_are_known, redact, shown};
+    use crate::testing::{redact, shown};
 
     fn sel(v: &Value) -> Selected<'_> {
         Selected::new(Some(v), None)
@@ -719,7 +719,6 @@ mod tests {
             assert_eq!(crate::validate(p, &s), [], "{}", p.meta().name);
             let out = outputs(p, &s).to_string();
             assert!(!out.contains(PLANTED), "{}: {out}", p.meta().name);
-            assert_eq!(credential_keys_are_known(&p.config_schema()), Ok(()), "{}", p.meta().name);
         }
     }
 }

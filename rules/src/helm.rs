@@ -38,7 +38,7 @@ pub fn values(platform: &ResolvedPlatform) -> Value {
         }
     }
     let storage = plugins::storage(&chosen);
-    let catalog = plugins::catalog(&chosen);
+    let catalog = plugins::catalog(&chosen, storage.as_ref());
     merge(&mut values, json!({"global": {"storage": storage, "catalog": catalog}}));
     // Alerts route to the selected channel (prometheus-community chart's
     // bundled Alertmanager, `alertmanager.config`).

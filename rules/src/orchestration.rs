@@ -16,6 +16,9 @@ use crate::resolve::ResolvedPlatform;
 /// product directory it runs in.
 pub const ARTIFACTS_PATH: &str = "compiled_artifacts.json";
 
+/// The job image's Python requirements, next to the definitions.
+const REQUIREMENTS: &str = "requirements.txt";
+
 /// The environment a platform's runs read their secrets from, for
 /// [`definitions`]: the same for every product, so callers keep it.
 pub type SecretEnv = BTreeMap<String, (String, String)>;
@@ -35,7 +38,7 @@ pub fn definitions(
     let Any::Orchestrator(o) = orchestrator.plugin else { return Err(Vec::new()) };
     let job = job(platform, &chosen, spec, domain, env)?;
     let mut files = o.definitions(&orchestrator.selected(), &job);
-    files.push(("requirements.txt".to_owned(), requirements(&chosen, o.requirements())));
+    files.push((REQUIREMENTS.to_owned(), requirements(&chosen, o.requirements())));
     Ok(files)
 }
 
@@ -65,12 +68,15 @@ fn requirements(chosen: &[Chosen], orchestrator: Vec<String>) -> String {
     out
 }
 
-/// The names of [`definitions`]' files, for the derivation (empty when the
-/// platform has no orchestrator; building then reports why).
-pub fn file_names(platform: &ResolvedPlatform, spec: &FloeSpec, domain: Option<&str>, env: &SecretEnv) -> Vec<String> {
-    definitions(platform, spec, domain, env)
-        .map(|files| files.into_iter().map(|(name, _)| name).collect())
-        .unwrap_or_default()
+/// The names of [`definitions`]' files, for the derivation, without
+/// generating them (none when the platform has no orchestrator; building
+/// then reports why).
+pub fn file_names(platform: &ResolvedPlatform, spec: &FloeSpec) -> Vec<String> {
+    let Some(c) = plugins::plugin(platform, Category::Orchestrator) else { return Vec::new() };
+    let Any::Orchestrator(o) = c.plugin else { return Vec::new() };
+    let mut files = o.files(&c.selected(), &ProductContext::new(&spec.metadata.name));
+    files.push(REQUIREMENTS.to_owned());
+    files
 }
 
 fn find(chosen: &[Chosen], category: Category) -> Option<&Chosen> {
@@ -143,10 +149,11 @@ pub fn job_input(spec: &FloeSpec) -> Value {
 /// What of a platform its products' orchestration reads: the orchestrator,
 /// dbt runtime and ingestion selections, and which secrets a run needs.
 /// The same for every product of the platform.
-pub fn platform_input(platform: &ResolvedPlatform) -> Value {
+/// `env` is the platform's [`secret_env_of`].
+pub fn platform_input(platform: &ResolvedPlatform, env: &SecretEnv) -> Value {
     let plugins = platform.merged.get("plugins");
     let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
-    let env: Vec<String> = secret_env_of(platform).into_keys().collect();
+    let env: Vec<&String> = env.keys().collect();
     serde_json::json!({
         "orchestrator": part("orchestrator"),
         "dbt": part("dbt"),

@@ -66,11 +66,11 @@ pub fn storage(chosen: &[Chosen]) -> Option<StorageBinding> {
     })
 }
 
-/// The Iceberg catalog compute attaches to, bound to the platform's storage.
-pub fn catalog(chosen: &[Chosen]) -> Option<CatalogBinding> {
-    let storage = storage(chosen);
+/// The Iceberg catalog compute attaches to, bound to the platform's
+/// storage (as [`storage`] gives it).
+pub fn catalog(chosen: &[Chosen], storage: Option<&StorageBinding>) -> Option<CatalogBinding> {
     chosen.iter().find_map(|c| match c.plugin {
-        Any::Catalog(cat) => Some(cat.catalog_binding(&c.selected(), storage.as_ref())),
+        Any::Catalog(cat) => Some(cat.catalog_binding(&c.selected(), storage)),
         _ => None,
     })
 }

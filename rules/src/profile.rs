@@ -97,7 +97,7 @@ fn output(
     // store and attach through its catalog.
     let (chosen, _) = crate::plugins::chosen(platform);
     let storage = crate::plugins::storage(&chosen);
-    let catalog = crate::plugins::catalog(&chosen);
+    let catalog = crate::plugins::catalog(&chosen, storage.as_ref());
     // Free-form values (DuckDB `settings`) may hold references too.
     Ok(plugin
         .dbt_profile(sel, &ProductContext::new(product), storage.as_ref(), catalog.as_ref())

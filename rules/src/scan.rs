@@ -15,7 +15,6 @@
 //! pattern, built-in or custom, can make a build hang.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -160,17 +159,16 @@ impl Scanner {
         secrets.sort_unstable();
         secrets.dedup();
         // Every match is an occurrence of its own secret, so this covers them all.
-        let mut out = mask(text, Automaton::new(&secrets).find(text));
+        let mut out = mask(text, occurrences(&secrets, text));
         // Masking removes every occurrence from the text around it, so a secret
         // can only reappear where a mask meets that text, and then only one that
         // contains `*`. Each round masks more; a text that keeps rebuilding a
         // secret around its masks is masked whole.
         let starred: Vec<&str> = secrets.into_iter().filter(|s| s.contains('*')).collect();
         if !starred.is_empty() {
-            let automaton = Automaton::new(&starred);
             let mut rounds = 0;
             loop {
-                let again = automaton.find(&out);
+                let again = occurrences(&starred, &out);
                 if again.is_empty() {
                     break;
                 }
@@ -634,76 +632,11 @@ fn mask(text: &str, mut ranges: Vec<Range<usize>>) -> String {
     out
 }
 
-/// Aho–Corasick over the bytes of a set of strings: every occurrence of any
-/// of them in a text, in time linear in the text however many there are.
-struct Automaton {
-    goto: HashMap<(usize, u8), usize>,
-    fail: Vec<usize>,
-    /// Length of the longest string that ends at each state (0: none).
-    longest: Vec<usize>,
-}
-
-impl Automaton {
-    fn new(needles: &[&str]) -> Automaton {
-        let mut goto = HashMap::new();
-        let (mut edge, mut depth, mut longest) = (vec![(0, 0)], vec![0], vec![0]);
-        for needle in needles {
-            let mut state = 0;
-            for &b in needle.as_bytes() {
-                state = *goto.entry((state, b)).or_insert_with(|| {
-                    edge.push((state, b));
-                    depth.push(depth[state] + 1);
-                    longest.push(0);
-                    edge.len() - 1
-                });
-            }
-            longest[state] = longest[state].max(needle.len());
-        }
-        // Failure links in breadth-first order, each from shallower ones.
-        let mut order: Vec<usize> = (1..edge.len()).collect();
-        order.sort_by_key(|&s| depth[s]);
-        let mut fail = vec![0; edge.len()];
-        for s in order {
-            let (parent, b) = edge[s];
-            if parent != 0 {
-                let mut f = fail[parent];
-                fail[s] = loop {
-                    if let Some(&t) = goto.get(&(f, b)) {
-                        break t;
-                    }
-                    if f == 0 {
-                        break 0;
-                    }
-                    f = fail[f];
-                };
-            }
-            longest[s] = longest[s].max(longest[fail[s]]);
-        }
-        Automaton { goto, fail, longest }
-    }
-
-    /// Byte ranges of the occurrences in `haystack`: for each position, the
-    /// longest string ending there (shorter ones lie inside it).
-    fn find(&self, haystack: &str) -> Vec<Range<usize>> {
-        let mut out = Vec::new();
-        let mut state = 0;
-        for (i, &b) in haystack.as_bytes().iter().enumerate() {
-            state = loop {
-                if let Some(&t) = self.goto.get(&(state, b)) {
-                    break t;
-                }
-                if state == 0 {
-                    break 0;
-                }
-                state = self.fail[state];
-            };
-            let len = self.longest[state];
-            if len > 0 {
-                out.push(i + 1 - len..i + 1);
-            }
-        }
-        out
-    }
+/// Every occurrence of any of `needles` in `text`, overlapping ones too, in
+/// one pass however many needles there are.
+fn occurrences(needles: &[&str], text: &str) -> Vec<Range<usize>> {
+    let automaton = aho_corasick::AhoCorasick::new(needles).expect("secret values build an automaton");
+    automaton.find_overlapping_iter(text).map(|m| m.range()).collect()
 }
 
 /// The largest char boundary of `text` at or before `i`.

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""What enforcement adds to a build: two floe binaries, one without and one
-with governance enforcement (e.g. built from commit c084b89 and from HEAD),
-timed on the same synthetic workspace in interleaved runs, so that machine
-noise hits both alike. Cold builds start without floe-out/ and .floe/ (moved
+"""What a change costs a build: two floe binaries (e.g. built from commit
+c084b89, before governance enforcement, and from HEAD), timed on the same
+synthetic workspace in interleaved runs, so that machine noise hits both
+alike. Cold builds start without floe-out/ and .floe/ (moved
 aside, as a fresh checkout); the no-op build follows an identical one.
 
     target/release/floe-bench generate --domains 10 --products-per-domain 100 --out /dev/shm/bw
-    .ci/bench-enforcement.py --before OLD/floe --after target/release/floe --ws /dev/shm/bw --runs 7
+    .ci/bench-ab.py --before OLD/floe --after target/release/floe --ws /dev/shm/bw --runs 7
 """
 import argparse
 import os
@@ -51,5 +51,5 @@ for name in bins:
         print(f"{name:6} {scenario:5} median {statistics.median(v):7.1f} ms  min {min(v):7.1f}  max {max(v):7.1f}")
 for scenario in ("cold", "no-op"):
     before, after = statistics.median(times["before"][scenario]), statistics.median(times["after"][scenario])
-    print(f"{scenario}: enforcement adds {after - before:.1f} ms (after/before {after / before:.2f})")
+    print(f"{scenario}: after - before {after - before:+.1f} ms (after/before {after / before:.2f})")
 print(f"moved-aside outputs are in {aside}")
