@@ -117,7 +117,10 @@ fn why_names_the_changed_inputs_with_their_lines() {
     assert!(r.stdout.contains("spec: schedule.cron  sales/orders/floe.yaml:21:18"), "{}", r.stdout);
     let r = floe(ws.path(), &["why", "//sales/orders:dbt-profile", "--format", "json"]);
     let doc = r.json();
-    assert_eq!(doc[0]["inputs"][0]["input"], "compute");
+    // A profile reads the platform's compute view: the edit reaches it there.
+    assert_eq!(doc[0]["inputs"][0]["input"], "platform");
+    assert_eq!(doc[0]["inputs"][0]["leaves"][0]["path"], "platform: plugins.compute.config.threads");
+    assert_eq!(doc[0]["inputs"][0]["leaves"][0]["line"], 13);
 }
 
 #[test]

@@ -9,10 +9,13 @@ use common::{build_json, edit, with_status, workspace};
 const SALES: &[&str] = &[
     "//sales/customers:artifacts",
     "//sales/customers:dbt-profile",
+    "//sales/customers:orchestration",
     "//sales/orders:artifacts",
     "//sales/orders:dbt-profile",
+    "//sales/orders:orchestration",
     "//sales/pipeline-forecast:artifacts",
     "//sales/pipeline-forecast:dbt-profile",
+    "//sales/pipeline-forecast:orchestration",
     "//sales:helm-values",
     "//sales:manifest",
 ];
@@ -49,9 +52,11 @@ fn one_product_edit_rebuilds_that_product_only() {
 }
 
 #[test]
-fn port_schema_edit_rebuilds_its_consumers() {
+fn port_schema_edit_rechecks_its_consumers() {
     let ws = workspace("mesh");
     build_json(ws.path());
+    // A column more: consumers are checked again against the new contract,
+    // and no output of theirs reads it, so none is rebuilt.
     edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
         s.replace(
             "      - {name: channel, type: string}\n",
@@ -59,10 +64,16 @@ fn port_schema_edit_rebuilds_its_consumers() {
         )
     });
     let r = build_json(ws.path());
-    assert_eq!(
-        with_status(&r, "built"),
-        ["//finance/revenue:artifacts", "//sales/orders:artifacts", "//sales/pipeline-forecast:artifacts"]
-    );
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts"]);
+    // A column a consumer expects goes: that consumer fails, on a warm store too.
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
+        s.replace("      - {name: ordered_at, type: timestamp, required: true}\n", "")
+    });
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc = r.json();
+    let files: Vec<&str> = doc["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["file"].as_str()).collect();
+    assert!(files.contains(&"finance/revenue/floe.yaml"), "{}", doc["diagnostics"]);
 }
 
 #[test]
@@ -71,6 +82,8 @@ fn domain_edit_rebuilds_that_domain_only() {
     build_json(ws.path());
     edit(&ws.path().join("sales/manifest.yaml"), |s| s.replace("threads: 2", "threads: 3"));
     let r = build_json(ws.path());
+    // Orchestration reads every plugin selection (the dbt adapter a job
+    // installs, the secrets its profile reads), compute's configuration too.
     assert_eq!(with_status(&r, "built"), SALES);
 }
 
@@ -120,21 +133,22 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
 }
 
 #[test]
-fn dbt_model_edits_are_checked_without_rebuilding_outputs() {
+fn dbt_model_edits_rebuild_what_their_findings_reach() {
     let ws = workspace("mesh");
     build_json(ws.path());
-    // A new model appears: the product is checked again; only its report changes.
+    // A new model appears: the product is checked again; its report changes,
+    // and so do its artifacts, which count its warnings.
     let models = ws.path().join("sales/orders/models");
     std::fs::write(models.join("int_returns.sql"), "select * from {{ ref('stg_web_orders') }}\n").unwrap();
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:enforcement"]);
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts", "//sales/orders:enforcement"]);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0602"]);
     // An edited model is checked again too.
     std::fs::remove_file(models.join("int_returns.sql")).unwrap();
     edit(&models.join("fct_orders.sql"), |s| s.replace("ref('int_orders_unioned')", "ref('stg_web_orders')"));
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:enforcement"]);
+    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts", "//sales/orders:enforcement"]);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0603", "E0603"], "{}", r["diagnostics"]);
 }

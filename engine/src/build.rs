@@ -486,8 +486,13 @@ impl Context {
                 deps.insert(info.dir.join(crate::layout::DBT_PROJECT).expect("joins"));
             }
             deps.extend(info.models.iter().cloned());
-            for producer in db::product(db, pkg).producers.values() {
-                deps.insert(self.layout.packages[producer.index(db)].file());
+            // Every product upstream: ports are checked against direct
+            // producers, and a cycle through this product runs through any.
+            let mut todo: Vec<Package> = db::product(db, pkg).producers.values().copied().collect();
+            while let Some(producer) = todo.pop() {
+                if deps.insert(self.layout.packages[producer.index(db)].file()) {
+                    todo.extend(db::product(db, producer).producers.values().copied());
+                }
             }
         }
         // The out-of-tree plugins its platform runs for it.
@@ -514,6 +519,10 @@ impl Context {
         for i in self.layout.chain(index) {
             c.str(self.layout.packages[i].dir.as_str());
         }
+        // A platform with products below it is checked for what they need.
+        let index_serves =
+            self.layout.packages.iter().any(|p| p.kind == PackageKind::Product && p.parent == Some(index));
+        c.u64(u64::from(index_serves));
         // A model file that appears or goes changes what the product is checked against.
         c.u64(info.models.len() as u64);
         for m in &info.models {
@@ -564,7 +573,7 @@ impl Context {
             let (files, status) = if cached.len() == names.len() {
                 (cached, Status::Reused)
             } else {
-                match db::output(db, pkg, drv.target) {
+                match db::output(db, pkg, drv) {
                     Ok(files) => {
                         let mut outputs = BTreeMap::new();
                         for (name, bytes) in names.iter().zip(&files) {
@@ -625,6 +634,7 @@ impl Context {
             outputs,
             out_dir_mtime,
             warnings: outcome.diagnostics.clone(),
+            date: db::reads_date(db, pkg).then(|| self.options.settings.today.clone()),
         };
         outcome.record_changed = previous != Some(&record);
         outcome.failed = None;
@@ -643,7 +653,7 @@ impl Context {
     /// `floe why` can say what changed inside them.
     fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation) -> Result<(), IoError> {
         let secrets = db::secret_values(db, pkg);
-        for (name, bytes) in crate::why::input_values(db, pkg, drv) {
+        for (name, bytes) in drv.input.encoded() {
             // An input holding a value secret scanning found is not kept:
             // `floe why` then says less, and the store holds no secret.
             if secrets.iter().any(|v| bytes.windows(v.len()).any(|w| w == v.as_bytes())) {
@@ -665,6 +675,10 @@ impl Context {
             return Err(Reuse::Stale);
         }
         if !sel.targets.iter().all(|t| record.derivations.iter().any(|d| d.target == t.name())) {
+            return Err(Reuse::Stale);
+        }
+        // An evaluation that read the date (an expiring override) holds on that date only.
+        if record.date.as_ref().is_some_and(|d| *d != self.options.settings.today) {
             return Err(Reuse::Stale);
         }
         for (path, normal) in &record.deps {
@@ -848,6 +862,12 @@ plugins:
     }
 
     fn build(sys: &Arc<MemorySystem>) -> Report {
+        let report = build_on(sys, "1970-01-01");
+        assert!(!report.has_errors(), "{:?}", report.diagnostics);
+        report
+    }
+
+    fn build_on(sys: &Arc<MemorySystem>, today: &str) -> Report {
         let options = Options {
             workspace: "/w".into(),
             store: "/w/.floe".into(),
@@ -858,13 +878,31 @@ plugins:
                 floe_version: "test".into(),
                 source_date_epoch: 0,
                 standalone: false,
-                today: "1970-01-01".into(),
+                today: today.into(),
             },
             jobs: 2,
         };
-        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
-        assert!(!report.has_errors(), "{:?}", report.diagnostics);
-        report
+        Session::open(sys.clone(), options).unwrap().build().unwrap()
+    }
+
+    #[test]
+    fn a_record_that_read_the_date_holds_on_that_date_only() {
+        let sys = workspace();
+        let governed = format!(
+            "{ROOT}governance:\n  policy_overrides:\n    - {{pattern: \"stg_*\", action: exclude, reason: cut-over, expires: 2026-06-30}}\n"
+        );
+        sys.put("/w/manifest.yaml", governed);
+        let expired =
+            |r: &Report| r.diagnostics.iter().filter(|d| d.code == floe_schemas::Code::OverrideExpired).count();
+        assert_eq!(expired(&build_on(&sys, "2026-06-30")), 0);
+        assert_eq!(expired(&build_on(&sys, "2026-06-30")), 0);
+        // The next day, on the same store, the override has expired (one
+        // warning, at the manifest, for every product).
+        assert_eq!(expired(&build_on(&sys, "2026-07-01")), 1);
+        // Packages that read no date are still reused.
+        let report = build_on(&sys, "2026-07-02");
+        assert_eq!(report.count(Status::Built), 0);
+        assert_eq!(report.count(Status::Reused), 16);
     }
 
     #[test]

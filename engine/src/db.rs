@@ -19,6 +19,8 @@ use floe_rules::product as checks;
 use floe_rules::resolve::{ResolvedPlatform, Tier};
 use floe_rules::secrets::InlineSecret;
 use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets, versions};
+
+use crate::rule;
 use floe_schemas::artifacts::Mode;
 use floe_schemas::diag::{Code, Diagnostic, Severity};
 use floe_schemas::yaml::{LazyNode, Node};
@@ -246,8 +248,8 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
                         .with_help("dbt looks this name up in profiles.yml, e.g. `profile: customer_360`"),
                 );
             }
-            // Only the profile name reaches an output.
-            let normal = Some(Hash::of_json(&profile));
+            // The profile name reaches the outputs, the version the enforcement report.
+            let normal = Some(Hash::of_json(&(&profile, &version)));
             Arc::new(DbtProject { profile, version, normal, diagnostics, io_error: None })
         }
         Err(d) => {
@@ -403,45 +405,6 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
 fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
     let start = f.offset as usize;
     text.get(start..start + f.bytes as usize).filter(|v| !v.is_empty()).map(str::to_owned)
-}
-
-/// `bytes` with every found secret value replaced by the mask.
-fn mask_values(bytes: Vec<u8>, values: &[String]) -> Vec<u8> {
-    if values.is_empty() {
-        return bytes;
-    }
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    // Longest first, so a value that contains another is masked whole.
-    let mut values: Vec<&String> = values.iter().collect();
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    for v in values {
-        text = text.replace(v.as_str(), floe_schemas::secret::MASK);
-    }
-    text.into_bytes()
-}
-
-/// Hash of what the enforcement report says and of the files it quotes: the
-/// evaluation runs for every product anyway (its diagnostics decide the
-/// build), so the report's derivation is keyed on its result, and an edit that
-/// changes no finding (a comment, a reordered key) rebuilds no report.
-#[salsa::tracked(returns(copy))]
-pub fn enforcement_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    let out = enforcement(db, pkg).output.as_ref()?;
-    let ws = pkg.workspace(db);
-    let mut c = Canonical::new("floe.enforcement.v1");
-    // The page names its product: two products with equal findings differ.
-    let info = &ws.layout(db).packages[pkg.index(db)];
-    c.str(&label::package_label(&info.dir)).hash(&Hash::of_json(&out.result));
-    let mut quoted = std::collections::BTreeSet::new();
-    for (file, span) in out.locations.iter().flatten() {
-        c.str(file).u64(u64::from(span.line)).u64(u64::from(span.column)).u64(u64::from(span.len));
-        quoted.insert(file.as_str());
-    }
-    for file in quoted {
-        let revision = WsPath::new(file).and_then(|p| file_of(db, ws, &p)).map(|f| f.revision(db));
-        c.str(file).hash(&revision.unwrap_or_default());
-    }
-    Some(c.finish())
 }
 
 /// The domain a product belongs to: its domain tier in a mesh, else its
@@ -676,67 +639,56 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
         .collect()
 }
 
-/// Hash of everything the resolved platform decides, positions excluded.
-#[salsa::tracked(returns(copy))]
-pub fn platform_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    platform_input(db, pkg).map(|v| Hash::of_json(&v))
+/// A platform as one [`rule::View`] sees it: the value derivations are keyed
+/// on (secrets masked) and the platform decoded from that value alone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformView {
+    pub value: Arc<Value>,
+    pub platform: Arc<ResolvedPlatform>,
 }
 
-/// What the `platform` input of a derivation is the hash of.
-pub fn platform_input(db: &dyn Db, pkg: Package) -> Option<Value> {
-    let r = platform(db, pkg).resolved.clone()?;
-    Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, r.key_value()))
-}
-
-/// What the `compute` input of a profile is the hash of.
-pub fn compute_input(db: &dyn Db, pkg: Package) -> Option<Value> {
+fn view(db: &dyn Db, pkg: Package, view: rule::View) -> Option<Arc<PlatformView>> {
     let eval = platform(db, pkg);
-    let merged = &eval.resolved.as_ref()?.merged;
-    let plugins = merged.get("plugins");
-    let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
-    let value = serde_json::json!([part("compute"), part("storage"), part("catalog")]);
-    Some(crate::external::with_executables(db, pkg.workspace(db), merged, value))
+    let mut value = view.value(eval.resolved.as_ref()?);
+    rule::mask(&mut value, &eval.secret_values);
+    let platform = rule::platform(&value).ok()?;
+    Some(Arc::new(PlatformView { value: Arc::new(value), platform: Arc::new(platform) }))
 }
 
-/// What the `orchestrator` input of a product's orchestration is the hash of.
-pub fn orchestration_platform_input(db: &dyn Db, pkg: Package) -> Option<Value> {
-    let eval = platform(db, pkg);
-    let r = eval.resolved.as_ref()?;
-    let value = floe_rules::orchestration::platform_input(r, orchestration_env(db, pkg));
-    Some(crate::external::with_executables(db, pkg.workspace(db), &r.merged, value))
+/// The whole platform, decoded once for every product below it.
+#[salsa::tracked(returns(ref))]
+pub fn platform_full(db: &dyn Db, pkg: Package) -> Option<Arc<PlatformView>> {
+    view(db, pkg, rule::View::Full)
 }
 
-/// The secrets a platform's runs read, once per platform.
+/// The platform's identity and plugin selections, decoded once.
+#[salsa::tracked(returns(ref))]
+pub fn platform_plugins(db: &dyn Db, pkg: Package) -> Option<Arc<PlatformView>> {
+    view(db, pkg, rule::View::Plugins)
+}
+
+/// What a dbt profile reads of the platform, decoded once.
+#[salsa::tracked(returns(ref))]
+pub fn platform_compute(db: &dyn Db, pkg: Package) -> Option<Arc<PlatformView>> {
+    view(db, pkg, rule::View::Compute)
+}
+
+fn platform_view(db: &dyn Db, pkg: Package, v: rule::View) -> Option<&Arc<PlatformView>> {
+    match v {
+        rule::View::Full => platform_full(db, pkg),
+        rule::View::Plugins => platform_plugins(db, pkg),
+        rule::View::Compute => platform_compute(db, pkg),
+    }
+    .as_ref()
+}
+
+/// The secrets a platform's runs read, once per platform (from its plugins view).
 #[salsa::tracked(returns(ref))]
 pub fn orchestration_env(db: &dyn Db, pkg: Package) -> floe_rules::orchestration::SecretEnv {
-    platform(db, pkg).resolved.as_ref().map(|r| floe_rules::orchestration::secret_env_of(r)).unwrap_or_default()
-}
-
-/// [`orchestration_platform_input`]'s hash, once per platform.
-#[salsa::tracked(returns(copy))]
-pub fn orchestration_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    orchestration_platform_input(db, pkg).map(|v| Hash::of_json(&v))
-}
-
-/// What the `plugins` input of the platform's Helm values is the hash of.
-pub fn plugins_input(db: &dyn Db, pkg: Package) -> Option<Value> {
-    let eval = platform(db, pkg);
-    let merged = &eval.resolved.as_ref()?.merged;
-    let value = merged.get("plugins").cloned().unwrap_or(Value::Null);
-    Some(crate::external::with_executables(db, pkg.workspace(db), merged, value))
-}
-
-/// Hash of the selections a dbt profile reads: compute, and the storage and
-/// catalog it attaches to.
-#[salsa::tracked(returns(copy))]
-pub fn compute_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    compute_input(db, pkg).map(|v| Hash::of_json(&v))
-}
-
-/// Hash of every plugin selection of a platform (not its governance or metadata).
-#[salsa::tracked(returns(copy))]
-pub fn plugins_key(db: &dyn Db, pkg: Package) -> Option<Hash> {
-    plugins_input(db, pkg).map(|v| Hash::of_json(&v))
+    platform_plugins(db, pkg)
+        .as_ref()
+        .map(|v| floe_rules::orchestration::secret_env_of(&v.platform))
+        .unwrap_or_default()
 }
 
 /// A product evaluated against its platform and the products it reads from.
@@ -1033,12 +985,15 @@ pub fn contracts(db: &dyn Db, pkg: Package) -> BTreeMap<String, Hash> {
     spec.output_ports.iter().flatten().map(|p| (p.name.clone(), Hash::of_json(&checks::contract(spec, p)))).collect()
 }
 
-/// One derivation: a target, the rule that builds it, and the hashes of its named inputs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One derivation: a target, the rule that builds it, and the one value the
+/// rule reads (see [`rule`]); its key is the hash of exactly that value.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Derivation {
     pub target: Target,
     pub rule: &'static str,
     pub rule_version: u32,
+    pub input: rule::Input,
+    /// Each part of `input` by its hash, as `floe.drv.json` lists them.
     pub inputs: BTreeMap<String, Hash>,
     pub key: Hash,
     /// Its files under `floe-out/<package>/`, in the order the rule returns them.
@@ -1046,22 +1001,23 @@ pub struct Derivation {
 }
 
 impl Derivation {
-    fn new(target: Target, rule_version: u32, floe_version: &str, inputs: BTreeMap<String, Hash>) -> Derivation {
+    fn new(target: Target, rule_version: u32, floe_version: &str, input: rule::Input) -> Derivation {
         let outputs = target.outputs().iter().map(|o| (*o).to_owned()).collect();
-        Derivation::with_outputs(target, rule_version, floe_version, inputs, outputs)
+        Derivation::with_outputs(target, rule_version, floe_version, input, outputs)
     }
 
-    /// A derivation whose file names depend on its inputs (an orchestrator's
+    /// A derivation whose file names depend on its input (an orchestrator's
     /// files); the names are then part of the key.
     fn with_outputs(
         target: Target,
         rule_version: u32,
         floe_version: &str,
-        inputs: BTreeMap<String, Hash>,
+        input: rule::Input,
         outputs: Vec<String>,
     ) -> Derivation {
         let rule = target.rule();
-        let mut c = Canonical::new("floe.drv.v1");
+        let inputs = input.hashes();
+        let mut c = Canonical::new("floe.drv.v2");
         c.str(rule).u64(u64::from(rule_version)).str(floe_version).u64(inputs.len() as u64);
         for (name, h) in &inputs {
             c.str(name).hash(h);
@@ -1072,7 +1028,7 @@ impl Derivation {
                 c.str(o);
             }
         }
-        Derivation { target, rule, rule_version, key: c.finish(), inputs, outputs }
+        Derivation { target, rule, rule_version, input, key: c.finish(), inputs, outputs }
     }
 }
 
@@ -1089,11 +1045,11 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             if platform(db, pkg).failed {
                 return None;
             }
-            let inputs = BTreeMap::from([("platform".to_owned(), platform_key(db, pkg)?)]);
-            let helm = BTreeMap::from([("plugins".to_owned(), plugins_key(db, pkg)?)]);
+            let full = rule::Input::default().with("platform", platform_full(db, pkg).as_ref()?.value.clone());
+            let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.value.clone());
             Some(vec![
-                Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, inputs),
-                Derivation::new(Target::HelmValues, versions::PLATFORM_HELM_VALUES, version, helm),
+                Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, full),
+                Derivation::new(Target::HelmValues, versions::PLATFORM_HELM_VALUES, version, plugins),
             ])
         }
         PackageKind::Product => {
@@ -1102,54 +1058,136 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 return None;
             }
             let parent = parent_platform(db, pkg)?;
-            let spec_hash = eval.spec.as_ref()?.normal?;
-            let dbt = dbt_key(db, pkg);
-            let mut artifacts = BTreeMap::from([
-                ("spec".to_owned(), spec_hash),
-                ("platform".to_owned(), platform_key(db, parent)?),
-                ("dbt_project".to_owned(), dbt),
-                ("settings".to_owned(), settings.hash()),
-            ]);
             let spec = eval.spec.as_ref()?.loaded.value.as_ref()?;
-            for port in spec.input_ports.iter().flatten() {
-                let producer = *eval.producers.get(&port.name)?;
-                let (_, port_name) = port.from.rsplit_once(':')?;
-                let h = *contracts(db, producer).get(port_name)?;
-                artifacts.insert(format!("port:{}", port.name), h);
-            }
-            let mut profile = BTreeMap::from([
-                ("compute".to_owned(), compute_key(db, parent)?),
-                ("product".to_owned(), Hash::of(spec.metadata.name.as_bytes())),
-                ("dbt_project".to_owned(), dbt),
-            ]);
-            // Transforms on another engine add an output for it.
+            // Every value secret scanning found in what the product reads is
+            // masked in every part (the platform's own are masked in its views).
+            let secrets = &enforcement(db, pkg).secret_values;
+            let spec_value: Arc<Value> = Arc::new(serde_json::to_value(spec).ok()?);
+            let full = platform_full(db, parent).as_ref()?;
+            let domain = domain_of(db, pkg, spec, &full.platform);
+            let name = profile_name(db, pkg, spec);
             let mut computes: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
             computes.sort_unstable();
             computes.dedup();
-            if !computes.is_empty() {
-                profile.insert("computes".to_owned(), Hash::of_json(&computes));
+            let executable = external_compute(db, pkg, &full.platform.merged);
+
+            let mut profile = rule::Input::default()
+                .with("platform", platform_compute(db, parent).as_ref()?.value.clone())
+                .with("product", Value::from(spec.metadata.name.as_str()))
+                .with("profile_name", Value::from(name.as_str()))
+                .with("computes", serde_json::json!(computes));
+            let chain = layout.chain(pkg.index(db));
+            // Inside a workspace a product has a platform package above it: two
+            // tiers (root and product) are centralized, three are a mesh.
+            let mode = match chain.len() {
+                _ if settings.standalone => Mode::Simple,
+                1 => Mode::Centralized,
+                _ => Mode::Mesh,
+            };
+            let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count();
+            let mut artifacts = rule::Input::default()
+                .with("spec", spec_value)
+                .with("platform", full.value.clone())
+                .with("mode", serde_json::to_value(mode).ok()?)
+                .with("domain", Value::from(domain.as_str()))
+                .with("profile_name", Value::from(name.as_str()))
+                .with("compiled_at", Value::from(floe_rules::rfc3339(settings.source_date_epoch)))
+                .with("floe_version", Value::from(version))
+                .with("warning_count", Value::from(warning_count));
+            if let Some(exe) = executable {
+                // An out-of-tree compute plugin writes the profile: what it is
+                // and what it is told (the domain) are read too.
+                profile = profile.with("executable", exe.clone()).with("domain", Value::from(domain.as_str()));
+                artifacts = artifacts.with("executable", exe);
             }
-            let mut enforcement = BTreeMap::from([("report".to_owned(), enforcement_key(db, pkg)?)]);
-            let gov = platform(db, parent).resolved.as_ref().and_then(|r| r.manifest.governance.clone());
-            if gov.as_ref().is_some_and(enforce::needs_date) {
-                enforcement.insert("date".to_owned(), Hash::of(settings.today.as_bytes()));
-            }
-            let resolved = platform(db, parent).resolved.clone()?;
-            let domain = domain_of(db, pkg, spec, &resolved);
-            let orchestration = BTreeMap::from([
-                ("job".to_owned(), Hash::of_json(&floe_rules::orchestration::job_input(spec))),
-                ("orchestrator".to_owned(), orchestration_key(db, parent)?),
-                ("domain".to_owned(), Hash::of(domain.as_bytes())),
-            ]);
-            let files = floe_rules::orchestration::file_names(&resolved, spec);
+            let plugins = platform_plugins(db, parent).as_ref()?;
+            let orchestration = rule::Input::default()
+                .with("job", floe_rules::orchestration::job_spec(spec))
+                .with("platform", plugins.value.clone())
+                .with("domain", Value::from(domain.as_str()));
+            let files = floe_rules::orchestration::file_names(&plugins.platform, spec);
+            let enforcement = enforcement_input(db, pkg)?;
+            let masked = |input: rule::Input| input.masked(secrets);
             Some(vec![
-                Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, artifacts),
-                Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, profile),
-                Derivation::new(Target::Enforcement, versions::ENFORCEMENT, version, enforcement),
-                Derivation::with_outputs(Target::Orchestration, versions::ORCHESTRATION, version, orchestration, files),
+                Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, masked(artifacts)),
+                Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, masked(profile)),
+                Derivation::new(Target::Enforcement, versions::ENFORCEMENT, version, masked(enforcement)),
+                Derivation::with_outputs(
+                    Target::Orchestration,
+                    versions::ORCHESTRATION,
+                    version,
+                    masked(orchestration),
+                    files,
+                ),
             ])
         }
     }
+}
+
+/// The enforcement report's input: what it says, where each finding is
+/// written, and the text of the files it quotes (secrets masked). The
+/// evaluation runs for every product anyway (its diagnostics decide the
+/// build), so an edit that changes no finding changes no part of it.
+fn enforcement_input(db: &dyn Db, pkg: Package) -> Option<rule::Input> {
+    let out = enforcement(db, pkg).output.as_ref()?;
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    let fallback;
+    let scanner = match scanner(db, pkg) {
+        Some(s) => s,
+        None => {
+            fallback = scan::Scanner::new(None).expect("built-in patterns compile");
+            &fallback
+        }
+    };
+    let mut sources = BTreeMap::new();
+    for (file, _) in out.locations.iter().flatten() {
+        if sources.contains_key(file) {
+            continue;
+        }
+        let Some(path) = WsPath::new(file) else { continue };
+        let Some(f) = file_of(db, ws, &path) else { continue };
+        if let Ok(bytes) = read(db, f) {
+            let text = scanner.redact(&String::from_utf8_lossy(&bytes)).into_owned();
+            let masked: Vec<String> = text.lines().map(floe_schemas::secret::mask_line).collect();
+            sources.insert(file.clone(), masked.join("\n"));
+        }
+    }
+    let report = serde_json::json!({
+        // The page names its product: two products with equal findings differ.
+        "label": label::package_label(&info.dir),
+        "result": out.result,
+        "locations": out.locations,
+    });
+    Some(
+        rule::Input::default()
+            .with("report", report)
+            .with("sources", serde_json::to_value(sources).ok()?)
+            .with("floe_version", Value::from(ws.settings(db).floe_version.as_str())),
+    )
+}
+
+/// The out-of-tree compute plugin a platform selects, as its path and the
+/// hash of its bytes: a profile it writes depends on both.
+fn external_compute(db: &dyn Db, pkg: Package, merged: &Value) -> Option<Value> {
+    let ws = pkg.workspace(db);
+    crate::external::selected(db, ws, merged)
+        .into_iter()
+        .find(|(c, _)| *c == floe_plugins::Category::Compute)
+        .map(|(_, f)| serde_json::json!({"path": f.path(db).as_str(), "revision": f.revision(db).to_hex()}))
+}
+
+/// Whether a package's evaluation reads the evaluation date: a product whose
+/// platform has an expiring policy override.
+pub fn reads_date(db: &dyn Db, pkg: Package) -> bool {
+    let ws = pkg.workspace(db);
+    if ws.layout(db).packages[pkg.index(db)].kind != PackageKind::Product {
+        return false;
+    }
+    parent_platform(db, pkg)
+        .and_then(|p| platform(db, p).resolved.clone())
+        .and_then(|r| r.manifest.governance.clone())
+        .is_some_and(|g| enforce::needs_date(&g))
 }
 
 fn dbt_file(db: &dyn Db, pkg: Package) -> Option<SourceFile> {
@@ -1161,35 +1199,6 @@ fn dbt_file(db: &dyn Db, pkg: Package) -> Option<SourceFile> {
     file_of(db, ws, &info.dir.join(crate::layout::DBT_PROJECT).expect("joins"))
 }
 
-/// A product's dbt profile: from the compute plugin, built in or out of tree.
-fn product_profile(
-    db: &dyn Db,
-    pkg: Package,
-    spec: &FloeSpec,
-    platform: &ResolvedPlatform,
-) -> Result<Value, OutputError> {
-    let ws = pkg.workspace(db);
-    let external = crate::external::selected(db, ws, &platform.merged);
-    let Some((_, file)) = external.into_iter().find(|(c, _)| *c == floe_plugins::Category::Compute) else {
-        let mut also: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
-        also.sort_unstable();
-        also.dedup();
-        return Ok(profile::profile(platform, &spec.metadata.name, &also)?);
-    };
-    let domain = domain_of(db, pkg, spec, platform);
-    // A plugin that breaks the protocol is the product's diagnostic; a
-    // machine that cannot run it is an infrastructure failure.
-    match crate::external::dbt_profile(db, file, platform, &spec.metadata.name, &domain) {
-        Ok(Ok(output)) => Ok(serde_json::json!({"target": profile::TARGET, "outputs": {profile::TARGET: output}})),
-        Ok(Err(failure)) => Err(OutputError::Diagnostics(vec![
-            Diagnostic::error(Code::ExternalPlugin, failure)
-                .in_file(spec_file(db, pkg).as_str())
-                .with_help(format!("the plugin is `{}`", file.path(db))),
-        ])),
-        Err(io) => Err(OutputError::Io(io)),
-    }
-}
-
 fn spec_file(db: &dyn Db, pkg: Package) -> WsPath {
     pkg.workspace(db).layout(db).packages[pkg.index(db)].file()
 }
@@ -1199,10 +1208,6 @@ fn profile_name(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> String {
     dbt_file(db, pkg)
         .and_then(|f| dbt_project(db, f).profile.clone())
         .unwrap_or_else(|| spec.metadata.name.replace('-', "_"))
-}
-
-fn dbt_key(db: &dyn Db, pkg: Package) -> Hash {
-    dbt_file(db, pkg).and_then(|f| dbt_project(db, f).normal).unwrap_or_else(|| Hash::of_json(&Option::<String>::None))
 }
 
 /// The bytes of one target's output, or the problems that prevent it.
@@ -1223,16 +1228,6 @@ impl From<Vec<Diagnostic>> for OutputError {
     }
 }
 
-/// Runs the rule behind a target. Not memoized: each output is computed once
-/// per build and written away, and holding it would only cost memory.
-pub fn output(db: &dyn Db, pkg: Package, target: Target) -> Output {
-    let files = unmasked_output(db, pkg, target)?;
-    // The last line of defence: a value secret scanning found in any input
-    // (a token in a description, a password in a URL) reaches no output.
-    let values = secret_values(db, pkg);
-    Ok(files.into_iter().map(|f| Arc::new(mask_values(Arc::unwrap_or_clone(f), &values))).collect())
-}
-
 /// Values secret scanning found in what a package reads.
 pub fn secret_values(db: &dyn Db, pkg: Package) -> Vec<String> {
     let ws = pkg.workspace(db);
@@ -1242,104 +1237,146 @@ pub fn secret_values(db: &dyn Db, pkg: Package) -> Vec<String> {
     }
 }
 
-fn unmasked_output(db: &dyn Db, pkg: Package, target: Target) -> Output {
-    match target {
+/// Runs the rule behind a derivation on its input, and on nothing else. Not
+/// memoized: each output is computed once per build and written away.
+///
+/// The database is at hand for two things only: the decoded platform of a
+/// view, reused when the input holds that very view's value (decoding it
+/// again would give the same platform), and running the out-of-tree compute
+/// plugin the input names by path and hash.
+pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
+    let input = &drv.input;
+    let files = match drv.target {
         Target::Manifest => {
-            let eval = platform(db, pkg);
-            let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            Ok(vec![Arc::new(emit::json(&resolved_manifest_doc(r)))])
+            let p = decoded(db, pkg, input, rule::View::Full)?;
+            vec![emit::json(&resolved_manifest_doc(&p))]
         }
         Target::HelmValues => {
-            let eval = platform(db, pkg);
-            let r = eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            Ok(vec![Arc::new(emit::yaml(&floe_rules::helm::values(r)).into_bytes())])
+            let p = decoded(db, pkg, input, rule::View::Plugins)?;
+            vec![emit::yaml(&floe_rules::helm::values(&p)).into_bytes()]
         }
         Target::Orchestration => {
-            let eval = product(db, pkg);
-            let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref()).ok_or_else(Vec::new)?;
-            let parent = parent_platform(db, pkg).ok_or_else(Vec::new)?;
-            let platform_eval = platform(db, parent);
-            let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            let domain = domain_of(db, pkg, spec, platform);
-            let files =
-                floe_rules::orchestration::definitions(platform, spec, Some(&domain), orchestration_env(db, parent))?;
-            Ok(files.into_iter().map(|(_, text)| Arc::new(text.into_bytes())).collect())
+            let p = decoded(db, pkg, input, rule::View::Plugins)?;
+            let spec: FloeSpec = input.decode("job").map_err(internal)?;
+            let memo = parent_platform(db, pkg).and_then(|parent| {
+                let view = platform_plugins(db, parent).as_ref()?;
+                Arc::ptr_eq(&view.platform, &p).then(|| orchestration_env(db, parent))
+            });
+            let env = match memo {
+                Some(env) => std::borrow::Cow::Borrowed(env),
+                None => std::borrow::Cow::Owned(floe_rules::orchestration::secret_env_of(&p)),
+            };
+            let files = floe_rules::orchestration::definitions(&p, &spec, Some(input.str("domain")), &env)?;
+            files.into_iter().map(|(_, text)| text.into_bytes()).collect()
         }
-        Target::Artifacts | Target::DbtProfile => {
-            let eval = product(db, pkg);
-            let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref()).ok_or_else(Vec::new)?;
-            let parent = parent_platform(db, pkg).ok_or_else(Vec::new)?;
-            let platform_eval = platform(db, parent);
-            let platform = platform_eval.resolved.as_ref().ok_or_else(Vec::new)?;
-            let profile_value = product_profile(db, pkg, spec, platform)?;
-            let name = profile_name(db, pkg, spec);
-            if target == Target::DbtProfile {
-                return Ok(vec![Arc::new(profile::profiles_yml(&name, &profile_value).into_bytes())]);
-            }
-            let ws = pkg.workspace(db);
-            let settings = ws.settings(db);
-            let layout = ws.layout(db);
-            let chain = layout.chain(pkg.index(db));
-            // Inside a workspace a product has a platform package above it: two
-            // tiers (root and product) are centralized, three are a mesh.
-            let mode = match chain.len() {
-                _ if settings.standalone => Mode::Simple,
-                1 => Mode::Centralized,
-                _ => Mode::Mesh,
-            };
-            let domain = domain_of(db, pkg, spec, platform);
-            let key = derivations(db, pkg)
-                .as_ref()
-                .and_then(|d| d.iter().find(|d| d.target == Target::Artifacts).map(|d| d.key))
-                .unwrap_or_default();
-            let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count() as u32;
-            let input = artifacts::ArtifactsInput {
-                spec,
-                platform,
+        Target::DbtProfile => {
+            let p = decoded(db, pkg, input, rule::View::Compute)?;
+            let computes: Vec<String> = input.decode("computes").map_err(internal)?;
+            let profile = product_profile(db, pkg, input, &p, input.str("product"), &computes)?;
+            vec![profile::profiles_yml(input.str("profile_name"), &profile).into_bytes()]
+        }
+        Target::Artifacts => {
+            let full = decoded(db, pkg, input, rule::View::Full)?;
+            // The profile the artifacts embed is made from the same view of
+            // the platform as `profiles.yml`.
+            let compute = rule::platform(&rule::View::Compute.value(&full)).map_err(internal)?;
+            let spec: FloeSpec = input.decode("spec").map_err(internal)?;
+            let mut computes: Vec<String> = spec.transforms.iter().filter_map(|t| t.compute.clone()).collect();
+            computes.sort_unstable();
+            computes.dedup();
+            let profile_value = product_profile(db, pkg, input, &compute, &spec.metadata.name, &computes)?;
+            let mode: Mode = input.decode("mode").map_err(internal)?;
+            let warning_count: u32 = input.decode("warning_count").map_err(internal)?;
+            let compiled = artifacts::compile(&artifacts::ArtifactsInput {
+                spec: &spec,
+                platform: &full,
                 mode,
-                domain: &domain,
-                profile_name: &name,
+                domain: input.str("domain"),
+                profile_name: input.str("profile_name"),
                 profile: &profile_value,
-                compiled_at: &floe_rules::rfc3339(settings.source_date_epoch),
-                floe_version: &settings.floe_version,
-                source_hash: &key.to_string(),
+                compiled_at: input.str("compiled_at"),
+                floe_version: input.str("floe_version"),
+                source_hash: &drv.key.to_string(),
                 warning_count,
-            };
-            let compiled = artifacts::compile(&input)?;
-            Ok(vec![Arc::new(emit::json(&compiled))])
+            })?;
+            vec![emit::json(&compiled)]
         }
         Target::Enforcement => {
-            let e = enforcement(db, pkg);
-            let out = e.output.as_ref().ok_or_else(Vec::new)?;
-            let ws = pkg.workspace(db);
-            let info = &ws.layout(db).packages[pkg.index(db)];
-            let fallback;
-            let scanner = match scanner(db, pkg) {
-                Some(s) => s,
-                None => {
-                    fallback = scan::Scanner::new(None).expect("built-in patterns compile");
-                    &fallback
-                }
-            };
-            // The files the report quotes, secrets masked.
-            let mut sources = BTreeMap::new();
-            for (file, _) in out.locations.iter().flatten() {
-                if sources.contains_key(file) {
-                    continue;
-                }
-                let Some(path) = WsPath::new(file) else { continue };
-                if let Ok(Some(bytes)) = db.read_file(&path) {
-                    let text = scanner.redact(&String::from_utf8_lossy(&bytes)).into_owned();
-                    let masked: Vec<String> = text.lines().map(floe_schemas::secret::mask_line).collect();
-                    sources.insert(file.clone(), masked.join("\n"));
-                }
-            }
-            let settings = ws.settings(db);
-            let label = label::package_label(&info.dir);
-            let html = floe_rules::report::html(&label, &out.result, &out.locations, &sources);
-            let sarif = floe_schemas::sarif::log(&enforce::located(out), &settings.floe_version, None);
-            Ok(vec![Arc::new(emit::json(&out.result)), Arc::new(emit::json(&sarif)), Arc::new(html.into_bytes())])
+            let report = input.get("report");
+            let field = |name: &str| report.get(name).cloned().unwrap_or(Value::Null);
+            let result: floe_schemas::enforcement::EnforcementResult =
+                serde_json::from_value(field("result")).map_err(|e| internal(e.to_string()))?;
+            let locations: Vec<Option<(String, floe_schemas::diag::Span)>> =
+                serde_json::from_value(field("locations")).map_err(|e| internal(e.to_string()))?;
+            let sources: BTreeMap<String, String> = input.decode("sources").map_err(internal)?;
+            let label = report.get("label").and_then(Value::as_str).unwrap_or_default();
+            let html = floe_rules::report::html(label, &result, &locations, &sources);
+            let out = enforce::Output { result, diagnostics: Vec::new(), locations };
+            let sarif = floe_schemas::sarif::log(&enforce::located(&out), input.str("floe_version"), None);
+            vec![emit::json(&out.result), emit::json(&sarif), html.into_bytes()]
         }
+    };
+    Ok(files.into_iter().map(Arc::new).collect())
+}
+
+/// A part that does not decode is floe's own bug: its input was built from
+/// values that did.
+fn internal(message: String) -> Vec<Diagnostic> {
+    vec![Diagnostic::error(Code::Internal, message).with_help("this is a bug in floe; please report it")]
+}
+
+/// The platform in `input`'s `platform` part: the memoized decoding of the
+/// platform's view when the part is that very value, else decoded from it.
+fn decoded(
+    db: &dyn Db,
+    pkg: Package,
+    input: &rule::Input,
+    view: rule::View,
+) -> Result<Arc<ResolvedPlatform>, Vec<Diagnostic>> {
+    let platform_pkg = match pkg.workspace(db).layout(db).packages[pkg.index(db)].kind {
+        PackageKind::Product => parent_platform(db, pkg),
+        PackageKind::Root | PackageKind::Domain => Some(pkg),
+    };
+    let part = input.part("platform");
+    if let (Some(p), Some(part)) = (platform_pkg, part)
+        && let Some(memo) = platform_view(db, p, view)
+        && Arc::ptr_eq(&memo.value, part)
+    {
+        return Ok(memo.platform.clone());
+    }
+    rule::platform(input.get("platform")).map(Arc::new).map_err(internal)
+}
+
+/// A product's dbt profile: from the compute plugin, built in or out of tree.
+fn product_profile(
+    db: &dyn Db,
+    pkg: Package,
+    input: &rule::Input,
+    platform: &ResolvedPlatform,
+    name: &str,
+    also: &[String],
+) -> Result<Value, OutputError> {
+    let executable = input.get("executable");
+    let Some(path) = executable.get("path").and_then(Value::as_str) else {
+        let also: Vec<&str> = also.iter().map(String::as_str).collect();
+        return Ok(profile::profile(platform, name, &also)?);
+    };
+    let ws = pkg.workspace(db);
+    let file = WsPath::new(path).and_then(|p| file_of(db, ws, &p));
+    let revision = executable.get("revision").and_then(Value::as_str);
+    let Some(file) = file.filter(|f| Some(f.revision(db).to_hex().as_str()) == revision) else {
+        return Err(OutputError::Diagnostics(internal(format!("the plugin `{path}` changed during the build"))));
+    };
+    // A plugin that breaks the protocol is the product's diagnostic; a
+    // machine that cannot run it is an infrastructure failure.
+    match crate::external::dbt_profile(db, file, platform, name, input.str("domain")) {
+        Ok(Ok(output)) => Ok(serde_json::json!({"target": profile::TARGET, "outputs": {profile::TARGET: output}})),
+        Ok(Err(failure)) => Err(OutputError::Diagnostics(vec![
+            Diagnostic::error(Code::ExternalPlugin, failure)
+                .in_file(spec_file(db, pkg).as_str())
+                .with_help(format!("the plugin is `{}`", file.path(db))),
+        ])),
+        Err(io) => Err(OutputError::Io(io)),
     }
 }
 

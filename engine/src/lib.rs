@@ -19,6 +19,7 @@ pub mod label;
 pub mod layout;
 pub mod par;
 pub mod path;
+pub mod rule;
 pub mod store;
 pub mod system;
 pub mod why;

@@ -30,7 +30,7 @@ use crate::path::WsPath;
 use crate::system::{FileStat, IoError, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 3;
+pub const STORE_VERSION: u32 = 4;
 
 /// One cached derivation: what it was built from and what it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +110,9 @@ pub struct PackageRecord {
     /// Warnings of the last evaluation, replayed when it is reused.
     #[serde(with = "as_json")]
     pub warnings: Vec<Diagnostic>,
+    /// The evaluation date its evaluation read (expiring policy overrides),
+    /// if it read one: the record holds only on that date.
+    pub date: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

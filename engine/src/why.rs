@@ -14,40 +14,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::build::Session;
-use crate::db::{self, Database, Derivation, Package};
+use crate::db::{self, Derivation, Package};
 use crate::hash::Hash;
 use crate::label::{self, Pattern};
 use crate::layout::PackageKind;
 use crate::system::IoError;
 
-/// The stored form of each input of `drv` that has a normalized value, as the
-/// exact bytes its hash was computed over.
-pub fn input_values(db: &Database, pkg: Package, drv: &Derivation) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let ws = pkg.workspace(db);
-    let layout = ws.layout(db);
-    let info = &layout.packages[pkg.index(db)];
-    let parent = info.parent.map(|p| db::packages(db, ws)[p]);
-    let product = (info.kind == PackageKind::Product).then(|| db::product(db, pkg));
-    let spec = product.and_then(|p| p.spec.as_ref()).and_then(|s| s.loaded.value.as_ref());
-    for name in drv.inputs.keys() {
-        let platform = if info.kind == PackageKind::Product { parent } else { Some(pkg) };
-        let bytes = match name.as_str() {
-            "platform" => platform.and_then(|p| db::platform_input(db, p)).map(|v| serde_json::to_vec(&v)),
-            "compute" => parent.and_then(|p| db::compute_input(db, p)).map(|v| serde_json::to_vec(&v)),
-            "plugins" => platform.and_then(|p| db::plugins_input(db, p)).map(|v| serde_json::to_vec(&v)),
-            "spec" => spec.map(serde_json::to_vec),
-            "job" => spec.map(|s| serde_json::to_vec(&floe_rules::orchestration::job_input(s))),
-            "orchestrator" => {
-                parent.and_then(|p| db::orchestration_platform_input(db, p)).map(|v| serde_json::to_vec(&v))
-            }
-            _ => None,
-        };
-        if let Some(Ok(bytes)) = bytes {
-            out.push((name.clone(), bytes));
-        }
-    }
-    out
+/// The stored form of each input of `drv`, as the exact bytes its hash was
+/// computed over.
+pub fn input_values(drv: &Derivation) -> Vec<(String, Vec<u8>)> {
+    drv.input.encoded()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -121,7 +97,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
             let mut inputs = Vec::new();
             if let (Some(prev), Some(cur)) = (&previous, &cur) {
                 let names: BTreeSet<&String> = prev.inputs.keys().chain(cur.inputs.keys()).collect();
-                let values: BTreeMap<String, Vec<u8>> = input_values(db, pkg, cur).into_iter().collect();
+                let values: BTreeMap<String, Vec<u8>> = input_values(cur).into_iter().collect();
                 for name in names {
                     let (old, new) = (prev.inputs.get(name), cur.inputs.get(name));
                     if old == new {
@@ -197,15 +173,12 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
     let shown = if input == "platform" { path.strip_prefix("merged.").unwrap_or(path) } else { path };
     let mut leaf = LeafChange { path: format!("{input}: {shown}"), file: None, line: None, column: None };
     match input {
-        "platform" | "compute" => {
+        "platform" => {
             let p = if info.kind == PackageKind::Product { info.parent.map(|p| session.package(p)) } else { Some(pkg) };
             let Some(p) = p else { return leaf };
             let eval = db::platform(db, p);
             let Some(r) = eval.resolved.as_ref() else { return leaf };
-            let inner = match input {
-                "compute" => format!("plugins.compute.{path}"),
-                _ => path.strip_prefix("merged.").unwrap_or(path).to_owned(),
-            };
+            let inner = path.strip_prefix("merged.").unwrap_or(path).to_owned();
             // The nearest recorded leaf at or below this path.
             if let Some((_, o)) = r.provenance.range(inner.clone()..).find(|(k, _)| k.starts_with(&inner)) {
                 leaf.file = Some(o.file.clone());
@@ -215,7 +188,7 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
                 leaf.file = Some(session.layout.packages[*p].file().to_string());
             }
         }
-        "spec" => {
+        "spec" | "job" => {
             let file = info.file();
             let text = session.system.read(&session.options.workspace.join(file.as_str())).ok().flatten();
             let node = text.and_then(|t| floe_schemas::yaml::parse(file.as_str(), &t).ok());
@@ -233,17 +206,21 @@ fn locate(session: &Session, pkg: Package, input: &str, path: &str) -> LeafChang
 fn whole_input(session: &Session, pkg: Package, input: &str) -> LeafChange {
     let info = &session.layout.packages[pkg.index(session.db())];
     let file = match input {
-        "settings" => None,
-        "dbt_project" => info.dir.join(crate::layout::DBT_PROJECT).map(|p| p.to_string()),
-        "spec" | "product" => Some(info.file().to_string()),
-        _ if input.starts_with("port:") => Some(info.file().to_string()),
-        _ => {
+        "compiled_at" | "floe_version" => None,
+        "profile_name" => info.dir.join(crate::layout::DBT_PROJECT).map(|p| p.to_string()),
+        "executable" => None,
+        "platform" => {
             session.layout.chain(pkg.index(session.db())).last().map(|p| session.layout.packages[*p].file().to_string())
         }
+        // Everything else a product's derivations read is decided by the product.
+        _ => Some(info.file().to_string()),
     };
     let path = match input {
-        "settings" => "settings: SOURCE_DATE_EPOCH or the floe version".to_owned(),
-        _ if input.starts_with("port:") => format!("{input}: the producer's contract"),
+        "compiled_at" => "compiled_at: SOURCE_DATE_EPOCH".to_owned(),
+        "floe_version" => "floe_version: the floe version".to_owned(),
+        "executable" => "executable: the out-of-tree compute plugin".to_owned(),
+        "warning_count" => "warning_count: the product's warnings".to_owned(),
+        "report" | "sources" => format!("{input}: the product's governance findings"),
         _ => input.to_owned(),
     };
     LeafChange { path, file, line: None, column: None }

@@ -129,37 +129,26 @@ fn job<'a>(
     })
 }
 
-/// What of a product its orchestration reads: name, transforms and their
-/// order, schedule and ingestion (not tags, owners or ports), so that other
-/// edits rebuild no orchestration.
-pub fn job_input(spec: &FloeSpec) -> Value {
-    let transforms: Vec<Value> = spec
-        .transforms
-        .iter()
-        .map(|t| serde_json::json!({"name": t.name, "depends_on": t.depends_on, "compute": t.compute}))
-        .collect();
-    serde_json::json!({
-        "name": spec.metadata.name,
-        "transforms": transforms,
-        "schedule": spec.schedule,
-        "ingestion": spec.ingestion,
-    })
-}
-
-/// What of a platform its products' orchestration reads: the orchestrator,
-/// dbt runtime and ingestion selections, and which secrets a run needs.
-/// The same for every product of the platform.
-/// `env` is the platform's [`secret_env_of`].
-pub fn platform_input(platform: &ResolvedPlatform, env: &SecretEnv) -> Value {
-    let plugins = platform.merged.get("plugins");
-    let part = |c: &str| plugins.and_then(|p| p.get(c)).cloned().unwrap_or(Value::Null);
-    let env: Vec<&String> = env.keys().collect();
-    serde_json::json!({
-        "orchestrator": part("orchestrator"),
-        "dbt": part("dbt"),
-        "ingestion": part("ingestion"),
-        "secret_env": env,
-    })
+/// What of a product its orchestration reads, as a product of its own: name,
+/// transforms (names, order, compute), schedule and ingestion, and what a
+/// product cannot do without (`apiVersion`, `kind`, `metadata.version`). The
+/// rule decodes its product from this value, so it cannot read tags, owners
+/// or ports, and edits to those rebuild no orchestration.
+pub fn job_spec(spec: &FloeSpec) -> Value {
+    let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
+    let keep = |map: &mut serde_json::Map<String, Value>, keys: &[&str]| map.retain(|k, _| keys.contains(&k.as_str()));
+    if let Value::Object(m) = &mut v {
+        keep(m, &["apiVersion", "kind", "metadata", "transforms", "schedule", "ingestion"]);
+        if let Some(Value::Object(meta)) = m.get_mut("metadata") {
+            keep(meta, &["name", "version"]);
+        }
+        for t in m.get_mut("transforms").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Value::Object(t) = t {
+                keep(t, &["name", "dependsOn", "compute"]);
+            }
+        }
+    }
+    v
 }
 
 /// The secrets a run reads: its dbt profile's and its ingestion's. Which
