@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::io::Write as _;
+
 use common::{build_json, edit, with_status, workspace};
 
 const SALES: &[&str] = &[
@@ -111,6 +113,32 @@ fn deleted_outputs_are_restored_from_the_store() {
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
     assert_eq!(r["summary"]["written"], 1);
     assert_eq!(std::fs::read(&out).unwrap(), before);
+}
+
+#[test]
+fn outputs_edited_in_place_are_restored() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    build_json(ws.path());
+    // Vouch for every stat: as if the last build had saved its state long
+    // after it wrote its outputs (stats within two seconds are re-checked).
+    let state = std::fs::File::options().append(true).open(ws.path().join(".floe/state")).unwrap();
+    state.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)).unwrap();
+    // An edit in place: same inode, same directory mtime.
+    let out = ws.path().join("floe-out/sales/orders/profiles.yml");
+    let before = std::fs::read(&out).unwrap();
+    let mut edited = before.clone();
+    edited.extend_from_slice(b"# edited\n");
+    std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"# edited\n").unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), edited);
+    let drv = ws.path().join("floe-out/sales/orders/floe.drv.json");
+    std::fs::OpenOptions::new().append(true).open(&drv).unwrap().write_all(b" ").unwrap();
+    let r = build_json(ws.path());
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert!(!std::fs::read_to_string(&drv).unwrap().ends_with(' '));
+    assert_eq!(with_status(&r, "built"), Vec::<String>::new());
+    let again = build_json(ws.path());
+    assert_eq!(again["summary"]["written"], 0);
 }
 
 #[test]

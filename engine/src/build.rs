@@ -702,19 +702,29 @@ impl Context {
             Ok(r) => r,
             Err(reuse) => return Ok(reuse),
         };
-        // Outputs are checked through their directory's mtime, which moves when
-        // one is deleted, renamed or replaced (as editors save); only when it
-        // moved (or is too recent to trust) is each output stat'ed. Restore a
-        // deleted or edited output from the store, or rebuild.
+        // Every output is stat'ed: a file edited in place moves no directory
+        // mtime. One whose stat changed, or is too recent to vouch for its
+        // bytes, is compared with what was written; a deleted or edited output
+        // is restored from the store (or, when the store lost it, rebuilt).
         let out_dir = self.options.out.join(info.dir.as_str());
-        let intact = record.out_dir_mtime.is_some_and(|m| m < self.trust_before)
-            && self.system.dir_mtime(&out_dir)? == record.out_dir_mtime;
         let mut restored = Vec::new();
-        for (i, out) in record.outputs.iter().enumerate().filter(|_| !intact) {
+        let mut written = 0;
+        for (i, out) in record.outputs.iter().enumerate() {
             let abs = self.options.out.join(out.path.as_str());
-            if self.system.stat(&abs)? == Some(out.stat) {
+            let stat = self.system.stat(&abs)?;
+            if stat == Some(out.stat) && out.stat.mtime_ns < self.trust_before {
                 continue;
             }
+            if let Some(stat) = stat
+                && self.system.read(&abs)?.is_some_and(|b| Hash::of(&b) == out.hash)
+            {
+                // Same bytes (touched, or too recent to tell): remember the new stat.
+                if stat != out.stat {
+                    restored.push((i, stat));
+                }
+                continue;
+            }
+            written += 1;
             let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
             let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
             restored.push((i, self.system.write_atomic(&abs, &bytes)?));
@@ -732,8 +742,7 @@ impl Context {
                 })
             })
             .collect();
-        // The record stands as it is unless an output had to be restored.
-        let written = restored.len();
+        // The record stands as it is unless an output's stat changed.
         let diagnostics = record.warnings.clone();
         let record = match restored.is_empty() {
             true => None,
