@@ -1,6 +1,6 @@
 //! Incrementality, read from the JSON summary: exactly which derivations a
 //! build rebuilds after each kind of edit.
-#![allow(clippy::disallowed_methods)] // tests edit workspaces on disk
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests edit workspaces on disk
 
 mod common;
 
