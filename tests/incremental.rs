@@ -180,3 +180,27 @@ fn dbt_model_edits_rebuild_what_their_findings_reach() {
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0603", "E0603"], "{}", r["diagnostics"]);
 }
+
+#[test]
+fn outputs_no_longer_produced_are_removed() {
+    let ws = workspace("centralized");
+    build_json(ws.path());
+    let out = ws.path().join("floe-out");
+    // Another orchestrator writes other files: the old ones go.
+    assert!(out.join("orders/definitions.py").is_file());
+    edit(&ws.path().join("manifest.yaml"), |s| s.replace("    type: dagster\n", "    type: airflow\n"));
+    let r = build_json(ws.path());
+    assert!(r["summary"]["written"].as_u64().unwrap() > 0);
+    assert!(!out.join("orders/definitions.py").exists());
+    assert!(out.join("orders/dags/orders.py").is_file());
+    // A product that fails leaves no outputs to pass for current.
+    edit(&ws.path().join("orders/floe.yaml"), |s| s.replace("kind: FloeSpec", "kind: FloeSpecc"));
+    let r = common::floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 1);
+    assert!(!out.join("orders").exists(), "{:?}", common::tree(&out.join("orders")));
+    // A product that is gone leaves nothing behind either.
+    std::fs::remove_dir_all(ws.path().join("customers")).unwrap();
+    common::floe(ws.path(), &["build"]);
+    assert!(!out.join("customers").exists());
+    assert!(out.join("manifest.resolved.json").is_file());
+}

@@ -75,7 +75,7 @@ pub struct DerivationStatus {
 pub struct Report {
     pub derivations: Vec<DerivationStatus>,
     pub diagnostics: Vec<Diagnostic>,
-    /// Output files written (changed) under `floe-out/`.
+    /// Output files written (changed) or removed (no longer produced) under `floe-out/`.
     pub written: usize,
     /// `floe check`: each product's enforcement report, by package label.
     pub enforcement: BTreeMap<String, serde_json::Value>,
@@ -385,6 +385,14 @@ impl Session {
                 failed.push(dir);
             }
         }
+        // A package that is gone leaves nothing behind: a clean build would
+        // not have its outputs either.
+        for (dir, record) in &self.cx.state.packages {
+            if self.layout.find(dir).is_none() {
+                report.written += self.cx.remove_outputs(record.outputs.iter().map(|o| &o.path))?;
+                changed = true;
+            }
+        }
         report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
         diag::sort(&mut report.diagnostics);
         report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
@@ -544,6 +552,11 @@ impl Context {
         }
         let mut outcome = PackageOutcome { diagnostics, failed: Some(info.dir.clone()), ..PackageOutcome::default() };
         let Some(drvs) = db::derivations(db, pkg).clone() else {
+            if let Some(previous) = self.state.packages.get(&info.dir)
+                && Target::for_kind(info.kind).iter().all(|t| sel.targets.contains(t))
+            {
+                outcome.written += self.remove_outputs(previous.outputs.iter().map(|o| &o.path))?;
+            }
             outcome.statuses = sel
                 .targets
                 .iter()
@@ -611,12 +624,27 @@ impl Context {
                 produced.push((info.dir.join(name).expect("joins"), bytes));
             }
         }
+        let previous = self.state.packages.get(&info.dir);
+        // Outputs are removed only when every target of the package was
+        // asked for: building one target leaves the others as they are.
+        let whole = Target::for_kind(info.kind).iter().all(|t| sel.targets.contains(t));
         if failed || outcome.diagnostics.iter().any(Diagnostic::is_error) {
+            // A package that fails has no outputs, as in a clean build: none
+            // of the last build's is left to pass for current.
+            if let Some(previous) = previous.filter(|_| whole) {
+                outcome.written += self.remove_outputs(previous.outputs.iter().map(|o| &o.path))?;
+            }
             return Ok(outcome);
         }
         produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs, &self.options.settings)));
-        let previous = self.state.packages.get(&info.dir);
         let (outputs, written) = self.materialize(produced, previous)?;
+        let mut written = written;
+        if let Some(previous) = previous.filter(|_| whole) {
+            // Files the last build wrote that this one does not (an
+            // orchestrator's files when it changes).
+            let stale = previous.outputs.iter().map(|o| &o.path).filter(|p| !outputs.iter().any(|o| &o.path == *p));
+            written += self.remove_outputs(stale)?;
+        }
         let out_dir_mtime = self.system.dir_mtime(&self.options.out.join(info.dir.as_str()))?;
         outcome.written = written;
         let deps = self
@@ -763,6 +791,33 @@ impl Context {
             record,
             failed: None,
         })))
+    }
+
+    /// Removes output files floe wrote (paths under `floe-out/`), and the
+    /// directories that leaves empty; returns how many files were there.
+    fn remove_outputs<'p>(&self, paths: impl Iterator<Item = &'p WsPath>) -> Result<usize, IoError> {
+        let mut removed = 0;
+        let mut dirs = BTreeSet::new();
+        for path in paths {
+            let abs = self.options.out.join(path.as_str());
+            if self.system.stat(&abs)?.is_some() {
+                self.system.remove_all(&abs)?;
+                removed += 1;
+            }
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| *d != WsPath::ROOT) {
+                dir = d.parent();
+                dirs.insert(d);
+            }
+        }
+        // Deepest first, so a parent is looked at after its children.
+        for dir in dirs.iter().rev() {
+            let abs = self.options.out.join(dir.as_str());
+            if self.system.dir_mtime(&abs)?.is_some() && self.system.list_dir(&abs)?.is_empty() {
+                self.system.remove_all(&abs)?;
+            }
+        }
+        Ok(removed)
     }
 
     /// Writes outputs whose content differs from what is on disk.
