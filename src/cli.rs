@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use floe_engine::build::Status;
 use floe_engine::label;
 use floe_engine::{IoError, Options, Session, Settings, System, WsPath};
-use floe_schemas::diag::{Code, Diagnostic, escape};
+use floe_schemas::diag::{Code, Diagnostic, escape, escape_text};
 
 use crate::output::{Format, Printer, Stream, Verbosity, WriteError, err, out, print_json};
 use crate::system::OsSystem;
@@ -141,11 +141,12 @@ impl From<WriteError> for Failure {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Help and version are data on stdout (exit 0); a usage error goes to stderr (exit 2).
+        // Help and version are data on stdout (exit 0); a usage error goes to
+        // stderr (exit 2), quoting the arguments escaped.
         Err(e) => {
             let stream = if e.use_stderr() { Stream::Stderr } else { Stream::Stdout };
             let code = u8::try_from(e.exit_code()).unwrap_or(2);
-            return exit_code(code, crate::output::write(stream, &e.render().to_string()));
+            return exit_code(code, crate::output::write(stream, &escape_text(&e.render().to_string())));
         }
     };
     let verbosity = match (cli.quiet, cli.verbose) {

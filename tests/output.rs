@@ -174,6 +174,11 @@ fn control_characters_from_the_workspace_reach_no_terminal() {
     assert_inert(&r.stderr);
     assert!(r.stderr.contains(r"tier: silver  # \u{1b}[2J\u{202e}"), "{}", r.stderr);
 
+    // Arguments quoted back in a usage error.
+    let r = floe(ws.path(), &["build", "--no-such-flag\u{1b}[2J"]);
+    assert_eq!(r.code, 2);
+    assert_inert(&r.stderr);
+
     // Package directories are labels in `query`, `hash`, `why` and `build -v`.
     let ws = workspace("mesh");
     let evil = ws.path().join("sales/evil\u{1b}[2J\u{202e}\nALL CHECKS PASSED");
