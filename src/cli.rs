@@ -1,5 +1,6 @@
 //! Arguments, workspace discovery and the commands.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,9 +9,9 @@ use clap::{Parser, Subcommand};
 use floe_engine::build::Status;
 use floe_engine::label;
 use floe_engine::{IoError, Options, Session, Settings, System, WsPath};
-use floe_schemas::diag::{Code, Diagnostic};
+use floe_schemas::diag::{Code, Diagnostic, escape, escape_text};
 
-use crate::output::{Format, Printer, Verbosity, print_json};
+use crate::output::{Format, Printer, Stream, Verbosity, WriteError, err, out, print_json};
 use crate::system::OsSystem;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -121,6 +122,8 @@ pub enum Failure {
     Infra(IoError),
     /// `floe doctor` found endpoints that do not answer.
     Unreachable(usize),
+    /// stdout or stderr could not be written (a closed pipe is no failure).
+    Output(WriteError),
 }
 
 impl From<IoError> for Failure {
@@ -129,8 +132,23 @@ impl From<IoError> for Failure {
     }
 }
 
+impl From<WriteError> for Failure {
+    fn from(e: WriteError) -> Failure {
+        Failure::Output(e)
+    }
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are data on stdout (exit 0); a usage error goes to
+        // stderr (exit 2), quoting the arguments escaped.
+        Err(e) => {
+            let stream = if e.use_stderr() { Stream::Stderr } else { Stream::Stdout };
+            let code = u8::try_from(e.exit_code()).unwrap_or(2);
+            return exit_code(code, crate::output::write(stream, &escape_text(&e.render().to_string())));
+        }
+    };
     let verbosity = match (cli.quiet, cli.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
@@ -140,19 +158,27 @@ pub fn main() -> ExitCode {
     match run(&cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::User) => ExitCode::from(1),
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Infra(e)) => {
-            eprintln!("error: {e}");
-            eprintln!(
-                "hint: this is a problem with the machine or the store, not with the workspace; nothing was cached"
-            );
-            ExitCode::from(3)
-        }
-        Err(Failure::Unreachable(n)) => {
-            eprintln!("error: {n} endpoint(s) did not answer");
+        Err(Failure::Usage(message)) => exit_code(2, err(&format!("error: {}\n", escape(&message)))),
+        Err(Failure::Infra(e)) => exit_code(
+            3,
+            err(&format!(
+                "error: {}\nhint: this is a problem with the machine or the store, not with the workspace; nothing was cached\n",
+                escape(&e.to_string())
+            )),
+        ),
+        Err(Failure::Unreachable(n)) => exit_code(3, err(&format!("error: {n} endpoint(s) did not answer\n"))),
+        Err(Failure::Output(e)) => exit_code(3, Err(e)),
+    }
+}
+
+/// `code`, unless what was to be written could not be: that is an
+/// infrastructure failure of its own (exit 3), said on stderr if stderr still
+/// works.
+fn exit_code(code: u8, written: Result<(), WriteError>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::from(code),
+        Err(e) => {
+            let _ = err(&format!("error: cannot write to {}: {}\n", e.stream, e.error));
             ExitCode::from(3)
         }
     }
@@ -165,10 +191,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     match &cli.command {
         Command::Schema { name } => schema(name.as_deref()),
         Command::Explain { code } => explain(code.as_deref()),
-        Command::Plugins => {
-            plugins(cli.format);
-            Ok(())
-        }
+        Command::Plugins => plugins(cli.format),
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
@@ -183,8 +206,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             // of small allocations would cost a no-op build milliseconds.
             std::mem::forget(session);
             let millis = started.elapsed().as_secs_f64() * 1000.0;
-            printer.diagnostics(&root, &report.diagnostics);
-            printer.build_summary(&report, millis);
+            printer.diagnostics(&root, &report.diagnostics)?;
+            printer.build_summary(&report, millis)?;
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
         Command::Check { labels } => {
@@ -193,25 +216,25 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let root = session.options.workspace.clone();
             match cli.format {
                 Format::Human => {
-                    printer.diagnostics(&root, &report.diagnostics);
+                    printer.diagnostics(&root, &report.diagnostics)?;
                     if printer.verbosity != Verbosity::Quiet {
                         let packages: std::collections::BTreeSet<&str> =
                             report.derivations.iter().map(|d| d.label.split(':').next().unwrap_or("")).collect();
                         let counts = floe_schemas::diag::summary_line(&report.diagnostics);
-                        eprintln!(
-                            "checked {} packages: {}",
+                        err(&format!(
+                            "checked {} packages: {}\n",
                             packages.len(),
                             counts.as_deref().unwrap_or("no problems")
-                        );
+                        ))?;
                     }
                 }
                 Format::Json => print_json(&serde_json::json!({
                     "diagnostics": report.diagnostics,
                     "enforcement": report.enforcement,
-                })),
+                }))?,
                 Format::Sarif => {
                     let root_uri = format!("file://{}/", floe_schemas::sarif::percent_encode(&root.to_string_lossy()));
-                    print_json(&floe_schemas::sarif::log(&report.diagnostics, VERSION, Some(&root_uri)));
+                    print_json(&floe_schemas::sarif::log(&report.diagnostics, VERSION, Some(&root_uri)))?;
                 }
             }
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
@@ -219,18 +242,20 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Hash { labels } => {
             let mut session = open(cli, labels)?;
             let report = session.keys()?;
-            printer.diagnostics(&session.options.workspace, &report.diagnostics);
+            printer.diagnostics(&session.options.workspace, &report.diagnostics)?;
             match cli.format {
                 Format::Json | Format::Sarif => print_json(&serde_json::json!({
                     "derivations": report.derivations,
                     "diagnostics": report.diagnostics,
-                })),
+                }))?,
                 Format::Human => {
+                    let mut text = String::new();
                     for d in report.derivations.iter().filter(|d| d.status != Status::Failed) {
                         if let Some(key) = d.key {
-                            println!("{key} {}", d.label);
+                            let _ = writeln!(text, "{key} {}", escape(&d.label));
                         }
                     }
+                    out(&text)?;
                 }
             }
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
@@ -239,10 +264,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let mut session = open(cli, labels)?;
             let reports = floe_engine::why::why(&mut session)?;
             let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
-            printer.diagnostics(&session.options.workspace, &diags);
+            printer.diagnostics(&session.options.workspace, &diags)?;
             match cli.format {
-                Format::Json | Format::Sarif => print_json(&reports),
-                Format::Human => print_why(&reports),
+                Format::Json | Format::Sarif => print_json(&reports)?,
+                Format::Human => out(&why_text(&reports))?,
             }
             if diags.iter().any(Diagnostic::is_error) { Err(Failure::User) } else { Ok(()) }
         }
@@ -250,7 +275,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let labels: Vec<String> = pattern.iter().cloned().collect();
             let session = open(cli, &labels)?;
             let (selected, diags) = session.select();
-            printer.diagnostics(&session.options.workspace, &diags);
+            printer.diagnostics(&session.options.workspace, &diags)?;
             if diags.iter().any(Diagnostic::is_error) {
                 return Err(Failure::User);
             }
@@ -271,9 +296,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             match cli.format {
                 Format::Json | Format::Sarif => {
                     let v: Vec<_> = rows.iter().map(|(l, k)| serde_json::json!({"label": l, "kind": k})).collect();
-                    print_json(&v);
+                    print_json(&v)?;
                 }
-                Format::Human => rows.iter().for_each(|(l, _)| println!("{l}")),
+                Format::Human => out(&rows.iter().map(|(l, _)| format!("{}\n", escape(l))).collect::<String>())?,
             }
             Ok(())
         }
@@ -285,49 +310,50 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                 sys.remove_all(&store_dir(cli, &root))?;
             }
             if printer.verbosity != Verbosity::Quiet && cli.format == Format::Human {
-                eprintln!("removed floe-out/{}", if *all { " and the store" } else { "" });
+                err(&format!("removed floe-out/{}\n", if *all { " and the store" } else { "" }))?;
             }
             Ok(())
         }
     }
 }
 
-fn print_why(reports: &[floe_engine::why::WhyReport]) {
+/// `floe why` for a person; labels, inputs and paths come from the workspace
+/// and are escaped.
+fn why_text(reports: &[floe_engine::why::WhyReport]) -> String {
+    let mut text = String::new();
     for r in reports {
-        match (r.previous_key, r.current_key) {
-            (None, Some(_)) => println!("{}: never built (no record in the store)", r.label),
-            (_, None) => println!("{}: cannot be built now (see the errors above)", r.label),
-            (Some(p), Some(c)) if p == c => println!("{}: up to date ({})", r.label, c.short()),
+        let label = escape(&r.label);
+        let _ = match (r.previous_key, r.current_key) {
+            (None, Some(_)) => writeln!(text, "{label}: never built (no record in the store)"),
+            (_, None) => writeln!(text, "{label}: cannot be built now (see the errors above)"),
+            (Some(p), Some(c)) if p == c => writeln!(text, "{label}: up to date ({})", c.short()),
             (Some(p), Some(c)) => {
-                println!("{}: rebuilds ({} → {})", r.label, p.short(), c.short());
+                let _ = writeln!(text, "{label}: rebuilds ({} → {})", p.short(), c.short());
                 for input in &r.inputs {
-                    println!("  input `{}` {}", input.input, input.change);
+                    let _ = writeln!(text, "  input `{}` {}", escape(&input.input), input.change);
                     for leaf in &input.leaves {
                         let at = match (&leaf.file, leaf.line, leaf.column) {
-                            (Some(f), Some(l), Some(c)) => format!("  {f}:{l}:{c}"),
-                            (Some(f), _, _) => format!("  {f}"),
+                            (Some(f), Some(l), Some(c)) => format!("  {}:{l}:{c}", escape(f)),
+                            (Some(f), _, _) => format!("  {}", escape(f)),
                             _ => String::new(),
                         };
-                        println!("    {}{at}", leaf.path);
+                        let _ = writeln!(text, "    {}{at}", escape(&leaf.path));
                     }
                 }
+                Ok(())
             }
-        }
+        };
     }
+    text
 }
 
 fn explain(code: Option<&str>) -> Result<(), Failure> {
     let Some(text) = code else {
-        for c in Code::ALL {
-            println!("{}  {}", c.as_str(), c.summary());
-        }
-        return Ok(());
+        let list: String = Code::ALL.iter().map(|c| format!("{}  {}\n", c.as_str(), c.summary())).collect();
+        return Ok(out(&list)?);
     };
     match Code::parse(&text.to_ascii_uppercase()) {
-        Some(c) => {
-            print!("{}", floe_schemas::catalogue::explain(c));
-            Ok(())
-        }
+        Some(c) => Ok(out(&floe_schemas::catalogue::explain(c))?),
         None => Err(Failure::Usage(format!("no diagnostic code `{text}`; `floe explain` lists them"))),
     }
 }
@@ -336,14 +362,10 @@ fn schema(name: Option<&str>) -> Result<(), Failure> {
     let schemas = floe_schemas::generated_schemas();
     let names: Vec<&str> = schemas.iter().map(|(file, _)| file.trim_end_matches(".schema.json")).collect();
     let Some(name) = name else {
-        names.iter().for_each(|n| println!("{n}"));
-        return Ok(());
+        return Ok(out(&names.iter().map(|n| format!("{n}\n")).collect::<String>())?);
     };
     match schemas.iter().find(|(file, _)| file.trim_end_matches(".schema.json") == name) {
-        Some((_, text)) => {
-            print!("{text}");
-            Ok(())
-        }
+        Some((_, text)) => Ok(out(text)?),
         None => Err(Failure::Usage(format!("no schema `{name}`; floe has: {}", names.join(", ")))),
     }
 }
@@ -374,8 +396,8 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
     if let Some(root) = outermost_domain {
         return Ok((root, start));
     }
-    eprintln!(
-        "{}",
+    err(&format!(
+        "{}\n",
         floe_schemas::diag::render_human(
             &Diagnostic::error(
                 Code::NoWorkspace,
@@ -385,7 +407,7 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
             &|_| None,
             false,
         )
-    );
+    ))?;
     Err(Failure::User)
 }
 
@@ -434,7 +456,7 @@ fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
 }
 
 /// `floe plugins`: every built-in plugin, by category.
-fn plugins(format: Format) {
+fn plugins(format: Format) -> Result<(), Failure> {
     let all = floe_plugins::all();
     if format == Format::Json {
         let list: Vec<serde_json::Value> = all
@@ -455,13 +477,15 @@ fn plugins(format: Format) {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("plugin listings serialize"));
-        return;
+        let text = serde_json::to_string_pretty(&list).expect("plugin listings serialize");
+        return Ok(out(&format!("{text}\n"))?);
     }
     let width = all.iter().map(|p| p.meta().category.key().len() + 1 + p.meta().name.len()).max().unwrap_or(0);
+    let mut text = String::new();
     for p in all {
         let m = p.meta();
-        let name = format!("{}/{}", m.category.key(), m.name);
-        println!("{name:width$}  {}  {}", m.version, m.summary);
+        let name = escape(&format!("{}/{}", m.category.key(), m.name)).into_owned();
+        let _ = writeln!(text, "{name:width$}  {}  {}", escape(m.version), escape(m.summary));
     }
+    Ok(out(&text)?)
 }

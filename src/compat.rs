@@ -90,7 +90,7 @@ pub fn compile(
         }
         d
     }));
-    printer.diagnostics(&base, &diagnostics);
+    printer.diagnostics(&base, &diagnostics)?;
     if diagnostics.iter().any(Diagnostic::is_error) || report.has_errors() {
         return Err(Failure::User);
     }
@@ -100,7 +100,7 @@ pub fn compile(
         let bytes = mem.get(&file).unwrap_or_default();
         os.write_atomic(&out_dir.join(name), &bytes)?;
         if printer.verbosity != crate::output::Verbosity::Quiet && printer.format == crate::output::Format::Human {
-            eprintln!("wrote {}", shown(&out_dir.join(name)));
+            crate::output::err(&format!("wrote {}\n", floe_schemas::diag::escape(&shown(&out_dir.join(name)))))?;
         }
     }
     Ok(())

@@ -3,16 +3,17 @@
 //! every endpoint a platform's plugins name answers (a TCP connection to its
 //! host and port).
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use floe_engine::Session;
 use floe_engine::db;
 use floe_engine::layout::PackageKind;
-use floe_schemas::diag::Diagnostic;
+use floe_schemas::diag::{Diagnostic, escape};
 use serde::Serialize;
 
 use crate::cli::Failure;
-use crate::output::{Format, Printer, print_json};
+use crate::output::{Format, Printer, err, out, print_json};
 
 /// How long one probe waits for a connection.
 const PROBE_LIMIT: Duration = Duration::from_secs(3);
@@ -38,7 +39,7 @@ struct Probe {
 pub fn doctor(mut session: Session, format: Format, printer: &Printer) -> Result<(), Failure> {
     let (selected, diags) = session.select();
     if diags.iter().any(Diagnostic::is_error) {
-        printer.diagnostics(&session.options.workspace, &diags);
+        printer.diagnostics(&session.options.workspace, &diags)?;
         return Err(Failure::User);
     }
     session.ensure_db();
@@ -69,20 +70,32 @@ pub fn doctor(mut session: Session, format: Format, printer: &Printer) -> Result
             });
         }
     }
-    printer.diagnostics(&session.options.workspace, &problems);
+    printer.diagnostics(&session.options.workspace, &problems)?;
     match format {
-        Format::Json | Format::Sarif => print_json(&probes),
+        Format::Json | Format::Sarif => print_json(&probes)?,
         Format::Human => {
+            let mut text = String::new();
             for p in &probes {
                 let state = match (&p.millis, &p.error) {
                     (Some(ms), _) => format!("ok ({ms} ms)"),
                     (None, Some(e)) => format!("UNREACHABLE: {e}"),
                     (None, None) => "UNREACHABLE".to_owned(),
                 };
-                println!("{}  {}/{}  {}:{}  {state}", p.platform, p.category, p.plugin, p.host, p.port);
+                // Hosts come from the manifests: escaped like every workspace value.
+                let _ = writeln!(
+                    text,
+                    "{}  {}/{}  {}:{}  {}",
+                    escape(&p.platform),
+                    p.category,
+                    p.plugin,
+                    escape(&p.host),
+                    p.port,
+                    escape(&state)
+                );
             }
+            out(&text)?;
             if probes.is_empty() {
-                eprintln!("no plugin of the selected platforms names a network endpoint");
+                err("no plugin of the selected platforms names a network endpoint\n")?;
             }
         }
     }

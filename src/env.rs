@@ -23,6 +23,14 @@ pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
 pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, NO_COLOR, TERM];
 
+/// Internal, for floe's own tests (not listed by `--help`): makes floe panic
+/// on purpose, to test how a bug in floe is reported (exit code 70, one line,
+/// no backtrace).
+pub const FLOE_INTERNAL_PANIC: Var = Var {
+    name: "FLOE_INTERNAL_PANIC",
+    doc: "Test hook: `main` or `worker` panics on that thread before the command runs",
+};
+
 pub fn get(var: &Var) -> Option<String> {
     std::env::var(var.name).ok().filter(|v| !v.is_empty())
 }

@@ -1,13 +1,69 @@
 //! How results are shown: human text (colour only as emphasis, `NO_COLOR`
-//! respected) or JSON for machines.
+//! respected, workspace text escaped) or JSON for machines, all of it written
+//! through [`write`], which reports every failure.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::path::Path;
 
 use floe_engine::build::{DerivationStatus, Report, Status};
-use floe_schemas::diag::{self, Code, Diagnostic};
+use floe_schemas::diag::{self, Code, Diagnostic, escape};
 use serde::Serialize;
-use std::io::Write as _;
+
+/// The stream a write goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
+
+/// A write to stdout or stderr that failed, other than into a closed pipe.
+#[derive(Debug)]
+pub struct WriteError {
+    pub stream: Stream,
+    pub error: std::io::Error,
+}
+
+/// Writes `text` to `stream` and flushes it, so that a failure shows here
+/// rather than being lost when the process exits. A closed pipe (`floe … |
+/// head -1`) is the reader's choice, not a failure: the rest of the text is
+/// dropped and the command still ends with its own exit code.
+pub fn write(stream: Stream, text: &str) -> Result<(), WriteError> {
+    let result = match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Stream::Stderr => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        }
+    };
+    match result {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(WriteError { stream, error }),
+        _ => Ok(()),
+    }
+}
+
+/// Data: `text` on stdout.
+pub fn out(text: &str) -> Result<(), WriteError> {
+    write(Stream::Stdout, text)
+}
+
+/// Everything else: `text` on stderr.
+pub fn err(text: &str) -> Result<(), WriteError> {
+    write(Stream::Stderr, text)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -39,9 +95,9 @@ impl Printer {
     }
 
     /// Renders diagnostics on stderr with source snippets read from `root`.
-    pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) {
+    pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) -> Result<(), WriteError> {
         if self.format != Format::Human {
-            return;
+            return Ok(());
         }
         // Each file is read once; secrets that scanning found in it are masked
         // in every snippet that shows their line.
@@ -63,11 +119,12 @@ impl Printer {
             if self.verbosity == Verbosity::Quiet && !d.is_error() {
                 continue;
             }
-            eprintln!("{}", diag::render_human(d, &source, self.color));
+            err(&format!("{}\n", diag::render_human(d, &source, self.color)))?;
         }
+        Ok(())
     }
 
-    pub fn build_summary(&self, report: &Report, millis: f64) {
+    pub fn build_summary(&self, report: &Report, millis: f64) -> Result<(), WriteError> {
         match self.format {
             Format::Json | Format::Sarif => {
                 #[derive(Serialize)]
@@ -95,16 +152,18 @@ impl Printer {
                     derivations: &report.derivations,
                     diagnostics: &report.diagnostics,
                 };
-                print_json(&doc);
+                print_json(&doc)
             }
             Format::Human => {
                 if self.verbosity == Verbosity::Verbose {
+                    let mut list = String::new();
                     for d in &report.derivations {
-                        eprintln!("{:>7} {}", status_word(d), d.label);
+                        let _ = writeln!(list, "{:>7} {}", status_word(d), escape(&d.label));
                     }
+                    err(&list)?;
                 }
                 if self.verbosity == Verbosity::Quiet {
-                    return;
+                    return Ok(());
                 }
                 let failed = report.count(Status::Failed);
                 let mut line = format!(
@@ -120,18 +179,18 @@ impl Printer {
                     line.push_str(&format!(" ({counts})"));
                 }
                 let (on, off) = if self.color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
-                eprintln!("{on}{line}{off}");
+                err(&format!("{on}{line}{off}\n"))
             }
         }
     }
 }
 
 /// One JSON document on stdout, compact (it is for machines), with a newline.
-pub fn print_json(value: &impl Serialize) {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    // A closed pipe is the reader's choice, not floe's failure.
-    let _ = serde_json::to_writer(&mut out, value).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
-    let _ = out.flush();
+pub fn print_json(value: &impl Serialize) -> Result<(), WriteError> {
+    // floe's reports have string keys only: serializing them cannot fail.
+    let mut text = serde_json::to_string(value).expect("floe's reports serialize to JSON");
+    text.push('\n');
+    out(&text)
 }
 
 fn status_word(d: &DerivationStatus) -> &'static str {

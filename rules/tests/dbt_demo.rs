@@ -2,6 +2,9 @@
 //! were taken by hand from the files.
 #![allow(clippy::disallowed_methods)] // reads conformance files
 
+#[path = "../../tests/common/skip.rs"]
+mod skip;
+
 use std::path::Path;
 
 use floe_rules::dbt::properties;
@@ -10,7 +13,7 @@ use floe_rules::dbt::properties;
 fn anchor_demo_property_files() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/anchor-demo/demo");
     if !demo.is_dir() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "conformance data missing at {}", demo.display());
+        skip::skip(&format!("no conformance data at {}", demo.display()));
         return;
     }
     // product, models, columns, column tests, columns with tests

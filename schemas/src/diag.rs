@@ -5,6 +5,7 @@
 //! when a fix is known, a help line. Analyses never stop at the first problem:
 //! they return their value together with every diagnostic they found.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -275,7 +276,8 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
         Severity::Warning => ("warning", p.warning),
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{sev_color}{sev}[{}]{}{}: {}{}", diag.code, p.reset, p.bold, diag.message, p.reset);
+    let message = escape(&diag.message);
+    let _ = writeln!(out, "{sev_color}{sev}[{}]{}{}: {message}{}", diag.code, p.reset, p.bold, p.reset);
     let gutter_width = diag
         .span
         .iter()
@@ -287,7 +289,7 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
     if let Some(file) = &diag.file {
         match diag.span {
             Some(span) => {
-                let _ = writeln!(out, "{pad}{}-->{} {file}:{}:{}", p.accent, p.reset, span.line, span.column);
+                let _ = writeln!(out, "{pad}{}-->{} {}:{}:{}", p.accent, p.reset, escape(file), span.line, span.column);
                 let mut text = source(file);
                 // A secret found by scanning is masked where it is, whatever its key.
                 if diag.code == Code::SecretInSource {
@@ -296,18 +298,26 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
                 snippet(&mut out, text.as_deref(), span, gutter_width, sev_color, "", &p);
             }
             None => {
-                let _ = writeln!(out, "{pad}{}-->{} {file}", p.accent, p.reset);
+                let _ = writeln!(out, "{pad}{}-->{} {}", p.accent, p.reset, escape(file));
             }
         }
     }
     for note in &diag.notes {
-        let _ = writeln!(out, "{pad}{}-->{} {}:{}:{}", p.accent, p.reset, note.file, note.span.line, note.span.column);
+        let _ = writeln!(
+            out,
+            "{pad}{}-->{} {}:{}:{}",
+            p.accent,
+            p.reset,
+            escape(&note.file),
+            note.span.line,
+            note.span.column
+        );
         let text = source(&note.file);
-        snippet(&mut out, text.as_deref(), note.span, gutter_width, p.accent, &note.message, &p);
+        snippet(&mut out, text.as_deref(), note.span, gutter_width, p.accent, &escape(&note.message), &p);
     }
     if let Some(help) = &diag.help {
         // Continuation lines of a multi-line help align under its first.
-        let help = help.replace('\n', &format!("\n{pad}         "));
+        let help = escape_text(help).replace('\n', &format!("\n{pad}         "));
         let _ = writeln!(out, "{pad} {}={} {}help{}: {help}", p.accent, p.reset, p.bold, p.reset);
     }
     out
@@ -360,18 +370,72 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
             .map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count()));
         len.clamp(1, line_chars.saturating_sub(start).max(1))
     };
+    // The line is shown with its controls escaped; the carets move with the
+    // wider escapes, and a tab before them stays a tab so they line up.
+    let chars: Vec<char> = shown.chars().collect();
+    let indent: String = (0..start)
+        .map(|i| match chars.get(i) {
+            Some('\t') => "\t".to_owned(),
+            Some(&c) => " ".repeat(shown_width(c)),
+            None => " ".to_owned(),
+        })
+        .collect();
+    let carets: usize = (start..start + carets).map(|i| chars.get(i).map_or(1, |&c| shown_width(c))).sum();
     let _ = writeln!(out, "{pad} {}|{}", p.accent, p.reset);
-    let _ = writeln!(out, "{}{:>width$} |{} {shown}", p.accent, span.line, p.reset);
+    let _ = writeln!(out, "{}{:>width$} |{} {}", p.accent, span.line, p.reset, escape_text(&shown));
     let label = if label.is_empty() { String::new() } else { format!(" {label}") };
-    let _ = writeln!(
-        out,
-        "{pad} {}|{} {}{color}{}{label}{}",
-        p.accent,
-        p.reset,
-        " ".repeat(start),
-        "^".repeat(carets),
-        p.reset
-    );
+    let _ = writeln!(out, "{pad} {}|{} {indent}{color}{}{label}{}", p.accent, p.reset, "^".repeat(carets), p.reset);
+}
+
+/// Whether printing `c` could move the cursor, recolour or clear the screen, or
+/// reorder the text around it: C0 and C1 controls, DEL, and the bidi
+/// embeddings, overrides and isolates.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// How `c` is written when it is escaped: `\n`, `\r`, `\t`, else `\u{1b}`.
+fn escaped(c: char) -> String {
+    match c {
+        '\n' => "\\n".to_owned(),
+        '\r' => "\\r".to_owned(),
+        '\t' => "\\t".to_owned(),
+        c => c.escape_unicode().to_string(),
+    }
+}
+
+/// The columns `c` takes in a snippet line shown with [`escape_text`].
+fn shown_width(c: char) -> usize {
+    if is_unsafe(c) && c != '\t' { escaped(c).len() } else { 1 }
+}
+
+fn escape_unless(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_unsafe(c) && !keep(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) && !keep(c) {
+            out.push_str(&escaped(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` made safe for a terminal, as one line: every control character
+/// (line breaks and tabs too) and bidi override is written as a visible escape,
+/// so a value read from a workspace can neither clear the screen nor print a
+/// line of its own.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_unless(text, |_| false)
+}
+
+/// Like [`escape`], but line breaks and tabs stay: for text they lay out (a
+/// help, a source line).
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    escape_unless(text, |c| c == '\n' || c == '\t')
 }
 
 /// Renders a one-line summary of error and warning counts, or nothing when clean.
@@ -418,5 +482,30 @@ mod tests {
             out,
             "error[E0101]: unknown key `schedul`\n --> a/floe.yaml:2:1\n  |\n2 | schedul:\n  | ^^^^^^^\n  = help: did you mean `schedule`?\n"
         );
+    }
+
+    #[test]
+    fn controls_from_the_workspace_are_escaped_and_carets_stay_aligned() {
+        // A value that would clear the screen, then print a line of its own.
+        let src = "a: \"\u{1b}[2J\u{202e}x\"\n\tb: \u{7}bad\n";
+        let d = Diagnostic::error(Code::WrongType, "value `\u{1b}[2J\nALL CHECKS PASSED\r`")
+            .at("dir\u{1b}/floe.yaml", Span { line: 1, column: 10, offset: 11, len: 1 })
+            .with_note("n.yaml", Span { line: 2, column: 5, offset: 18, len: 4 }, "note \u{9b}31m")
+            .with_help("first\nsecond \u{1b}]0;title\u{7}");
+        let out = render_human(&d, &|_| Some(src.to_owned()), false);
+        let expected: [&str; 11] = [
+            r"error[E0103]: value `\u{1b}[2J\nALL CHECKS PASSED\r`",
+            r" --> dir\u{1b}/floe.yaml:1:10",
+            r"  |",
+            r#"1 | a: "\u{1b}[2J\u{202e}x""#,
+            &format!("  | {}^", " ".repeat(21)),
+            r" --> n.yaml:2:5",
+            r"  |",
+            "2 | \tb: \\u{7}bad",
+            &format!("  | \t   {} note \\u{{9b}}31m", "^".repeat(8)),
+            r"  = help: first",
+            r"          second \u{1b}]0;title\u{7}",
+        ];
+        assert_eq!(out.lines().collect::<Vec<_>>(), expected);
     }
 }
