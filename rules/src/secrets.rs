@@ -20,8 +20,9 @@ pub struct InlineSecret {
 /// Replaces every inline credential of a manifest (as written, in JSON form)
 /// by a reference, and returns what was replaced: every literal under a key
 /// that holds credentials, however deep (a scalar, each item of a list, each
-/// leaf of a map), and every other occurrence of such a value in the
-/// document, which is how an alias of the credential's anchor reads.
+/// leaf of a map). Every other copy of such a string in the document, which
+/// is how an alias of the credential's anchor reads, becomes the template
+/// the runtime fills in with the same secret: a string stays a string.
 pub fn redact_manifest(doc: &mut Value) -> Vec<InlineSecret> {
     let mut found = Vec::new();
     let mut values = Vec::new();
@@ -98,7 +99,7 @@ fn redact_value(
     }
 }
 
-/// Replaces every remaining copy of a redacted value by its reference.
+/// Replaces every remaining copy of a redacted string by its reference's template.
 fn replace_copies(v: &mut Value, path: &mut Vec<String>, values: &[(Value, SecretRef)], found: &mut Vec<InlineSecret>) {
     match v {
         Value::Object(map) => {
@@ -120,7 +121,7 @@ fn replace_copies(v: &mut Value, path: &mut Vec<String>, values: &[(Value, Secre
         }
         scalar => {
             if let Some((_, reference)) = values.iter().find(|(literal, _)| literal == scalar) {
-                *scalar = reference.to_value();
+                *scalar = Value::from(reference.dbt_template());
                 found.push(InlineSecret { path: path.clone(), reference: reference.clone() });
             }
         }
@@ -128,13 +129,10 @@ fn replace_copies(v: &mut Value, path: &mut Vec<String>, values: &[(Value, Secre
 }
 
 /// Whether a copy of a credential elsewhere in a document is taken for an
-/// alias of it: values as short as `8` or `dev` recur by chance.
+/// alias of it: a string, as numbers and values as short as `dev` recur by
+/// chance (secret scanning still masks them in every output).
 fn alias_worthy(v: &Value) -> bool {
-    let text = match v {
-        Value::String(s) => s.chars().count(),
-        other => other.to_string().len(),
-    };
-    text >= 4
+    v.as_str().is_some_and(|s| s.chars().count() >= 4)
 }
 
 pub fn is_secret_key(key: &str) -> bool {

@@ -189,7 +189,15 @@ pub const MASK: &str = "********";
 /// URL's user-info and token parameters. Each masked piece becomes [`MASK`];
 /// a value spanning lines is masked line by line, so the text keeps its lines.
 pub fn mask_source(text: &str) -> String {
-    let ranges = merged(find(text).into_iter().map(|f| f.range).collect());
+    mask_ranges(text, find(text).into_iter().map(|f| f.range).collect())
+}
+
+/// `text` with each run of overlapping or touching byte ranges masked, line
+/// by line: each line's piece of a range becomes [`MASK`], its indentation and
+/// line break kept. A range cutting a character is widened to cover it.
+pub fn mask_ranges(text: &str, ranges: Vec<std::ops::Range<usize>>) -> String {
+    let ranges = ranges.into_iter().map(|r| floor(text, r.start)..ceil(text, r.end)).collect();
+    let ranges = merged(ranges);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for r in ranges {
@@ -229,6 +237,22 @@ pub fn masked_line(text: &str, index: usize) -> Option<String> {
 /// by [`mask_source`] over the whole text).
 pub fn mask_line(line: &str) -> String {
     mask_source(line)
+}
+
+fn floor(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// Ranges sorted, overlapping and touching ones merged.

@@ -51,6 +51,7 @@ pub fn find(text: &str) -> Vec<Found> {
         block: None,
         anchor_span: None,
         explicit: None,
+        block_found: None,
     };
     f.run();
     f.resolve_aliases();
@@ -81,6 +82,8 @@ struct Finder<'t> {
     anchor_span: Option<(&'t str, usize, Range<usize>)>,
     /// Column of an explicit `? key` naming a credential, awaiting its `: value` line.
     explicit: Option<usize>,
+    /// The value a block scalar's lines extend, one line after another.
+    block_found: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -165,11 +168,11 @@ impl<'t> Finder<'t> {
                 if indent > block.column || (nested && indent == block.column && seq_item) {
                     let r = match block.kind {
                         BlockKind::Scalar => {
-                            self.emit(content..self.trim_end(content, end), How::Value { quoted: true });
+                            self.emit_block_line(content..self.trim_end(content, end), How::Value { quoted: true });
                             next
                         }
                         BlockKind::Continuation => {
-                            self.emit(content..self.trim_end(content, end), How::Uncertain);
+                            self.emit_block_line(content..self.trim_end(content, end), How::Uncertain);
                             next
                         }
                         BlockKind::Nested { .. } => self.nested_line(pos, content, end, next),
@@ -183,6 +186,7 @@ impl<'t> Finder<'t> {
                     continue;
                 }
                 self.block = None;
+                self.block_found = None;
             }
             if let Some(column) = self.explicit.take()
                 && indent == column
@@ -300,6 +304,7 @@ impl<'t> Finder<'t> {
             Opened::Plain => BlockKind::Continuation,
         };
         self.block = Some(Block { column, kind });
+        self.block_found = None;
     }
 
     /// A line inside a credential's nested value: every value on it is a
@@ -314,9 +319,10 @@ impl<'t> Finder<'t> {
             return next;
         }
         if scalar_deeper_than.is_some_and(|s| indent > s) {
-            self.emit(content..self.trim_end(content, end), How::Value { quoted: true });
+            self.emit_block_line(content..self.trim_end(content, end), How::Value { quoted: true });
             return next;
         }
+        self.block_found = None;
         let set = |this: &mut Self, skip: Option<usize>, scalar: Option<usize>| {
             this.block = Some(Block {
                 column,
@@ -639,11 +645,9 @@ impl<'t> Finder<'t> {
             return start;
         }
         match (start..at).find(|&j| b[j] == b':') {
-            Some(colon) if colon + 1 < at => self.emit(colon + 1..at, How::UrlPassword),
-            Some(_) => {}
-            None if token_like(&self.text[start..at]) => self.emit(start..at, How::UrlToken),
-            None => {}
-        }
+            Some(colon) => self.emit(colon + 1..at, How::UrlPassword),
+            None => token_like(&self.text[start..at]) && self.emit(start..at, How::UrlToken),
+        };
         // The query string after it is read as text (`?token=`).
         at + 1
     }
@@ -692,10 +696,24 @@ impl<'t> Finder<'t> {
         }
     }
 
-    fn emit(&mut self, range: Range<usize>, how: How) {
-        if range.start < range.end && range.end <= self.b.len() {
+    /// A line of a block scalar: the block is one value, however many lines.
+    fn emit_block_line(&mut self, range: Range<usize>, how: How) {
+        match self.block_found.and_then(|i| self.out.get_mut(i)) {
+            Some(found) if found.how == how && found.range.end <= range.start => found.range.end = range.end,
+            _ => {
+                if self.emit(range, how) {
+                    self.block_found = Some(self.out.len() - 1);
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, range: Range<usize>, how: How) -> bool {
+        let valid = range.start < range.end && range.end <= self.b.len();
+        if valid {
             self.out.push(Found { range, how });
         }
+        valid
     }
 
     /// `:` or `=` (not `::`, `==`, `=>`) at `s`: whether it is `=`, and where it ends.
