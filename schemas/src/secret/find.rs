@@ -708,8 +708,11 @@ impl<'t> Finder<'t> {
         }
     }
 
+    /// Records a value; one already masked (all `*`) is left as it is.
     fn emit(&mut self, range: Range<usize>, how: How) -> bool {
-        let valid = range.start < range.end && range.end <= self.b.len();
+        let valid = range.start < range.end
+            && range.end <= self.b.len()
+            && !self.b[range.clone()].iter().all(|&c| c == b'*');
         if valid {
             self.out.push(Found { range, how });
         }
