@@ -733,7 +733,11 @@ mod tests {
             ("credential-assignment", "uri: http://h/api?token=abcd1234".to_owned(), "abcd1234".to_owned()),
             ("credential-assignment", "-- connect with password=abcd1234".to_owned(), "abcd1234".to_owned()),
             ("credential-assignment", "Server=h;Password=abcd1234;".to_owned(), "abcd1234".to_owned()),
-            ("url-token", "path: 'https://abcdef0123456789xyz@files.example.com/x'".to_owned(), "abcdef0123456789xyz".to_owned()),
+            (
+                "url-token",
+                "path: 'https://abcdef0123456789xyz@files.example.com/x'".to_owned(),
+                "abcdef0123456789xyz".to_owned(),
+            ),
             ("npm-token", format!("//registry/:_authToken {}", npm()), npm()),
             ("huggingface-token", format!("hub {}", huggingface()), huggingface()),
             ("databricks-token", format!("dbx {}", databricks()), databricks()),

@@ -91,7 +91,8 @@ fn redact_value(
         }
         scalar => {
             let Some(key) = under.filter(|_| is_literal(scalar)) else { return };
-            let reference = SecretRef { source: "kubernetes".to_owned(), name: secret_name.to_owned(), key: key.to_owned() };
+            let reference =
+                SecretRef { source: "kubernetes".to_owned(), name: secret_name.to_owned(), key: key.to_owned() };
             let literal = std::mem::replace(scalar, reference.to_value());
             values.push((literal, reference.clone()));
             found.push(InlineSecret { path: path.clone(), reference });

@@ -347,7 +347,8 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
     // A quoted line never shows a credential, even one the diagnostic is about,
     // nor one whose key is on an earlier line (a block scalar, a next-line value).
     let index = span.line.saturating_sub(1) as usize;
-    let shown = text.and_then(|t| crate::secret::masked_line(t, index)).unwrap_or_else(|| crate::secret::mask_line(line));
+    let shown =
+        text.and_then(|t| crate::secret::masked_line(t, index)).unwrap_or_else(|| crate::secret::mask_line(line));
     let masked_here = shown != line && shown.chars().skip(start).collect::<String>().starts_with(crate::secret::MASK);
     let carets = if span.len == 0 {
         1

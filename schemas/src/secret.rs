@@ -106,15 +106,47 @@ const CREDENTIAL_WORDS: &[&str] = &[
 
 /// Words before `key` that make it a credential (`api-key`, `s3_secret_access_key`).
 const KEY_KINDS: &[&str] = &[
-    "api", "access", "secret", "private", "account", "client", "signing", "encryption", "master", "shared",
-    "session", "service", "app", "storage", "sas", "auth", "routing", "license", "subscription",
+    "api",
+    "access",
+    "secret",
+    "private",
+    "account",
+    "client",
+    "signing",
+    "encryption",
+    "master",
+    "shared",
+    "session",
+    "service",
+    "app",
+    "storage",
+    "sas",
+    "auth",
+    "routing",
+    "license",
+    "subscription",
 ];
 
 /// Words before `secret` that make the key name a Kubernetes Secret rather
 /// than hold one (`persistence_secret`, `token_broker_secret`, `tls_secret`).
 const SECRET_OBJECT_KINDS: &[&str] = &[
-    "persistence", "broker", "tls", "ssl", "existing", "pull", "cert", "certs", "certificate", "ca", "registry",
-    "image", "connection", "kube", "k8s", "vault", "external",
+    "persistence",
+    "broker",
+    "tls",
+    "ssl",
+    "existing",
+    "pull",
+    "cert",
+    "certs",
+    "certificate",
+    "ca",
+    "registry",
+    "image",
+    "connection",
+    "kube",
+    "k8s",
+    "vault",
+    "external",
 ];
 
 /// Whether a key holds a credential, by pattern: whatever its case and

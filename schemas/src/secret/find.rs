@@ -324,10 +324,8 @@ impl<'t> Finder<'t> {
         }
         self.block_found = None;
         let set = |this: &mut Self, skip: Option<usize>, scalar: Option<usize>| {
-            this.block = Some(Block {
-                column,
-                kind: BlockKind::Nested { skip_deeper_than: skip, scalar_deeper_than: scalar },
-            });
+            this.block =
+                Some(Block { column, kind: BlockKind::Nested { skip_deeper_than: skip, scalar_deeper_than: scalar } });
         };
         set(self, None, None);
         let mut i = self.skip_markers(content, end);
@@ -449,7 +447,7 @@ impl<'t> Finder<'t> {
             || ctx.equals;
         let how = |certain: bool| if certain { How::Value { quoted: false } } else { How::Uncertain };
         if single {
-            let certain = !(ctx.tight && !ctx.quoted_key) && (!ctx.equals || ctx.assign);
+            let certain = (ctx.quoted_key || !ctx.tight) && (ctx.assign || !ctx.equals);
             if ctx.secret {
                 self.emit(v..word, how(certain));
             }
@@ -710,9 +708,8 @@ impl<'t> Finder<'t> {
 
     /// Records a value; one already masked (all `*`) is left as it is.
     fn emit(&mut self, range: Range<usize>, how: How) -> bool {
-        let valid = range.start < range.end
-            && range.end <= self.b.len()
-            && !self.b[range.clone()].iter().all(|&c| c == b'*');
+        let valid =
+            range.start < range.end && range.end <= self.b.len() && !self.b[range.clone()].iter().all(|&c| c == b'*');
         if valid {
             self.out.push(Found { range, how });
         }
