@@ -173,7 +173,7 @@ const SHAPES: &[(&str, &str)] = &[
     ("kebab-case `api-key`", "S25-kebab-api-key"),
     ("quoted key `\"token\": X`", "S26-quoted-key-token"),
     ("value on the line after `password:`", "S27-next-line-password"),
-    ("`>-` block scalar", "S28-folded-block-passphrase"),
+    ("`>-` block scalar", "S28-folded-block-secret-key"),
     ("tab after the colon", "S29-tab-separated-secret"),
     ("explicit `? private_key` key", "S30-explicit-key-value"),
     ("anchored `&pw` and aliased `*pw`", "S31-anchored-pwd"),
@@ -209,7 +209,7 @@ plugins:
         \"token\": {}
         password:
           {}
-        passphrase: >-
+        secret_key: >-
           {}
         secret:\t{}
         ? private_key

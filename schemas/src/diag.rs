@@ -422,4 +422,16 @@ mod tests {
             "error[E0101]: unknown key `schedul`\n --> a/floe.yaml:2:1\n  |\n2 | schedul:\n  | ^^^^^^^\n  = help: did you mean `schedule`?\n"
         );
     }
+
+    #[test]
+    fn snippets_mask_values_whose_key_is_on_an_earlier_line() {
+        let src = "config:\n  password:\n    hunter22\n  token: >-\n    abc\n  user: etl\n";
+        let at = |line, offset| Span { line, column: 5, offset, len: 3 };
+        for (span, shown) in [(at(3, 24), "3 |     ********"), (at(5, 50), "5 |     ********")] {
+            let d = Diagnostic::warning(Code::InlineSecret, "inline credential").at("m.yaml", span);
+            let out = render_human(&d, &|_| Some(src.to_owned()), false);
+            assert!(out.contains(shown), "{out}");
+            assert!(!out.contains("hunter22") && !out.contains("abc"), "{out}");
+        }
+    }
 }

@@ -255,13 +255,21 @@ pub fn mask_ranges(text: &str, ranges: Vec<std::ops::Range<usize>>) -> String {
 }
 
 /// The 0-based line `index` of `text`, masked as [`mask_source`] masks it:
-/// what a diagnostic quoting that line shows. The whole text is read: a
+/// what a diagnostic quoting that line shows. The whole text is read (a
 /// value's shape is known from the lines before it, and an anchored value
-/// from where it is aliased.
+/// from where it is aliased), once for the many diagnostics of one file.
 pub fn masked_line(text: &str, index: usize) -> Option<String> {
-    let masked = mask_source(text);
-    let line = masked.split('\n').nth(index)?;
-    Some(line.trim_end_matches('\r').to_owned())
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, String)> = const { std::cell::RefCell::new((String::new(), String::new())) };
+    }
+    LAST.with_borrow_mut(|(source, masked)| {
+        if source != text {
+            *masked = mask_source(text);
+            text.clone_into(source);
+        }
+        let line = masked.split('\n').nth(index)?;
+        Some(line.trim_end_matches('\r').to_owned())
+    })
 }
 
 /// `line` masked as [`mask_source`] masks it, for a caller that holds one
