@@ -69,7 +69,9 @@ fn redact_value(
                 return;
             }
             for (key, value) in map.iter_mut() {
-                if floe_schemas::secret::is_reference_key(key) {
+                // Inside a credential, `valueFrom` or `env_var` points elsewhere;
+                // outside one, `env` is an ordinary map that may hold credentials.
+                if under.is_some() && floe_schemas::secret::is_reference_key(key) {
                     continue;
                 }
                 let here = match under {
@@ -200,6 +202,7 @@ mod tests {
                                  "password": {"secret_ref": {"source": "kubernetes", "name": "n", "key": "k"}},
                                  "token_url": "https://idp/token", "secret_name": "pg", "password_policy": "strict"},
                     "memory_limit": "S-anchored",
+                    "env": {"DB_PASSWORD": "S-h", "DB_USER": "etl"},
                     "attach": [{"alias": "lake", "token": ["S-e", "S-f"]},
                                {"alias": "other", "credentials": {"user": "etl", "key": "S-g", "port": null}}]}}}}"#,
         )
@@ -213,6 +216,7 @@ mod tests {
                 "plugins.compute.config.attach.[0].token.[1] -> token.1",
                 "plugins.compute.config.attach.[1].credentials.key -> credentials.key",
                 "plugins.compute.config.attach.[1].credentials.user -> credentials.user",
+                "plugins.compute.config.env.DB_PASSWORD -> DB_PASSWORD",
                 "plugins.compute.config.settings.api-key -> api-key",
                 "plugins.compute.config.settings.clientSecret -> clientSecret",
                 "plugins.compute.config.settings.db_password -> db_password",
@@ -225,7 +229,7 @@ mod tests {
             ]
         );
         let text = doc.to_string();
-        for secret in ["S-a", "S-b", "1234", "S-c", "S-d", "S-anchored", "S-e", "S-f", "S-g", "etl"] {
+        for secret in ["S-a", "S-b", "1234", "S-c", "S-d", "S-anchored", "S-e", "S-f", "S-g", "S-h"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         // What is not a credential is left as it is.
