@@ -319,7 +319,15 @@ pub struct Secrets {
 impl Secrets {
     fn scan(&mut self, scanner: &scan::Scanner, path: &str, text: &str) {
         let found = scanner.scan(path, text);
-        self.values.extend(found.iter().filter_map(|f| secret_value(text, f)));
+        for value in found.iter().filter_map(|f| secret_value(text, f)) {
+            // A value over several lines (a block scalar) reaches outputs
+            // folded or joined: each of its lines is masked on its own too.
+            if value.contains('\n') {
+                let lines = value.lines().map(str::trim).filter(|l| l.chars().count() >= 4);
+                self.values.extend(lines.map(str::to_owned));
+            }
+            self.values.push(value);
+        }
         self.found.extend(found.into_iter().map(|f| (path.to_owned(), f)));
     }
 }
@@ -1149,8 +1157,7 @@ fn enforcement_input(db: &dyn Db, pkg: Package) -> Option<rule::Input> {
         let Some(f) = file_of(db, ws, &path) else { continue };
         if let Ok(bytes) = read(db, f) {
             let text = scanner.redact(&String::from_utf8_lossy(&bytes)).into_owned();
-            let masked: Vec<String> = text.lines().map(floe_schemas::secret::mask_line).collect();
-            sources.insert(file.clone(), masked.join("\n"));
+            sources.insert(file.clone(), floe_schemas::secret::mask_source(&text));
         }
     }
     let report = serde_json::json!({

@@ -117,9 +117,14 @@ fn report(schema: &Value, e: &jsonschema::ValidationError<'_>, errors: &mut Vec<
 
 fn plain(path: Vec<String>, e: &jsonschema::ValidationError<'_>) -> ConfigError {
     use jsonschema::error::ValidationErrorKind as Kind;
+    // A value under a credential key, or one holding a credential (a URL's
+    // password), is never repeated: the message names it by its key only.
+    let credential = path.iter().any(|k| floe_schemas::secret::is_credential_key(k))
+        || !floe_schemas::secret::find(&e.instance().to_string()).is_empty();
+    let shown = if credential { e.masked_with("the value").to_string() } else { e.to_string() };
     let message = match path.last() {
-        Some(key) => format!("`{key}`: {e}"),
-        None => e.to_string(),
+        Some(key) => format!("`{key}`: {shown}"),
+        None => shown,
     };
     let help = match e.kind() {
         Kind::Minimum { limit } => Some(format!("use a value of at least {limit}")),
@@ -318,6 +323,8 @@ mod tests {
         assert!(shown.contains(&"oauth2.scop | unknown key `scop` | did you mean `scope`?".to_owned()), "{shown:#?}");
         assert!(shown.iter().any(|s| s.starts_with("threads | `threads`:")), "{shown:#?}");
         assert!(shown.iter().any(|s| s.starts_with("password | `password`:")), "{shown:#?}");
+        // A rejected credential is not repeated.
+        assert!(shown.iter().all(|s| !s.contains("hunter22")), "{shown:#?}");
         // `uri` is missing: reported at the object.
         assert!(shown.iter().any(|s| s.starts_with(" | ") && s.contains("uri")), "{shown:#?}");
     }

@@ -328,7 +328,7 @@ pub fn render_human(diag: &Diagnostic, source: &dyn Fn(&str) -> Option<String>, 
 /// where they were, and masking twice changes nothing. A span that does not fall on character
 /// boundaries masks its whole line.
 pub fn mask_span(text: &str, span: Span) -> String {
-    let (start, end) = (span.offset as usize, (span.offset + span.len) as usize);
+    let (start, end) = (span.offset as usize, span.offset.saturating_add(span.len) as usize);
     let range = match text.get(start..end) {
         Some(_) => start..end,
         None => {
@@ -354,8 +354,11 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
     let pad = " ".repeat(width);
     let start = (span.column.saturating_sub(1)) as usize;
     let line_chars = line.chars().count();
-    // A quoted line never shows a credential, even one the diagnostic is about.
-    let shown = crate::secret::mask_line(line);
+    // A quoted line never shows a credential, even one the diagnostic is about,
+    // nor one whose key is on an earlier line (a block scalar, a next-line value).
+    let index = span.line.saturating_sub(1) as usize;
+    let shown =
+        text.and_then(|t| crate::secret::masked_line(t, index)).unwrap_or_else(|| crate::secret::mask_line(line));
     let masked_here = shown != line && shown.chars().skip(start).collect::<String>().starts_with(crate::secret::MASK);
     let carets = if span.len == 0 {
         1
@@ -366,7 +369,7 @@ fn snippet(out: &mut String, text: Option<&str>, span: Span, width: usize, color
         // The span may run past the end of the line (a multi-line value): underline
         // what is on this line.
         let len = text
-            .and_then(|t| t.get(span.offset as usize..(span.offset + span.len) as usize))
+            .and_then(|t| t.get(span.offset as usize..span.offset.saturating_add(span.len) as usize))
             .map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count()));
         len.clamp(1, line_chars.saturating_sub(start).max(1))
     };
@@ -507,5 +510,17 @@ mod tests {
             r"          second \u{1b}]0;title\u{7}",
         ];
         assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn snippets_mask_values_whose_key_is_on_an_earlier_line() {
+        let src = "config:\n  password:\n    hunter22\n  token: >-\n    abc\n  user: etl\n";
+        let at = |line, offset| Span { line, column: 5, offset, len: 3 };
+        for (span, shown) in [(at(3, 24), "3 |     ********"), (at(5, 50), "5 |     ********")] {
+            let d = Diagnostic::warning(Code::InlineSecret, "inline credential").at("m.yaml", span);
+            let out = render_human(&d, &|_| Some(src.to_owned()), false);
+            assert!(out.contains(shown), "{out}");
+            assert!(!out.contains("hunter22") && !out.contains("abc"), "{out}");
+        }
     }
 }
