@@ -13,14 +13,16 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 /// A compiled pattern.
 #[derive(Clone, Debug)]
 pub struct Glob {
-    /// Any of them matching is a match: a pattern ending in `/**` also
-    /// matches the directory itself, which a globset pattern does not.
-    matchers: Vec<GlobMatcher>,
+    /// Any of its globs matching is a match: a pattern ending in `/**` also
+    /// matches the directory itself, which a globset pattern does not. `None`
+    /// for a pattern too large to compile (hundreds of kilobytes of it),
+    /// which matches nothing.
+    set: Option<GlobSet>,
 }
 
 impl Glob {
@@ -61,31 +63,25 @@ impl Glob {
     }
 
     fn compile<const N: usize>(globs: [String; N]) -> Glob {
-        let matchers = globs
-            .iter()
-            .flat_map(|g| match g.as_str() {
-                // globset reads a lone `**/` as `**`; here it is a path whose
-                // last segment is empty.
-                "**/" => vec!["**/*/", ""],
-                g => vec![g],
-            })
-            .filter_map(|g| {
-                // Every character but `*`, `?` and `/` was escaped, so the only
-                // failure left is a pattern too large to compile (megabytes of
-                // it); such a pattern matches nothing.
-                GlobBuilder::new(g)
-                    .literal_separator(true)
-                    .backslash_escape(false)
-                    .build()
-                    .ok()
-                    .map(|g| g.compile_matcher())
-            })
-            .collect();
-        Glob { matchers }
+        let mut set = GlobSetBuilder::new();
+        for glob in &globs {
+            // globset reads a lone `**/` as `**`; here it is a path whose last
+            // segment is empty.
+            let parts: &[&str] = if glob == "**/" { &["**/*/", ""] } else { &[glob.as_str()] };
+            for part in parts {
+                // Every character but `*`, `?` and `/` is escaped: this cannot fail.
+                if let Ok(g) = GlobBuilder::new(part).literal_separator(true).backslash_escape(false).build() {
+                    set.add(g);
+                }
+            }
+        }
+        // A set, unlike a single glob's matcher, reports a pattern too large
+        // for the regex engine instead of panicking.
+        Glob { set: set.build().ok() }
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        self.matchers.iter().any(|m| m.is_match(text))
+        self.set.as_ref().is_some_and(|set| set.is_match(text))
     }
 }
 
@@ -227,6 +223,15 @@ mod tests {
         assert!(segments_match(&["**", "tmp"], &["a", "b", "tmp"]));
         assert!(segments_match(&["a", "**"], &["a"]));
         assert!(!segments_match::<&str>(&[], &["a"]));
+    }
+
+    #[test]
+    fn huge_patterns_do_not_panic() {
+        // A single glob's matcher panics when its regex is too large to build.
+        let huge = "x".repeat(1 << 20);
+        assert!(matches(&huge, &huge));
+        assert!(!matches(&format!("{huge}*?"), &huge));
+        assert!(!path_matches(&format!("**/{huge}*/a"), "a"));
     }
 
     #[test]
