@@ -18,12 +18,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
 use floe_engine::store::Store;
-use floe_engine::{MemorySystem, WsPath};
+use floe_engine::{MemorySystem, Options, Session, Settings, WsPath};
 use floe_rules::{dbt, expr, glob, naming};
 use floe_schemas::manifest::{NamingConfig, NamingPattern, PolicyEnforcementLevel};
 use floe_schemas::{FloeSpec, Manifest};
@@ -184,22 +183,24 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
     input.truncate(MAX_INPUT);
 }
 
-/// Every file under `testdata/`, in a fixed order.
-fn testdata() -> Vec<Vec<u8>> {
-    fn walk(dir: &Path, into: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-            .map(|e| e.expect("a directory entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, into);
-            } else {
-                into.push(path);
-            }
+/// Every file under `dir`, in a fixed order.
+fn walk(dir: &Path, into: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, into);
+        } else {
+            into.push(path);
         }
     }
+}
+
+/// Every file under `testdata/`, in a fixed order.
+fn testdata() -> Vec<Vec<u8>> {
     let mut files = Vec::new();
     walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"), &mut files);
     assert!(files.len() > 100, "the seed corpus is testdata/: {} files", files.len());
@@ -281,6 +282,9 @@ struct Target {
     /// Seeds of its own, picked as often as the whole shared corpus.
     seeds: Vec<Vec<u8>>,
     run: fn(&[u8]),
+    /// How many times slower an input is than a parser's: it gets that many
+    /// times fewer iterations, and only its own seeds run unmutated.
+    cost: usize,
 }
 
 fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -371,6 +375,62 @@ fn store(input: &[u8]) {
     let _ = store.get_object(key);
 }
 
+/// `testdata/governance/`, a workspace with a product per policy type, as
+/// `(workspace-relative path, bytes)`.
+fn governance_files() -> &'static [(String, Vec<u8>)] {
+    static FILES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join("governance");
+        let mut paths = Vec::new();
+        walk(&root, &mut paths);
+        paths
+            .into_iter()
+            .map(|p| {
+                let rel = p.strip_prefix(&root).expect("under the root").to_string_lossy().into_owned();
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+                (rel, bytes)
+            })
+            .collect()
+    })
+}
+
+/// A build and a check of that workspace in memory, one file replaced: the
+/// input's first line names it (any other first line picks one), the rest
+/// is its new content.
+fn workspace(input: &[u8]) {
+    let files = governance_files();
+    let (first, content) = match input.iter().position(|b| *b == b'\n') {
+        Some(i) => (&input[..i], &input[i + 1..]),
+        None => (input, &[][..]),
+    };
+    let named = files.iter().position(|(p, _)| p.as_bytes() == first);
+    let replaced = named.unwrap_or_else(|| input.iter().map(|b| usize::from(*b)).sum::<usize>() % files.len());
+    let sys = Arc::new(MemorySystem::new());
+    for (i, (path, bytes)) in files.iter().enumerate() {
+        sys.put(Path::new("/w").join(path), if i == replaced { content } else { bytes });
+    }
+    let options = || Options {
+        workspace: "/w".into(),
+        store: "/w/.floe".into(),
+        out: "/w/floe-out".into(),
+        cwd: WsPath::ROOT,
+        labels: vec!["//...".into()],
+        settings: Settings {
+            floe_version: "0.1.0".into(),
+            source_date_epoch: 0,
+            standalone: false,
+            today: "2026-01-01".into(),
+        },
+        jobs: 1,
+    };
+    if let Ok(mut session) = Session::open(sys.clone(), options()) {
+        let _ = session.build();
+    }
+    if let Ok(mut session) = Session::open(sys, options()) {
+        let _ = session.check();
+    }
+}
+
 fn targets() -> Vec<Target> {
     let mut state = Vec::new();
     {
@@ -390,10 +450,15 @@ fn targets() -> Vec<Target> {
     }
     let code = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     vec![
-        Target { name: "yaml", seeds: Vec::new(), run: yaml },
-        Target { name: "manifest-and-spec", seeds: Vec::new(), run: documents },
-        Target { name: "dbt", seeds: Vec::new(), run: dbt_files },
-        Target { name: "label", seeds: code(&["//...", "//a/b:artifacts", "..", ":x", "a/../b/..."]), run: labels },
+        Target { name: "yaml", seeds: Vec::new(), run: yaml, cost: 1 },
+        Target { name: "manifest-and-spec", seeds: Vec::new(), run: documents, cost: 1 },
+        Target { name: "dbt", seeds: Vec::new(), run: dbt_files, cost: 1 },
+        Target {
+            name: "label",
+            seeds: code(&["//...", "//a/b:artifacts", "..", ":x", "a/../b/..."]),
+            run: labels,
+            cost: 1,
+        },
         Target {
             name: "expr",
             seeds: code(&[
@@ -404,6 +469,7 @@ fn targets() -> Vec<Target> {
                 "product.version != '' && depends_on[0] <= 'z' && -len(name) < 0",
             ]),
             run: expressions,
+            cost: 1,
         },
         Target {
             name: "naming",
@@ -414,13 +480,28 @@ fn targets() -> Vec<Target> {
                 "a{2,}\n",
             ]),
             run: naming_patterns,
+            cost: 1,
         },
         Target {
             name: "glob",
             seeds: code(&["**/*.sql\na/b/c.sql", "legacy_*\nlegacy_ä", "a/**/b/**/c\na/x/b/y/c", "[{*?}]\n[{x}]"]),
             run: globs,
+            cost: 1,
         },
-        Target { name: "store", seeds: state, run: store },
+        Target { name: "store", seeds: state, run: store, cost: 1 },
+        Target {
+            name: "workspace",
+            seeds: governance_files()
+                .iter()
+                .map(|(path, bytes)| [path.as_bytes(), b"\n", bytes].concat())
+                .chain(["-- Umsätze je Bestellung\nselect 1", "{ä"].map(|sql| {
+                    let model = governance_files().iter().find(|(p, _)| p.ends_with(".sql")).expect("a model");
+                    format!("{}\n{sql}", model.0).into_bytes()
+                }))
+                .collect(),
+            run: workspace,
+            cost: 20,
+        },
     ]
 }
 
@@ -518,8 +599,8 @@ fn no_input_crashes_or_hangs_a_parser() {
         let mut rng = Rng(seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let worker = Worker::new(target.run);
         // Every seed as it is, then mutations.
-        let unmutated = shared.iter().chain(&target.seeds).map(|s| s.to_vec());
-        let mutated = (0..iterations).map(|_| {
+        let unmutated = shared.iter().filter(|_| target.cost == 1).chain(&target.seeds).map(|s| s.to_vec());
+        let mutated = (0..iterations / target.cost).map(|_| {
             let pool = if !target.seeds.is_empty() && rng.below(2) == 0 { &target.seeds } else { &shared };
             let mut input = rng.pick(pool).clone();
             for _ in 0..1 + rng.below(4) {
@@ -560,6 +641,13 @@ fn regression(run: fn(&[u8]), input: &[u8]) {
 #[test]
 fn regression_dbt_sql_with_umlauts() {
     regression(dbt_files, "-- Umsätze je Bestellung\nselect 1".as_bytes());
+}
+
+#[test]
+fn regression_build_and_check_with_umlauts_in_a_model() {
+    let model = governance_files().iter().find(|(p, _)| p.ends_with(".sql")).expect("a model");
+    let input = format!("{}\n-- Umsätze je Bestellung\n{}", model.0, String::from_utf8_lossy(&model.1));
+    regression(workspace, input.as_bytes());
 }
 
 #[test]
