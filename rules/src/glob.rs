@@ -115,7 +115,7 @@ struct Cache {
 
 /// Patterns a thread keeps before it starts over: policy expressions can
 /// build patterns at run time, and those should not pile up.
-const CACHE_PATTERNS: usize = 1024;
+const CACHE_PATTERNS: usize = 256;
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::default();
