@@ -2,7 +2,8 @@
 
 //! A deterministic mutation fuzzer over every parser of floe's inputs: YAML,
 //! manifests and product specs, dbt SQL and property files, labels, policy
-//! expressions, naming patterns, globs, and the store's state and index.
+//! expressions, naming patterns, globs, the store's state and index, and
+//! whole in-memory builds and checks of `testdata/governance/`.
 //!
 //! Seeds are every file under `testdata/` plus inputs crafted for each known
 //! hazard (multibyte UTF-8, CRLF, a BOM, tabs, NUL bytes, deep nesting, huge
@@ -14,7 +15,8 @@
 //! `FLOE_FUZZ_SEED=<n>` another sequence, for longer runs by hand.
 //!
 //! A finding fails the test with the input, shrunk, written under
-//! `target/fuzz-findings/`; each one fixed is kept below as a named regression.
+//! `target/fuzz-findings/`; each one is kept below as a named regression
+//! (ignored, with the reason, while its fix belongs elsewhere).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
