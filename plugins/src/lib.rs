@@ -48,7 +48,7 @@ pub use bind::{
     StorageBinding, WorkloadSize,
 };
 pub use config::{ConfigError, Credential};
-pub use meta::{ApiVersion, Capability, Category, Meta, PLUGIN_API, Requirement, Semver};
+pub use meta::{ApiVersion, Capability, Category, Meta, PLUGIN_API, Requirement, satisfies};
 pub use registry::{Any, all, find};
 
 /// What every plugin has: metadata, a configuration schema, its checks, and

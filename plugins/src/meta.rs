@@ -178,6 +178,11 @@ impl Meta {
     pub fn provides(&self, kind: &str, value: &str) -> bool {
         self.provides.iter().any(|c| c.kind == kind && c.value == value)
     }
+
+    /// Its version, parsed; every built-in plugin's parses (a registry test checks).
+    pub fn semver(&self) -> Option<semver::Version> {
+        semver::Version::parse(self.version).ok()
+    }
 }
 
 /// A plugin API version, `major.minor`.
@@ -205,44 +210,13 @@ impl fmt::Display for ApiVersion {
     }
 }
 
-/// A semantic version `major.minor.patch` (pre-release and build parts are
-/// kept for equality but do not order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Semver {
-    pub major: u64,
-    pub minor: u64,
-    pub patch: u64,
-}
-
-impl Semver {
-    pub fn parse(s: &str) -> Option<Semver> {
-        let core = s.split(['-', '+']).next()?;
-        let mut parts = core.split('.');
-        let v = Semver {
-            major: parts.next()?.parse().ok()?,
-            minor: parts.next()?.parse().ok()?,
-            patch: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(v)
-    }
-
-    /// Whether `self` satisfies a version pinned in a manifest, read as
-    /// cargo reads a bare requirement (`^`): same left-most non-zero part,
-    /// and not older.
-    pub fn satisfies(self, pinned: Semver) -> bool {
-        let compatible = match (pinned.major, pinned.minor) {
-            (0, 0) => self.major == 0 && self.minor == 0 && self.patch == pinned.patch,
-            (0, m) => self.major == 0 && self.minor == m,
-            (m, _) => self.major == m,
-        };
-        compatible && self >= pinned
-    }
-}
-
-impl fmt::Display for Semver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
+/// Whether a plugin at `version` satisfies the version a manifest pins,
+/// read as cargo reads a bare requirement (`^`): the same left-most non-zero
+/// part, and not older. Pre-releases follow the `semver` crate: `1.2.3-rc.1`
+/// satisfies no pin but one on a pre-release of `1.2.3`. `Err` when the pin is
+/// not a version requirement (`01.2.3`: a leading zero).
+pub fn satisfies(version: &semver::Version, pinned: &str) -> Result<bool, semver::Error> {
+    Ok(semver::VersionReq::parse(pinned)?.matches(version))
 }
 
 #[cfg(test)]
@@ -259,15 +233,32 @@ mod tests {
 
     #[test]
     fn caret_compatibility() {
-        let v = |s| Semver::parse(s).unwrap();
-        assert!(v("0.1.3").satisfies(v("0.1.0")));
-        assert!(!v("0.2.0").satisfies(v("0.1.0")));
-        assert!(!v("0.1.0").satisfies(v("0.1.2")));
-        assert!(v("1.4.0").satisfies(v("1.2.0")));
-        assert!(!v("2.0.0").satisfies(v("1.2.0")));
-        assert!(!v("0.0.4").satisfies(v("0.0.3")));
-        assert_eq!(Semver::parse("1.2"), None);
-        assert_eq!(Semver::parse("1.2.3-rc.1"), Some(v("1.2.3")));
+        let ok = |version: &str, pinned: &str| satisfies(&semver::Version::parse(version).unwrap(), pinned).unwrap();
+        assert!(ok("0.1.3", "0.1.0"));
+        assert!(!ok("0.2.0", "0.1.0"));
+        assert!(!ok("0.1.0", "0.1.2"));
+        assert!(ok("1.4.0", "1.2.0"));
+        assert!(!ok("2.0.0", "1.2.0"));
+        assert!(!ok("0.0.4", "0.0.3"));
+        assert!(ok("1.2.3", "1.2.3"));
+    }
+
+    #[test]
+    fn pre_releases_satisfy_only_pins_on_pre_releases() {
+        let ok = |version: &str, pinned: &str| satisfies(&semver::Version::parse(version).unwrap(), pinned).unwrap();
+        assert!(!ok("1.2.3-rc.1", "1.2.3"), "a pre-release comes before its release");
+        assert!(!ok("1.3.0-rc.1", "1.2.3"), "a pin on a release admits no pre-release");
+        assert!(ok("1.2.3-rc.2", "1.2.3-rc.1"));
+        assert!(ok("1.2.3", "1.2.3-rc.1"));
+        assert!(ok("1.2.3+build.5", "1.2.3"), "build metadata does not matter");
+    }
+
+    #[test]
+    fn pins_that_are_not_versions_are_errors() {
+        let v = semver::Version::new(1, 2, 3);
+        for pinned in ["01.2.3", "1.2.3.4", "1.2.3-", "1.2.3-rc..1", "one"] {
+            assert!(satisfies(&v, pinned).is_err(), "{pinned}");
+        }
     }
 
     #[test]

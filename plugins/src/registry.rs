@@ -98,7 +98,7 @@ pub fn names(category: Category) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{PLUGIN_API, Semver};
+    use crate::meta::PLUGIN_API;
 
     #[test]
     fn every_plugin_is_registered_once_under_its_own_category() {
@@ -124,7 +124,7 @@ mod tests {
             };
             assert_eq!(m.category, category, "{}", m.name);
             assert!(seen.insert((m.category, m.name)), "{} registered twice", m.name);
-            assert!(Semver::parse(m.version).is_some(), "{}: version {}", m.name, m.version);
+            assert!(m.semver().is_some(), "{}: version {}", m.name, m.version);
             assert!(m.api.runs_on(PLUGIN_API), "{}", m.name);
             assert!(!m.summary.is_empty() && !m.summary.ends_with('.'), "{}: summary", m.name);
             // The schema is a valid JSON Schema of an object that rejects unknown keys.

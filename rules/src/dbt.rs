@@ -25,65 +25,69 @@ pub enum Dependency {
 }
 
 /// Every `ref()` and `source()` call in a SQL file, in order.
+///
+/// The text is only ever cut where an ASCII delimiter was found, so at a
+/// character boundary whatever else the file holds, and each byte is looked
+/// at a bounded number of times: a file of any size scans in linear time.
 pub fn scan_sql(text: &str) -> Vec<Dependency> {
     let mut out = Vec::new();
-    let bytes = text.as_bytes();
     let mut i = 0;
-    while i + 1 < bytes.len() {
-        let open = &text[i..i + 2];
-        let close = match open {
-            "{{" => "}}",
-            "{%" => "%}",
-            "{#" => {
+    while let Some(rel) = text.get(i..).and_then(|rest| rest.find('{')) {
+        let open = i + rel;
+        // Past the two ASCII bytes of the opening delimiter.
+        let body = open + 2;
+        let close = match text.as_bytes().get(open + 1) {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            Some(b'#') => {
                 // A Jinja comment renders to nothing.
-                i = text[i + 2..].find("#}").map_or(bytes.len(), |e| i + 2 + e + 2);
+                i = text[body..].find("#}").map_or(text.len(), |e| body + e + 2);
                 continue;
             }
             _ => {
-                i += 1;
+                i = open + 1;
                 continue;
             }
         };
-        let end = text[i + 2..].find(close).map_or(bytes.len(), |e| i + 2 + e);
-        scan_block(text, i + 2, end, &mut out);
-        i = (end + 2).min(bytes.len());
+        let end = text[body..].find(close).map_or(text.len(), |e| body + e);
+        scan_block(&text[body..end], body, &mut out);
+        i = (end + 2).min(text.len());
     }
+    locate(text, &mut out);
     out
 }
 
-fn scan_block(text: &str, start: usize, end: usize, into: &mut Vec<Dependency>) {
-    let block = &text[start..end];
-    let mut out = Vec::new();
-    for (call, kind) in [("ref", true), ("source", false)] {
+/// The calls in one Jinja block that starts at byte `base` of the file. Their
+/// spans get a line and column later, in [`locate`].
+fn scan_block(block: &str, base: usize, into: &mut Vec<Dependency>) {
+    let first = into.len();
+    for (call, is_ref) in [("ref", true), ("source", false)] {
         let mut from = 0;
         while let Some(pos) = find_call(block, call, from) {
             let args_start = pos + call.len();
-            let after = block[args_start..].trim_start();
-            let open_at = args_start + (block[args_start..].len() - after.len());
+            let open_at = args_start + (block[args_start..].len() - block[args_start..].trim_start().len());
             from = open_at + 1;
-            let span = span_at(text, start + pos, call.len());
-            let Some(args) = parse_args(&block[open_at + 1..]) else {
-                out.push(Dependency::Dynamic { call: if kind { "ref" } else { "source" }, span });
-                continue;
-            };
-            let dep = match (kind, args.as_slice()) {
-                (true, [model]) => Dependency::Ref { package: None, model: model.clone(), span },
-                (true, [package, model]) => {
+            let span = Span { line: 0, column: 0, offset: (base + pos) as u32, len: call.len() as u32 };
+            let name = if is_ref { "ref" } else { "source" };
+            let dep = match (is_ref, parse_args(&block[open_at + 1..]).as_deref()) {
+                (true, Some([model])) => Dependency::Ref { package: None, model: model.clone(), span },
+                (true, Some([package, model])) => {
                     Dependency::Ref { package: Some(package.clone()), model: model.clone(), span }
                 }
-                (false, [source, table]) => Dependency::Source { source: source.clone(), table: table.clone(), span },
-                _ => Dependency::Dynamic { call: if kind { "ref" } else { "source" }, span },
+                (false, Some([source, table])) => {
+                    Dependency::Source { source: source.clone(), table: table.clone(), span }
+                }
+                _ => Dependency::Dynamic { call: name, span },
             };
-            out.push(dep);
+            into.push(dep);
         }
     }
     // `ref` and `source` calls were found in two passes; restore their order.
-    out.sort_by_key(|d| match d {
+    into[first..].sort_by_key(|d| match d {
         Dependency::Ref { span, .. } | Dependency::Source { span, .. } | Dependency::Dynamic { span, .. } => {
             span.offset
         }
     });
-    into.extend(out);
 }
 
 /// The next `name(` at a word boundary, allowing whitespace before `(`.
@@ -101,11 +105,21 @@ fn find_call(block: &str, name: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// How far past `(` the arguments of one call are read. Model, package and
+/// source names are identifiers; a call not closed by then is not a literal
+/// one, and the bound keeps a file of unclosed calls from being read once
+/// per call.
+const MAX_ARGS_BYTES: usize = 1024;
+
 /// Literal positional arguments up to the closing `)`; `None` when one is not
 /// a string literal. Keyword arguments (`version=2`) are skipped.
 fn parse_args(s: &str) -> Option<Vec<String>> {
+    let mut cut = s.len().min(MAX_ARGS_BYTES);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut rest = s[..cut].trim_start();
     let mut args = Vec::new();
-    let mut rest = s.trim_start();
     loop {
         if rest.starts_with(')') {
             return Some(args);
@@ -115,8 +129,8 @@ fn parse_args(s: &str) -> Option<Vec<String>> {
             let close = rest[1..].find(quote)?;
             args.push(rest[1..1 + close].to_owned());
             rest = rest[close + 2..].trim_start();
-        } else if rest.starts_with(|c: char| c.is_alphabetic()) && rest.contains('=') {
-            // A keyword argument: skip to the next `,` or `)`.
+        } else if is_keyword_arg(rest) {
+            // Skip to the next `,` or `)`.
             let stop = rest.find([',', ')'])?;
             rest = &rest[stop..];
         } else {
@@ -126,11 +140,33 @@ fn parse_args(s: &str) -> Option<Vec<String>> {
     }
 }
 
-fn span_at(text: &str, offset: usize, len: usize) -> Span {
-    let before = &text[..offset];
-    let line = before.matches('\n').count() as u32 + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-    Span { line, column, offset: offset as u32, len: len as u32 }
+/// Whether `s` starts with `name=` (`v=2`, `version = 2`).
+fn is_keyword_arg(s: &str) -> bool {
+    let name = s.len() - s.trim_start_matches(|c: char| c.is_alphanumeric() || c == '_').len();
+    name > 0 && s[name..].trim_start().starts_with('=')
+}
+
+/// Fills in the line and column (in characters, from 1) of each span, in
+/// one pass over the text: the spans are in order.
+fn locate(text: &str, deps: &mut [Dependency]) {
+    let (mut at, mut line, mut column) = (0, 1u32, 1u32);
+    for d in deps {
+        let span = match d {
+            Dependency::Ref { span, .. } | Dependency::Source { span, .. } | Dependency::Dynamic { span, .. } => span,
+        };
+        let offset = span.offset as usize;
+        let between = &text[at..offset];
+        match between.rfind('\n') {
+            Some(nl) => {
+                line += between.bytes().filter(|b| *b == b'\n').count() as u32;
+                column = between[nl + 1..].chars().count() as u32 + 1;
+            }
+            None => column += between.chars().count() as u32,
+        }
+        at = offset;
+        span.line = line;
+        span.column = column;
+    }
 }
 
 /// A model as a property file describes it.
@@ -344,6 +380,30 @@ mod tests {
         );
         let Dependency::Ref { span, .. } = &scan_sql("select 1\n  from {{ ref('a') }}")[0] else { panic!() };
         assert_eq!((span.line, span.column), (2, 11));
+    }
+
+    #[test]
+    fn text_is_read_by_character() {
+        // Every byte offset the scanner used to cut at: inside `ä`, right after `{`, in arguments.
+        let sql = "-- Umsätze je Bestellung\n\
+                   select 'ü{' as x, {{ ref('stg_bestellungen') }} {ä {%ä%} {#ä#} {{ ref('größe') }}\n\
+                   {{ ref( 'ä', 'ö' ) }} {{ source('roh','zahlungen') }} {{ ref(v=2, 'ß') }} {{ ref('é\n";
+        assert_eq!(
+            refs(sql),
+            ["ref stg_bestellungen", "ref größe", "ref ä.ö", "source roh.zahlungen", "ref ß", "dynamic ref"]
+        );
+        let spans: Vec<(u32, u32)> = scan_sql(sql)
+            .iter()
+            .map(|d| match d {
+                Dependency::Ref { span, .. } | Dependency::Source { span, .. } | Dependency::Dynamic { span, .. } => {
+                    (span.line, span.column)
+                }
+            })
+            .collect();
+        assert_eq!(spans, [(2, 22), (2, 67), (3, 4), (3, 26), (3, 58), (3, 78)]);
+        for cut in ["{", "{{", "{%", "{#", "{{ ref(", "{{ ref('", "{{ ref('ä"] {
+            assert_eq!(refs(&format!("ü{cut}")), if cut.contains("ref") { vec!["dynamic ref"] } else { vec![] });
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@ const LIST_ELEMENT_BYTES: usize = 16;
 const MAX_LIST_LEN: usize = MAX_VALUE_BYTES / LIST_ELEMENT_BYTES;
 /// Bytes of string work that cost one step.
 const BYTES_PER_STEP: usize = 256;
+/// What compiling a glob costs, in steps: as much as a few kilobytes of string work.
+const GLOB_STEPS: u64 = 8;
 /// Deepest value `==` compares or `eval` returns; context values are shallower.
 const MAX_VALUE_DEPTH: usize = 128;
 
@@ -1180,8 +1182,10 @@ impl<'a> Eval<'a> {
                 s.ends_with(p)
             }
             _ => {
-                // Glob matching backtracks to the last star: at worst text × pattern.
-                self.charge(span, work(s.len().saturating_mul(p.len() + 1)))?;
+                // Compiling the pattern (once per thread; charged every time, so
+                // that the count does not depend on what ran before), then
+                // simulating it over the text: at worst text × pattern.
+                self.charge(span, GLOB_STEPS + work(s.len().saturating_mul(p.len() + 1)))?;
                 crate::glob::matches(p, s)
             }
         }))

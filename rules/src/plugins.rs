@@ -3,7 +3,7 @@
 //! works with the plugins selected for the other categories.
 
 use floe_plugins::compose;
-use floe_plugins::{Any, CatalogBinding, Category, Egress, Selected, Semver, StorageBinding};
+use floe_plugins::{Any, CatalogBinding, Category, Egress, Selected, StorageBinding};
 use floe_schemas::diag::{self, Code, Diagnostic, Span};
 use serde_json::Value;
 
@@ -163,19 +163,34 @@ pub fn check(platform: &ResolvedPlatform, own_file: &str, external: &[Category])
     for c in chosen.iter().filter(|c| c.explicit) {
         let meta = c.plugin.meta();
         if let Some(pinned) = &c.version
-            && let (Some(want), Some(have)) = (Semver::parse(pinned), Semver::parse(meta.version))
-            && !have.satisfies(want)
+            && let Some(have) = meta.semver()
         {
-            let d = Diagnostic::error(
-                Code::PluginVersion,
-                format!(
-                    "{} plugin `{}` is version {have}, which does not satisfy the pinned `{pinned}`",
-                    meta.category.title(),
-                    meta.name
+            let d = match floe_plugins::satisfies(&have, pinned) {
+                Ok(true) => None,
+                Ok(false) => Some(
+                    Diagnostic::error(
+                        Code::PluginVersion,
+                        format!(
+                            "{} plugin `{}` is version {have}, which does not satisfy the pinned `{pinned}`",
+                            meta.category.title(),
+                            meta.name
+                        ),
+                    )
+                    .with_help(format!(
+                        "pin a version compatible with {have} (`version: \"{have}\"`), or remove `version`"
+                    )),
                 ),
-            )
-            .with_help(format!("pin a version compatible with {have} (`version: \"{have}\"`), or remove `version`"));
-            out.push(at(platform, d, &format!("plugins.{}.version", meta.category.key()), None));
+                Err(e) => Some(
+                    Diagnostic::error(
+                        Code::PluginVersion,
+                        format!("the pinned version `{pinned}` is not a version: {e}"),
+                    )
+                    .with_help(format!("pin `major.minor.patch` (`version: \"{have}\"`), or remove `version`")),
+                ),
+            };
+            if let Some(d) = d {
+                out.push(at(platform, d, &format!("plugins.{}.version", meta.category.key()), None));
+            }
         }
         for e in floe_plugins::validate(c.plugin.plugin(), &c.selected()) {
             let base = format!("plugins.{}.config", meta.category.key());
@@ -231,5 +246,55 @@ fn at(platform: &ResolvedPlatform, d: Diagnostic, path: &str, fallback: Option<&
     match origin {
         Some(o) => d.at(&o.file, span(o)),
         None => d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use floe_schemas::{Manifest, load};
+
+    use super::*;
+    use crate::resolve::{Tier, resolve};
+
+    /// The E0117 diagnostics of a platform pinning DuckDB (0.1.0) at `pinned`, as `(line, column, message)`.
+    fn pinned(pinned: &str) -> Vec<(u32, u32, String)> {
+        let text = format!(
+            "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {{name: acme, version: 1.0.0, owner: p@acme.io}}\n\
+             plugins:\n  compute:\n    type: duckdb\n    version: \"{pinned}\"\n  orchestrator: {{type: dagster}}\n"
+        );
+        let loaded = load::<Manifest>("manifest.yaml", text.as_bytes());
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let (node, manifest) = (loaded.node.unwrap(), loaded.value.unwrap());
+        let mut raw = node.to_json();
+        crate::secrets::redact_manifest(&mut raw);
+        let tier = Tier { label: "//", file: "manifest.yaml", manifest: &manifest, raw: &raw, node: &node };
+        let (platform, diags) = resolve(&[tier]);
+        assert!(diags.is_empty(), "{diags:?}");
+        check(&platform.unwrap(), "manifest.yaml", &[])
+            .into_iter()
+            .filter(|d| d.code == Code::PluginVersion)
+            .map(|d| {
+                let span = d.span.unwrap_or_default();
+                (span.line, span.column, d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pinned_versions_are_read_as_caret_requirements() {
+        assert_eq!(pinned("0.1.0"), []);
+        let found = pinned("0.2.0");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, found[0].1), (7, 14));
+        assert!(found[0].2.contains("does not satisfy the pinned `0.2.0`"), "{}", found[0].2);
+    }
+
+    #[test]
+    fn a_pin_that_is_not_a_version_is_reported_where_it_is_written() {
+        // The manifest schema admits it (`\d+.\d+.\d+`); semver does not.
+        let found = pinned("00.1.0");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, found[0].1), (7, 14));
+        assert!(found[0].2.starts_with("the pinned version `00.1.0` is not a version: "), "{}", found[0].2);
     }
 }

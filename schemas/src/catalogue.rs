@@ -92,8 +92,9 @@ pub fn explanation(code: Code) -> &'static str {
         Code::PluginVersion => {
             "A selection pins `version:` and floe's plugin of that name is not compatible with it. \
              Versions compare as cargo compares a bare requirement: the same left-most non-zero \
-             part, and not older (`0.1.0` accepts `0.1.3`, not `0.2.0`). `floe plugins` shows each \
-             plugin's version."
+             part, and not older (`0.1.0` accepts `0.1.3`, not `0.2.0`); a pre-release satisfies only \
+             a pin on a pre-release of the same version. A pin that is not a semantic version (`01.2.0`: \
+             a leading zero) is reported too. `floe plugins` shows each plugin's version."
         }
         Code::IncompatiblePlugins => {
             "Two selected plugins cannot work together: a plugin requires something of another \
