@@ -16,9 +16,10 @@
 //! ```
 //!
 //! `FLOE_DIFF_EDITS` is the number of edits each random test makes (default
-//! 160 and 100), `FLOE_DIFF_STEPS` the edits per seed (default 20);
+//! 240 and 160), `FLOE_DIFF_STEPS` the edits per seed (default 20);
 //! `FLOE_DIFF_SEED` replays one seed, the first `FLOE_DIFF_STEPS` edits of
-//! it. A random test runs to the end and then fails with every class of
+//! it; `FLOE_DIFF_VERBOSE=1` prints every difference as it is found (with
+//! `--nocapture`). A random test runs to the end and then fails with every class of
 //! difference it met, each with the seed, the step, the edits that led there
 //! and a diff. Every difference ever found becomes a named test below, with
 //! the shortest sequence of edits that shows it.
@@ -73,7 +74,11 @@ fn run_seed(seed: u64, steps: usize, examples: &[&str], shared: bool) -> Vec<Fou
     let mut check = |session: &mut Session, ws: usize, step: usize| {
         let diffs = session.compare(ws);
         if !diffs.is_empty() {
-            found.push(Found { seed, step, explanation: session.explain(&diffs), diffs });
+            let explanation = session.explain(&diffs);
+            if std::env::var_os("FLOE_DIFF_VERBOSE").is_some() {
+                eprintln!("seed {seed} step {step}: {explanation}");
+            }
+            found.push(Found { seed, step, explanation, diffs });
             session.cold_start();
         }
     };
@@ -134,7 +139,7 @@ const EXAMPLES: [&str; 3] = ["mesh", "centralized", "governance"];
 
 #[test]
 fn random_edits_match_clean_builds() {
-    random_edits("random_edits_match_clean_builds", 160, |seed| vec![EXAMPLES[seed as usize % 3]], false);
+    random_edits("random_edits_match_clean_builds", 240, |seed| vec![EXAMPLES[seed as usize % 3]], false);
 }
 
 #[test]
@@ -142,14 +147,15 @@ fn random_edits_through_a_shared_store_match_clean_builds() {
     let pairs = [["mesh", "mesh"], ["mesh", "centralized"], ["centralized", "governance"]];
     random_edits(
         "random_edits_through_a_shared_store_match_clean_builds",
-        100,
+        160,
         |seed| pairs[seed as usize % 3].to_vec(),
         true,
     );
 }
 
 // ---------------------------------------------------------------------------
-// Every difference found, as the shortest sequence of edits that shows it.
+// The harness: it sees no difference where there is none, and every kind
+// where there is one.
 
 #[test]
 fn harness_sees_no_difference_in_a_cold_build() {
@@ -157,6 +163,43 @@ fn harness_sees_no_difference_in_a_cold_build() {
         Session::new(&[example], false).assert_same(0);
     }
 }
+
+#[test]
+fn harness_sees_every_kind_of_difference() {
+    let outcome = |code, status: &str, diagnostics: serde_json::Value, out: &[(&str, &str)]| harness::Outcome {
+        code,
+        report: Some(serde_json::json!({
+            "summary": {"built": u8::from(status == "built"), "duration_ms": code},
+            "derivations": [{"label": "//p:artifacts", "rule": "floe.compiled-artifacts", "key": "k", "status": status}],
+            "diagnostics": diagnostics,
+        })),
+        stdout: String::new(),
+        stderr: String::new(),
+        out: out.iter().map(|(p, b)| (p.to_string(), b.as_bytes().to_vec())).collect(),
+    };
+    let warning = serde_json::json!([{"severity": "warning", "code": "E0710", "message": "m"}]);
+    let a = outcome(0, "reused", warning, &[("p/floe.drv.json", "{}"), ("p/a.json", "1\n"), ("q/floe.drv.json", "{}")]);
+    let b =
+        outcome(1, "built", serde_json::json!([]), &[("p/floe.drv.json", "{}"), ("p/a.json", "2\n"), ("p/b.py", "")]);
+    let classes: Vec<String> = harness::compare(&a, &b).into_iter().map(|d| d.class).collect();
+    assert_eq!(
+        classes,
+        [
+            "exit code 0 instead of 1",
+            "diagnostics: only incremental: warning E0710",
+            "floe-out: outputs of a package the clean build writes nothing for, left behind",
+            "floe-out: b.py missing after the incremental build",
+            "floe-out: a.json differs",
+        ]
+    );
+    // Built or reused, and the summary, are what incremental builds change.
+    let c = outcome(0, "built", a.report.as_ref().unwrap()["diagnostics"].clone(), &[]);
+    let d = outcome(0, "reused", a.report.as_ref().unwrap()["diagnostics"].clone(), &[]);
+    assert!(harness::compare(&c, &d).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Every difference found, as the shortest sequence of edits that shows it.
 
 /// `:helm-values` is keyed on the platform's plugins, but the values name the
 /// platform (`metadata.name`, `metadata.version`): a metadata edit kept the
@@ -214,9 +257,7 @@ fn artifacts_follow_enforcement_warnings() {
 fn dbt_project_version_reaches_enforcement() {
     let mut s = Session::new(&["mesh"], false);
     s.assert_same(0);
-    s.edit(0, "sales/orders/dbt_project.yml", "version = 1.1.0", |t| {
-        t.replace("version: '1.0.0'", "version: '1.1.0'")
-    });
+    s.edit(0, "sales/orders/dbt_project.yml", "version = 1.1.0", |t| t.replace("version: '1.0.0'", "version: '1.1.0'"));
     s.assert_same(0);
 }
 
@@ -225,7 +266,9 @@ fn dbt_project_version_reaches_enforcement() {
 /// the override expired (here `SOURCE_DATE_EPOCH=0`, 1970-01-01) and a build
 /// on a later day (unset: today's date, with the same settings hash as 0)
 /// reused the package: exit 0 where a fresh store fails with E0760 and the
-/// errors the override no longer excuses.
+/// errors the override no longer excuses. (Once the date is checked, the
+/// packages fail; their outputs from the day before must then go too, see
+/// `outputs_of_a_failing_package_are_removed`.)
 #[test]
 fn expired_override_fails_on_a_warm_store() {
     let mut s = Session::new(&["centralized"], false);
@@ -296,5 +339,16 @@ fn orchestration_requirements_follow_the_compute_plugin() {
     s.edit(0, "finance/manifest.yaml", "plugins.compute.type = spark", |t| {
         t.replace("plugins: {}\n", "plugins:\n  compute:\n    type: spark\n")
     });
+    s.assert_same(0);
+}
+
+/// A product that `.floeignore` hides is gone for a clean build; its
+/// outputs stayed in `floe-out/`.
+#[test]
+fn outputs_of_an_ignored_product_are_removed() {
+    let mut s = Session::new(&["centralized"], false);
+    s.assert_same(0);
+    std::fs::write(s.dir(0).join(".floeignore"), "/customers/\n").unwrap();
+    s.note(0, ".floeignore: new, `/customers/`".to_owned());
     s.assert_same(0);
 }

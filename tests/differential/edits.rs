@@ -45,6 +45,7 @@ const KINDS: &[(&str, u32, EditFn)] = &[
     ("evaluation date", 6, evaluation_date),
     ("broken file", 3, broken_file),
     ("file restored", 6, restored),
+    ("outputs deleted", 2, outputs_deleted),
 ];
 
 /// Applies one random edit that changes something, and says what it did.
@@ -134,10 +135,12 @@ impl Ctx<'_> {
 
     /// Model names: the SQL files' stems, under `dir` (all when empty).
     fn models(&self, dir: &str) -> Vec<String> {
-        self.files_where(|p| in_models(p) && p.ends_with(".sql") && (dir.is_empty() || p.starts_with(&format!("{dir}/"))))
-            .iter()
-            .map(|p| base(p).trim_end_matches(".sql").to_owned())
-            .collect()
+        self.files_where(|p| {
+            in_models(p) && p.ends_with(".sql") && (dir.is_empty() || p.starts_with(&format!("{dir}/")))
+        })
+        .iter()
+        .map(|p| base(p).trim_end_matches(".sql").to_owned())
+        .collect()
     }
 
     /// Rewrites a file with `f` (given the RNG and the text, it returns the
@@ -182,12 +185,20 @@ fn values_after(text: &str, needle: &str) -> Vec<(usize, usize)> {
 }
 
 /// Replaces one random value after `needle` by what `f` makes of it.
-fn replace_value(rng: &mut Rng, text: &str, needle: &str, f: impl FnOnce(&mut Rng, &str) -> String) -> Option<(String, String)> {
+fn replace_value(
+    rng: &mut Rng,
+    text: &str,
+    needle: &str,
+    f: impl FnOnce(&mut Rng, &str) -> String,
+) -> Option<(String, String)> {
     let (s, e) = rng.choice(values_after(text, needle))?;
     let old = text[s..e].trim_end();
     let new = f(rng, old);
     let line = text[..s].matches('\n').count() + 1;
-    Some((format!("{}{new}{}", &text[..s], &text[s + old.len()..]), format!("line {line}: {}{old} -> {new}", needle.trim_start())))
+    Some((
+        format!("{}{new}{}", &text[..s], &text[s + old.len()..]),
+        format!("line {line}: {}{old} -> {new}", needle.trim_start()),
+    ))
 }
 
 /// A flow list with one entry toggled: removed when present, else added.
@@ -814,4 +825,21 @@ fn restored(cx: &mut Ctx<'_>) -> Option<String> {
         std::fs::remove_file(cx.root.join(&file)).unwrap();
         Some(format!("{file}: removed (not in the example)"))
     }
+}
+
+/// Outputs deleted between builds, all of them (what `floe clean` does) or
+/// one file: the next build must restore them.
+fn outputs_deleted(cx: &mut Ctx<'_>) -> Option<String> {
+    let out = cx.root.join("floe-out");
+    let files: Vec<String> = crate::common::tree(&out).into_iter().map(|(p, _)| p).collect();
+    if files.is_empty() {
+        return None;
+    }
+    if cx.rng.bool() {
+        std::fs::remove_dir_all(&out).unwrap();
+        return Some("floe-out/ removed (as `floe clean` does)".to_owned());
+    }
+    let file = cx.pick_owned(files)?;
+    std::fs::remove_file(out.join(&file)).unwrap();
+    Some(format!("floe-out/{file} removed"))
 }

@@ -165,16 +165,23 @@ pub fn compare(incremental: &Outcome, clean: &Outcome) -> Vec<Difference> {
             diffs.extend(compare_diagnostics(&a["diagnostics"], &b["diagnostics"]));
             let (da, db) = (derivation_lines(a), derivation_lines(b));
             if da != db {
+                // Named by the rules of the lines that differ.
+                let rule = |l: &String| l.split(' ').nth(1).unwrap_or("?").trim_matches('"').to_owned();
+                let rules: BTreeSet<String> = da
+                    .iter()
+                    .filter(|l| !db.contains(l))
+                    .chain(db.iter().filter(|l| !da.contains(l)))
+                    .map(rule)
+                    .collect();
                 diffs.push(Difference {
-                    class: "derivation keys".to_owned(),
+                    class: format!("derivations differ: {}", rules.into_iter().collect::<Vec<_>>().join(", ")),
                     detail: text_diff(&da.join("\n"), &db.join("\n")),
                 });
             }
         }
-        _ if incremental.stdout != clean.stdout => diffs.push(Difference {
-            class: "stdout".to_owned(),
-            detail: text_diff(&incremental.stdout, &clean.stdout),
-        }),
+        _ if incremental.stdout != clean.stdout => {
+            diffs.push(Difference { class: "stdout".to_owned(), detail: text_diff(&incremental.stdout, &clean.stdout) })
+        }
         _ => {}
     }
     if incremental.stderr != clean.stderr {
@@ -233,9 +240,15 @@ fn derivation_lines(report: &Value) -> Vec<String> {
 }
 
 fn compare_outputs(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<Difference> {
-    // Packages are the directories holding a derivation record.
+    // Packages are the directories holding a derivation record, compiled
+    // artifacts or a resolved manifest.
     let packages = |t: &BTreeMap<String, Vec<u8>>| -> BTreeSet<String> {
-        t.keys().filter_map(|p| p.strip_suffix("floe.drv.json")).map(|d| d.trim_end_matches('/').to_owned()).collect()
+        let markers = ["floe.drv.json", "compiled_artifacts.json", "manifest.resolved.json"];
+        t.keys()
+            .filter_map(|p| markers.iter().find_map(|m| p.strip_suffix(m)))
+            .filter(|d| d.is_empty() || d.ends_with('/'))
+            .map(|d| d.trim_end_matches('/').to_owned())
+            .collect()
     };
     let (pa, pb) = (packages(a), packages(b));
     // A file's package: the nearest directory holding a record, in either tree.
@@ -332,6 +345,10 @@ pub struct Session {
     pub epoch: Epoch,
     /// The edits since the stores were last empty, as the failure shows them.
     pub log: Vec<String>,
+    /// The edits before that: they shaped the tree, their builds matched.
+    earlier: Vec<String>,
+    /// The evaluation date when the stores were last empty.
+    since: Epoch,
 }
 
 impl Session {
@@ -350,7 +367,15 @@ impl Session {
             })
             .collect();
         let store = shared.then(|| tmp.path().join("store"));
-        Session { tmp, workspaces, store, epoch: Epoch::At(START), log: Vec::new() }
+        Session {
+            tmp,
+            workspaces,
+            store,
+            epoch: Epoch::At(START),
+            log: Vec::new(),
+            earlier: Vec::new(),
+            since: Epoch::At(START),
+        }
     }
 
     pub fn dir(&self, ws: usize) -> &Path {
@@ -406,9 +431,20 @@ impl Session {
 
     /// The edit log and the differences, for a failure message.
     pub fn explain(&self, diffs: &[Difference]) -> String {
-        let mut s = format!("edits since the stores were empty ({}):\n", self.epoch.describe());
+        let mut s = String::new();
+        if !self.earlier.is_empty() {
+            s.push_str("earlier edits, built on stores emptied since:\n");
+            for (i, e) in self.earlier.iter().enumerate() {
+                s.push_str(&format!("  {:>3}. {e}\n", i + 1));
+            }
+        }
+        s.push_str(&format!(
+            "edits since the stores were empty (starting at {}, now {}):\n",
+            self.since.describe(),
+            self.epoch.describe()
+        ));
         for (i, e) in self.log.iter().enumerate() {
-            s.push_str(&format!("  {:>3}. {e}\n", i + 1));
+            s.push_str(&format!("  {:>3}. {e}\n", self.earlier.len() + i + 1));
         }
         s.push_str("differences:\n");
         for d in diffs {
@@ -428,7 +464,8 @@ impl Session {
         if let Some(store) = &self.store {
             let _ = std::fs::remove_dir_all(store);
         }
-        self.log.clear();
+        self.earlier.append(&mut self.log);
+        self.since = self.epoch;
     }
 }
 

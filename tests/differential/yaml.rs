@@ -201,7 +201,10 @@ approved_products: [orders, customers]
         assert!(d.set(&["plugins", "compute", "config", "threads"], "2"));
         assert!(d.set(&["governance", "quality_gates", "block_on_failure"], "true"));
         assert_eq!(d.items(&["governance", "policy_overrides"]).len(), 2);
-        assert!(d.push_item(&["governance", "policy_overrides"], &["- pattern: z".to_owned(), "  action: exclude".to_owned()]));
+        assert!(d.push_item(
+            &["governance", "policy_overrides"],
+            &["- pattern: z".to_owned(), "  action: exclude".to_owned()]
+        ));
         let items = d.items(&["governance", "policy_overrides"]);
         d.drain(items[0]);
         assert_eq!(flow_list(&d.get(&["approved_products"]).unwrap()).unwrap(), ["orders", "customers"]);
