@@ -16,7 +16,7 @@
 //! ```
 //!
 //! `FLOE_DIFF_EDITS` is the number of edits each random test makes (default
-//! 240 and 160), `FLOE_DIFF_STEPS` the edits per seed (default 20);
+//! 320 and 240), `FLOE_DIFF_STEPS` the edits per seed (default 20);
 //! `FLOE_DIFF_SEED` replays one seed, the first `FLOE_DIFF_STEPS` edits of
 //! it; `FLOE_DIFF_VERBOSE=1` prints every difference as it is found (with
 //! `--nocapture`). A random test runs to the end and then fails with every class of
@@ -139,7 +139,7 @@ const EXAMPLES: [&str; 3] = ["mesh", "centralized", "governance"];
 
 #[test]
 fn random_edits_match_clean_builds() {
-    random_edits("random_edits_match_clean_builds", 240, |seed| vec![EXAMPLES[seed as usize % 3]], false);
+    random_edits("random_edits_match_clean_builds", 320, |seed| vec![EXAMPLES[seed as usize % 3]], false);
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn random_edits_through_a_shared_store_match_clean_builds() {
     let pairs = [["mesh", "mesh"], ["mesh", "centralized"], ["centralized", "governance"]];
     random_edits(
         "random_edits_through_a_shared_store_match_clean_builds",
-        160,
+        240,
         |seed| pairs[seed as usize % 3].to_vec(),
         true,
     );
