@@ -736,7 +736,7 @@ impl Context {
         // is restored from the store (or, when the store lost it, rebuilt).
         let out_dir = self.options.out.join(info.dir.as_str());
         let mut restored = Vec::new();
-        let mut written = 0;
+        let mut to_restore = Vec::new();
         for (i, out) in record.outputs.iter().enumerate() {
             let abs = self.options.out.join(out.path.as_str());
             let stat = self.system.stat(&abs)?;
@@ -752,9 +752,14 @@ impl Context {
                 }
                 continue;
             }
-            written += 1;
             let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
             let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
+            to_restore.push((i, abs, bytes));
+        }
+        // Written only once every one can be: a package that must be
+        // evaluated again is not half restored first.
+        let written = to_restore.len();
+        for (i, abs, bytes) in to_restore {
             restored.push((i, self.system.write_atomic(&abs, &bytes)?));
         }
         let statuses = record
