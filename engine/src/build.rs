@@ -150,7 +150,7 @@ impl Session {
         // A store of its own keeps one state; a shared one keeps one per workspace.
         let own = options.store == options.workspace.join(discover::STORE_DIR);
         let workspace_id = (!own).then(|| Hash::of(options.workspace.to_string_lossy().as_bytes()));
-        let store = Store::new(system.clone(), options.store.clone(), workspace_id);
+        let store = Store::new(system.clone(), options.store.clone(), workspace_id, options.out.clone());
         // The state file's own mtime is the file system's clock at the last save.
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
         let encoded = store.read_state(&options.settings.floe_version)?;
@@ -196,7 +196,8 @@ impl Session {
         }
         let files: BTreeMap<WsPath, (FileStat, Hash)> = files.into_iter().collect();
         let known_normal: BTreeMap<WsPath, Hash> = known_normal.into_iter().collect();
-        let (layout, layout_diagnostics) = Layout::from_files(files.keys());
+        let (layout, mut layout_diagnostics) = Layout::from_files(files.keys());
+        layout_diagnostics.extend(found.diagnostics);
         let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
         let cx = Context {
             system,
@@ -444,7 +445,7 @@ impl Context {
                 Err(d) => diags.push(d),
             }
         }
-        if patterns.is_empty() && diags.is_empty() {
+        if self.options.labels.is_empty() {
             patterns.push(("//...".to_owned(), Pattern::Recursive { dir: WsPath::ROOT }));
         }
         let (selected, more) = label::select(&self.layout, &patterns);
@@ -703,7 +704,7 @@ impl Context {
             }
             let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
             let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
-            restored.push((i, self.system.write_atomic(&abs, &bytes)?));
+            restored.push((i, self.system.write_atomic(&self.options.out, out.path.as_str(), &bytes)?));
         }
         let statuses = record
             .derivations
@@ -761,7 +762,7 @@ impl Context {
                 current.expect("checked")
             } else {
                 written += 1;
-                self.system.write_atomic(&abs, &bytes)?
+                self.system.write_atomic(&self.options.out, path.as_str(), &bytes)?
             };
             records.push(OutputRecord { path, hash, stat });
         }
