@@ -581,11 +581,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("manifest.yaml");
         mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
-        // Were it opened for reading without O_NONBLOCK, these would wait for a writer forever.
-        let err = OsSystem.read(&fifo).unwrap_err();
-        assert!(err.message.contains("a FIFO"), "{err}");
-        assert!(OsSystem.read_at(&fifo, 0, 1).is_err());
-        assert_eq!(read_text(&fifo), None);
+        // Were it opened for reading without O_NONBLOCK, these would wait for
+        // a writer forever: they run on a thread the test waits for a while only.
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let err = OsSystem.read(&path).unwrap_err();
+            assert!(err.message.contains("a FIFO"), "{err}");
+            assert!(OsSystem.read_at(&path, 0, 1).is_err());
+            assert_eq!(read_text(&path), None);
+            let _ = done.send(());
+        });
+        finished.recv_timeout(std::time::Duration::from_secs(10)).expect("reading a FIFO returns at once, refused");
         assert_eq!(kind(&fifo).unwrap(), Some(FileKind::Fifo));
     }
 

@@ -86,7 +86,8 @@ fn produced_examples() -> BTreeMap<Code, (String, String)> {
             .status()
             .unwrap();
         assert!(status.success(), "{setup}");
-        let r = common::floe(ws.path(), &["build"]);
+        // Bounded: a FIFO read by mistake would wait forever.
+        let r = common::floe_within(ws.path(), &["build"], std::time::Duration::from_secs(30));
         let text = r.stderr.replace(&outside.path().display().to_string(), "/home/me");
         out.insert(code, (what.to_owned(), block(&text, code).unwrap_or_else(|| panic!("{code}: {text}"))));
     }

@@ -3,64 +3,23 @@
 //! killed build, a store damaged on disk. floe reads only inside the workspace,
 //! writes only what it owns, never hangs, and trusts nothing it cannot verify.
 //!
-//! Every command here runs with a deadline and a memory limit: the failures
-//! these tests guard against are hangs and runaway walks.
+//! Every command here runs with a deadline and a memory limit
+//! (`common::floe_within`): the failures these tests guard against are hangs
+//! and runaway walks.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests build hostile workspaces on disk
 
 mod common;
 
-use std::io::Read as _;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Run, build_json, workspace};
-
-/// Runs floe like `common::floe`, but kills it after `limit` (and fails the
-/// test) instead of waiting forever, and caps its memory.
-fn floe_within(dir: &Path, args: &[&str], limit: Duration) -> Run {
-    let mut cmd = Command::new("sh");
-    // 4 GiB of address space: a walk that explodes fails fast instead of
-    // exhausting the machine.
-    cmd.arg("-c").arg("ulimit -v 4194304; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_floe"));
-    cmd.arg("-C").arg(dir).args(args);
-    cmd.env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH").env_remove("FLOE_STORE");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`floe {}` did not finish within {limit:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
-    assert!(!run.stderr.contains("panicked"), "floe panicked:\n{}", run.stderr);
-    assert!(status.code().is_some(), "floe was killed by a signal ({status}):\n{}", run.stderr);
-    run
-}
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn floe(dir: &Path, args: &[&str]) -> Run {
-    floe_within(dir, args, LIMIT)
+    common::floe_within(dir, args, LIMIT)
 }
 
 fn mkfifo(path: &Path) {
