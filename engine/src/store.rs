@@ -729,10 +729,17 @@ mod tests {
         store.flush().unwrap();
         // Sound as a file (its checksum matches), wrong in what it says.
         let mut index = decode_index(&sys.get("/s/index").unwrap()).unwrap();
+        let loc = index.objects.get_mut(&h).unwrap();
+        (loc.offset, loc.len) = (8, u64::MAX - 4);
+        let mut bytes = INDEX_MAGIC.to_vec();
+        put_section(&mut bytes, &postcard::to_stdvec(&index).unwrap());
+        sys.put("/s/index", &bytes);
+        assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
+        let mut index = decode_index(&bytes).unwrap();
         index.objects.get_mut(&h).unwrap().len = u64::MAX / 2;
         let mut bytes = INDEX_MAGIC.to_vec();
         put_section(&mut bytes, &postcard::to_stdvec(&index).unwrap());
-        sys.put("/s/index", bytes);
+        sys.put("/s/index", &bytes);
         assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
     }
 
