@@ -378,10 +378,19 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
             .map_err(|e| Failure::Usage(format!("`{}`: {}", d.display(), e.message)))?,
         None => cwd,
     };
-    let sys = OsSystem;
     let mut outermost_domain = None;
+    // Manifests that are links out of their own directory: such a directory
+    // cannot be the root; the walk of the root found above judges them.
+    let mut leaving = Vec::new();
     for dir in start.ancestors() {
-        let Some(bytes) = sys.read(&dir.join(floe_engine::layout::MANIFEST))? else { continue };
+        let bytes = match manifest_in(dir)? {
+            Manifest::Absent => continue,
+            Manifest::Leaves(link, target) => {
+                leaving.push((link, target));
+                continue;
+            }
+            Manifest::Found(bytes) => bytes,
+        };
         // A domain manifest is not the root: keep walking up.
         let scope = floe_schemas::yaml::parse("manifest.yaml", &bytes)
             .ok()
@@ -396,19 +405,74 @@ fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
     if let Some(root) = outermost_domain {
         return Ok((root, start));
     }
-    err(&format!(
-        "{}\n",
-        floe_schemas::diag::render_human(
-            &Diagnostic::error(
-                Code::NoWorkspace,
-                format!("no workspace: no platform manifest.yaml in `{}` or above", start.display())
+    for (link, target) in leaving {
+        report(
+            Diagnostic::error(
+                Code::LinkLeavesWorkspace,
+                format!("`{}` is a symbolic link to `{}`, outside its directory", link.display(), target.display()),
             )
-            .with_help("run floe inside a workspace, or pass `-C DIR`"),
-            &|_| None,
-            false,
+            .with_help("a workspace's root manifest.yaml must lie in the workspace: copy it in"),
+            &link,
+        )?;
+    }
+    report(
+        Diagnostic::error(
+            Code::NoWorkspace,
+            format!("no workspace: no platform manifest.yaml in `{}` or above", start.display()),
         )
-    ))?;
+        .with_help("run floe inside a workspace, or pass `-C DIR`"),
+        Path::new(""),
+    )?;
     Err(Failure::User)
+}
+
+/// What a directory's `manifest.yaml` is to the walk up to the root.
+enum Manifest {
+    Absent,
+    /// The bytes of a regular file, or of a link to one inside the directory.
+    Found(Vec<u8>),
+    /// A link that leads out of the directory.
+    Leaves(PathBuf, PathBuf),
+}
+
+/// The `manifest.yaml` of `dir`, read only if it is a regular file: a FIFO is
+/// never opened (it would wait for a writer forever), a device never read.
+fn manifest_in(dir: &Path) -> Result<Manifest, Failure> {
+    use floe_engine::FileKind;
+    let path = dir.join(floe_engine::layout::MANIFEST);
+    let kind = match crate::system::kind(&path)? {
+        Some(FileKind::Link) => match OsSystem.resolve(&path)? {
+            Some((target, _)) if !target.starts_with(dir) => return Ok(Manifest::Leaves(path, target)),
+            Some((_, kind)) => kind,
+            None => return Ok(Manifest::Absent),
+        },
+        Some(kind) => kind,
+        None => return Ok(Manifest::Absent),
+    };
+    match kind {
+        FileKind::File => Ok(crate::system::read_regular(&path)?.map_or(Manifest::Absent, Manifest::Found)),
+        FileKind::Dir => Ok(Manifest::Absent),
+        other => {
+            report(
+                Diagnostic::error(
+                    Code::NotARegularFile,
+                    format!("`{}` is {}, not a regular file; floe does not read it", path.display(), other.describe()),
+                )
+                .with_help("replace it with a regular file"),
+                &path,
+            )?;
+            Err(Failure::User)
+        }
+    }
+}
+
+/// Prints a diagnostic of the walk up to the root (there is no workspace yet
+/// to render it against): about `file` as a whole, never quoting it.
+fn report(mut diagnostic: Diagnostic, file: &Path) -> Result<(), Failure> {
+    if !file.as_os_str().is_empty() {
+        diagnostic.file = Some(file.display().to_string());
+    }
+    Ok(err(&format!("{}\n", floe_schemas::diag::render_human(&diagnostic, &|_| None, false)))?)
 }
 
 fn store_dir(cli: &Cli, root: &Path) -> PathBuf {

@@ -98,7 +98,7 @@ pub fn compile(
     for file in mem.files_under(Path::new("/out").join(PRODUCT_DIR)) {
         let Some(name) = file.file_name() else { continue };
         let bytes = mem.get(&file).unwrap_or_default();
-        os.write_atomic(&out_dir.join(name), &bytes)?;
+        os.write_atomic(&out_dir, &name.to_string_lossy(), &bytes)?;
         if printer.verbosity != crate::output::Verbosity::Quiet && printer.format == crate::output::Format::Human {
             crate::output::err(&format!("wrote {}\n", floe_schemas::diag::escape(&shown(&out_dir.join(name)))))?;
         }

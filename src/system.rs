@@ -4,11 +4,15 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use floe_engine::system::{DirStat, FileKind, Lock, Locked, is_temporary, plain_components, temporary_name};
 use floe_engine::{DirEntry, FileStat, IoError, Ran, System};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
 
 pub struct OsSystem;
 
@@ -16,28 +20,201 @@ fn io_error(op: &'static str, path: &Path, e: std::io::Error) -> IoError {
     IoError { op, path: path.to_path_buf(), message: e.to_string() }
 }
 
+fn errno(op: &'static str, path: &Path, e: Errno) -> IoError {
+    io_error(op, path, e.into())
+}
+
 fn stat_of(meta: &std::fs::Metadata) -> FileStat {
     FileStat { size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), inode: meta.ino() }
 }
 
+fn stat_of_raw(st: &rustix::fs::Stat) -> FileStat {
+    FileStat {
+        size: st.st_size as u64,
+        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
+        inode: st.st_ino,
+    }
+}
+
+fn kind_of(file_type: FileType) -> FileKind {
+    match file_type {
+        FileType::RegularFile => FileKind::File,
+        FileType::Directory => FileKind::Dir,
+        FileType::Symlink => FileKind::Link,
+        FileType::Fifo => FileKind::Fifo,
+        FileType::Socket => FileKind::Socket,
+        _ => FileKind::Device,
+    }
+}
+
+fn kind_of_std(t: std::fs::FileType) -> FileKind {
+    if t.is_symlink() {
+        FileKind::Link
+    } else if t.is_dir() {
+        FileKind::Dir
+    } else if t.is_file() {
+        FileKind::File
+    } else if t.is_fifo() {
+        FileKind::Fifo
+    } else if t.is_socket() {
+        FileKind::Socket
+    } else {
+        FileKind::Device
+    }
+}
+
+fn absent(e: Errno) -> bool {
+    matches!(e, Errno::NOENT | Errno::NOTDIR)
+}
+
+/// Opens a regular file for reading. `O_NONBLOCK`: opening a FIFO returns at
+/// once instead of waiting for a writer; it is then refused, like anything but
+/// a regular file. `None` when it does not exist.
+fn open_regular(path: &Path) -> Result<Option<(OwnedFd, rustix::fs::Stat)>, IoError> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if absent(e) => return Ok(None),
+        Err(e) => return Err(errno("read", path, e)),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| errno("read", path, e))?;
+    match kind_of(FileType::from_raw_mode(st.st_mode)) {
+        FileKind::File => Ok(Some((fd, st))),
+        other => Err(IoError {
+            op: "read",
+            path: path.to_path_buf(),
+            message: format!("it is {}, not a regular file", other.describe()),
+        }),
+    }
+}
+
+/// The bytes of a regular file (see [`open_regular`]).
+pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
+    use std::io::Read;
+    let Some((fd, st)) = open_regular(path)? else { return Ok(None) };
+    // The size only sizes the first allocation; the file may still grow.
+    let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0).min(1 << 26));
+    std::fs::File::from(fd).read_to_end(&mut bytes).map_err(|e| io_error("read", path, e))?;
+    Ok(Some(bytes))
+}
+
+/// What is at `path`, without following a link; `None` when nothing is.
+pub fn kind(path: &Path) -> Result<Option<FileKind>, IoError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(kind_of_std(m.file_type()))),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(e) => Err(io_error("stat", path, e)),
+    }
+}
+
+/// Opens directory `name` in `dir` without following a link. A link (or a
+/// stray file) where the directory goes is replaced by a directory: floe
+/// owns everything below a base it writes to, and writes through no link.
+fn open_dir_below(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd, IoError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for _ in 0..3 {
+        match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::NOENT) => match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(errno("create directory", shown, e)),
+            },
+            // ELOOP: a link (O_NOFOLLOW); ENOTDIR: something else.
+            Err(Errno::LOOP | Errno::NOTDIR) => {
+                let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| errno("create directory", shown, e))?;
+                if kind_of(FileType::from_raw_mode(st.st_mode)) != FileKind::Link {
+                    return Err(IoError {
+                        op: "create directory",
+                        path: shown.to_path_buf(),
+                        message: "a file is in the way".to_owned(),
+                    });
+                }
+                match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+                    Ok(()) | Err(Errno::NOENT) => {}
+                    Err(e) => return Err(errno("remove the link", shown, e)),
+                }
+            }
+            Err(e) => return Err(errno("open", shown, e)),
+        }
+    }
+    Err(IoError { op: "open", path: shown.to_path_buf(), message: "it keeps changing".to_owned() })
+}
+
+/// A fresh temporary file beside `name` in `dir`, locked for as long as it is
+/// open: [`OsSystem::sweep`] removes only temporary files nobody holds.
+fn create_temporary(dir: &OwnedFd, name: &str, shown: &Path) -> Result<(String, OwnedFd), IoError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for _ in 0..8 {
+        let unique = format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let tmp = temporary_name(name, &unique);
+        let fd = match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o666)) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(errno("write", shown, e)),
+        };
+        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            // Without locks (see `try_lock`) nothing is swept either.
+            Ok(()) | Err(Errno::NOLCK | Errno::OPNOTSUPP | Errno::NOSYS) => return Ok((tmp, fd)),
+            // A sweep took it in the instant between creating and locking: it
+            // removes that file; this write takes another.
+            Err(Errno::WOULDBLOCK) => continue,
+            Err(e) => return Err(errno("lock", shown, e)),
+        }
+    }
+    Err(IoError { op: "write", path: shown.to_path_buf(), message: "no temporary file could be made".to_owned() })
+}
+
+/// Removes entry `name` of `dir`, a directory with all it holds, following
+/// no link: a link is removed, not what it leads to.
+fn remove_entry(dir: &OwnedFd, name: &std::ffi::CStr, shown: &Path) -> Result<(), IoError> {
+    let st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(errno("remove", shown, e)),
+    };
+    if kind_of(FileType::from_raw_mode(st.st_mode)) != FileKind::Dir {
+        return match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(errno("remove", shown, e)),
+        };
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let sub = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| errno("remove", shown, e))?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&sub).map_err(|e| errno("list", shown, e))? {
+        let entry = entry.map_err(|e| errno("list", shown, e))?;
+        if !matches!(entry.file_name().to_bytes(), b"." | b"..") {
+            names.push(entry.file_name().to_owned());
+        }
+    }
+    for n in &names {
+        remove_entry(&sub, n, &shown.join(n.to_string_lossy().as_ref()))?;
+    }
+    match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(errno("remove", shown, e)),
+    }
+}
+
 impl System for OsSystem {
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError> {
-        match std::fs::read(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("read", path, e)),
-        }
+        read_regular(path)
     }
 
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut f = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("read", path, e)),
-        };
-        let mut buf = vec![0; len as usize];
-        match f.seek(SeekFrom::Start(offset)).and_then(|_| f.read_exact(&mut buf)) {
+        use std::os::unix::fs::FileExt;
+        let Some((fd, st)) = open_regular(path)? else { return Ok(None) };
+        // Never allocate for bytes the file does not have: a damaged index
+        // could ask for any length.
+        match offset.checked_add(len) {
+            Some(end) if end <= st.st_size as u64 => {}
+            _ => return Ok(None),
+        }
+        let Ok(len) = usize::try_from(len) else { return Ok(None) };
+        let mut buf = vec![0; len];
+        match std::fs::File::from(fd).read_exact_at(&mut buf, offset) {
             Ok(()) => Ok(Some(buf)),
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(io_error("read", path, e)),
@@ -54,37 +231,32 @@ impl System for OsSystem {
     }
 
     fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
-        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-        use rustix::io::Errno;
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let absent = |e: Errno| matches!(e, Errno::NOENT | Errno::NOTDIR);
         let fd = match rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(fd) => fd,
             Err(e) if absent(e) => return Ok(vec![None; names.len()]),
-            Err(e) => return Err(io_error("open", dir, e.into())),
+            Err(e) => return Err(errno("open", dir, e)),
         };
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             // Each name is looked up in the open directory: one path component, not the whole path.
             out.push(match rustix::fs::statat(&fd, name.as_str(), AtFlags::empty()) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(FileStat {
-                    size: st.st_size as u64,
-                    mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
-                    inode: st.st_ino,
-                }),
+                Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(stat_of_raw(&st)),
                 Ok(_) => None,
                 Err(e) if absent(e) => None,
-                Err(e) => return Err(io_error("stat", &dir.join(name), e.into())),
+                Err(e) => return Err(errno("stat", &dir.join(name), e)),
             });
         }
         Ok(out)
     }
 
-    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
+    fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => Ok(Some(m.mtime() * 1_000_000_000 + m.mtime_nsec())),
+            Ok(m) if m.is_dir() => {
+                Ok(Some(DirStat { mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(), dev: m.dev(), ino: m.ino() }))
+            }
             Ok(_) => Ok(None),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
             Err(e) => Err(io_error("stat", path, e)),
@@ -100,39 +272,160 @@ impl System for OsSystem {
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| io_error("list", path, e))?;
-            let file_type = entry.file_type().map_err(|e| io_error("list", path, e))?;
-            // A symlink counts as what it points at; a dangling one is skipped.
-            let is_dir = if file_type.is_symlink() {
-                match std::fs::metadata(entry.path()) {
-                    Ok(m) => m.is_dir(),
-                    Err(_) => continue,
-                }
-            } else {
-                file_type.is_dir()
-            };
-            out.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), is_dir });
+            // The type the directory records (no stat where the file system keeps it).
+            let kind = kind_of_std(entry.file_type().map_err(|e| io_error("list", path, e))?);
+            out.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), kind });
         }
         Ok(out)
     }
 
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, e))?;
-        let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io_error("write", path, e));
+    fn resolve(&self, path: &Path) -> Result<Option<(PathBuf, FileKind)>, IoError> {
+        let target = match std::fs::canonicalize(path) {
+            Ok(t) => t,
+            Err(e)
+                if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+                    || e.raw_os_error() == Some(Errno::LOOP.raw_os_error()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(io_error("resolve", path, e)),
+        };
+        Ok(kind(&target)?.map(|k| (target, k)))
+    }
+
+    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        let path = base.join(rel);
+        let Some((name, dirs)) =
+            plain_components(rel).as_deref().and_then(<[&str]>::split_last).map(|(n, d)| (*n, d.to_vec()))
+        else {
+            return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
+        };
+        std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
+        let mut shown = base.to_path_buf();
+        for d in dirs {
+            shown.push(d);
+            dir = open_dir_below(&dir, d, &shown)?;
         }
-        let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, e))?;
-        Ok(stat_of(&meta))
+        // A sweep can remove a temporary file in the instant between its
+        // creation and its lock (see `create_temporary`); then the rename
+        // finds nothing, and the write starts again.
+        for _ in 0..3 {
+            let (tmp, fd) = create_temporary(&dir, name, &path)?;
+            let mut file = std::fs::File::from(fd);
+            let written = file.write_all(bytes).map_err(|e| io_error("write", &path, e));
+            let stat = written.and_then(|()| {
+                let meta = file.metadata().map_err(|e| io_error("stat", &path, e))?;
+                Ok(stat_of(&meta))
+            });
+            // The rename replaces whatever is at `name`, a link included, and follows nothing.
+            let renamed = stat.and_then(|st| match rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
+                Ok(()) => Ok(Some(st)),
+                Err(Errno::NOENT) => Ok(None),
+                Err(e) => Err(errno("write", &path, e)),
+            });
+            match renamed {
+                Ok(Some(st)) => return Ok(st),
+                Ok(None) => continue,
+                Err(e) => {
+                    let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+                    return Err(e);
+                }
+            }
+        }
+        Err(IoError { op: "write", path, message: "its temporary file kept disappearing".to_owned() })
+    }
+
+    fn remove_below(&self, base: &Path, rel: &str) -> Result<(), IoError> {
+        let path = base.join(rel);
+        let Some((name, dirs)) =
+            plain_components(rel).as_deref().and_then(<[&str]>::split_last).map(|(n, d)| (*n, d.to_vec()))
+        else {
+            return Err(IoError { op: "remove", path, message: "not a plain relative path".to_owned() });
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = match rustix::fs::open(base, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if absent(e) => return Ok(()),
+            Err(e) => return Err(errno("remove", &path, e)),
+        };
+        for d in dirs {
+            dir = match rustix::fs::openat(&dir, d, flags | OFlags::NOFOLLOW, Mode::empty()) {
+                Ok(fd) => fd,
+                // Nothing there, or a link or a file where a directory would
+                // be: nothing of floe's is below it.
+                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => return Ok(()),
+                Err(e) => return Err(errno("remove", &path, e)),
+            };
+        }
+        let name = std::ffi::CString::new(name).map_err(|e| io_error("remove", &path, e.into()))?;
+        remove_entry(&dir, &name, &path)
+    }
+
+    fn try_lock(&self, path: &Path, exclusive: bool, create: bool) -> Result<Locked, IoError> {
+        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+        if create {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io_error("create directory", parent, e))?;
+            }
+            flags |= OFlags::CREATE;
+        }
+        let fd = match rustix::fs::open(path, flags, Mode::from_raw_mode(0o666)) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) if !create => return Ok(Locked::Absent),
+            Err(e) => return Err(errno("lock", path, e)),
+        };
+        let op =
+            if exclusive { FlockOperation::NonBlockingLockExclusive } else { FlockOperation::NonBlockingLockShared };
+        match rustix::fs::flock(&fd, op) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => return Ok(Locked::Busy),
+            // A file system without locks (some network mounts): writers go
+            // on as they would without them, and nothing is judged abandoned,
+            // so nothing is swept.
+            Err(Errno::NOLCK | Errno::OPNOTSUPP | Errno::NOSYS) => {
+                return Ok(if create { Locked::Held(Lock::new(fd)) } else { Locked::Busy });
+            }
+            Err(e) => return Err(errno("lock", path, e)),
+        }
+        // Removed by its last holder while this one waited: what it guarded is over.
+        let st = rustix::fs::fstat(&fd).map_err(|e| errno("lock", path, e))?;
+        if st.st_nlink == 0 {
+            return if create { self.try_lock(path, exclusive, create) } else { Ok(Locked::Absent) };
+        }
+        Ok(Locked::Held(Lock::new(fd)))
+    }
+
+    fn sweep(&self, dir: &Path) -> Result<usize, IoError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => return Ok(0),
+            Err(e) => return Err(io_error("list", dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("list", dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            match kind_of_std(entry.file_type().map_err(|e| io_error("list", dir, e))?) {
+                // Links are not followed: nothing outside is swept.
+                FileKind::Dir => removed += self.sweep(&path)?,
+                FileKind::File if is_temporary(&name) => {
+                    // Its writer holds a lock on it until it is renamed; a
+                    // lock that can be taken belongs to nobody any more.
+                    if let Locked::Held(_lock) = self.try_lock(&path, true, false)? {
+                        match std::fs::remove_file(&path) {
+                            Ok(()) => removed += 1,
+                            Err(e) if e.kind() == ErrorKind::NotFound => {}
+                            Err(e) => return Err(io_error("remove", &path, e)),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(removed)
     }
 
     fn run_plugin(&self, program: &Path, stdin: &[u8], limit: std::time::Duration) -> Result<Ran, IoError> {
@@ -225,9 +518,10 @@ impl System for OsSystem {
     }
 }
 
-/// Reads a file for rendering a diagnostic's snippet; failures just mean no snippet.
+/// Reads a file for rendering a diagnostic's snippet; failures (a FIFO
+/// included, which is never waited on) just mean no snippet.
 pub fn read_text(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    read_regular(path).ok().flatten().map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// The process's working directory.
@@ -263,4 +557,112 @@ pub fn probe_tcp(host: &str, port: u16, limit: std::time::Duration) -> Result<st
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_never_allocates_more_than_the_file_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pack");
+        std::fs::write(&path, b"hello").unwrap();
+        assert_eq!(OsSystem.read_at(&path, 1, 3).unwrap().as_deref(), Some(&b"ell"[..]));
+        // What a damaged index could ask for: refused before any allocation.
+        for (offset, len) in [(0, u64::MAX / 2), (u64::MAX, 2), (3, 3), (0, 1 << 40)] {
+            assert_eq!(OsSystem.read_at(&path, offset, len).unwrap(), None, "{offset} {len}");
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_not_waited_on() {
+        use rustix::fs::{CWD, mknodat};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("manifest.yaml");
+        mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+        // Were it opened for reading without O_NONBLOCK, these would wait for
+        // a writer forever: they run on a thread the test waits for a while only.
+        let (done, finished) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let err = OsSystem.read(&path).unwrap_err();
+            assert!(err.message.contains("a FIFO"), "{err}");
+            assert!(OsSystem.read_at(&path, 0, 1).is_err());
+            assert_eq!(read_text(&path), None);
+            let _ = done.send(());
+        });
+        finished.recv_timeout(std::time::Duration::from_secs(10)).expect("reading a FIFO returns at once, refused");
+        assert_eq!(kind(&fifo).unwrap(), Some(FileKind::Fifo));
+    }
+
+    #[test]
+    fn writes_replace_links_instead_of_following_them() {
+        let base = tempfile::tempdir().unwrap();
+        let victim = tempfile::tempdir().unwrap();
+        std::fs::write(victim.path().join("profiles.yml"), "mine").unwrap();
+        std::os::unix::fs::symlink(victim.path(), base.path().join("orders")).unwrap();
+        std::os::unix::fs::symlink(victim.path().join("profiles.yml"), base.path().join("x.yml")).unwrap();
+        OsSystem.write_atomic(base.path(), "orders/profiles.yml", b"floe").unwrap();
+        OsSystem.write_atomic(base.path(), "x.yml", b"floe").unwrap();
+        assert_eq!(std::fs::read(victim.path().join("profiles.yml")).unwrap(), b"mine");
+        assert!(std::fs::symlink_metadata(base.path().join("orders")).unwrap().is_dir());
+        assert_eq!(std::fs::read(base.path().join("orders/profiles.yml")).unwrap(), b"floe");
+        assert!(std::fs::symlink_metadata(base.path().join("x.yml")).unwrap().is_file());
+        for bad in ["../escape", "/abs", "a//b", "a/./b", ""] {
+            assert!(OsSystem.write_atomic(base.path(), bad, b"x").is_err(), "{bad}");
+            assert!(OsSystem.remove_below(base.path(), bad).is_err(), "{bad}");
+        }
+        let left: Vec<String> = std::fs::read_dir(base.path().join("orders"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["profiles.yml"], "no temporary file stays");
+    }
+
+    #[test]
+    fn removals_stop_at_links() {
+        let base = tempfile::tempdir().unwrap();
+        let victim = tempfile::tempdir().unwrap();
+        std::fs::create_dir(victim.path().join("sub")).unwrap();
+        std::fs::write(victim.path().join("sub/profiles.yml"), "mine").unwrap();
+        std::fs::create_dir_all(base.path().join("a/b")).unwrap();
+        std::fs::write(base.path().join("a/b/x.json"), "floe").unwrap();
+        std::os::unix::fs::symlink(victim.path(), base.path().join("a/b/link")).unwrap();
+        std::os::unix::fs::symlink(victim.path(), base.path().join("orders")).unwrap();
+        // Through a link: nothing below it is floe's.
+        OsSystem.remove_below(base.path(), "orders/sub/profiles.yml").unwrap();
+        OsSystem.remove_below(base.path(), "orders/sub").unwrap();
+        assert!(victim.path().join("sub/profiles.yml").exists());
+        // A tree holding a link: the link goes, not what it leads to.
+        OsSystem.remove_below(base.path(), "a").unwrap();
+        assert!(!base.path().join("a").exists());
+        assert!(victim.path().join("sub/profiles.yml").exists());
+        // The link itself is floe's to remove; absent is fine.
+        OsSystem.remove_below(base.path(), "orders").unwrap();
+        assert!(std::fs::symlink_metadata(base.path().join("orders")).is_err());
+        assert!(victim.path().join("sub/profiles.yml").exists());
+        OsSystem.remove_below(base.path(), "gone/x").unwrap();
+    }
+
+    #[test]
+    fn a_sweep_removes_abandoned_temporary_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let abandoned = dir.path().join("a").join(temporary_name("profiles.yml", "1-0"));
+        let in_use = dir.path().join(temporary_name("index", "2-0"));
+        let output = dir.path().join("a/profiles.yml");
+        for p in [&abandoned, &in_use, &output] {
+            std::fs::write(p, "x").unwrap();
+        }
+        // A writer still at work holds its temporary file locked.
+        let held = OsSystem.try_lock(&in_use, true, false).unwrap();
+        assert!(matches!(held, Locked::Held(_)));
+        assert!(matches!(OsSystem.try_lock(&in_use, true, false).unwrap(), Locked::Busy));
+        assert_eq!(OsSystem.sweep(dir.path()).unwrap(), 1);
+        assert!(!abandoned.exists() && in_use.exists() && output.exists());
+        drop(held);
+        assert_eq!(OsSystem.sweep(dir.path()).unwrap(), 1);
+        assert!(!in_use.exists());
+    }
 }

@@ -65,6 +65,32 @@ fn produced_examples() -> BTreeMap<Code, (String, String)> {
         Code::FileTooLarge,
         ("a floe.yaml over 1 MiB".to_owned(), block(&r.stderr, Code::FileTooLarge).unwrap()),
     );
+    for (code, what, setup) in [
+        (Code::NotARegularFile, "a FIFO named manifest.yaml", "mkdir stray && mkfifo stray/manifest.yaml"),
+        (
+            Code::LinkLeavesWorkspace,
+            "floe.yaml, a link out of the workspace",
+            "ln -sf \"$OUTSIDE/passwd\" orders/floe.yaml",
+        ),
+        (Code::DirectoryRepeated, "a link back to the workspace root", "ln -s . loop"),
+        (Code::UnaddressablePackage, "a product directory with a space", "cp -r orders 'orders copy'"),
+    ] {
+        let ws = common::workspace("centralized");
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("passwd"), "root:x:0:0\n").unwrap();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(setup)
+            .current_dir(ws.path())
+            .env("OUTSIDE", outside.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{setup}");
+        // Bounded: a FIFO read by mistake would wait forever.
+        let r = common::floe_within(ws.path(), &["build"], std::time::Duration::from_secs(30));
+        let text = r.stderr.replace(&outside.path().display().to_string(), "/home/me");
+        out.insert(code, (what.to_owned(), block(&text, code).unwrap_or_else(|| panic!("{code}: {text}"))));
+    }
     let empty = tempfile::tempdir().unwrap();
     let r = common::floe(empty.path(), &["build"]);
     let text = r.stderr.replace(&empty.path().display().to_string(), "/home/me/projects");

@@ -364,14 +364,14 @@ fn globs(input: &[u8]) {
 /// input as the state file, and as the index of packs.
 fn store(input: &[u8]) {
     let sys = Arc::new(MemorySystem::new());
-    let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+    let store = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
     sys.put(store.state_path(), input);
     if let Ok(Some(state)) = store.read_state("0.1.0") {
         let _ = state.dirs();
         let _ = state.state();
     }
     sys.put("/s/index", input);
-    let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+    let store = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
     // The keys the seeds' index and packs hold, and one they do not.
     for key in [b"hello" as &[u8], b"k", input] {
         let key = floe_engine::Hash::of(key);
@@ -441,7 +441,7 @@ fn targets() -> Vec<Target> {
     {
         // A real state and index, to mutate.
         let sys = Arc::new(MemorySystem::new());
-        let s = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let s = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
         s.put_object(b"hello").expect("an in-memory write");
         s.flush().expect("an in-memory write");
         state.push(sys.get("/s/index").expect("the index was written"));
@@ -688,17 +688,18 @@ fn state_file(rest: &[u8]) -> Vec<u8> {
     [&[version, 5][..], b"0.1.0", rest].concat()
 }
 
+// The two inputs below crashed the store before its files carried a magic
+// number, checksums and checked lengths; now they fail at the header. The
+// store's own unit tests damage lengths under valid checksums.
 #[test]
-#[ignore = "engine/src/store.rs: `read_state` adds a section length near u64::MAX to an offset and overflows"]
 fn regression_state_with_an_overflowing_section_length() {
     regression(store, &state_file(&[0xff; 8]));
 }
 
 #[test]
-#[ignore = "engine/src/system.rs and src/system.rs: `read_at` adds or allocates a length the index names, unchecked"]
 fn regression_index_with_a_huge_entry_length() {
     let sys = Arc::new(MemorySystem::new());
-    let s = Store::new(sys.clone(), PathBuf::from("/s"), None);
+    let s = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
     s.put_object(b"hello").expect("an in-memory write");
     s.flush().expect("an in-memory write");
     let mut index = sys.get("/s/index").expect("the index was written");

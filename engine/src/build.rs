@@ -150,7 +150,7 @@ impl Session {
         // A store of its own keeps one state; a shared one keeps one per workspace.
         let own = options.store == options.workspace.join(discover::STORE_DIR);
         let workspace_id = (!own).then(|| Hash::of(options.workspace.to_string_lossy().as_bytes()));
-        let store = Store::new(system.clone(), options.store.clone(), workspace_id);
+        let store = Store::new(system.clone(), options.store.clone(), workspace_id, options.out.clone());
         // The state file's own mtime is the file system's clock at the last save.
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
         let encoded = store.read_state(&options.settings.floe_version)?;
@@ -196,7 +196,8 @@ impl Session {
         }
         let files: BTreeMap<WsPath, (FileStat, Hash)> = files.into_iter().collect();
         let known_normal: BTreeMap<WsPath, Hash> = known_normal.into_iter().collect();
-        let (layout, layout_diagnostics) = Layout::from_files(files.keys());
+        let (layout, mut layout_diagnostics) = Layout::from_files(files.keys());
+        layout_diagnostics.extend(found.diagnostics);
         let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
         let cx = Context {
             system,
@@ -452,7 +453,7 @@ impl Context {
                 Err(d) => diags.push(d),
             }
         }
-        if patterns.is_empty() && diags.is_empty() {
+        if self.options.labels.is_empty() {
             patterns.push(("//...".to_owned(), Pattern::Recursive { dir: WsPath::ROOT }));
         }
         let (selected, more) = label::select(&self.layout, &patterns);
@@ -731,36 +732,32 @@ impl Context {
             Err(reuse) => return Ok(reuse),
         };
         // Every output is stat'ed: a file edited in place moves no directory
-        // mtime. One whose stat changed, or is too recent to vouch for its
-        // bytes, is compared with what was written; a deleted or edited output
-        // is restored from the store (or, when the store lost it, rebuilt).
+        // mtime. One with the stat floe left it with is intact, unless that
+        // stat is too recent to vouch for its bytes: then they are compared
+        // (a file with another stat is never read: it may be a link or a
+        // FIFO someone put there). A deleted, edited or replaced output is
+        // restored from the store or, when the store lost it, rebuilt.
         let out_dir = self.options.out.join(info.dir.as_str());
         let mut restored = Vec::new();
         let mut to_restore = Vec::new();
         for (i, out) in record.outputs.iter().enumerate() {
             let abs = self.options.out.join(out.path.as_str());
-            let stat = self.system.stat(&abs)?;
-            if stat == Some(out.stat) && out.stat.mtime_ns < self.trust_before {
-                continue;
-            }
-            if let Some(stat) = stat
-                && self.system.read(&abs)?.is_some_and(|b| Hash::of(&b) == out.hash)
+            if self.system.stat(&abs)? == Some(out.stat)
+                && (out.stat.mtime_ns < self.trust_before
+                    || self.system.read(&abs)?.is_some_and(|b| Hash::of(&b) == out.hash))
             {
-                // Same bytes (touched, or too recent to tell): remember the new stat.
-                if stat != out.stat {
-                    restored.push((i, stat));
-                }
                 continue;
             }
             let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
             let Some(bytes) = bytes else { return Ok(Reuse::Stale) };
-            to_restore.push((i, abs, bytes));
+            to_restore.push((i, bytes));
         }
         // Written only once every one can be: a package that must be
         // evaluated again is not half restored first.
         let written = to_restore.len();
-        for (i, abs, bytes) in to_restore {
-            restored.push((i, self.system.write_atomic(&abs, &bytes)?));
+        for (i, bytes) in to_restore {
+            let path = record.outputs[i].path.as_str();
+            restored.push((i, self.system.write_atomic(&self.options.out, path, &bytes)?));
         }
         let statuses = record
             .derivations
@@ -804,11 +801,10 @@ impl Context {
         let mut removed = 0;
         let mut dirs = BTreeSet::new();
         for path in paths {
-            let abs = self.options.out.join(path.as_str());
-            if self.system.stat(&abs)?.is_some() {
-                self.system.remove_all(&abs)?;
+            if self.system.stat(&self.options.out.join(path.as_str()))?.is_some() {
                 removed += 1;
             }
+            self.system.remove_below(&self.options.out, path.as_str())?;
             let mut dir = path.parent();
             while let Some(d) = dir.filter(|d| *d != WsPath::ROOT) {
                 dir = d.parent();
@@ -819,7 +815,7 @@ impl Context {
         for dir in dirs.iter().rev() {
             let abs = self.options.out.join(dir.as_str());
             if self.system.dir_mtime(&abs)?.is_some() && self.system.list_dir(&abs)?.is_empty() {
-                self.system.remove_all(&abs)?;
+                self.system.remove_below(&self.options.out, dir.as_str())?;
             }
         }
         Ok(removed)
@@ -844,7 +840,7 @@ impl Context {
                 current.expect("checked")
             } else {
                 written += 1;
-                self.system.write_atomic(&abs, &bytes)?
+                self.system.write_atomic(&self.options.out, path.as_str(), &bytes)?
             };
             records.push(OutputRecord { path, hash, stat });
         }

@@ -9,27 +9,46 @@
 //! with its mtime and lists again only directories whose mtime moved: a no-op
 //! build stats directories instead of reading them. Levels of the tree are
 //! walked in parallel.
+//!
+//! The walk trusts nothing about the tree's shape. Only regular files are
+//! package files: a FIFO or device with a package file's name is reported,
+//! never read. Symbolic links are followed only while they stay inside the
+//! workspace, and since what a link leads to can change while its directory
+//! does not, links are resolved anew on every walk (a workspace without links
+//! pays nothing for this). No directory is walked twice, however many links
+//! lead to it: directories are told apart by device and inode, and those
+//! reached through a link are walked after every real one, so a package is
+//! found at its own path rather than at a link's.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use floe_schemas::diag::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{DBT_PROJECT, MANIFEST, SPEC};
 use crate::path::WsPath;
-use crate::system::{FileStat, IoError, System};
+use crate::system::{FileKind, FileStat, IoError, System};
 
 pub const IGNORE_FILE: &str = ".floeignore";
 pub const OUT_DIR: &str = "floe-out";
 pub const STORE_DIR: &str = ".floe";
 
-/// What a directory held when it had this mtime: its visible subdirectories and
-/// the package files among its entries.
+/// What a directory held when it had this mtime: its visible subdirectories,
+/// the package files among its entries, and what the walk must look at again
+/// or report every time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirRecord {
     pub mtime_ns: i64,
     pub dirs: Vec<String>,
+    /// Package files that are regular files.
     pub files: Vec<String>,
+    /// Symbolic links among the visible entries, resolved on every walk.
+    pub links: Vec<String>,
+    /// Entries with a package file's name that are no regular file (a FIFO, a
+    /// socket, a device).
+    pub special: Vec<(String, FileKind)>,
 }
 
 pub struct Discovery {
@@ -37,6 +56,8 @@ pub struct Discovery {
     pub files: Vec<(WsPath, FileStat)>,
     /// The listing of every directory walked, for the next walk.
     pub dirs: BTreeMap<WsPath, DirRecord>,
+    /// What the walk refused to read or to walk, and why.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Every package-defining file below `root`. A cached listing is trusted when
@@ -49,75 +70,225 @@ pub fn discover(
     trust_before: i64,
     jobs: usize,
 ) -> Result<Discovery, IoError> {
-    let ignore = match sys.read(&root.join(IGNORE_FILE))? {
-        Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes)),
-        None => Ignore::default(),
+    let walk = Walk { sys, root, cache, trust_before, real_root: OnceLock::new() };
+    // The root is listed first: it says whether `.floeignore` may be read.
+    let first = walk.list(&WsPath::ROOT)?;
+    let ignore_file = WsPath::new(IGNORE_FILE).expect("a plain name");
+    let ignore = match first.problems.iter().any(|p| p.path == ignore_file) {
+        true => Ignore::default(),
+        false => match sys.read(&root.join(IGNORE_FILE))? {
+            Some(bytes) => Ignore::parse(&String::from_utf8_lossy(&bytes)),
+            None => Ignore::default(),
+        },
     };
-    let mut files = Vec::new();
-    let mut dirs = BTreeMap::new();
-    let mut level = vec![WsPath::ROOT];
-    while !level.is_empty() {
-        let listed = crate::par::map(&level, jobs, |dir| list(sys, root, dir, cache, trust_before));
+    let mut out = Discovery { files: Vec::new(), dirs: BTreeMap::new(), diagnostics: Vec::new() };
+    // Directories walked, by identity, with the path they were walked at.
+    let mut seen: BTreeMap<(u64, u64), WsPath> = BTreeMap::new();
+    let mut listed = vec![(WsPath::ROOT, Ok(first))];
+    let mut through_links: Vec<WsPath> = Vec::new();
+    loop {
         let mut next = Vec::new();
-        for (dir, result) in level.iter().zip(listed) {
-            let (record, found) = result?;
-            files.extend(found.into_iter().filter(|(p, _)| !ignore.is_ignored(p, false)));
-            for name in &record.dirs {
-                let Some(path) = dir.join(name) else { continue };
+        for (dir, result) in listed {
+            let l = result?;
+            if let Some(id) = l.identity {
+                if let Some(first) = seen.get(&id) {
+                    out.diagnostics.push(repeated(&dir, first));
+                    continue;
+                }
+                seen.insert(id, dir.clone());
+            }
+            out.files.extend(l.found.into_iter().filter(|(p, _)| !ignore.is_ignored(p, false)));
+            for problem in l.problems {
+                if problem.path == ignore_file || !ignore.is_ignored(&problem.path, problem.is_dir) {
+                    out.diagnostics.push(problem.diagnostic);
+                }
+            }
+            for (name, via_link) in l.subdirs {
+                let Some(path) = dir.join(&name) else { continue };
                 if (dir.is_root() && name == OUT_DIR) || ignore.is_ignored(&path, true) {
                     continue;
                 }
-                next.push(path);
+                if via_link { through_links.push(path) } else { next.push(path) }
             }
-            dirs.insert(dir.clone(), record);
+            out.dirs.insert(dir, l.record);
         }
-        level = next;
+        if next.is_empty() {
+            // Every real directory is walked: now those only links lead to.
+            // Checked before listing, so that a link back into the tree costs
+            // a stat, not a listing, on every build.
+            through_links.sort();
+            for dir in std::mem::take(&mut through_links) {
+                match sys.dir_stat(&root.join(dir.as_str()))? {
+                    Some(st) if seen.contains_key(&(st.dev, st.ino)) => {
+                        out.diagnostics.push(repeated(&dir, &seen[&(st.dev, st.ino)]));
+                    }
+                    Some(_) => next.push(dir),
+                    None => {}
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        listed = next.iter().cloned().zip(crate::par::map(&next, jobs, |dir| walk.list(dir))).collect();
     }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Discovery { files, dirs })
+    out.files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
-fn list(
-    sys: &dyn System,
-    root: &Path,
-    dir: &WsPath,
-    cache: &BTreeMap<WsPath, DirRecord>,
+/// The diagnostic for a directory a link leads back to.
+fn repeated(dir: &WsPath, first: &WsPath) -> Diagnostic {
+    let first = if first.is_root() { "the workspace root".to_owned() } else { format!("`{first}`") };
+    let mut d = Diagnostic::warning(
+        Code::DirectoryRepeated,
+        format!("`{dir}` leads to {first}, which the walk already covers; it is walked once"),
+    )
+    .with_help(format!("remove the link, or add `/{dir}` to .floeignore"));
+    d.file = Some(dir.to_string());
+    d
+}
+
+/// The walk's view of the file system.
+struct Walk<'a> {
+    sys: &'a dyn System,
+    root: &'a Path,
+    cache: &'a BTreeMap<WsPath, DirRecord>,
     trust_before: i64,
-) -> Result<(DirRecord, Vec<(WsPath, FileStat)>), IoError> {
-    let abs = root.join(dir.as_str());
-    let mtime = sys.dir_mtime(&abs)?;
-    let record = match (cache.get(dir), mtime) {
-        (Some(r), Some(m)) if r.mtime_ns == m && m < trust_before => r.clone(),
-        _ => {
-            let in_models = crate::layout::in_model_dir(dir);
-            let in_plugins = crate::layout::is_plugin_dir(dir);
-            let mut record = DirRecord { mtime_ns: mtime.unwrap_or_default(), ..DirRecord::default() };
-            for entry in sys.list_dir(&abs)? {
-                if entry.name.starts_with('.') {
-                    continue;
+    /// The root's link-free form, the first time a link needs it.
+    real_root: OnceLock<Result<PathBuf, IoError>>,
+}
+
+/// One directory, looked at.
+struct Listed {
+    /// Device and inode; `None` when the directory does not exist.
+    identity: Option<(u64, u64)>,
+    record: DirRecord,
+    found: Vec<(WsPath, FileStat)>,
+    /// Subdirectories to walk, and whether a link leads to each.
+    subdirs: Vec<(String, bool)>,
+    problems: Vec<Problem>,
+}
+
+struct Problem {
+    path: WsPath,
+    is_dir: bool,
+    diagnostic: Diagnostic,
+}
+
+impl Walk<'_> {
+    fn list(&self, dir: &WsPath) -> Result<Listed, IoError> {
+        let abs = self.root.join(dir.as_str());
+        let stat = self.sys.dir_stat(&abs)?;
+        let wanted = |name: &str| wanted(dir, name);
+        let record = match (self.cache.get(dir), stat) {
+            (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => r.clone(),
+            _ => {
+                let mut record = DirRecord { mtime_ns: stat.map_or(0, |s| s.mtime_ns), ..DirRecord::default() };
+                for entry in self.sys.list_dir(&abs)? {
+                    let hidden = entry.name.starts_with('.');
+                    // The one hidden file floe reads.
+                    let ignore_file = dir.is_root() && entry.name == IGNORE_FILE;
+                    if hidden && !ignore_file {
+                        continue;
+                    }
+                    match entry.kind {
+                        FileKind::Dir if !hidden => record.dirs.push(entry.name),
+                        FileKind::Dir if ignore_file => record.special.push((entry.name, entry.kind)),
+                        FileKind::File if wanted(&entry.name) => record.files.push(entry.name),
+                        FileKind::Link => record.links.push(entry.name),
+                        FileKind::Fifo | FileKind::Socket | FileKind::Device if ignore_file || wanted(&entry.name) => {
+                            record.special.push((entry.name, entry.kind));
+                        }
+                        _ => {}
+                    }
                 }
-                if entry.is_dir {
-                    record.dirs.push(entry.name);
-                } else if matches!(entry.name.as_str(), MANIFEST | SPEC | DBT_PROJECT)
-                    || (in_models && is_model_file(&entry.name))
-                    || in_plugins
-                {
-                    record.files.push(entry.name);
-                }
+                record.dirs.sort();
+                record.files.sort();
+                record.links.sort();
+                record.special.sort();
+                record
             }
-            record.dirs.sort();
-            record.files.sort();
-            record
+        };
+        let mut problems = Vec::new();
+        for (name, kind) in &record.special {
+            let path = dir.join(name).expect("a listed name joins");
+            problems.push(not_regular(path, *kind));
         }
-    };
-    let stats = sys.stat_in(&abs, &record.files)?;
-    let mut found = Vec::with_capacity(record.files.len());
-    for (name, stat) in record.files.iter().zip(stats) {
-        if let (Some(path), Some(stat)) = (dir.join(name), stat) {
-            found.push((path, stat));
+        let mut subdirs: Vec<(String, bool)> = record.dirs.iter().map(|d| (d.clone(), false)).collect();
+        let mut to_stat = record.files.clone();
+        for name in &record.links {
+            let Some(path) = dir.join(name) else { continue };
+            let Some((target, kind)) = self.sys.resolve(&abs.join(name))? else { continue };
+            let is_ignore_file = dir.is_root() && name == IGNORE_FILE;
+            let relevant = kind == FileKind::Dir || is_ignore_file || wanted(name);
+            if !relevant {
+                continue;
+            }
+            if !target.starts_with(self.real_root()?) {
+                problems.push(leaves(path, &target, kind == FileKind::Dir));
+                continue;
+            }
+            match kind {
+                FileKind::Dir => subdirs.push((name.clone(), true)),
+                FileKind::File if !is_ignore_file => to_stat.push(name.clone()),
+                FileKind::File => {}
+                other => problems.push(not_regular(path, other)),
+            }
         }
+        let stats = self.sys.stat_in(&abs, &to_stat)?;
+        let mut found = Vec::with_capacity(to_stat.len());
+        for (name, stat) in to_stat.iter().zip(stats) {
+            if let (Some(path), Some(stat)) = (dir.join(name), stat) {
+                found.push((path, stat));
+            }
+        }
+        let identity = stat.map(|s| (s.dev, s.ino));
+        Ok(Listed { identity, record, found, subdirs, problems })
     }
-    Ok((record, found))
+
+    fn real_root(&self) -> Result<&Path, IoError> {
+        let resolved = self.real_root.get_or_init(|| {
+            Ok(match self.sys.resolve(self.root)? {
+                Some((path, _)) => path,
+                None => self.root.to_path_buf(),
+            })
+        });
+        resolved.as_deref().map_err(Clone::clone)
+    }
+}
+
+/// Whether a file named `name` in `dir` defines (or is part of) a package.
+fn wanted(dir: &WsPath, name: &str) -> bool {
+    matches!(name, MANIFEST | SPEC | DBT_PROJECT)
+        || (crate::layout::in_model_dir(dir) && is_model_file(name))
+        || crate::layout::is_plugin_dir(dir)
+}
+
+fn not_regular(path: WsPath, kind: FileKind) -> Problem {
+    let mut d = Diagnostic::error(
+        Code::NotARegularFile,
+        format!("`{path}` is {}, not a regular file; floe does not read it", kind.describe()),
+    )
+    .with_help("replace it with a regular file, or add it to .floeignore");
+    d.file = Some(path.to_string());
+    Problem { path, is_dir: false, diagnostic: d }
+}
+
+/// A link that leads out of the workspace: an error where a package file
+/// goes (the package cannot be built), a warning for a directory (it is not
+/// walked).
+fn leaves(path: WsPath, target: &Path, is_dir: bool) -> Problem {
+    let message = format!(
+        "`{path}` is a symbolic link to `{}`, outside the workspace; floe does not follow it",
+        target.display()
+    );
+    let mut d = match is_dir {
+        true => Diagnostic::warning(Code::LinkLeavesWorkspace, message),
+        false => Diagnostic::error(Code::LinkLeavesWorkspace, message),
+    }
+    .with_help("floe reads only inside the workspace: copy what it points at in, or add the link to .floeignore");
+    d.file = Some(path.to_string());
+    Problem { path, is_dir, diagnostic: d }
 }
 
 /// dbt models and their property files.

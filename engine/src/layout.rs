@@ -4,7 +4,8 @@
 //! with a `manifest.yaml` is a domain package; a directory with a `floe.yaml` is
 //! a product package, belonging to the nearest enclosing domain, else the root.
 //! The layout is structure only: whether a domain manifest really says
-//! `scope: domain` is checked when it is evaluated.
+//! `scope: domain` is checked when it is evaluated. A package must have a
+//! label: a directory whose path no label can spell is reported, not built.
 
 use floe_schemas::diag::{Code, Diagnostic};
 
@@ -28,6 +29,14 @@ pub fn is_plugin_dir(dir: &WsPath) -> bool {
 /// Whether a directory lies in a `models/` tree, where dbt files are read.
 pub fn in_model_dir(dir: &WsPath) -> bool {
     dir.as_str().split('/').any(|s| s == MODELS_DIR)
+}
+
+/// The first segment of `dir` that a label cannot spell, if any. Label
+/// paths are ASCII letters, digits, `-`, `_` and `.` (see `label::parse`);
+/// hidden directories, whose names could read as `.` or `...`, are never walked.
+pub fn unaddressable(dir: &WsPath) -> Option<&str> {
+    let spelt = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    dir.as_str().split('/').filter(|s| !s.is_empty()).find(|s| !spelt(s) || s.starts_with('.'))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,6 +124,19 @@ impl Layout {
             }
         }
         dirs.sort();
+        dirs.retain(|(dir, kind)| {
+            let Some(segment) = unaddressable(dir) else { return true };
+            let file = dir.join(if *kind == PackageKind::Product { SPEC } else { MANIFEST }).expect("joins");
+            let mut d = Diagnostic::error(
+                Code::UnaddressablePackage,
+                format!("no label can name the package in `{dir}`: labels cannot spell `{segment}`"),
+            )
+            .with_help("label paths are ASCII letters, digits, `-`, `_` and `.`: rename the directory");
+            // About the path, not the file's text: no position in it.
+            d.file = Some(file.to_string());
+            diags.push(d);
+            false
+        });
         for (dir, kind) in dirs {
             // The nearest enclosing platform package; packages are sorted, so
             // every ancestor is already placed.
@@ -212,5 +234,40 @@ mod tests {
         assert_eq!(diags.len(), 2);
         assert_eq!(layout.chain(3), [0, 2]);
         assert!(layout.packages[3].has_dbt_project);
+    }
+
+    #[test]
+    fn a_package_is_built_only_if_a_label_can_name_it() {
+        // What the layout accepts is exactly what labels parse to.
+        for (dir, ok) in [
+            ("sales/c360", true),
+            ("sales/v1.2_x-y", true),
+            ("sales/a b", false),
+            ("a:b", false),
+            ("café", false),
+            ("sales/x@y", false),
+        ] {
+            let path = WsPath::new(dir).unwrap();
+            assert_eq!(unaddressable(&path).is_none(), ok, "{dir}");
+            let parsed = crate::label::parse(&format!("//{dir}"), &WsPath::ROOT);
+            let names = matches!(&parsed, Ok(crate::label::Pattern::Package { dir: d, target: None }) if *d == path);
+            assert_eq!(names, ok, "{dir}: {parsed:?}");
+        }
+        let files: Vec<WsPath> =
+            ["manifest.yaml", "ok/floe.yaml", "my product/floe.yaml", "my product/models/x.sql", "d:x/manifest.yaml"]
+                .iter()
+                .map(|s| WsPath::new(s).unwrap())
+                .collect();
+        let (layout, diags) = Layout::from_files(&files);
+        let dirs: Vec<&str> = layout.packages.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "ok"]);
+        let reported: Vec<(Code, Option<&str>)> = diags.iter().map(|d| (d.code, d.file.as_deref())).collect();
+        assert_eq!(
+            reported,
+            [
+                (Code::UnaddressablePackage, Some("d:x/manifest.yaml")),
+                (Code::UnaddressablePackage, Some("my product/floe.yaml"))
+            ]
+        );
     }
 }

@@ -28,4 +28,4 @@ pub use build::{Options, Report, Session, Status};
 pub use db::Settings;
 pub use hash::Hash;
 pub use path::WsPath;
-pub use system::{DirEntry, FileStat, IoError, MemorySystem, Ran, System};
+pub use system::{DirEntry, DirStat, FileKind, FileStat, IoError, MemorySystem, Ran, System};

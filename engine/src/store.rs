@@ -4,6 +4,8 @@
 //! .floe/packs/<hash>.pack   immutable packs: the objects and action entries one build added
 //! .floe/index               where each object and action entry lives (pack, offset, length)
 //! .floe/state               this workspace's directory and stat caches and package records
+//! .floe/state.journal       present while a build of this workspace writes (see `Store::recover`)
+//! .floe/lock, index.lock    advisory locks of builds sharing the store
 //! ```
 //!
 //! Objects are blobs by blake3 (outputs, and the normalized inputs `floe why`
@@ -15,11 +17,15 @@
 //! Every file is written atomically (temporary file + rename) and a pack is
 //! never changed once written. Every read is verified: an object whose content
 //! does not hash to its name, an action entry that does not decode or names
-//! another key, an index or state that does not decode — each is treated as
-//! absent (and rebuilt), never served.
+//! another key, an index or state section whose checksum does not match or
+//! whose lengths do not fit the file — each is treated as absent (and
+//! rebuilt), never served. No length read from disk is allocated before it is
+//! checked against the bytes that are really there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use floe_schemas::Diagnostic;
@@ -27,10 +33,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::Hash;
 use crate::path::WsPath;
-use crate::system::{FileStat, IoError, System};
+use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 4;
+pub const STORE_VERSION: u32 = 5;
+
+/// The first bytes of a state file and of an index.
+const STATE_MAGIC: &[u8; 8] = b"floeSTAT";
+const INDEX_MAGIC: &[u8; 8] = b"floeINDX";
+
+/// Held shared by every build while it has packs the index does not name yet;
+/// taken exclusively to remove packs no index names.
+const PACKS_LOCK: &str = "lock";
+/// Held while the index is read, extended and written back, so that two builds
+/// sharing the store do not lose each other's packs.
+const INDEX_LOCK: &str = "index.lock";
+/// How long a build waits for a lock another build holds (a sweep, an index
+/// update: both short) before it gives up.
+const LOCK_TRIES: u32 = 1000;
+const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// One cached derivation: what it was built from and what it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +166,8 @@ struct Pending {
     objects: BTreeMap<Hash, (u64, u64)>,
     actions: BTreeMap<Hash, (u64, u64)>,
     written: Vec<WrittenPack>,
+    /// The packs lock, shared, from the first pack written until the index names it.
+    packs_lock: Option<Lock>,
 }
 
 struct WrittenPack {
@@ -153,49 +176,169 @@ struct WrittenPack {
     actions: BTreeMap<Hash, (u64, u64)>,
 }
 
+/// The index as read: with the stat it had then, and whether it was sound
+/// (absent, or verified and of this version). An index that is not sound is
+/// used as empty, but may name packs this floe cannot see.
+struct Loaded {
+    index: Index,
+    stat: Option<FileStat>,
+    sound: bool,
+}
+
 pub struct Store {
     sys: Arc<dyn System>,
     root: PathBuf,
     /// Name of this workspace's state file.
     state_name: String,
-    /// The index as read, with the stat it had then.
-    index: OnceLock<Result<(Index, Option<FileStat>), IoError>>,
+    /// This workspace's output directory: what a killed build left there is
+    /// removed with what it left in the store.
+    out: PathBuf,
+    index: OnceLock<Result<Loaded, IoError>>,
     pending: Mutex<Pending>,
+    /// This workspace's journal, once this process has begun writing: `Some(None)`
+    /// when another process of the same workspace held it.
+    journal: Mutex<Option<Option<Lock>>>,
+    /// Whether recovery could not finish (another build was adding packs): the
+    /// journal then stays, for the next process to try again.
+    recovery_left: AtomicBool,
 }
 
 impl Store {
     /// `workspace_id` tells workspaces that share a store apart; `None` for a
-    /// store of its own (the default `.floe/` inside the workspace).
-    pub fn new(sys: Arc<dyn System>, root: PathBuf, workspace_id: Option<Hash>) -> Store {
+    /// store of its own (the default `.floe/` inside the workspace). `out` is
+    /// the workspace's output directory.
+    pub fn new(sys: Arc<dyn System>, root: PathBuf, workspace_id: Option<Hash>, out: PathBuf) -> Store {
         let state_name = match workspace_id {
             None => "state".to_owned(),
             Some(h) => format!("state-{}", &h.to_hex()[..16]),
         };
-        Store { sys, root, state_name, index: OnceLock::new(), pending: Mutex::new(Pending::default()) }
+        Store {
+            sys,
+            root,
+            state_name,
+            out,
+            index: OnceLock::new(),
+            pending: Mutex::new(Pending::default()),
+            journal: Mutex::new(None),
+            recovery_left: AtomicBool::new(false),
+        }
     }
 
     pub fn state_path(&self) -> PathBuf {
         self.root.join(&self.state_name)
     }
 
-    fn index(&self) -> Result<&Index, IoError> {
-        self.index.get_or_init(|| self.read_index()).as_ref().map(|(i, _)| i).map_err(Clone::clone)
+    /// Present while a build of this workspace writes: found at the start of
+    /// the next one with nobody holding it, it says that build was killed.
+    pub fn journal_path(&self) -> PathBuf {
+        self.root.join(format!("{}.journal", self.state_name))
     }
 
-    fn read_index(&self) -> Result<(Index, Option<FileStat>), IoError> {
+    fn index(&self) -> Result<&Index, IoError> {
+        self.index.get_or_init(|| self.read_index()).as_ref().map(|l| &l.index).map_err(Clone::clone)
+    }
+
+    fn read_index(&self) -> Result<Loaded, IoError> {
         let path = self.root.join("index");
         let stat = self.sys.stat(&path)?;
-        let index = match self.sys.read(&path)? {
-            Some(bytes) => {
-                postcard::from_bytes::<Index>(&bytes).ok().filter(|i| i.version == STORE_VERSION).unwrap_or_default()
-            }
-            None => Index::default(),
-        };
-        Ok((index, stat))
+        Ok(match self.sys.read(&path)? {
+            Some(bytes) => match decode_index(&bytes) {
+                Some(index) => Loaded { index, stat, sound: true },
+                None => Loaded { index: Index::default(), stat, sound: false },
+            },
+            None => Loaded { index: Index::default(), stat, sound: true },
+        })
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A lock another build may hold for a moment: tried until it is free.
+    fn wait_for_lock(&self, name: &str, exclusive: bool) -> Result<Lock, IoError> {
+        let path = self.root.join(name);
+        for _ in 0..LOCK_TRIES {
+            if let Locked::Held(lock) = self.sys.try_lock(&path, exclusive, true)? {
+                return Ok(lock);
+            }
+            std::thread::sleep(LOCK_PAUSE);
+        }
+        Err(IoError { op: "lock", path, message: "another floe process keeps holding it".to_owned() })
+    }
+
+    /// Marks that this process writes (outputs, packs, the state), until
+    /// [`Store::end_writes`]: the journal exists and this process holds it.
+    fn begin_writes(&self) -> Result<(), IoError> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if journal.is_none() {
+            // Busy: another build of this workspace writes at the same time,
+            // under the same journal; it stays while either holds it.
+            *journal = Some(match self.sys.try_lock(&self.journal_path(), true, true)? {
+                Locked::Held(lock) => Some(lock),
+                Locked::Busy | Locked::Absent => None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Everything this process wrote is in place: the journal goes.
+    fn end_writes(&self) -> Result<(), IoError> {
+        let held = self.journal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(Some(lock)) = held {
+            if !self.recovery_left.load(Ordering::Relaxed) {
+                // Removed while still held, so that nobody finds it unheld.
+                self.sys.remove_all(&self.journal_path())?;
+            }
+            drop(lock);
+        }
+        Ok(())
+    }
+
+    /// Cleans up after a build of this workspace that was killed while it
+    /// wrote (its journal is there, and nobody holds it): the temporary files
+    /// it left among the outputs and in the store, and the packs it wrote that
+    /// no index names. A build that finished leaves no journal, so this costs
+    /// a no-op build one failed open.
+    fn recover(&self) -> Result<(), IoError> {
+        let Locked::Held(journal) = self.sys.try_lock(&self.journal_path(), true, false)? else { return Ok(()) };
+        // Temporary files are swept by their own locks: another build writing
+        // into a shared store or the same outputs keeps its own.
+        self.sys.sweep(&self.out)?;
+        self.sys.sweep(&self.root)?;
+        if self.remove_orphan_packs()? {
+            self.sys.remove_all(&self.journal_path())?;
+        } else {
+            self.recovery_left.store(true, Ordering::Relaxed);
+        }
+        drop(journal);
+        Ok(())
+    }
+
+    /// Removes the packs no index names; `false` when that cannot be decided
+    /// now. Why a lock and not an age: a build sharing the store is between
+    /// writing a pack and naming it in the index for as long as that build
+    /// runs, which no margin bounds; it holds the packs lock (shared) for
+    /// exactly that time. With the lock held exclusively, a pack the index
+    /// does not name is one nobody will name.
+    fn remove_orphan_packs(&self) -> Result<bool, IoError> {
+        let Locked::Held(_all) = self.sys.try_lock(&self.root.join(PACKS_LOCK), true, true)? else {
+            return Ok(false);
+        };
+        let loaded = self.read_index()?;
+        if !loaded.sound {
+            // Damaged, or another floe version's: it may name any pack, and
+            // this build replaces it anyway.
+            return Ok(true);
+        }
+        let named: BTreeSet<Hash> = loaded.index.packs.iter().copied().collect();
+        let dir = self.root.join("packs");
+        for entry in self.sys.list_dir(&dir)? {
+            let Some(hash) = entry.name.strip_suffix(".pack").and_then(Hash::from_hex) else { continue };
+            if entry.kind == FileKind::File && !named.contains(&hash) {
+                self.sys.remove_all(&dir.join(&entry.name))?;
+            }
+        }
+        Ok(true)
     }
 
     fn add(&self, kind: Kind, key: Hash, bytes: &[u8]) -> Result<(), IoError> {
@@ -204,6 +347,8 @@ impl Store {
             Kind::Object => index.objects.contains_key(&key),
             Kind::Action => index.actions.contains_key(&key),
         };
+        // Whatever this process adds, it writes: its outputs first, then packs.
+        self.begin_writes()?;
         let mut p = self.pending();
         let present = match kind {
             Kind::Object => p.objects.contains_key(&key),
@@ -235,8 +380,11 @@ impl Store {
         if p.bytes.is_empty() {
             return Ok(());
         }
+        if p.packs_lock.is_none() {
+            p.packs_lock = Some(self.wait_for_lock(PACKS_LOCK, false)?);
+        }
         let name = Hash::of(&p.bytes);
-        self.sys.write_atomic(&self.pack_path(name), &p.bytes)?;
+        self.sys.write_atomic(&self.root, &format!("packs/{}.pack", name.to_hex()), &p.bytes)?;
         p.bytes = Vec::new();
         let (objects, actions) = (std::mem::take(&mut p.objects), std::mem::take(&mut p.actions));
         p.written.push(WrittenPack { name, objects, actions });
@@ -271,6 +419,7 @@ impl Store {
                 (*name, (loc.offset, loc.len))
             }
         };
+        // The system reads no more than the pack has, whatever the index says.
         self.sys.read_at(&self.pack_path(pack), offset, len)
     }
 
@@ -310,20 +459,21 @@ impl Store {
 
     /// Writes what this process added and adds its packs to the index.
     pub fn flush(&self) -> Result<(), IoError> {
-        let written = {
+        let (written, packs_lock) = {
             let mut p = self.pending();
             self.write_pack(&mut p)?;
-            std::mem::take(&mut p.written)
+            (std::mem::take(&mut p.written), p.packs_lock.take())
         };
         if written.is_empty() {
-            return Ok(());
+            return self.end_writes();
         }
+        let index_lock = self.wait_for_lock(INDEX_LOCK, true)?;
         // Start from the index on disk: another process sharing the store may
         // have added packs since this one read it.
         let on_disk = self.sys.stat(&self.root.join("index"))?;
         let mut index = match self.index.get() {
-            Some(Ok((index, stat))) if *stat == on_disk => index.clone(),
-            _ => self.read_index()?.0,
+            Some(Ok(loaded)) if loaded.stat == on_disk => loaded.index.clone(),
+            _ => self.read_index()?.index,
         };
         index.version = STORE_VERSION;
         for pack in written {
@@ -341,59 +491,112 @@ impl Store {
                 index.actions.insert(key, Location { pack: n, offset, len });
             }
         }
-        let bytes = postcard::to_stdvec(&index).expect("the index serializes");
-        self.sys.write_atomic(&self.root.join("index"), &bytes)?;
-        Ok(())
+        let mut bytes = INDEX_MAGIC.to_vec();
+        put_section(&mut bytes, &postcard::to_stdvec(&index).expect("the index serializes"));
+        self.sys.write_atomic(&self.root, "index", &bytes)?;
+        drop((index_lock, packs_lock));
+        self.end_writes()
     }
 
-    /// The encoded state of the last build, when it is of this store version
-    /// and floe version; decode its two sections with [`StateBytes`].
+    /// The encoded state of the last build, when it is sound and of this store
+    /// version and floe version; decode its two sections with [`StateBytes`].
+    /// First cleans up after a killed build (see [`Store::recover`]).
     pub fn read_state(&self, floe_version: &str) -> Result<Option<StateBytes>, IoError> {
+        self.recover()?;
         let Some(bytes) = self.sys.read(&self.state_path())? else { return Ok(None) };
-        // Layout: header (store version, floe version), the length of the
-        // directory section, the directory section, the rest.
-        let Ok(((v, fv), rest)) = postcard::take_from_bytes::<(u32, String)>(&bytes) else { return Ok(None) };
-        if v != STORE_VERSION || fv != floe_version || rest.len() < 8 {
-            return Ok(None);
-        }
-        let header = bytes.len() - rest.len();
-        let dirs_len = u64::from_le_bytes(rest[..8].try_into().expect("eight bytes")) as usize;
-        let dirs = header + 8..header + 8 + dirs_len;
-        if dirs.end > bytes.len() {
-            return Ok(None);
-        }
-        let main = dirs.end..bytes.len();
-        Ok(Some(StateBytes { bytes, dirs, main }))
+        Ok(StateBytes::parse(bytes, floe_version))
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
-        let mut bytes = postcard::to_stdvec(&(state.version, &state.floe_version)).expect("the header serializes");
-        let dirs = postcard::to_stdvec(&state.dirs).expect("directories serialize");
-        bytes.extend_from_slice(&(dirs.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&dirs);
-        bytes.extend_from_slice(&postcard::to_stdvec(state).expect("state serializes"));
-        self.sys.write_atomic(&self.state_path(), &bytes)
+        // Layout: magic, then three sections: the header (store version, floe
+        // version), the directory listings, the rest.
+        let mut bytes = STATE_MAGIC.to_vec();
+        put_section(
+            &mut bytes,
+            &postcard::to_stdvec(&(state.version, &state.floe_version)).expect("the header serializes"),
+        );
+        put_section(&mut bytes, &postcard::to_stdvec(&state.dirs).expect("directories serialize"));
+        put_section(&mut bytes, &postcard::to_stdvec(state).expect("state serializes"));
+        self.begin_writes()?;
+        let stat = self.sys.write_atomic(&self.root, &self.state_name, &bytes)?;
+        self.end_writes()?;
+        Ok(stat)
     }
 }
 
+/// A length-prefixed, checksummed part of a file: its length (u64, little
+/// endian), the blake3 of its bytes, its bytes.
+#[derive(Clone)]
+struct Section {
+    body: Range<usize>,
+    sum: [u8; 32],
+}
+
+fn put_section(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(blake3::hash(body).as_bytes());
+    out.extend_from_slice(body);
+}
+
+impl Section {
+    /// The section starting at `at`, when its length fits in `bytes`.
+    fn at(bytes: &[u8], at: usize) -> Option<Section> {
+        let start = at.checked_add(40)?;
+        let head = bytes.get(at..start)?;
+        let len = usize::try_from(u64::from_le_bytes(head[..8].try_into().ok()?)).ok()?;
+        let end = start.checked_add(len)?;
+        (end <= bytes.len()).then(|| Section { body: start..end, sum: head[8..].try_into().expect("32 bytes") })
+    }
+
+    /// Its bytes, when they match their checksum.
+    fn verified<'a>(&self, bytes: &'a [u8]) -> Option<&'a [u8]> {
+        let body = bytes.get(self.body.clone())?;
+        (blake3::hash(body).as_bytes() == &self.sum).then_some(body)
+    }
+}
+
+fn decode_index(bytes: &[u8]) -> Option<Index> {
+    bytes.strip_prefix(INDEX_MAGIC)?;
+    let section = Section::at(bytes, INDEX_MAGIC.len())?;
+    if section.body.end != bytes.len() {
+        return None;
+    }
+    let index: Index = postcard::from_bytes(section.verified(bytes)?).ok()?;
+    (index.version == STORE_VERSION).then_some(index)
+}
+
 /// An encoded state, decoded a section at a time (each on its own thread, if
-/// the caller likes). A section that does not decode is empty.
+/// the caller likes). A section whose checksum fails, or that does not decode,
+/// is empty: the build rebuilds what it would have said.
 pub struct StateBytes {
     bytes: Vec<u8>,
-    dirs: std::ops::Range<usize>,
-    main: std::ops::Range<usize>,
+    dirs: Section,
+    main: Section,
 }
 
 impl StateBytes {
+    fn parse(bytes: Vec<u8>, floe_version: &str) -> Option<StateBytes> {
+        bytes.strip_prefix(STATE_MAGIC)?;
+        let header = Section::at(&bytes, STATE_MAGIC.len())?;
+        let (version, fv): (u32, String) = postcard::from_bytes(header.verified(&bytes)?).ok()?;
+        if version != STORE_VERSION || fv != floe_version {
+            return None;
+        }
+        let dirs = Section::at(&bytes, header.body.end)?;
+        let main = Section::at(&bytes, dirs.body.end)?;
+        (main.body.end == bytes.len()).then_some(StateBytes { bytes, dirs, main })
+    }
+
     pub fn dirs(&self) -> BTreeMap<WsPath, crate::discover::DirRecord> {
-        let pairs: Vec<(WsPath, crate::discover::DirRecord)> =
-            postcard::from_bytes(&self.bytes[self.dirs.clone()]).unwrap_or_default();
+        let Some(body) = self.dirs.verified(&self.bytes) else { return BTreeMap::new() };
+        let pairs: Vec<(WsPath, crate::discover::DirRecord)> = postcard::from_bytes(body).unwrap_or_default();
         pairs.into_iter().collect()
     }
 
     /// Everything but the directories.
     pub fn state(&self) -> State {
-        postcard::from_bytes(&self.bytes[self.main.clone()]).unwrap_or_default()
+        let Some(body) = self.main.verified(&self.bytes) else { return State::default() };
+        postcard::from_bytes(body).unwrap_or_default()
     }
 }
 
@@ -427,6 +630,8 @@ mod as_json {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::system::MemorySystem;
 
@@ -442,24 +647,29 @@ mod tests {
         }
     }
 
+    fn store(sys: &Arc<MemorySystem>) -> Store {
+        Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/w/floe-out"))
+    }
+
     #[test]
     fn entries_survive_a_flush_and_a_new_process() {
         let sys = Arc::new(MemorySystem::new());
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let store = store(&sys);
         let h = store.put_object(b"hello").unwrap();
         store.put_action(&entry(b"k")).unwrap();
         assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]), "served before the flush");
         store.flush().unwrap();
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let store = self::store(&sys);
         assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]));
         assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), Some(entry(b"k")));
         assert_eq!(sys.files_under("/s/packs").len(), 1, "one pack for everything a build adds");
+        assert_eq!(sys.get(store.journal_path()), None, "a build that finished leaves no journal");
     }
 
     #[test]
     fn damaged_entries_are_not_served() {
         let sys = Arc::new(MemorySystem::new());
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let store = store(&sys);
         let h = store.put_object(b"hello").unwrap();
         store.put_action(&entry(b"k")).unwrap();
         store.flush().unwrap();
@@ -469,13 +679,71 @@ mod tests {
         let n = bytes.len();
         bytes[n - 2] ^= 1;
         sys.put(&pack, bytes);
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let store = self::store(&sys);
         assert_eq!(store.get_object(h).unwrap(), None);
         assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None);
 
         sys.put("/s/index", [9u8, 9, 9]);
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), None);
+        let store = self::store(&sys);
         assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None, "an unreadable index starts afresh");
+    }
+
+    /// Every byte of a stored file in turn: flipped, and each run of eight
+    /// overwritten by the largest lengths (wrapping or not) a damaged file can
+    /// hold. `check` must neither panic nor trust the result.
+    fn damage(original: &[u8], mut check: impl FnMut(Vec<u8>)) {
+        for at in 0..original.len() {
+            let mut flipped = original.to_vec();
+            flipped[at] ^= 0x80;
+            check(flipped);
+            for value in [u64::MAX, u64::MAX - 40, 1 << 62] {
+                let mut long = original.to_vec();
+                let end = (at + 8).min(long.len());
+                long[at..end].copy_from_slice(&value.to_le_bytes()[..end - at]);
+                check(long);
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_index_is_never_trusted_and_never_allocated_from() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        let h = store.put_object(b"hello").unwrap();
+        store.put_action(&entry(b"k")).unwrap();
+        store.flush().unwrap();
+        let original = sys.get("/s/index").unwrap();
+        damage(&original, |bytes| {
+            sys.put("/s/index", &bytes);
+            let store = self::store(&sys);
+            // Either the entry as it was, or nothing: never a panic, never other bytes.
+            let object = store.get_object(h).unwrap();
+            assert!(object.is_none() || object.as_deref() == Some(&b"hello"[..]));
+            let action = store.get_action(Hash::of(b"k")).unwrap();
+            assert!(action.is_none() || action == Some(entry(b"k")));
+        });
+    }
+
+    #[test]
+    fn an_index_that_names_more_bytes_than_a_pack_has_serves_nothing() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        let h = store.put_object(b"hello").unwrap();
+        store.flush().unwrap();
+        // Sound as a file (its checksum matches), wrong in what it says.
+        let mut index = decode_index(&sys.get("/s/index").unwrap()).unwrap();
+        let loc = index.objects.get_mut(&h).unwrap();
+        (loc.offset, loc.len) = (8, u64::MAX - 4);
+        let mut bytes = INDEX_MAGIC.to_vec();
+        put_section(&mut bytes, &postcard::to_stdvec(&index).unwrap());
+        sys.put("/s/index", &bytes);
+        assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
+        let mut index = decode_index(&bytes).unwrap();
+        index.objects.get_mut(&h).unwrap().len = u64::MAX / 2;
+        let mut bytes = INDEX_MAGIC.to_vec();
+        put_section(&mut bytes, &postcard::to_stdvec(&index).unwrap());
+        sys.put("/s/index", &bytes);
+        assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
     }
 
     fn load(store: &Store, floe_version: &str) -> State {
@@ -483,20 +751,116 @@ mod tests {
         encoded.map(|e| State { dirs: e.dirs(), ..e.state() }).unwrap_or_default()
     }
 
+    fn sample_state() -> State {
+        let mut state = State { version: STORE_VERSION, floe_version: "0".into(), ..State::default() };
+        // Both sections: the directory listings and the rest.
+        let record = crate::discover::DirRecord {
+            mtime_ns: 7,
+            dirs: vec!["sales".into()],
+            files: vec!["models".into()],
+            ..Default::default()
+        };
+        state.dirs.insert(WsPath::ROOT, record);
+        state.settings = Hash::of(b"settings");
+        let stat = FileStat { size: 3, mtime_ns: 5, inode: 9 };
+        let rec = FileRecord { stat, raw: Hash::of(b"raw"), normal: None };
+        state.files.insert(WsPath::new("sales/models/stg_orders.sql").unwrap(), rec);
+        state
+    }
+
     #[test]
     fn state_round_trips_and_is_dropped_when_unreadable() {
         let sys = Arc::new(MemorySystem::new());
-        let store = Store::new(sys.clone(), PathBuf::from("/s"), Some(Hash::of(b"/ws")));
-        let mut state = State { version: STORE_VERSION, floe_version: "0".into(), ..State::default() };
-        // Both sections: the directory listings and the rest.
-        let record = crate::discover::DirRecord { mtime_ns: 7, dirs: vec!["sales".into()], files: vec![] };
-        state.dirs.insert(WsPath::ROOT, record);
-        state.settings = Hash::of(b"settings");
+        let store = Store::new(sys.clone(), PathBuf::from("/s"), Some(Hash::of(b"/ws")), PathBuf::from("/ws/floe-out"));
+        let state = sample_state();
         store.save_state(&state).unwrap();
         assert!(store.state_path().to_string_lossy().starts_with("/s/state-"));
         assert_eq!(load(&store, "0"), state);
         assert_eq!(load(&store, "1"), State::default(), "another floe version starts afresh");
         sys.put(store.state_path(), [1u8, 2, 3]);
         assert_eq!(load(&store, "0"), State::default());
+    }
+
+    #[test]
+    fn a_damaged_state_is_dropped_even_when_it_still_decodes() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        let state = sample_state();
+        store.save_state(&state).unwrap();
+        let original = sys.get(store.state_path()).unwrap();
+        // A renamed entry of a listing and of the stat cache: both still decode.
+        for name in [&b"models"[..], b"stg_orders"] {
+            let at = original.windows(name.len()).position(|w| w == name).unwrap();
+            let mut renamed = original.clone();
+            renamed[at] ^= 0x01;
+            sys.put(store.state_path(), renamed);
+            let loaded = load(&store, "0");
+            assert!(loaded.dirs.is_empty() || loaded.files.is_empty(), "a damaged section is dropped");
+            assert!(loaded.dirs.is_empty() || loaded.dirs == state.dirs);
+            assert!(loaded.files.is_empty() || loaded.files == state.files);
+        }
+        damage(&original, |bytes| {
+            sys.put(store.state_path(), &bytes);
+            let loaded = load(&store, "0");
+            assert!(loaded.dirs.is_empty() || loaded.dirs == state.dirs);
+            assert!(loaded.files.is_empty() || loaded.files == state.files);
+        });
+    }
+
+    #[test]
+    fn a_killed_build_is_cleaned_up_after() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        store.put_object(b"kept").unwrap();
+        store.flush().unwrap();
+        let kept = sys.files_under("/s/packs");
+        // What a build killed while it wrote leaves behind.
+        let orphan = format!("/s/packs/{}.pack", Hash::of(b"orphan").to_hex());
+        let left = [
+            orphan.clone(),
+            "/w/floe-out/a/.profiles.yml.floe-tmp-9-0".to_owned(),
+            "/s/packs/.x.pack.floe-tmp-9-1".to_owned(),
+        ];
+        for path in &left {
+            sys.put(path, "partial");
+        }
+        sys.put(store.journal_path(), "");
+
+        // While another build is adding packs, its packs are not touched;
+        // the journal stays for a later build to finish the job.
+        let other = match sys.try_lock(Path::new("/s/lock"), false, true).unwrap() {
+            Locked::Held(lock) => lock,
+            other => panic!("{other:?}"),
+        };
+        self::store(&sys).read_state("0").unwrap();
+        assert!(sys.get(&orphan).is_some());
+        assert!(sys.get("/w/floe-out/a/.profiles.yml.floe-tmp-9-0").is_none(), "temporary files go at once");
+        assert!(sys.get(store.journal_path()).is_some());
+        drop(other);
+
+        self::store(&sys).read_state("0").unwrap();
+        for path in &left {
+            assert!(sys.get(path).is_none(), "{path} is still there");
+        }
+        assert_eq!(sys.get(store.journal_path()), None);
+        assert_eq!(sys.files_under("/s/packs"), kept, "packs the index names stay");
+
+        // Without a journal (the last build finished), nothing is looked at.
+        sys.put(&orphan, "partial");
+        self::store(&sys).read_state("0").unwrap();
+        assert!(sys.get(&orphan).is_some());
+    }
+
+    #[test]
+    fn a_build_of_the_same_workspace_under_way_is_left_alone() {
+        let sys = Arc::new(MemorySystem::new());
+        let writing = store(&sys);
+        writing.put_object(b"being written").unwrap();
+        assert!(sys.get(writing.journal_path()).is_some(), "the journal is there while a build writes");
+        sys.put("/w/floe-out/a/.profiles.yml.floe-tmp-9-0", "partial");
+        store(&sys).read_state("0").unwrap();
+        assert!(sys.get("/w/floe-out/a/.profiles.yml.floe-tmp-9-0").is_some());
+        writing.flush().unwrap();
+        assert_eq!(sys.get(writing.journal_path()), None);
     }
 }

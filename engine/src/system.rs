@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +21,93 @@ pub struct FileStat {
     pub inode: u64,
 }
 
+/// What a directory entry is, as the directory lists it (a link is not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FileKind {
+    File,
+    Dir,
+    /// A symbolic link; [`System::resolve`] says where it leads.
+    Link,
+    Fifo,
+    Socket,
+    Device,
+}
+
+impl FileKind {
+    /// How a diagnostic names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::File => "a regular file",
+            FileKind::Dir => "a directory",
+            FileKind::Link => "a symbolic link",
+            FileKind::Fifo => "a FIFO",
+            FileKind::Socket => "a socket",
+            FileKind::Device => "a device",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
     pub name: String,
-    pub is_dir: bool,
+    pub kind: FileKind,
+}
+
+/// A directory's modification time and identity: the walk follows no
+/// directory twice, however many links lead to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirStat {
+    pub mtime_ns: i64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// An advisory lock, held until it is dropped or its process ends (however it
+/// ends: a killed process holds nothing).
+pub struct Lock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+impl Lock {
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Lock {
+        Lock(Box::new(guard))
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lock")
+    }
+}
+
+/// What [`System::try_lock`] found.
+#[derive(Debug)]
+pub enum Locked {
+    Held(Lock),
+    /// Another process holds a lock that conflicts.
+    Busy,
+    /// There is no such file (and it was not to be created).
+    Absent,
+}
+
+/// The name of the temporary file a write of `name` goes through: hidden, and
+/// marked, so that one whose writer was killed can be told apart and removed.
+/// `unique` tells concurrent writers apart.
+pub fn temporary_name(name: &str, unique: &str) -> String {
+    format!(".{name}{TEMPORARY_MARK}{unique}")
+}
+
+const TEMPORARY_MARK: &str = ".floe-tmp-";
+
+/// Whether `name` is a temporary file of [`temporary_name`].
+pub fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TEMPORARY_MARK)
+}
+
+/// The components of a relative path below a base, each a plain name: no
+/// `.`, no `..`, nothing absolute. `None` otherwise.
+pub fn plain_components(rel: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let plain = |p: &&str| !p.is_empty() && *p != "." && *p != ".." && !p.contains(['\\', '\0']);
+    parts.iter().all(plain).then_some(parts)
 }
 
 /// An infrastructure failure: the file system did not do what was asked. Never
@@ -56,10 +139,11 @@ pub enum Ran {
 }
 
 pub trait System: Send + Sync {
-    /// The file's bytes, or `None` when it does not exist.
+    /// The bytes of a regular file, or `None` when it does not exist. Anything
+    /// else (a FIFO, a device) is an error, and opening it never waits.
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError>;
     /// `len` bytes at `offset` of a file, or `None` when it does not exist or
-    /// is shorter.
+    /// is shorter. Nothing is allocated for bytes the file does not have.
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError>;
     /// The file's stat, or `None` when it does not exist.
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError>;
@@ -70,15 +154,43 @@ pub trait System: Send + Sync {
         names.iter().map(|n| self.stat(&dir.join(n))).collect()
     }
     /// A directory's modification time (it changes when an entry is added,
-    /// removed or renamed), or `None` when it does not exist.
-    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError>;
-    /// A directory's entries, in any order; empty when it does not exist.
+    /// removed or renamed) and identity, or `None` when it does not exist. A
+    /// link to a directory counts as the directory.
+    fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError>;
+    /// A directory's modification time, as [`System::dir_stat`] gives it.
+    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
+        Ok(self.dir_stat(path)?.map(|d| d.mtime_ns))
+    }
+    /// A directory's entries, in any order, as it lists them (links are not
+    /// followed); empty when it does not exist.
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError>;
-    /// Replaces the file at once (temporary file and rename), creating parent
-    /// directories; returns the new file's stat.
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError>;
-    /// Removes a file or a whole directory; absent is fine.
+    /// Where a path leads once every link is followed: its absolute,
+    /// link-free form and what is there (never [`FileKind::Link`]); `None`
+    /// when it leads nowhere (a dangling link, a loop of links).
+    fn resolve(&self, path: &Path) -> Result<Option<(PathBuf, FileKind)>, IoError>;
+    /// Replaces the file `base/rel` at once (temporary file and rename),
+    /// creating the directories of `rel` below `base`, and returns the new
+    /// file's stat. `base` is taken as it is; below it nothing is written
+    /// through a link: a link where a directory of `rel` goes is replaced by
+    /// a directory, one where the file goes by the file. `rel` is `/`-separated
+    /// plain names (see [`plain_components`]).
+    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError>;
+    /// Removes a file or a whole directory (a link, not what it leads to);
+    /// absent is fine.
     fn remove_all(&self, path: &Path) -> Result<(), IoError>;
+    /// Removes `base/rel` (a file, a link, a whole directory) as
+    /// [`System::remove_all`] does, but, like [`System::write_atomic`],
+    /// through no link below `base`: where a link stands in for a directory of
+    /// `rel`, nothing below it is floe's, and nothing is removed.
+    fn remove_below(&self, base: &Path, rel: &str) -> Result<(), IoError>;
+    /// Takes an advisory lock on the file at `path` (`exclusive`, or shared
+    /// with other shared holders), creating the file first if `create`.
+    /// Never waits: a conflicting holder makes it [`Locked::Busy`].
+    fn try_lock(&self, path: &Path, exclusive: bool, create: bool) -> Result<Locked, IoError>;
+    /// Removes, below `dir`, the temporary files of writes whose process is
+    /// gone (killed mid-write); a write still under way keeps its own.
+    /// Returns how many it removed.
+    fn sweep(&self, dir: &Path) -> Result<usize, IoError>;
     /// Runs an out-of-tree plugin: `program` with `stdin`, an empty
     /// environment, a fresh temporary working directory, killed after
     /// `limit`. Not being able to make the temporary directory is an
@@ -89,10 +201,10 @@ pub trait System: Send + Sync {
     }
 }
 
-/// An in-memory [`System`] for tests: deterministic stats, no disk.
+/// An in-memory [`System`] for tests: deterministic stats, no disk, no links.
 #[derive(Default)]
 pub struct MemorySystem {
-    state: Mutex<MemoryState>,
+    state: Arc<Mutex<MemoryState>>,
 }
 
 #[derive(Default)]
@@ -103,6 +215,8 @@ struct MemoryState {
     clock: i64,
     reads: u64,
     lists: u64,
+    /// Locks held: shared holders, and whether one holds it exclusively.
+    locks: BTreeMap<PathBuf, (usize, bool)>,
 }
 
 impl MemoryState {
@@ -119,6 +233,39 @@ impl MemoryState {
             child = parent;
         }
     }
+
+    fn insert(&mut self, path: &Path, bytes: &[u8]) -> FileStat {
+        self.clock += 1_000_000_000;
+        let stat = FileStat { size: bytes.len() as u64, mtime_ns: self.clock, inode: self.clock as u64 };
+        if self.files.insert(path.to_path_buf(), (bytes.to_vec(), stat)).is_none() {
+            self.touch_parents(path);
+        }
+        stat
+    }
+
+    fn locked(&self, path: &Path) -> bool {
+        self.locks.get(path).is_some_and(|(shared, exclusive)| *shared > 0 || *exclusive)
+    }
+}
+
+/// A lock of a [`MemorySystem`], released when dropped.
+struct MemoryLock {
+    state: Arc<Mutex<MemoryState>>,
+    path: PathBuf,
+    exclusive: bool,
+}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((shared, exclusive)) = s.locks.get_mut(&self.path) {
+            if self.exclusive {
+                *exclusive = false;
+            } else {
+                *shared = shared.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl MemorySystem {
@@ -128,7 +275,7 @@ impl MemorySystem {
 
     /// Writes a file as a user would (not through the engine).
     pub fn put(&self, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
-        let _ = self.write_atomic(path.as_ref(), bytes.as_ref());
+        self.lock().insert(path.as_ref(), bytes.as_ref());
     }
 
     pub fn get(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
@@ -165,16 +312,23 @@ impl System for MemorySystem {
     fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
         let mut s = self.lock();
         s.reads += 1;
-        let range = offset as usize..(offset + len) as usize;
-        Ok(s.files.get(path).and_then(|(b, _)| b.get(range)).map(<[u8]>::to_vec))
+        let Some(end) = offset.checked_add(len) else { return Ok(None) };
+        let (Ok(start), Ok(end)) = (usize::try_from(offset), usize::try_from(end)) else { return Ok(None) };
+        Ok(s.files.get(path).and_then(|(b, _)| b.get(start..end)).map(<[u8]>::to_vec))
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {
         Ok(self.lock().files.get(path).map(|(_, st)| *st))
     }
 
-    fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
-        Ok(self.lock().dirs.get(path).copied())
+    fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
+        let s = self.lock();
+        Ok(s.dirs.get(path).map(|mtime| {
+            // Paths are all a memory system has to tell directories apart.
+            let id = blake3::hash(path.as_os_str().as_encoded_bytes());
+            let ino = u64::from_le_bytes(id.as_bytes()[..8].try_into().expect("eight bytes"));
+            DirStat { mtime_ns: *mtime, dev: 0, ino }
+        }))
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
@@ -191,17 +345,29 @@ impl System for MemorySystem {
                 }
             }
         }
-        Ok(out.into_iter().map(|(name, is_dir)| DirEntry { name, is_dir }).collect())
+        Ok(out
+            .into_iter()
+            .map(|(name, is_dir)| DirEntry { name, kind: if is_dir { FileKind::Dir } else { FileKind::File } })
+            .collect())
     }
 
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError> {
-        let mut s = self.lock();
-        s.clock += 1_000_000_000;
-        let stat = FileStat { size: bytes.len() as u64, mtime_ns: s.clock, inode: s.clock as u64 };
-        if s.files.insert(path.to_path_buf(), (bytes.to_vec(), stat)).is_none() {
-            s.touch_parents(path);
+    fn resolve(&self, path: &Path) -> Result<Option<(PathBuf, FileKind)>, IoError> {
+        let s = self.lock();
+        Ok(if s.files.contains_key(path) {
+            Some((path.to_path_buf(), FileKind::File))
+        } else if s.dirs.contains_key(path) {
+            Some((path.to_path_buf(), FileKind::Dir))
+        } else {
+            None
+        })
+    }
+
+    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        let path = base.join(rel);
+        if plain_components(rel).is_none() {
+            return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
         }
-        Ok(stat)
+        Ok(self.lock().insert(&path, bytes))
     }
 
     fn remove_all(&self, path: &Path) -> Result<(), IoError> {
@@ -214,5 +380,53 @@ impl System for MemorySystem {
             s.dirs.insert(parent.to_path_buf(), clock);
         }
         Ok(())
+    }
+
+    fn remove_below(&self, base: &Path, rel: &str) -> Result<(), IoError> {
+        if plain_components(rel).is_none() {
+            return Err(IoError {
+                op: "remove",
+                path: base.join(rel),
+                message: "not a plain relative path".to_owned(),
+            });
+        }
+        self.remove_all(&base.join(rel))
+    }
+
+    fn try_lock(&self, path: &Path, exclusive: bool, create: bool) -> Result<Locked, IoError> {
+        let mut s = self.lock();
+        if !s.files.contains_key(path) {
+            if !create {
+                return Ok(Locked::Absent);
+            }
+            s.insert(path, b"");
+        }
+        let (shared, held) = s.locks.entry(path.to_path_buf()).or_default();
+        if *held || (exclusive && *shared > 0) {
+            return Ok(Locked::Busy);
+        }
+        if exclusive {
+            *held = true;
+        } else {
+            *shared += 1;
+        }
+        drop(s);
+        Ok(Locked::Held(Lock::new(MemoryLock { state: self.state.clone(), path: path.to_path_buf(), exclusive })))
+    }
+
+    fn sweep(&self, dir: &Path) -> Result<usize, IoError> {
+        let mut s = self.lock();
+        let abandoned: Vec<PathBuf> = s
+            .files
+            .keys()
+            .filter(|p| p.starts_with(dir))
+            .filter(|p| p.file_name().is_some_and(|n| is_temporary(&n.to_string_lossy())))
+            .filter(|p| !s.locked(p))
+            .cloned()
+            .collect();
+        for p in &abandoned {
+            s.files.remove(p);
+        }
+        Ok(abandoned.len())
     }
 }

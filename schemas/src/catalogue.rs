@@ -160,6 +160,33 @@ pub fn explanation(code: Code) -> &'static str {
             "A directory holds both a `manifest.yaml` and a `floe.yaml`. A package is either a \
              platform (or domain) package or a product; give the product its own directory."
         }
+        Code::NotARegularFile => {
+            "A file where floe expects a package file (`manifest.yaml`, `floe.yaml`, \
+             `dbt_project.yml`, a model, an out-of-tree plugin, `.floeignore`) is a FIFO, a socket \
+             or a device. floe reads only regular files: reading a FIFO would wait for a writer \
+             forever, and a device has no end. Replace it with a regular file, or exclude it in \
+             `.floeignore`."
+        }
+        Code::LinkLeavesWorkspace => {
+            "A symbolic link in the workspace leads outside it. floe reads only inside the \
+             workspace, so that a checked-out repository cannot make it read (and quote in a \
+             diagnostic) a file such as `~/.ssh/config`. A link to a package file is an error (the \
+             package cannot be built); a link to a directory is a warning (it is not walked). \
+             Links that stay inside the workspace are followed."
+        }
+        Code::DirectoryRepeated => {
+            "A symbolic link leads to a directory that the workspace walk already covers: the \
+             workspace root or one of its ancestors (a loop), or a directory reached by its own \
+             path. floe walks every directory once, at its own path, so a link neither loops the \
+             walk nor makes a second copy of its packages. Remove the link, or exclude it in \
+             `.floeignore`."
+        }
+        Code::UnaddressablePackage => {
+            "A package's directory has a name that a label cannot spell: label paths are ASCII \
+             letters, digits, `-`, `_` and `.`, so a directory with a space, a `:` or an accented \
+             letter in its path could be built by `//...` but never selected, queried or explained \
+             on its own. floe does not build what it cannot name; rename the directory."
+        }
         Code::InvalidLabel => {
             "A label on the command line does not parse. Labels look like `//...`, `//sales/...`, \
              `//sales/orders` or `//sales/orders:artifacts`; without `//` they are relative to the \

@@ -92,6 +92,10 @@ codes! {
     UnpinnedReference = "E0209", "An OCI reference that `floe.lock` does not pin";
     NoWorkspace = "E0210", "No workspace: no platform manifest at the root";
     PackageConflict = "E0211", "A directory that is both a platform package and a product";
+    NotARegularFile = "E0212", "A package file that is a FIFO, socket or device, not a regular file";
+    LinkLeavesWorkspace = "E0213", "A symbolic link that leads outside the workspace";
+    DirectoryRepeated = "E0214", "A symbolic link to a directory the workspace walk already covers";
+    UnaddressablePackage = "E0215", "A package directory whose path no label can name";
     InvalidLabel = "E0301", "A label that does not parse";
     NoSuchLabel = "E0302", "A label that matches no package or target";
     UnknownInputPort = "E0401", "An input port that names no product, or no output port of it";

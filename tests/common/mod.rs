@@ -127,3 +127,45 @@ pub fn edit(path: &Path, f: impl FnOnce(String) -> String) {
     assert_ne!(text, new, "the edit of {} changed nothing", path.display());
     std::fs::write(path, new).unwrap();
 }
+
+/// Runs floe like `common::floe`, but kills it after `limit` (and fails the
+/// test) instead of waiting forever, and caps its memory.
+pub fn floe_within(dir: &Path, args: &[&str], limit: std::time::Duration) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut cmd = Command::new("sh");
+    // 4 GiB of address space: a walk that explodes fails fast instead of
+    // exhausting the machine.
+    cmd.arg("-c").arg("ulimit -v 4194304; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_floe"));
+    cmd.arg("-C").arg(dir).args(args);
+    cmd.env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH").env_remove("FLOE_STORE");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`floe {}` did not finish within {limit:?}", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let run = Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    assert!(!run.stderr.contains("panicked"), "floe panicked:\n{}", run.stderr);
+    assert!(status.code().is_some(), "floe was killed by a signal ({status}):\n{}", run.stderr);
+    run
+}
