@@ -125,7 +125,6 @@ destinations:
 fn no_secret_reaches_outputs_the_store_or_any_command_output() {
     let ws = tempfile::tempdir().unwrap();
     workspace(ws.path());
-    let mut printed = String::new();
     let runs: &[&[&str]] = &[
         &["build"],
         &["build", "--format", "json", "-v"],
@@ -138,11 +137,7 @@ fn no_secret_reaches_outputs_the_store_or_any_command_output() {
         &["why", "//sales/orders", "--format", "json"],
         &["query", "//...", "--targets"],
     ];
-    for args in runs {
-        let r = floe(ws.path(), args);
-        printed.push_str(&r.stdout);
-        printed.push_str(&r.stderr);
-    }
+    let printed = run_all(ws.path(), runs);
     // The broken product is reported, the others are built.
     assert!(printed.contains("error[E0109]"), "{printed}");
     assert!(printed.contains("warning[E0501]"), "{printed}");
@@ -271,7 +266,6 @@ plugins:
 fn every_shape_of_a_credential_stays_secret() {
     let ws = tempfile::tempdir().unwrap();
     shapes_workspace(ws.path());
-    let mut printed = String::new();
     let runs: &[&[&str]] = &[
         &["build"],
         &["build", "--format", "json", "-v"],
@@ -280,11 +274,7 @@ fn every_shape_of_a_credential_stays_secret() {
         &["check", "--format", "sarif"],
         &["why", "//sales/orders:artifacts", "//sales/orders:dbt-profile"],
     ];
-    for args in runs {
-        let r = floe(ws.path(), args);
-        printed.push_str(&r.stdout);
-        printed.push_str(&r.stderr);
-    }
+    let printed = run_all(ws.path(), runs);
     // Inline credentials are reported and the platform still builds.
     assert!(printed.contains("warning[E0501]"), "{printed}");
     let out = ws.path().join("floe-out");
@@ -373,4 +363,15 @@ fn non_ascii_text_before_a_colon_is_quoted_safely() {
     let html = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/enforcement.html"))
         .unwrap_or_else(|e| panic!("{e}:\n{}", build.stderr));
     assert!(html.contains("Kundenübersicht"), "{html}");
+}
+
+/// Everything the commands `runs` print, stdout and stderr, one after the other.
+fn run_all(dir: &std::path::Path, runs: &[&[&str]]) -> String {
+    let mut printed = String::new();
+    for args in runs {
+        let r = floe(dir, args);
+        printed.push_str(&r.stdout);
+        printed.push_str(&r.stderr);
+    }
+    printed
 }

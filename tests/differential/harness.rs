@@ -30,19 +30,9 @@ impl Epoch {
     }
 }
 
-/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian, UTC).
+/// `YYYY-MM-DD` of a Unix time (proleptic Gregorian, UTC), as floe computes it.
 pub fn date(secs: i64) -> String {
-    // Howard Hinnant's days-to-civil.
-    let z = secs.div_euclid(DAY) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    floe_rules::rfc3339(secs)[..10].to_owned()
 }
 
 /// Names at the workspace root that are floe's, never sources.
