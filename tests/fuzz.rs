@@ -356,8 +356,10 @@ fn globs(input: &[u8]) {
     let (pattern, name) = text.split_once('\n').unwrap_or((&text, "sales/ä/models/gold_umsätze.sql"));
     let _ = glob::matches(pattern, name);
     let _ = glob::path_matches(pattern, name);
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let _ = glob::segments_match(&pattern, &name.split('/').collect::<Vec<_>>());
+    // The same text as a `.floeignore`, against the same path.
+    if let Some(path) = floe_engine::WsPath::new(name) {
+        let _ = floe_engine::discover::Ignore::parse(&text).is_ignored(&path, false);
+    }
 }
 
 /// The store's decoders, through its public API on an in-memory disk: the

@@ -296,66 +296,28 @@ fn is_model_file(name: &str) -> bool {
     name.ends_with(".sql") || name.ends_with(".yml") || name.ends_with(".yaml")
 }
 
-/// The gitignore subset floe honours: `#` comments, `!` negation, a trailing `/`
-/// for directories only, a leading or inner `/` anchoring to the workspace root,
-/// and the wildcards `*`, `?` and `**`. The last matching rule wins.
+/// `.floeignore`: gitignore syntax, matched by the `ignore` crate (what git
+/// and ripgrep mean by it: `!` negation, a trailing `/` for directories, a
+/// leading or inner `/` anchoring to the workspace root, `*`, `?`, `**`; the
+/// last matching line wins). A line that is no valid glob is skipped, as git
+/// skips it.
 #[derive(Clone, Debug, Default)]
 pub struct Ignore {
-    rules: Vec<Rule>,
-}
-
-#[derive(Clone, Debug)]
-struct Rule {
-    negate: bool,
-    dir_only: bool,
-    anchored: bool,
-    pattern: Vec<String>,
+    matcher: Option<ignore::gitignore::Gitignore>,
 }
 
 impl Ignore {
     pub fn parse(text: &str) -> Ignore {
-        let mut rules = Vec::new();
+        // Paths are matched as the workspace-relative paths the walk gives.
+        let mut builder = ignore::gitignore::GitignoreBuilder::new(".");
         for line in text.lines() {
-            let line = line.trim_end();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (negate, line) = match line.strip_prefix('!') {
-                Some(rest) => (true, rest),
-                None => (false, line.strip_prefix('\\').unwrap_or(line)),
-            };
-            let (dir_only, line) = match line.strip_suffix('/') {
-                Some(rest) => (true, rest),
-                None => (false, line),
-            };
-            let anchored = line.contains('/');
-            let line = line.trim_start_matches('/');
-            if line.is_empty() {
-                continue;
-            }
-            let pattern = line.split('/').map(str::to_owned).collect();
-            rules.push(Rule { negate, dir_only, anchored, pattern });
+            let _ = builder.add_line(None, line);
         }
-        Ignore { rules }
+        Ignore { matcher: builder.build().ok().filter(|m| !m.is_empty()) }
     }
 
     pub fn is_ignored(&self, path: &WsPath, is_dir: bool) -> bool {
-        let segs: Vec<&str> = path.as_str().split('/').collect();
-        let mut ignored = false;
-        for rule in &self.rules {
-            if rule.dir_only && !is_dir {
-                continue;
-            }
-            let hit = if rule.anchored {
-                floe_rules::glob::segments_match(&rule.pattern, &segs)
-            } else {
-                segs.last().is_some_and(|last| floe_rules::glob::matches(&rule.pattern[0], last))
-            };
-            if hit {
-                ignored = !rule.negate;
-            }
-        }
-        ignored
+        self.matcher.as_ref().is_some_and(|m| m.matched(path.as_str(), is_dir).is_ignore())
     }
 }
 
@@ -407,5 +369,21 @@ mod tests {
         assert!(ig.is_ignored(&WsPath::new("docs/a/b/draft").unwrap(), true));
         assert!(ig.is_ignored(&WsPath::new("docs/draft").unwrap(), true));
         assert!(!ig.is_ignored(&WsPath::new("x/docs/draft").unwrap(), true));
+    }
+
+    #[test]
+    fn ignore_files_read_as_git_reads_them() {
+        let ig = Ignore::parse("*.bak\n!keep.bak\nbuild/\n/top\n\\#literal\n[ab]-*\n");
+        let ignored = |p: &str, dir: bool| ig.is_ignored(&WsPath::new(p).unwrap(), dir);
+        assert!(ignored("a/x.bak", false) && !ignored("a/keep.bak", false));
+        assert!(ignored("a/build", true) && !ignored("a/build", false));
+        assert!(ignored("top", true) && !ignored("a/top", true));
+        assert!(ignored("#literal", false));
+        // Character classes, which the old matcher did not know.
+        assert!(ignored("a-1", true) && !ignored("c-1", true));
+        // A long path under `**` patterns costs no more than a short one.
+        let many = Ignore::parse(&"**/d/".repeat(20));
+        assert!(many.is_ignored(&WsPath::new(&vec!["d"; 200].join("/")).unwrap(), true));
+        assert!(!many.is_ignored(&WsPath::new(&[vec!["d"; 200].join("/"), "e".to_owned()].join("/")).unwrap(), true));
     }
 }
