@@ -122,8 +122,6 @@ pub struct Context {
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
-    /// Stats newer than this are too recent to trust (see `RACY_NS`).
-    trust_before: i64,
     pub store: Store,
     graph: Option<Graph>,
 }
@@ -209,7 +207,6 @@ impl Session {
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
-            trust_before,
             store,
             graph: None,
         };
@@ -646,7 +643,6 @@ impl Context {
             let stale = previous.outputs.iter().map(|o| &o.path).filter(|p| !outputs.iter().any(|o| &o.path == *p));
             written += self.remove_outputs(stale)?;
         }
-        let out_dir_mtime = self.system.dir_mtime(&self.options.out.join(info.dir.as_str()))?;
         outcome.written = written;
         let deps = self
             .deps_of(db, pkg)
@@ -661,7 +657,6 @@ impl Context {
             structure: self.structure(sel.package),
             derivations: derivation_records,
             outputs,
-            out_dir_mtime,
             warnings: outcome.diagnostics.clone(),
             date: db::reads_date(db, pkg).then(|| self.options.settings.today.clone()),
         };
@@ -731,21 +726,16 @@ impl Context {
             Ok(r) => r,
             Err(reuse) => return Ok(reuse),
         };
-        // Every output is stat'ed: a file edited in place moves no directory
-        // mtime. One with the stat floe left it with is intact, unless that
-        // stat is too recent to vouch for its bytes: then they are compared
-        // (a file with another stat is never read: it may be a link or a
-        // FIFO someone put there). A deleted, edited or replaced output is
-        // restored from the store or, when the store lost it, rebuilt.
-        let out_dir = self.options.out.join(info.dir.as_str());
+        // Every output is stat'ed (a file edited in place moves no directory
+        // mtime) and compared with the stat floe left it with: size, mtime
+        // and inode, so an edit in place, a replacement and a deletion all
+        // show. (A file with another stat is never read: it may be a link or
+        // a FIFO someone put there.) Such an output is restored from the
+        // store or, when the store lost it, rebuilt.
         let mut restored = Vec::new();
         let mut to_restore = Vec::new();
         for (i, out) in record.outputs.iter().enumerate() {
-            let abs = self.options.out.join(out.path.as_str());
-            if self.system.stat(&abs)? == Some(out.stat)
-                && (out.stat.mtime_ns < self.trust_before
-                    || self.system.read(&abs)?.is_some_and(|b| Hash::of(&b) == out.hash))
-            {
+            if self.system.stat(&self.options.out.join(out.path.as_str()))? == Some(out.stat) {
                 continue;
             }
             let bytes = if out.path.file_name() == DRV_FILE { None } else { self.store.get_object(out.hash)? };
@@ -781,7 +771,6 @@ impl Context {
                 for (i, stat) in restored {
                     r.outputs[i].stat = stat;
                 }
-                r.out_dir_mtime = self.system.dir_mtime(&out_dir)?;
                 Some((info.dir.clone(), r))
             }
         };

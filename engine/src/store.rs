@@ -125,9 +125,6 @@ pub struct PackageRecord {
     pub derivations: Vec<DerivationRecord>,
     /// Materialized files under `floe-out/`, with their hash and the stat floe left them with.
     pub outputs: Vec<OutputRecord>,
-    /// The mtime of the package's directory under `floe-out/` once its outputs
-    /// were written: while it holds, no output was added, removed or replaced.
-    pub out_dir_mtime: Option<i64>,
     /// Warnings of the last evaluation, replayed when it is reused.
     #[serde(with = "as_json")]
     pub warnings: Vec<Diagnostic>,
