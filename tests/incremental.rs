@@ -120,8 +120,8 @@ fn outputs_edited_in_place_are_restored() {
     let ws = workspace("mesh");
     build_json(ws.path());
     build_json(ws.path());
-    // Vouch for every stat: as if the last build had saved its state long
-    // after it wrote its outputs (stats within two seconds are re-checked).
+    // Long after the build, as far as floe can tell (its state saved an hour
+    // later): no stat is too recent to trust, and the edit must still show.
     let state = std::fs::File::options().append(true).open(ws.path().join(".floe/state")).unwrap();
     state.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)).unwrap();
     // An edit in place: same inode, same directory mtime.
