@@ -152,3 +152,16 @@ fn benchmark_workspaces_build() {
     let r = floe(ws.path(), &["build", "//..."]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn test_workspaces_never_carry_what_a_build_left_in_the_tree() {
+    // The README's first command builds `testdata/mesh` in place; the tests
+    // that copy it must not copy its outputs and store along.
+    let src = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::repo().join("testdata/centralized"), src.path());
+    assert_eq!(floe(src.path(), &["build"]).code, 0);
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_dir(src.path(), copy.path());
+    assert!(copy.path().join("manifest.yaml").is_file());
+    assert!(!copy.path().join("floe-out").exists() && !copy.path().join(".floe").exists());
+}

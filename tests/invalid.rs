@@ -6,8 +6,12 @@
 //! the build must fail with exit code 1, report at least one error and never
 //! panic. What it prints is compared with `tests/snapshots/invalid__<case>.snap`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::copy_dir;
 
 /// Deleting cases must make this test fail, not pass with less coverage.
 const MIN_CASES: usize = 30;
@@ -30,21 +34,6 @@ fn cases() -> Vec<(String, PathBuf)> {
         .collect();
     cases.sort();
     cases
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
-    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
-    for entry in entries {
-        let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().unwrap_or_else(|e| panic!("cannot stat {}: {e}", src.display()));
-        if kind.is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("cannot copy {}: {e}", src.display()));
-        }
-    }
 }
 
 /// Builds one case in a fresh copy; returns the exit code and stderr.

@@ -23,10 +23,15 @@ pub fn conformance() -> Option<PathBuf> {
     None
 }
 
+/// A copy of a workspace's sources: what a build left in the tree
+/// (`floe-out/`, `.floe/`) is not one, and no test depends on it.
 pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();
+        if entry.file_name() == "floe-out" || entry.file_name() == ".floe" {
+            continue;
+        }
         let to = dst.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &to);
