@@ -1285,8 +1285,16 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
         Target::Artifacts => {
             let full = decoded(db, pkg, input, rule::View::Full)?;
             // The profile the artifacts embed is made from the same view of
-            // the platform as `profiles.yml`.
-            let compute = rule::platform(&rule::View::Compute.value(&full)).map_err(internal)?;
+            // the platform as `profiles.yml` (decoded once per platform when
+            // the input holds the platform's own full view).
+            let memo = parent_platform(db, pkg).and_then(|parent| {
+                let full_view = platform_full(db, parent).as_ref()?;
+                Arc::ptr_eq(&full_view.platform, &full).then(|| platform_compute(db, parent).as_ref())?
+            });
+            let compute = match memo {
+                Some(view) => view.platform.clone(),
+                None => Arc::new(rule::platform(&rule::View::Compute.value(&full)).map_err(internal)?),
+            };
             let spec: FloeSpec = input.decode("spec").map_err(internal)?;
             let mut computes: Vec<String> = spec.transforms.iter().filter_map(|t| t.compute.clone()).collect();
             computes.sort_unstable();

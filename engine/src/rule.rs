@@ -43,9 +43,11 @@ impl Input {
         if secrets.is_empty() {
             return self;
         }
+        let needles: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
         for v in self.parts.values_mut() {
-            let mut owned = (**v).clone();
-            if mask(&mut owned, secrets) {
+            if holds_any(v, &needles) {
+                let mut owned = (**v).clone();
+                mask(&mut owned, secrets);
                 *v = Arc::new(owned);
             }
         }
@@ -150,6 +152,17 @@ pub fn mask(value: &mut Value, secrets: &[String]) -> bool {
     let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     mask_in(value, &secrets)
+}
+
+/// Whether any string of `value` (keys included) contains one of `needles`.
+fn holds_any(value: &Value, needles: &[&str]) -> bool {
+    let hit = |s: &str| needles.iter().any(|n| s.contains(n));
+    match value {
+        Value::String(s) => hit(s),
+        Value::Array(items) => items.iter().any(|v| holds_any(v, needles)),
+        Value::Object(map) => map.iter().any(|(k, v)| hit(k) || holds_any(v, needles)),
+        _ => false,
+    }
 }
 
 fn mask_str(s: &mut String, secrets: &[&str]) -> bool {
