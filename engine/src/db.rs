@@ -651,7 +651,7 @@ fn secret_diagnostics(parsed: &Parsed<Manifest>, file: &str, level: &str) -> Vec
 /// on (secrets masked) and the platform decoded from that value alone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlatformView {
-    pub value: Arc<Value>,
+    pub part: rule::Part,
     pub platform: Arc<ResolvedPlatform>,
 }
 
@@ -660,7 +660,7 @@ fn view(db: &dyn Db, pkg: Package, view: rule::View) -> Option<Arc<PlatformView>
     let mut value = view.value(eval.resolved.as_ref()?);
     rule::mask(&mut value, &eval.secret_values);
     let platform = rule::platform(&value).ok()?;
-    Some(Arc::new(PlatformView { value: Arc::new(value), platform: Arc::new(platform) }))
+    Some(Arc::new(PlatformView { part: rule::Part::new(value), platform: Arc::new(platform) }))
 }
 
 /// The whole platform, decoded once for every product below it.
@@ -1053,8 +1053,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             if platform(db, pkg).failed {
                 return None;
             }
-            let full = rule::Input::default().with("platform", platform_full(db, pkg).as_ref()?.value.clone());
-            let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.value.clone());
+            let full = rule::Input::default().with("platform", platform_full(db, pkg).as_ref()?.part.clone());
+            let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.part.clone());
             Some(vec![
                 Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, full),
                 Derivation::new(Target::HelmValues, versions::PLATFORM_HELM_VALUES, version, plugins),
@@ -1070,7 +1070,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             // Every value secret scanning found in what the product reads is
             // masked in every part (the platform's own are masked in its views).
             let secrets = &enforcement(db, pkg).secret_values;
-            let spec_value: Arc<Value> = Arc::new(serde_json::to_value(spec).ok()?);
+            let spec_value = serde_json::to_value(spec).ok()?;
             let full = platform_full(db, parent).as_ref()?;
             let domain = domain_of(db, pkg, spec, &full.platform);
             let name = profile_name(db, pkg, spec);
@@ -1080,7 +1080,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let executable = external_compute(db, pkg, &full.platform.merged);
 
             let mut profile = rule::Input::default()
-                .with("platform", platform_compute(db, parent).as_ref()?.value.clone())
+                .with("platform", platform_compute(db, parent).as_ref()?.part.clone())
                 .with("product", Value::from(spec.metadata.name.as_str()))
                 .with("profile_name", Value::from(name.as_str()))
                 .with("computes", serde_json::json!(computes));
@@ -1095,7 +1095,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count();
             let mut artifacts = rule::Input::default()
                 .with("spec", spec_value)
-                .with("platform", full.value.clone())
+                .with("platform", full.part.clone())
                 .with("mode", serde_json::to_value(mode).ok()?)
                 .with("domain", Value::from(domain.as_str()))
                 .with("profile_name", Value::from(name.as_str()))
@@ -1111,7 +1111,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let plugins = platform_plugins(db, parent).as_ref()?;
             let orchestration = rule::Input::default()
                 .with("job", floe_rules::orchestration::job_spec(spec))
-                .with("platform", plugins.value.clone())
+                .with("platform", plugins.part.clone())
                 .with("domain", Value::from(domain.as_str()));
             let files = floe_rules::orchestration::file_names(&plugins.platform, spec);
             let enforcement = enforcement_input(db, pkg)?;
@@ -1355,7 +1355,7 @@ fn decoded(
     let part = input.part("platform");
     if let (Some(p), Some(part)) = (platform_pkg, part)
         && let Some(memo) = platform_view(db, p, view)
-        && Arc::ptr_eq(&memo.value, part)
+        && Arc::ptr_eq(memo.part.value(), part)
     {
         return Ok(memo.platform.clone());
     }

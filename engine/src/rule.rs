@@ -20,21 +20,46 @@ use serde_json::{Map, Value};
 
 use crate::hash::Hash;
 
+/// One part of an input: a value and its hash, computed once with it (a
+/// platform's view is a part of every product's input below it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
+    value: Arc<Value>,
+    hash: Hash,
+}
+
+impl Part {
+    pub fn new(value: Value) -> Part {
+        let hash = Hash::of_json(&value);
+        Part { value: Arc::new(value), hash }
+    }
+
+    pub fn value(&self) -> &Arc<Value> {
+        &self.value
+    }
+}
+
+impl From<Value> for Part {
+    fn from(value: Value) -> Part {
+        Part::new(value)
+    }
+}
+
 /// A rule's input: part name to value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Input {
-    parts: BTreeMap<&'static str, Arc<Value>>,
+    parts: BTreeMap<&'static str, Part>,
 }
 
 impl Input {
-    pub fn with(mut self, name: &'static str, value: impl Into<Arc<Value>>) -> Input {
-        self.parts.insert(name, value.into());
+    pub fn with(mut self, name: &'static str, part: impl Into<Part>) -> Input {
+        self.parts.insert(name, part.into());
         self
     }
 
     /// A part as it is shared (pointer-equal to the value it was built from).
     pub fn part(&self, name: &str) -> Option<&Arc<Value>> {
-        self.parts.get(name)
+        self.parts.get(name).map(Part::value)
     }
 
     /// The input with every occurrence of `secrets` masked in every part;
@@ -44,11 +69,11 @@ impl Input {
             return self;
         }
         let needles: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
-        for v in self.parts.values_mut() {
-            if holds_any(v, &needles) {
-                let mut owned = (**v).clone();
+        for part in self.parts.values_mut() {
+            if holds_any(&part.value, &needles) {
+                let mut owned = (*part.value).clone();
                 mask(&mut owned, secrets);
-                *v = Arc::new(owned);
+                *part = Part::new(owned);
             }
         }
         self
@@ -56,7 +81,7 @@ impl Input {
 
     /// A part, or `null` when the input has none of that name.
     pub fn get(&self, name: &str) -> &Value {
-        self.parts.get(name).map_or(&Value::Null, |v| v)
+        self.parts.get(name).map_or(&Value::Null, |p| &p.value)
     }
 
     pub fn str(&self, name: &str) -> &str {
@@ -70,14 +95,14 @@ impl Input {
 
     /// Each part's hash: what a key and `floe.drv.json` list.
     pub fn hashes(&self) -> BTreeMap<String, Hash> {
-        self.parts.iter().map(|(name, v)| ((*name).to_owned(), Hash::of_json(&**v))).collect()
+        self.parts.iter().map(|(name, p)| ((*name).to_owned(), p.hash)).collect()
     }
 
     /// Each part as the bytes its hash is computed over, for `floe why`.
     pub fn encoded(&self) -> Vec<(String, Vec<u8>)> {
         self.parts
             .iter()
-            .map(|(name, v)| ((*name).to_owned(), serde_json::to_vec(&**v).expect("JSON values serialize")))
+            .map(|(name, p)| ((*name).to_owned(), serde_json::to_vec(&*p.value).expect("JSON values serialize")))
             .collect()
     }
 }
