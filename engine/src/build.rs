@@ -549,7 +549,7 @@ impl Context {
             return Err(e);
         }
         let mut outcome = PackageOutcome { diagnostics, failed: Some(info.dir.clone()), ..PackageOutcome::default() };
-        let Some(drvs) = db::derivations(db, pkg).clone() else {
+        let Some(drvs) = db::derivations(db, pkg) else {
             if let Some(previous) = self.state.packages.get(&info.dir)
                 && Target::for_kind(info.kind).iter().all(|t| sel.targets.contains(t))
             {
@@ -677,13 +677,18 @@ impl Context {
     /// `floe why` can say what changed inside them.
     fn store_inputs(&self, db: &Database, pkg: Package, drv: &Derivation) -> Result<(), IoError> {
         let secrets = db::secret_values(db, pkg);
-        for (name, bytes) in drv.input.encoded() {
+        for (name, hash, value) in drv.input.parts() {
+            // A platform's view is a part of all its products' inputs: stored once.
+            if self.store.has_object(hash)? {
+                continue;
+            }
+            let bytes = serde_json::to_vec(value).expect("JSON values serialize");
             // An input holding a value secret scanning found is not kept:
             // `floe why` then says less, and the store holds no secret.
             if secrets.iter().any(|v| bytes.windows(v.len()).any(|w| w == v.as_bytes())) {
                 continue;
             }
-            debug_assert_eq!(Some(&Hash::of(&bytes)), drv.inputs.get(&name), "input `{name}` of {}", drv.rule);
+            debug_assert_eq!(Hash::of(&bytes), hash, "input `{name}` of {}", drv.rule);
             self.store.put_object(&bytes)?;
         }
         Ok(())

@@ -1040,8 +1040,10 @@ impl Derivation {
     }
 }
 
-/// The derivations of a package, or `None` when it cannot be built (see its diagnostics).
-#[salsa::tracked(returns(ref))]
+/// The derivations of a package, or `None` when it cannot be built (see its
+/// diagnostics). Not memoized: their inputs are large (the text of the files a
+/// report quotes, the report itself), each caller asks once per package, and
+/// what they are made of (evaluations, platform views) is memoized already.
 pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
@@ -1071,6 +1073,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             // masked in every part (the platform's own are masked in its views).
             let secrets = &enforcement(db, pkg).secret_values;
             let spec_value = serde_json::to_value(spec).ok()?;
+            let job = floe_rules::orchestration::job_spec(&spec_value);
             let full = platform_full(db, parent).as_ref()?;
             let domain = domain_of(db, pkg, spec, &full.platform);
             let name = profile_name(db, pkg, spec);
@@ -1110,7 +1113,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             }
             let plugins = platform_plugins(db, parent).as_ref()?;
             let orchestration = rule::Input::default()
-                .with("job", floe_rules::orchestration::job_spec(spec))
+                .with("job", job)
                 .with("platform", plugins.part.clone())
                 .with("domain", Value::from(domain.as_str()));
             let files = floe_rules::orchestration::file_names(&plugins.platform, spec);

@@ -98,6 +98,11 @@ impl Input {
         self.parts.iter().map(|(name, p)| ((*name).to_owned(), p.hash)).collect()
     }
 
+    /// Each part's name, hash and value.
+    pub fn parts(&self) -> impl Iterator<Item = (&'static str, Hash, &Value)> {
+        self.parts.iter().map(|(name, p)| (*name, p.hash, &*p.value))
+    }
+
     /// Each part as the bytes its hash is computed over, for `floe why`.
     pub fn encoded(&self) -> Vec<(String, Vec<u8>)> {
         self.parts

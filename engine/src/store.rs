@@ -427,6 +427,16 @@ impl Store {
         Ok(h)
     }
 
+    /// Whether an object of this hash is stored, or added by this process
+    /// (unverified: for skipping work, never for serving).
+    pub fn has_object(&self, h: Hash) -> Result<bool, IoError> {
+        if self.index()?.objects.contains_key(&h) {
+            return Ok(true);
+        }
+        let p = self.pending();
+        Ok(p.objects.contains_key(&h) || p.written.iter().any(|w| w.objects.contains_key(&h)))
+    }
+
     /// The object's bytes, verified: a damaged object is reported absent.
     pub fn get_object(&self, h: Hash) -> Result<Option<Vec<u8>>, IoError> {
         Ok(self.get(Kind::Object, h, true)?.filter(|bytes| Hash::of(bytes) == h))

@@ -80,7 +80,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
     for sel in selected {
         let info = &session.layout.packages[sel.package];
         let pkg = session.package(sel.package);
-        let current = db::derivations(db, pkg).clone();
+        let current = db::derivations(db, pkg);
         let (diagnostics, _) = db::evaluation(db, pkg);
         for target in &sel.targets {
             let label = label::target_label(&info.dir, *target);

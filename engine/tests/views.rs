@@ -87,7 +87,7 @@ fn check(example: &str) -> usize {
             profile::profile(&resolved, name, &also).ok(),
             "{example} {at}: dbt profile"
         );
-        let job: FloeSpec = serde_json::from_value(job_spec(&spec)).unwrap();
+        let job: FloeSpec = serde_json::from_value(job_spec(&serde_json::to_value(&spec).unwrap())).unwrap();
         let from_view = definitions(&plugins.platform, &job, Some("d"), &secret_env_of(&plugins.platform));
         let from_all = definitions(&resolved, &spec, Some("d"), &secret_env_of(&resolved));
         assert_eq!(from_view.ok(), from_all.ok(), "{example} {at}: orchestration");

@@ -134,8 +134,9 @@ fn job<'a>(
 /// product cannot do without (`apiVersion`, `kind`, `metadata.version`). The
 /// rule decodes its product from this value, so it cannot read tags, owners
 /// or ports, and edits to those rebuild no orchestration.
-pub fn job_spec(spec: &FloeSpec) -> Value {
-    let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
+/// `spec` is the product's normalized value (a [`FloeSpec`] as JSON).
+pub fn job_spec(spec: &Value) -> Value {
+    let mut v = spec.clone();
     let keep = |map: &mut serde_json::Map<String, Value>, keys: &[&str]| map.retain(|k, _| keys.contains(&k.as_str()));
     if let Value::Object(m) = &mut v {
         keep(m, &["apiVersion", "kind", "metadata", "transforms", "schedule", "ingestion"]);

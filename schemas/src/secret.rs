@@ -156,6 +156,11 @@ const SECRET_OBJECT_KINDS: &[&str] = &[
 /// credentials (`secret_ref`, `secretKeyRef`, `secret_name`, `token_url`,
 /// `password_policy`) are not credentials.
 pub fn is_credential_key(key: &str) -> bool {
+    // Most keys hold none of the words a credential's key ends in: say so
+    // before splitting the key into words, which allocates.
+    if key.is_ascii() && !CREDENTIAL_HINTS.iter().any(|h| holds_ignoring_case(key, h)) {
+        return false;
+    }
     let words = words(key);
     credential_words(&words)
         || matches!(&words[..], [rest @ .., last]
@@ -178,8 +183,23 @@ fn credential_words(words: &[String]) -> bool {
 /// (`secret_ref`, `secretKeyRef`, `valueFrom`, `env_var`), so nothing under it
 /// is one.
 pub fn is_reference_key(key: &str) -> bool {
+    if key.is_ascii() && !REFERENCE_WORDS.iter().any(|h| holds_ignoring_case(key, h)) {
+        return false;
+    }
     let words = words(key);
-    matches!(words.last().map(String::as_str), Some("ref" | "reference" | "from" | "env" | "var"))
+    words.last().is_some_and(|w| REFERENCE_WORDS.contains(&w.as_str()))
+}
+
+/// The last words of a key whose value points at a credential held elsewhere.
+const REFERENCE_WORDS: &[&str] = &["ref", "reference", "from", "env", "var"];
+
+/// One of these is part of every credential key's words (see
+/// [`is_credential_key`]; a test checks every word it accepts holds one).
+const CREDENTIAL_HINTS: &[&str] = &["pass", "pwd", "secret", "token", "credential", "key", "bearer", "string"];
+
+/// Whether ASCII `text` contains `needle` (lowercase), whatever the case.
+fn holds_ignoring_case(text: &str, needle: &str) -> bool {
+    text.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// The lowercase words of a key: split at non-alphanumerics and at camelCase
@@ -311,6 +331,16 @@ fn merged(mut ranges: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_credential_word_holds_a_hint() {
+        let last_words = CREDENTIAL_WORDS.iter().chain(&["secret", "key", "string"]);
+        for w in last_words {
+            assert!(CREDENTIAL_HINTS.iter().any(|h| w.contains(h)), "`{w}` holds no hint");
+        }
+        assert!(is_credential_key("DB_PASSWORD") && is_credential_key("xApiKey") && !is_credential_key("threads"));
+        assert!(is_reference_key("secretKeyRef") && !is_reference_key("threads"));
+    }
     use proptest::prelude::*;
 
     #[test]
