@@ -92,9 +92,24 @@ fn open_regular(path: &Path) -> Result<Option<(OwnedFd, rustix::fs::Stat)>, IoEr
 pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     use std::io::Read;
     let Some((fd, st)) = open_regular(path)? else { return Ok(None) };
-    // The size only sizes the first allocation; the file may still grow.
-    let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0).min(1 << 26));
-    std::fs::File::from(fd).read_to_end(&mut bytes).map_err(|e| io_error("read", path, e))?;
+    // The size sizes the buffer (one byte more, so that the read that finds
+    // the end is the second); the file may still grow. Plain reads: std's
+    // `read_to_end` would stat and seek again to learn what we know.
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = vec![0; usize::try_from(st.st_size).unwrap_or(0).min(1 << 26) + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("read", path, e)),
+        }
+    }
+    bytes.truncate(filled);
     Ok(Some(bytes))
 }
 
