@@ -307,6 +307,20 @@ fn outputs_of_a_failing_package_are_removed() {
     s.assert_same(0);
 }
 
+/// Under new settings (another `SOURCE_DATE_EPOCH`) the last build's records
+/// were dropped whole, and with them the list of outputs floe had written: a
+/// package that then failed left its outputs behind (found by seed 51 of the
+/// shared-store variant, 1,500 edits).
+#[test]
+fn outputs_of_a_package_failing_under_new_settings_are_removed() {
+    let mut s = Session::new(&["centralized"], false);
+    s.set_epoch(Epoch::At(0));
+    s.assert_same(0);
+    s.set_epoch(Epoch::At(86_400));
+    s.edit(0, "customers/floe.yaml", "unknown key `schedul`", |t| format!("{t}schedul: daily\n"));
+    s.assert_same(0);
+}
+
 /// Outputs a package no longer produces (another orchestrator writes other
 /// files) stayed in `floe-out/`.
 #[test]

@@ -153,7 +153,7 @@ impl Session {
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
         let encoded = store.read_state(&options.settings.floe_version)?;
         // The walk needs only the directory section; decode the rest meanwhile.
-        let (mut state, found) = std::thread::scope(|s| {
+        let (state, found) = std::thread::scope(|s| {
             let rest = s.spawn(|| encoded.as_ref().map(|e| e.state()).unwrap_or_default());
             let dirs = encoded.as_ref().map(|e| e.dirs()).unwrap_or_default();
             let found = discover::discover(sys, &options.workspace, &dirs, trust_before, options.jobs);
@@ -161,9 +161,6 @@ impl Session {
             (state, found)
         });
         let found = found?;
-        if state.settings != options.settings.hash() {
-            state.packages.clear();
-        }
         let trusted = |path: &WsPath, stat: &FileStat| -> Option<&FileRecord> {
             state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
         };
@@ -659,6 +656,7 @@ impl Context {
             outputs,
             warnings: outcome.diagnostics.clone(),
             date: db::reads_date(db, pkg).then(|| self.options.settings.today.clone()),
+            settings: self.options.settings.hash(),
         };
         outcome.record_changed = previous != Some(&record);
         outcome.failed = None;
@@ -706,8 +704,13 @@ impl Context {
         if !sel.targets.iter().all(|t| record.derivations.iter().any(|d| d.target == t.name())) {
             return Err(Reuse::Stale);
         }
-        // An evaluation that read the date (an expiring override) holds on that date only.
-        if record.date.as_ref().is_some_and(|d| *d != self.options.settings.today) {
+        // A record made under other settings (`SOURCE_DATE_EPOCH`, the floe
+        // version) does not hold; it is kept until replaced, for the outputs
+        // it lists. One that read the date (an expiring override) holds on
+        // that date only.
+        if record.settings != self.options.settings.hash()
+            || record.date.as_ref().is_some_and(|d| *d != self.options.settings.today)
+        {
             return Err(Reuse::Stale);
         }
         for (path, normal) in &record.deps {

@@ -36,7 +36,7 @@ use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 5;
+pub const STORE_VERSION: u32 = 6;
 
 /// The first bytes of a state file and of an index.
 const STATE_MAGIC: &[u8; 8] = b"floeSTAT";
@@ -131,6 +131,9 @@ pub struct PackageRecord {
     /// The evaluation date its evaluation read (expiring policy overrides),
     /// if it read one: the record holds only on that date.
     pub date: Option<String>,
+    /// The settings it was made under ([`crate::Settings::hash`]): under
+    /// others it does not hold, but its outputs are still floe's to remove.
+    pub settings: Hash,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
