@@ -397,7 +397,6 @@ impl Session {
             let mut state = std::mem::take(&mut self.cx.state);
             state.version = crate::store::STORE_VERSION;
             state.floe_version = self.options.settings.floe_version.clone();
-            state.settings = self.options.settings.hash();
             // Normalized hashes this build learned, never parsing a file just to
             // record one: a later build computes what it needs.
             let mut learned: BTreeMap<&WsPath, Hash> = BTreeMap::new();
@@ -692,9 +691,9 @@ impl Context {
         Ok(())
     }
 
-    /// The last build's record, when it still holds: nothing it read changed and
-    /// its outputs are intact (or can be restored from the store).
-    /// The last build's record of a package, when nothing it read changed.
+    /// The last build's record of a package, when it still holds: made under
+    /// these settings (and on this date, if it read one), and nothing it read
+    /// changed.
     fn holding_record(&self, db: Option<&Database>, sel: &label::Selected) -> Result<&PackageRecord, Reuse> {
         let info = &self.layout.packages[sel.package];
         let Some(record) = self.state.packages.get(&info.dir) else { return Err(Reuse::Stale) };

@@ -82,7 +82,8 @@ pub struct Settings {
     /// The evaluation date (`YYYY-MM-DD`) for expiring policy overrides:
     /// `SOURCE_DATE_EPOCH`'s, else today's in UTC. Not part of [`Settings::hash`]:
     /// only the enforcement of a product whose platform has an expiring
-    /// override reads it, and only that derivation's key carries it.
+    /// override reads it, so only that product's record carries it (and its
+    /// derivations see it through the enforcement result).
     pub today: String,
 }
 

@@ -127,17 +127,15 @@ pub enum View {
 impl View {
     /// The part of `r` this view covers, in the form [`platform`] decodes.
     pub fn value(self, r: &ResolvedPlatform) -> Value {
-        let (identity, plugins) = match self {
+        let plugins = match self {
             View::Full => return r.key_value(),
-            View::Plugins => (true, None),
-            View::Compute => (true, Some(&["compute", "storage", "catalog"][..])),
+            View::Plugins => None,
+            View::Compute => Some(&["compute", "storage", "catalog"][..]),
         };
         let mut merged = Map::new();
-        if identity {
-            for key in ["apiVersion", "kind", "metadata"] {
-                if let Some(v) = r.merged.get(key) {
-                    merged.insert(key.to_owned(), v.clone());
-                }
+        for key in ["apiVersion", "kind", "metadata"] {
+            if let Some(v) = r.merged.get(key) {
+                merged.insert(key.to_owned(), v.clone());
             }
         }
         let all = r.merged.get("plugins").and_then(Value::as_object).cloned().unwrap_or_default();

@@ -36,7 +36,7 @@ use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 6;
+pub const STORE_VERSION: u32 = 7;
 
 /// The first bytes of a state file and of an index.
 const STATE_MAGIC: &[u8; 8] = b"floeSTAT";
@@ -91,8 +91,6 @@ pub struct Index {
 pub struct State {
     pub version: u32,
     pub floe_version: String,
-    /// Hash of the settings every key depends on (`SOURCE_DATE_EPOCH`).
-    pub settings: Hash,
     /// Directory listings by mtime, so unchanged directories are not read.
     /// Stored in a section of its own, so the walk can start while the rest
     /// is still being decoded.
@@ -771,7 +769,6 @@ mod tests {
             ..Default::default()
         };
         state.dirs.insert(WsPath::ROOT, record);
-        state.settings = Hash::of(b"settings");
         let stat = FileStat { size: 3, mtime_ns: 5, inode: 9 };
         let rec = FileRecord { stat, raw: Hash::of(b"raw"), normal: None };
         state.files.insert(WsPath::new("sales/models/stg_orders.sql").unwrap(), rec);

@@ -14,17 +14,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::build::Session;
-use crate::db::{self, Derivation, Package};
+use crate::db::{self, Package};
 use crate::hash::Hash;
 use crate::label::{self, Pattern};
 use crate::layout::PackageKind;
 use crate::system::IoError;
-
-/// The stored form of each input of `drv`, as the exact bytes its hash was
-/// computed over.
-pub fn input_values(drv: &Derivation) -> Vec<(String, Vec<u8>)> {
-    drv.input.encoded()
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WhyReport {
@@ -97,7 +91,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
             let mut inputs = Vec::new();
             if let (Some(prev), Some(cur)) = (&previous, &cur) {
                 let names: BTreeSet<&String> = prev.inputs.keys().chain(cur.inputs.keys()).collect();
-                let values: BTreeMap<String, Vec<u8>> = input_values(cur).into_iter().collect();
+                let values: BTreeMap<String, Vec<u8>> = cur.input.encoded().into_iter().collect();
                 for name in names {
                     let (old, new) = (prev.inputs.get(name), cur.inputs.get(name));
                     if old == new {
