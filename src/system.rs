@@ -213,6 +213,37 @@ fn remove_entry(dir: &OwnedFd, name: &std::ffi::CStr, shown: &Path) -> Result<()
     }
 }
 
+/// Replaces `name` in `dir` with a file holding `bytes`: written to a
+/// temporary file, then renamed over whatever is there, a link included.
+fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError> {
+    // A sweep can remove a temporary file in the instant between its
+    // creation and its lock (see `create_temporary`); then the rename
+    // finds nothing, and the write starts again.
+    for _ in 0..3 {
+        let (tmp, fd) = create_temporary(dir, name, path)?;
+        let mut file = std::fs::File::from(fd);
+        let written = file.write_all(bytes).map_err(|e| io_error("write", path, e));
+        let stat = written.and_then(|()| {
+            let meta = file.metadata().map_err(|e| io_error("stat", path, e))?;
+            Ok(stat_of(&meta))
+        });
+        let renamed = stat.and_then(|st| match rustix::fs::renameat(dir, tmp.as_str(), dir, name) {
+            Ok(()) => Ok(Some(st)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(errno("write", path, e)),
+        });
+        match renamed {
+            Ok(Some(st)) => return Ok(st),
+            Ok(None) => continue,
+            Err(e) => {
+                let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+                return Err(e);
+            }
+        }
+    }
+    Err(IoError { op: "write", path: path.to_path_buf(), message: "its temporary file kept disappearing".to_owned() })
+}
+
 impl System for OsSystem {
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError> {
         read_regular(path)
@@ -308,48 +339,34 @@ impl System for OsSystem {
         Ok(kind(&target)?.map(|k| (target, k)))
     }
 
-    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
-        let path = base.join(rel);
-        let Some((name, dirs)) =
-            plain_components(rel).as_deref().and_then(<[&str]>::split_last).map(|(n, d)| (*n, d.to_vec()))
-        else {
-            return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
-        };
+    fn write_all_atomic(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
         std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let mut dir = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
-        let mut shown = base.to_path_buf();
-        for d in dirs {
-            shown.push(d);
-            dir = open_dir_below(&dir, d, &shown)?;
-        }
-        // A sweep can remove a temporary file in the instant between its
-        // creation and its lock (see `create_temporary`); then the rename
-        // finds nothing, and the write starts again.
-        for _ in 0..3 {
-            let (tmp, fd) = create_temporary(&dir, name, &path)?;
-            let mut file = std::fs::File::from(fd);
-            let written = file.write_all(bytes).map_err(|e| io_error("write", &path, e));
-            let stat = written.and_then(|()| {
-                let meta = file.metadata().map_err(|e| io_error("stat", &path, e))?;
-                Ok(stat_of(&meta))
-            });
-            // The rename replaces whatever is at `name`, a link included, and follows nothing.
-            let renamed = stat.and_then(|st| match rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
-                Ok(()) => Ok(Some(st)),
-                Err(Errno::NOENT) => Ok(None),
-                Err(e) => Err(errno("write", &path, e)),
-            });
-            match renamed {
-                Ok(Some(st)) => return Ok(st),
-                Ok(None) => continue,
-                Err(e) => {
-                    let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
-                    return Err(e);
-                }
+        let root = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
+        // The directories of the previous file, each open below the one
+        // before: the next file opens only the ones it does not share.
+        let mut open: Vec<(&str, OwnedFd)> = Vec::new();
+        let mut stats = Vec::with_capacity(files.len());
+        for (rel, bytes) in files {
+            let path = base.join(rel);
+            let parts = plain_components(rel).unwrap_or_default();
+            let Some((name, dirs)) = parts.split_last() else {
+                return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
+            };
+            let shared = open.iter().zip(dirs).take_while(|((o, _), d)| o == *d).count();
+            open.truncate(shared);
+            for (i, d) in dirs.iter().enumerate().skip(shared) {
+                let shown = base.join(dirs[..=i].join("/"));
+                let below = open_dir_below(open.last().map_or(&root, |(_, fd)| fd), d, &shown)?;
+                open.push((d, below));
             }
+            let dir = open.last().map_or(&root, |(_, fd)| fd);
+            stats.push(write_in(dir, name, &path, bytes)?);
         }
-        Err(IoError { op: "write", path, message: "its temporary file kept disappearing".to_owned() })
+        Ok(stats)
     }
 
     fn remove_below(&self, base: &Path, rel: &str) -> Result<(), IoError> {

@@ -752,10 +752,10 @@ impl Context {
         // Written only once every one can be: a package that must be
         // evaluated again is not half restored first.
         let written = to_restore.len();
-        for (i, bytes) in to_restore {
-            let path = record.outputs[i].path.as_str();
-            restored.push((i, self.system.write_atomic(&self.options.out, path, &bytes)?));
-        }
+        let files: Vec<(&str, &[u8])> =
+            to_restore.iter().map(|(i, bytes)| (record.outputs[*i].path.as_str(), bytes.as_slice())).collect();
+        let stats = self.system.write_all_atomic(&self.options.out, &files)?;
+        restored.extend(to_restore.iter().map(|(i, _)| *i).zip(stats));
         let statuses = record
             .derivations
             .iter()
@@ -824,23 +824,27 @@ impl Context {
         previous: Option<&PackageRecord>,
     ) -> Result<(Vec<OutputRecord>, usize), IoError> {
         let mut records = Vec::with_capacity(produced.len());
-        let mut written = 0;
-        for (path, bytes) in produced {
-            let hash = Hash::of(&bytes);
+        let mut to_write = Vec::new();
+        for (i, (path, bytes)) in produced.iter().enumerate() {
+            let hash = Hash::of(bytes);
             let abs = self.options.out.join(path.as_str());
             let current = self.system.stat(&abs)?;
             let unchanged = previous
-                .and_then(|p| p.outputs.iter().find(|o| o.path == path))
+                .and_then(|p| p.outputs.iter().find(|o| o.path == *path))
                 .is_some_and(|o| o.hash == hash && current == Some(o.stat));
-            let stat = if unchanged {
-                current.expect("checked")
-            } else {
-                written += 1;
-                self.system.write_atomic(&self.options.out, path.as_str(), &bytes)?
-            };
-            records.push(OutputRecord { path, hash, stat });
+            if !unchanged {
+                to_write.push(i);
+            }
+            records.push(OutputRecord { path: path.clone(), hash, stat: current.unwrap_or_default() });
         }
-        Ok((records, written))
+        // One call, so that the outputs' shared directories are opened once.
+        let files: Vec<(&str, &[u8])> =
+            to_write.iter().map(|&i| (produced[i].0.as_str(), produced[i].1.as_slice())).collect();
+        let stats = self.system.write_all_atomic(&self.options.out, &files)?;
+        for (&i, stat) in to_write.iter().zip(stats) {
+            records[i].stat = stat;
+        }
+        Ok((records, to_write.len()))
     }
 }
 

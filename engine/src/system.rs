@@ -174,7 +174,13 @@ pub trait System: Send + Sync {
     /// through a link: a link where a directory of `rel` goes is replaced by
     /// a directory, one where the file goes by the file. `rel` is `/`-separated
     /// plain names (see [`plain_components`]).
-    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError>;
+    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        Ok(self.write_all_atomic(base, &[(rel, bytes)])?.remove(0))
+    }
+    /// Each file as [`System::write_atomic`] writes it, in order, returning
+    /// their stats: one call for the outputs of a package, so that the
+    /// directories they share are opened once.
+    fn write_all_atomic(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError>;
     /// Removes a file or a whole directory (a link, not what it leads to);
     /// absent is fine.
     fn remove_all(&self, path: &Path) -> Result<(), IoError>;
@@ -362,12 +368,16 @@ impl System for MemorySystem {
         })
     }
 
-    fn write_atomic(&self, base: &Path, rel: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
-        let path = base.join(rel);
-        if plain_components(rel).is_none() {
-            return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
+    fn write_all_atomic(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError> {
+        let mut stats = Vec::with_capacity(files.len());
+        for (rel, bytes) in files {
+            let path = base.join(rel);
+            if plain_components(rel).is_none() {
+                return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
+            }
+            stats.push(self.lock().insert(&path, bytes));
         }
-        Ok(self.lock().insert(&path, bytes))
+        Ok(stats)
     }
 
     fn remove_all(&self, path: &Path) -> Result<(), IoError> {

@@ -195,7 +195,8 @@ const REFERENCE_WORDS: &[&str] = &["ref", "reference", "from", "env", "var"];
 
 /// One of these is part of every credential key's words (see
 /// [`is_credential_key`]; a test checks every word it accepts holds one).
-const CREDENTIAL_HINTS: &[&str] = &["pass", "pwd", "secret", "token", "credential", "key", "bearer", "string"];
+pub(crate) const CREDENTIAL_HINTS: &[&str] =
+    &["pass", "pwd", "secret", "token", "credential", "key", "bearer", "string"];
 
 /// Whether ASCII `text` contains `needle` (lowercase), whatever the case.
 fn holds_ignoring_case(text: &str, needle: &str) -> bool {

@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::{is_credential_key, is_reference_key};
+use super::{CREDENTIAL_HINTS, is_credential_key, is_reference_key};
 
 /// A credential value in a text. Never printed: it only locates the value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,30 @@ pub enum How {
 
 /// Every credential value in `text`, sorted by position.
 pub fn find(text: &str) -> Vec<Found> {
+    // Most texts hold no word a credential key, a query secret or a URL
+    // needs: one pass of a needle search, rather than the line-by-line pass.
+    if !may_hold(text) {
+        return Vec::new();
+    }
+    find_all(text)
+}
+
+/// Whether [`find_all`] can find anything in `text`: every value it reports
+/// is under a key [`is_credential_key`] or [`is_query_secret`] accepts, and
+/// each of those holds one of the needles in an ASCII text, or in a URL's
+/// user-info, after `://`. A text that is not ASCII is always read (a key's
+/// words are lowercased by Unicode, which can make an ASCII needle).
+fn may_hold(text: &str) -> bool {
+    static NEEDLES: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let needles = NEEDLES.get_or_init(|| {
+        let words = CREDENTIAL_HINTS.iter().chain(QUERY_SECRET_HINTS).chain(&["://"]);
+        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(words).expect("literal needles")
+    });
+    !text.is_ascii() || needles.is_match(text)
+}
+
+/// Every credential value in `text`, read line by line.
+fn find_all(text: &str) -> Vec<Found> {
     let mut f = Finder {
         text,
         b: text.as_bytes(),
@@ -799,6 +823,9 @@ impl<'t> Finder<'t> {
     }
 }
 
+/// One of these is part of every name [`is_query_secret`] accepts.
+const QUERY_SECRET_HINTS: &[&str] = &["sig", "credential"];
+
 /// Query parameters that carry a credential besides credential keys.
 fn is_query_secret(key: &str) -> bool {
     ["sig", "signature", "x-amz-signature", "x-amz-credential", "x-goog-signature", "x-goog-credential"]
@@ -844,4 +871,43 @@ fn floor_boundary(text: &str, i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_needle_search_passes_every_shape() {
+        for text in [
+            "password: hunter22",
+            "x: https://etl:pw1234@h",
+            "x: https://ghp1234567890abcdefXYZ@h",
+            "url: s3://b/k?X-Amz-Signature=abcd1234",
+            "url: h?sig=abcd1234",
+            "DB_PASSWD=abcd1234",
+            "apiKey: abcd1234",
+            "a: &x abcd1234\ncredentials: *x",
+        ] {
+            assert!(!find_all(text).is_empty(), "{text}");
+            assert!(may_hold(text), "{text}");
+        }
+        assert!(!may_hold("select id, amount from orders\n"));
+        assert!(may_hold("名前: x"), "text that is not ASCII is always read");
+    }
+
+    proptest! {
+        #[test]
+        fn what_the_needle_search_skips_holds_nothing(parts in prop::collection::vec(prop::sample::select(vec![
+            "pass", "word", "pwd", "sec", "ret", "tok", "en", "key", "api", "si", "g", "x-amz-", "cred", "ential",
+            "bear", "er", "str", "ing", ":", "=", "?", "&", "/", "//", "@", " ", "\n", "- ", "\"", "'", "{", "}", "[",
+            "]", ",", "#", "|", "*a", "&a ", "abcd1234", "Ab9", "_", "-",
+        ]), 0..24)) {
+            let text = parts.concat();
+            if !may_hold(&text) {
+                prop_assert!(find_all(&text).is_empty(), "{:?}", text);
+            }
+        }
+    }
 }
