@@ -165,3 +165,19 @@ fn test_workspaces_never_carry_what_a_build_left_in_the_tree() {
     assert!(copy.path().join("manifest.yaml").is_file());
     assert!(!copy.path().join("floe-out").exists() && !copy.path().join(".floe").exists());
 }
+
+#[test]
+fn every_label_the_readme_builds_exists_in_the_example_workspace() {
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let labels: Vec<&str> = readme
+        .split('`')
+        .filter_map(|code| code.strip_prefix("floe build "))
+        .filter(|label| label.starts_with("//") && !label.contains("..."))
+        .collect();
+    assert!(!labels.is_empty(), "the README builds a product by its label");
+    let ws = workspace("mesh");
+    for label in labels {
+        let r = floe(ws.path(), &["query", label]);
+        assert_eq!((r.code, r.stdout.trim()), (0, label), "`floe build {label}` in the README: {}", r.stderr);
+    }
+}

@@ -193,6 +193,11 @@ fn walk(dir: &Path, into: &mut Vec<PathBuf>) {
         .collect();
     entries.sort();
     for path in entries {
+        // What a build left in the tree (the README's first command builds
+        // `testdata/mesh` in place) is not a seed: the corpus is the sources.
+        if path.file_name().is_some_and(|n| n == "floe-out" || n == ".floe") {
+            continue;
+        }
         if path.is_dir() {
             walk(&path, into);
         } else {
