@@ -93,10 +93,42 @@ pub enum Command {
         /// floe, manifest or compiled-artifacts; omitted: list them
         name: Option<String>,
     },
+    /// Create a workspace: a platform manifest and a first product with its dbt project
+    Init {
+        /// Where (default: the current directory)
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// A Data Mesh: an enterprise manifest and a domain, not one centralized manifest
+        #[arg(long)]
+        mesh: bool,
+        /// The platform's name (default: from the directory's)
+        #[arg(long)]
+        name: Option<String>,
+        /// The first domain (with --mesh)
+        #[arg(long, default_value = "analytics", requires = "mesh")]
+        domain: String,
+        /// The first product
+        #[arg(long, default_value = "example")]
+        product: String,
+    },
+    /// Add to the workspace: `floe new product //DOMAIN/NAME`
+    New {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
     /// Compatibility commands of the Python implementation
     Platform {
         #[command(subcommand)]
         command: PlatformCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NewCommand {
+    /// A data product with a small dbt project, checked against its platform first
+    Product {
+        /// Its label: `//DOMAIN/NAME` in a Data Mesh, `//NAME` in a centralized workspace
+        label: String,
     },
 }
 
@@ -190,6 +222,16 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     }
     match &cli.command {
         Command::Schema { name } => schema(name.as_deref()),
+        Command::Init { path, mesh, name, domain, product } => {
+            let opts = crate::init::InitOptions {
+                mesh: *mesh,
+                name: name.clone(),
+                domain: domain.clone(),
+                product: product.clone(),
+            };
+            crate::init::init(cli, printer, path.as_deref(), &opts)
+        }
+        Command::New { command: NewCommand::Product { label } } => crate::init::new_product(cli, printer, label),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Plugins => plugins(cli.format),
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
@@ -371,7 +413,7 @@ fn schema(name: Option<&str>) -> Result<(), Failure> {
 }
 
 /// The directory floe runs in and the workspace root above it.
-fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
+pub(crate) fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
     let cwd = crate::system::current_dir()?;
     let start = match &cli.dir {
         Some(d) => crate::system::canonicalize(&cwd.join(d))

@@ -15,6 +15,7 @@ mod cli;
 mod compat;
 mod doctor;
 mod env;
+mod init;
 mod output;
 mod system;
 

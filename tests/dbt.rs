@@ -102,3 +102,20 @@ fn generated_orchestrator_definitions_compile() {
         }
     }
 }
+
+/// What `floe init` scaffolds is a dbt project dbt builds, models and tests,
+/// with the profile floe generates for it.
+#[test]
+fn dbt_builds_the_product_floe_init_scaffolds() {
+    let Some(dbt) = dbt() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let r = common::floe(root, &["init", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = common::floe(root, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::create_dir_all(root.join("warehouse")).unwrap();
+    let build = run_dbt(&dbt, root, &root.join("example"), &root.join("floe-out/example"), "build");
+    assert!(build.contains("Completed successfully"), "{build}");
+    assert!(build.contains("PASS=8"), "two models and six tests:\n{build}");
+}
