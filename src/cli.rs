@@ -55,7 +55,7 @@ pub enum Command {
     },
     /// Print derivation keys without building
     Hash {
-        #[arg(required = true)]
+        /// Labels to hash (default: //...)
         labels: Vec<String>,
     },
     /// Explain which inputs changed since a target was last built
@@ -71,8 +71,12 @@ pub enum Command {
         #[arg(long)]
         targets: bool,
     },
-    /// Remove floe-out/ (and with --all, the store)
+    /// Remove floe-out/ (with --all, the store too), or the outputs of some packages
     Clean {
+        /// Packages whose outputs to remove (default: all of floe-out/)
+        #[arg(conflicts_with = "all")]
+        labels: Vec<String>,
+        /// Remove the store as well
         #[arg(long)]
         all: bool,
     },
@@ -344,7 +348,19 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Clean { all } => {
+        Command::Clean { labels, all: _ } if !labels.is_empty() => {
+            let mut session = open(cli, labels)?;
+            let (removed, diags) = session.clean()?;
+            printer.diagnostics(&session.options.workspace, &diags)?;
+            if diags.iter().any(Diagnostic::is_error) {
+                return Err(Failure::User);
+            }
+            if printer.verbosity != Verbosity::Quiet && cli.format == Format::Human {
+                err(&format!("removed {removed} output file{}\n", if removed == 1 { "" } else { "s" }))?;
+            }
+            Ok(())
+        }
+        Command::Clean { labels: _, all } => {
             let (root, _) = locate(cli)?;
             let sys = OsSystem;
             sys.remove_all(&root.join(floe_engine::discover::OUT_DIR))?;

@@ -3,6 +3,7 @@
 //! every endpoint a platform's plugins name answers (a TCP connection to its
 //! host and port).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub fn doctor(mut session: Session, format: Format, printer: &Printer) -> Result
     session.ensure_db();
     let mut probes = Vec::new();
     let mut problems = Vec::new();
+    // Domains inherit their enterprise's endpoints: each is probed once, and
+    // the result shown for every platform that names it.
+    let mut probed: BTreeMap<(String, u16), Result<Duration, String>> = BTreeMap::new();
     for sel in &selected {
         let info = &session.layout.packages[sel.package];
         if info.kind == PackageKind::Product {
@@ -56,7 +60,10 @@ pub fn doctor(mut session: Session, format: Format, printer: &Printer) -> Result
         let Some(platform) = eval.resolved.as_ref() else { continue };
         let label = floe_engine::label::package_label(&info.dir);
         for (category, plugin, e) in floe_rules::plugins::endpoints(platform) {
-            let result = crate::system::probe_tcp(&e.host, e.port, PROBE_LIMIT);
+            let result = probed
+                .entry((e.host.clone(), e.port))
+                .or_insert_with(|| crate::system::probe_tcp(&e.host, e.port, PROBE_LIMIT))
+                .clone();
             probes.push(Probe {
                 platform: label.clone(),
                 category: category.key(),

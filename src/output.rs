@@ -166,10 +166,11 @@ impl Printer {
                     return Ok(());
                 }
                 let failed = report.count(Status::Failed);
+                let reused = report.count(Status::Reused);
                 let mut line = format!(
-                    "built {}, reused {} derivations in {}",
+                    "built {}, reused {reused} derivation{} in {}",
                     report.count(Status::Built),
-                    report.count(Status::Reused),
+                    if reused == 1 { "" } else { "s" },
                     format_duration(millis)
                 );
                 if failed > 0 {

@@ -181,3 +181,41 @@ fn every_label_the_readme_builds_exists_in_the_example_workspace() {
         assert_eq!((r.code, r.stdout.trim()), (0, label), "`floe build {label}` in the README: {}", r.stderr);
     }
 }
+
+#[test]
+fn clean_with_labels_removes_only_those_packages_outputs() {
+    let ws = workspace("mesh");
+    assert_eq!(floe(ws.path(), &["build"]).code, 0);
+    let out = ws.path().join("floe-out");
+    let r = floe(ws.path(), &["clean", "//sales/orders"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.starts_with("removed ") && r.stderr.contains(" output files"), "{}", r.stderr);
+    assert!(!out.join("sales/orders").exists(), "the package's outputs and their directory are gone");
+    assert!(out.join("sales/customers/profiles.yml").is_file(), "other packages keep theirs");
+    assert!(out.join("sales/manifest.resolved.json").is_file(), "the domain keeps its own");
+    // The next build restores from the store, evaluating nothing again.
+    let r = floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.starts_with("built 0, reused "), "{}", r.stderr);
+    assert!(out.join("sales/orders/profiles.yml").is_file());
+    assert_eq!(floe(ws.path(), &["clean", "//sales/nope"]).code, 1, "an unknown label is an error");
+    assert_eq!(floe(ws.path(), &["clean", "//sales/orders", "--all"]).code, 2, "--all is the whole store");
+}
+
+#[test]
+fn hash_defaults_to_everything_like_the_other_commands() {
+    let ws = workspace("centralized");
+    let all = floe(ws.path(), &["hash"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(all.stdout, floe(ws.path(), &["hash", "//..."]).stdout);
+    assert!(all.stdout.lines().count() > 4, "{}", all.stdout);
+}
+
+#[test]
+fn the_summary_counts_one_derivation_in_the_singular() {
+    let ws = workspace("centralized");
+    assert_eq!(floe(ws.path(), &["build"]).code, 0);
+    let r = floe(ws.path(), &["build", "//orders:dbt-profile"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.starts_with("built 0, reused 1 derivation in "), "{}", r.stderr);
+}

@@ -81,6 +81,37 @@ plugins:
 }
 
 #[test]
+fn doctor_probes_an_endpoint_domains_inherit_once() {
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ws = tempfile::tempdir().unwrap();
+    let manifest = |scope: &str, name: &str, plugins: &str| {
+        format!(
+            "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {{name: {name}, version: 1.0.0, owner: p@acme.example}}\n\
+             scope: {scope}\nplugins:\n{plugins}"
+        )
+    };
+    let enterprise = format!(
+        "  compute: {{type: duckdb}}\n  orchestrator: {{type: dagster}}\n  lineage_backend:\n    type: marquez\n    \
+         config: {{url: 'http://127.0.0.1:{port}', allow_insecure_http: true}}\n"
+    );
+    std::fs::write(ws.path().join("manifest.yaml"), manifest("enterprise", "acme", &enterprise)).unwrap();
+    for domain in ["sales", "finance"] {
+        std::fs::create_dir(ws.path().join(domain)).unwrap();
+        let own = manifest("domain", domain, "  compute: {type: duckdb}\n");
+        std::fs::write(ws.path().join(domain).join("manifest.yaml"), own).unwrap();
+    }
+    let r = common::floe(ws.path(), &["doctor", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let probes: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(probes.len(), 3, "each platform lists the endpoint: {probes:#?}");
+    listener.set_nonblocking(true).unwrap();
+    let connections = std::iter::from_fn(|| listener.accept().ok()).count();
+    assert_eq!(connections, 1, "one probe for the three platforms naming it");
+}
+
+#[test]
 fn platform_helm_values_assemble_every_plugin_and_hold_no_secret() {
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(

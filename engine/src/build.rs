@@ -420,6 +420,27 @@ impl Session {
     }
 }
 
+impl Session {
+    /// `floe clean LABELS`: removes the outputs the selected packages' last
+    /// builds wrote, and the directories that leaves empty; returns how many
+    /// files were there. Their records stay, so the next build restores the
+    /// outputs from the store instead of evaluating again. A target label
+    /// cleans its whole package: outputs are recorded by package.
+    pub fn clean(&mut self) -> Result<(usize, Vec<Diagnostic>), IoError> {
+        let (selected, diagnostics) = self.select();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Ok((0, diagnostics));
+        }
+        let mut removed = 0;
+        for sel in &selected {
+            if let Some(record) = self.cx.state.packages.get(&self.layout.packages[sel.package].dir) {
+                removed += self.cx.remove_outputs(record.outputs.iter().map(|o| &o.path))?;
+            }
+        }
+        Ok((removed, diagnostics))
+    }
+}
+
 impl Context {
     fn graph(&self) -> &Graph {
         self.graph.as_ref().expect("the database is set up before it is queried")

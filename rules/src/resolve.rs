@@ -137,8 +137,9 @@ pub fn resolve(tiers: &[Tier<'_>]) -> (Option<ResolvedPlatform>, Vec<Diagnostic>
     let mut provenance = BTreeMap::new();
     for (depth, tier) in tiers.iter().enumerate() {
         let Some(doc) = tier.raw.as_object() else { continue };
+        // The enterprise's own selections are held to its list like every domain's.
+        check_approved_plugins(tier, approved_plugins.as_ref(), root, &mut diags);
         if depth > 0 {
-            check_approved_plugins(tier, approved_plugins.as_ref(), root, &mut diags);
             check_governance(tier, &merged, &provenance, &mut diags);
         }
         for (key, value) in doc {

@@ -119,8 +119,9 @@ pub fn explanation(code: Code) -> &'static str {
              (or one outside the workspace)."
         }
         Code::PluginNotApproved => {
-            "A domain selects a plugin the enterprise manifest does not list in `approved_plugins` for \
-             that category. The platform team chooses plugins once; domains pick among them."
+            "A domain, or the enterprise itself, selects a plugin the enterprise manifest does not list \
+             in `approved_plugins` for that category. The platform team chooses plugins once; domains \
+             pick among them."
         }
         Code::ComputeNotApproved => {
             "A transform sets `compute` to an engine that is neither the platform's default compute \

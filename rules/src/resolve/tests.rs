@@ -115,3 +115,15 @@ governance:
     assert_eq!(r.merged["governance"]["policy_enforcement_level"], "strict", "the parent's value stays in force");
     assert_eq!(r.merged["governance"]["data_retention_days"], 30);
 }
+
+#[test]
+fn the_enterprise_is_held_to_its_own_approved_plugins() {
+    let enterprise = ENTERPRISE.replace("    type: duckdb\n", "    type: snowflake\n");
+    let (_, diags) = resolve_docs(&[doc("manifest.yaml", "//", &enterprise)]);
+    let found: Vec<(Code, &str, u32)> =
+        diags.iter().map(|d| (d.code, d.file.as_deref().unwrap(), d.span.unwrap().line)).collect();
+    assert_eq!(found, [(Code::PluginNotApproved, "manifest.yaml", 7)]);
+    assert_eq!(diags[0].message, "`snowflake` is not an approved `compute` plugin");
+    let (_, diags) = resolve_docs(&[doc("manifest.yaml", "//", ENTERPRISE)]);
+    assert!(diags.is_empty(), "{diags:?}");
+}
