@@ -268,8 +268,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                             report.derivations.iter().map(|d| d.label.split(':').next().unwrap_or("")).collect();
                         let counts = floe_schemas::diag::summary_line(&report.diagnostics);
                         err(&format!(
-                            "checked {} packages: {}\n",
+                            "checked {} package{}: {}\n",
                             packages.len(),
+                            if packages.len() == 1 { "" } else { "s" },
                             counts.as_deref().unwrap_or("no problems")
                         ))?;
                     }

@@ -219,3 +219,19 @@ fn the_summary_counts_one_derivation_in_the_singular() {
     assert_eq!(r.code, 0);
     assert!(r.stderr.starts_with("built 0, reused 1 derivation in "), "{}", r.stderr);
 }
+
+#[test]
+fn why_names_the_file_and_line_an_inherited_change_is_written_in() {
+    let ws = workspace("mesh");
+    assert_eq!(floe(ws.path(), &["build", "-q"]).code, 0);
+    edit(&ws.path().join("manifest.yaml"), |s| s.replace("      threads: 8\n", "      threads: 6\n"));
+    let r = floe(ws.path(), &["why", "//finance/revenue:dbt-profile", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let leaf = &r.json()[0]["inputs"][0]["leaves"][0];
+    assert_eq!(leaf["path"], "platform: plugins.compute.config.threads");
+    assert_eq!(
+        (leaf["file"].as_str(), leaf["line"].as_u64()),
+        (Some("manifest.yaml"), Some(15)),
+        "the enterprise's line"
+    );
+}

@@ -159,3 +159,29 @@ plugins:
     assert!(!values.contains("dd-planted-api-key-0001") && !values.contains("planted"), "{values}");
     assert!(values.contains("FLOE_SECRET_"), "credentials are references:\n{values}");
 }
+
+#[test]
+fn a_half_key_pair_is_reported_at_the_key_that_is_written() {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ws.path().join("manifest.yaml"),
+        "apiVersion: floe.dev/v1
+kind: Manifest
+metadata: {name: s3, version: 1.0.0, owner: p@acme.example}
+plugins:
+  compute: {type: duckdb}
+  orchestrator: {type: dagster}
+  storage:
+    type: s3
+    config:
+      bucket: lake
+      access_key_id: {secret_ref: {source: kubernetes, name: keys, key: access_key_id}}
+",
+    )
+    .unwrap();
+    let r = common::floe(ws.path(), &["check", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let d = &r.json()["diagnostics"][0];
+    assert_eq!(d["message"], "storage `s3`: `access_key_id` is set without `secret_access_key`");
+    assert_eq!((d["span"]["line"].as_u64(), d["span"]["column"].as_u64()), (Some(11), Some(7)), "{d}");
+}

@@ -131,13 +131,14 @@ impl Plugin for S3 {
         let c: S3Config = typed(sel);
         let mut errors = Vec::new();
         match (&c.access_key_id, &c.secret_access_key) {
+            // Located at the key that is written: the missing one has no place.
             (Some(_), None) => errors.push(ConfigError::at(
-                &["secret_access_key"],
+                &["access_key_id"],
                 "`access_key_id` is set without `secret_access_key`",
                 "set both keys, or neither to use the workload's IAM role",
             )),
             (None, Some(_)) => errors.push(ConfigError::at(
-                &["access_key_id"],
+                &["secret_access_key"],
                 "`secret_access_key` is set without `access_key_id`",
                 "set both keys, or neither to use the workload's IAM role",
             )),
@@ -566,7 +567,7 @@ mod tests {
         assert_eq!(
             shown(&crate::validate(&S3, &sel(&half))),
             [
-                "secret_access_key | `access_key_id` is set without `secret_access_key` | set both keys, or neither to use the workload's IAM role"
+                "access_key_id | `access_key_id` is set without `secret_access_key` | set both keys, or neither to use the workload's IAM role"
             ]
         );
         let split = json!({"bucket": "lake", "access_key_id": r("a", "access_key_id"), "secret_access_key": r("b", "secret_access_key")});

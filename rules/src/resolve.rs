@@ -60,7 +60,8 @@ pub struct ResolvedPlatform {
     pub approved_plugins: Option<BTreeMap<String, Vec<String>>>,
     /// The domain's `approved_products` and where the list is written.
     pub approved_products: Option<(Vec<String>, Origin)>,
-    /// Leaf path (`plugins.compute.config.threads`) to where it was written.
+    /// Path (`plugins.compute.config.threads`) to where it was written: a
+    /// leaf's value, a map's or list's key.
     pub provenance: BTreeMap<String, Origin>,
 }
 
@@ -432,6 +433,11 @@ fn remove_prefix(prov: &mut BTreeMap<String, Origin>, prefix: &str) {
 }
 
 fn record_leaves(prov: &mut BTreeMap<String, Origin>, path: &mut Vec<String>, value: &Value, tier: &Tier<'_>) {
+    // A map or list is recorded where its key is written, so that a
+    // diagnostic about it (`access_key_id: {secret_ref: …}`) points there.
+    if matches!(value, Value::Object(m) if !m.is_empty()) || matches!(value, Value::Array(a) if !a.is_empty()) {
+        prov.insert(path_key(path), key_origin(tier, path));
+    }
     match value {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
@@ -451,6 +457,18 @@ fn record_leaves(prov: &mut BTreeMap<String, Origin>, path: &mut Vec<String>, va
             prov.insert(path_key(path), origin_of(tier, path));
         }
     }
+}
+
+/// The position of the key that names `path` in the tier's file (of the item,
+/// for a list's), else as [`origin_of`].
+fn key_origin(tier: &Tier<'_>, path: &[String]) -> Origin {
+    if let Some((last, parent)) = path.split_last()
+        && !last.starts_with('[')
+        && let Some((key, _)) = tier.node.find(parent.iter().map(String::as_str)).entry(last)
+    {
+        return Origin { file: tier.file.to_owned(), line: key.span.line, column: key.span.column };
+    }
+    origin_of(tier, path)
 }
 
 /// The position of `path` in the tier's file: the value itself, or the nearest
