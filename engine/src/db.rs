@@ -315,10 +315,13 @@ fn scanner(db: &dyn Db, pkg: Package) -> Option<&scan::Scanner> {
 pub struct Secrets {
     pub found: Vec<(String, scan::Finding)>,
     pub values: Vec<String>,
+    /// How many files were scanned.
+    pub scanned: usize,
 }
 
 impl Secrets {
     fn scan(&mut self, scanner: &scan::Scanner, path: &str, text: &str) {
+        self.scanned += 1;
         let found = scanner.scan(path, text);
         for value in found.iter().filter_map(|f| secret_value(text, f)) {
             // A value over several lines (a block scalar) reaches outputs
@@ -363,7 +366,7 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let parsed = parsed_spec(db, file);
     let Some(spec) = parsed.loaded.value.as_ref() else { return none(None) };
     let mut io_error = None;
-    let mut secrets = Secrets { found: Vec::new(), values: platform_eval.secret_values.clone() };
+    let mut secrets = Secrets { found: Vec::new(), values: platform_eval.secret_values.clone(), scanned: 0 };
     let mut models = None;
     let mut dbt_version = None;
     let scanner = scanner(db, pkg);
@@ -380,6 +383,7 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
         io_error = io_error.or(m.io_error.clone());
         secrets.found.extend(m.secrets.found.iter().cloned());
         secrets.values.extend(m.secrets.values.iter().cloned());
+        secrets.scanned += m.secrets.scanned;
         models = Some(m);
     }
     let empty = floe_rules::dbt::Project::default();
@@ -398,6 +402,7 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
         dbt_version: dbt_version.as_deref().unwrap_or("unknown"),
         platform: resolved,
         secrets: &secrets.found,
+        files_scanned: secrets.scanned,
         today: &settings.today,
         timestamp: &floe_rules::rfc3339(settings.source_date_epoch),
         domain: &domain,
@@ -1097,6 +1102,9 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 _ => Mode::Mesh,
             };
             let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count();
+            let enforced = enforcement(db, pkg).output.as_ref();
+            let checked = enforced.map(|o| o.checked.clone()).unwrap_or_default();
+            let files_scanned = enforced.map_or(0, |o| o.files_scanned);
             let mut artifacts = rule::Input::default()
                 .with("spec", spec_value)
                 .with("platform", full.part.clone())
@@ -1105,7 +1113,9 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("profile_name", Value::from(name.as_str()))
                 .with("compiled_at", Value::from(floe_rules::rfc3339(settings.source_date_epoch)))
                 .with("floe_version", Value::from(version))
-                .with("warning_count", Value::from(warning_count));
+                .with("warning_count", Value::from(warning_count))
+                .with("policy_types_checked", serde_json::json!(checked))
+                .with("secrets_scanned", Value::from(files_scanned));
             if let Some(exe) = executable {
                 // An out-of-tree compute plugin writes the profile: what it is
                 // and what it is told (the domain) are read too.
@@ -1306,6 +1316,8 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
             let profile_value = product_profile(db, pkg, input, &compute, &spec.metadata.name, &computes)?;
             let mode: Mode = input.decode("mode").map_err(internal)?;
             let warning_count: u32 = input.decode("warning_count").map_err(internal)?;
+            let policy_types_checked: Vec<String> = input.decode("policy_types_checked").map_err(internal)?;
+            let secrets_scanned: u32 = input.decode("secrets_scanned").map_err(internal)?;
             let compiled = artifacts::compile(&artifacts::ArtifactsInput {
                 spec: &spec,
                 platform: &full,
@@ -1317,6 +1329,8 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
                 floe_version: input.str("floe_version"),
                 source_hash: &drv.key.to_string(),
                 warning_count,
+                policy_types_checked: &policy_types_checked,
+                secrets_scanned,
             })?;
             vec![emit::json(&compiled)]
         }
@@ -1330,7 +1344,8 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
             let sources: BTreeMap<String, String> = input.decode("sources").map_err(internal)?;
             let label = report.get("label").and_then(Value::as_str).unwrap_or_default();
             let html = floe_rules::report::html(label, &result, &locations, &sources);
-            let out = enforce::Output { result, diagnostics: Vec::new(), locations };
+            let out =
+                enforce::Output { result, diagnostics: Vec::new(), locations, checked: Vec::new(), files_scanned: 0 };
             let sarif = floe_schemas::sarif::log(&enforce::located(&out), input.str("floe_version"), None);
             vec![emit::json(&out.result), emit::json(&sarif), html.into_bytes()]
         }

@@ -30,6 +30,9 @@ pub struct ArtifactsInput<'a> {
     /// The hash of everything the product was compiled from.
     pub source_hash: &'a str,
     pub warning_count: u32,
+    /// The policy types enforcement ran, and how many files it scanned for secrets.
+    pub policy_types_checked: &'a [String],
+    pub secrets_scanned: u32,
 }
 
 pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diagnostic>> {
@@ -227,11 +230,11 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
             "passed": true,
             "error_count": 0,
             "warning_count": input.warning_count,
-            "policy_types_checked": ["approved_plugins", "approved_products", "governance_inheritance", "inline_secrets"],
+            "policy_types_checked": input.policy_types_checked,
             "models_validated": spec.transforms.len(),
             "enforcement_level": enforcement_level,
             "rbac_principal": null,
-            "secrets_scanned": count_leaves(input.platform.merged.get("plugins")),
+            "secrets_scanned": input.secrets_scanned,
         },
         "data_contracts": spec.output_ports.iter().flatten().map(|p| contract(spec, p, input.domain)).collect::<Vec<_>>(),
         "quality_config": null,
@@ -295,15 +298,6 @@ fn contract(spec: &FloeSpec, port: &OutputPort, domain: &str) -> Value {
         c["slaProperties"] = Value::Array(sla);
     }
     c
-}
-
-fn count_leaves(v: Option<&Value>) -> usize {
-    match v {
-        Some(Value::Object(m)) => m.values().map(|v| count_leaves(Some(v))).sum(),
-        Some(Value::Array(a)) => a.iter().map(|v| count_leaves(Some(v))).sum(),
-        Some(Value::Null) | None => 0,
-        Some(_) => 1,
-    }
 }
 
 fn missing_plugin(platform: &ResolvedPlatform, category: &str) -> Diagnostic {

@@ -47,6 +47,8 @@ pub struct Input<'a> {
     pub platform: &'a ResolvedPlatform,
     /// What secret scanning found in the product's files.
     pub secrets: &'a [(String, Finding)],
+    /// How many of the product's files secret scanning read.
+    pub files_scanned: usize,
     /// `YYYY-MM-DD`, against which override expiry is judged (see [`needs_date`]).
     pub today: &'a str,
     /// RFC 3339, for the report.
@@ -62,6 +64,10 @@ pub struct Output {
     pub diagnostics: Vec<Diagnostic>,
     /// `locations[i]` is where `result.violations[i]` is written.
     pub locations: Vec<Option<(String, Span)>>,
+    /// The policy types that ran (`coverage`, `naming`, …), sorted.
+    pub checked: Vec<&'static str>,
+    /// How many files secret scanning read.
+    pub files_scanned: usize,
 }
 
 /// Whether enforcement under `gov` depends on the date: only expiring
@@ -139,10 +145,14 @@ pub fn enforce(input: &Input<'_>) -> Output {
     let level = level(Some(gov));
     let ctx = Context::new(input);
     let mut findings = Vec::new();
-    if level != PolicyEnforcementLevel::Off {
+    // What ran, for the compiled artifacts' `policy_types_checked`.
+    let mut checked = BTreeSet::new();
+    if level != PolicyEnforcementLevel::Off && input.files_scanned > 0 {
+        checked.insert(PolicyKind::SecretScanning);
         secrets(input, &mut findings);
     }
     if level != PolicyEnforcementLevel::Off && input.has_project {
+        checked.insert(PolicyKind::Semantic);
         ctx.cross_check(&mut findings);
         ctx.semantic(&mut findings);
         if let Some(naming) = &gov.naming
@@ -153,23 +163,34 @@ pub fn enforce(input: &Input<'_>) -> Output {
                 PolicyEnforcementLevel::Strict => Severity::Error,
                 _ => Severity::Warning,
             };
+            checked.insert(PolicyKind::Naming);
             ctx.naming(&rule, sev, &mut findings);
         }
         if let Some(gates) = &gov.quality_gates {
+            checked.extend([PolicyKind::Coverage, PolicyKind::Documentation]);
             ctx.coverage(gates, &mut findings);
             ctx.documentation(gates, &mut findings);
         }
         for (i, rule) in gov.custom_rules.iter().enumerate() {
+            checked.insert(PolicyKind::Custom);
             ctx.custom_rule(i, rule, &mut findings);
         }
     }
     if level != PolicyEnforcementLevel::Off {
         for (i, policy) in gov.policies.iter().flatten().enumerate() {
+            checked.insert(match policy.policy_type {
+                PolicyType::NamingConvention => PolicyKind::Naming,
+                _ => PolicyKind::Custom,
+            });
             ctx.policy(i, policy, &mut findings);
         }
     }
     let block_gates = gov.quality_gates.as_ref().is_none_or(|g| g.block_on_failure);
-    finish(input, gov, level, block_gates, &ctx, findings)
+    let mut output = finish(input, gov, level, block_gates, &ctx, findings);
+    let mut names: Vec<&'static str> = checked.into_iter().map(PolicyKind::as_str).collect();
+    names.sort_unstable();
+    output.checked = names;
+    output
 }
 
 fn finish(
@@ -247,10 +268,9 @@ fn finish(
         let downstream = ctx.downstream(&f.model);
         violations.push(Violation {
             error_code: format!("FLOE-{}", f.code.as_str()),
-            severity: match f.severity {
-                Severity::Error => ViolationSeverity::Error,
-                Severity::Warning => ViolationSeverity::Warning,
-            },
+            // One severity everywhere: what the terminal shows is what the
+            // reports say (a gate that does not block is a warning).
+            severity: if blocking { ViolationSeverity::Error } else { ViolationSeverity::Warning },
             policy_type: f.kind,
             model_name: f.model,
             column_name: f.column,
@@ -289,7 +309,7 @@ fn finish(
         manifest_version: input.dbt_version.to_owned(),
         timestamp: input.timestamp.to_owned(),
     };
-    Output { result, diagnostics, locations }
+    Output { result, diagnostics, locations, checked: Vec::new(), files_scanned: input.files_scanned }
 }
 
 /// Secret-scanning findings in the product's files, as issues.
