@@ -482,9 +482,11 @@ impl Context {
             return Ok(Some(*n));
         }
         let Some((_, raw)) = self.files.get(path) else { return Ok(None) };
-        // dbt files decide diagnostics, not keys: their bytes are their value.
+        // dbt sources and plugins are read as they are: their bytes are their value.
         let dir = path.parent().unwrap_or_default();
-        if crate::layout::in_model_dir(&dir) || crate::layout::is_plugin_dir(&dir) {
+        let package_file =
+            matches!(path.file_name(), crate::layout::MANIFEST | crate::layout::SPEC | crate::layout::DBT_PROJECT);
+        if !package_file || crate::layout::in_model_dir(&dir) || crate::layout::is_plugin_dir(&dir) {
             return Ok(Some(*raw));
         }
         let db = db.ok_or(NeedsDb)?;
@@ -942,9 +944,16 @@ plugins:
         sys.put("/w/manifest.yaml", ROOT);
         sys.put("/w/sales/manifest.yaml", "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {name: sales, version: 1.0.0, owner: s@acme.io}\nscope: domain\nplugins: {}\n");
         for p in ["orders", "customers", "leads"] {
-            sys.put(format!("/w/sales/{p}/floe.yaml"), product(p));
+            add_product(&sys, &format!("/w/sales/{p}"), p);
         }
         sys
+    }
+
+    /// A product with the dbt project its one transform needs.
+    fn add_product(sys: &MemorySystem, dir: &str, name: &str) {
+        sys.put(format!("{dir}/floe.yaml"), product(name));
+        sys.put(format!("{dir}/dbt_project.yml"), format!("name: {}\nprofile: {}\n", name, name));
+        sys.put(format!("{dir}/models/stg_a.sql"), "select 1 as id\n");
     }
 
     fn build(sys: &Arc<MemorySystem>) -> Report {
@@ -1013,7 +1022,7 @@ plugins:
         let sys = workspace();
         build(&sys);
         build(&sys);
-        sys.put("/w/sales/prospects/floe.yaml", product("prospects"));
+        add_product(&sys, "/w/sales/prospects", "prospects");
         let report = build(&sys);
         assert_eq!(report.count(Status::Built), 4, "{:?}", report.derivations);
         assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());

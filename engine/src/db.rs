@@ -209,6 +209,8 @@ pub struct DbtProject {
     pub profile: Option<String>,
     /// `version`, which the enforcement report names.
     pub version: Option<String>,
+    /// Where its models, seeds and snapshots are (`model-paths`, …).
+    pub paths: floe_rules::dbt::Paths,
     pub normal: Option<Hash>,
     pub diagnostics: Vec<Diagnostic>,
     pub io_error: Option<IoError>,
@@ -224,6 +226,7 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
             return Arc::new(DbtProject {
                 profile: None,
                 version: None,
+                paths: Default::default(),
                 normal: None,
                 diagnostics: Vec::new(),
                 io_error,
@@ -249,13 +252,20 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
                         .with_help("dbt looks this name up in profiles.yml, e.g. `profile: customer_360`"),
                 );
             }
-            // The profile name reaches the outputs, the version the enforcement report.
-            let normal = Some(Hash::of_json(&(&profile, &version)));
-            Arc::new(DbtProject { profile, version, normal, diagnostics, io_error: None })
+            let paths = floe_rules::dbt::Paths::of(&node);
+            // The profile name reaches the outputs, the version the enforcement
+            // report, the paths which files are read.
+            let normal = Some(Hash::of_json(&(&profile, &version, &paths)));
+            Arc::new(DbtProject { profile, version, paths, normal, diagnostics, io_error: None })
         }
-        Err(d) => {
-            Arc::new(DbtProject { profile: None, version: None, normal: None, diagnostics: vec![d], io_error: None })
-        }
+        Err(d) => Arc::new(DbtProject {
+            profile: None,
+            version: None,
+            paths: Default::default(),
+            normal: None,
+            diagnostics: vec![d],
+            io_error: None,
+        }),
     }
 }
 
@@ -278,7 +288,13 @@ fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
     let mut out =
         DbtModels { project: Default::default(), secrets: Secrets::default(), diagnostics: Vec::new(), io_error: None };
     let scanner = scanner(db, pkg);
+    let paths = match dbt_file(db, pkg) {
+        Some(f) => dbt_project(db, f).paths.clone(),
+        None => Default::default(),
+    };
     for path in &info.models {
+        let rel = path.as_str().strip_prefix(info.dir.as_str()).map_or(path.as_str(), |r| r.trim_start_matches('/'));
+        let Some(role) = paths.role(rel) else { continue };
         let Some(file) = file_of(db, ws, path) else { continue };
         let bytes = match read(db, file) {
             Ok(b) => b,
@@ -291,13 +307,20 @@ fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
         if let Some(scanner) = scanner {
             out.secrets.scan(scanner, path.as_str(), &text);
         }
-        if path.as_str().ends_with(".sql") {
-            out.project.add_sql(path.as_str(), &text);
-            continue;
-        }
-        match floe_schemas::yaml::parse(path.as_str(), &bytes) {
-            Ok(node) => out.project.add_properties(path.as_str(), floe_rules::dbt::properties(&node)),
-            Err(d) => out.diagnostics.push(d),
+        use floe_rules::dbt::Role;
+        let ext = path.as_str().rsplit('.').next().unwrap_or_default();
+        match (role, ext) {
+            (Role::Model, "sql") => out.project.add_sql(path.as_str(), &text),
+            (Role::Seed, "csv") => out.project.add_seed(path.as_str()),
+            (Role::Snapshot, "sql") => out.project.add_snapshots(&text),
+            (Role::Model | Role::Seed | Role::Snapshot, "yml" | "yaml") => {
+                match floe_schemas::yaml::parse(path.as_str(), &bytes) {
+                    Ok(node) => out.project.add_properties(path.as_str(), floe_rules::dbt::properties(&node)),
+                    Err(d) => out.diagnostics.push(d),
+                }
+            }
+            // Analyses, macros and tests are scanned for secrets, not read as nodes.
+            _ => {}
         }
     }
     out
@@ -752,6 +775,9 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
         let node = tree(db, file);
         let node = &node;
         let file_name = path.as_str();
+        if !info.has_dbt_project && !value.transforms.is_empty() {
+            diagnostics.push(checks::transforms_without_project(value, node, file_name));
+        }
         if let Some(resolved) = platform_eval.as_ref().and_then(|p| p.resolved.as_ref()) {
             diagnostics.extend(checks::check(value, node, file_name, resolved));
             let e = enforcement(db, pkg);

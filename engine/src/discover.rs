@@ -2,7 +2,9 @@
 //!
 //! Walks the workspace through [`System`], skipping hidden directories,
 //! `floe-out/`, `.floe/` and whatever `.floeignore` (gitignore syntax) excludes,
-//! and returns the files that define packages, each with its stat.
+//! and returns the files that define packages, each with its stat, and the
+//! dbt sources of every dbt project (below a `dbt_project.yml`, except dbt's
+//! own `target/`, `dbt_packages/` and `logs/`).
 //!
 //! A directory's modification time changes exactly when an entry is added,
 //! removed or renamed in it, so the walk remembers each directory's listing
@@ -36,18 +38,19 @@ pub const OUT_DIR: &str = "floe-out";
 pub const STORE_DIR: &str = ".floe";
 
 /// What a directory held when it had this mtime: its visible subdirectories,
-/// the package files among its entries, and what the walk must look at again
-/// or report every time.
+/// the package files and dbt sources among its entries (whether a dbt source
+/// is read depends on the directories above, not on this listing), and what
+/// the walk must look at again or report every time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirRecord {
     pub mtime_ns: i64,
     pub dirs: Vec<String>,
-    /// Package files that are regular files.
+    /// Package files and dbt sources that are regular files.
     pub files: Vec<String>,
     /// Symbolic links among the visible entries, resolved on every walk.
     pub links: Vec<String>,
-    /// Entries with a package file's name that are no regular file (a FIFO, a
-    /// socket, a device).
+    /// Entries with a package file's or dbt source's name that are no regular
+    /// file (a FIFO, a socket, a device).
     pub special: Vec<(String, FileKind)>,
 }
 
@@ -72,7 +75,7 @@ pub fn discover(
 ) -> Result<Discovery, IoError> {
     let walk = Walk { sys, root, cache, trust_before, real_root: OnceLock::new() };
     // The root is listed first: it says whether `.floeignore` may be read.
-    let first = walk.list(&WsPath::ROOT)?;
+    let first = walk.list(&WsPath::ROOT, false)?;
     let ignore_file = WsPath::new(IGNORE_FILE).expect("a plain name");
     let ignore = match first.problems.iter().any(|p| p.path == ignore_file) {
         true => Ignore::default(),
@@ -84,11 +87,12 @@ pub fn discover(
     let mut out = Discovery { files: Vec::new(), dirs: BTreeMap::new(), diagnostics: Vec::new() };
     // Directories walked, by identity, with the path they were walked at.
     let mut seen: BTreeMap<(u64, u64), WsPath> = BTreeMap::new();
-    let mut listed = vec![(WsPath::ROOT, Ok(first))];
-    let mut through_links: Vec<WsPath> = Vec::new();
+    let mut listed = vec![((WsPath::ROOT, false), Ok(first))];
+    // Directories to walk, and whether they lie in a dbt project.
+    let mut through_links: Vec<(WsPath, bool)> = Vec::new();
     loop {
-        let mut next = Vec::new();
-        for (dir, result) in listed {
+        let mut next: Vec<(WsPath, bool)> = Vec::new();
+        for ((dir, in_dbt), result) in listed {
             let l = result?;
             if let Some(id) = l.identity {
                 if let Some(first) = seen.get(&id) {
@@ -103,12 +107,17 @@ pub fn discover(
                     out.diagnostics.push(problem.diagnostic);
                 }
             }
+            let project = l.record.files.iter().any(|f| f == DBT_PROJECT);
             for (name, via_link) in l.subdirs {
                 let Some(path) = dir.join(&name) else { continue };
-                if (dir.is_root() && name == OUT_DIR) || ignore.is_ignored(&path, true) {
+                if (dir.is_root() && name == OUT_DIR)
+                    || (project && DBT_OUTPUT_DIRS.contains(&name.as_str()))
+                    || ignore.is_ignored(&path, true)
+                {
                     continue;
                 }
-                if via_link { through_links.push(path) } else { next.push(path) }
+                let entry = (path, in_dbt || project);
+                if via_link { through_links.push(entry) } else { next.push(entry) }
             }
             out.dirs.insert(dir, l.record);
         }
@@ -117,12 +126,12 @@ pub fn discover(
             // Checked before listing, so that a link back into the tree costs
             // a stat, not a listing, on every build.
             through_links.sort();
-            for dir in std::mem::take(&mut through_links) {
+            for (dir, in_dbt) in std::mem::take(&mut through_links) {
                 match sys.dir_stat(&root.join(dir.as_str()))? {
                     Some(st) if seen.contains_key(&(st.dev, st.ino)) => {
                         out.diagnostics.push(repeated(&dir, &seen[&(st.dev, st.ino)]));
                     }
-                    Some(_) => next.push(dir),
+                    Some(_) => next.push((dir, in_dbt)),
                     None => {}
                 }
             }
@@ -130,7 +139,8 @@ pub fn discover(
         if next.is_empty() {
             break;
         }
-        listed = next.iter().cloned().zip(crate::par::map(&next, jobs, |dir| walk.list(dir))).collect();
+        listed =
+            next.iter().cloned().zip(crate::par::map(&next, jobs, |(dir, in_dbt)| walk.list(dir, *in_dbt))).collect();
     }
     out.files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
@@ -176,10 +186,13 @@ struct Problem {
 }
 
 impl Walk<'_> {
-    fn list(&self, dir: &WsPath) -> Result<Listed, IoError> {
+    /// Lists `dir`; `in_dbt`: it lies in a dbt project, so its dbt sources are read.
+    fn list(&self, dir: &WsPath, in_dbt: bool) -> Result<Listed, IoError> {
         let abs = self.root.join(dir.as_str());
         let stat = self.sys.dir_stat(&abs)?;
-        let wanted = |name: &str| wanted(dir, name);
+        let recorded = |name: &str| recorded(dir, name);
+        let plugins = crate::layout::is_plugin_dir(dir);
+        let wanted = |name: &str| is_package_file(name) || plugins || (in_dbt && is_dbt_source(name));
         let record = match (self.cache.get(dir), stat) {
             (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => r.clone(),
             _ => {
@@ -194,9 +207,11 @@ impl Walk<'_> {
                     match entry.kind {
                         FileKind::Dir if !hidden => record.dirs.push(entry.name),
                         FileKind::Dir if ignore_file => record.special.push((entry.name, entry.kind)),
-                        FileKind::File if wanted(&entry.name) => record.files.push(entry.name),
+                        FileKind::File if recorded(&entry.name) => record.files.push(entry.name),
                         FileKind::Link => record.links.push(entry.name),
-                        FileKind::Fifo | FileKind::Socket | FileKind::Device if ignore_file || wanted(&entry.name) => {
+                        FileKind::Fifo | FileKind::Socket | FileKind::Device
+                            if ignore_file || recorded(&entry.name) =>
+                        {
                             record.special.push((entry.name, entry.kind));
                         }
                         _ => {}
@@ -210,12 +225,12 @@ impl Walk<'_> {
             }
         };
         let mut problems = Vec::new();
-        for (name, kind) in &record.special {
+        for (name, kind) in record.special.iter().filter(|(n, _)| n == IGNORE_FILE || wanted(n)) {
             let path = dir.join(name).expect("a listed name joins");
             problems.push(not_regular(path, *kind));
         }
         let mut subdirs: Vec<(String, bool)> = record.dirs.iter().map(|d| (d.clone(), false)).collect();
-        let mut to_stat = record.files.clone();
+        let mut to_stat: Vec<String> = record.files.iter().filter(|n| wanted(n)).cloned().collect();
         for name in &record.links {
             let Some(path) = dir.join(name) else { continue };
             let Some((target, kind)) = self.sys.resolve(&abs.join(name))? else { continue };
@@ -257,11 +272,17 @@ impl Walk<'_> {
     }
 }
 
-/// Whether a file named `name` in `dir` defines (or is part of) a package.
-fn wanted(dir: &WsPath, name: &str) -> bool {
+/// What dbt writes into its project: never read, never walked.
+const DBT_OUTPUT_DIRS: &[&str] = &["target", "dbt_packages", "logs"];
+
+/// Whether a listing records a file named `name` in `dir`: a package file, a
+/// dbt source (read only in a dbt project) or a plugin.
+fn recorded(dir: &WsPath, name: &str) -> bool {
+    is_package_file(name) || is_dbt_source(name) || crate::layout::is_plugin_dir(dir)
+}
+
+fn is_package_file(name: &str) -> bool {
     matches!(name, MANIFEST | SPEC | DBT_PROJECT)
-        || (crate::layout::in_model_dir(dir) && is_model_file(name))
-        || crate::layout::is_plugin_dir(dir)
 }
 
 fn not_regular(path: WsPath, kind: FileKind) -> Problem {
@@ -291,9 +312,9 @@ fn leaves(path: WsPath, target: &Path, is_dir: bool) -> Problem {
     Problem { path, is_dir, diagnostic: d }
 }
 
-/// dbt models and their property files.
-fn is_model_file(name: &str) -> bool {
-    name.ends_with(".sql") || name.ends_with(".yml") || name.ends_with(".yaml")
+/// dbt models, snapshots, analyses and macros, property files, seeds.
+fn is_dbt_source(name: &str) -> bool {
+    [".sql", ".yml", ".yaml", ".csv"].iter().any(|ext| name.ends_with(ext))
 }
 
 /// `.floeignore`: gitignore syntax, matched by the `ignore` crate (what git

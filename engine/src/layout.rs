@@ -54,7 +54,9 @@ pub struct PackageInfo {
     pub parent: Option<usize>,
     /// Whether the directory holds a `dbt_project.yml`.
     pub has_dbt_project: bool,
-    /// A product's dbt models and property files, under its `models/` directory.
+    /// A product's dbt sources: every model, property file, seed, snapshot,
+    /// analysis and macro below its directory (sorted), of which the paths
+    /// its `dbt_project.yml` configures are read.
     pub models: Vec<WsPath>,
 }
 
@@ -81,7 +83,7 @@ impl Layout {
         let mut manifests = std::collections::BTreeSet::new();
         let mut specs = std::collections::BTreeSet::new();
         let mut dbt = std::collections::BTreeSet::new();
-        let mut model_files = Vec::new();
+        let mut sources = Vec::new();
         let mut plugins = Vec::new();
         for f in files {
             let Some(dir) = f.parent() else { continue };
@@ -93,14 +95,25 @@ impl Layout {
                 MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
                 SPEC if !in_model_dir(&dir) => specs.insert(dir),
                 DBT_PROJECT if !in_model_dir(&dir) => dbt.insert(dir),
-                _ if in_model_dir(&dir) => {
-                    model_files.push(f.clone());
+                MANIFEST | SPEC | DBT_PROJECT => false,
+                _ => {
+                    sources.push(f.clone());
                     false
                 }
-                _ => false,
             };
         }
-        model_files.sort();
+        // Each dbt source belongs to the dbt project it lies below (the
+        // nearest `dbt_project.yml` above its directory); others are not read.
+        let mut by_project: std::collections::BTreeMap<WsPath, Vec<WsPath>> = Default::default();
+        for f in sources {
+            let mut up = f.parent().and_then(|d| d.parent());
+            while let Some(d) = up.take_if(|d| !dbt.contains(d)) {
+                up = d.parent();
+            }
+            if let Some(project) = up {
+                by_project.entry(project).or_default().push(f);
+            }
+        }
         let mut diags = Vec::new();
         let mut packages: Vec<PackageInfo> = Vec::new();
         let mut dirs: Vec<(WsPath, PackageKind)> = Vec::new();
@@ -161,13 +174,11 @@ impl Layout {
                 continue;
             }
             let has_dbt_project = dbt.contains(&dir);
-            let models = if kind == PackageKind::Product {
-                let prefix = dir.join(MODELS_DIR).expect("joins");
-                let start = model_files.partition_point(|f| f < &prefix);
-                model_files[start..].iter().take_while(|f| f.starts_with(&prefix)).cloned().collect()
-            } else {
-                Vec::new()
+            let mut models = match kind {
+                PackageKind::Product => by_project.remove(&dir).unwrap_or_default(),
+                _ => Vec::new(),
             };
+            models.sort();
             packages.push(PackageInfo { dir, kind, parent, has_dbt_project, models });
         }
         plugins.sort();

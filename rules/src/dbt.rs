@@ -1,6 +1,7 @@
-//! Reading a product's dbt project: what its SQL depends on, and what its
-//! property files (`models/**/*.yml`) declare. The engine hands the files of
-//! a product's `models/` tree to [`Project`]; `crate::enforce` checks it.
+//! Reading a product's dbt project: what its SQL depends on, what its
+//! property files declare, and its seeds and snapshots (which `ref()` may
+//! name too). The engine hands each file under the project's configured
+//! paths ([`Paths`]) to [`Project`]; `crate::enforce` checks it.
 //!
 //! Pure functions over text and parsed YAML. Jinja is not evaluated: floe finds
 //! `ref()` and `source()` calls with literal arguments inside `{{ }}` and
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use floe_schemas::diag::Span;
 use floe_schemas::yaml::{Node, NodeKind};
+use serde::Serialize;
 
 /// A `ref()` or `source()` call found in SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +215,9 @@ pub struct SourceTable {
 pub struct Properties {
     pub models: Vec<ModelDoc>,
     pub sources: Vec<SourceTable>,
+    /// Seeds and snapshots it documents: nodes a `ref()` may name.
+    pub seeds: Vec<String>,
+    pub snapshots: Vec<String>,
 }
 
 /// What a property file (`version: 2`) declares. Entries that do not have the
@@ -249,6 +254,8 @@ pub fn properties(node: &Node) -> Properties {
             span,
         });
     }
+    out.seeds = items(node.get("seeds")).filter_map(|n| name_of(n).map(|(name, _)| name)).collect();
+    out.snapshots = items(node.get("snapshots")).filter_map(|n| name_of(n).map(|(name, _)| name)).collect();
     for s in items(node.get("sources")) {
         let Some((source, _)) = name_of(s) else { continue };
         for t in items(s.get("tables")) {
@@ -306,12 +313,93 @@ fn tests(node: &Node) -> Vec<TestDoc> {
     out
 }
 
+/// Where a dbt project keeps its nodes, from `dbt_project.yml` (`model-paths`,
+/// `seed-paths`, …), relative to the project; dbt's defaults where it is
+/// silent. Paths that leave the project (`../macros`) are not read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Paths {
+    pub models: Vec<String>,
+    pub seeds: Vec<String>,
+    pub snapshots: Vec<String>,
+    /// Analyses, macros and tests: read for secrets only.
+    pub others: Vec<String>,
+}
+
+/// What a file under [`Paths`] is to floe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Model,
+    Seed,
+    Snapshot,
+    Other,
+}
+
+impl Default for Paths {
+    fn default() -> Paths {
+        let one = |p: &str| vec![p.to_owned()];
+        Paths {
+            models: one("models"),
+            seeds: one("seeds"),
+            snapshots: one("snapshots"),
+            others: ["analyses", "macros", "tests"].map(str::to_owned).to_vec(),
+        }
+    }
+}
+
+impl Paths {
+    pub fn of(project: &Node) -> Paths {
+        let read = |key: &str, default: &[&str]| -> Vec<String> {
+            let Some(node) = project.get(key) else { return default.iter().map(|p| (*p).to_owned()).collect() };
+            let listed = match &node.kind {
+                NodeKind::Str(s) => vec![s.clone()],
+                _ => strings(Some(node)),
+            };
+            listed.iter().filter_map(|p| inside(p)).collect()
+        };
+        let mut others = read("analysis-paths", &["analyses"]);
+        others.extend(read("macro-paths", &["macros"]));
+        others.extend(read("test-paths", &["tests"]));
+        Paths {
+            models: read("model-paths", &["models"]),
+            seeds: read("seed-paths", &["seeds"]),
+            snapshots: read("snapshot-paths", &["snapshots"]),
+            others,
+        }
+    }
+
+    /// The role of the file at `rel` (relative to the project), if it lies
+    /// under one of the paths.
+    pub fn role(&self, rel: &str) -> Option<Role> {
+        let under =
+            |paths: &[String]| paths.iter().any(|p| rel.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('/')));
+        [
+            (&self.models, Role::Model),
+            (&self.seeds, Role::Seed),
+            (&self.snapshots, Role::Snapshot),
+            (&self.others, Role::Other),
+        ]
+        .into_iter()
+        .find_map(|(paths, role)| under(paths).then_some(role))
+    }
+}
+
+/// A configured path as a plain relative path inside the project, or `None`.
+fn inside(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let plain = !parts.is_empty() && !path.starts_with('/') && parts.iter().all(|s| *s != "..");
+    plain.then(|| parts.join("/"))
+}
+
 /// A product's dbt project as floe reads it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Project {
     pub models: BTreeMap<String, Model>,
     /// Declared `(source, table)` pairs.
     pub sources: BTreeSet<(String, String)>,
+    /// Seeds (a CSV file, or a property file's `seeds:`) and snapshots
+    /// (`{% snapshot name %}`, or `snapshots:`): not models, but `ref()` names them.
+    pub seeds: BTreeSet<String>,
+    pub snapshots: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -336,6 +424,35 @@ impl Project {
         for s in props.sources {
             self.sources.insert((s.source, s.table));
         }
+        self.seeds.extend(props.seeds);
+        self.snapshots.extend(props.snapshots);
+    }
+
+    /// A seed: its name is its CSV file's.
+    pub fn add_seed(&mut self, file: &str) {
+        let name = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".csv");
+        self.seeds.insert(name.to_owned());
+    }
+
+    /// A snapshot file: every `{% snapshot name %}` block in it.
+    pub fn add_snapshots(&mut self, text: &str) {
+        for block in text.split("{%").skip(1) {
+            let block = block.trim_start_matches('-').trim_start();
+            if let Some(rest) = block.strip_prefix("snapshot")
+                && rest.starts_with(char::is_whitespace)
+                && let Some(name) = rest.split_whitespace().next()
+            {
+                let name = name.trim_end_matches("-%}").trim_end_matches("%}");
+                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    self.snapshots.insert(name.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Whether `ref('name')` names a node of this project.
+    pub fn has_node(&self, name: &str) -> bool {
+        self.models.contains_key(name) || self.seeds.contains(name) || self.snapshots.contains(name)
     }
 }
 

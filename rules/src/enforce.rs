@@ -612,10 +612,18 @@ impl<'a> Context<'a> {
             let Some((sql_file, deps)) = &m.sql else { continue };
             for dep in deps {
                 match dep {
-                    Dependency::Ref { package: None, model, span } if !self.models.contains_key(model.as_str()) => {
-                        let help = match diag::suggest(model, self.models.keys().copied()) {
+                    Dependency::Ref { package: None, model, span }
+                        if !self.models.contains_key(model.as_str()) && !self.input.project.has_node(model) =>
+                    {
+                        let project = self.input.project;
+                        let nodes = self.models.keys().copied().chain(project.seeds.iter().map(String::as_str));
+                        let help = match diag::suggest(model, nodes.chain(project.snapshots.iter().map(String::as_str)))
+                        {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => "ref() names a model of this project, or `ref('package', 'model')`".to_owned(),
+                            None => {
+                                "ref() names a model, seed or snapshot of this project, or `ref('package', 'model')`"
+                                    .to_owned()
+                            }
                         };
                         out.push(
                             Issue::new(

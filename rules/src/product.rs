@@ -221,6 +221,17 @@ fn check_unique<'a>(
 /// The contract a product offers through one output port: what consumers build
 /// against. Transforms, schedule and everything else stay out of it, so editing
 /// them rebuilds no consumer.
+/// A product that lists transforms but has no dbt project to build them.
+pub fn transforms_without_project(spec: &FloeSpec, node: &LazyNode<'_>, file: &str) -> Diagnostic {
+    let n = spec.transforms.len();
+    Diagnostic::error(
+        Code::TransformsWithoutProject,
+        format!("{n} transform{} but no dbt project beside `floe.yaml`", if n == 1 { "" } else { "s" }),
+    )
+    .at(file, node.span_at(&["transforms"]))
+    .with_help("add `dbt_project.yml` and the models beside `floe.yaml` (`floe new product` scaffolds them)")
+}
+
 pub fn contract(spec: &FloeSpec, port: &OutputPort) -> Value {
     serde_json::json!({
         "product": spec.metadata.name,

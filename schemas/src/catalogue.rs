@@ -247,6 +247,11 @@ pub fn explanation(code: Code) -> &'static str {
              cycle once, as the path of refs from its alphabetically first model, at the `ref()` that \
              closes the first step. Move the shared logic into a model that both read."
         }
+        Code::TransformsWithoutProject => {
+            "The product lists `transforms`, but its directory has no `dbt_project.yml`: nothing would \
+             build them, and the job floe generates would run dbt on an empty project. Add the dbt \
+             project beside `floe.yaml`; `floe new product` scaffolds one."
+        }
         Code::NamingViolation => {
             "A model name does not follow `governance.naming`: `medallion` wants `bronze_`, `silver_` or \
              `gold_` and a lowercase rest; `kimball` wants `dim_`, `fact_` or `bridge_`; `custom` wants \

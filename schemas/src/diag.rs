@@ -108,6 +108,7 @@ codes! {
     UnknownModel = "E0604", "A `ref()` to a model the project does not have";
     UndefinedSource = "E0605", "A `source()` that no property file declares";
     ModelCycle = "E0606", "dbt models depend on one another in a cycle";
+    TransformsWithoutProject = "E0607", "A product with transforms and no dbt project";
     NamingViolation = "E0701", "A model name that breaks the platform's naming convention";
     UnsafePattern = "E0702", "A naming or secret pattern that is invalid or could backtrack catastrophically";
     CoverageBelowThreshold = "E0710", "A model's column test coverage is below its threshold";
