@@ -96,6 +96,9 @@ pub enum Command {
     Schema {
         /// floe, manifest or compiled-artifacts; omitted: list them
         name: Option<String>,
+        /// Write every schema as DIR/<name>.schema.json instead, for editors
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "name")]
+        write: Option<PathBuf>,
     },
     /// Create a workspace: a platform manifest and a first product with its dbt project
     Init {
@@ -225,7 +228,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         return Err(Failure::Usage("`--format sarif` is for `floe check`".to_owned()));
     }
     match &cli.command {
-        Command::Schema { name } => schema(name.as_deref()),
+        Command::Schema { write: Some(dir), .. } => crate::schema_files::command(cli, printer, dir),
+        Command::Schema { name, write: None } => schema(name.as_deref()),
         Command::Init { path, mesh, name, domain, product } => {
             let opts = crate::init::InitOptions {
                 mesh: *mesh,

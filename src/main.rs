@@ -17,6 +17,7 @@ mod doctor;
 mod env;
 mod init;
 mod output;
+mod schema_files;
 mod system;
 
 use std::process::ExitCode;

@@ -95,6 +95,7 @@ const MESSAGES: &[(&str, &[&str], i32)] = &[
     ("mesh", &["check"], 0),
     ("mesh", &["build"], 0),
     ("mesh", &["clean"], 0),
+    ("mesh", &["schema", "--write", "schemas"], 0),
     ("mesh", &["query", "//nowhere"], 1),
     ("mesh", &["explain", "E9999"], 2),
     ("mesh", &["--no-such-flag"], 2),
