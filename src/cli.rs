@@ -128,6 +128,16 @@ pub enum Command {
         #[command(subcommand)]
         command: PlatformCommand,
     },
+    /// Print the completion script of a shell (`floe completions bash`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print floe's manual page, in roff (`floe man | man -l -`)
+    Man {
+        /// A command, for its own page (`floe man build` prints floe-build(1))
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -246,6 +256,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
         }
+        Command::Completions { shell } => crate::completions::completions(*shell),
+        Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {
             #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
             let started = std::time::Instant::now();

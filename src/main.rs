@@ -13,6 +13,7 @@
 
 mod cli;
 mod compat;
+mod completions;
 mod doctor;
 mod env;
 mod init;

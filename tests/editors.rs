@@ -1,6 +1,7 @@
 //! floe in editors and shells: `floe schema --write` and what editors make of
 //! the schemas it writes (every example workspace's files validate, and
-//! yaml-language-server checks, describes and completes keys with them).
+//! yaml-language-server checks, describes and completes keys with them),
+//! `floe completions` and `floe man`.
 #![allow(clippy::disallowed_methods)] // tests set up directories on disk
 
 mod common;
@@ -198,4 +199,56 @@ fn yaml_language_server_checks_describes_and_completes_with_the_written_schemas(
     for key in ["kind", "metadata", "transforms", "outputPorts"] {
         assert!(offered.contains(&key), "{key} not offered: {offered:?}");
     }
+}
+
+/// The commands `floe --help` lists.
+fn commands() -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let help = floe(dir.path(), &["--help"]).stdout;
+    let listed: Vec<String> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert!(listed.len() >= 14 && listed.iter().any(|c| c == "completions"), "{help}");
+    listed
+}
+
+#[test]
+fn completions_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = floe(dir.path(), &["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    for command in commands() {
+        assert!(bash.stdout.contains(&format!("floe,{command})")), "bash completes no `{command}`");
+    }
+    assert!(bash.stdout.contains("platform,compile)"), "bash completes no `platform compile`");
+    assert!(bash.stdout.contains("complete -F _floe"), "the script registers itself");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let r = floe(dir.path(), &["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains("explain") && r.stdout.contains("workspace"), "{shell}:\n{}", r.stdout);
+    }
+    let r = floe(dir.path(), &["completions", "tcsh"]);
+    assert_eq!((r.code, r.stdout.as_str()), (2, ""));
+}
+
+#[test]
+fn man_page_names_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = floe(dir.path(), &["man"]);
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    assert!(page.stdout.starts_with(".ie") && page.stdout.contains(".TH floe 1 "), "{}", page.stdout);
+    for command in commands() {
+        assert!(page.stdout.contains(&format!("floe\\-{command}(1)")), "the page names no `{command}`");
+    }
+    // Each command's own page, as floe(1) names it.
+    let build = floe(dir.path(), &["man", "build"]);
+    assert!(build.stdout.contains(".TH floe-build 1 ") && build.stdout.contains("floe\\-build \\- Build packages"));
+    let compile = floe(dir.path(), &["man", "platform", "compile"]);
+    assert!(compile.stdout.contains(".TH floe-platform-compile 1 "), "{}", compile.stdout);
+    let r = floe(dir.path(), &["man", "nope"]);
+    assert_eq!((r.code, r.stderr.as_str()), (2, "error: no command `nope`; `floe --help` lists them\n"));
 }
