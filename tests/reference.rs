@@ -63,6 +63,12 @@ fn every_input_key_has_a_description() {
         let mut all = Vec::new();
         properties("", &schema, &mut all);
         assert!(all.len() > 50, "{name}: only {} properties found", all.len());
+        if name == "manifest" {
+            // Keys without a field of their own: a map's enum keys and a tagged enum's tag.
+            for deep in ["#/$defs/EnvironmentConfig.gates.security_scan", "#/$defs/CustomRule.type"] {
+                assert!(all.iter().any(|(path, _)| path == deep), "{deep} is not walked");
+            }
+        }
         let bare: Vec<&str> = all
             .iter()
             .filter(|(_, p)| p.get("description").and_then(Value::as_str).is_none_or(|d| d.trim().is_empty()))
