@@ -27,7 +27,7 @@ pub fn manifest_markdown() -> String {
         "manifest.yaml",
         "manifest",
         "A platform: the plugin of each category, the governance every product is checked against, and settings \
-         handed on to the runtime. The workspace root holds one; in a Data Mesh (`scope: enterprise`) each domain \
+         floe copies into products' compiled artifacts or keeps in `manifest.resolved.json`. The workspace root holds one; in a Data Mesh (`scope: enterprise`) each domain \
          directory holds another (`scope: domain`), which inherits the root's: plugin selections and maps merge, \
          rule lists add up, and governance may only get stricter.",
         &crate::schema_of::<Manifest>(),
