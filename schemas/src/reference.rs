@@ -52,10 +52,11 @@ fn page(file: &str, schema_name: &str, intro: &str, schema: &Value) -> String {
          (with the closest known key as a hint), and so is a value of the wrong type or outside what the key \
          allows; `floe check` reports every such problem at its line and column.\n\n\
          ## Editor support\n\n\
-         `floe schema {schema_name}` prints the JSON Schema this page is generated from, and `floe schema --write \
-         schemas` writes all of floe's schemas into `schemas/`. Editors that use yaml-language-server then complete \
-         keys, check values and show these descriptions in any `{file}` whose first line names the schema, by a \
-         path relative to the file:\n\n\
+         `floe schema {schema_name}` prints the JSON Schema this page is generated from. `floe init` writes all of \
+         floe's schemas into a new workspace's `schemas/`, and `floe schema --write schemas` writes them again (after \
+         an upgrade of floe, say). Editors that use yaml-language-server then complete keys, check values and show \
+         these descriptions in any `{file}` whose first line names the schema by a path relative to the file, as \
+         the files `floe init` writes do:\n\n\
          ```yaml\n# yaml-language-server: $schema=../schemas/{schema_name}.schema.json\n```\n"
     );
     let mut walk = Walk { root: schema, expanded: Vec::new() };
