@@ -96,6 +96,9 @@ pub enum Command {
     Schema {
         /// floe, manifest or compiled-artifacts; omitted: list them
         name: Option<String>,
+        /// Write every schema as DIR/<name>.schema.json instead, for editors
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "name")]
+        write: Option<PathBuf>,
     },
     /// Create a workspace: a platform manifest and a first product with its dbt project
     Init {
@@ -124,6 +127,16 @@ pub enum Command {
     Platform {
         #[command(subcommand)]
         command: PlatformCommand,
+    },
+    /// Print the completion script of a shell (`floe completions bash`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print floe's manual page, in roff (`floe man | man -l -`)
+    Man {
+        /// A command, for its own page (`floe man build` prints floe-build(1))
+        command: Vec<String>,
     },
 }
 
@@ -225,7 +238,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         return Err(Failure::Usage("`--format sarif` is for `floe check`".to_owned()));
     }
     match &cli.command {
-        Command::Schema { name } => schema(name.as_deref()),
+        Command::Schema { write: Some(dir), .. } => crate::schema_files::command(cli, printer, dir),
+        Command::Schema { name, write: None } => schema(name.as_deref()),
         Command::Init { path, mesh, name, domain, product } => {
             let opts = crate::init::InitOptions {
                 mesh: *mesh,
@@ -242,6 +256,8 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
             crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
         }
+        Command::Completions { shell } => crate::completions::completions(*shell),
+        Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {
             #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
             let started = std::time::Instant::now();

@@ -13,10 +13,12 @@
 
 mod cli;
 mod compat;
+mod completions;
 mod doctor;
 mod env;
 mod init;
 mod output;
+mod schema_files;
 mod system;
 
 use std::process::ExitCode;

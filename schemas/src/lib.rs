@@ -14,6 +14,7 @@ pub mod check;
 pub mod diag;
 pub mod enforcement;
 pub mod manifest;
+pub mod reference;
 pub mod sarif;
 pub mod secret;
 pub mod spec;
@@ -121,11 +122,22 @@ impl Document for Manifest {
     }
 }
 
+/// The JSON Schema (draft 2020-12) floe generates from type `T`.
+fn root_schema<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>()
+}
+
+/// The JSON Schema (draft 2020-12) floe generates from type `T`, as a value.
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    root_schema::<T>().to_value()
+}
+
 /// The JSON Schemas floe generates from its types, by file name, in a fixed order.
 pub fn generated_schemas() -> Vec<(&'static str, String)> {
     fn render<T: schemars::JsonSchema>() -> String {
-        let schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
-        let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialize");
+        // The schema itself serializes its keywords in their usual order
+        // (`$schema`, `title`, `type`, ...), which a plain value would sort.
+        let mut text = serde_json::to_string_pretty(&root_schema::<T>()).expect("schemas serialize");
         text.push('\n');
         text
     }

@@ -25,9 +25,12 @@ const HTTP_URL: &str = r"^https?://[^\s/?#]+([/?#]\S*)?$";
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Manifest", description = "A floe platform manifest (manifest.yaml)")]
 pub struct Manifest {
+    /// Version of the manifest format: `floe.dev/v1`.
     #[serde(rename = "apiVersion")]
     pub api_version: ApiVersion,
+    /// Always `Manifest`.
     pub kind: ManifestKind,
+    /// The platform's name, version, owner and description.
     pub metadata: ManifestMetadata,
     /// No scope: a single platform; `enterprise` and `domain` form a two-level hierarchy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,26 +38,31 @@ pub struct Manifest {
     /// The enterprise manifest a domain manifest inherits from (domain scope only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_manifest: Option<String>,
+    /// The plugin selected for each platform category; a domain's selections merge over the enterprise's.
     pub plugins: PluginsConfig,
+    /// Policies every product is checked against; a domain may add to the enterprise's, never loosen them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<GovernanceConfig>,
     /// Approved plugin types per category (enterprise scope only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_plugins: Option<BTreeMap<String, Vec<String>>>,
-    /// Approved reverse-ETL sink types (enterprise scope only).
+    /// Reverse-ETL sink types the enterprise approves (enterprise scope only); not yet checked against `destinations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_sinks: Option<Vec<String>>,
     /// Data products this domain approves (domain scope only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_products: Option<Vec<String>>,
-    /// Default settings, e.g. `compute: duckdb`.
+    /// Free-form default settings (`compute: duckdb`), kept in `manifest.resolved.json`; floe reads none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<BTreeMap<String, String>>,
+    /// OCI registry, signing and promotion of platform artifacts: checked and kept in `manifest.resolved.json`;
+    /// floe neither publishes nor promotes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<ArtifactsConfig>,
+    /// Tracing, lineage and logging of product runs, written into each product's compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observability: Option<ObservabilityManifestConfig>,
-    /// Named runtime resource presets for the generated deployment values.
+    /// Named CPU and memory presets for workloads, kept in `manifest.resolved.json`; no output uses them yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_presets: Option<BTreeMap<String, ResourcePreset>>,
 }
@@ -67,7 +75,7 @@ pub enum ManifestKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestMetadata {
-    /// Manifest name (lowercase alphanumerics and hyphens).
+    /// Manifest name (lowercase alphanumerics and hyphens); a domain manifest's name is its products' domain.
     #[schemars(regex(pattern = K8S_NAME), length(min = 1, max = 63))]
     pub name: String,
     /// Semantic version MAJOR.MINOR.PATCH.
@@ -76,6 +84,7 @@ pub struct ManifestMetadata {
     /// Owner email or team name.
     #[schemars(length(min = 1))]
     pub owner: String,
+    /// What the platform is, for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
@@ -125,7 +134,8 @@ pub struct PluginsConfig {
     /// dbt execution runtime (core, fusion, cloud); `core` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbt: Option<PluginSelection>,
-    /// Data quality (great_expectations, soda, dbt_expectations).
+    /// Data quality (great_expectations, soda, dbt_expectations): `provider` selects the plugin; the other
+    /// settings are kept in `manifest.resolved.json`, and floe reads none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<QualityConfig>,
     /// Kubernetes RBAC for product workloads (k8s); `k8s` when absent.
@@ -210,14 +220,17 @@ impl PluginsConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSelection {
-    /// Plugin name; must match a registered plugin.
+    /// Plugin name: a built-in plugin of the category (`floe plugins`), or for `compute` an executable
+    /// under `floe-plugins/`.
     #[serde(rename = "type")]
     #[schemars(length(min = 1))]
     pub plugin_type: String,
-    /// Plugin version (semver), pinned for reproducibility.
+    /// Version the plugin must satisfy, compared as cargo compares `^1.2.3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SEMVER))]
     pub version: Option<String>,
+    /// The plugin's configuration, checked against its schema (docs/reference/plugins.md); the same plugin's
+    /// configuration deep-merges down the tiers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
     /// Kubernetes Secret holding the plugin's credentials.
@@ -229,20 +242,26 @@ pub struct PluginSelection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualityConfig {
-    /// Quality plugin name (e.g. great_expectations, dbt_expectations).
+    /// The quality plugin (great_expectations, soda, dbt_expectations).
     #[schemars(length(min = 1))]
     pub provider: String,
+    /// Minimum coverage and score per tier, for the quality tool.
     #[serde(default)]
     pub quality_gates: QualityGates,
+    /// Weight of each quality dimension in a product's score.
     #[serde(default)]
     pub dimension_weights: DimensionWeights,
+    /// How a product's quality score is calculated.
     #[serde(default)]
     pub calculation: CalculationParameters,
+    /// Scores under which a product fails or gets a warning.
     #[serde(default)]
     pub thresholds: QualityThresholds,
+    /// Time limit of one quality check, in seconds.
     #[serde(default = "five_minutes")]
     #[schemars(range(min = 1, max = 3600))]
     pub check_timeout_seconds: u32,
+    /// Whether quality checks run.
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -251,19 +270,26 @@ pub struct QualityConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualityGates {
+    /// Requirements of bronze models.
     pub bronze: GateTier,
+    /// Requirements of silver models.
     pub silver: GateTier,
+    /// Requirements of gold models.
     pub gold: GateTier,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateTier {
+    /// Minimum column test coverage, in percent.
     #[schemars(range(min = 0.0, max = 100.0))]
     pub min_test_coverage: f64,
+    /// Tests every model of the tier must have.
     pub required_tests: Vec<String>,
+    /// Minimum quality score.
     #[schemars(range(min = 0, max = 100))]
     pub min_score: u32,
+    /// Whether a product may override these requirements.
     pub overridable: bool,
 }
 
@@ -277,14 +303,19 @@ impl Default for GateTier {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DimensionWeights {
+    /// Weight of completeness checks.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub completeness: f64,
+    /// Weight of accuracy checks.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub accuracy: f64,
+    /// Weight of validity checks.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub validity: f64,
+    /// Weight of consistency checks.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub consistency: f64,
+    /// Weight of timeliness checks.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub timeliness: f64,
 }
@@ -299,12 +330,16 @@ impl Default for DimensionWeights {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalculationParameters {
+    /// Score before any check counts.
     #[schemars(range(min = 0, max = 100))]
     pub baseline_score: u32,
+    /// Most that passing checks add to the baseline.
     #[schemars(range(min = 0, max = 100))]
     pub max_positive_influence: u32,
+    /// Most that failing checks take from the baseline.
     #[schemars(range(min = 0, max = 100))]
     pub max_negative_influence: u32,
+    /// Weight of a check by its severity.
     pub severity_weights: SeverityWeights,
 }
 
@@ -323,8 +358,11 @@ impl Default for CalculationParameters {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeverityWeights {
+    /// Weight of a critical check.
     pub critical: f64,
+    /// Weight of a warning check.
     pub warning: f64,
+    /// Weight of an info check.
     pub info: f64,
 }
 
@@ -337,8 +375,10 @@ impl Default for SeverityWeights {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualityThresholds {
+    /// Score under which a product fails.
     #[schemars(range(min = 0, max = 100))]
     pub min_score: u32,
+    /// Score under which a product gets a warning.
     #[schemars(range(min = 0, max = 100))]
     pub warn_score: u32,
 }
@@ -353,44 +393,60 @@ impl Default for QualityThresholds {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GovernanceConfig {
+    /// Whether PII must be encrypted; a domain may only tighten it. Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pii_encryption: Option<PiiEncryption>,
+    /// Whether audit logging is on; a domain may only tighten it. Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_logging: Option<AuditLogging>,
+    /// `off` checks no policy, `warn` reports errors as warnings (except `block` policies),
+    /// `strict` keeps them errors; `warn` when absent. A domain may only tighten it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_enforcement_level: Option<PolicyEnforcementLevel>,
-    /// Row-level data retention in days (higher is stricter).
+    /// Row-level data retention in days; a domain may only raise it. Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub data_retention_days: Option<u32>,
-    /// Table-level partition TTL in hours.
+    /// Table-level partition TTL in hours. Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub default_ttl_hours: Option<u32>,
-    /// Minimum number of Iceberg snapshots kept per table.
+    /// Minimum number of Iceberg snapshots kept per table. Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub snapshot_keep_last: Option<u32>,
     /// How runtimes treat catalog entries whose Iceberg metadata is missing.
+    /// Copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_table_recovery_mode: Option<StaleTableRecoveryMode>,
+    /// The naming convention every model's name is checked against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub naming: Option<NamingConfig>,
+    /// Test coverage and documentation every model needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_gates: Option<QualityGatesConfig>,
+    /// Rules on models' tags, meta fields and tests; the lists of all tiers add up.
     #[serde(default)]
     pub custom_rules: Vec<CustomRule>,
-    /// Exceptions to policy enforcement, for gradual migration.
+    /// Exceptions to policy enforcement, for gradual migration: the first that matches a finding applies.
+    /// The lists of all tiers add up.
     #[serde(default)]
     pub policy_overrides: Vec<PolicyOverride>,
+    /// Data contract settings, kept in `manifest.resolved.json`; a domain may only tighten `enforcement`.
+    /// floe writes a contract for every output port whatever they say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_contracts: Option<DataContractsConfig>,
+    /// Access control settings, kept in `manifest.resolved.json`; floe enforces none of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac: Option<RbacConfig>,
+    /// Which files are scanned for secret values, with which patterns, at which severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<SecretScanningConfig>,
+    /// Network policy settings, kept in `manifest.resolved.json`; the `network_security` plugin
+    /// writes the policies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policies: Option<NetworkPoliciesConfig>,
+    /// Policies as code over models and products; the lists of all tiers add up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<PolicyDefinitionConfig>>,
 }
@@ -428,7 +484,10 @@ pub enum StaleTableRecoveryMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NamingConfig {
+    /// `off` skips the check, `warn` reports violations as warnings, `strict` as errors.
     pub enforcement: PolicyEnforcementLevel,
+    /// `medallion`: names start `bronze_`, `silver_` or `gold_`; `kimball`: `dim_`, `fact_` or `bridge_`;
+    /// `custom`: names match one of `custom_patterns`.
     pub pattern: NamingPattern,
     /// Regexes model names must match; needed when `pattern` is `custom`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -457,16 +516,23 @@ pub enum NamingPattern {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualityGatesConfig {
-    /// Minimum column-level test coverage in percent.
+    /// Minimum share of a model's documented columns that have a test, in percent;
+    /// a domain may only raise it.
     #[schemars(range(min = 0, max = 100))]
     pub minimum_test_coverage: u32,
+    /// Every model needs a description in its property file (a placeholder such as `TBD`
+    /// is a warning); a domain may only turn it on.
     pub require_descriptions: bool,
+    /// Every documented column needs a description (a placeholder is a warning).
     pub require_column_descriptions: bool,
-    /// Fail compilation when a quality gate fails.
+    /// Whether coverage and documentation errors fail the build; `false` shows them as warnings.
+    /// A domain may only turn it on.
     pub block_on_failure: bool,
     /// Coverage thresholds per medallion layer; they override `minimum_test_coverage`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_thresholds: Option<LayerThresholds>,
+    /// The `coverage` a custom policy sees for a model without documented columns:
+    /// `report_na` (null) or `report_100_percent` (100). Such a model never fails the coverage gate.
     pub zero_column_coverage_behavior: ZeroColumnCoverage,
 }
 
@@ -486,10 +552,13 @@ impl Default for QualityGatesConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LayerThresholds {
+    /// Coverage required of bronze models, in percent.
     #[schemars(range(min = 0, max = 100))]
     pub bronze: u32,
+    /// Coverage required of silver models, in percent.
     #[schemars(range(min = 0, max = 100))]
     pub silver: u32,
+    /// Coverage required of gold models, in percent.
     #[schemars(range(min = 0, max = 100))]
     pub gold: u32,
 }
@@ -513,11 +582,14 @@ pub enum ZeroColumnCoverage {
 /// A custom validation rule, selected by `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(transform = describe_rule_type)]
 pub enum CustomRule {
     /// Models whose name starts with `prefix` must carry every tag in `required_tags`.
     RequireTagsForPrefix {
+        /// The model name prefix the rule applies to.
         #[schemars(length(min = 1))]
         prefix: String,
+        /// Tags each such model must carry, in its property file or its transform.
         #[schemars(length(min = 1))]
         required_tags: Vec<String>,
         /// Glob selecting the models the rule applies to.
@@ -526,6 +598,7 @@ pub enum CustomRule {
     },
     /// Models must set the meta field `field`.
     RequireMetaField {
+        /// The `meta` key each model must set.
         #[schemars(length(min = 1))]
         field: String,
         /// Whether the field must also be non-empty.
@@ -537,8 +610,10 @@ pub enum CustomRule {
     },
     /// At least `min_columns` columns must carry each test in `test_types`.
     RequireTestsOfType {
+        /// Test names (`unique`, `not_null`, `package.test`).
         #[schemars(length(min = 1))]
         test_types: Vec<String>,
+        /// How many columns must carry each of the tests.
         #[serde(default = "one")]
         #[schemars(range(min = 1))]
         min_columns: u32,
@@ -554,15 +629,17 @@ pub struct PolicyOverride {
     /// Glob matching model names (e.g. `legacy_*`).
     #[schemars(length(min = 1))]
     pub pattern: String,
+    /// `downgrade` reports the findings it matches as warnings; `exclude` drops them.
     pub action: OverrideAction,
     /// Why the override exists, for the audit trail.
     #[schemars(length(min = 1))]
     pub reason: String,
-    /// ISO-8601 date after which the override is ignored.
+    /// Date (`YYYY-MM-DD`) after which the override no longer applies, and is reported as expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub expires: Option<String>,
-    /// Policy types the override is limited to; all when absent.
+    /// Policy types the override is limited to (`naming`, `coverage`, `documentation`, `semantic`,
+    /// `custom`, `secret_scanning`, …); all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_types: Option<Vec<String>>,
 }
@@ -578,9 +655,13 @@ pub enum OverrideAction {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataContractsConfig {
+    /// How strictly contracts are enforced; a domain may only tighten it.
     pub enforcement: PolicyEnforcementLevel,
+    /// Generation of contracts from output ports.
     pub auto_generation: AutoGenerationConfig,
+    /// Detection of tables that drift from their contracts.
     pub drift_detection: DriftDetectionConfig,
+    /// How a child contract combines with its parent's.
     pub inheritance_mode: ContractInheritance,
 }
 
@@ -598,8 +679,11 @@ pub enum ContractInheritance {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AutoGenerationConfig {
+    /// Whether contracts are generated.
     pub enabled: bool,
+    /// Whether generated contracts carry descriptions.
     pub include_descriptions: bool,
+    /// Classification of columns that set none.
     pub default_classification: Classification,
 }
 
@@ -630,9 +714,13 @@ pub enum Classification {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriftDetectionConfig {
+    /// Whether drift is detected.
     pub enabled: bool,
+    /// A column whose type differs from the contract's fails.
     pub fail_on_type_mismatch: bool,
+    /// A contract column the table lacks fails.
     pub fail_on_missing_column: bool,
+    /// A table column the contract lacks is a warning.
     pub warn_on_extra_column: bool,
 }
 
@@ -651,11 +739,12 @@ impl Default for DriftDetectionConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RbacConfig {
+    /// Whether access control is on.
     pub enabled: bool,
     /// Role the caller must have (e.g. `platform-engineer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_role: Option<String>,
-    /// Accept `--principal` / `FLOE_PRINCIPAL` when there is no OIDC token.
+    /// Whether a caller without an OIDC token may name its principal instead.
     pub allow_principal_fallback: bool,
 }
 
@@ -668,23 +757,28 @@ impl Default for RbacConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretScanningConfig {
+    /// Whether files are scanned: a `secret_scanning` block without it turns scanning off, while with no
+    /// block at all files are scanned. Secrets in printed source lines are masked either way.
     pub enabled: bool,
     /// Globs of files not scanned.
     pub exclude_patterns: Vec<String>,
     /// Patterns scanned for beyond the built-in ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_patterns: Option<Vec<SecretPatternConfig>>,
+    /// Severity of what the built-in patterns find.
     pub severity: SecretSeverity,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretPatternConfig {
+    /// Pattern name, shown in its findings.
     #[schemars(length(min = 1))]
     pub name: String,
     /// Regex that matches the secret.
     #[schemars(length(min = 1))]
     pub pattern: String,
+    /// Severity of what the pattern finds.
     #[serde(default)]
     pub severity: SecretSeverity,
 }
@@ -700,7 +794,9 @@ pub enum SecretSeverity {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkPoliciesConfig {
+    /// Whether network policies are generated.
     pub enabled: bool,
+    /// Whether traffic no rule allows is denied.
     pub default_deny: bool,
     /// Egress rules merged into the generated policies, as Kubernetes writes them.
     pub custom_egress_rules: Vec<BTreeMap<String, serde_json::Value>>,
@@ -716,14 +812,21 @@ impl Default for NetworkPoliciesConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDefinitionConfig {
+    /// Policy name, shown in its findings.
     #[schemars(length(min = 1))]
     pub name: String,
+    /// `required_tags` (`config.tags`), `naming_convention` (`config.pattern`), `max_transforms`
+    /// (`config.max`), or `custom` (`config.condition`, docs/reference/policy-expressions.md).
     #[serde(rename = "type")]
     pub policy_type: PolicyType,
+    /// `warn` reports a warning, `error` an error, `block` an error that `policy_enforcement_level: warn`
+    /// leaves an error.
     pub action: PolicyAction,
     /// What a violation reports.
     #[schemars(length(min = 1))]
     pub message: String,
+    /// The policy's settings: `tags`, `pattern`, `max` or `condition` by `type`, and `applies_to`,
+    /// a glob of the model names it checks.
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
 }
@@ -749,6 +852,7 @@ pub enum PolicyAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactsConfig {
+    /// The OCI registry platform artifacts are published to.
     pub registry: RegistryConfig,
     /// Promotion between environments; none disables promotion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -764,16 +868,21 @@ pub struct RegistryConfig {
         length(min = 1)
     )]
     pub uri: String,
+    /// How clients authenticate to the registry.
     pub auth: RegistryAuth,
     /// Verify TLS certificates; disable only for local testing.
     #[serde(default = "yes")]
     pub tls_verify: bool,
+    /// Local cache of pulled artifacts.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// Retries and circuit breaking of registry requests.
     #[serde(default)]
     pub resilience: ResilienceConfig,
+    /// How artifacts are signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningConfig>,
+    /// How signatures are verified before an artifact is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationPolicy>,
 }
@@ -781,6 +890,7 @@ pub struct RegistryConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryAuth {
+    /// Authentication method.
     #[serde(rename = "type")]
     pub auth_type: AuthType,
     /// Credentials for basic and token auth; none for cloud identities.
@@ -803,6 +913,7 @@ pub enum AuthType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretReference {
+    /// The secret backend the credential is read from.
     #[serde(default)]
     pub source: SecretSource,
     /// Secret name (lowercase alphanumerics and hyphens).
@@ -828,8 +939,11 @@ pub enum SecretSource {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
+    /// Whether pulled artifacts are cached.
     pub enabled: bool,
+    /// Cache directory.
     pub path: String,
+    /// Size limit of the cache, in GB.
     #[schemars(range(min = 1))]
     pub max_size_gb: u32,
     /// How long a mutable tag stays cached, in hours.
@@ -846,19 +960,25 @@ impl Default for CacheConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResilienceConfig {
+    /// Retries of failed requests.
     pub retry: RetryConfig,
+    /// Pausing requests to a registry that keeps failing.
     pub circuit_breaker: CircuitBreakerConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
+    /// Attempts per request, the first included.
     #[schemars(range(min = 1, max = 10))]
     pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds.
     #[schemars(range(min = 100))]
     pub initial_delay_ms: u32,
+    /// Factor by which each delay grows.
     #[schemars(range(min = 1.0, max = 5.0))]
     pub backoff_multiplier: f64,
+    /// Longest delay between attempts, in milliseconds.
     #[schemars(range(min = 1000))]
     pub max_delay_ms: u32,
     /// Randomize delays so that clients do not retry in lockstep.
@@ -880,6 +1000,7 @@ impl Default for RetryConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
+    /// Whether the circuit breaker is on.
     pub enabled: bool,
     /// Consecutive failures that open the circuit.
     #[schemars(range(min = 1))]
@@ -901,6 +1022,7 @@ impl Default for CircuitBreakerConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigningConfig {
+    /// `keyless` (Sigstore, through `oidc_issuer`) or `key-based` (`private_key_ref`).
     pub mode: SigningMode,
     /// OIDC provider for keyless signing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -939,10 +1061,15 @@ pub enum SignatureEnforcement {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerificationPolicy {
+    /// Whether signatures are verified.
     pub enabled: bool,
+    /// What a signature that does not verify does: nothing (`off`), a warning, or a refusal (`enforce`).
     pub enforcement: SignatureEnforcement,
+    /// Signing identities that are trusted.
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Whether a Rekor transparency log entry is required.
     pub require_rekor: bool,
+    /// Whether an SBOM attestation is required.
     pub require_sbom: bool,
     /// Public key for key-based verification.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -987,10 +1114,13 @@ pub struct TrustedIssuer {
     pub subject_regex: Option<String>,
 }
 
+/// Signature verification in one environment, instead of the registry-wide settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentPolicy {
+    /// Signature enforcement in this environment.
     pub enforcement: SignatureEnforcement,
+    /// Whether this environment requires an SBOM attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_sbom: Option<bool>,
 }
@@ -1004,13 +1134,16 @@ pub struct PromotionConfig {
     pub environments: Option<Vec<EnvironmentConfig>>,
     /// Where promotion and rollback records are stored.
     pub audit_backend: AuditBackend,
+    /// Time limit of a promotion, in seconds.
     #[schemars(range(min = 30, max = 3600))]
     pub default_timeout_seconds: u32,
+    /// Endpoints told of promotion events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Vec<WebhookConfig>>,
     /// Commands that run custom gates, by gate name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate_commands: Option<BTreeMap<String, GateCommand>>,
+    /// Signature enforcement when promoting.
     pub signature_enforcement: SignatureEnforcement,
     /// Registries every promoted artifact is also copied to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1054,13 +1187,17 @@ pub enum GateCommand {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
+    /// Environment name (`dev`, `staging`, `prod`).
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"), length(min = 1, max = 50))]
     pub name: String,
     /// Gates that must pass before promotion to this environment.
+    #[schemars(transform = describe_gates)]
     pub gates: BTreeMap<PromotionGate, GateSetting>,
+    /// Time limit of each gate, in seconds.
     #[serde(default = "five_minutes")]
     #[schemars(range(min = 30, max = 3600))]
     pub gate_timeout_seconds: u32,
+    /// Who may promote to this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationConfig>,
     /// While locked, nothing is promoted to this environment.
@@ -1098,8 +1235,10 @@ pub struct SecurityGateConfig {
     /// Ignore vulnerabilities that have no fix.
     #[serde(default)]
     pub ignore_unfixed: bool,
+    /// Output format of the scanner.
     #[serde(default)]
     pub scanner_format: ScannerFormat,
+    /// Time limit of the scan, in seconds.
     #[serde(default = "ten_minutes")]
     #[schemars(range(min = 30, max = 3600))]
     pub timeout_seconds: u32,
@@ -1129,9 +1268,12 @@ pub struct AuthorizationConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentLock {
+    /// Whether the environment is locked.
     pub locked: bool,
+    /// Why it is locked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who locked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_by: Option<String>,
     /// When the lock was applied: an ISO-8601 date-time, UTC unless an offset is given.
@@ -1143,16 +1285,20 @@ pub struct EnvironmentLock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// URL the events are posted to.
     #[schemars(length(min = 1))]
     pub url: String,
     /// Event types sent to this webhook.
     #[schemars(length(min = 1))]
     pub events: Vec<String>,
+    /// HTTP headers sent with each event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
+    /// Time limit of one call, in seconds.
     #[serde(default = "thirty")]
     #[schemars(range(min = 1, max = 300))]
     pub timeout_seconds: u32,
+    /// Retries of a failed call.
     #[serde(default = "three")]
     #[schemars(range(min = 0, max = 10))]
     pub retry_count: u32,
@@ -1161,17 +1307,22 @@ pub struct WebhookConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObservabilityManifestConfig {
+    /// Tracing of product runs: the compiled artifacts' `observability.telemetry`.
     pub tracing: TracingManifestConfig,
+    /// OpenLineage events of product runs: `lineage` and `lineage_*` of the compiled artifacts' `observability`.
     pub lineage: LineageManifestConfig,
+    /// Logs of product runs: the compiled artifacts' `observability.telemetry.logging`.
     pub logging: LoggingManifestConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TracingManifestConfig {
+    /// Whether product runs export traces.
     pub enabled: bool,
+    /// Kind of trace exporter; kept in `manifest.resolved.json`, the `telemetry_backend` plugin decides.
     pub exporter: TraceExporter,
-    /// OTLP collector endpoint.
+    /// OTLP collector endpoint (`http://localhost:4317` when absent); a `telemetry_backend` plugin's wins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 }
@@ -1194,9 +1345,11 @@ pub enum TraceExporter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LineageManifestConfig {
+    /// Whether product runs emit lineage events.
     pub enabled: bool,
+    /// How lineage events are sent; a `lineage_backend` plugin's transport wins.
     pub transport: LineageTransport,
-    /// OpenLineage API endpoint.
+    /// OpenLineage API endpoint; a `lineage_backend` plugin's wins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 }
@@ -1219,7 +1372,9 @@ pub enum LineageTransport {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoggingManifestConfig {
+    /// Log level of product runs.
     pub level: LogLevel,
+    /// Log lines as JSON or as text.
     pub format: LogFormat,
 }
 
@@ -1252,7 +1407,9 @@ pub enum ResourcePreset {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestResourcePreset {
+    /// Resources a workload is guaranteed.
     pub requests: ManifestResourceSpec,
+    /// Resources a workload may use at most.
     pub limits: ManifestResourceSpec,
 }
 
@@ -1269,18 +1426,50 @@ pub struct ManifestResourceSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlatResourcePreset {
+    /// CPU a workload is guaranteed, a Kubernetes quantity (`500m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_request: Option<String>,
+    /// CPU a workload may use at most (`2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_limit: Option<String>,
+    /// Memory a workload is guaranteed (`512Mi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_request: Option<String>,
+    /// Memory a workload may use at most (`4Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<String>,
+    /// Local disk a workload is guaranteed (`1Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage_request: Option<String>,
+    /// Local disk a workload may use at most (`10Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage_limit: Option<String>,
+}
+
+/// Describes the `type` key of each custom rule: serde's tag has no doc comment of its own.
+fn describe_rule_type(schema: &mut schemars::Schema) {
+    for variant in schema.get_mut("oneOf").and_then(serde_json::Value::as_array_mut).into_iter().flatten() {
+        let Some(tag) = variant.pointer_mut("/properties/type") else { continue };
+        let name = tag.get("const").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        tag["description"] = format!("Selects the rule `{name}`.").into();
+    }
+}
+
+/// Describes each promotion gate: the keys of `gates` come from [`PromotionGate`], which has no fields to document.
+fn describe_gates(schema: &mut schemars::Schema) {
+    const GATES: &[(&str, &str)] = &[
+        ("policy_compliance", "The policy compliance"),
+        ("tests", "The test"),
+        ("security_scan", "The security scan"),
+        ("cost_analysis", "The cost analysis"),
+        ("performance_baseline", "The performance baseline"),
+    ];
+    for (gate, what) in GATES {
+        if let Some(property) = schema.get_mut("properties").and_then(|p| p.get_mut(*gate)) {
+            property["description"] =
+                format!("{what} gate: `true` to require it, or the scanner that decides it.").into();
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -16,22 +16,32 @@ use crate::yaml::{Node, NodeKind};
 #[serde(deny_unknown_fields)]
 #[schemars(title = "FloeSpec", description = "A floe data product (floe.yaml)")]
 pub struct FloeSpec {
+    /// Version of the floe.yaml format: `floe.dev/v1`.
     #[serde(rename = "apiVersion")]
     pub api_version: ApiVersion,
+    /// `FloeSpec`, or its alias `DataProduct`.
     pub kind: SpecKind,
+    /// The product's name, version, owner and labels.
     pub metadata: ProductMetadata,
+    /// The platform this product builds against; inside a workspace that is always the nearest manifest above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformRef>,
+    /// The dbt models this product builds, one transform per model of its dbt project.
     #[schemars(length(min = 1))]
     pub transforms: Vec<TransformSpec>,
+    /// When the orchestrator runs the product; without it, the orchestrator's `default_schedule`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
+    /// Other products' output ports this product reads; floe checks each exists and offers what is expected.
     #[serde(rename = "inputPorts", default, skip_serializing_if = "Option::is_none")]
     pub input_ports: Option<Vec<InputPort>>,
+    /// Tables this product offers to others; each becomes a data contract in the compiled artifacts.
     #[serde(rename = "outputPorts", default, skip_serializing_if = "Option::is_none")]
     pub output_ports: Option<Vec<OutputPort>>,
+    /// Files loaded into raw tables before dbt runs, by the platform's ingestion plugin (which must be selected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingestion: Option<Ingestion>,
+    /// Reverse-ETL destinations; floe checks their form, and no output uses them yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Vec<DestinationConfig>>,
 }
@@ -57,12 +67,15 @@ pub struct ProductMetadata {
     /// Semantic version MAJOR.MINOR.PATCH.
     #[schemars(regex(pattern = r"^\d+\.\d+\.\d+$"))]
     pub version: String,
+    /// What the product is for, for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
+    /// Team or person responsible for the product, for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub owner: Option<String>,
+    /// Free-form labels; `domain` names the product's domain when the platform has no domain tiers (else `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
 }
@@ -70,7 +83,8 @@ pub struct ProductMetadata {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformRef {
-    /// A path relative to this file, or an `oci://` reference pinned in `floe.lock`.
+    /// The platform's manifest.yaml, relative to this file: the manifest the product belongs to.
+    /// An `oci://` reference is reported as unpinned (E0209).
     #[schemars(length(min = 1))]
     pub manifest: String,
 }
@@ -78,20 +92,26 @@ pub struct PlatformRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransformSpec {
-    /// dbt model name.
+    /// The dbt model this transform builds: the dbt project needs a model of that name, and each model a transform.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
+    /// Free text for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Compute plugin for this model; the platform default when absent.
+    /// Compute plugin this model runs on: the platform's default when absent, else one the enterprise approves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute: Option<String>,
+    /// Tags of the model, added to its dbt property file's for tag policies; copied into the compiled artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// Transforms this one reads; they must match the model's `ref()` calls, and order the orchestrator's steps.
     #[serde(rename = "dependsOn", default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<Vec<String>>,
+    /// Medallion layer of the model (else its name prefix tells): picks its coverage threshold.
+    /// Copied into the compiled artifacts as `quality_tier`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
+    /// Data quality checks of the model, copied into the compiled artifacts; floe itself runs none.
     #[serde(rename = "qualityChecks", default, skip_serializing_if = "Option::is_none")]
     pub quality_checks: Option<Vec<QualityCheck>>,
 }
@@ -126,21 +146,29 @@ pub enum SeverityLevel {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualityCheck {
+    /// Name of the check.
     #[schemars(length(min = 1))]
     pub name: String,
+    /// Kind of check, as the quality tool names it.
     #[serde(rename = "type")]
     #[schemars(length(min = 1))]
     pub check_type: String,
+    /// Column the check applies to; the whole model when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+    /// Quality dimension the check counts towards.
     pub dimension: Dimension,
+    /// How much a failure of the check weighs.
     #[serde(default)]
     pub severity: SeverityLevel,
+    /// Weight of the check in the quality score, instead of its severity's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.1, max = 10.0))]
     pub custom_weight: Option<f64>,
+    /// Parameters of the check, passed on unchanged.
     #[serde(default)]
     pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Whether the check runs.
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -156,10 +184,13 @@ fn utc() -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
+    /// Cron expression the orchestrator runs the product on; without it the product has no schedule of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// Time zone the cron expression is read in (an IANA name such as `Europe/Berlin`).
     #[serde(default = "utc")]
     pub timezone: String,
+    /// `false` drops this schedule, leaving the orchestrator's `default_schedule`, if any.
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -169,11 +200,13 @@ pub struct ScheduleSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputPort {
+    /// Name of the input port, unique in this product.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
     /// `//domain/product:port`, or relative to this product's directory.
     #[schemars(length(min = 1))]
     pub from: String,
+    /// Free text for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Columns this product reads; each must exist in the producer's port schema.
@@ -187,21 +220,27 @@ pub struct InputPort {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputPort {
+    /// Port name, unique in this product: consumers read it as `//domain/product:<name>`; it names the data contract.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
+    /// Purpose of the port: the data contract's `description.purpose`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
+    /// Team responsible for the port, for people; no output carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub owner: Option<String>,
     /// The dbt model that materializes this port; the port name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// Columns the port offers: the data contract's schema, which consumers' `expects` are checked against.
     #[schemars(length(min = 1))]
     pub schema: Vec<OutputPortColumn>,
+    /// Service levels the port promises: the contract's `slaProperties`; consumers may ask for no more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<Sla>,
+    /// Data classification of the columns that set none, in the data contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<String>,
 }
@@ -209,18 +248,23 @@ pub struct OutputPort {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputPortColumn {
+    /// Column name.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
     /// ODCS v3 logicalType.
     #[serde(rename = "type")]
     pub column_type: String,
+    /// Column description, in the data contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
+    /// Whether the column always has a value, in the data contract.
     #[serde(default)]
     pub required: bool,
+    /// Whether the column is part of the primary key, in the data contract.
     #[serde(rename = "primaryKey", default)]
     pub primary_key: bool,
+    /// Data classification of the column (`pii`, `confidential`, …) in the data contract; the port's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<String>,
 }
@@ -241,6 +285,7 @@ pub struct Sla {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ingestion {
+    /// The sources to load, one raw table each.
     #[schemars(length(min = 1))]
     pub sources: Vec<IngestionSource>,
 }
@@ -248,20 +293,28 @@ pub struct Ingestion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestionSource {
+    /// Source name, unique in this product; the ingestion step loads each source under its name.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
+    /// File format the source is read as.
     pub format: SourceFormat,
+    /// Where the files are: a directory or bucket URL ending in a file name or glob (`s3://landing/orders/*.csv`).
     #[schemars(length(min = 1))]
     pub path: String,
     /// Raw table written to, `schema.table` (e.g. `bronze.raw_customers`).
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*\.[a-zA-Z_][a-zA-Z0-9_]*$"))]
     pub destination: String,
+    /// How a load writes the table: `append` adds rows, `replace` overwrites it, `merge` updates rows by `primary_key`.
     #[serde(default)]
     pub write_mode: WriteMode,
+    /// What a load does when columns or types change: `evolve` adapts the table, `freeze` fails,
+    /// `discard_value` drops the values that do not fit.
     #[serde(default)]
     pub schema_contract: SchemaContract,
+    /// Columns that identify a row, for `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key: Option<Vec<String>>,
+    /// Column of an incremental load: each load reads only rows past the last value it saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor_field: Option<String>,
 }
@@ -295,19 +348,25 @@ pub enum SchemaContract {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
+    /// Destination name.
     #[schemars(length(min = 1, max = 100))]
     pub name: String,
+    /// Kind of sink the rows are sent to.
     #[schemars(length(min = 1))]
     pub sink_type: String,
     /// Kubernetes Secret holding the destination's credentials.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$"), length(max = 253))]
     pub connection_secret_ref: String,
+    /// Table whose rows are sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_table: Option<String>,
+    /// Settings of the sink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
+    /// Column of the source table to field of the destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_mapping: Option<BTreeMap<String, String>>,
+    /// Rows sent per batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub batch_size: Option<u32>,
