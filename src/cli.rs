@@ -445,6 +445,15 @@ fn schema(name: Option<&str>) -> Result<(), Failure> {
     }
 }
 
+/// The directory paths on the command line are relative to: `-C DIR`, or the current one.
+pub(crate) fn base_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    let cwd = crate::system::current_dir()?;
+    Ok(match &cli.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    })
+}
+
 /// The directory floe runs in and the workspace root above it.
 pub(crate) fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
     let cwd = crate::system::current_dir()?;

@@ -33,7 +33,7 @@ pub struct InitOptions {
 
 /// `floe init [DIR]`: a new workspace in DIR (default: the current directory).
 pub fn init(cli: &Cli, printer: &Printer, dir: Option<&Path>, opts: &InitOptions) -> Result<(), Failure> {
-    let base = base(cli)?;
+    let base = crate::cli::base_dir(cli)?;
     let root = dir.map_or_else(|| base.clone(), |d| base.join(d));
     let name = match &opts.name {
         Some(n) => n.clone(),
@@ -116,15 +116,6 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     }
     write_new(&root, &files)?;
     report_files(printer, &root, &files, &format!("floe build //{dir}"))
-}
-
-/// The directory paths are relative to: `-C DIR` or the current one.
-fn base(cli: &Cli) -> Result<PathBuf, Failure> {
-    let cwd = crate::system::current_dir()?;
-    Ok(match &cli.dir {
-        Some(d) => cwd.join(d),
-        None => cwd,
-    })
 }
 
 /// A product label (`//sales/orders`, or relative to where floe runs) as a

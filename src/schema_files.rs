@@ -12,11 +12,7 @@ use crate::system::OsSystem;
 
 /// `floe schema --write DIR`: DIR is taken relative to where floe runs (`-C`).
 pub fn command(cli: &Cli, printer: &Printer, dir: &Path) -> Result<(), Failure> {
-    let cwd = crate::system::current_dir()?;
-    let base = match &cli.dir {
-        Some(d) => cwd.join(d),
-        None => cwd,
-    };
+    let base = crate::cli::base_dir(cli)?;
     let target = base.join(dir);
     // Something else where the directory goes is the caller's mistake, not the machine's.
     if let Some((_, kind)) = OsSystem.resolve(&target)?
