@@ -57,7 +57,9 @@ fn refs_to_seeds_snapshots_and_packages_are_not_unknown_models() {
     let r = floe(ws.path(), &["build"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("error[E0604]: Model 'stg_example' references unknown model 'raw_label'"),
+        r.stderr.contains(
+            "error[E0604]: model `stg_example` refs `raw_label`, which is no model, seed or snapshot of the project"
+        ),
         "{}",
         r.stderr
     );

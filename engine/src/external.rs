@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use floe_plugins::{ApiVersion, Category, PLUGIN_API};
-use floe_schemas::diag::{Code, Diagnostic, Span};
+use floe_schemas::diag::{Code, Diagnostic};
 use serde_json::{Value, json};
 
 use crate::db::{Db, SourceFile, Workspace};
@@ -160,7 +160,7 @@ pub fn check(
             .origin(path)
             .or_else(|| platform.origin(&format!("plugins.{}.type", category.key())))
         {
-            Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
+            Some(o) => d.at(&o.file, o.span()),
             None => d,
         };
         let type_path = format!("plugins.{}.type", category.key());

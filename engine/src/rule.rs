@@ -165,7 +165,7 @@ pub fn platform(value: &Value) -> Result<ResolvedPlatform, String> {
         merged,
         chain: chain.unwrap_or_default(),
         approved_plugins,
-        approved_products: approved_products.map(|list| (list, Origin { file: String::new(), line: 0, column: 0 })),
+        approved_products: approved_products.map(|list| (list, Origin::at("", floe_schemas::diag::Span::START))),
         provenance: BTreeMap::new(),
     })
 }

@@ -69,17 +69,32 @@ fn scan_block(block: &str, base: usize, into: &mut Vec<Dependency>) {
             let args_start = pos + call.len();
             let open_at = args_start + (block[args_start..].len() - block[args_start..].trim_start().len());
             from = open_at + 1;
-            let span = Span { line: 0, column: 0, offset: (base + pos) as u32, len: call.len() as u32 };
+            // A literal call is located at the name it names (the model, or
+            // `source', 'table`), so a caret sits under what is wrong.
+            let args_at = base + open_at + 1;
+            let at = |start: usize, end: usize| Span {
+                line: 0,
+                column: 0,
+                offset: (args_at + start) as u32,
+                len: (end - start) as u32,
+            };
+            let call_span = Span { line: 0, column: 0, offset: (base + pos) as u32, len: call.len() as u32 };
             let name = if is_ref { "ref" } else { "source" };
             let dep = match (is_ref, parse_args(&block[open_at + 1..]).as_deref()) {
-                (true, Some([model])) => Dependency::Ref { package: None, model: model.clone(), span },
-                (true, Some([package, model])) => {
-                    Dependency::Ref { package: Some(package.clone()), model: model.clone(), span }
+                (true, Some([model])) => {
+                    Dependency::Ref { package: None, model: model.text.clone(), span: at(model.start, model.end) }
                 }
-                (false, Some([source, table])) => {
-                    Dependency::Source { source: source.clone(), table: table.clone(), span }
-                }
-                _ => Dependency::Dynamic { call: name, span },
+                (true, Some([package, model])) => Dependency::Ref {
+                    package: Some(package.text.clone()),
+                    model: model.text.clone(),
+                    span: at(model.start, model.end),
+                },
+                (false, Some([source, table])) => Dependency::Source {
+                    source: source.text.clone(),
+                    table: table.text.clone(),
+                    span: at(source.start, table.end),
+                },
+                _ => Dependency::Dynamic { call: name, span: call_span },
             };
             into.push(dep);
         }
@@ -113,9 +128,17 @@ fn find_call(block: &str, name: &str, from: usize) -> Option<usize> {
 /// per call.
 const MAX_ARGS_BYTES: usize = 1024;
 
+/// A string literal argument: its text, and where the text (inside the
+/// quotes) starts and ends, in bytes from the call's `(`.
+struct Arg {
+    text: String,
+    start: usize,
+    end: usize,
+}
+
 /// Literal positional arguments up to the closing `)`; `None` when one is not
 /// a string literal. Keyword arguments (`version=2`) are skipped.
-fn parse_args(s: &str) -> Option<Vec<String>> {
+fn parse_args(s: &str) -> Option<Vec<Arg>> {
     let mut cut = s.len().min(MAX_ARGS_BYTES);
     while !s.is_char_boundary(cut) {
         cut -= 1;
@@ -129,7 +152,9 @@ fn parse_args(s: &str) -> Option<Vec<String>> {
         let quote = rest.chars().next()?;
         if quote == '\'' || quote == '"' {
             let close = rest[1..].find(quote)?;
-            args.push(rest[1..1 + close].to_owned());
+            // `rest` ends where `s` was cut: its offset is what it lacks of that.
+            let start = cut - rest.len() + 1;
+            args.push(Arg { text: rest[1..1 + close].to_owned(), start, end: start + close });
             rest = rest[close + 2..].trim_start();
         } else if is_keyword_arg(rest) {
             // Skip to the next `,` or `)`.
@@ -495,8 +520,9 @@ mod tests {
                 "dynamic ref"
             ]
         );
+        // Located at the model it names: that is what a caret should underline.
         let Dependency::Ref { span, .. } = &scan_sql("select 1\n  from {{ ref('a') }}")[0] else { panic!() };
-        assert_eq!((span.line, span.column), (2, 11));
+        assert_eq!((span.line, span.column, span.len), (2, 16, 1));
     }
 
     #[test]
@@ -517,7 +543,7 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(spans, [(2, 22), (2, 67), (3, 4), (3, 26), (3, 58), (3, 78)]);
+        assert_eq!(spans, [(2, 27), (2, 72), (3, 15), (3, 34), (3, 68), (3, 78)]);
         for cut in ["{", "{{", "{%", "{#", "{{ ref(", "{{ ref('", "{{ ref('ä"] {
             assert_eq!(refs(&format!("ü{cut}")), if cut.contains("ref") { vec!["dynamic ref"] } else { vec![] });
         }

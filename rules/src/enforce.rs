@@ -389,7 +389,7 @@ pub fn located(out: &Output) -> Vec<Diagnostic> {
 }
 
 fn origin_span(o: &Origin) -> Span {
-    Span { line: o.line, column: o.column, offset: 0, len: 0 }
+    o.span()
 }
 
 fn expired(o: &PolicyOverride, today: &str) -> bool {
@@ -630,7 +630,9 @@ impl<'a> Context<'a> {
                                 Code::UnknownModel,
                                 PolicyKind::Semantic,
                                 name,
-                                format!("Model '{name}' references unknown model '{model}'"),
+                                format!(
+                                    "model `{name}` refs `{model}`, which is no model, seed or snapshot of the project"
+                                ),
                             )
                             .expect(
                                 format!("a model '{model}' in this project"),
@@ -648,7 +650,7 @@ impl<'a> Context<'a> {
                                 Code::UndefinedSource,
                                 PolicyKind::Semantic,
                                 name,
-                                format!("Model '{name}' references undefined source '{source}.{table}'"),
+                                format!("model `{name}` reads source `{source}.{table}`, which no property file declares"),
                             )
                             .expect(
                                 format!("Source '{source}.{table}' should be defined in a sources.yml file"),
@@ -682,7 +684,7 @@ impl<'a> Context<'a> {
                     Code::ModelCycle,
                     PolicyKind::Semantic,
                     first,
-                    format!("Models depend on one another in a cycle: {path}"),
+                    format!("models depend on one another in a cycle: {path}"),
                 )
                 .expect("models that form a DAG", format!("cycle {path}"))
                 .fix(
@@ -801,7 +803,7 @@ impl<'a> Context<'a> {
                 Code::CoverageBelowThreshold,
                 PolicyKind::Coverage,
                 name,
-                format!("Model '{name}' has {}% test coverage, below the required {threshold}% threshold.", pct1(pct)),
+                format!("model `{name}` has {}% column test coverage, below the required {threshold}%", pct1(pct)),
             )
             .expect(
                 format!("{threshold}% column-level test coverage{layer_note}"),
@@ -833,7 +835,7 @@ impl<'a> Context<'a> {
                             Code::ModelDescriptionMissing,
                             PolicyKind::Documentation,
                             name,
-                            format!("Model '{name}' is missing a description."),
+                            format!("model `{name}` has no description"),
                         )
                         .expect("Non-empty model description", "Description is missing")
                         .fix(
@@ -860,7 +862,7 @@ impl<'a> Context<'a> {
                             Code::ColumnDescriptionMissing,
                             PolicyKind::Documentation,
                             name,
-                            format!("Column '{}' of model '{name}' is missing a description.", c.name),
+                            format!("column `{}` of model `{name}` has no description", c.name),
                         )
                         .expect("Non-empty column description", "Description is missing")
                         .fix(format!("Add a description to column '{}' of model '{name}' in {file}.", c.name), URL)
@@ -895,7 +897,7 @@ impl<'a> Context<'a> {
                         Code::MissingTagsForPrefix,
                         PolicyKind::Custom,
                         name,
-                        format!("Model '{name}' with prefix '{prefix}' is missing required tags: {missing}"),
+                        format!("model `{name}` (prefix `{prefix}`) lacks the required tags {missing}"),
                     )
                     .expect(
                         format!("Tags {} should be present on models with prefix '{prefix}'", required_tags.join(", ")),
@@ -927,7 +929,7 @@ impl<'a> Context<'a> {
                         Code::MissingMetaField,
                         PolicyKind::Custom,
                         name,
-                        format!("Model '{name}' is missing required meta field '{field}'"),
+                        format!("model `{name}` lacks the required meta field `{field}`"),
                     )
                     .expect(format!("meta.{field} set{}", if *required { " and non-empty" } else { "" }), actual)
                     .fix(
@@ -955,7 +957,7 @@ impl<'a> Context<'a> {
                         PolicyKind::Custom,
                         name,
                         format!(
-                            "Model '{name}' has too few columns with required tests: {}",
+                            "model `{name}` has too few columns with the required tests: {}",
                             short.join(", ")
                         ),
                     )
@@ -1028,7 +1030,7 @@ impl<'a> Context<'a> {
                         PolicyKind::Custom,
                         name,
                         format!(
-                            "{} (policy `{}`: model '{name}' lacks tags {})",
+                            "{} (policy `{}`: model `{name}` lacks tags {})",
                             p.message,
                             p.name,
                             missing.join(", ")
@@ -1051,7 +1053,7 @@ impl<'a> Context<'a> {
                         Code::PolicyNaming,
                         PolicyKind::Custom,
                         name,
-                        format!("{} (policy `{}`: model '{name}')", p.message, p.name),
+                        format!("{} (policy `{}`: model `{name}`)", p.message, p.name),
                     )
                     .expect(format!("a name matching {pattern}"), name.to_string())
                     .fix(format!("rename '{name}' to match {pattern}"), URL)
@@ -1064,7 +1066,7 @@ impl<'a> Context<'a> {
                             Code::PolicyCondition,
                             PolicyKind::Custom,
                             name,
-                            format!("{} (policy `{}`: model '{name}')", p.message, p.name),
+                            format!("{} (policy `{}`: model `{name}`)", p.message, p.name),
                         )
                         .expect(format!("`{condition}` holds"), "it is false for this model")
                         .fix(format!("change '{name}' so that `{condition}` holds"), URL),
@@ -1073,7 +1075,7 @@ impl<'a> Context<'a> {
                                 Code::InvalidPolicy,
                                 PolicyKind::Custom,
                                 name,
-                                format!("policy `{}` cannot be evaluated for model '{name}': {}", p.name, e.message),
+                                format!("policy `{}` cannot be evaluated for model `{name}`: {}", p.name, e.message),
                             )
                             .expect(format!("`{condition}` evaluates to true or false"), e.message.clone())
                             .fix(e.help.clone().unwrap_or_else(|| "fix the condition in the manifest".to_owned()), URL);
@@ -1158,15 +1160,15 @@ fn test_is(test: &crate::dbt::TestDoc, wanted: &str) -> bool {
 
 fn placeholder(model: &str, column: Option<&str>, text: &str, at: Option<(String, Span)>) -> Issue {
     let what = match column {
-        Some(c) => format!("Column '{c}' of model '{model}'"),
-        None => format!("Model '{model}'"),
+        Some(c) => format!("column `{c}` of model `{model}`"),
+        None => format!("model `{model}`"),
     };
     let shown: String = text.chars().take(40).collect();
     let mut f = Issue::new(
         Code::PlaceholderDescription,
         PolicyKind::Documentation,
         model,
-        format!("{what} has a placeholder description."),
+        format!("{what} has a placeholder description"),
     )
     .expect(
         if column.is_some() { "Complete column description" } else { "Complete model description" },

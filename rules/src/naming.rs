@@ -204,7 +204,7 @@ impl Naming {
             }
         };
         Some(NamingViolation {
-            message: format!("Model name '{model}' does not match {convention} naming convention"),
+            message: format!("model name `{model}` does not match the {convention} naming convention"),
             expected,
             actual: model.to_owned(),
             suggestion,
@@ -1128,7 +1128,7 @@ mod tests {
     #[test]
     fn reference_report() {
         let v = medallion().check("stg_crm_customers").unwrap();
-        assert_eq!(v.message, "Model name 'stg_crm_customers' does not match medallion naming convention");
+        assert_eq!(v.message, "model name `stg_crm_customers` does not match the medallion naming convention");
         assert_eq!(v.expected, "^(bronze|silver|gold)_[a-z][a-z0-9_]*$ (medallion architecture)");
         assert_eq!(v.actual, "stg_crm_customers");
         assert_eq!(
@@ -1138,7 +1138,7 @@ mod tests {
         assert_eq!(v.documentation_url, "https://floe.dev/docs/naming#medallion");
 
         let v = medallion().check("mart_customer_360").unwrap();
-        assert_eq!(v.message, "Model name 'mart_customer_360' does not match medallion naming convention");
+        assert_eq!(v.message, "model name `mart_customer_360` does not match the medallion naming convention");
         assert_eq!(v.actual, "mart_customer_360");
         assert_eq!(
             v.suggestion,
@@ -1231,7 +1231,7 @@ mod tests {
             assert_eq!(kimball().check(name).map(|v| v.suggestion).as_deref(), want, "{name}");
         }
         let v = kimball().check("fct_orders").unwrap();
-        assert_eq!(v.message, "Model name 'fct_orders' does not match kimball naming convention");
+        assert_eq!(v.message, "model name `fct_orders` does not match the kimball naming convention");
         assert_eq!(v.expected, "^(dim|fact|bridge)_[a-z][a-z0-9_]*$ (kimball dimensional modelling)");
         assert_eq!(v.documentation_url, "https://floe.dev/docs/naming#kimball");
     }
@@ -1242,7 +1242,7 @@ mod tests {
         assert_eq!(rule.check("stg_orders"), None);
         assert_eq!(rule.check("seed_countries"), None);
         let v = rule.check("orders").unwrap();
-        assert_eq!(v.message, "Model name 'orders' does not match custom naming convention");
+        assert_eq!(v.message, "model name `orders` does not match the custom naming convention");
         assert_eq!(v.expected, r"^(stg|int|mart)_\w+$ or ^seed_");
         assert_eq!(v.actual, "orders");
         assert_eq!(v.suggestion, "Rename the model so its name matches one of the `custom_patterns`.");

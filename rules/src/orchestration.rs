@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use floe_plugins::{Any, Category, IngestionStep, JobSpec, ProductContext};
-use floe_schemas::diag::{Code, Diagnostic, Span};
+use floe_schemas::diag::{Code, Diagnostic};
 use floe_schemas::secret::{CREDENTIAL_KEYS, SecretRef};
 use floe_schemas::spec::FloeSpec;
 use serde_json::Value;
@@ -233,7 +233,7 @@ fn missing(platform: &ResolvedPlatform, category: &str) -> Diagnostic {
     let d = Diagnostic::error(Code::MissingKey, format!("the platform selects no `{category}` plugin"))
         .with_help(format!("add `plugins.{category}` to the platform manifest (`floe plugins` lists them)"));
     match platform.origin("metadata.name") {
-        Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
+        Some(o) => d.at(&o.file, o.span()),
         None => d,
     }
 }

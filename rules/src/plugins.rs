@@ -231,7 +231,7 @@ pub fn check(platform: &ResolvedPlatform, own_file: &str, external: &[Category])
 }
 
 fn span(o: &Origin) -> Span {
-    Span { line: o.line, column: o.column, offset: 0, len: 0 }
+    o.span()
 }
 
 /// `d` located where `path` is written, else where `fallback` or the

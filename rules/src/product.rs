@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::resolve::{Origin, ResolvedPlatform};
 
 fn note_span(o: &Origin) -> Span {
-    Span { line: o.line, column: o.column, offset: 0, len: 0 }
+    o.span()
 }
 
 /// Every problem of the product that does not involve other products.

@@ -27,7 +27,7 @@ pub fn profile(platform: &ResolvedPlatform, product: &str, also: &[&str]) -> Res
     };
     let origin = platform.origin("plugins.compute.type");
     let at = |d: Diagnostic, path: &str| match platform.origin(path).or(origin) {
-        Some(o) => d.at(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }),
+        Some(o) => d.at(&o.file, o.span()),
         None => d,
     };
     let config = compute.config.as_ref().map(|c| Value::Object(c.clone().into_iter().collect()));

@@ -37,6 +37,19 @@ pub struct Origin {
     pub file: String,
     pub line: u32,
     pub column: u32,
+    /// The bytes it covers in its file, so a diagnostic underlines all of it.
+    pub offset: u32,
+    pub len: u32,
+}
+
+impl Origin {
+    pub fn at(file: &str, span: Span) -> Origin {
+        Origin { file: file.to_owned(), line: span.line, column: span.column, offset: span.offset, len: span.len }
+    }
+
+    pub fn span(&self) -> Span {
+        Span { line: self.line, column: self.column, offset: self.offset, len: self.len }
+    }
 }
 
 /// A manifest of the chain, as compiled artifacts name it.
@@ -285,7 +298,7 @@ fn check_governance(
             show(p)
         ));
         if let Some(o) = provenance.get(&path) {
-            d = d.with_note(&o.file, Span { line: o.line, column: o.column, offset: 0, len: 0 }, "inherited from here");
+            d = d.with_note(&o.file, o.span(), "inherited from here");
         }
         diags.push(d);
     }
@@ -466,7 +479,7 @@ fn key_origin(tier: &Tier<'_>, path: &[String]) -> Origin {
         && !last.starts_with('[')
         && let Some((key, _)) = tier.node.find(parent.iter().map(String::as_str)).entry(last)
     {
-        return Origin { file: tier.file.to_owned(), line: key.span.line, column: key.span.column };
+        return Origin::at(tier.file, key.span);
     }
     origin_of(tier, path)
 }
@@ -475,7 +488,7 @@ fn key_origin(tier: &Tier<'_>, path: &[String]) -> Origin {
 /// ancestor that is written there (a replaced secret has no node of its own).
 fn origin_of(tier: &Tier<'_>, path: &[String]) -> Origin {
     let node = tier.node.find(path.iter().map(String::as_str));
-    Origin { file: tier.file.to_owned(), line: node.span.line, column: node.span.column }
+    Origin::at(tier.file, node.span)
 }
 
 #[cfg(test)]
