@@ -151,16 +151,8 @@ pub enum NewCommand {
 
 #[derive(Subcommand)]
 pub enum PlatformCommand {
-    /// Compile one floe.yaml against one manifest.yaml
-    Compile {
-        #[arg(long)]
-        spec: PathBuf,
-        #[arg(long)]
-        manifest: PathBuf,
-        /// Output directory (default: ./floe-out)
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
+    /// Compile one floe.yaml against one manifest.yaml, as the Python implementation's command does
+    Compile(crate::compat::CompileArgs),
 }
 
 /// Why a command could not finish.
@@ -253,9 +245,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Explain { code } => explain(code.as_deref()),
         Command::Plugins => plugins(cli.format),
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
-        Command::Platform { command: PlatformCommand::Compile { spec, manifest, output } } => {
-            crate::compat::compile(cli, printer, spec, manifest, output.as_deref())
-        }
+        Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {

@@ -76,8 +76,9 @@ pub struct Settings {
     /// `SOURCE_DATE_EPOCH`, else 0: the only time an output may contain.
     pub source_date_epoch: i64,
     /// One product compiled against one manifest outside a workspace (the
-    /// `platform compile` form): the mode is `simple`, and the driver, which
-    /// knows the real paths, checks `platform.manifest`.
+    /// `platform compile` form): the mode is `simple` (`mesh` under a
+    /// domain), and the driver, which knows the real paths, checks
+    /// `platform.manifest` and a domain's `parent_manifest`.
     pub standalone: bool,
     /// The evaluation date (`YYYY-MM-DD`) for expiring policy overrides:
     /// `SOURCE_DATE_EPOCH`'s, else today's in UTC. Not part of [`Settings::hash`]:
@@ -600,6 +601,9 @@ fn parent_manifest_diagnostics(
     own_path: &WsPath,
 ) -> Vec<Diagnostic> {
     let Some(reference) = &manifest.parent_manifest else { return Vec::new() };
+    if ws.settings(db).standalone {
+        return Vec::new();
+    }
     let span = node.and_then(|n| n.get("parent_manifest")).map(|n| n.span).unwrap_or_default();
     let file = own_path.as_str();
     if reference.starts_with("oci://") {
@@ -1122,8 +1126,9 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let chain = layout.chain(pkg.index(db));
             // Inside a workspace a product has a platform package above it: two
             // tiers (root and product) are centralized, three are a mesh.
+            // Compiled on its own against one manifest, a product is simple.
             let mode = match chain.len() {
-                _ if settings.standalone => Mode::Simple,
+                1 if settings.standalone => Mode::Simple,
                 1 => Mode::Centralized,
                 _ => Mode::Mesh,
             };

@@ -12,10 +12,11 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The conformance folder beside the checkout; `None` after recording the
-/// test as skipped (a failure under CI).
+/// The conformance folder beside the checkout (or where `FLOE_CONFORMANCE`
+/// says, for a checkout elsewhere); `None` after recording the test as
+/// skipped (a failure under CI).
 pub fn conformance() -> Option<PathBuf> {
-    let dir = repo().join("../shared/conformance");
+    let dir = std::env::var_os("FLOE_CONFORMANCE").map_or_else(|| repo().join("../shared/conformance"), PathBuf::from);
     if dir.is_dir() {
         return Some(dir);
     }

@@ -1,0 +1,163 @@
+//! `floe platform compile`: the Python implementation's command, a drop-in
+//! for users switching over.
+//!
+//! It takes the same flags: `-s/--spec`, `-m/--manifest`, `-o/--output` (the
+//! compiled artifacts' file, `target/compiled_artifacts.json` unless given),
+//! `--output-format json|yaml`, `--enforcement-report FILE` with
+//! `--enforcement-format json|sarif|html`, and `--generate-definitions` (the
+//! orchestrator's definitions beside the output). An `--output` that is an
+//! existing directory receives every output of the product, as `floe build`
+//! writes them.
+//!
+//! One product is compiled against one manifest outside any workspace. The
+//! files are placed in an in-memory workspace and built there like any other
+//! (`inputs`): the manifest at the root (a domain manifest below the
+//! enterprise manifest its `parent_manifest` names), the product below it
+//! with every file of its directory that a build reads. Only the outputs
+//! reach the disk (`outputs`). Diagnostics name the real files; since the
+//! in-memory layout is not the real one, the driver checks the product's
+//! `platform.manifest` and the domain's `parent_manifest` against the real
+//! paths itself.
+
+mod inputs;
+mod outputs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use floe_engine::{FileKind, Options, Session, System, WsPath};
+use floe_schemas::diag::{Diagnostic, escape};
+
+use crate::cli::{Cli, Failure};
+use crate::output::{Format, Printer, Verbosity, print_json};
+use crate::system::OsSystem;
+
+#[derive(clap::Args)]
+pub struct CompileArgs {
+    /// The data product's floe.yaml
+    #[arg(short = 's', long, value_name = "PATH")]
+    pub spec: PathBuf,
+    /// The platform's manifest.yaml (a domain manifest brings the enterprise manifest it names)
+    #[arg(short = 'm', long, value_name = "PATH")]
+    pub manifest: PathBuf,
+    /// The compiled artifacts' file [default: target/compiled_artifacts.json, or .yaml];
+    /// an existing directory receives every output of the product
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Format of the compiled artifacts
+    #[arg(long, value_enum, default_value = "json", ignore_case = true)]
+    pub output_format: ArtifactsFormat,
+    /// Also write the governance report to PATH
+    #[arg(long, value_name = "PATH")]
+    pub enforcement_report: Option<PathBuf>,
+    /// Format of the governance report
+    #[arg(long, value_enum, default_value = "json", ignore_case = true)]
+    pub enforcement_format: ReportFormat,
+    /// Also write the orchestrator's definitions (definitions.py, …) beside the compiled artifacts
+    #[arg(long)]
+    pub generate_definitions: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArtifactsFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Sarif,
+    Html,
+}
+
+/// Where the in-memory build writes.
+const OUT: &str = "/out";
+
+pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), Failure> {
+    let cwd = crate::system::current_dir()?;
+    let base = match &cli.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    // Paths are shown relative to `base`; both sides are link-free.
+    let base = crate::system::canonicalize(&base).unwrap_or(base);
+    let spec = input_file(&base, &args.spec, "--spec")?;
+    let manifest = input_file(&base, &args.manifest, "--manifest")?;
+
+    let inputs = inputs::gather(&base, &spec, &manifest, crate::cli::jobs(cli))?;
+    if inputs.unbuildable {
+        return fail(printer, &base, &inputs.diagnostics);
+    }
+    let mem = Arc::new(inputs.mem);
+    let mut settings = crate::cli::settings()?;
+    settings.standalone = true;
+    let options = Options {
+        workspace: PathBuf::from(inputs::ROOT),
+        store: PathBuf::from("/store"),
+        out: PathBuf::from(OUT),
+        cwd: WsPath::ROOT,
+        labels: vec![floe_engine::label::package_label(&inputs.product)],
+        settings,
+        jobs: 1,
+    };
+    let mut session = Session::open(mem.clone(), options)?;
+    let report = session.build()?;
+    let mut diagnostics = inputs.diagnostics;
+    diagnostics.extend(report.diagnostics.iter().cloned().map(|d| rename(d, &inputs.shown)));
+    if diagnostics.iter().any(Diagnostic::is_error) || report.has_errors() {
+        return fail(printer, &base, &diagnostics);
+    }
+
+    let out_dir = Path::new(OUT).join(inputs.product.as_str());
+    let produced: BTreeMap<String, Vec<u8>> = mem
+        .files_under(&out_dir)
+        .into_iter()
+        .filter_map(|file| {
+            let rel = file.strip_prefix(&out_dir).ok()?.to_str()?.to_owned();
+            Some((rel, mem.get(&file)?))
+        })
+        .collect();
+    printer.diagnostics(&base, &diagnostics)?;
+    let plan = outputs::plan(&base, args, &produced)?;
+    let written: Vec<String> = outputs::write(&OsSystem, &plan)?.iter().map(|p| inputs::show(&base, p)).collect();
+    match printer.format {
+        Format::Human if printer.verbosity != Verbosity::Quiet => {
+            crate::output::err(&written.iter().map(|p| format!("wrote {}\n", escape(p))).collect::<String>())?;
+        }
+        Format::Human => {}
+        _ => print_json(&serde_json::json!({ "diagnostics": diagnostics, "written": written }))?,
+    }
+    Ok(())
+}
+
+/// Shows the diagnostics of a compilation that failed: rendered on stderr,
+/// or, with `--format json`, as one document on stdout.
+fn fail(printer: &Printer, base: &Path, diagnostics: &[Diagnostic]) -> Result<(), Failure> {
+    printer.diagnostics(base, diagnostics)?;
+    if printer.format != Format::Human {
+        print_json(&serde_json::json!({ "diagnostics": diagnostics, "written": [] }))?;
+    }
+    Err(Failure::User)
+}
+
+/// `--spec` or `--manifest`: an existing file, link-free.
+fn input_file(base: &Path, given: &Path, flag: &str) -> Result<PathBuf, Failure> {
+    let shown = given.display();
+    match OsSystem.resolve(&base.join(given))? {
+        Some((path, FileKind::File)) => Ok(path),
+        Some((_, kind)) => Err(Failure::Usage(format!("{flag} `{shown}` is {}, not a file", kind.describe()))),
+        None => Err(Failure::Usage(format!("{flag} `{shown}` does not exist"))),
+    }
+}
+
+/// A diagnostic of the in-memory build, naming the real files.
+fn rename(mut d: Diagnostic, shown: &BTreeMap<String, String>) -> Diagnostic {
+    let real = |f: &str| shown.get(f).cloned().unwrap_or_else(|| f.to_owned());
+    d.file = d.file.as_deref().map(real);
+    for n in &mut d.notes {
+        n.file = real(&n.file);
+    }
+    d
+}
