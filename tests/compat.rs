@@ -355,3 +355,69 @@ fn usage_errors_exit_2_and_write_nothing() {
         assert!(!ws.path().join("x.json").exists() && !ws.path().join("target").exists(), "{args:?} wrote");
     }
 }
+
+fn mkfifo(path: &Path) {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+}
+
+/// The product's directory is read as a build reads it: dbt's own
+/// directories and packages below the product are not the product's, a FIFO
+/// is reported and never opened, a link out of the directory not followed.
+#[test]
+fn the_product_directory_is_read_as_a_build_reads_it() {
+    let limit = std::time::Duration::from_secs(60);
+    let compile = |ws: &Path| {
+        common::floe_within(
+            ws,
+            &["platform", "compile", "-s", "orders/floe.yaml", "-m", "manifest.yaml", "--format", "json"],
+            limit,
+        )
+    };
+    let ws = workspace("centralized");
+    let orders = ws.path().join("orders");
+    for dir in ["target/run/orders/models", "dbt_packages/utils/models", "logs", "nested/models"] {
+        std::fs::create_dir_all(orders.join(dir)).unwrap();
+    }
+    mkfifo(&orders.join("target/run/orders/models/stg_orders.sql"));
+    mkfifo(&orders.join("dbt_packages/utils/models/x.sql"));
+    mkfifo(&orders.join("nested/models/z.sql"));
+    std::fs::write(orders.join("nested/floe.yaml"), "not: [a product").unwrap();
+    std::fs::write(orders.join("nested/models/y.sql"), "select * from {{ ref('nowhere') }}").unwrap();
+    let r = compile(ws.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["diagnostics"], serde_json::json!([]));
+    std::fs::remove_dir_all(ws.path().join("target")).unwrap();
+
+    mkfifo(&orders.join("models/extra.sql"));
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("elsewhere.sql"), "select 1").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("elsewhere.sql"), orders.join("models/linked.sql")).unwrap();
+    let r = compile(ws.path());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let found: Vec<(String, String)> =
+        findings(r.json()["diagnostics"].as_array().unwrap()).into_iter().map(|(c, _, f, _)| (c, f)).collect();
+    assert_eq!(
+        found,
+        [
+            ("E0212".to_owned(), "orders/models/extra.sql".to_owned()),
+            ("E0213".to_owned(), "orders/models/linked.sql".to_owned())
+        ]
+    );
+    assert!(!ws.path().join("target").exists(), "a failed compilation wrote");
+}
+
+/// A directory far larger than a dbt project is refused before it is read.
+#[test]
+fn a_huge_product_directory_is_refused() {
+    let ws = workspace("centralized");
+    let dir = ws.path().join("orders/models/generated");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..20_001 {
+        std::fs::write(dir.join(format!("m{i}.sql")), "").unwrap();
+    }
+    let r = floe(ws.path(), &["platform", "compile", "-s", "orders/floe.yaml", "-m", "manifest.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("build it in a workspace with `floe build`"), "{}", r.stderr);
+    assert!(!ws.path().join("target").exists());
+}

@@ -95,25 +95,29 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
 
     let dir = spec.parent().unwrap_or(Path::new("/"));
     let found = floe_engine::discover::discover(&os, dir, &BTreeMap::new(), 0, jobs)?;
-    let own = |rel: &str| !DBT_OWN.contains(&rel.split('/').next().unwrap_or(""));
+    // The product's files: not dbt's own directories, and not those of a
+    // package below it (another product, a platform), which a build reads
+    // for that package.
+    let nested: Vec<WsPath> = found
+        .files
+        .iter()
+        .filter(|(rel, _)| matches!(rel.file_name(), MANIFEST | SPEC))
+        .filter_map(|(rel, _)| rel.parent())
+        .filter(|d| !d.is_root() && !floe_engine::layout::in_model_dir(d))
+        .collect();
+    let own = |rel: &WsPath| {
+        !DBT_OWN.contains(&rel.as_str().split('/').next().unwrap_or("")) && !nested.iter().any(|n| rel.starts_with(n))
+    };
     for mut d in found.diagnostics {
-        if d.file.as_deref().is_none_or(own) {
+        if d.file.as_deref().and_then(WsPath::new).is_none_or(|f| own(&f)) {
             d.file = d.file.map(|f| show(base, &dir.join(f)));
             diagnostics.push(d);
         }
     }
-    let files: Vec<_> = found
-        .files
-        .iter()
-        .filter(|(rel, _)| {
-            // The product's platform is the manifest given, and its spec the one
-            // given, whatever else the directory holds.
-            own(rel.as_str())
-                && rel.as_str() != SPEC
-                && rel.as_str() != MANIFEST
-                && tiers.iter().all(|(t, _)| *t != dir.join(rel.as_str()))
-        })
-        .collect();
+    // The product's platform is the manifest given, and its spec the one
+    // given, whatever else its directory holds.
+    let files: Vec<_> =
+        found.files.iter().filter(|(rel, _)| own(rel) && rel.as_str() != SPEC && rel.as_str() != MANIFEST).collect();
     let bytes: u64 = files.iter().map(|(_, st)| st.size).sum();
     if files.len() > MAX_FILES || bytes > MAX_BYTES {
         return Err(Failure::Usage(format!(

@@ -41,7 +41,7 @@ pub struct CompileArgs {
     /// The platform's manifest.yaml (a domain manifest brings the enterprise manifest it names)
     #[arg(short = 'm', long, value_name = "PATH")]
     pub manifest: PathBuf,
-    /// The compiled artifacts' file [default: target/compiled_artifacts.json, or .yaml];
+    /// Where the compiled artifacts go [default: target/compiled_artifacts.json];
     /// an existing directory receives every output of the product
     #[arg(short = 'o', long, value_name = "PATH")]
     pub output: Option<PathBuf>,
