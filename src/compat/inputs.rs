@@ -10,15 +10,12 @@ use floe_engine::layout::{MANIFEST, MODELS_DIR, PLUGINS_DIR, SPEC};
 use floe_engine::{FileKind, MemorySystem, System, WsPath};
 use floe_schemas::diag::{Code, Diagnostic};
 
+use super::walk::MAX_ENTRIES;
 use crate::cli::Failure;
 use crate::system::OsSystem;
 
 /// Where the in-memory workspace lives.
 pub const ROOT: &str = "/workspace";
-
-/// dbt's own directories in a project (compiled SQL, installed packages,
-/// logs): nothing a build of the product reads.
-const DBT_OWN: &[&str] = &["target", "dbt_packages", "logs"];
 
 /// Bounds on what is held in memory at once: a product directory is a dbt
 /// project, and a larger tree is built in a workspace, where files are read
@@ -94,10 +91,13 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
     put(&product.join(SPEC).expect("a plain name joins"), spec, &spec_bytes);
 
     let dir = spec.parent().unwrap_or(Path::new("/"));
-    let found = floe_engine::discover::discover(&os, dir, &BTreeMap::new(), 0, jobs)?;
-    // The product's files: not dbt's own directories, and not those of a
-    // package below it (another product, a platform), which a build reads
-    // for that package.
+    let walk = super::walk::ProductDir::new(dir, MAX_ENTRIES);
+    let found = match floe_engine::discover::discover(&walk, dir, &BTreeMap::new(), 0, jobs) {
+        Err(_) if walk.exceeded() => return Err(too_large(base, dir, &format!("more than {MAX_ENTRIES} entries"))),
+        found => found?,
+    };
+    // The product's files, not those of a package below it (another
+    // product, a platform), which a build reads for that package.
     let nested: Vec<WsPath> = found
         .files
         .iter()
@@ -105,9 +105,7 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
         .filter_map(|(rel, _)| rel.parent())
         .filter(|d| !d.is_root() && !floe_engine::layout::in_model_dir(d))
         .collect();
-    let own = |rel: &WsPath| {
-        !DBT_OWN.contains(&rel.as_str().split('/').next().unwrap_or("")) && !nested.iter().any(|n| rel.starts_with(n))
-    };
+    let own = |rel: &WsPath| !nested.iter().any(|n| rel.starts_with(n));
     for mut d in found.diagnostics {
         if d.file.as_deref().and_then(WsPath::new).is_none_or(|f| own(&f)) {
             d.file = d.file.map(|f| show(base, &dir.join(f)));
@@ -120,12 +118,7 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
         found.files.iter().filter(|(rel, _)| own(rel) && rel.as_str() != SPEC && rel.as_str() != MANIFEST).collect();
     let bytes: u64 = files.iter().map(|(_, st)| st.size).sum();
     if files.len() > MAX_FILES || bytes > MAX_BYTES {
-        return Err(Failure::Usage(format!(
-            "`{}` holds {} files of {bytes} bytes that a build reads, more than `platform compile` takes \
-             ({MAX_FILES} files, {MAX_BYTES} bytes); build it in a workspace with `floe build`",
-            show(base, dir),
-            files.len()
-        )));
+        return Err(too_large(base, dir, &format!("{} files of {bytes} bytes that a build reads", files.len())));
     }
     for (rel, _) in files {
         let real = dir.join(rel.as_str());
@@ -135,6 +128,14 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
         }
     }
     Ok(Inputs { mem, product, shown, diagnostics, unbuildable: false })
+}
+
+fn too_large(base: &Path, dir: &Path, holds: &str) -> Failure {
+    Failure::Usage(format!(
+        "`{}` holds {holds}, more than `platform compile` takes ({MAX_FILES} files of {MAX_BYTES} bytes, \
+         {MAX_ENTRIES} entries); build it in a workspace with `floe build`",
+        show(base, dir)
+    ))
 }
 
 fn read(os: &OsSystem, path: &Path) -> Result<Vec<u8>, Failure> {

@@ -21,6 +21,7 @@
 
 mod inputs;
 mod outputs;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
