@@ -91,7 +91,7 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
     put(&product.join(SPEC).expect("a plain name joins"), spec, &spec_bytes);
 
     let dir = spec.parent().unwrap_or(Path::new("/"));
-    let walk = super::walk::ProductDir::new(dir, MAX_ENTRIES);
+    let walk = super::walk::ProductDir::new(MAX_ENTRIES);
     let found = match floe_engine::discover::discover(&walk, dir, &BTreeMap::new(), 0, jobs) {
         Err(_) if walk.exceeded() => return Err(too_large(base, dir, &format!("more than {MAX_ENTRIES} entries"))),
         found => found?,

@@ -37,20 +37,20 @@ use crate::system::OsSystem;
 #[derive(clap::Args)]
 pub struct CompileArgs {
     /// The data product's floe.yaml
-    #[arg(short = 's', long, value_name = "PATH")]
+    #[arg(short = 's', long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub spec: PathBuf,
     /// The platform's manifest.yaml (a domain manifest brings the enterprise manifest it names)
-    #[arg(short = 'm', long, value_name = "PATH")]
+    #[arg(short = 'm', long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub manifest: PathBuf,
     /// Where the compiled artifacts go [default: target/compiled_artifacts.json];
     /// an existing directory receives every output of the product
-    #[arg(short = 'o', long, value_name = "PATH")]
+    #[arg(short = 'o', long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// Format of the compiled artifacts
     #[arg(long, value_enum, default_value = "json", ignore_case = true)]
     pub output_format: ArtifactsFormat,
     /// Also write the governance report to PATH
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub enforcement_report: Option<PathBuf>,
     /// Format of the governance report
     #[arg(long, value_enum, default_value = "json", ignore_case = true)]
@@ -77,11 +77,7 @@ pub enum ReportFormat {
 const OUT: &str = "/out";
 
 pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), Failure> {
-    let cwd = crate::system::current_dir()?;
-    let base = match &cli.dir {
-        Some(d) => cwd.join(d),
-        None => cwd,
-    };
+    let base = crate::cli::base_dir(cli)?;
     // Paths are shown relative to `base`; both sides are link-free.
     let base = crate::system::canonicalize(&base).unwrap_or(base);
     let spec = input_file(&base, &args.spec, "--spec")?;

@@ -1,7 +1,6 @@
 //! The product's directory as the workspace walk sees it, read-only and
-//! bounded: dbt's own directories at its top are not listed, and a walk that
-//! lists more entries than any dbt project has stops (a spec at the top of a
-//! home directory must not walk all of it).
+//! bounded: a walk that lists more entries than any dbt project has stops (a
+//! spec at the top of a home directory must not walk all of it).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,25 +10,19 @@ use floe_engine::{DirEntry, FileStat, IoError, System};
 
 use crate::system::OsSystem;
 
-/// dbt's own directories in a project (compiled SQL, installed packages,
-/// logs): nothing a build of the product reads.
-const DBT_OWN: &[&str] = &["target", "dbt_packages", "logs"];
-
 /// Directory entries the walk lists at most.
 pub const MAX_ENTRIES: usize = 200_000;
 
 pub struct ProductDir {
-    root: PathBuf,
     limit: usize,
     listed: AtomicUsize,
     exceeded: AtomicBool,
 }
 
 impl ProductDir {
-    /// A walk of `root` that lists at most `limit` entries.
-    pub fn new(root: &Path, limit: usize) -> ProductDir {
-        let (listed, exceeded) = (AtomicUsize::new(0), AtomicBool::new(false));
-        ProductDir { root: root.to_path_buf(), limit, listed, exceeded }
+    /// A walk that lists at most `limit` entries.
+    pub fn new(limit: usize) -> ProductDir {
+        ProductDir { limit, listed: AtomicUsize::new(0), exceeded: AtomicBool::new(false) }
     }
 
     /// Whether the walk stopped at its limit.
@@ -64,10 +57,7 @@ impl System for ProductDir {
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
-        let mut entries = OsSystem.list_dir(path)?;
-        if path == self.root {
-            entries.retain(|e| !DBT_OWN.contains(&e.name.as_str()));
-        }
+        let entries = OsSystem.list_dir(path)?;
         if self.listed.fetch_add(entries.len(), Ordering::Relaxed) + entries.len() > self.limit {
             self.exceeded.store(true, Ordering::Relaxed);
             return Err(IoError {
@@ -110,35 +100,30 @@ mod tests {
     use super::*;
 
     fn walk(root: &Path, limit: usize) -> (Result<Vec<String>, IoError>, bool) {
-        let dir = ProductDir::new(root, limit);
+        let dir = ProductDir::new(limit);
         let found = floe_engine::discover::discover(&dir, root, &Default::default(), 0, 2)
             .map(|d| d.files.into_iter().map(|(p, _)| p.to_string()).collect());
         (found, dir.exceeded())
     }
 
     #[test]
-    fn dbt_directories_are_skipped_and_the_walk_is_bounded() {
+    fn the_walk_finds_what_a_workspace_walk_finds_and_stops_at_its_limit() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        for dir in ["models/staging", "target/compiled/p/models", "dbt_packages/u/models", "logs", "seeds/models"] {
+        for dir in ["models/staging", "target/compiled/p/models", "seeds"] {
             std::fs::create_dir_all(root.join(dir)).unwrap();
         }
-        for file in [
-            "floe.yaml",
-            "models/a.sql",
-            "models/staging/b.sql",
-            "target/compiled/p/models/a.sql",
-            "dbt_packages/u/models/c.sql",
-            "logs/dbt.log",
-            "seeds/models/d.sql",
-        ] {
+        let files = ["floe.yaml", "dbt_project.yml", "models/a.sql", "models/staging/b.sql", "seeds/c.csv"];
+        for file in files.iter().chain(&["target/compiled/p/models/a.sql", "notes.txt"]) {
             std::fs::write(root.join(file), "").unwrap();
         }
         let (found, exceeded) = walk(root, 100);
-        assert_eq!(found.unwrap(), ["floe.yaml", "models/a.sql", "models/staging/b.sql", "seeds/models/d.sql"]);
+        let mut expected = files.to_vec();
+        expected.sort_unstable();
+        assert_eq!(found.unwrap(), expected);
         assert!(!exceeded);
-        // floe.yaml, models and seeds at the top; a, staging and models below.
-        let (found, exceeded) = walk(root, 5);
+        // Six entries at the top, two in models/: the walk stops there.
+        let (found, exceeded) = walk(root, 7);
         assert!(found.is_err() && exceeded);
     }
 }
