@@ -395,4 +395,48 @@ mod tests {
     fn empty_documents_are_null() {
         assert!(parse("e.yaml", b"# only a comment\n").unwrap().is_null());
     }
+
+    #[test]
+    fn copies_are_placed_at_their_alias() {
+        let node = parse("f.yaml", b"a: &x {k: [1]}\nb: *x\n").unwrap();
+        let copy = node.get("b").unwrap();
+        let (key, list) = copy.entry("k").unwrap();
+        let at = |s: Span| (s.line, s.column, s.len);
+        assert_eq!([at(copy.span), at(key.span), at(list.span)], [(2, 4, 2); 3]);
+        assert_eq!(copy.to_json(), node.get("a").unwrap().to_json());
+    }
+
+    #[test]
+    fn merged_entries_follow_and_yield_to_written_ones() {
+        let node = parse("f.yaml", b"base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n  z: 4\n").unwrap();
+        let c = node.get("c").unwrap();
+        let NodeKind::Map(entries) = &c.kind else { panic!("expected a mapping") };
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["y", "z", "x"]);
+        assert_eq!(c.get("y").unwrap().kind, NodeKind::Int(3));
+        assert_eq!((c.entry("x").unwrap().0.span.line, c.entry("x").unwrap().0.span.column), (3, 7));
+    }
+
+    #[test]
+    fn plain_scalars_are_typed_as_yaml_1_1_and_quoted_ones_are_text() {
+        let node = parse("f.yaml", b"[yes, off, 0x1F, 0o17, 012, 1_000, 1.10, ~, '1', 9223372036854775808]").unwrap();
+        let NodeKind::Seq(items) = node.kind else { panic!("expected a list") };
+        let kinds: Vec<NodeKind> = items.into_iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NodeKind::Bool(true),
+                NodeKind::Bool(false),
+                NodeKind::Int(31),
+                NodeKind::Int(15),
+                NodeKind::Str("012".into()),
+                NodeKind::Int(1000),
+                NodeKind::Float(1.1),
+                NodeKind::Null,
+                NodeKind::Str("1".into()),
+                NodeKind::Float(9_223_372_036_854_775_808.0),
+            ]
+        );
+        assert_eq!(parse("f.yaml", b"a: .inf").unwrap_err().code, Code::YamlSyntax);
+    }
 }

@@ -25,7 +25,7 @@ pub(super) fn document(live: &mut Live<'_>) -> Result<Node, Fail> {
             None
         }
         None | Some(Ev::SeqEnd { .. } | Ev::MapEnd { .. }) => None,
-        Some(_) => Some(node(live)?),
+        Some(_) => Some(Builder::default().node(live)?),
     };
     live.finish()?;
     Ok(root.unwrap_or(Node { kind: NodeKind::Null, span: Span { line: 1, column: 1, offset: 0, len: 0 } }))
@@ -48,76 +48,87 @@ fn eof(loc: Loc) -> Fail {
     Fail::syntax("unexpected end of input", loc)
 }
 
-fn node<'a>(src: &mut impl Source<'a>) -> Result<Node, Fail> {
-    let at = placed(src)?;
-    let kind = match src.peek()? {
-        Some(Ev::Scalar { .. }) => match src.next()? {
-            Some(Ev::Scalar { value, style, tag, loc }) => scalar::value(value, style, tag.kind, loc)?,
-            _ => NodeKind::Null,
-        },
-        Some(Ev::SeqStart { .. }) => seq(src)?,
-        Some(Ev::MapStart { .. }) => map(src)?,
-        Some(Ev::SeqEnd { loc }) => return Err(Fail::syntax("unexpected sequence end", *loc)),
-        Some(Ev::MapEnd { loc }) => return Err(Fail::syntax("unexpected mapping end", *loc)),
-        Some(Ev::Recursive { loc, .. }) => return Err(recursive(*loc)),
-        None => NodeKind::Null,
-    };
-    Ok(Node { kind, span: span(at) })
+/// Builds nodes, keeping the keys of the mappings open around the one being read.
+#[derive(Default)]
+struct Builder<'a> {
+    /// Each open mapping's keys, outermost first: mappings nest, so one stack
+    /// serves them all without an allocation per mapping.
+    keys: Vec<Fingerprint<'a>>,
 }
 
-fn seq<'a>(src: &mut impl Source<'a>) -> Result<NodeKind, Fail> {
-    src.next()?;
-    let mut items = Vec::new();
-    loop {
-        match src.peek()? {
-            Some(Ev::SeqEnd { .. }) => break,
-            Some(_) => items.push(node(src)?),
-            None => return Err(eof(src.last_loc())),
-        }
+impl<'a> Builder<'a> {
+    fn node(&mut self, src: &mut impl Source<'a>) -> Result<Node, Fail> {
+        let at = placed(src)?;
+        let kind = match src.peek()? {
+            Some(Ev::Scalar { .. }) => match src.next()? {
+                Some(Ev::Scalar { value, style, tag, loc }) => scalar::value(value, style, tag.kind, loc)?,
+                _ => NodeKind::Null,
+            },
+            Some(Ev::SeqStart { .. }) => self.seq(src)?,
+            Some(Ev::MapStart { .. }) => self.map(src)?,
+            Some(Ev::SeqEnd { loc }) => return Err(Fail::syntax("unexpected sequence end", *loc)),
+            Some(Ev::MapEnd { loc }) => return Err(Fail::syntax("unexpected mapping end", *loc)),
+            Some(Ev::Recursive { loc, .. }) => return Err(recursive(*loc)),
+            None => NodeKind::Null,
+        };
+        Ok(Node { kind, span: span(at) })
     }
-    src.next()?;
-    Ok(NodeKind::Seq(items))
-}
 
-fn map<'a>(src: &mut impl Source<'a>) -> Result<NodeKind, Fail> {
-    src.next()?;
-    let mut entries = Vec::new();
-    let mut seen = Seen::default();
-    let mut merged: Vec<Vec<Entry<'a>>> = Vec::new();
-    loop {
-        match src.peek()? {
-            Some(Ev::MapEnd { .. }) => break,
-            Some(_) => {}
-            None => return Err(eof(src.last_loc())),
-        }
-        let key = take_key(src)?;
-        if key.is_merge() {
-            let at = placed(src)?;
-            let batch = merge_value(src, at)?;
-            if !batch.is_empty() {
-                merged.push(batch);
+    fn seq(&mut self, src: &mut impl Source<'a>) -> Result<NodeKind, Fail> {
+        src.next()?;
+        let mut items = Vec::new();
+        loop {
+            match src.peek()? {
+                Some(Ev::SeqEnd { .. }) => break,
+                Some(_) => items.push(self.node(src)?),
+                None => return Err(eof(src.last_loc())),
             }
-            continue;
         }
-        let fingerprint = key.fingerprint();
-        if seen.contains(&fingerprint) {
-            return Err(key.duplicate());
-        }
-        let key = key.into_key()?;
-        seen.insert(fingerprint);
-        entries.push((key, node(src)?));
+        src.next()?;
+        Ok(NodeKind::Seq(items))
     }
-    src.next()?;
-    for entry in merged.into_iter().flatten() {
-        let fingerprint = entry.key.fingerprint();
-        if seen.contains(&fingerprint) {
-            continue;
+
+    fn map(&mut self, src: &mut impl Source<'a>) -> Result<NodeKind, Fail> {
+        src.next()?;
+        let mut seen = Seen::starting_at(self.keys.len());
+        let mut entries = Vec::new();
+        let mut merged: Vec<Vec<Entry<'a>>> = Vec::new();
+        loop {
+            match src.peek()? {
+                Some(Ev::MapEnd { .. }) => break,
+                Some(_) => {}
+                None => return Err(eof(src.last_loc())),
+            }
+            let key = take_key(src)?;
+            if key.is_merge() {
+                let at = placed(src)?;
+                let batch = merge_value(src, at)?;
+                if !batch.is_empty() {
+                    merged.push(batch);
+                }
+                continue;
+            }
+            let fingerprint = key.fingerprint();
+            if seen.contains(&self.keys, &fingerprint) {
+                return Err(key.duplicate());
+            }
+            let key = key.into_key()?;
+            seen.insert(&mut self.keys, fingerprint);
+            entries.push((key, self.node(src)?));
         }
-        let key = entry.key.into_key()?;
-        seen.insert(fingerprint);
-        entries.push((key, node(&mut Replay::new(entry.value, None))?));
+        src.next()?;
+        for entry in merged.into_iter().flatten() {
+            let fingerprint = entry.key.fingerprint();
+            if seen.contains(&self.keys, &fingerprint) {
+                continue;
+            }
+            let key = entry.key.into_key()?;
+            seen.insert(&mut self.keys, fingerprint);
+            entries.push((key, self.node(&mut Replay::new(entry.value, None))?));
+        }
+        self.keys.truncate(seen.base);
+        Ok(NodeKind::Map(entries))
     }
-    Ok(NodeKind::Map(entries))
 }
 
 /// A mapping key as read: one scalar event, or a whole captured node.
@@ -441,28 +452,37 @@ impl<'a> Fingerprint<'a> {
     }
 }
 
-/// The keys a mapping has so far; a short list until it grows.
-#[derive(Default)]
+/// The keys a mapping has so far: its part of the builder's stack, and a set
+/// once there are many.
 struct Seen<'a> {
-    list: Vec<Fingerprint<'a>>,
-    set: HashSet<Fingerprint<'a>>,
+    base: usize,
+    set: Option<HashSet<Fingerprint<'a>>>,
 }
 
 impl<'a> Seen<'a> {
-    const LIST: usize = 16;
+    /// Past this many keys, a set finds duplicates faster than a scan.
+    const SCAN: usize = 16;
 
-    fn contains(&self, key: &Fingerprint<'a>) -> bool {
-        if self.set.is_empty() { self.list.contains(key) } else { self.set.contains(key) }
+    fn starting_at(base: usize) -> Seen<'a> {
+        Seen { base, set: None }
     }
 
-    fn insert(&mut self, key: Fingerprint<'a>) {
-        if !self.set.is_empty() {
-            self.set.insert(key);
-        } else if self.list.len() < Self::LIST {
-            self.list.push(key);
+    fn contains(&self, stack: &[Fingerprint<'a>], key: &Fingerprint<'a>) -> bool {
+        match &self.set {
+            Some(set) => set.contains(key),
+            None => stack[self.base..].contains(key),
+        }
+    }
+
+    fn insert(&mut self, stack: &mut Vec<Fingerprint<'a>>, key: Fingerprint<'a>) {
+        if let Some(set) = &mut self.set {
+            set.insert(key);
+        } else if stack.len() - self.base < Self::SCAN {
+            stack.push(key);
         } else {
-            self.set.extend(self.list.drain(..));
-            self.set.insert(key);
+            let mut set: HashSet<_> = stack.drain(self.base..).collect();
+            set.insert(key);
+            self.set = Some(set);
         }
     }
 }

@@ -175,6 +175,13 @@ fn crafted() -> Vec<(String, Vec<u8>)> {
     ] {
         add(body, body.to_owned());
     }
+    // Mappings past the length where duplicates are looked up in a set, with
+    // mappings inside them.
+    let keys = |n: usize| (0..n).map(|i| format!("k{i}: {{a: {i}, b: [{i}]}}")).collect::<Vec<_>>().join(", ");
+    add("40 keys", format!("{{{}}}", keys(40)));
+    add("40 keys, one twice", format!("{{{}, k7: again}}", keys(40)));
+    add("40 keys merged", format!("b: &b {{{}}}\nc: {{<<: *b, k3: x, k39: y}}\n", keys(40)));
+    add("40 keys merged twice", format!("b: &b {{{}}}\nc: {{k3: x, <<: [*b, *b]}}\n", keys(40)));
     // Keys that are not strings, and keys that are the same.
     for body in [
         "1: a\n0x1: b\n",
