@@ -177,21 +177,27 @@ struct Replaying {
 }
 
 pub(super) struct Live<'a> {
+    /// `None` once the parser has failed: its errors are final.
     parser: Option<Parser<'a, StrInput<'a>>>,
     look: Option<(Ev<'a>, Origin)>,
     defer: bool,
+    /// Where the last event read stands, for errors at the end of the input.
     last_loc: Loc,
+    /// Whether a node came out; a stream without one is a null document.
     produced_any: bool,
     budget: Budget,
     /// Recorded events by anchor id, once the anchored node is complete.
     anchors: Vec<Option<Box<[Ev<'a>]>>>,
     recording: Vec<Recording<'a>>,
     replaying: Option<Replaying>,
+    /// Events replayed so far; past [`MAX_NODES`] the document is a bomb.
     replayed: usize,
 }
 
 impl<'a> Live<'a> {
     pub(super) fn new(text: &'a str) -> Live<'a> {
+        // The parser's own limits, far past MAX_DEPTH; it meets them first only
+        // when it scans ahead through hundreds of `[`.
         let options = granit_parser::options! {
             simple_key_max_lookahead: 1024,
             flow_nesting_limit: 255,
