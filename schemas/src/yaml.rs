@@ -8,10 +8,21 @@
 //! Hostile input is bounded: files over [`MAX_FILE_BYTES`], documents nested deeper
 //! than [`MAX_DEPTH`], alias bombs (more than [`MAX_NODES`] nodes after expansion)
 //! and duplicate keys are errors, never a hang or a crash.
+//!
+//! The tree is built straight from granit-parser's events (`events` expands
+//! aliases and charges the `budget`, `tree` assembles nodes, `scalar` types
+//! them) rather than through a serde deserializer: reading YAML was half of a
+//! cold build, and most of that was the deserializer's layers (span wrappers,
+//! key fingerprints, anchor bookkeeping), not the parser. The rules are the
+//! ones floe always read YAML by: YAML 1.1 booleans, integers in any radix,
+//! `012` kept as text, merge keys, string keys only, one document.
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
-use serde_saphyr::budget::BudgetBreach;
+mod budget;
+mod events;
+mod scalar;
+mod tree;
+
+use std::borrow::Cow;
 
 use crate::diag::{Code, Diagnostic, Span};
 
@@ -222,188 +233,115 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Node, Diagnostic> {
             .with_help("save the file as UTF-8")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut options = serde_saphyr::Options::default();
-    options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::Error;
-    options.leading_zero_numbers_as_strings = true;
-    options.alias_limits.max_total_replayed_events = MAX_NODES;
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_nodes = MAX_NODES;
-    budget.max_documents = 1;
-    options.budget = Some(budget);
-    match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
-        Ok(Some(raw)) => Ok(convert(raw, text)),
-        Ok(None) => Ok(Node { kind: NodeKind::Null, span: Span { line: 1, column: 1, offset: 0, len: 0 } }),
-        Err(err) => Err(yaml_error(file, &err)),
-    }
+    tree::document(&mut events::Live::new(text)).map_err(|fail| fail.diagnostic(file))
 }
 
-fn yaml_error(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    // Alias and snippet wrappers carry the error that happened; classify that one.
-    let mut err = err;
-    while let serde_saphyr::Error::AliasError { error, .. } | serde_saphyr::Error::WithSnippet { error, .. } = err {
-        err = error;
+/// Why a document could not be read, and where.
+#[derive(Debug)]
+struct Fail {
+    kind: FailKind,
+    at: events::Loc,
+}
+
+#[derive(Debug)]
+enum FailKind {
+    /// Not valid YAML, or not a value floe reads (`!!int x`, `.inf`, a list as a key).
+    Syntax(Cow<'static, str>),
+    /// The key, when it is a string.
+    Duplicate(Option<String>),
+    Depth,
+    Documents,
+    Size,
+}
+
+impl Fail {
+    fn syntax(message: impl Into<Cow<'static, str>>, at: events::Loc) -> Fail {
+        Fail { kind: FailKind::Syntax(message.into()), at }
     }
-    let rendered = err.to_string();
-    // The library prefixes "line L column C: "; floe shows the location itself.
-    let message = match rendered.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") || head.starts_with("error: line ") => rest,
-        _ => rendered.as_str(),
-    };
-    let message = message.lines().next().unwrap_or("").trim();
-    let (code, message, help) = match err {
-        serde_saphyr::Error::DuplicateMappingKey { .. } => {
-            let key = message.strip_prefix("duplicate mapping key: ").unwrap_or(message);
-            let key = key.split(", set ").next().unwrap_or(key);
-            (Code::DuplicateKey, format!("duplicate key `{key}`"), "remove one of the two entries".to_owned())
+
+    fn duplicate(key: Option<&str>, at: events::Loc) -> Fail {
+        Fail { kind: FailKind::Duplicate(key.map(str::to_owned)), at }
+    }
+
+    fn documents(at: events::Loc) -> Fail {
+        Fail { kind: FailKind::Documents, at }
+    }
+
+    fn limit(breach: budget::Breach, at: events::Loc) -> Fail {
+        let kind = match breach {
+            budget::Breach::Depth => FailKind::Depth,
+            budget::Breach::Documents => FailKind::Documents,
+            budget::Breach::Size => FailKind::Size,
+        };
+        Fail { kind, at }
+    }
+
+    fn diagnostic(self, file: &str) -> Diagnostic {
+        let (code, message, help) = match self.kind {
+            FailKind::Duplicate(key) => {
+                // Keys were shown escaped and cut at `, set `, where the message went on.
+                let key = key.as_deref().map_or(Cow::Borrowed("duplicate mapping key"), escape);
+                let key = key.split(", set ").next().unwrap_or_default();
+                (Code::DuplicateKey, format!("duplicate key `{key}`"), "remove one of the two entries")
+            }
+            FailKind::Documents => (
+                Code::YamlSyntax,
+                "the file holds more than one YAML document".to_owned(),
+                "keep one document per file (remove the extra `---`)",
+            ),
+            FailKind::Depth => (
+                Code::YamlLimit,
+                format!("the document nests deeper than {MAX_DEPTH} levels"),
+                "flatten the structure; floe's documents are a few levels deep",
+            ),
+            FailKind::Size => (
+                Code::YamlLimit,
+                format!("the document expands to more than {MAX_NODES} values (through aliases, or sheer size)"),
+                "use fewer aliases (`*name`) or split the document",
+            ),
+            FailKind::Syntax(message) => (
+                Code::YamlSyntax,
+                format!("invalid YAML: {}", shown(&message, self.at)),
+                "check the indentation and quoting on this line",
+            ),
+        };
+        let diag = Diagnostic::error(code, message).with_help(help);
+        let at = self.at;
+        if at.line == 0 {
+            return diag.in_file(file);
         }
-        serde_saphyr::Error::Budget { breach: BudgetBreach::Documents { .. }, .. }
-        | serde_saphyr::Error::MultipleDocuments { .. } => (
-            Code::YamlSyntax,
-            "the file holds more than one YAML document".to_owned(),
-            "keep one document per file (remove the extra `---`)".to_owned(),
-        ),
-        serde_saphyr::Error::Budget { breach: BudgetBreach::Depth { .. }, .. }
-        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => (
-            Code::YamlLimit,
-            format!("the document nests deeper than {MAX_DEPTH} levels"),
-            "flatten the structure; floe's documents are a few levels deep".to_owned(),
-        ),
-        serde_saphyr::Error::Budget { .. }
-        | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
-        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
-        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => (
-            Code::YamlLimit,
-            format!("the document expands to more than {MAX_NODES} values (through aliases, or sheer size)"),
-            "use fewer aliases (`*name`) or split the document".to_owned(),
-        ),
-        _ => (
-            Code::YamlSyntax,
-            format!("invalid YAML: {}", strip_location(message)),
-            "check the indentation and quoting on this line".to_owned(),
-        ),
+        diag.at(file, Span { line: at.line, column: at.column, offset: at.offset, len: at.len })
+    }
+}
+
+/// A message as a diagnostic shows it: control characters escaped, on one line.
+fn shown(text: &str, at: events::Loc) -> String {
+    let escaped = escape(text);
+    // Messages were rendered with their position, then cut back to the first line.
+    let rendered = format!("{escaped} at line {}, column {}", at.line, at.column);
+    let line = rendered.lines().next().unwrap_or("").trim();
+    let line = match line.rfind(" at line ") {
+        Some(i) if line[i..].contains("column") => &line[..i],
+        _ => line,
     };
-    let diag = Diagnostic::error(code, message).with_help(help);
-    match err.location() {
-        Some(loc) if loc.line() > 0 => {
-            let offset = loc.span().byte_offset().unwrap_or(0) as u32;
-            let len = loc.span().byte_len().unwrap_or(0) as u32;
-            diag.at(file, Span { line: loc.line() as u32, column: loc.column() as u32, offset, len })
+    line.to_owned()
+}
+
+/// Control characters (and the Unicode line separators) as Rust escapes.
+fn escape(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
         }
-        _ => diag.in_file(file),
     }
-}
-
-/// The parser's messages end with the position, which floe shows on its own line.
-fn strip_location(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains("column") => &message[..i],
-        _ => message,
-    }
-}
-
-/// What serde-saphyr hands back: values wrapped in their locations.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<String>, Spanned<Raw>)>),
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RawVisitor;
-        impl<'de> Visitor<'de> for RawVisitor {
-            type Value = Raw;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_unit<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_none<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-                Raw::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-                Ok(Raw::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-                Ok(Raw::Int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-                Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-                Ok(Raw::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-                Ok(Raw::Str(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-                Ok(Raw::Str(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Raw::Seq(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    let value = map.next_value()?;
-                    entries.push((key, value));
-                }
-                Ok(Raw::Map(entries))
-            }
-        }
-        d.deserialize_any(RawVisitor)
-    }
-}
-
-fn span_of(loc: &serde_saphyr::Location, text: &str) -> Span {
-    let offset = loc.span().byte_offset().unwrap_or(0) as u32;
-    let mut len = loc.span().byte_len().unwrap_or(0) as u32;
-    // Keep the span inside the text, so renderers can slice it.
-    if len > 0 && (offset as usize) < text.len() {
-        len = len.min((text.len() - offset as usize) as u32);
-    }
-    Span { line: loc.line() as u32, column: loc.column() as u32, offset, len }
-}
-
-fn convert(raw: Spanned<Raw>, text: &str) -> Node {
-    let span = span_of(&raw.referenced, text);
-    let kind = match raw.value {
-        Raw::Null => NodeKind::Null,
-        Raw::Bool(b) => NodeKind::Bool(b),
-        Raw::Int(i) => NodeKind::Int(i),
-        Raw::Float(f) => NodeKind::Float(f),
-        Raw::Str(s) => NodeKind::Str(s),
-        Raw::Seq(items) => NodeKind::Seq(items.into_iter().map(|i| convert(i, text)).collect()),
-        Raw::Map(entries) => NodeKind::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| {
-                    let key = Key { span: span_of(&k.referenced, text), name: k.value };
-                    (key, convert(v, text))
-                })
-                .collect(),
-        ),
-    };
-    Node { kind, span }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -456,5 +394,49 @@ mod tests {
     #[test]
     fn empty_documents_are_null() {
         assert!(parse("e.yaml", b"# only a comment\n").unwrap().is_null());
+    }
+
+    #[test]
+    fn copies_are_placed_at_their_alias() {
+        let node = parse("f.yaml", b"a: &x {k: [1]}\nb: *x\n").unwrap();
+        let copy = node.get("b").unwrap();
+        let (key, list) = copy.entry("k").unwrap();
+        let at = |s: Span| (s.line, s.column, s.len);
+        assert_eq!([at(copy.span), at(key.span), at(list.span)], [(2, 4, 2); 3]);
+        assert_eq!(copy.to_json(), node.get("a").unwrap().to_json());
+    }
+
+    #[test]
+    fn merged_entries_follow_and_yield_to_written_ones() {
+        let node = parse("f.yaml", b"base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n  z: 4\n").unwrap();
+        let c = node.get("c").unwrap();
+        let NodeKind::Map(entries) = &c.kind else { panic!("expected a mapping") };
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(keys, ["y", "z", "x"]);
+        assert_eq!(c.get("y").unwrap().kind, NodeKind::Int(3));
+        assert_eq!((c.entry("x").unwrap().0.span.line, c.entry("x").unwrap().0.span.column), (3, 7));
+    }
+
+    #[test]
+    fn plain_scalars_are_typed_as_yaml_1_1_and_quoted_ones_are_text() {
+        let node = parse("f.yaml", b"[yes, off, 0x1F, 0o17, 012, 1_000, 1.10, ~, '1', 9223372036854775808]").unwrap();
+        let NodeKind::Seq(items) = node.kind else { panic!("expected a list") };
+        let kinds: Vec<NodeKind> = items.into_iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NodeKind::Bool(true),
+                NodeKind::Bool(false),
+                NodeKind::Int(31),
+                NodeKind::Int(15),
+                NodeKind::Str("012".into()),
+                NodeKind::Int(1000),
+                NodeKind::Float(1.1),
+                NodeKind::Null,
+                NodeKind::Str("1".into()),
+                NodeKind::Float(9_223_372_036_854_775_808.0),
+            ]
+        );
+        assert_eq!(parse("f.yaml", b"a: .inf").unwrap_err().code, Code::YamlSyntax);
     }
 }

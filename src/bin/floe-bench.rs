@@ -13,9 +13,13 @@
 //! process, and how many derivations each build built and reused, then checks the
 //! performance targets. The report goes to `--out` (default `docs/benchmarks.md`).
 //!
+//! `parse` times the YAML loader alone over every YAML file of a workspace, in
+//! process: the loader is the largest share of a cold build.
+//!
 //! ```sh
 //! cargo build --release && target/release/floe-bench run
 //! target/release/floe-bench generate --domains 3 --products-per-domain 4 --out /tmp/ws
+//! target/release/floe-bench parse --dir /tmp/ws
 //! ```
 
 use std::fmt::Write as _;
@@ -44,6 +48,13 @@ enum Cli {
     },
     /// Benchmark floe builds and write a markdown report
     Run(RunArgs),
+    /// Time the YAML loader over every `.yaml`/`.yml` file of a workspace
+    Parse {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 11)]
+        runs: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,6 +84,7 @@ fn main() -> ExitCode {
             })
         }
         Cli::Run(args) => run(args),
+        Cli::Parse { dir, runs } => parse(&dir, runs),
     };
     result.map_or_else(
         |e| {
@@ -81,6 +93,50 @@ fn main() -> ExitCode {
         },
         |()| ExitCode::SUCCESS,
     )
+}
+
+// ---------------------------------------------------------------------------
+// parse
+
+/// Reads every YAML file under `dir` once, then parses all of them `runs` times
+/// and prints the median, min and max time of a pass.
+fn parse(dir: &Path, runs: usize) -> Result<(), String> {
+    let mut paths = Vec::new();
+    yaml_files(dir, &mut paths)?;
+    paths.sort();
+    let files = paths.iter().map(|p| fs::read(p).map_err(|e| format!("reading {}: {e}", p.display())));
+    let files = files.collect::<Result<Vec<_>, _>>()?;
+    let bytes: usize = files.iter().map(Vec::len).sum();
+    let mut ms = Vec::with_capacity(runs);
+    let mut failed = 0;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        failed = files.iter().filter(|f| floe_schemas::yaml::parse("f.yaml", f).is_err()).count();
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let (lo, hi) = ms.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    println!(
+        "{} files, {bytes} bytes, {failed} rejected: median {:.2} ms, min {lo:.2} ms, max {hi:.2} ms over {} runs",
+        files.len(),
+        median(ms.clone()),
+        ms.len()
+    );
+    Ok(())
+}
+
+fn yaml_files(dir: &Path, into: &mut Vec<PathBuf>) -> Result<(), String> {
+    for entry in fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| format!("listing {}: {e}", dir.display()))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "floe-out" && name != ".floe" {
+                yaml_files(&path, into)?;
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            into.push(path);
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
