@@ -185,3 +185,33 @@ plugins:
     assert_eq!(d["message"], "storage `s3`: `access_key_id` is set without `secret_access_key`");
     assert_eq!((d["span"]["line"].as_u64(), d["span"]["column"].as_u64()), (Some(11), Some(7)), "{d}");
 }
+
+/// A plain scalar where a string is wanted is the text written there, not
+/// what YAML 1.1 makes of it: `off`, `y`, `2024` and `1.10` stay as typed, in
+/// the manifest's own keys and in a plugin's configuration alike.
+#[test]
+fn plain_scalars_where_strings_are_wanted_are_read_as_written() {
+    let ws = tempfile::tempdir().unwrap();
+    assert_eq!(common::floe(ws.path(), &["init", "-q"]).code, 0);
+    let manifest = ws.path().join("manifest.yaml");
+    common::edit(&manifest, |t| {
+        t.replace("policy_enforcement_level: strict", "policy_enforcement_level: off").replace(
+            "    type: duckdb\n    config:\n      path: 'warehouse/{product_slug}.duckdb'\n      threads: 2\n      memory_limit: 1GB\n",
+            "    type: snowflake\n    config:\n      account: y\n      user: y\n      database: 2024\n      warehouse: off\n      \
+             password: {secret_ref: {source: kubernetes, name: sf, key: password}}\n",
+        )
+    });
+    let r = common::floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let profile = std::fs::read_to_string(ws.path().join("floe-out/example/profiles.yml")).unwrap();
+    for line in ["account: \"y\"", "user: \"y\"", "database: \"2024\"", "warehouse: \"off\""] {
+        assert!(profile.contains(line), "{line} in:\n{profile}");
+    }
+    let artifacts = std::fs::read_to_string(ws.path().join("floe-out/example/compiled_artifacts.json")).unwrap();
+    assert!(artifacts.contains("\"policy_enforcement_level\": \"off\""), "{artifacts}");
+    // A version is text too: `1.10` is reported as written, not as `1.1`.
+    common::edit(&ws.path().join("example/floe.yaml"), |t| t.replace("  version: 0.1.0\n", "  version: 1.10\n"));
+    let r = common::floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`metadata.version` has an invalid value `1.10`"), "{}", r.stderr);
+}

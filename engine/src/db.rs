@@ -23,7 +23,7 @@ use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets, vers
 use crate::rule;
 use floe_schemas::artifacts::Mode;
 use floe_schemas::diag::{Code, Diagnostic, Severity};
-use floe_schemas::yaml::{LazyNode, Node};
+use floe_schemas::yaml::{LazyNode, Node, NodeKind};
 use floe_schemas::{FloeSpec, Loaded, Manifest};
 use serde_json::Value;
 
@@ -166,7 +166,8 @@ pub fn parsed_manifest(db: &dyn Db, file: SourceFile) -> Arc<Parsed<Manifest>> {
         Ok(b) => b,
         Err(e) => return Arc::new(io_failure(e)),
     };
-    let loaded = floe_schemas::load::<Manifest>(path, &bytes);
+    let mut loaded = floe_schemas::load::<Manifest>(path, &bytes);
+    read_plugin_config_as_written(&mut loaded, &bytes);
     let mut secrets_found = Vec::new();
     let raw = loaded.node.as_ref().map(|n| {
         let mut raw = n.to_json();
@@ -178,6 +179,35 @@ pub fn parsed_manifest(db: &dyn Db, file: SourceFile) -> Arc<Parsed<Manifest>> {
         _ => None,
     };
     Arc::new(Parsed { loaded, raw, normal, secrets: secrets_found, io_error: None })
+}
+
+/// A plugin's configuration is checked against the plugin's own schema, not
+/// the manifest's: a plain scalar it wants as a string (`user: y`) is read as
+/// the text written there, as the manifest's own keys are (see `floe_schemas::load`).
+fn read_plugin_config_as_written(loaded: &mut Loaded<Manifest>, bytes: &[u8]) {
+    let (Some(node), Some(_)) = (loaded.node.as_mut(), loaded.value.as_ref()) else { return };
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut offsets = Vec::new();
+    if let Some(NodeKind::Map(selections)) = node.get("plugins").map(|n| &n.kind) {
+        for (key, selection) in selections {
+            let plugin = floe_plugins::Category::from_key(&key.name)
+                .zip(selection.get("type").and_then(Node::as_str))
+                .and_then(|(category, name)| floe_plugins::find(category, name));
+            let (Some(plugin), Some(config)) = (plugin, selection.get("config")) else { continue };
+            let schema = plugin.plugin().config_schema();
+            let mut checker = floe_schemas::check::Checker::new(&schema, "").with_text(text);
+            checker.check_document(config);
+            offsets.extend(checker.as_text);
+        }
+    }
+    if offsets.is_empty() {
+        return;
+    }
+    node.read_as_text(&offsets, text);
+    if let Ok(value) = serde_json::from_value(node.to_json()) {
+        loaded.value = Some(value);
+    }
 }
 
 #[salsa::tracked(returns(ref))]

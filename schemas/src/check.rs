@@ -17,12 +17,43 @@ use crate::yaml::{Node, NodeKind, PathSeg, path_string};
 pub struct Checker<'a> {
     root: &'a Value,
     file: &'a str,
+    /// The document's text, when plain scalars may be read as the text written.
+    text: Option<&'a str>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Plain scalars that YAML reads as a boolean, number or null where the
+    /// schema wants a string (`level: off`, `version: 1.10`), by offset: the
+    /// document holds the text written there (see [`Node::read_as_text`]).
+    pub as_text: Vec<u32>,
 }
 
 impl<'a> Checker<'a> {
     pub fn new(root: &'a Value, file: &'a str) -> Checker<'a> {
-        Checker { root, file, diagnostics: Vec::new() }
+        Checker { root, file, text: None, diagnostics: Vec::new(), as_text: Vec::new() }
+    }
+
+    /// Reads a plain scalar where a string is wanted as the text written in
+    /// `text` (the document's source), instead of reporting its YAML type.
+    pub fn with_text(mut self, text: &'a str) -> Checker<'a> {
+        self.text = Some(text);
+        self
+    }
+
+    /// `node` as a string, when it is a scalar the schema wants as one and the
+    /// text written is at hand.
+    fn written_text(&self, node: &Node, schema: &Value) -> Option<Node> {
+        let wants_string =
+            schema.get("type").is_some_and(|t| !type_matches(t, node) && type_names(t).contains(&"a string"));
+        if !wants_string
+            || !matches!(node.kind, NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Null)
+        {
+            return None;
+        }
+        let written = crate::yaml::scalar_text(self.text?, node.span)?;
+        // An alias, an anchor or a tag says more than the text: the value stays as YAML reads it.
+        if written.starts_with(['*', '&', '!']) {
+            return None;
+        }
+        Some(Node { kind: NodeKind::Str(written), span: node.span })
     }
 
     /// Checks `node` against the root schema.
@@ -52,6 +83,11 @@ impl<'a> Checker<'a> {
     /// `key_span` is where the value is named (its key), used for "missing key".
     fn check(&mut self, node: &Node, schema: &'a Value, path: &mut Vec<PathSeg>, key_span: Span) {
         let schema = self.resolve(schema);
+        let as_text = self.written_text(node, schema);
+        if as_text.is_some() {
+            self.as_text.push(node.span.offset);
+        }
+        let node = as_text.as_ref().unwrap_or(node);
         if let Some(Value::Bool(false)) = Some(schema) {
             self.push(Code::UnknownKey, node.span, format!("`{}` is not allowed here", path_string(path)), None);
             return;
@@ -138,9 +174,10 @@ impl<'a> Checker<'a> {
         let mut best: Option<Vec<Diagnostic>> = None;
         for branch in branches {
             let resolved = self.resolve(branch);
-            let mut sub = Checker::new(self.root, self.file);
+            let mut sub = Checker { text: self.text, ..Checker::new(self.root, self.file) };
             sub.check(node, branch, path, key_span);
             if sub.diagnostics.is_empty() {
+                self.as_text.extend(sub.as_text);
                 return;
             }
             let fits = resolved.get("type").is_none_or(|t| type_matches(t, node));

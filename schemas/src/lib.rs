@@ -61,8 +61,13 @@ pub fn load<T: Document>(file: &str, bytes: &[u8]) -> Loaded<T> {
     };
     let mut diagnostics = Vec::new();
     T::extra_checks(&node, file, &mut diagnostics);
-    let mut checker = check::Checker::new(T::schema(), file);
+    let mut node = node;
+    // The text the spans point into: what `yaml::parse` read.
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut checker = check::Checker::new(T::schema(), file).with_text(text);
     checker.check_document(&node);
+    node.read_as_text(&checker.as_text, text);
     // A key the extra checks already explain (a forbidden connection key, an
     // environment key) is not reported a second time as merely unknown.
     let explained: Vec<Span> = diagnostics.iter().filter_map(|d| d.span).collect();

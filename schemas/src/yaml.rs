@@ -58,7 +58,35 @@ pub struct Key {
     pub span: Span,
 }
 
+/// The text of the scalar at `span` in `text` as it is written: a plain
+/// scalar over several lines folded into one, as YAML folds it. `None` for an
+/// empty scalar (`key:`), which stays null.
+pub fn scalar_text(text: &str, span: Span) -> Option<String> {
+    let start = span.offset as usize;
+    let written = text.get(start..start.checked_add(span.len as usize)?)?.trim();
+    (!written.is_empty()).then(|| written.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 impl Node {
+    /// Makes every scalar that starts at one of `offsets` the string written
+    /// there in `text` (see [`crate::check::Checker::as_text`]).
+    pub fn read_as_text(&mut self, offsets: &[u32], text: &str) {
+        if offsets.is_empty() {
+            return;
+        }
+        match &mut self.kind {
+            NodeKind::Seq(items) => items.iter_mut().for_each(|n| n.read_as_text(offsets, text)),
+            NodeKind::Map(entries) => entries.iter_mut().for_each(|(_, n)| n.read_as_text(offsets, text)),
+            NodeKind::Str(_) => {}
+            _ if offsets.contains(&self.span.offset) => {
+                if let Some(written) = scalar_text(text, self.span) {
+                    self.kind = NodeKind::Str(written);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
@@ -233,7 +261,24 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Node, Diagnostic> {
             .with_help("save the file as UTF-8")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    tree::document(&mut events::Live::new(text)).map_err(|fail| fail.diagnostic(file))
+    tree::document(&mut events::Live::new(text)).map_err(|fail| at_the_tab(fail.diagnostic(file), text))
+}
+
+/// A tab where YAML wants indentation is reported at the tab itself (the
+/// parser stops after it), with what to do about it.
+fn at_the_tab(mut d: Diagnostic, text: &str) -> Diagnostic {
+    let Some(span) = d.span.filter(|_| d.code == Code::YamlSyntax && d.message.contains("tabs disallowed")) else {
+        return d;
+    };
+    let index = span.line.saturating_sub(1) as usize;
+    let Some(line) = text.split('\n').nth(index) else { return d };
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let Some(tab) = line[..indent].find('\t') else { return d };
+    let line_start: usize = text.split('\n').take(index).map(|l| l.len() + 1).sum();
+    d.span = Some(Span { line: span.line, column: tab as u32 + 1, offset: (line_start + tab) as u32, len: 1 });
+    d.message = "a tab indents this line; YAML indents with spaces only".to_owned();
+    d.help = Some("replace the tab with spaces (two per level, as in the rest of the file)".to_owned());
+    d
 }
 
 /// Why a document could not be read, and where.
@@ -389,6 +434,15 @@ mod tests {
     fn large_files_are_rejected_before_parsing() {
         let doc = vec![b'#'; MAX_FILE_BYTES + 1];
         assert_eq!(parse("big.yaml", &doc).unwrap_err().code, Code::FileTooLarge);
+    }
+
+    #[test]
+    fn a_tab_in_indentation_is_reported_at_the_tab() {
+        let err = parse("m.yaml", b"plugins:\n  compute:\n  \ttype: duckdb\n").unwrap_err();
+        assert_eq!(err.message, "a tab indents this line; YAML indents with spaces only");
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.column, span.offset, span.len), (3, 3, 22, 1));
+        assert!(err.help.unwrap().starts_with("replace the tab with spaces"));
     }
 
     #[test]
