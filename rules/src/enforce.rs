@@ -658,7 +658,7 @@ impl<'a> Context<'a> {
                             )
                             .fix(
                                 format!(
-                                    "Define the source in a _sources.yml file:\n  sources:\n    - name: {source}\n      tables:\n        - name: {table}"
+                                    "declare the source in a property file:\n  sources:\n    - name: {source}\n      tables:\n        - name: {table}"
                                 ),
                                 "https://floe.dev/docs/enforcement/semantic#missing-source",
                             )
@@ -811,7 +811,7 @@ impl<'a> Context<'a> {
             )
             .fix(
                 format!(
-                    "Add tests for uncovered columns: {}. Need {}% more coverage to meet threshold.",
+                    "test the columns without tests ({}): {} more percentage points reach the threshold",
                     untested.join(", "),
                     pct_short(f64::from(threshold) - pct)
                 ),
@@ -839,7 +839,7 @@ impl<'a> Context<'a> {
                         )
                         .expect("Non-empty model description", "Description is missing")
                         .fix(
-                            format!("Add a description to model '{name}' in schema.yml. Describe the model's purpose, data source, and business context."),
+                            format!("describe model `{name}` in its property file: its purpose, its data source and its business context"),
                             URL,
                         )
                         .at(self.model_at(m));
@@ -865,7 +865,7 @@ impl<'a> Context<'a> {
                             format!("column `{}` of model `{name}` has no description", c.name),
                         )
                         .expect("Non-empty column description", "Description is missing")
-                        .fix(format!("Add a description to column '{}' of model '{name}' in {file}.", c.name), URL)
+                        .fix(format!("describe column `{}` of model `{name}` in {file}", c.name), URL)
                         .at(at);
                         f.column = Some(c.name.clone());
                         f.gate = true;
@@ -904,7 +904,7 @@ impl<'a> Context<'a> {
                         format!("Missing tags: {missing}"),
                     )
                     .fix(
-                        format!("Add the missing tags to the model in your dbt YAML:\n  models:\n    - name: {name}\n      tags: [{missing}]"),
+                        format!("add the missing tags to the model in its property file:\n  models:\n    - name: {name}\n      tags: [{missing}]"),
                         "https://floe.dev/docs/enforcement/custom-rules#require-tags-for-prefix",
                     )
                 }
@@ -933,7 +933,7 @@ impl<'a> Context<'a> {
                     )
                     .expect(format!("meta.{field} set{}", if *required { " and non-empty" } else { "" }), actual)
                     .fix(
-                        format!("Add it to the model in your dbt YAML:\n  models:\n    - name: {name}\n      meta:\n        {field}: <value>"),
+                        format!("add it to the model in its property file:\n  models:\n    - name: {name}\n      meta:\n        {field}: <value>"),
                         "https://floe.dev/docs/enforcement/custom-rules#require-meta-field",
                     )
                 }
@@ -966,7 +966,7 @@ impl<'a> Context<'a> {
                         format!("columns per test type: {}", short.join(", ")),
                     )
                     .fix(
-                        format!("Add the tests to columns of '{name}' in your dbt YAML, e.g.:\n  columns:\n    - name: <column>\n      data_tests: [{}]", test_types.join(", ")),
+                        format!("add the tests to columns of `{name}` in its property file, e.g.:\n  columns:\n    - name: <column>\n      data_tests: [{}]", test_types.join(", ")),
                         "https://floe.dev/docs/enforcement/custom-rules#require-tests-of-type",
                     )
                 }
@@ -1039,7 +1039,7 @@ impl<'a> Context<'a> {
                     .expect(format!("tags {}", required.join(", ")), format!("Missing tags: {}", missing.join(", ")))
                     .fix(
                         format!(
-                            "tag '{name}' with {} in its dbt YAML or its transform in floe.yaml",
+                            "tag `{name}` with {} in its property file or its transform in floe.yaml",
                             missing.join(", ")
                         ),
                         URL,
@@ -1056,7 +1056,7 @@ impl<'a> Context<'a> {
                         format!("{} (policy `{}`: model `{name}`)", p.message, p.name),
                     )
                     .expect(format!("a name matching {pattern}"), name.to_string())
-                    .fix(format!("rename '{name}' to match {pattern}"), URL)
+                    .fix(format!("rename `{name}` to match {pattern}"), URL)
                 }
                 Compiled::Custom(expr, condition) => {
                     let ctx = self.model_context(name, m);
@@ -1069,7 +1069,7 @@ impl<'a> Context<'a> {
                             format!("{} (policy `{}`: model `{name}`)", p.message, p.name),
                         )
                         .expect(format!("`{condition}` holds"), "it is false for this model")
-                        .fix(format!("change '{name}' so that `{condition}` holds"), URL),
+                        .fix(format!("change `{name}` so that `{condition}` holds"), URL),
                         Err(e) => {
                             let mut f = Issue::new(
                                 Code::InvalidPolicy,
@@ -1177,10 +1177,10 @@ fn placeholder(model: &str, column: Option<&str>, text: &str, at: Option<(String
     .fix(
         match column {
             Some(c) => {
-                format!("Replace the placeholder in column '{c}' of model '{model}' with meaningful documentation.")
+                format!("replace the placeholder in column `{c}` of model `{model}` with what the column holds")
             }
             None => {
-                format!("Replace the placeholder in model '{model}' description with meaningful documentation.")
+                format!("replace the placeholder description of model `{model}` with what the model holds")
             }
         },
         "https://floe.dev/docs/documentation",

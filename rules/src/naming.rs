@@ -196,8 +196,8 @@ impl Naming {
                     return None;
                 }
                 let suggestion = match patterns.as_slice() {
-                    [(only, _)] => format!("Rename the model so its name matches `{only}`."),
-                    _ => "Rename the model so its name matches one of the `custom_patterns`.".to_owned(),
+                    [(only, _)] => format!("rename the model so its name matches `{only}`"),
+                    _ => "rename the model so its name matches one of the `custom_patterns`".to_owned(),
                 };
                 let expected = patterns.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(" or ");
                 ("custom", expected, suggestion)
@@ -223,9 +223,9 @@ fn split_lower(name: &str) -> Option<(String, String)> {
 fn respell(name: &str, head: &str, heads: &[&str]) -> String {
     let lower = name.to_ascii_lowercase();
     if lower != name && conventional(&lower, heads) {
-        format!("Rename to '{lower}'. Model names are lowercase.")
+        format!("rename it `{lower}`: model names are lowercase")
     } else {
-        format!("After the '{head}_' prefix a model name needs {ALLOWED}.")
+        format!("after the `{head}_` prefix a model name needs {ALLOWED}")
     }
 }
 
@@ -237,25 +237,25 @@ fn medallion_suggestion(name: &str) -> String {
         if let Some(layer) = layer_of_prefix(name) {
             // Quote the prefix as written; lowercasing ASCII keeps its length.
             let written = name.get(..head.len()).unwrap_or(&head);
-            let why = format!("The '{written}_' prefix suggests this is {} layer model.", layer.role());
+            let why = format!("the `{written}_` prefix says this is {} layer model", layer.role());
             let renamed = format!("{}_{rest}", layer.as_str());
             return if conventional(&renamed, &MEDALLION) {
-                format!("Rename to '{renamed}'. {why}")
+                format!("rename it `{renamed}`: {why}")
             } else {
-                format!("{why} Name it '{}_' followed by {ALLOWED}.", layer.as_str())
+                format!("{why}: name it `{}_` followed by {ALLOWED}", layer.as_str())
             };
         }
     }
     let lower = name.to_ascii_lowercase();
     if conventional(&format!("bronze_{lower}"), &MEDALLION) {
-        format!("Prefix the name with its layer: 'bronze_{lower}', 'silver_{lower}' or 'gold_{lower}'.")
+        format!("prefix the name with its layer: `bronze_{lower}`, `silver_{lower}` or `gold_{lower}`")
     } else {
-        format!("Prefix the name with its layer ('bronze_', 'silver_' or 'gold_'), followed by {ALLOWED}.")
+        format!("prefix the name with its layer (`bronze_`, `silver_` or `gold_`), followed by {ALLOWED}")
     }
 }
 
 fn kimball_suggestion(name: &str) -> String {
-    const ROLES: &str = "Use 'dim_' for dimension tables, 'fact_' for fact tables and 'bridge_' for bridge tables";
+    const ROLES: &str = "use `dim_` for dimension tables, `fact_` for fact tables and `bridge_` for bridge tables";
     let mut entity = name.to_ascii_lowercase();
     if let Some((head, rest)) = split_lower(name) {
         if KIMBALL.contains(&head.as_str()) {
@@ -264,9 +264,9 @@ fn kimball_suggestion(name: &str) -> String {
         if head == "fct" {
             let renamed = format!("fact_{rest}");
             return if conventional(&renamed, &KIMBALL) {
-                format!("Rename to '{renamed}'. Kimball naming spells the 'fct_' prefix 'fact_'.")
+                format!("rename it `{renamed}`: Kimball naming spells the `fct_` prefix `fact_`")
             } else {
-                format!("Kimball naming spells the 'fct_' prefix 'fact_', followed by {ALLOWED}.")
+                format!("Kimball naming spells the `fct_` prefix `fact_`, followed by {ALLOWED}")
             };
         }
         // A staging or mart prefix says nothing about the dimensional role.
@@ -275,9 +275,9 @@ fn kimball_suggestion(name: &str) -> String {
         }
     }
     if conventional(&format!("dim_{entity}"), &KIMBALL) {
-        format!("{ROLES}, e.g. 'dim_{entity}' or 'fact_{entity}'.")
+        format!("{ROLES}, e.g. `dim_{entity}` or `fact_{entity}`")
     } else {
-        format!("{ROLES}, followed by {ALLOWED}.")
+        format!("{ROLES}, followed by {ALLOWED}")
     }
 }
 
@@ -1133,7 +1133,7 @@ mod tests {
         assert_eq!(v.actual, "stg_crm_customers");
         assert_eq!(
             v.suggestion,
-            "Rename to 'bronze_crm_customers'. The 'stg_' prefix suggests this is a raw/landing layer model."
+            "rename it `bronze_crm_customers`: the `stg_` prefix says this is a raw/landing layer model"
         );
         assert_eq!(v.documentation_url, "https://floe.dev/docs/naming#medallion");
 
@@ -1142,7 +1142,7 @@ mod tests {
         assert_eq!(v.actual, "mart_customer_360");
         assert_eq!(
             v.suggestion,
-            "Rename to 'gold_customer_360'. The 'mart_' prefix suggests this is an aggregated/presentation layer model."
+            "rename it `gold_customer_360`: the `mart_` prefix says this is an aggregated/presentation layer model"
         );
     }
 
@@ -1153,39 +1153,34 @@ mod tests {
             ("gold_customer_360", None),
             (
                 "int_orders",
-                Some(
-                    "Rename to 'silver_orders'. The 'int_' prefix suggests this is an intermediate/cleaned layer model.",
-                ),
+                Some("rename it `silver_orders`: the `int_` prefix says this is an intermediate/cleaned layer model"),
             ),
-            (
-                "STG_Orders",
-                Some("Rename to 'bronze_orders'. The 'STG_' prefix suggests this is a raw/landing layer model."),
-            ),
-            ("Gold_Orders", Some("Rename to 'gold_orders'. Model names are lowercase.")),
+            ("STG_Orders", Some("rename it `bronze_orders`: the `STG_` prefix says this is a raw/landing layer model")),
+            ("Gold_Orders", Some("rename it `gold_orders`: model names are lowercase")),
             (
                 "gold_1st",
                 Some(
-                    "After the 'gold_' prefix a model name needs a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "after the `gold_` prefix a model name needs a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
             (
                 "stg_crm-customers",
                 Some(
-                    "The 'stg_' prefix suggests this is a raw/landing layer model. Name it 'bronze_' followed by a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "the `stg_` prefix says this is a raw/landing layer model: name it `bronze_` followed by a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
-            ("orders", Some("Prefix the name with its layer: 'bronze_orders', 'silver_orders' or 'gold_orders'.")),
-            ("Orders", Some("Prefix the name with its layer: 'bronze_orders', 'silver_orders' or 'gold_orders'.")),
+            ("orders", Some("prefix the name with its layer: `bronze_orders`, `silver_orders` or `gold_orders`")),
+            ("Orders", Some("prefix the name with its layer: `bronze_orders`, `silver_orders` or `gold_orders`")),
             (
                 "9lives",
                 Some(
-                    "Prefix the name with its layer ('bronze_', 'silver_' or 'gold_'), followed by a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "prefix the name with its layer (`bronze_`, `silver_` or `gold_`), followed by a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
             (
                 "",
                 Some(
-                    "Prefix the name with its layer ('bronze_', 'silver_' or 'gold_'), followed by a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "prefix the name with its layer (`bronze_`, `silver_` or `gold_`), followed by a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
         ];
@@ -1200,30 +1195,30 @@ mod tests {
             ("dim_customer", None),
             ("fact_orders", None),
             ("bridge_customer_account", None),
-            ("fct_orders", Some("Rename to 'fact_orders'. Kimball naming spells the 'fct_' prefix 'fact_'.")),
-            ("Dim_Customer", Some("Rename to 'dim_customer'. Model names are lowercase.")),
+            ("fct_orders", Some("rename it `fact_orders`: Kimball naming spells the `fct_` prefix `fact_`")),
+            ("Dim_Customer", Some("rename it `dim_customer`: model names are lowercase")),
             (
                 "fct_",
                 Some(
-                    "Kimball naming spells the 'fct_' prefix 'fact_', followed by a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "Kimball naming spells the `fct_` prefix `fact_`, followed by a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
             (
                 "stg_orders",
                 Some(
-                    "Use 'dim_' for dimension tables, 'fact_' for fact tables and 'bridge_' for bridge tables, e.g. 'dim_orders' or 'fact_orders'.",
+                    "use `dim_` for dimension tables, `fact_` for fact tables and `bridge_` for bridge tables, e.g. `dim_orders` or `fact_orders`",
                 ),
             ),
             (
                 "customers",
                 Some(
-                    "Use 'dim_' for dimension tables, 'fact_' for fact tables and 'bridge_' for bridge tables, e.g. 'dim_customers' or 'fact_customers'.",
+                    "use `dim_` for dimension tables, `fact_` for fact tables and `bridge_` for bridge tables, e.g. `dim_customers` or `fact_customers`",
                 ),
             ),
             (
                 "my-model",
                 Some(
-                    "Use 'dim_' for dimension tables, 'fact_' for fact tables and 'bridge_' for bridge tables, followed by a lowercase letter, then only lowercase letters, digits and underscores.",
+                    "use `dim_` for dimension tables, `fact_` for fact tables and `bridge_` for bridge tables, followed by a lowercase letter, then only lowercase letters, digits and underscores",
                 ),
             ),
         ];
@@ -1245,11 +1240,11 @@ mod tests {
         assert_eq!(v.message, "model name `orders` does not match the custom naming convention");
         assert_eq!(v.expected, r"^(stg|int|mart)_\w+$ or ^seed_");
         assert_eq!(v.actual, "orders");
-        assert_eq!(v.suggestion, "Rename the model so its name matches one of the `custom_patterns`.");
+        assert_eq!(v.suggestion, "rename the model so its name matches one of the `custom_patterns`");
         assert_eq!(v.documentation_url, "https://floe.dev/docs/naming#custom");
 
         let one = naming(NamingPattern::Custom, Some(&["^x_"])).unwrap();
-        assert_eq!(one.check("y").unwrap().suggestion, "Rename the model so its name matches `^x_`.");
+        assert_eq!(one.check("y").unwrap().suggestion, "rename the model so its name matches `^x_`");
     }
 
     #[test]
@@ -1458,12 +1453,12 @@ mod tests {
         #[test]
         fn suggested_renames_pass(name in "[a-z][a-z0-9_]{0,20}") {
             if let Some(v) = medallion().check(&name) {
-                if let Some((_, rest)) = v.suggestion.split_once("Rename to '") {
-                    let renamed = rest.split('\'').next().unwrap_or_default();
+                if let Some((_, rest)) = v.suggestion.split_once("rename it `") {
+                    let renamed = rest.split('`').next().unwrap_or_default();
                     prop_assert_eq!(medallion().check(renamed), None, "{} -> {}", name, renamed);
                 }
-                if let Some((_, rest)) = v.suggestion.split_once("Prefix the name with its layer: '") {
-                    let renamed = rest.split('\'').next().unwrap_or_default();
+                if let Some((_, rest)) = v.suggestion.split_once("prefix the name with its layer: `") {
+                    let renamed = rest.split('`').next().unwrap_or_default();
                     prop_assert_eq!(medallion().check(renamed), None, "{} -> {}", name, renamed);
                 }
             }
