@@ -421,19 +421,14 @@ fn workspace(input: &[u8]) {
     for (i, (path, bytes)) in files.iter().enumerate() {
         sys.put(Path::new("/w").join(path), if i == replaced { content } else { bytes });
     }
-    let options = || Options {
-        workspace: "/w".into(),
-        store: "/w/.floe".into(),
-        out: "/w/floe-out".into(),
-        cwd: WsPath::ROOT,
-        labels: vec!["//...".into()],
-        settings: Settings {
+    let options = || {
+        let settings = Settings {
             floe_version: "0.1.0".into(),
             source_date_epoch: 0,
             standalone: false,
             today: "2026-01-01".into(),
-        },
-        jobs: 1,
+        };
+        Options::at("/w", settings)
     };
     if let Ok(mut session) = Session::open(sys.clone(), options()) {
         let _ = session.build();

@@ -420,6 +420,23 @@ impl Session {
     }
 }
 
+impl Options {
+    /// A build of everything in `workspace`, with its store and outputs where
+    /// floe keeps them by default, on one thread.
+    pub fn at(workspace: impl Into<PathBuf>, settings: Settings) -> Options {
+        let workspace = workspace.into();
+        Options {
+            store: workspace.join(discover::STORE_DIR),
+            out: workspace.join(discover::OUT_DIR),
+            workspace,
+            cwd: WsPath::ROOT,
+            labels: vec!["//...".into()],
+            settings,
+            jobs: 1,
+        }
+    }
+}
+
 impl Session {
     /// `floe clean LABELS`: removes the outputs the selected packages' last
     /// builds wrote, and the directories that leaves empty; returns how many
@@ -963,20 +980,9 @@ plugins:
     }
 
     fn build_on(sys: &Arc<MemorySystem>, today: &str) -> Report {
-        let options = Options {
-            workspace: "/w".into(),
-            store: "/w/.floe".into(),
-            out: "/w/floe-out".into(),
-            cwd: WsPath::ROOT,
-            labels: vec!["//...".into()],
-            settings: Settings {
-                floe_version: "test".into(),
-                source_date_epoch: 0,
-                standalone: false,
-                today: today.into(),
-            },
-            jobs: 2,
-        };
+        let settings =
+            Settings { floe_version: "test".into(), source_date_epoch: 0, standalone: false, today: today.into() };
+        let options = Options { jobs: 2, ..Options::at("/w", settings) };
         Session::open(sys.clone(), options).unwrap().build().unwrap()
     }
 

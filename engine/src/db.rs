@@ -186,8 +186,7 @@ pub fn parsed_manifest(db: &dyn Db, file: SourceFile) -> Arc<Parsed<Manifest>> {
 /// the text written there, as the manifest's own keys are (see `floe_schemas::load`).
 fn read_plugin_config_as_written(loaded: &mut Loaded<Manifest>, bytes: &[u8]) {
     let (Some(node), Some(_)) = (loaded.node.as_mut(), loaded.value.as_ref()) else { return };
-    let text = std::str::from_utf8(bytes).unwrap_or_default();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = floe_schemas::yaml::source_text(bytes);
     let mut offsets = Vec::new();
     if let Some(NodeKind::Map(selections)) = node.get("plugins").map(|n| &n.kind) {
         for (key, selection) in selections {
@@ -300,7 +299,8 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
     }
 }
 
-/// A product's dbt project: its models and property files under `models/`.
+/// A product's dbt project: its models, property files, seeds and snapshots,
+/// under the paths its `dbt_project.yml` configures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DbtModels {
     pub project: floe_rules::dbt::Project,

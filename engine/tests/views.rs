@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use floe_engine::db::{self, Package};
 use floe_engine::layout::PackageKind;
-use floe_engine::{MemorySystem, Options, Session, Settings, WsPath};
+use floe_engine::{MemorySystem, Options, Session, Settings};
 use floe_rules::orchestration::{definitions, job_spec, secret_env_of};
 use floe_rules::{helm, profile};
 use floe_schemas::FloeSpec;
@@ -38,20 +38,9 @@ fn load(sys: &MemorySystem, src: &Path, dst: &Path) {
 fn session(example: &Path) -> Session {
     let sys = Arc::new(MemorySystem::new());
     load(&sys, example, Path::new("/w"));
-    let options = Options {
-        workspace: "/w".into(),
-        store: "/w/.floe".into(),
-        out: "/w/floe-out".into(),
-        cwd: WsPath::ROOT,
-        labels: vec!["//...".into()],
-        settings: Settings {
-            floe_version: "test".into(),
-            source_date_epoch: 0,
-            standalone: false,
-            today: "2026-01-01".into(),
-        },
-        jobs: 1,
-    };
+    let settings =
+        Settings { floe_version: "test".into(), source_date_epoch: 0, standalone: false, today: "2026-01-01".into() };
+    let options = Options::at("/w", settings);
     let mut s = Session::open(sys, options).unwrap();
     s.ensure_db();
     s

@@ -238,7 +238,7 @@ pub fn explanation(code: Code) -> &'static str {
              package). dbt would fail to compile it. Reported under the platform's enforcement level."
         }
         Code::UndefinedSource => {
-            "A model's SQL calls `source('x', 'y')` but no property file under `models/` declares \
+            "A model's SQL calls `source('x', 'y')` but no property file of the project declares \
              source `x` with table `y`. Declare it (`sources:`), so its freshness and tests are \
              governed too. Reported under the platform's enforcement level."
         }

@@ -62,9 +62,7 @@ pub fn load<T: Document>(file: &str, bytes: &[u8]) -> Loaded<T> {
     let mut diagnostics = Vec::new();
     T::extra_checks(&node, file, &mut diagnostics);
     let mut node = node;
-    // The text the spans point into: what `yaml::parse` read.
-    let text = std::str::from_utf8(bytes).unwrap_or_default();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = yaml::source_text(bytes);
     let mut checker = check::Checker::new(T::schema(), file).with_text(text);
     checker.check_document(&node);
     node.read_as_text(&checker.as_text, text);

@@ -260,8 +260,18 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Node, Diagnostic> {
             .at(file, Span { line, column, offset: e.valid_up_to() as u32, len: 1 })
             .with_help("save the file as UTF-8")
     })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = without_bom(text);
     tree::document(&mut events::Live::new(text)).map_err(|fail| at_the_tab(fail.diagnostic(file), text))
+}
+
+/// The text of `bytes` that [`parse`] reads and spans point into: without a
+/// byte-order mark (empty when it is not UTF-8, which `parse` reports).
+pub fn source_text(bytes: &[u8]) -> &str {
+    without_bom(std::str::from_utf8(bytes).unwrap_or_default())
+}
+
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// A tab where YAML wants indentation is reported at the tab itself (the
