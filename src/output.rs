@@ -94,6 +94,16 @@ impl Printer {
         Printer { format, verbosity, color }
     }
 
+    /// A warning about how floe was called (not about the workspace: that is
+    /// a diagnostic), on stderr unless quiet.
+    pub fn warn(&self, message: &str) -> Result<(), WriteError> {
+        if self.verbosity == Verbosity::Quiet {
+            return Ok(());
+        }
+        let (on, off) = if self.color { ("\x1b[1;33m", "\x1b[0m") } else { ("", "") };
+        err(&format!("{on}warning{off}: {message}\n"))
+    }
+
     /// Renders diagnostics on stderr with source snippets read from `root`.
     pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) -> Result<(), WriteError> {
         if self.format != Format::Human {

@@ -333,12 +333,51 @@ fn python_flags_write_yaml_reports_and_definitions() {
     assert_eq!(names, ["compiled_artifacts.json"]);
 }
 
+/// `--output-format configmap`: a v1 ConfigMap whose `values.yaml` is the
+/// compiled artifacts, where the Python command writes it unless told.
+#[test]
+fn configmap_output_holds_the_compiled_artifacts() {
+    let ws = workspace("centralized");
+    let base = ["platform", "compile", "-s", "orders/floe.yaml", "-m", "manifest.yaml", "--skip-contracts"];
+    let r = floe(ws.path(), &[&base[..], &["-o", "a.json"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let artifacts = read_json(&ws.path().join("a.json"));
+    let r = floe(ws.path(), &[&base[..], &["--output-format", "configmap", "--namespace", "floe-sales"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = ws.path().join("target/floe-compiled-values.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: floe-compiled-values\n  namespace: floe-sales\ndata:\n  values.yaml: |\n    "), "{text}");
+    let cm = floe_schemas::yaml::parse("cm.yaml", text.as_bytes()).unwrap().to_json();
+    let values = cm["data"]["values.yaml"].as_str().unwrap();
+    assert_eq!(floe_schemas::yaml::parse("values.yaml", values.as_bytes()).unwrap().to_json(), artifacts);
+    // Named, without a namespace, at a path of its own; the same bytes every time.
+    let named = [&base[..], &["--output-format=configmap", "--configmap-name", "sales.orders-values", "-o", "cm.yaml"]]
+        .concat();
+    assert_eq!(floe(ws.path(), &named).code, 0);
+    let text = std::fs::read(ws.path().join("cm.yaml")).unwrap();
+    let cm = floe_schemas::yaml::parse("cm.yaml", &text).unwrap().to_json();
+    assert_eq!(cm["metadata"], serde_json::json!({"name": "sales.orders-values"}));
+    assert_eq!(floe(ws.path(), &named).code, 0);
+    assert_eq!(std::fs::read(ws.path().join("cm.yaml")).unwrap(), text);
+    // A ConfigMap flag without the ConfigMap format is said to do nothing.
+    let r = floe(ws.path(), &[&base[..], &["--namespace", "floe-sales"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: --configmap-name and --namespace are only used with --output-format configmap"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// What the command cannot do is a usage error (exit 2) that writes nothing.
 #[test]
 fn usage_errors_exit_2_and_write_nothing() {
     let ws = workspace("centralized");
     let cases: &[&[&str]] = &[
-        &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--output-format", "configmap"],
+        &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--output-format", "toml"],
+        &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--drift-detection"],
+        &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--output-format=configmap", "--configmap-name", "Values"],
+        &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--output-format=configmap", "--namespace", "a.b"],
         &["-s", "orders/floe.yaml", "-m", "manifest.yaml", "--enforcement-report", "r", "--enforcement-format", "pdf"],
         &["-m", "manifest.yaml"],
         &["-s", "orders", "-m", "manifest.yaml"],

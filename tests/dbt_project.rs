@@ -1,5 +1,6 @@
 //! dbt projects as they are: the paths `dbt_project.yml` configures, seeds and
-//! snapshots that `ref()` names, package refs, and dbt's own output left alone.
+//! snapshots that `ref()` names, vars, declared packages and refs to their
+//! models, and dbt's own output left alone.
 #![allow(clippy::disallowed_methods)] // tests write dbt projects on disk
 
 mod common;
@@ -43,6 +44,7 @@ fn refs_to_seeds_snapshots_and_packages_are_not_unknown_models() {
             "{% snapshot labels_snapshot %}\nselect * from {{ ref('raw_labels') }}\n{% endsnapshot %}\n",
         );
         write(&p.join("seeds/properties.yml"), "version: 2\nseeds:\n  - name: documented_only\n");
+        write(&p.join("packages.yml"), "packages:\n  - package: dbt-labs/dbt_utils\n    version: [\">=1.0.0\"]\n");
         write(
             &p.join("models/stg_example.sql"),
             "select id, label from {{ ref('raw_labels') }}\n\
@@ -99,4 +101,109 @@ fn transforms_without_a_dbt_project_are_an_error() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("error[E0607]: 2 transforms but no dbt project beside `floe.yaml`"), "{}", r.stderr);
     assert!(!ws.path().join("floe-out/example/definitions.py").exists(), "no job that would run dbt on nothing");
+}
+
+/// The messages of a build's diagnostics with `code`.
+fn messages(ws: &Path, code: &str) -> Vec<String> {
+    let report = floe(ws, &["build", "--format", "json"]).json();
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .map(|d| d["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_ref_through_a_var_is_read_through_dbt_project_yml() {
+    let ws = scaffold(|p| {
+        edit(&p.join("dbt_project.yml"), |t| {
+            format!(
+                "{t}vars:\n  staged: stg_wrong\n  example:\n    staged: stg_example\n  other_package:\n    more: x\n"
+            )
+        });
+        write(
+            &p.join("models/fct_example.sql"),
+            "select id, label from {{ ref(var('staged')) }}\njoin {{ ref(var('unset', 'stg_example')) }} using (id)\n",
+        );
+    });
+    // The var scoped to the project wins over the global one.
+    assert_eq!(findings(ws.path()), (0, Vec::new()));
+    let sql = ws.path().join("example/models/fct_example.sql");
+    edit(&sql, |t| t.replace("var('unset', 'stg_example')", "var('unset')"));
+    let r = floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "error[E0608]: model `fct_example` refs the model named by var `unset`, which dbt_project.yml does not define"
+        ),
+        "{}",
+        r.stderr
+    );
+    // The caret sits under the var's name.
+    assert!(r.stderr.contains("fct_example.sql:2:"), "{}", r.stderr);
+    edit(&sql, |t| t.replace("var('unset')", "var('unset', 'stg_exampel')"));
+    assert_eq!(
+        messages(ws.path(), "E0604"),
+        [
+            "model `fct_example` refs `stg_exampel` (the value of var `unset`), which is no model, seed or snapshot of the project"
+        ]
+    );
+    // An edit of the vars alone reaches the models that read them.
+    edit(&sql, |t| t.replace("var('unset', 'stg_exampel')", "var('staged')"));
+    assert_eq!(findings(ws.path()), (0, Vec::new()));
+    edit(&ws.path().join("example/dbt_project.yml"), |t| {
+        t.replace("    staged: stg_example\n", "    staged: stg_gone\n")
+    });
+    assert_eq!(
+        messages(ws.path(), "E0604"),
+        ["model `fct_example` refs `stg_gone` (the value of var `staged`), which is no model, seed or snapshot of the project";
+            2]
+    );
+}
+
+#[test]
+fn models_of_declared_packages_may_be_named() {
+    let ws = scaffold(|p| {
+        write(
+            &p.join("models/fct_example.sql"),
+            "select id, label from {{ ref('stg_example') }}\n\
+             join {{ ref('stripe__customers') }} using (id)\n\
+             join {{ ref('dbt_utils', 'date_spine') }} using (id)\n\
+             join {{ ref('example', 'stg_example') }} using (id)\n",
+        );
+    });
+    // Without packages, a model of none is unknown.
+    assert_eq!(
+        messages(ws.path(), "E0604"),
+        [
+            "model `fct_example` refs `stripe__customers`, which is no model, seed or snapshot of the project",
+            "model `fct_example` refs `date_spine` of package `dbt_utils`, which the project does not declare",
+        ]
+    );
+    // Declaring them is an edit floe sees, in the incremental build as in a clean one.
+    let packages = ws.path().join("example/packages.yml");
+    write(
+        &packages,
+        "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n  - package: fivetran/stripe\n    version: 0.15.0\n",
+    );
+    assert_eq!(findings(ws.path()), (0, Vec::new()));
+    assert_eq!(floe(ws.path(), &["clean"]).code, 0);
+    assert_eq!(findings(ws.path()), (0, Vec::new()));
+    // A package name that is none of those declared, and a near miss of a model of the project.
+    let sql = ws.path().join("example/models/fct_example.sql");
+    edit(&sql, |t| {
+        t.replace("ref('dbt_utils'", "ref('dbt_utlis'").replace("ref('stg_example') }}\n", "ref('stg_exampel') }}\n")
+    });
+    let r = floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `dbt_utils`?"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `stg_example`? (a model of a package"), "{}", r.stderr);
+    // A package known only by where it lives may be any name.
+    edit(&packages, |t| format!("{t}  - git: https://github.com/example/dbt-helpers.git\n    revision: 1.0.0\n"));
+    assert_eq!(
+        messages(ws.path(), "E0604"),
+        ["model `fct_example` refs `stg_exampel`, which is no model, seed or snapshot of the project"]
+    );
 }

@@ -241,6 +241,8 @@ pub struct DbtProject {
     pub version: Option<String>,
     /// Where its models, seeds and snapshots are (`model-paths`, …).
     pub paths: floe_rules::dbt::Paths,
+    /// Its name and vars.
+    pub settings: floe_rules::dbt::Settings,
     pub normal: Option<Hash>,
     pub diagnostics: Vec<Diagnostic>,
     pub io_error: Option<IoError>,
@@ -257,6 +259,7 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
                 profile: None,
                 version: None,
                 paths: Default::default(),
+                settings: Default::default(),
                 normal: None,
                 diagnostics: Vec::new(),
                 io_error,
@@ -283,15 +286,18 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
                 );
             }
             let paths = floe_rules::dbt::Paths::of(&node);
+            let settings = floe_rules::dbt::Settings::of(&node);
             // The profile name reaches the outputs, the version the enforcement
-            // report, the paths which files are read.
-            let normal = Some(Hash::of_json(&(&profile, &version, &paths)));
-            Arc::new(DbtProject { profile, version, paths, normal, diagnostics, io_error: None })
+            // report, the paths which files are read, the name and vars what
+            // `ref()` calls name.
+            let normal = Some(Hash::of_json(&(&profile, &version, &paths, &settings)));
+            Arc::new(DbtProject { profile, version, paths, settings, normal, diagnostics, io_error: None })
         }
         Err(d) => Arc::new(DbtProject {
             profile: None,
             version: None,
             paths: Default::default(),
+            settings: Default::default(),
             normal: None,
             diagnostics: vec![d],
             io_error: None,
@@ -316,13 +322,17 @@ pub struct DbtModels {
 fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
     let ws = pkg.workspace(db);
     let info = &ws.layout(db).packages[pkg.index(db)];
-    let mut out =
-        DbtModels { project: Default::default(), secrets: Secrets::default(), diagnostics: Vec::new(), io_error: None };
-    let scanner = scanner(db, pkg);
-    let paths = match dbt_file(db, pkg) {
-        Some(f) => dbt_project(db, f).paths.clone(),
+    let (paths, settings) = match dbt_file(db, pkg) {
+        Some(f) => (dbt_project(db, f).paths.clone(), dbt_project(db, f).settings.clone()),
         None => Default::default(),
     };
+    let mut out = DbtModels {
+        project: floe_rules::dbt::Project::new(settings),
+        secrets: Secrets::default(),
+        diagnostics: Vec::new(),
+        io_error: None,
+    };
+    let scanner = scanner(db, pkg);
     for path in &info.models {
         let rel = path.as_str().strip_prefix(info.dir.as_str()).map_or(path.as_str(), |r| r.trim_start_matches('/'));
         let Some(role) = paths.role(rel) else { continue };
@@ -344,8 +354,9 @@ fn dbt_models(db: &dyn Db, pkg: Package) -> DbtModels {
             (Role::Model, "sql") => out.project.add_sql(path.as_str(), &text),
             (Role::Seed, "csv") => out.project.add_seed(path.as_str()),
             (Role::Snapshot, "sql") => out.project.add_snapshots(&text),
-            (Role::Model | Role::Seed | Role::Snapshot, "yml" | "yaml") => {
+            (Role::Model | Role::Seed | Role::Snapshot | Role::Packages, "yml" | "yaml") => {
                 match floe_schemas::yaml::parse(path.as_str(), &bytes) {
+                    Ok(node) if role == Role::Packages => out.project.add_packages(&node),
                     Ok(node) => out.project.add_properties(path.as_str(), floe_rules::dbt::properties(&node)),
                     Err(d) => out.diagnostics.push(d),
                 }

@@ -281,8 +281,10 @@ fn recorded(dir: &WsPath, name: &str) -> bool {
     is_package_file(name) || is_dbt_source(name) || crate::layout::is_plugin_dir(dir)
 }
 
+/// Package files, and the files beside `dbt_project.yml` that declare its
+/// packages (recorded wherever they are; the layout keeps those of a project).
 fn is_package_file(name: &str) -> bool {
-    matches!(name, MANIFEST | SPEC | DBT_PROJECT)
+    matches!(name, MANIFEST | SPEC | DBT_PROJECT) || floe_rules::dbt::PACKAGE_FILES.contains(&name)
 }
 
 fn not_regular(path: WsPath, kind: FileKind) -> Problem {

@@ -103,9 +103,17 @@ impl Layout {
             };
         }
         // Each dbt source belongs to the dbt project it lies below (the
-        // nearest `dbt_project.yml` above its directory); others are not read.
+        // nearest `dbt_project.yml` above its directory), and so do the files
+        // beside it that declare its packages; others are not read.
         let mut by_project: std::collections::BTreeMap<WsPath, Vec<WsPath>> = Default::default();
         for f in sources {
+            // The files declaring a project's packages lie beside its `dbt_project.yml`.
+            if floe_rules::dbt::PACKAGE_FILES.contains(&f.file_name())
+                && let Some(dir) = f.parent().filter(|d| dbt.contains(d))
+            {
+                by_project.entry(dir).or_default().push(f);
+                continue;
+            }
             let mut up = f.parent().and_then(|d| d.parent());
             while let Some(d) = up.take_if(|d| !dbt.contains(d)) {
                 up = d.parent();

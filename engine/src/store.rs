@@ -36,7 +36,7 @@ use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 8;
+pub const STORE_VERSION: u32 = 9;
 
 /// The first bytes of a state file and of an index.
 const STATE_MAGIC: &[u8; 8] = b"floeSTAT";

@@ -510,7 +510,6 @@ impl<'a> Context<'a> {
 
     /// Transforms and models, both ways, and `dependsOn` against `ref()`.
     fn cross_check(&self, out: &mut Vec<Issue>) {
-        let url = |c: Code| format!("https://floe.dev/reference/errors#{}", c.as_str().to_ascii_lowercase());
         let spec_file = self.input.spec_file;
         for (name, (i, t)) in &self.transforms {
             let Some(model) = self.models.get(name).filter(|m| m.sql.is_some()) else {
@@ -537,7 +536,7 @@ impl<'a> Context<'a> {
             let declared: BTreeSet<&str> = t.depends_on.iter().flatten().map(String::as_str).collect();
             let mut referenced = BTreeSet::new();
             for dep in deps {
-                if let Dependency::Ref { package: None, model: m, span } = dep {
+                if let Dependency::Ref { package: None, model: m, span, .. } = dep {
                     referenced.insert(m.as_str());
                     if self.transforms.contains_key(m.as_str()) && !declared.contains(m.as_str()) {
                         let mut f = Issue::new(
@@ -612,33 +611,29 @@ impl<'a> Context<'a> {
             let Some((sql_file, deps)) = &m.sql else { continue };
             for dep in deps {
                 match dep {
-                    Dependency::Ref { package: None, model, span }
-                        if !self.models.contains_key(model.as_str()) && !self.input.project.has_node(model) =>
-                    {
-                        let project = self.input.project;
-                        let nodes = self.models.keys().copied().chain(project.seeds.iter().map(String::as_str));
-                        let help = match diag::suggest(model, nodes.chain(project.snapshots.iter().map(String::as_str)))
-                        {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => {
-                                "ref() names a model, seed or snapshot of this project, or `ref('package', 'model')`"
-                                    .to_owned()
-                            }
-                        };
+                    Dependency::Ref { package, model, var, span } => {
+                        if let Some(issue) = self.unknown_ref(name, package.as_deref(), model, var.as_deref()) {
+                            out.push(issue.at(Some((sql_file.clone(), *span))));
+                        }
+                    }
+                    Dependency::Var { name: var, default: None, span } => {
                         out.push(
                             Issue::new(
-                                Code::UnknownModel,
+                                Code::UndefinedVar,
                                 PolicyKind::Semantic,
                                 name,
-                                format!(
-                                    "model `{name}` refs `{model}`, which is no model, seed or snapshot of the project"
-                                ),
+                                format!("model `{name}` refs the model named by var `{var}`, which dbt_project.yml does not define"),
                             )
-                            .expect(
-                                format!("a model '{model}' in this project"),
-                                format!("ref('{model}') resolves to nothing"),
+                            .expect(format!("var `{var}` under `vars:` in dbt_project.yml"), "not defined, and no default")
+                            .fix(
+                                match diag::suggest(var, self.input.project.settings.vars.keys().map(String::as_str)) {
+                                    Some(s) => format!("did you mean var `{s}`?"),
+                                    None => format!(
+                                        "define it (`vars: {{{var}: <model>}}`), or give a default: `ref(var('{var}', '<model>'))`"
+                                    ),
+                                },
+                                url(Code::UndefinedVar),
                             )
-                            .fix(help, "https://floe.dev/docs/enforcement/semantic#missing-ref")
                             .at(Some((sql_file.clone(), *span))),
                         );
                     }
@@ -674,7 +669,7 @@ impl<'a> Context<'a> {
             let next = cycle[1 % cycle.len()];
             let m = self.models[first];
             let span = m.sql.iter().flat_map(|(_, deps)| deps).find_map(|d| match d {
-                Dependency::Ref { package: None, model, span } if model == next => Some(*span),
+                Dependency::Ref { package: None, model, span, .. } if model == next => Some(*span),
                 _ => None,
             });
             let path: Vec<&str> = cycle.iter().copied().chain([first]).collect();
@@ -694,6 +689,62 @@ impl<'a> Context<'a> {
                 .at(self.sql_file(m).map(|(f, s)| (f, span.unwrap_or(s)))),
             );
         }
+    }
+
+    /// The finding for a `ref()` that names nothing dbt could resolve. A
+    /// one-argument `ref()` may name a model of a declared package, which floe
+    /// does not read: such a name is reported only when it is close to one of
+    /// this project's (a typo, most likely).
+    fn unknown_ref(&self, name: &str, package: Option<&str>, model: &str, var: Option<&str>) -> Option<Issue> {
+        let project = self.input.project;
+        let packages = project.packages.as_ref();
+        let shown = match var {
+            Some(var) => format!("`{model}` (the value of var `{var}`)"),
+            None => format!("`{model}`"),
+        };
+        if let Some(package) = package {
+            // Another package's model: only the package's name can be checked.
+            if packages.is_some_and(|p| p.may_be(package)) {
+                return None;
+            }
+            let known = packages.map(|p| p.names.iter().map(String::as_str)).into_iter().flatten();
+            let help = match diag::suggest(package, known.chain(project.settings.name.as_deref())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("declare the package in packages.yml, or name only the model: `ref('{model}')`"),
+            };
+            let message =
+                format!("model `{name}` refs {shown} of package `{package}`, which the project does not declare");
+            return Some(
+                Issue::new(Code::UnknownModel, PolicyKind::Semantic, name, message)
+                    .expect(format!("a package `{package}` in packages.yml"), "no such package")
+                    .fix(help, "https://floe.dev/docs/enforcement/semantic#missing-ref"),
+            );
+        }
+        if self.models.contains_key(model) || project.has_node(model) {
+            return None;
+        }
+        let nodes = self.models.keys().copied().chain(project.seeds.iter().map(String::as_str));
+        let suggestion = diag::suggest(model, nodes.chain(project.snapshots.iter().map(String::as_str)));
+        let help = match (suggestion, packages) {
+            (None, Some(_)) => return None,
+            (Some(s), None) => format!("did you mean `{s}`?"),
+            (Some(s), Some(_)) => {
+                format!("did you mean `{s}`? (a model of a package is named with it: `ref('<package>', '{model}')`)")
+            }
+            (None, None) => {
+                "ref() names a model, seed or snapshot of this project, or `ref('package', 'model')`".to_owned()
+            }
+        };
+        Some(
+            Issue::new(
+                Code::UnknownModel,
+                PolicyKind::Semantic,
+                name,
+                format!("model `{name}` refs {shown}, which is no model, seed or snapshot of the project"),
+            )
+            .expect(format!("a model '{model}' in this project"), format!("ref('{model}') resolves to nothing"))
+            .fix(help, "https://floe.dev/docs/enforcement/semantic#missing-ref"),
+        )
     }
 
     /// Each strongly connected set of models, as a path starting at its
@@ -1436,4 +1487,9 @@ pub fn is_date(s: &str) -> bool {
 /// The UTC date of seconds since the Unix epoch, as `YYYY-MM-DD`.
 pub fn date_of(epoch_secs: i64) -> String {
     crate::rfc3339(epoch_secs)[..10].to_owned()
+}
+
+/// Where the error reference explains `code`.
+fn url(code: Code) -> String {
+    format!("https://floe.dev/reference/errors#{}", code.as_str().to_ascii_lowercase())
 }

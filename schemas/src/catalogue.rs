@@ -252,6 +252,13 @@ pub fn explanation(code: Code) -> &'static str {
              build them, and the job floe generates would run dbt on an empty project. Add the dbt \
              project beside `floe.yaml`; `floe new product` scaffolds one."
         }
+        Code::UndefinedVar => {
+            "A model's SQL calls `ref(var('x'))`, and `x` is neither under `vars:` in \
+             `dbt_project.yml` (globally or scoped to the project) nor given a default \
+             (`var('x', 'model')`). dbt fails to compile such a model (\"Required var 'x' not found\"), and \
+             the job floe generates passes no `--vars`. floe reads a defined var as the model it \
+             names and checks that ref like any other. Reported under the platform's enforcement level."
+        }
         Code::NamingViolation => {
             "A model name does not follow `governance.naming`: `medallion` wants `bronze_`, `silver_` or \
              `gold_` and a lowercase rest; `kimball` wants `dim_`, `fact_` or `bridge_`; `custom` wants \

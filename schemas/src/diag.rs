@@ -109,6 +109,7 @@ codes! {
     UndefinedSource = "E0605", "A `source()` that no property file declares";
     ModelCycle = "E0606", "dbt models depend on one another in a cycle";
     TransformsWithoutProject = "E0607", "A product with transforms and no dbt project";
+    UndefinedVar = "E0608", "A `ref(var('x'))` whose var `dbt_project.yml` does not define";
     NamingViolation = "E0701", "A model name that breaks the platform's naming convention";
     UnsafePattern = "E0702", "A naming or secret pattern that is invalid or could backtrack catastrophically";
     CoverageBelowThreshold = "E0710", "A model's column test coverage is below its threshold";

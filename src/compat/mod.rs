@@ -3,11 +3,18 @@
 //!
 //! It takes the same flags: `-s/--spec`, `-m/--manifest`, `-o/--output` (the
 //! compiled artifacts' file, `target/compiled_artifacts.json` unless given),
-//! `--output-format json|yaml`, `--enforcement-report FILE` with
-//! `--enforcement-format json|sarif|html`, and `--generate-definitions` (the
-//! orchestrator's definitions beside the output). An `--output` that is an
-//! existing directory receives every output of the product, as `floe build`
-//! writes them.
+//! `--output-format json|yaml|configmap` (the last a Kubernetes ConfigMap
+//! holding them as `values.yaml`, named by `--configmap-name`, in
+//! `--namespace` if given), `--enforcement-report FILE` with
+//! `--enforcement-format json|sarif|html`, `--generate-definitions` (the
+//! orchestrator's definitions beside the output) and `--skip-contracts`
+//! (nothing to skip: compiling never reaches live infrastructure). An
+//! `--output` that is an existing directory receives every output of the
+//! product, as `floe build` writes them.
+//!
+//! `--drift-detection` compares contracts with live tables, which needs a
+//! database connection; compiling never opens one, so it is refused (the
+//! product's job detects drift, as `governance.data_contracts` configures).
 //!
 //! One product is compiled against one manifest outside any workspace. The
 //! files are placed in an in-memory workspace and built there like any other
@@ -58,12 +65,54 @@ pub struct CompileArgs {
     /// Also write the orchestrator's definitions (definitions.py, …) beside the compiled artifacts
     #[arg(long)]
     pub generate_definitions: bool,
+    /// The ConfigMap's `metadata.name` (with `--output-format configmap`)
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONFIGMAP, value_parser = configmap_name)]
+    pub configmap_name: String,
+    /// The ConfigMap's `metadata.namespace` (with `--output-format configmap`), omitted unless given
+    #[arg(long, value_name = "NAMESPACE", value_parser = namespace)]
+    pub namespace: Option<String>,
+    /// Accepted as the Python command takes it: compiling checks data contracts against the
+    /// workspace only, never against live infrastructure, so there is nothing to skip
+    #[arg(long)]
+    pub skip_contracts: bool,
+    /// Refused: drift is detected against live tables, and compiling connects to no database
+    #[arg(long, hide = true)]
+    pub drift_detection: bool,
+}
+
+pub const DEFAULT_CONFIGMAP: &str = "floe-compiled-values";
+
+/// A Kubernetes object name (a DNS-1123 subdomain), as the API server checks it.
+fn configmap_name(s: &str) -> Result<String, String> {
+    let ok = s.len() <= 253 && !s.is_empty() && s.split('.').all(dns_label);
+    ok.then(|| s.to_owned()).ok_or_else(|| {
+        "a ConfigMap name is lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit, \
+         at most 253 characters"
+            .to_owned()
+    })
+}
+
+/// A namespace name (a DNS-1123 label).
+fn namespace(s: &str) -> Result<String, String> {
+    (dns_label(s) && s.len() <= 63).then(|| s.to_owned()).ok_or_else(|| {
+        "a namespace is lowercase letters, digits and `-`, starting and ending with a letter or digit, \
+         at most 63 characters"
+            .to_owned()
+    })
+}
+
+fn dns_label(s: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    edge(s.chars().next())
+        && edge(s.chars().next_back())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ArtifactsFormat {
     Json,
     Yaml,
+    Configmap,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -77,6 +126,17 @@ pub enum ReportFormat {
 const OUT: &str = "/out";
 
 pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), Failure> {
+    if args.drift_detection {
+        return Err(Failure::Usage(
+            "--drift-detection compares contracts with live tables, and compiling connects to no database; \
+             the product's job detects drift as `governance.data_contracts.drift_detection` configures"
+                .to_owned(),
+        ));
+    }
+    let configmap = args.output_format == ArtifactsFormat::Configmap;
+    if !configmap && (args.configmap_name != DEFAULT_CONFIGMAP || args.namespace.is_some()) {
+        printer.warn("--configmap-name and --namespace are only used with --output-format configmap")?;
+    }
     let base = crate::cli::base_dir(cli)?;
     // Paths are shown relative to `base`; both sides are link-free.
     let base = crate::system::canonicalize(&base).unwrap_or(base);

@@ -1,5 +1,5 @@
 //! What `platform compile` writes: the compiled artifacts where `--output`
-//! says, in JSON or YAML; the governance report and the orchestrator's
+//! says, in JSON, YAML or a Kubernetes ConfigMap; the governance report and the orchestrator's
 //! definitions when asked; or, for an `--output` that is a directory, every
 //! output of the product as `floe build` writes it.
 
@@ -30,15 +30,21 @@ pub fn plan(base: &Path, args: &CompileArgs, produced: &BTreeMap<String, Vec<u8>
     let output = |name: &str| produced.get(name).cloned().expect("a product that builds has its outputs");
     let artifacts = match args.output_format {
         ArtifactsFormat::Json => output(ARTIFACTS),
-        ArtifactsFormat::Yaml => {
+        ArtifactsFormat::Yaml | ArtifactsFormat::Configmap => {
             let value: serde_json::Value =
                 serde_json::from_slice(&output(ARTIFACTS)).expect("compiled artifacts are JSON");
-            floe_rules::emit::yaml(&value).into_bytes()
+            let yaml = floe_rules::emit::yaml(&value);
+            match args.output_format {
+                ArtifactsFormat::Configmap => configmap(&args.configmap_name, args.namespace.as_deref(), &yaml),
+                _ => yaml,
+            }
+            .into_bytes()
         }
     };
-    let extension = match args.output_format {
-        ArtifactsFormat::Json => "json",
-        ArtifactsFormat::Yaml => "yaml",
+    let default_name = match args.output_format {
+        ArtifactsFormat::Json => "compiled_artifacts.json",
+        ArtifactsFormat::Yaml => "compiled_artifacts.yaml",
+        ArtifactsFormat::Configmap => "floe-compiled-values.yaml",
     };
     let mut plan = Vec::new();
     match args.output.as_deref().filter(|o| is_dir(&base.join(o))) {
@@ -50,11 +56,11 @@ pub fn plan(base: &Path, args: &CompileArgs, produced: &BTreeMap<String, Vec<u8>
                     plan.push(Planned { dir: dir.clone(), rel: rel.clone(), bytes: bytes.clone(), what: "an output" });
                 }
             }
-            let rel = format!("compiled_artifacts.{extension}");
+            let rel = default_name.to_owned();
             plan.push(Planned { dir, rel, bytes: artifacts, what: "the compiled artifacts" });
         }
         None => {
-            let default = PathBuf::from(format!("target/compiled_artifacts.{extension}"));
+            let default = Path::new("target").join(default_name);
             let file = base.join(args.output.as_deref().unwrap_or(&default));
             let (dir, rel) = split(&file)?;
             if args.generate_definitions {
@@ -87,6 +93,24 @@ pub fn plan(base: &Path, args: &CompileArgs, produced: &BTreeMap<String, Vec<u8>
         }
     }
     Ok(plan)
+}
+
+/// A v1 ConfigMap holding the compiled artifacts' YAML as `data.values.yaml`,
+/// a literal block so it reads as written. `name` and `namespace` are DNS
+/// names (checked when parsed) and the emitter's lines never start with a
+/// space or hold a tab, so the block needs no indentation indicator.
+fn configmap(name: &str, namespace: Option<&str>, values: &str) -> String {
+    let mut out = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n");
+    if let Some(ns) = namespace {
+        out.push_str(&format!("  namespace: {ns}\n"));
+    }
+    out.push_str("data:\n  values.yaml: |\n");
+    for line in values.lines() {
+        out.push_str("    ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Writes the plan, each file at once (never half written); the paths written.
