@@ -207,3 +207,12 @@ fn models_of_declared_packages_may_be_named() {
         ["model `fct_example` refs `stg_exampel`, which is no model, seed or snapshot of the project"]
     );
 }
+
+#[test]
+fn a_bare_project_version_reaches_the_report_as_written() {
+    let ws = scaffold(|p| edit(&p.join("dbt_project.yml"), |t| t.replace("version: '0.1.0'", "version: 1.10")));
+    assert_eq!(findings(ws.path()), (0, Vec::new()));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("floe-out/example/enforcement.json")).unwrap()).unwrap();
+    assert_eq!(report["manifest_version"], "1.10");
+}

@@ -269,10 +269,13 @@ pub fn dbt_project(db: &dyn Db, file: SourceFile) -> Arc<DbtProject> {
     match floe_schemas::yaml::parse(path, &bytes) {
         Ok(node) => {
             let profile = node.get("profile").and_then(Node::as_str).map(str::to_owned);
-            // `version: '1.0.0'`, or a bare `version: 1.0` that YAML reads as a number.
-            let version = node.get("version").and_then(|v| match v.to_json() {
-                Value::String(s) => Some(s),
-                n @ Value::Number(_) => Some(n.to_string()),
+            // `version: '1.0.0'`, or a bare `version: 1.10`, read as written
+            // (YAML reads it as the number 1.1).
+            let version = node.get("version").and_then(|v| match &v.kind {
+                NodeKind::Str(s) => Some(s.clone()),
+                NodeKind::Int(_) | NodeKind::Float(_) => {
+                    floe_schemas::yaml::scalar_text(floe_schemas::yaml::source_text(&bytes), v.span)
+                }
                 _ => None,
             });
             let mut diagnostics = Vec::new();
