@@ -571,6 +571,7 @@ pub fn settings() -> Result<Settings, Failure> {
         source_date_epoch: source_date_epoch.unwrap_or(0),
         standalone: false,
         today,
+        rules: floe_rules::versions::CURRENT,
     })
 }
 

@@ -427,6 +427,7 @@ fn workspace(input: &[u8]) {
             source_date_epoch: 0,
             standalone: false,
             today: "2026-01-01".into(),
+            rules: Default::default(),
         };
         Options::at("/w", settings)
     };

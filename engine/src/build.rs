@@ -627,15 +627,7 @@ impl Context {
                             outputs.insert(name.clone(), store.put_object(bytes)?);
                         }
                         self.store_inputs(db, pkg, drv)?;
-                        store.put_action(&ActionEntry {
-                            key: drv.key,
-                            label: label.clone(),
-                            rule: drv.rule.to_owned(),
-                            rule_version: drv.rule_version,
-                            floe_version: self.options.settings.floe_version.clone(),
-                            inputs: drv.inputs.clone(),
-                            outputs,
-                        })?;
+                        store.put_action(&ActionEntry { drv: drv.record(), label: label.clone(), outputs })?;
                         (files.iter().map(|b| b.to_vec()).collect(), Status::Built)
                     }
                     Err(db::OutputError::Io(e)) => return Err(e),
@@ -670,7 +662,7 @@ impl Context {
             }
             return Ok(outcome);
         }
-        produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs, &self.options.settings)));
+        produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs)));
         let (outputs, written) = self.materialize(produced, previous)?;
         let mut written = written;
         if let Some(previous) = previous.filter(|_| whole) {
@@ -719,7 +711,7 @@ impl Context {
             if self.store.has_object(hash)? {
                 continue;
             }
-            let bytes = serde_json::to_vec(value).expect("JSON values serialize");
+            let bytes = crate::hash::canonical_json(value);
             // An input holding a value secret scanning found is not kept:
             // `floe why` then says less, and the store holds no secret.
             if secrets.iter().any(|v| bytes.windows(v.len()).any(|w| w == v.as_bytes())) {
@@ -912,24 +904,21 @@ struct PackageOutcome {
     failed: Option<WsPath>,
 }
 
-/// `floe.drv.json`: the derivations of a package, their inputs and keys.
-fn drv_record(dir: &WsPath, drvs: &[Derivation], settings: &Settings) -> Vec<u8> {
+/// `floe.drv.json`: a package's derivations, each its record and the key
+/// that record hashes to.
+fn drv_record(dir: &WsPath, drvs: &[Derivation]) -> Vec<u8> {
     let derivations: Vec<serde_json::Value> = drvs
         .iter()
         .map(|d| {
             serde_json::json!({
                 "target": label::target_label(dir, d.target),
-                "rule": d.rule,
-                "rule_version": d.rule_version,
                 "key": d.key,
-                "inputs": d.inputs,
-                "outputs": d.outputs,
+                "drv": d.record().to_value(),
             })
         })
         .collect();
     floe_rules::emit::json(&serde_json::json!({
         "package": label::package_label(dir),
-        "floe_version": settings.floe_version,
         "derivations": derivations,
     }))
 }
@@ -979,11 +968,64 @@ plugins:
         report
     }
 
+    fn settings(today: &str) -> Settings {
+        Settings {
+            floe_version: "test".into(),
+            source_date_epoch: 0,
+            standalone: false,
+            today: today.into(),
+            rules: Default::default(),
+        }
+    }
+
     fn build_on(sys: &Arc<MemorySystem>, today: &str) -> Report {
-        let settings =
-            Settings { floe_version: "test".into(), source_date_epoch: 0, standalone: false, today: today.into() };
+        build_with(sys, settings(today))
+    }
+
+    fn build_with(sys: &Arc<MemorySystem>, settings: Settings) -> Report {
         let options = Options { jobs: 2, ..Options::at("/w", settings) };
-        Session::open(sys.clone(), options).unwrap().build().unwrap()
+        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
+        assert!(!report.has_errors(), "{:?}", report.diagnostics);
+        report
+    }
+
+    /// The rules whose derivations a build built, each once.
+    fn built_rules(report: &Report) -> BTreeSet<&'static str> {
+        report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.rule).collect()
+    }
+
+    #[test]
+    fn a_new_floe_reuses_every_derivation_that_does_not_embed_its_version() {
+        let sys = workspace();
+        build_with(&sys, Settings { floe_version: "1.0.0".into(), ..settings("2026-01-01") });
+        let upgraded = build_with(&sys, Settings { floe_version: "1.1.0".into(), ..settings("2026-01-01") });
+        // The compiled artifacts and the SARIF report name the floe that
+        // wrote them; nothing else does.
+        assert_eq!(built_rules(&upgraded), BTreeSet::from(["floe.compiled-artifacts", "floe.enforcement"]));
+        assert_eq!(upgraded.count(Status::Reused), 10, "{:?}", upgraded.derivations);
+        let artifacts = sys.get(Path::new("/w/floe-out/sales/orders/compiled_artifacts.json")).unwrap();
+        assert!(String::from_utf8(artifacts).unwrap().contains("1.1.0"));
+    }
+
+    #[test]
+    fn bumping_a_rules_version_rebuilds_only_what_it_derives() {
+        let sys = workspace();
+        build(&sys);
+        let mut bumped = settings("1970-01-01");
+        bumped.rules.dbt_profile += 1;
+        // `floe why` says it is the rule, not an input.
+        let options =
+            Options { labels: vec!["//sales/orders:dbt-profile".into()], ..Options::at("/w", bumped.clone()) };
+        let why = crate::why::why(&mut Session::open(sys.clone(), options).unwrap()).unwrap();
+        let changes: Vec<&str> = why[0].inputs.iter().flat_map(|i| &i.leaves).map(|l| l.path.as_str()).collect();
+        assert_eq!(changes, ["rule: floe.dbt-profile version 2 → 3"]);
+        let report = build_with(&sys, bumped.clone());
+        assert_eq!(built_rules(&report), BTreeSet::from(["floe.dbt-profile"]));
+        assert_eq!(report.count(Status::Built), 3, "one profile per product");
+        // The profiles were built again to the same bytes: an incremental
+        // build writes what a clean one does.
+        let again = build_with(&sys, bumped);
+        assert_eq!(again.count(Status::Built), 0);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use floe_rules::product as checks;
 use floe_rules::resolve::{ResolvedPlatform, Tier};
 use floe_rules::secrets::InlineSecret;
-use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets, versions};
+use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets};
 
 use crate::rule;
 use floe_schemas::artifacts::Mode;
@@ -27,6 +27,7 @@ use floe_schemas::yaml::{LazyNode, Node, NodeKind};
 use floe_schemas::{FloeSpec, Loaded, Manifest};
 use serde_json::Value;
 
+use crate::drv::DrvRecord;
 use crate::hash::{Canonical, Hash};
 use crate::label::{self, Target};
 use crate::layout::{Layout, PackageKind};
@@ -86,14 +87,27 @@ pub struct Settings {
     /// override reads it, so only that product's record carries it (and its
     /// derivations see it through the enforcement result).
     pub today: String,
+    /// The rules' versions: [`floe_rules::versions::CURRENT`], except in
+    /// tests of what bumping one does.
+    pub rules: floe_rules::versions::Versions,
 }
 
 impl Settings {
+    /// What a package's record of its last evaluation holds under: the floe
+    /// version too, since a newer floe may evaluate the same files otherwise
+    /// (the keys of what it derives do not: see [`crate::drv`]).
     pub fn hash(&self) -> Hash {
-        Canonical::new("floe.settings.v1")
+        let v = &self.rules;
+        Canonical::new("floe.settings.v2")
             .str(&self.floe_version)
             .u64(self.source_date_epoch as u64)
             .u64(u64::from(self.standalone))
+            .u64(u64::from(v.compiled_artifacts))
+            .u64(u64::from(v.dbt_profile))
+            .u64(u64::from(v.enforcement))
+            .u64(u64::from(v.resolved_manifest))
+            .u64(u64::from(v.orchestration))
+            .u64(u64::from(v.platform_helm_values))
             .finish()
     }
 }
@@ -175,7 +189,7 @@ pub fn parsed_manifest(db: &dyn Db, file: SourceFile) -> Arc<Parsed<Manifest>> {
         raw
     });
     let normal = match (&loaded.value, &raw) {
-        (Some(_), Some(raw)) => Some(Hash::of_json(raw)),
+        (Some(_), Some(raw)) => Some(Hash::of_value(raw)),
         _ => None,
     };
     Arc::new(Parsed { loaded, raw, normal, secrets: secrets_found, io_error: None })
@@ -1070,7 +1084,7 @@ pub fn contracts(db: &dyn Db, pkg: Package) -> BTreeMap<String, Hash> {
     let Some(file) = file_of(db, ws, &info.file()) else { return BTreeMap::new() };
     let parsed = parsed_spec(db, file);
     let Some(spec) = &parsed.loaded.value else { return BTreeMap::new() };
-    spec.output_ports.iter().flatten().map(|p| (p.name.clone(), Hash::of_json(&checks::contract(spec, p)))).collect()
+    spec.output_ports.iter().flatten().map(|p| (p.name.clone(), Hash::of_value(&checks::contract(spec, p)))).collect()
 }
 
 /// One derivation: a target, the rule that builds it, and the one value the
@@ -1089,34 +1103,22 @@ pub struct Derivation {
 }
 
 impl Derivation {
-    fn new(target: Target, rule_version: u32, floe_version: &str, input: rule::Input) -> Derivation {
+    fn new(target: Target, rule_version: u32, input: rule::Input) -> Derivation {
         let outputs = target.outputs().iter().map(|o| (*o).to_owned()).collect();
-        Derivation::with_outputs(target, rule_version, floe_version, input, outputs)
+        Derivation::with_outputs(target, rule_version, input, outputs)
     }
 
-    /// A derivation whose file names depend on its input (an orchestrator's
-    /// files); the names are then part of the key.
-    fn with_outputs(
-        target: Target,
-        rule_version: u32,
-        floe_version: &str,
-        input: rule::Input,
-        outputs: Vec<String>,
-    ) -> Derivation {
+    /// A derivation whose file names depend on its input (an orchestrator's files).
+    fn with_outputs(target: Target, rule_version: u32, input: rule::Input, outputs: Vec<String>) -> Derivation {
         let rule = target.rule();
         let inputs = input.hashes();
-        let mut c = Canonical::new("floe.drv.v2");
-        c.str(rule).u64(u64::from(rule_version)).str(floe_version).u64(inputs.len() as u64);
-        for (name, h) in &inputs {
-            c.str(name).hash(h);
-        }
-        if outputs != target.outputs() {
-            c.u64(outputs.len() as u64);
-            for o in &outputs {
-                c.str(o);
-            }
-        }
-        Derivation { target, rule, rule_version, input, key: c.finish(), inputs, outputs }
+        let key = DrvRecord::new(rule, rule_version, inputs.clone(), outputs.clone()).key();
+        Derivation { target, rule, rule_version, input, key, inputs, outputs }
+    }
+
+    /// The record its key is the hash of.
+    pub fn record(&self) -> DrvRecord {
+        DrvRecord::new(self.rule, self.rule_version, self.inputs.clone(), self.outputs.clone())
     }
 }
 
@@ -1130,6 +1132,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
     let info = &layout.packages[pkg.index(db)];
     let settings = ws.settings(db);
     let version = settings.floe_version.as_str();
+    let v = &settings.rules;
     match info.kind {
         PackageKind::Root | PackageKind::Domain => {
             if platform(db, pkg).failed {
@@ -1138,8 +1141,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let full = rule::Input::default().with("platform", platform_full(db, pkg).as_ref()?.part.clone());
             let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.part.clone());
             Some(vec![
-                Derivation::new(Target::Manifest, versions::RESOLVED_MANIFEST, version, full),
-                Derivation::new(Target::HelmValues, versions::PLATFORM_HELM_VALUES, version, plugins),
+                Derivation::new(Target::Manifest, v.resolved_manifest, full),
+                Derivation::new(Target::HelmValues, v.platform_helm_values, plugins),
             ])
         }
         PackageKind::Product => {
@@ -1206,16 +1209,10 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let enforcement = enforcement_input(db, pkg)?;
             let masked = |input: rule::Input| input.masked(secrets);
             Some(vec![
-                Derivation::new(Target::Artifacts, versions::COMPILED_ARTIFACTS, version, masked(artifacts)),
-                Derivation::new(Target::DbtProfile, versions::DBT_PROFILE, version, masked(profile)),
-                Derivation::new(Target::Enforcement, versions::ENFORCEMENT, version, masked(enforcement)),
-                Derivation::with_outputs(
-                    Target::Orchestration,
-                    versions::ORCHESTRATION,
-                    version,
-                    masked(orchestration),
-                    files,
-                ),
+                Derivation::new(Target::Artifacts, v.compiled_artifacts, masked(artifacts)),
+                Derivation::new(Target::DbtProfile, v.dbt_profile, masked(profile)),
+                Derivation::new(Target::Enforcement, v.enforcement, masked(enforcement)),
+                Derivation::with_outputs(Target::Orchestration, v.orchestration, masked(orchestration), files),
             ])
         }
     }

@@ -2,13 +2,16 @@
 //!
 //! A derivation key must not depend on anything but its inputs: not on map
 //! order, not on the platform's float formatting, not on how a struct happens to
-//! be laid out. [`Canonical`] is a length-prefixed byte encoding written in a
-//! fixed order; values are hashed over their canonical JSON (sorted keys, no
-//! whitespace), produced from ordered types only.
+//! be laid out, not on which features of `serde_json` some dependency turns on
+//! (`preserve_order` keeps objects in insertion order). [`Canonical`] is a
+//! length-prefixed byte encoding written in a fixed order; values are hashed
+//! over their canonical JSON ([`canonical_json`]), written by floe itself.
 
 use std::fmt;
+use std::io::Write as _;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Hash(pub [u8; 32]);
@@ -20,8 +23,12 @@ impl Hash {
 
     /// The hash of a value's canonical JSON.
     pub fn of_json(value: &impl Serialize) -> Hash {
-        let bytes = serde_json::to_vec(value).expect("hashed values serialize");
-        Hash::of(&bytes)
+        Hash::of_value(&serde_json::to_value(value).expect("hashed values serialize"))
+    }
+
+    /// The hash of a JSON value's canonical encoding.
+    pub fn of_value(value: &Value) -> Hash {
+        Hash::of(&canonical_json(value))
     }
 
     pub fn to_hex(self) -> String {
@@ -82,6 +89,87 @@ impl<'de> Deserialize<'de> for Hash {
             .and_then(Hash::from_hex)
             .ok_or_else(|| serde::de::Error::custom(format!("not a blake3 hash: `{s}`")))
     }
+}
+
+/// A JSON value's one encoding: object keys sorted by their UTF-8 bytes, no
+/// whitespace, strings with only `"`, `\\` and control characters escaped
+/// (the short forms where JSON has them, else `\\u00xx`), integers in
+/// decimal, other numbers in Rust's shortest form that reads back as the same
+/// `f64` (`1.0`, `0.1`, `1e21`). It parses back as JSON to a value that
+/// encodes to the same bytes.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => {
+            // Writing into a Vec cannot fail.
+            let _ = match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => write!(out, "{u}"),
+                (_, Some(i), _) => write!(out, "{i}"),
+                (_, _, Some(f)) => write!(out, "{f:?}"),
+                _ => write!(out, "{n}"),
+            };
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_canonical(v, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// A canonical, unambiguous byte encoding: every field is tagged and

@@ -13,6 +13,7 @@
 pub mod build;
 pub mod db;
 pub mod discover;
+pub mod drv;
 pub mod external;
 pub mod hash;
 pub mod label;

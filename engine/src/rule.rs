@@ -30,7 +30,7 @@ pub struct Part {
 
 impl Part {
     pub fn new(value: Value) -> Part {
-        let hash = Hash::of_json(&value);
+        let hash = Hash::of_value(&value);
         Part { value: Arc::new(value), hash }
     }
 
@@ -107,7 +107,7 @@ impl Input {
     pub fn encoded(&self) -> Vec<(String, Vec<u8>)> {
         self.parts
             .iter()
-            .map(|(name, p)| ((*name).to_owned(), serde_json::to_vec(&*p.value).expect("JSON values serialize")))
+            .map(|(name, p)| ((*name).to_owned(), crate::hash::canonical_json(&p.value)))
             .collect()
     }
 }

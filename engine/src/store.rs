@@ -31,12 +31,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use floe_schemas::Diagnostic;
 use serde::{Deserialize, Serialize};
 
+use crate::drv::DrvRecord;
 use crate::hash::Hash;
 use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 9;
+pub const STORE_VERSION: u32 = 10;
 
 /// The first bytes of a state file and of an index.
 const STATE_MAGIC: &[u8; 8] = b"floeSTAT";
@@ -53,18 +54,29 @@ const INDEX_LOCK: &str = "index.lock";
 const LOCK_TRIES: u32 = 1000;
 const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// One cached derivation: what it was built from and what it produced.
+/// One cached derivation: its record (what it was built from) and what it
+/// produced. Stored under the record's key, which a reader recomputes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionEntry {
-    pub key: Hash,
+    pub drv: DrvRecord,
+    /// The label it was first built for (packages with equal inputs share it).
     pub label: String,
-    pub rule: String,
-    pub rule_version: u32,
-    pub floe_version: String,
-    /// Named input hashes: the input manifest `floe why` compares.
-    pub inputs: BTreeMap<String, Hash>,
     /// Output file name to content hash.
     pub outputs: BTreeMap<String, Hash>,
+}
+
+impl ActionEntry {
+    pub fn key(&self) -> Hash {
+        self.drv.key()
+    }
+
+    /// Whether it is the entry of `key`: its record hashes to it, and it has
+    /// an output for each file the record names and no other.
+    pub fn holds_for(&self, key: Hash) -> bool {
+        self.drv.key() == key
+            && self.outputs.len() == self.drv.outputs.len()
+            && self.drv.outputs.iter().all(|o| self.outputs.contains_key(o))
+    }
 }
 
 /// Where an entry lives: pack number (in [`Index::packs`]), offset, length.
@@ -445,10 +457,10 @@ impl Store {
 
     pub fn put_action(&self, entry: &ActionEntry) -> Result<(), IoError> {
         let bytes = serde_json::to_vec(entry).expect("action entries serialize");
-        self.add(Kind::Action, entry.key, &bytes)
+        self.add(Kind::Action, entry.key(), &bytes)
     }
 
-    /// The cached action for `key`, if it decodes and names that key.
+    /// The cached action for `key`, if it decodes and holds for that key.
     pub fn get_action(&self, key: Hash) -> Result<Option<ActionEntry>, IoError> {
         self.action(key, true)
     }
@@ -462,7 +474,7 @@ impl Store {
 
     fn action(&self, key: Hash, this_build: bool) -> Result<Option<ActionEntry>, IoError> {
         let Some(bytes) = self.get(Kind::Action, key, this_build)? else { return Ok(None) };
-        Ok(serde_json::from_slice::<ActionEntry>(&bytes).ok().filter(|e| e.key == key))
+        Ok(serde_json::from_slice::<ActionEntry>(&bytes).ok().filter(|e| e.holds_for(key)))
     }
 
     /// Writes what this process added and adds its packs to the index.
@@ -643,16 +655,9 @@ mod tests {
     use super::*;
     use crate::system::MemorySystem;
 
-    fn entry(key: &[u8]) -> ActionEntry {
-        ActionEntry {
-            key: Hash::of(key),
-            label: "//a:artifacts".into(),
-            rule: "r".into(),
-            rule_version: 1,
-            floe_version: "0".into(),
-            inputs: BTreeMap::new(),
-            outputs: BTreeMap::new(),
-        }
+    fn entry(rule: &[u8]) -> ActionEntry {
+        let rule = String::from_utf8_lossy(rule);
+        ActionEntry { drv: DrvRecord::new(&rule, 1, BTreeMap::new(), Vec::new()), label: "//a:artifacts".into(), outputs: BTreeMap::new() }
     }
 
     fn store(sys: &Arc<MemorySystem>) -> Store {
@@ -669,7 +674,7 @@ mod tests {
         store.flush().unwrap();
         let store = self::store(&sys);
         assert_eq!(store.get_object(h).unwrap().as_deref(), Some(&b"hello"[..]));
-        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), Some(entry(b"k")));
+        assert_eq!(store.get_action(entry(b"k").key()).unwrap(), Some(entry(b"k")));
         assert_eq!(sys.files_under("/s/packs").len(), 1, "one pack for everything a build adds");
         assert_eq!(sys.get(store.journal_path()), None, "a build that finished leaves no journal");
     }
@@ -689,11 +694,11 @@ mod tests {
         sys.put(&pack, bytes);
         let store = self::store(&sys);
         assert_eq!(store.get_object(h).unwrap(), None);
-        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None);
+        assert_eq!(store.get_action(entry(b"k").key()).unwrap(), None);
 
         sys.put("/s/index", [9u8, 9, 9]);
         let store = self::store(&sys);
-        assert_eq!(store.get_action(Hash::of(b"k")).unwrap(), None, "an unreadable index starts afresh");
+        assert_eq!(store.get_action(entry(b"k").key()).unwrap(), None, "an unreadable index starts afresh");
     }
 
     /// Every byte of a stored file in turn: flipped, and each run of eight
@@ -727,7 +732,7 @@ mod tests {
             // Either the entry as it was, or nothing: never a panic, never other bytes.
             let object = store.get_object(h).unwrap();
             assert!(object.is_none() || object.as_deref() == Some(&b"hello"[..]));
-            let action = store.get_action(Hash::of(b"k")).unwrap();
+            let action = store.get_action(entry(b"k").key()).unwrap();
             assert!(action.is_none() || action == Some(entry(b"k")));
         });
     }

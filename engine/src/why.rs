@@ -89,11 +89,20 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
                 None => None,
             };
             let mut inputs = Vec::new();
+            if let (Some(prev), Some(cur)) = (&previous, &cur)
+                && prev.drv.rule_version != cur.rule_version
+            {
+                // The rule itself changed: this floe writes something else for the same input.
+                let path =
+                    format!("rule: {} version {} → {}", cur.rule, prev.drv.rule_version, cur.rule_version);
+                let leaves = vec![LeafChange { path, file: None, line: None, column: None }];
+                inputs.push(InputChange { input: "rule".to_owned(), change: "changed", leaves });
+            }
             if let (Some(prev), Some(cur)) = (&previous, &cur) {
-                let names: BTreeSet<&String> = prev.inputs.keys().chain(cur.inputs.keys()).collect();
+                let names: BTreeSet<&String> = prev.drv.inputs.keys().chain(cur.inputs.keys()).collect();
                 let values: BTreeMap<String, Vec<u8>> = cur.input.encoded().into_iter().collect();
                 for name in names {
-                    let (old, new) = (prev.inputs.get(name), cur.inputs.get(name));
+                    let (old, new) = (prev.drv.inputs.get(name), cur.inputs.get(name));
                     if old == new {
                         continue;
                     }
@@ -118,12 +127,12 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
                     inputs.push(InputChange { input: name.clone(), change, leaves });
                 }
             }
-            if !only_exact && previous.as_ref().map(|p| p.key) == cur.as_ref().map(|c| c.key) {
+            if !only_exact && previous.as_ref().map(|p| p.key()) == cur.as_ref().map(|c| c.key) {
                 continue;
             }
             reports.push(WhyReport {
                 label,
-                previous_key: previous.map(|p| p.key),
+                previous_key: previous.map(|p| p.key()),
                 current_key: cur.map(|c| c.key),
                 inputs,
                 diagnostics: diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),

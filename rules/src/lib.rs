@@ -25,14 +25,35 @@ pub mod resolve;
 pub mod scan;
 pub mod secrets;
 
-/// Versions of the rules, part of every derivation key they produce.
+/// Versions of the rules, part of every derivation key they produce: bump a
+/// rule's version whenever it writes something else for the same input, and
+/// only that rule's outputs are built again. floe's own version is in no key.
 pub mod versions {
-    pub const COMPILED_ARTIFACTS: u32 = 2;
-    pub const DBT_PROFILE: u32 = 2;
-    pub const ENFORCEMENT: u32 = 1;
-    pub const RESOLVED_MANIFEST: u32 = 1;
-    pub const ORCHESTRATION: u32 = 1;
-    pub const PLATFORM_HELM_VALUES: u32 = 1;
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Versions {
+        pub compiled_artifacts: u32,
+        pub dbt_profile: u32,
+        pub enforcement: u32,
+        pub resolved_manifest: u32,
+        pub orchestration: u32,
+        pub platform_helm_values: u32,
+    }
+
+    /// The versions of the rules this floe has.
+    pub const CURRENT: Versions = Versions {
+        compiled_artifacts: 2,
+        dbt_profile: 2,
+        enforcement: 1,
+        resolved_manifest: 1,
+        orchestration: 1,
+        platform_helm_values: 1,
+    };
+
+    impl Default for Versions {
+        fn default() -> Versions {
+            CURRENT
+        }
+    }
 }
 
 /// RFC 3339 UTC time for seconds since the Unix epoch, without a clock.
