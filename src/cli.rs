@@ -123,6 +123,11 @@ pub enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
+    /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Compatibility commands of the Python implementation
     Platform {
         #[command(subcommand)]
@@ -150,6 +155,18 @@ pub enum NewCommand {
 }
 
 #[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Keep what the workspaces' last builds and the store's last N builds use; repack it and remove the rest
+    Gc {
+        /// How many of the store's most recent builds to keep whole
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        keep_builds: usize,
+    },
+    /// Read every entry back and check it against its hash (exit 3 when something is damaged)
+    Verify,
+}
+
+#[derive(Subcommand)]
 pub enum PlatformCommand {
     /// Compile one floe.yaml against one manifest.yaml, as the Python implementation's command does
     Compile(crate::compat::CompileArgs),
@@ -163,6 +180,8 @@ pub enum Failure {
     Infra(IoError),
     /// `floe doctor` found endpoints that do not answer.
     Unreachable(usize),
+    /// `floe store verify` found damaged entries.
+    Damaged(usize),
     /// stdout or stderr could not be written (a closed pipe is no failure).
     Output(WriteError),
 }
@@ -208,6 +227,13 @@ pub fn main() -> ExitCode {
             )),
         ),
         Err(Failure::Unreachable(n)) => exit_code(3, err(&format!("error: {n} endpoint(s) did not answer\n"))),
+        Err(Failure::Damaged(n)) => exit_code(
+            3,
+            err(&format!(
+                "error: the store has {n} damaged entr{}\nhint: `floe store gc` drops them; builds never serve them\n",
+                if n == 1 { "y" } else { "ies" }
+            )),
+        ),
         Err(Failure::Output(e)) => exit_code(3, Err(e)),
     }
 }
@@ -246,6 +272,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Plugins => plugins(cli.format),
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
         Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
+        Command::Store { command } => crate::store_cmd::run(cli, printer, command),
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {
@@ -549,7 +576,7 @@ fn report(mut diagnostic: Diagnostic, file: &Path) -> Result<(), Failure> {
     Ok(err(&format!("{}\n", floe_schemas::diag::render_human(&diagnostic, &|_| None, false)))?)
 }
 
-fn store_dir(cli: &Cli, root: &Path) -> PathBuf {
+pub(crate) fn store_dir(cli: &Cli, root: &Path) -> PathBuf {
     cli.store
         .clone()
         .or_else(|| crate::env::get(&crate::env::FLOE_STORE).map(PathBuf::from))

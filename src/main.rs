@@ -19,6 +19,7 @@ mod env;
 mod init;
 mod output;
 mod schema_files;
+mod store_cmd;
 mod system;
 
 use std::process::ExitCode;

@@ -105,10 +105,7 @@ impl Input {
 
     /// Each part as the bytes its hash is computed over, for `floe why`.
     pub fn encoded(&self) -> Vec<(String, Vec<u8>)> {
-        self.parts
-            .iter()
-            .map(|(name, p)| ((*name).to_owned(), crate::hash::canonical_json(&p.value)))
-            .collect()
+        self.parts.iter().map(|(name, p)| ((*name).to_owned(), crate::hash::canonical_json(&p.value))).collect()
     }
 }
 

@@ -6,6 +6,7 @@
 //! .floe/state               this workspace's directory and stat caches and package records
 //! .floe/state.journal       present while a build of this workspace writes (see `Store::recover`)
 //! .floe/lock, index.lock    advisory locks of builds sharing the store
+//! .floe/CACHEDIR.TAG        tells backup tools the directory is a cache
 //! ```
 //!
 //! Objects are blobs by blake3 (outputs, and the normalized inputs `floe why`
@@ -36,8 +37,16 @@ use crate::hash::Hash;
 use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
+mod maintain;
+pub use maintain::{GcReport, VerifyReport};
+
 /// Bumped whenever the layout of anything under `.floe/` changes.
 pub const STORE_VERSION: u32 = 10;
+
+pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
+const CACHEDIR_TAG_TEXT: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+    # This file is a cache directory tag created by floe: its store, rebuilt from the workspace as needed.\n\
+    # For information about cache directory tags, see https://bford.info/cachedir/\n";
 
 /// The first bytes of a state file and of an index.
 const STATE_MAGIC: &[u8; 8] = b"floeSTAT";
@@ -93,6 +102,9 @@ pub struct Index {
     pub version: u32,
     /// Pack file names (their content hashes), in the order they were added.
     pub packs: Vec<Hash>,
+    /// For each pack, the build that added it (counted from 0 in this store):
+    /// `floe store gc` keeps what the last builds added.
+    pub builds: Vec<u64>,
     pub objects: BTreeMap<Hash, Location>,
     pub actions: BTreeMap<Hash, Location>,
 }
@@ -496,11 +508,13 @@ impl Store {
             _ => self.read_index()?.index,
         };
         index.version = STORE_VERSION;
+        let build = index.builds.iter().max().map_or(0, |b| b + 1);
         for pack in written {
             let n = match index.packs.iter().position(|p| *p == pack.name) {
                 Some(n) => n as u32,
                 None => {
                     index.packs.push(pack.name);
+                    index.builds.push(build);
                     (index.packs.len() - 1) as u32
                 }
             };
@@ -511,11 +525,21 @@ impl Store {
                 index.actions.insert(key, Location { pack: n, offset, len });
             }
         }
-        let mut bytes = INDEX_MAGIC.to_vec();
-        put_section(&mut bytes, &postcard::to_stdvec(&index).expect("the index serializes"));
-        self.sys.write_atomic(&self.root, "index", &bytes)?;
+        self.write_index(&index)?;
         drop((index_lock, packs_lock));
         self.end_writes()
+    }
+
+    /// Writes the index, and the tag that tells backup and archiving tools
+    /// the store is a cache (<https://bford.info/cachedir/>).
+    fn write_index(&self, index: &Index) -> Result<(), IoError> {
+        let mut bytes = INDEX_MAGIC.to_vec();
+        put_section(&mut bytes, &postcard::to_stdvec(index).expect("the index serializes"));
+        self.sys.write_atomic(&self.root, "index", &bytes)?;
+        if self.sys.stat(&self.root.join(CACHEDIR_TAG))?.is_none() {
+            self.sys.write_atomic(&self.root, CACHEDIR_TAG, CACHEDIR_TAG_TEXT.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The encoded state of the last build, when it is sound and of this store
@@ -524,7 +548,7 @@ impl Store {
     pub fn read_state(&self, floe_version: &str) -> Result<Option<StateBytes>, IoError> {
         self.recover()?;
         let Some(bytes) = self.sys.read(&self.state_path())? else { return Ok(None) };
-        Ok(StateBytes::parse(bytes, floe_version))
+        Ok(StateBytes::parse(bytes, Some(floe_version)))
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
@@ -582,7 +606,7 @@ fn decode_index(bytes: &[u8]) -> Option<Index> {
         return None;
     }
     let index: Index = postcard::from_bytes(section.verified(bytes)?).ok()?;
-    (index.version == STORE_VERSION).then_some(index)
+    (index.version == STORE_VERSION && index.builds.len() == index.packs.len()).then_some(index)
 }
 
 /// An encoded state, decoded a section at a time (each on its own thread, if
@@ -595,11 +619,12 @@ pub struct StateBytes {
 }
 
 impl StateBytes {
-    fn parse(bytes: Vec<u8>, floe_version: &str) -> Option<StateBytes> {
+    /// `floe_version`: the floe the state must be of (`None`: any).
+    fn parse(bytes: Vec<u8>, floe_version: Option<&str>) -> Option<StateBytes> {
         bytes.strip_prefix(STATE_MAGIC)?;
         let header = Section::at(&bytes, STATE_MAGIC.len())?;
         let (version, fv): (u32, String) = postcard::from_bytes(header.verified(&bytes)?).ok()?;
-        if version != STORE_VERSION || fv != floe_version {
+        if version != STORE_VERSION || floe_version.is_some_and(|v| v != fv) {
             return None;
         }
         let dirs = Section::at(&bytes, header.body.end)?;
@@ -657,7 +682,11 @@ mod tests {
 
     fn entry(rule: &[u8]) -> ActionEntry {
         let rule = String::from_utf8_lossy(rule);
-        ActionEntry { drv: DrvRecord::new(&rule, 1, BTreeMap::new(), Vec::new()), label: "//a:artifacts".into(), outputs: BTreeMap::new() }
+        ActionEntry {
+            drv: DrvRecord::new(&rule, 1, BTreeMap::new(), Vec::new()),
+            label: "//a:artifacts".into(),
+            outputs: BTreeMap::new(),
+        }
     }
 
     fn store(sys: &Arc<MemorySystem>) -> Store {
@@ -874,5 +903,85 @@ mod tests {
         assert!(sys.get("/w/floe-out/a/.profiles.yml.floe-tmp-9-0").is_some());
         writing.flush().unwrap();
         assert_eq!(sys.get(writing.journal_path()), None);
+    }
+
+    /// An entry whose output is the object `output`.
+    fn entry_with(rule: &str, output: Hash) -> ActionEntry {
+        let drv = DrvRecord::new(rule, 1, BTreeMap::new(), vec!["out".into()]);
+        ActionEntry { drv, label: format!("//{rule}:artifacts"), outputs: BTreeMap::from([("out".to_owned(), output)]) }
+    }
+
+    /// Three builds on one store; a workspace state names the first build's entry.
+    fn three_builds(sys: &Arc<MemorySystem>) -> [ActionEntry; 3] {
+        let entries = ["first", "second", "third"].map(|rule| {
+            let store = store(sys);
+            let out = store.put_object(rule.as_bytes()).unwrap();
+            store.put_object(format!("{rule} scratch").as_bytes()).unwrap();
+            let e = entry_with(rule, out);
+            store.put_action(&e).unwrap();
+            store.flush().unwrap();
+            e
+        });
+        let mut state = State { version: STORE_VERSION, floe_version: "another floe".into(), ..State::default() };
+        let record = PackageRecord {
+            deps: Vec::new(),
+            structure: Hash::of(b""),
+            derivations: vec![DerivationRecord { target: "artifacts".into(), key: entries[0].key() }],
+            outputs: Vec::new(),
+            warnings: Vec::new(),
+            date: None,
+            settings: Hash::of(b""),
+        };
+        state.packages.insert(WsPath::new("a").unwrap(), record);
+        store(sys).save_state(&state).unwrap();
+        entries
+    }
+
+    #[test]
+    fn gc_keeps_what_states_and_the_last_builds_reference() {
+        let sys = Arc::new(MemorySystem::new());
+        let [first, second, third] = three_builds(&sys);
+        assert_eq!(sys.files_under("/s/packs").len(), 3);
+        let report = store(&sys).gc(1).unwrap();
+        assert_eq!((report.packs_before, report.states, report.damaged), (3, 1, 0));
+        // The state's entry with its output (not the scratch object of its
+        // build), and everything the last build added.
+        assert_eq!((report.actions_kept, report.actions_removed), (2, 1));
+        assert_eq!((report.objects_kept, report.objects_removed), (3, 3));
+        assert!(report.bytes_after < report.bytes_before);
+        let after = store(&sys);
+        assert_eq!(after.get_action(first.key()).unwrap(), Some(first.clone()));
+        assert_eq!(after.get_object(first.outputs["out"]).unwrap().as_deref(), Some(&b"first"[..]));
+        assert_eq!(after.get_action(second.key()).unwrap(), None);
+        assert_eq!(after.get_object(Hash::of(b"third scratch")).unwrap().as_deref(), Some(&b"third scratch"[..]));
+        assert_eq!(after.get_action(third.key()).unwrap(), Some(third));
+        // Builds stay apart: with one build kept, a second GC keeps the same.
+        assert_eq!(after.verify().unwrap().problems, Vec::<String>::new());
+        let again = store(&sys).gc(1).unwrap();
+        assert_eq!((again.actions_kept, again.objects_kept, again.actions_removed), (2, 3, 0));
+        assert_eq!(sys.get("/s/CACHEDIR.TAG").unwrap()[..43], b"Signature: 8a477f597d28d172789f06886806bc55"[..]);
+    }
+
+    #[test]
+    fn verify_reports_damage_and_gc_drops_it() {
+        let sys = Arc::new(MemorySystem::new());
+        let [first, ..] = three_builds(&sys);
+        assert_eq!(store(&sys).verify().unwrap().problems, Vec::<String>::new());
+        // Flip a byte of the first build's output object, inside its pack.
+        let index = decode_index(&sys.get("/s/index").unwrap()).unwrap();
+        let loc = index.objects[&first.outputs["out"]];
+        let pack = format!("/s/packs/{}.pack", index.packs[loc.pack as usize].to_hex());
+        let mut bytes = sys.get(&pack).unwrap();
+        bytes[loc.offset as usize] ^= 1;
+        sys.put(&pack, bytes);
+        let report = store(&sys).verify().unwrap();
+        assert_eq!(report.problems, [format!("object {} does not hash to its name", first.outputs["out"])]);
+        assert_eq!((report.packs, report.objects, report.actions, report.states), (3, 6, 3, 1));
+        // GC drops the object and the entry that produced it (its next build
+        // builds it again), and leaves a sound store.
+        let gc = store(&sys).gc(3).unwrap();
+        assert_eq!((gc.damaged, gc.actions_kept, gc.objects_kept), (2, 2, 5));
+        assert_eq!(store(&sys).verify().unwrap().problems, Vec::<String>::new());
+        assert_eq!(store(&sys).get_action(first.key()).unwrap(), None);
     }
 }

@@ -93,8 +93,7 @@ pub fn why(session: &mut Session) -> Result<Vec<WhyReport>, IoError> {
                 && prev.drv.rule_version != cur.rule_version
             {
                 // The rule itself changed: this floe writes something else for the same input.
-                let path =
-                    format!("rule: {} version {} → {}", cur.rule, prev.drv.rule_version, cur.rule_version);
+                let path = format!("rule: {} version {} → {}", cur.rule, prev.drv.rule_version, cur.rule_version);
                 let leaves = vec![LeafChange { path, file: None, line: None, column: None }];
                 inputs.push(InputChange { input: "rule".to_owned(), change: "changed", leaves });
             }

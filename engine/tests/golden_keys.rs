@@ -37,8 +37,7 @@ fn canonical_json_is_pinned() {
 #[test]
 fn derivation_keys_are_pinned() {
     let cases = golden()["derivations"].as_array().unwrap().clone();
-    let rules: std::collections::BTreeSet<&str> =
-        cases.iter().map(|c| c["record"]["rule"].as_str().unwrap()).collect();
+    let rules: std::collections::BTreeSet<&str> = cases.iter().map(|c| c["record"]["rule"].as_str().unwrap()).collect();
     assert_eq!(rules.len(), 6, "one record of each rule");
     for case in &cases {
         let record: DrvRecord = serde_json::from_value(case["record"].clone()).unwrap();

@@ -38,14 +38,13 @@ fn load(sys: &MemorySystem, src: &Path, dst: &Path) {
 fn session(example: &Path) -> Session {
     let sys = Arc::new(MemorySystem::new());
     load(&sys, example, Path::new("/w"));
-    let settings =
-        Settings {
-            floe_version: "test".into(),
-            source_date_epoch: 0,
-            standalone: false,
-            today: "2026-01-01".into(),
-            rules: Default::default(),
-        };
+    let settings = Settings {
+        floe_version: "test".into(),
+        source_date_epoch: 0,
+        standalone: false,
+        today: "2026-01-01".into(),
+        rules: Default::default(),
+    };
     let options = Options::at("/w", settings);
     let mut s = Session::open(sys, options).unwrap();
     s.ensure_db();
