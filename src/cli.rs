@@ -37,6 +37,12 @@ pub struct Cli {
     /// Parallel jobs (default: all cores)
     #[arg(short, long, global = true, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Take derivations from a remote cache before building them (a directory: `file:///path` or a path; default: $FLOE_REMOTE_CACHE)
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote_cache: Option<String>,
+    /// Also give the remote cache what this build builds (for trusted CI)
+    #[arg(long, global = true)]
+    pub remote_cache_write: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -286,6 +292,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             std::mem::forget(session);
             let millis = started.elapsed().as_secs_f64() * 1000.0;
             printer.diagnostics(&root, &report.diagnostics)?;
+            for w in &report.warnings {
+                printer.warn(&escape(w))?;
+            }
             printer.build_summary(&report, millis)?;
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
@@ -617,6 +626,7 @@ fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         labels: labels.to_vec(),
         settings: settings()?,
         jobs: jobs(cli),
+        remote: crate::remote_dir::remote(cli)?,
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
 }

@@ -18,10 +18,14 @@ pub const SOURCE_DATE_EPOCH: Var = Var {
 };
 pub const FLOE_STORE: Var =
     Var { name: "FLOE_STORE", doc: "Store directory shared between workspaces (default: <workspace>/.floe)" };
+pub const FLOE_REMOTE_CACHE: Var = Var {
+    name: "FLOE_REMOTE_CACHE",
+    doc: "Remote cache derivations are taken from before they are built (like --remote-cache)",
+};
 pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
 pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
-pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, NO_COLOR, TERM];
+pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, FLOE_REMOTE_CACHE, NO_COLOR, TERM];
 
 /// Internal, for floe's own tests (not listed by `--help`): makes floe panic
 /// on purpose, to test how a bug in floe is reported (exit code 70, one line,

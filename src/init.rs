@@ -106,6 +106,7 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
         labels: vec![format!("//{dir}")],
         settings: crate::cli::settings()?,
         jobs: 1,
+        remote: None,
     };
     let report = Session::open(mem, options)?.check()?;
     let errors: Vec<Diagnostic> = report.diagnostics.into_iter().filter(Diagnostic::is_error).collect();

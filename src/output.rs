@@ -141,6 +141,7 @@ impl Printer {
                 struct Summary {
                     built: usize,
                     reused: usize,
+                    fetched: usize,
                     failed: usize,
                     written: usize,
                     duration_ms: f64,
@@ -155,6 +156,7 @@ impl Printer {
                     summary: Summary {
                         built: report.count(Status::Built),
                         reused: report.count(Status::Reused),
+                        fetched: report.count(Status::Fetched),
                         failed: report.count(Status::Failed),
                         written: report.written,
                         duration_ms: (millis * 1000.0).round() / 1000.0,
@@ -177,12 +179,17 @@ impl Printer {
                 }
                 let failed = report.count(Status::Failed);
                 let reused = report.count(Status::Reused);
-                let mut line = format!(
-                    "built {}, reused {reused} derivation{} in {}",
-                    report.count(Status::Built),
-                    if reused == 1 { "" } else { "s" },
-                    format_duration(millis)
-                );
+                let fetched = report.count(Status::Fetched);
+                // The last count names the unit; `fetched` only when a remote served any.
+                let counts = match fetched {
+                    0 => format!("built {}, reused {reused} derivation{}", report.count(Status::Built), plural(reused)),
+                    n => format!(
+                        "built {}, reused {reused}, fetched {n} derivation{}",
+                        report.count(Status::Built),
+                        plural(n)
+                    ),
+                };
+                let mut line = format!("{counts} in {}", format_duration(millis));
                 if failed > 0 {
                     line.push_str(&format!("; {failed} failed"));
                 }
@@ -194,6 +201,10 @@ impl Printer {
             }
         }
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// One JSON document on stdout, compact (it is for machines), with a newline.
@@ -208,6 +219,7 @@ fn status_word(d: &DerivationStatus) -> &'static str {
     match d.status {
         Status::Built => "built",
         Status::Reused => "reused",
+        Status::Fetched => "fetched",
         Status::Failed => "failed",
     }
 }

@@ -52,6 +52,8 @@ pub struct Options {
     pub settings: Settings,
     /// Worker threads.
     pub jobs: usize,
+    /// A store elsewhere to take derivations from (and give them to).
+    pub remote: Option<crate::remote::Remote>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -59,6 +61,8 @@ pub struct Options {
 pub enum Status {
     Built,
     Reused,
+    /// Taken from the remote store, verified.
+    Fetched,
     Failed,
 }
 
@@ -79,6 +83,9 @@ pub struct Report {
     pub written: usize,
     /// `floe check`: each product's enforcement report, by package label.
     pub enforcement: BTreeMap<String, serde_json::Value>,
+    /// What went wrong outside the workspace without failing the build (a
+    /// remote store that failed): never recorded, so said by every build it happens to.
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -124,6 +131,8 @@ pub struct Context {
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     pub store: Store,
     graph: Option<Graph>,
+    /// The remote store's first failure in this process: it is not asked again.
+    remote_failed: std::sync::OnceLock<String>,
 }
 
 /// The database's inputs, once it is set up.
@@ -206,6 +215,7 @@ impl Session {
             dirs: found.dirs,
             store,
             graph: None,
+            remote_failed: std::sync::OnceLock::new(),
         };
         Ok(Session { db: None, cx })
     }
@@ -391,6 +401,7 @@ impl Session {
         report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
         diag::sort(&mut report.diagnostics);
         report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
+        report.warnings.extend(self.cx.remote_failed.get().cloned());
 
         self.store.flush()?;
         if changed {
@@ -433,6 +444,7 @@ impl Options {
             labels: vec!["//...".into()],
             settings,
             jobs: 1,
+            remote: None,
         }
     }
 }
@@ -617,8 +629,19 @@ impl Context {
                     cached.push(bytes);
                 }
             }
+            let fetched = match cached.len() == names.len() {
+                true => None,
+                false => self.fetch(drv.key, names),
+            };
             let (files, status) = if cached.len() == names.len() {
                 (cached, Status::Reused)
+            } else if let Some((entry, files)) = fetched {
+                for bytes in &files {
+                    store.put_object(bytes)?;
+                }
+                self.store_inputs(db, pkg, drv)?;
+                store.put_action(&entry)?;
+                (files, Status::Fetched)
             } else {
                 match db::output(db, pkg, drv) {
                     Ok(files) => {
@@ -627,7 +650,9 @@ impl Context {
                             outputs.insert(name.clone(), store.put_object(bytes)?);
                         }
                         self.store_inputs(db, pkg, drv)?;
-                        store.put_action(&ActionEntry { drv: drv.record(), label: label.clone(), outputs })?;
+                        let entry = ActionEntry { drv: drv.record(), label: label.clone(), outputs };
+                        store.put_action(&entry)?;
+                        self.upload(&entry, &files);
                         (files.iter().map(|b| b.to_vec()).collect(), Status::Built)
                     }
                     Err(db::OutputError::Io(e)) => return Err(e),
@@ -693,6 +718,42 @@ impl Context {
         outcome.failed = None;
         outcome.record = Some((info.dir.clone(), record));
         Ok(outcome)
+    }
+
+    /// The derivation `key` from the remote store, verified; `None` when there
+    /// is none, it does not have it, or it failed (said once, then not asked again).
+    fn fetch(&self, key: Hash, names: &[String]) -> Option<(ActionEntry, Vec<Vec<u8>>)> {
+        let remote = self.options.remote.as_ref()?;
+        if self.remote_failed.get().is_some() {
+            return None;
+        }
+        match crate::remote::fetch(remote.store.as_ref(), key, names) {
+            crate::remote::Fetched::Hit(entry, files) => Some((entry, files)),
+            crate::remote::Fetched::Miss => None,
+            crate::remote::Fetched::Failed(why) => {
+                self.remote_failure(remote, why);
+                None
+            }
+        }
+    }
+
+    /// Uploads a derivation built here, when the remote store is written to.
+    fn upload(&self, entry: &ActionEntry, files: &[Arc<Vec<u8>>]) {
+        let Some(remote) = self.options.remote.as_ref().filter(|r| r.write) else { return };
+        if self.remote_failed.get().is_some() {
+            return;
+        }
+        let files: Vec<&[u8]> = files.iter().map(|f| f.as_slice()).collect();
+        if let Err(e) = crate::remote::upload(remote.store.as_ref(), entry, &files) {
+            self.remote_failure(remote, e.0);
+        }
+    }
+
+    fn remote_failure(&self, remote: &crate::remote::Remote, why: String) {
+        let _ = self.remote_failed.set(format!(
+            "the remote cache {} failed ({why}); derivations it would have served are built here",
+            remote.store.describe()
+        ));
     }
 
     /// One output file of a stored derivation, as JSON.

@@ -20,6 +20,7 @@ pub mod label;
 pub mod layout;
 pub mod par;
 pub mod path;
+pub mod remote;
 pub mod rule;
 pub mod store;
 pub mod system;

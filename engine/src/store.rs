@@ -44,7 +44,7 @@ pub use maintain::{GcReport, VerifyReport};
 pub const STORE_VERSION: u32 = 10;
 
 pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
-const CACHEDIR_TAG_TEXT: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+pub const CACHEDIR_TAG_TEXT: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
     # This file is a cache directory tag created by floe: its store, rebuilt from the workspace as needed.\n\
     # For information about cache directory tags, see https://bford.info/cachedir/\n";
 

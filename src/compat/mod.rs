@@ -158,6 +158,7 @@ pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), F
         labels: vec![floe_engine::label::package_label(&inputs.product)],
         settings,
         jobs: 1,
+        remote: None,
     };
     let mut session = Session::open(mem.clone(), options)?;
     let report = session.build()?;
