@@ -129,6 +129,8 @@ pub enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
+    /// Build products and publish each as an OCI artifact (`--to oci-layout:DIR`)
+    Publish(crate::publish::PublishArgs),
     /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
     Store {
         #[command(subcommand)]
@@ -279,6 +281,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
         Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
+        Command::Publish(args) => crate::publish::publish(cli, printer, args),
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {
@@ -615,7 +618,7 @@ pub fn jobs(cli: &Cli) -> usize {
     cli.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
 
-fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
+pub(crate) fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
     let (root, start) = locate(cli)?;
     let cwd = start.strip_prefix(&root).ok().and_then(|rel| WsPath::new(&rel.to_string_lossy())).unwrap_or_default();
     let options = Options {

@@ -18,6 +18,7 @@ mod doctor;
 mod env;
 mod init;
 mod output;
+mod publish;
 mod remote_dir;
 mod schema_files;
 mod store_cmd;

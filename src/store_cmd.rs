@@ -87,7 +87,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// A size for people: `812 B`, `3.4 KiB`, `12.0 MiB`.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),

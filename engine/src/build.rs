@@ -426,6 +426,8 @@ impl Session {
             state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
             state.packages.extend(new_records);
             self.store.save_state(&state)?;
+            // Kept: what the build left is what a driver publishes from.
+            self.cx.state = state;
         }
         Ok(report)
     }

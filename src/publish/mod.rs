@@ -1,0 +1,173 @@
+//! `floe publish`: each selected product as an immutable OCI artifact.
+//!
+//! The products are built first (what is published is what a build of this
+//! tree writes, read back from `floe-out/` and checked against the hashes
+//! the build recorded), then each becomes one artifact (`artifact.rs`) named
+//! `<package path>:<product version>` and is written to the target:
+//! `oci-layout:DIR`, an OCI image layout (`layout.rs`), which `skopeo copy`
+//! takes to any registry. A version, once published, never moves: publishing
+//! other outputs under it is refused, naming both digests.
+
+mod artifact;
+mod layout;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use floe_engine::System;
+use floe_engine::layout::PackageKind;
+use floe_schemas::diag::escape;
+use serde::Serialize;
+
+use crate::cli::{Cli, Failure};
+use crate::output::{Format, Printer, Verbosity, err, print_json};
+use crate::system::OsSystem;
+
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    /// Products to publish (default: //...)
+    pub labels: Vec<String>,
+    /// Where to: `oci-layout:DIR`, an OCI image layout on disk
+    #[arg(long, value_name = "TARGET")]
+    pub to: String,
+}
+
+/// What publishing one artifact did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Published {
+    pub label: String,
+    /// `<repository>:<tag>` within the target.
+    pub reference: String,
+    pub digest: String,
+    /// Blobs written, blobs already there, and the bytes written.
+    pub uploaded: usize,
+    pub skipped: usize,
+    pub bytes: u64,
+}
+
+impl Published {
+    fn new(a: &artifact::Artifact, reference: String) -> Published {
+        Published {
+            label: a.label.clone(),
+            reference,
+            digest: a.manifest.descriptor.digest.clone(),
+            uploaded: 0,
+            skipped: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// A version already published as something else.
+pub struct Refused {
+    label: String,
+    reference: String,
+    published: String,
+}
+
+fn refusal(refused: &[Refused]) -> Failure {
+    let mut text = String::new();
+    for r in refused {
+        let _ = writeln!(
+            text,
+            "error: `{}` is published already as {}, and the outputs of {} differ from it\n  = help: a version never moves: raise `metadata.version` in its floe.yaml",
+            escape(&r.reference),
+            r.published,
+            escape(&r.label)
+        );
+    }
+    match err(&text) {
+        Ok(()) => Failure::User,
+        Err(e) => Failure::Output(e),
+    }
+}
+
+pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), Failure> {
+    let dir = match args.to.split_once(':') {
+        Some(("oci-layout", rest)) if !rest.is_empty() => crate::cli::base_dir(cli)?.join(rest),
+        _ => {
+            return Err(Failure::Usage(format!(
+                "`{}` is no publish target: floe publishes to `oci-layout:DIR`, an OCI image layout \
+                 (`skopeo copy oci:DIR:REF docker://HOST/REPO` takes it to a registry)",
+                escape(&args.to)
+            )));
+        }
+    };
+    let mut session = crate::cli::open(cli, &args.labels)?;
+    let root = session.options.workspace.clone();
+    let report = session.build()?;
+    printer.diagnostics(&root, &report.diagnostics)?;
+    for w in &report.warnings {
+        printer.warn(&escape(w))?;
+    }
+    if report.has_errors() {
+        return Err(Failure::User);
+    }
+    let (selected, _) = session.select();
+    let mut artifacts = Vec::new();
+    for sel in &selected {
+        let info = &session.layout.packages[sel.package];
+        if info.kind != PackageKind::Product {
+            continue;
+        }
+        let label = floe_engine::label::package_label(&info.dir);
+        let record = session.state.packages.get(&info.dir).ok_or_else(|| {
+            Failure::Usage(format!("{label} has no record of its build in the store: build it, then publish"))
+        })?;
+        let mut files = BTreeMap::new();
+        for o in &record.outputs {
+            let path = session.options.out.join(o.path.as_str());
+            let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == o.hash).ok_or_else(|| {
+                Failure::Infra(floe_engine::IoError {
+                    op: "read",
+                    path: path.clone(),
+                    message: "the output changed while floe published it; publish again".to_owned(),
+                })
+            })?;
+            let name = o.path.as_str().strip_prefix(info.dir.as_str()).unwrap_or(o.path.as_str());
+            files.insert(name.trim_start_matches('/').to_owned(), bytes);
+        }
+        let compiled: serde_json::Value =
+            files.get("compiled_artifacts.json").and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+        let meta = &compiled["metadata"];
+        let (Some(version), Some(created)) = (meta["product_version"].as_str(), meta["compiled_at"].as_str()) else {
+            return Err(Failure::Usage(format!("{label} has no compiled artifacts to publish")));
+        };
+        artifacts.push(artifact::product(&label, info.dir.as_str(), version, created, &files));
+    }
+    let published = layout::publish(&dir, &artifacts)?;
+    summary(printer, &args.to, &published)
+}
+
+fn summary(printer: &Printer, target: &str, published: &[Published]) -> Result<(), Failure> {
+    let (uploaded, skipped, bytes) =
+        published.iter().fold((0, 0, 0), |(u, s, b), p| (u + p.uploaded, s + p.skipped, b + p.bytes));
+    if printer.format != Format::Human {
+        print_json(&serde_json::json!({
+            "target": target,
+            "artifacts": published,
+            "summary": { "artifacts": published.len(), "uploaded": uploaded, "skipped": skipped, "bytes": bytes },
+        }))?;
+        return Ok(());
+    }
+    if printer.verbosity == Verbosity::Quiet {
+        return Ok(());
+    }
+    let mut text = String::new();
+    if printer.verbosity == Verbosity::Verbose {
+        for p in published {
+            let _ = writeln!(text, "{} {} ({})", escape(&p.label), escape(&p.reference), p.digest);
+        }
+    }
+    let _ = writeln!(
+        text,
+        "published {} artifact{} to {}: uploaded {uploaded} blob{} ({}), skipped {skipped}",
+        published.len(),
+        if published.len() == 1 { "" } else { "s" },
+        escape(target),
+        if uploaded == 1 { "" } else { "s" },
+        crate::store_cmd::bytes(bytes),
+    );
+    err(&text)?;
+    Ok(())
+}
