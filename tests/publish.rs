@@ -116,7 +116,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 struct Registry {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Registry {
@@ -124,6 +124,12 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Requests the registry's log shows that write (`POST`, `PATCH`, `PUT`).
+fn writes(log: &Path) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().filter(|l| ["\"POST ", "\"PATCH ", "\"PUT "].iter().any(|m| l.contains(m))).count()
 }
 
 fn registry() -> Option<Registry> {
@@ -139,15 +145,12 @@ fn registry() -> Option<Registry> {
         ),
     )
     .unwrap();
-    let child = Command::new(exe)
-        .arg("serve")
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Its access log, on stdout, says what was written.
+    let log = std::fs::File::create(dir.path().join("access.log")).unwrap();
+    let child =
+        Command::new(exe).arg("serve").arg(&config).stdout(log).stderr(std::process::Stdio::null()).spawn().unwrap();
     // Owned at once, so it is killed whatever happens next.
-    let registry = Registry { child, port, _dir: dir };
+    let registry = Registry { child, port, dir };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some(registry);
@@ -177,5 +180,81 @@ fn a_registry_takes_the_published_layout() {
         // The registry serves the manifest floe wrote, byte for byte.
         let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &dest]);
         assert_eq!(format!("sha256:{}", sha256_hex(&raw)), artifact["digest"].as_str().unwrap(), "{reference}");
+    }
+}
+
+#[test]
+fn products_publish_to_a_registry_once() {
+    let Some(registry) = registry() else { return };
+    let log = registry.dir.path().join("access.log");
+    let ws = workspace("mesh");
+    let to = format!("oci://127.0.0.1:{}/floe", registry.port);
+    let run = |ws: &Path| {
+        let r = floe(ws, &["publish", "--to", &to, "--format", "json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    let first = run(ws.path());
+    // The same digests as the layout a checkout elsewhere publishes.
+    let layouts = tempfile::tempdir().unwrap();
+    let layout = publish(workspace("mesh").path(), layouts.path());
+    let digests = |r: &serde_json::Value| -> Vec<String> {
+        r["artifacts"].as_array().unwrap().iter().map(|a| a["digest"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(digests(&first), digests(&layout));
+    // A blob upload is a POST, a PATCH and a PUT; a manifest one PUT.
+    let (uploaded, manifests) = (
+        first["summary"]["uploaded"].as_u64().unwrap() as usize,
+        first["summary"]["artifacts"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(writes(&log), 3 * (uploaded - manifests) + manifests);
+    // Again: nothing is written, by floe's count and by the registry's.
+    let before = writes(&log);
+    let again = run(ws.path());
+    assert_eq!(again["summary"]["uploaded"], 0);
+    assert_eq!(writes(&log), before);
+    // A version that would move is refused before anything is sent.
+    let orders = ws.path().join("sales/orders/floe.yaml");
+    edit(&orders, |t| t.replace("Orders from the web shop", "Orders from the shop"));
+    let r = floe(ws.path(), &["publish", "--to", &to]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("/floe/sales/orders:1.0.0` is published already as sha256:"), "{}", r.stderr);
+    assert_eq!(writes(&log), before);
+    // A new version: its changed blobs and its manifest, nothing else.
+    edit(&orders, |t| t.replace("version: 1.0.0", "version: 1.0.1"));
+    let bumped = run(ws.path());
+    assert_eq!(bumped["summary"]["uploaded"], 3, "{bumped}");
+    assert_eq!(writes(&log), before + 3 * 2 + 1);
+    // A channel tag moves.
+    let latest = format!("{to}:latest");
+    for _ in 0..2 {
+        let r = floe(ws.path(), &["publish", "//sales/orders", "--to", &latest, "-q"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    if program("skopeo").is_none() {
+        return;
+    }
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://127.0.0.1:{}/floe/sales/orders:latest", registry.port),
+    ]);
+    let orders = bumped["artifacts"].as_array().unwrap().iter().find(|a| a["label"] == "//sales/orders").unwrap();
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), orders["digest"].as_str().unwrap());
+}
+
+#[test]
+fn a_registry_that_does_not_answer_is_an_infrastructure_failure() {
+    let ws = workspace("mesh");
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let r = floe(ws.path(), &["publish", "--to", &format!("oci://127.0.0.1:{port}/floe")]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("hint: this is a problem with the machine"), "{}", r.stderr);
+    for bad in ["s3://bucket", "oci://host", "oci://host/Upper", "oci-layout:", "ftp://x/y"] {
+        let r = floe(ws.path(), &["publish", "--to", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("is no publish target"), "{}", r.stderr);
     }
 }

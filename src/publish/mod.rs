@@ -3,13 +3,15 @@
 //! The products are built first (what is published is what a build of this
 //! tree writes, read back from `floe-out/` and checked against the hashes
 //! the build recorded), then each becomes one artifact (`artifact.rs`) named
-//! `<package path>:<product version>` and is written to the target:
-//! `oci-layout:DIR`, an OCI image layout (`layout.rs`), which `skopeo copy`
-//! takes to any registry. A version, once published, never moves: publishing
+//! `<package path>:<product version>` and is written to the target: a
+//! registry (`oci://…`, `registry.rs`) or an OCI image layout on disk
+//! (`oci-layout:DIR`, `layout.rs`); both get the same bytes, so the same
+//! digests. A version, once published, never moves: publishing
 //! other outputs under it is refused, naming both digests.
 
 mod artifact;
 mod layout;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,7 +29,7 @@ use crate::system::OsSystem;
 pub struct PublishArgs {
     /// Products to publish (default: //...)
     pub labels: Vec<String>,
-    /// Where to: `oci-layout:DIR`, an OCI image layout on disk
+    /// Where to: `oci://HOST[:PORT]/REPO[:TAG]`, a registry, or `oci-layout:DIR`, an OCI image layout on disk
     #[arg(long, value_name = "TARGET")]
     pub to: String,
 }
@@ -83,15 +85,13 @@ fn refusal(refused: &[Refused]) -> Failure {
 }
 
 pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), Failure> {
-    let dir = match args.to.split_once(':') {
-        Some(("oci-layout", rest)) if !rest.is_empty() => crate::cli::base_dir(cli)?.join(rest),
-        _ => {
-            return Err(Failure::Usage(format!(
-                "`{}` is no publish target: floe publishes to `oci-layout:DIR`, an OCI image layout \
-                 (`skopeo copy oci:DIR:REF docker://HOST/REPO` takes it to a registry)",
-                escape(&args.to)
-            )));
-        }
+    let target = match args.to.split_once(':') {
+        Some(("oci-layout", rest)) if !rest.is_empty() => Target::Layout(crate::cli::base_dir(cli)?.join(rest)),
+        Some(("oci", rest)) if rest.starts_with("//") => match registry::Target::parse(&rest[2..]) {
+            Some(t) => Target::Registry(t),
+            None => return Err(bad_target(&args.to)),
+        },
+        _ => return Err(bad_target(&args.to)),
     };
     let mut session = crate::cli::open(cli, &args.labels)?;
     let root = session.options.workspace.clone();
@@ -135,8 +135,24 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), F
         };
         artifacts.push(artifact::product(&label, info.dir.as_str(), version, created, &files));
     }
-    let published = layout::publish(&dir, &artifacts)?;
+    let published = match &target {
+        Target::Layout(dir) => layout::publish(dir, &artifacts)?,
+        Target::Registry(t) => registry::publish(t, &artifacts)?,
+    };
     summary(printer, &args.to, &published)
+}
+
+enum Target {
+    Layout(std::path::PathBuf),
+    Registry(registry::Target),
+}
+
+fn bad_target(to: &str) -> Failure {
+    Failure::Usage(format!(
+        "`{}` is no publish target: `oci://HOST[:PORT]/REPO[:TAG]` (a registry; lowercase repository \
+         names) or `oci-layout:DIR` (an OCI image layout on disk)",
+        escape(to)
+    ))
 }
 
 fn summary(printer: &Printer, target: &str, published: &[Published]) -> Result<(), Failure> {

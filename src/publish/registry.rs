@@ -1,0 +1,201 @@
+//! Publishing to a registry (`oci://host[:port]/repo[:tag]`) over the OCI
+//! distribution API, through `oci-client` on a `tokio` runtime that lives
+//! only here, in the driver.
+//!
+//! Each product goes to `<repo>/<package path>`, tagged with its version (or
+//! the target's tag, a channel like `latest` that may move). Every tag is
+//! looked up before anything is sent, so a version that would move is
+//! refused with nothing uploaded. Then blobs the registry has are skipped,
+//! the rest uploaded, several at once, and each manifest is pushed after its
+//! blobs, unless the tag already names it. HTTPS, except for registries on
+//! this machine (`localhost`, `127.0.0.1`, `[::1]`), which are spoken to in
+//! plain HTTP as Docker does.
+
+use futures_util::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use super::artifact::{Artifact, MANIFEST_TYPE, is_version};
+use super::{Published, Refused};
+use crate::cli::Failure;
+
+/// Uploads running at once.
+const CONCURRENT: usize = 8;
+
+/// Where `oci://…` points.
+pub struct Target {
+    /// `host[:port]`.
+    pub registry: String,
+    /// The repository products go below.
+    pub repository: String,
+    /// A tag for every product instead of its version.
+    pub tag: Option<String>,
+}
+
+impl Target {
+    /// `host[:port]/repo[/more][:tag]`.
+    pub fn parse(rest: &str) -> Option<Target> {
+        let (registry, path) = rest.split_once('/')?;
+        let (repository, tag) = match path.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag.to_owned())),
+            _ => (path, None),
+        };
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.split('/').all(|c| {
+                    !c.is_empty()
+                        && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+                })
+        };
+        let tag_ok = tag.as_deref().is_none_or(|t| {
+            !t.is_empty() && t.len() <= 128 && t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        });
+        (!registry.is_empty() && plain(repository) && tag_ok).then(|| Target {
+            registry: registry.to_owned(),
+            repository: repository.to_owned(),
+            tag,
+        })
+    }
+
+    fn reference(&self, a: &Artifact) -> Reference {
+        let tag = self.tag.clone().unwrap_or_else(|| a.tag.clone());
+        Reference::with_tag(self.registry.clone(), format!("{}/{}", self.repository, a.repository), tag)
+    }
+
+    /// Registries on this machine are spoken to in plain HTTP.
+    fn local(&self) -> bool {
+        let host = self.registry.rsplit_once(':').map_or(self.registry.as_str(), |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) { h } else { self.registry.as_str() }
+        });
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    }
+}
+
+fn infra(target: &Target, e: impl std::fmt::Display) -> Failure {
+    Failure::Infra(floe_engine::IoError {
+        op: "publish",
+        path: format!("oci://{}/{}", target.registry, target.repository).into(),
+        message: e.to_string(),
+    })
+}
+
+/// Whether the registry says the manifest or repository does not exist.
+fn absent(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown))
+        }
+        OciDistributionError::ServerError { code: 404, .. } | OciDistributionError::ImageManifestNotFoundError(_) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
+    // One process-wide TLS provider, for every HTTPS connection floe makes:
+    // ring, since aws-lc-rs would need cmake and minutes of C to build (ring
+    // has no post-quantum key exchange, hence the deprecation).
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let protocol = match target.local() {
+        true => ClientProtocol::HttpsExcept(vec![target.registry.clone()]),
+        false => ClientProtocol::Https,
+    };
+    let client = Client::new(ClientConfig { protocol, ..ClientConfig::default() });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
+    runtime.block_on(async {
+        client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous).await;
+        // Every tag first: a version that would move stops the publish before any upload.
+        let mut current = Vec::with_capacity(artifacts.len());
+        let mut refused = Vec::new();
+        for a in artifacts {
+            let reference = target.reference(a);
+            let digest = match client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous).await {
+                Ok(d) => Some(d),
+                Err(e) if absent(&e) => None,
+                Err(e) => return Err(infra(target, e)),
+            };
+            if let Some(d) = &digest
+                && *d != a.manifest.descriptor.digest
+                && is_version(reference.tag().unwrap_or_default())
+            {
+                refused.push(Refused { label: a.label.clone(), reference: reference.whole(), published: d.clone() });
+            }
+            current.push((reference, digest));
+        }
+        if !refused.is_empty() {
+            return Err(super::refusal(&refused));
+        }
+        let mut out = Vec::with_capacity(artifacts.len());
+        for (a, (reference, digest)) in artifacts.iter().zip(current) {
+            let mut p = Published::new(a, reference.whole());
+            if digest.as_deref() == Some(a.manifest.descriptor.digest.as_str()) {
+                // Named already: so are its blobs.
+                p.skipped = a.layers.len() + 2;
+                out.push(p);
+                continue;
+            }
+            let blobs: Vec<_> = a.layers.iter().chain([&a.config]).collect();
+            let sent: Vec<Result<Option<u64>, Failure>> = futures_util::stream::iter(blobs)
+                .map(|blob| {
+                    let (client, reference) = (&client, &reference);
+                    async move {
+                        let digest = &blob.descriptor.digest;
+                        if client.blob_exists(reference, digest).await.map_err(|e| infra(target, e))? {
+                            return Ok(None);
+                        }
+                        client.push_blob(reference, blob.bytes.clone(), digest).await.map_err(|e| infra(target, e))?;
+                        Ok(Some(blob.descriptor.size))
+                    }
+                })
+                .buffer_unordered(CONCURRENT)
+                .collect()
+                .await;
+            for s in sent {
+                match s? {
+                    Some(size) => {
+                        p.uploaded += 1;
+                        p.bytes += size;
+                    }
+                    None => p.skipped += 1,
+                }
+            }
+            let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
+            client
+                .push_manifest_raw(&reference, a.manifest.bytes.clone(), content_type)
+                .await
+                .map_err(|e| infra(target, e))?;
+            p.uploaded += 1;
+            p.bytes += a.manifest.descriptor.size;
+            out.push(p);
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_as_registries_repositories_and_tags() {
+        let t = Target::parse("127.0.0.1:5000/floe/platform:latest").unwrap();
+        assert_eq!(
+            (t.registry.as_str(), t.repository.as_str(), t.tag.as_deref()),
+            ("127.0.0.1:5000", "floe/platform", Some("latest"))
+        );
+        assert!(t.local());
+        let t = Target::parse("registry.example.com/team/floe").unwrap();
+        assert_eq!((t.repository.as_str(), t.tag.as_deref()), ("team/floe", None));
+        assert!(!t.local());
+        for bad in ["registry.example.com", "host/", "host/Upper", "host/a//b", "host/a:b/c:"] {
+            assert!(Target::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
