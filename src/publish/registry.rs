@@ -21,8 +21,9 @@ use super::artifact::{Artifact, MANIFEST_TYPE, is_version};
 use super::{Published, Refused};
 use crate::cli::Failure;
 
-/// Uploads running at once.
+/// Artifacts (and tag lookups) in flight at once, and blobs of each.
 const CONCURRENT: usize = 8;
+const BLOBS_AT_ONCE: usize = 4;
 
 /// Where `oci://…` points.
 pub struct Target {
@@ -104,7 +105,9 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
         true => ClientProtocol::HttpsExcept(vec![target.registry.clone()]),
         false => ClientProtocol::Https,
     };
-    let client = Client::new(ClientConfig { protocol, ..ClientConfig::default() });
+    // One request per blob (POST, then PUT with the bytes) instead of three:
+    // floe's blobs are small.
+    let client = Client::new(ClientConfig { protocol, use_monolithic_push: true, ..ClientConfig::default() });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,15 +115,25 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
     runtime.block_on(async {
         client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous).await;
         // Every tag first: a version that would move stops the publish before any upload.
+        let looked_up: Vec<Result<(Reference, Option<String>), Failure>> = futures_util::stream::iter(artifacts)
+            .map(|a| {
+                let client = &client;
+                async move {
+                    let reference = target.reference(a);
+                    match client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous).await {
+                        Ok(d) => Ok((reference, Some(d))),
+                        Err(e) if absent(&e) => Ok((reference, None)),
+                        Err(e) => Err(infra(target, e)),
+                    }
+                }
+            })
+            .buffered(CONCURRENT)
+            .collect()
+            .await;
         let mut current = Vec::with_capacity(artifacts.len());
         let mut refused = Vec::new();
-        for a in artifacts {
-            let reference = target.reference(a);
-            let digest = match client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous).await {
-                Ok(d) => Some(d),
-                Err(e) if absent(&e) => None,
-                Err(e) => return Err(infra(target, e)),
-            };
+        for (a, looked) in artifacts.iter().zip(looked_up) {
+            let (reference, digest) = looked?;
             if let Some(d) = &digest
                 && *d != a.manifest.descriptor.digest
                 && is_version(reference.tag().unwrap_or_default())
@@ -132,49 +145,60 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
         if !refused.is_empty() {
             return Err(super::refusal(&refused));
         }
-        let mut out = Vec::with_capacity(artifacts.len());
-        for (a, (reference, digest)) in artifacts.iter().zip(current) {
-            let mut p = Published::new(a, reference.whole());
-            if digest.as_deref() == Some(a.manifest.descriptor.digest.as_str()) {
-                // Named already: so are its blobs.
-                p.skipped = a.layers.len() + 2;
-                out.push(p);
-                continue;
-            }
-            let blobs: Vec<_> = a.layers.iter().chain([&a.config]).collect();
-            let sent: Vec<Result<Option<u64>, Failure>> = futures_util::stream::iter(blobs)
-                .map(|blob| {
-                    let (client, reference) = (&client, &reference);
-                    async move {
-                        let digest = &blob.descriptor.digest;
-                        if client.blob_exists(reference, digest).await.map_err(|e| infra(target, e))? {
-                            return Ok(None);
+        // Artifacts several at once (in order), each's blobs several at once,
+        // each manifest after its own blobs.
+        let out: Vec<Result<Published, Failure>> = futures_util::stream::iter(artifacts.iter().zip(current))
+            .map(|(a, (reference, digest))| {
+                let client = &client;
+                async move {
+                    let mut p = Published::new(a, reference.whole());
+                    if digest.as_deref() == Some(a.manifest.descriptor.digest.as_str()) {
+                        // Named already: so are its blobs.
+                        p.skipped = a.layers.len() + 2;
+                        return Ok(p);
+                    }
+                    let blobs: Vec<_> = a.layers.iter().chain([&a.config]).collect();
+                    let sent: Vec<Result<Option<u64>, Failure>> = futures_util::stream::iter(blobs)
+                        .map(|blob| {
+                            let reference = &reference;
+                            async move {
+                                let digest = &blob.descriptor.digest;
+                                if client.blob_exists(reference, digest).await.map_err(|e| infra(target, e))? {
+                                    return Ok(None);
+                                }
+                                client
+                                    .push_blob(reference, blob.bytes.clone(), digest)
+                                    .await
+                                    .map_err(|e| infra(target, e))?;
+                                Ok(Some(blob.descriptor.size))
+                            }
+                        })
+                        .buffer_unordered(BLOBS_AT_ONCE)
+                        .collect()
+                        .await;
+                    for s in sent {
+                        match s? {
+                            Some(size) => {
+                                p.uploaded += 1;
+                                p.bytes += size;
+                            }
+                            None => p.skipped += 1,
                         }
-                        client.push_blob(reference, blob.bytes.clone(), digest).await.map_err(|e| infra(target, e))?;
-                        Ok(Some(blob.descriptor.size))
                     }
-                })
-                .buffer_unordered(CONCURRENT)
-                .collect()
-                .await;
-            for s in sent {
-                match s? {
-                    Some(size) => {
-                        p.uploaded += 1;
-                        p.bytes += size;
-                    }
-                    None => p.skipped += 1,
+                    let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
+                    client
+                        .push_manifest_raw(&reference, a.manifest.bytes.clone(), content_type)
+                        .await
+                        .map_err(|e| infra(target, e))?;
+                    p.uploaded += 1;
+                    p.bytes += a.manifest.descriptor.size;
+                    Ok(p)
                 }
-            }
-            let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
-            client
-                .push_manifest_raw(&reference, a.manifest.bytes.clone(), content_type)
-                .await
-                .map_err(|e| infra(target, e))?;
-            p.uploaded += 1;
-            p.bytes += a.manifest.descriptor.size;
-            out.push(p);
-        }
+            })
+            .buffered(CONCURRENT)
+            .collect()
+            .await;
+        let out: Vec<Published> = out.into_iter().collect::<Result<_, _>>()?;
         Ok(out)
     })
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""What publishing costs: `floe publish` of a synthetic workspace to a local
+registry (Debian's docker-registry, started here on a free port) and to an
+OCI image layout, first with everything new, then unchanged (median of
+--runs). Each run also builds (a no-op after the first), as publish does.
+
+    target/release/floe-bench generate --domains 10 --products-per-domain 100 --out /dev/shm/bw
+    .ci/bench-publish.py --floe target/release/floe --ws /dev/shm/bw --runs 7
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+p = argparse.ArgumentParser()
+p.add_argument("--floe", required=True)
+p.add_argument("--ws", required=True)
+p.add_argument("--runs", type=int, default=7)
+a = p.parse_args()
+
+work = tempfile.mkdtemp(prefix="floe-publish-bench-")
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+config = os.path.join(work, "config.yml")
+with open(config, "w") as f:
+    f.write(f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {work}/data}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n")
+registry = subprocess.Popen(["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.025)
+
+    def publish(to):
+        t = time.perf_counter()
+        r = subprocess.run([a.floe, "-C", a.ws, "publish", "--to", to, "--format", "json"], capture_output=True)
+        ms = (time.perf_counter() - t) * 1000
+        if r.returncode != 0:
+            raise SystemExit(r.stderr.decode())
+        return ms, json.loads(r.stdout)["summary"]
+
+    for name, to in [("registry", f"oci://127.0.0.1:{port}/floe"), ("layout", f"oci-layout:{work}/layout")]:
+        ms, summary = publish(to)
+        print(f"{name:8} new        {ms:8.1f} ms  {summary}")
+        times = []
+        for _ in range(a.runs):
+            ms, summary = publish(to)
+            assert summary["uploaded"] == 0, summary
+            times.append(ms)
+        print(f"{name:8} unchanged  median {statistics.median(times):8.1f} ms  min {min(times):.1f}  max {max(times):.1f}  ({a.runs} runs)")
+finally:
+    registry.kill()
+    subprocess.run(["rm", "-rf", work])
