@@ -136,7 +136,7 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
-    /// Compatibility commands of the Python implementation
+    /// The platform: `compile` (the Python implementation's command) and `publish`
     Platform {
         #[command(subcommand)]
         command: PlatformCommand,
@@ -178,6 +178,8 @@ pub enum StoreCommand {
 pub enum PlatformCommand {
     /// Compile one floe.yaml against one manifest.yaml, as the Python implementation's command does
     Compile(crate::compat::CompileArgs),
+    /// Publish the enterprise and domain manifests, resolved, as OCI artifacts (`platform`, `platform/<domain>`)
+    Publish(crate::publish::PublishArgs),
 }
 
 /// Why a command could not finish.
@@ -281,7 +283,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Doctor { labels } => crate::doctor::doctor(open(cli, labels)?, cli.format, printer),
         Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
-        Command::Publish(args) => crate::publish::publish(cli, printer, args),
+        Command::Publish(args) => crate::publish::publish(cli, printer, args, false),
+        Command::Platform { command: PlatformCommand::Publish(args) } => {
+            crate::publish::publish(cli, printer, args, true)
+        }
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
         Command::Build { labels } => {

@@ -258,3 +258,42 @@ fn a_registry_that_does_not_answer_is_an_infrastructure_failure() {
         assert!(r.stderr.contains("is no publish target"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn the_platform_publishes_its_resolved_manifests() {
+    let ws = workspace("mesh");
+    let layout = tempfile::tempdir().unwrap();
+    let r = floe(
+        ws.path(),
+        &["platform", "publish", "--to", &format!("oci-layout:{}", layout.path().display()), "--format", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = r.json();
+    let refs: Vec<&str> =
+        report["artifacts"].as_array().unwrap().iter().map(|a| a["reference"].as_str().unwrap()).collect();
+    assert_eq!(refs, ["platform:3.0.0", "platform/finance:2.0.1", "platform/sales:1.4.0"]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.path().join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "platform/sales:1.4.0")
+        .unwrap();
+    assert_eq!(manifest["artifactType"], "application/vnd.floe.platform.v1+json");
+    let blob = |digest: &str| std::fs::read(layout.path().join("blobs/sha256").join(&digest[7..])).unwrap();
+    let sales: serde_json::Value = serde_json::from_slice(&blob(manifest["digest"].as_str().unwrap())).unwrap();
+    let titles: Vec<&str> = sales["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["annotations"]["org.opencontainers.image.title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["floe-platform.values.yaml", "manifest.resolved.json"]);
+    // The resolved manifest in it is the one the build wrote.
+    let resolved = blob(sales["layers"][1]["digest"].as_str().unwrap());
+    assert!(resolved == std::fs::read(ws.path().join("floe-out/sales/manifest.resolved.json")).unwrap());
+    // Labels that select no platform package are a usage error.
+    let r = floe(ws.path(), &["platform", "publish", "//sales/orders", "--to", "oci-layout:x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -9,6 +9,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub const ARTIFACT_TYPE: &str = "application/vnd.floe.product.v1+json";
+/// A resolved enterprise or domain manifest, with the Helm values it gives the platform chart.
+pub const PLATFORM_TYPE: &str = "application/vnd.floe.platform.v1+json";
 pub const CONFIG_TYPE: &str = "application/vnd.floe.drv.v1+json";
 pub const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -83,6 +85,8 @@ pub fn media_type(name: &str) -> &'static str {
         "profiles.yml" => "application/vnd.floe.dbt-profiles.v1+yaml",
         "enforcement.json" => "application/vnd.floe.enforcement.v1+json",
         "enforcement.sarif" => "application/sarif+json",
+        "manifest.resolved.json" => "application/vnd.floe.resolved-manifest.v1+json",
+        "floe-platform.values.yaml" => "application/vnd.floe.helm-values.v1+yaml",
         _ => match file.rsplit_once('.').map(|(_, ext)| ext) {
             Some("html") => "text/html",
             Some("py") => "text/x-python",
@@ -94,10 +98,18 @@ pub fn media_type(name: &str) -> &'static str {
     }
 }
 
-/// The artifact of the product `label` (at `repository`, version `tag`): its
-/// `floe.drv.json` as the config, every other output a layer, in name order.
-/// `created` is the compile time its artifacts carry (`SOURCE_DATE_EPOCH`).
-pub fn product(label: &str, repository: &str, tag: &str, created: &str, files: &BTreeMap<String, Vec<u8>>) -> Artifact {
+/// The artifact of the package `label` (at `repository`, version `tag`), of
+/// type `artifact_type`: its `floe.drv.json` as the config, every other
+/// output a layer, in name order. `created` is the compile time its outputs
+/// carry (`SOURCE_DATE_EPOCH`).
+pub fn package(
+    artifact_type: &str,
+    label: &str,
+    repository: &str,
+    tag: &str,
+    created: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Artifact {
     let config =
         Blob::new(CONFIG_TYPE, files.get(floe_engine::build::DRV_FILE).cloned().unwrap_or_default(), BTreeMap::new());
     let layers: Vec<Blob> = files
@@ -127,14 +139,14 @@ pub fn product(label: &str, repository: &str, tag: &str, created: &str, files: &
     let manifest = Manifest {
         schema_version: 2,
         media_type: MANIFEST_TYPE,
-        artifact_type: ARTIFACT_TYPE,
+        artifact_type,
         config: &config.descriptor,
         layers: layers.iter().map(|l| &l.descriptor).collect(),
         annotations: &annotations,
     };
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
     let mut manifest = Blob::new(MANIFEST_TYPE, bytes, BTreeMap::new());
-    manifest.descriptor.artifact_type = Some(ARTIFACT_TYPE.to_owned());
+    manifest.descriptor.artifact_type = Some(artifact_type.to_owned());
     Artifact {
         label: label.to_owned(),
         repository: repository.to_owned(),
@@ -172,8 +184,8 @@ mod tests {
         .into_iter()
         .map(|(n, b)| (n.to_owned(), b.to_vec()))
         .collect();
-        let a = product("//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
-        let b = product("//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
+        let a = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
+        let b = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
         assert_eq!(a, b);
         let types: Vec<&str> = a.layers.iter().map(|l| l.descriptor.media_type.as_str()).collect();
         assert_eq!(
@@ -190,7 +202,7 @@ mod tests {
         assert_eq!(manifest["layers"][1]["annotations"]["org.opencontainers.image.title"], "dags/orders.py");
         let mut other = files.clone();
         other.insert("profiles.yml".into(), b"p: 2\n".to_vec());
-        let c = product("//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other);
+        let c = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other);
         assert_ne!(c.manifest.descriptor.digest, a.manifest.descriptor.digest);
         assert_eq!(c.layers[0], a.layers[0], "an unchanged file is the same blob");
     }

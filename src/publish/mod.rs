@@ -27,7 +27,7 @@ use crate::system::OsSystem;
 
 #[derive(clap::Args)]
 pub struct PublishArgs {
-    /// Products to publish (default: //...)
+    /// Packages to publish (default: //...): products, or with `floe platform publish` the platform packages
     pub labels: Vec<String>,
     /// Where to: `oci://HOST[:PORT]/REPO[:TAG]`, a registry, or `oci-layout:DIR`, an OCI image layout on disk
     #[arg(long, value_name = "TARGET")]
@@ -84,7 +84,9 @@ fn refusal(refused: &[Refused]) -> Failure {
     }
 }
 
-pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), Failure> {
+/// `floe publish` (products), or `floe platform publish` (`platform`: the
+/// enterprise and domain manifests, resolved, with their Helm values).
+pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool) -> Result<(), Failure> {
     let target = match args.to.split_once(':') {
         Some(("oci-layout", rest)) if !rest.is_empty() => Target::Layout(crate::cli::base_dir(cli)?.join(rest)),
         Some(("oci", rest)) if rest.starts_with("//") => match registry::Target::parse(&rest[2..]) {
@@ -104,10 +106,11 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), F
         return Err(Failure::User);
     }
     let (selected, _) = session.select();
+    let created = floe_rules::rfc3339(session.options.settings.source_date_epoch);
     let mut artifacts = Vec::new();
     for sel in &selected {
         let info = &session.layout.packages[sel.package];
-        if info.kind != PackageKind::Product {
+        if (info.kind == PackageKind::Product) == platform {
             continue;
         }
         let label = floe_engine::label::package_label(&info.dir);
@@ -125,15 +128,35 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs) -> Result<(), F
                 })
             })?;
             let name = o.path.as_str().strip_prefix(info.dir.as_str()).unwrap_or(o.path.as_str());
-            files.insert(name.trim_start_matches('/').to_owned(), bytes);
+            let name = name.trim_start_matches('/');
+            // A platform package's outputs are the files directly in its
+            // directory; those below belong to its domains and products.
+            if !name.contains('/') || !platform {
+                files.insert(name.to_owned(), bytes);
+            }
         }
-        let compiled: serde_json::Value =
-            files.get("compiled_artifacts.json").and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
-        let meta = &compiled["metadata"];
-        let (Some(version), Some(created)) = (meta["product_version"].as_str(), meta["compiled_at"].as_str()) else {
-            return Err(Failure::Usage(format!("{label} has no compiled artifacts to publish")));
+        // The version the package's own file gives it, as its outputs say.
+        let (first, pointer) = match platform {
+            false => ("compiled_artifacts.json", "/metadata/product_version"),
+            true => ("manifest.resolved.json", "/manifest/metadata/version"),
         };
-        artifacts.push(artifact::product(&label, info.dir.as_str(), version, created, &files));
+        let version = files
+            .get(first)
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v.pointer(pointer).and_then(|v| v.as_str()).map(str::to_owned));
+        let Some(version) = version else {
+            return Err(Failure::Usage(format!("{label} has no `{first}` to publish")));
+        };
+        let (artifact_type, repository) = match (platform, info.dir.as_str()) {
+            (false, dir) => (artifact::ARTIFACT_TYPE, dir.to_owned()),
+            (true, "") => (artifact::PLATFORM_TYPE, "platform".to_owned()),
+            (true, dir) => (artifact::PLATFORM_TYPE, format!("platform/{dir}")),
+        };
+        artifacts.push(artifact::package(artifact_type, &label, &repository, &version, &created, &files));
+    }
+    if artifacts.is_empty() {
+        let what = if platform { "platform package" } else { "product" };
+        return Err(Failure::Usage(format!("the labels select no {what} to publish")));
     }
     let published = match &target {
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
