@@ -129,8 +129,10 @@ pub enum Command {
         #[command(subcommand)]
         command: NewCommand,
     },
-    /// Build products and publish each as an OCI artifact (`--to oci-layout:DIR`)
+    /// Build products and publish each as an OCI artifact (`--to oci://HOST/REPO` or `oci-layout:DIR`)
     Publish(crate::publish::PublishArgs),
+    /// Give a published artifact another tag (`floe promote oci://HOST/REPO:1.2.0 --to prod`), uploading no blob
+    Promote(crate::publish::PromoteArgs),
     /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
     Store {
         #[command(subcommand)]
@@ -284,6 +286,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
         Command::Publish(args) => crate::publish::publish(cli, printer, args, false),
+        Command::Promote(args) => crate::publish::promote(printer, args),
         Command::Platform { command: PlatformCommand::Publish(args) } => {
             crate::publish::publish(cli, printer, args, true)
         }

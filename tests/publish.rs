@@ -225,6 +225,21 @@ fn products_publish_to_a_registry_once() {
     let bumped = run(ws.path());
     assert_eq!(bumped["summary"]["uploaded"], 3, "{bumped}");
     assert_eq!(writes(&log), before + 2 * 2 + 1);
+    // Promoted: the registry receives one manifest and no blob, and the
+    // tag names the digest published; promoted again, nothing.
+    let before = writes(&log);
+    let promote = |tag: &str| floe(ws.path(), &["promote", &format!("{to}/sales/orders:1.0.0"), "--to", tag]);
+    let r = promote("prod");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("its manifest sent, no blob"), "{}", r.stderr);
+    assert_eq!(writes(&log), before + 1);
+    assert!(promote("prod").stderr.contains("it named it already"));
+    assert_eq!(writes(&log), before + 1);
+    // Onto a version that names something else: refused.
+    let r = promote("1.0.1");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is published already as"), "{}", r.stderr);
+    assert_eq!(floe(ws.path(), &["promote", &format!("{to}/sales/nothing:1.0.0"), "--to", "prod"]).code, 2);
     // A channel tag moves.
     let latest = format!("{to}:latest");
     for _ in 0..2 {
@@ -242,6 +257,13 @@ fn products_publish_to_a_registry_once() {
     ]);
     let orders = bumped["artifacts"].as_array().unwrap().iter().find(|a| a["label"] == "//sales/orders").unwrap();
     assert_eq!(format!("sha256:{}", sha256_hex(&raw)), orders["digest"].as_str().unwrap());
+    let prod = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://127.0.0.1:{}/floe/sales/orders:prod", registry.port),
+    ]);
+    assert_eq!(format!("sha256:{}", sha256_hex(&prod)), first["artifacts"][3]["digest"].as_str().unwrap());
 }
 
 #[test]

@@ -165,6 +165,42 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     summary(printer, &args.to, &published)
 }
 
+#[derive(clap::Args)]
+pub struct PromoteArgs {
+    /// What to promote: `oci://HOST[:PORT]/REPO:TAG`, as `floe publish` published it
+    pub reference: String,
+    /// The tag it gets beside its own (an environment: `prod`, `staging`)
+    #[arg(long, value_name = "TAG")]
+    pub to: String,
+}
+
+/// `floe promote`: the manifest a reference names gets another tag, with no
+/// blob uploaded.
+pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
+    let target = args
+        .reference
+        .strip_prefix("oci://")
+        .and_then(registry::Target::parse)
+        .filter(|t| t.tag.is_some())
+        .ok_or_else(|| {
+            Failure::Usage(format!("`{}` is no `oci://HOST/REPO:TAG` reference", escape(&args.reference)))
+        })?;
+    let tag_ok = !args.to.is_empty()
+        && args.to.len() <= 128
+        && args.to.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !tag_ok {
+        return Err(Failure::Usage(format!("`{}` is no tag: letters, digits, `.`, `_` and `-`", escape(&args.to))));
+    }
+    let p = registry::promote(&target, &args.to)?;
+    if printer.format != Format::Human {
+        print_json(&p)?;
+    } else if printer.verbosity != Verbosity::Quiet {
+        let how = if p.uploaded == 0 { "it named it already" } else { "its manifest sent, no blob" };
+        err(&format!("promoted {} ({}) to {}: {how}\n", escape(&p.label), p.digest, escape(&p.reference)))?;
+    }
+    Ok(())
+}
+
 enum Target {
     Layout(std::path::PathBuf),
     Registry(registry::Target),

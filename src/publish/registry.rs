@@ -95,7 +95,8 @@ fn absent(e: &OciDistributionError) -> bool {
     }
 }
 
-pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
+/// A client for `target`'s registry, and the runtime it runs on.
+fn connect(target: &Target) -> Result<(Client, tokio::runtime::Runtime), Failure> {
     // One process-wide TLS provider, for every HTTPS connection floe makes:
     // ring, since aws-lc-rs would need cmake and minutes of C to build (ring
     // has no post-quantum key exchange, hence the deprecation).
@@ -112,6 +113,58 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
         .enable_all()
         .build()
         .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
+    Ok((client, runtime))
+}
+
+/// Gives the manifest `target` names (with its tag) a second tag in the same
+/// repository: the registry has its blobs already, so only the manifest is
+/// sent, and not even that when the tag names it already. A version tag
+/// that names another manifest is not moved.
+pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
+    let (client, runtime) = connect(target)?;
+    let from = Reference::with_tag(
+        target.registry.clone(),
+        target.repository.clone(),
+        target.tag.clone().unwrap_or_else(|| "latest".to_owned()),
+    );
+    let dest = Reference::with_tag(target.registry.clone(), target.repository.clone(), to.to_owned());
+    runtime.block_on(async {
+        let auth = RegistryAuth::Anonymous;
+        let (bytes, digest) =
+            client.pull_manifest_raw(&from, &auth, &[MANIFEST_TYPE]).await.map_err(|e| match absent(&e) {
+                true => Failure::Usage(format!("{} does not exist", from.whole())),
+                false => infra(target, e),
+            })?;
+        let mut p = Published {
+            label: from.whole(),
+            reference: dest.whole(),
+            digest: digest.clone(),
+            uploaded: 0,
+            skipped: 0,
+            bytes: 0,
+        };
+        match client.fetch_manifest_digest(&dest, &auth).await {
+            Ok(d) if d == digest => {
+                p.skipped = 1;
+                return Ok(p);
+            }
+            Ok(d) if is_version(to) => {
+                return Err(super::refusal(&[Refused { label: from.whole(), reference: dest.whole(), published: d }]));
+            }
+            Ok(_) => {}
+            Err(e) if absent(&e) => {}
+            Err(e) => return Err(infra(target, e)),
+        }
+        let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
+        client.push_manifest_raw(&dest, bytes.clone(), content_type).await.map_err(|e| infra(target, e))?;
+        p.uploaded = 1;
+        p.bytes = bytes.len() as u64;
+        Ok(p)
+    })
+}
+
+pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
+    let (client, runtime) = connect(target)?;
     runtime.block_on(async {
         client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous).await;
         // Every tag first: a version that would move stops the publish before any upload.
