@@ -56,16 +56,11 @@ fn refs_to_seeds_snapshots_and_packages_are_not_unknown_models() {
     assert_eq!(findings(ws.path()), (0, Vec::new()));
     // A ref that names nothing is still reported, with the seeds among the suggestions.
     edit(&ws.path().join("example/models/stg_example.sql"), |t| t.replace("ref('raw_labels')", "ref('raw_label')"));
-    let r = floe(ws.path(), &["build"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "error[E0604]: model `stg_example` refs `raw_label`, which is no model, seed or snapshot of the project"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("did you mean `raw_labels`?"), "{}", r.stderr);
+    let stderr = failing(ws.path());
+    let message =
+        "error[E0604]: model `stg_example` refs `raw_label`, which is no model, seed or snapshot of the project";
+    assert!(stderr.contains(message), "{stderr}");
+    assert!(stderr.contains("did you mean `raw_labels`?"), "{stderr}");
 }
 
 #[test]
@@ -103,6 +98,13 @@ fn transforms_without_a_dbt_project_are_an_error() {
     assert!(!ws.path().join("floe-out/example/definitions.py").exists(), "no job that would run dbt on nothing");
 }
 
+/// The stderr of a build that fails on the workspace (exit 1).
+fn failing(ws: &Path) -> String {
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.stderr
+}
+
 /// The messages of a build's diagnostics with `code`.
 fn messages(ws: &Path, code: &str) -> Vec<String> {
     let report = floe(ws, &["build", "--format", "json"]).json();
@@ -132,17 +134,12 @@ fn a_ref_through_a_var_is_read_through_dbt_project_yml() {
     assert_eq!(findings(ws.path()), (0, Vec::new()));
     let sql = ws.path().join("example/models/fct_example.sql");
     edit(&sql, |t| t.replace("var('unset', 'stg_example')", "var('unset')"));
-    let r = floe(ws.path(), &["build"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "error[E0608]: model `fct_example` refs the model named by var `unset`, which dbt_project.yml does not define"
-        ),
-        "{}",
-        r.stderr
-    );
+    let stderr = failing(ws.path());
+    let message =
+        "error[E0608]: model `fct_example` refs the model named by var `unset`, which dbt_project.yml does not define";
+    assert!(stderr.contains(message), "{stderr}");
     // The caret sits under the var's name.
-    assert!(r.stderr.contains("fct_example.sql:2:"), "{}", r.stderr);
+    assert!(stderr.contains("fct_example.sql:2:"), "{stderr}");
     edit(&sql, |t| t.replace("var('unset')", "var('unset', 'stg_exampel')"));
     assert_eq!(
         messages(ws.path(), "E0604"),
