@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""What publishing costs: `floe publish` of a synthetic workspace to a local
-registry (Debian's docker-registry, started here on a free port) and to an
-OCI image layout, first with everything new, then unchanged (median of
---runs). Each run also builds (a no-op after the first), as publish does.
+"""What publishing and sharing cost: `floe publish` of a synthetic workspace
+to a local registry (Debian's docker-registry, started here on a free port)
+and to an OCI image layout, first with everything new, then unchanged
+(median of --runs; each run also builds, a no-op after the first, as publish
+does); then a build that fills a remote cache in that registry, and builds
+of a fresh checkout (no floe-out/, no store) served entirely from it.
 
     target/release/floe-bench generate --domains 10 --products-per-domain 100 --out /dev/shm/bw
     .ci/bench-publish.py --floe target/release/floe --ws /dev/shm/bw --runs 7
@@ -55,6 +57,33 @@ try:
             assert summary["uploaded"] == 0, summary
             times.append(ms)
         print(f"{name:8} unchanged  median {statistics.median(times):8.1f} ms  min {min(times):.1f}  max {max(times):.1f}  ({a.runs} runs)")
+    cache = f"oci://127.0.0.1:{port}/cache"
+    # Moved aside on the workspace's own file system.
+    aside = tempfile.mkdtemp(prefix="floe-aside-", dir=os.path.dirname(os.path.abspath(a.ws)))
+    def fresh():
+        for d in ("floe-out", ".floe"):
+            if os.path.exists(os.path.join(a.ws, d)):
+                subprocess.run(["rm", "-rf", os.path.join(aside, d)])
+                os.rename(os.path.join(a.ws, d), os.path.join(aside, d))
+    def build(*extra):
+        t = time.perf_counter()
+        r = subprocess.run([a.floe, "-C", a.ws, "build", "--format", "json", "--remote-cache", cache, *extra], capture_output=True)
+        ms = (time.perf_counter() - t) * 1000
+        if r.returncode != 0:
+            raise SystemExit(r.stderr.decode())
+        return ms, json.loads(r.stdout)["summary"]
+    fresh()
+    ms, summary = build("--remote-cache-write")
+    print(f"cache    fill       {ms:8.1f} ms  {summary}")
+    times = []
+    for _ in range(a.runs):
+        fresh()
+        ms, summary = build()
+        assert summary["built"] == 0 and summary["fetched"] > 0, summary
+        times.append(ms)
+    print(f"cache    fresh      median {statistics.median(times):8.1f} ms  min {min(times):.1f}  max {max(times):.1f}  ({a.runs} runs, {summary['fetched']} fetched)")
 finally:
     registry.kill()
     subprocess.run(["rm", "-rf", work])
+    if "aside" in globals():
+        subprocess.run(["rm", "-rf", aside])

@@ -37,7 +37,7 @@ pub struct Cli {
     /// Parallel jobs (default: all cores)
     #[arg(short, long, global = true, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Take derivations from a remote cache before building them (a directory: `file:///path` or a path; default: $FLOE_REMOTE_CACHE)
+    /// Take derivations from a remote cache before building them: a registry (`oci://HOST/REPO`) or a directory (default: $FLOE_REMOTE_CACHE)
     #[arg(long, global = true, value_name = "URL")]
     pub remote_cache: Option<String>,
     /// Also give the remote cache what this build builds (for trusted CI)
@@ -637,7 +637,7 @@ pub(crate) fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         labels: labels.to_vec(),
         settings: settings()?,
         jobs: jobs(cli),
-        remote: crate::remote_dir::remote(cli)?,
+        remote: crate::remote::remote(cli)?,
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
 }

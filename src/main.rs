@@ -19,7 +19,7 @@ mod env;
 mod init;
 mod output;
 mod publish;
-mod remote_dir;
+mod remote;
 mod schema_files;
 mod store_cmd;
 mod system;

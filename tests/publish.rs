@@ -6,9 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 
+use common::registry::{program, registry, writes};
 use common::{edit, floe, tree, workspace};
 
 /// Publishes `ws` into `layout`; the JSON summary.
@@ -16,16 +17,6 @@ fn publish(ws: &Path, layout: &Path) -> serde_json::Value {
     let r = floe(ws, &["publish", "--to", &format!("oci-layout:{}", layout.display()), "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     r.json()
-}
-
-/// A program on PATH, or `None` after recording the test as skipped.
-fn program(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()));
-    if found.is_none() {
-        common::skip(&format!("no `{name}` on PATH (.ci/test installs it)"));
-    }
-    found
 }
 
 fn skopeo(args: &[&str]) -> Vec<u8> {
@@ -110,54 +101,6 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A registry on 127.0.0.1, killed when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Requests the registry's log shows that write (`POST`, `PATCH`, `PUT`).
-fn writes(log: &Path) -> usize {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().filter(|l| ["\"POST ", "\"PATCH ", "\"PUT "].iter().any(|m| l.contains(m))).count()
-}
-
-fn registry() -> Option<Registry> {
-    let exe = program("docker-registry")?;
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    // Its access log, on stdout, says what was written.
-    let log = std::fs::File::create(dir.path().join("access.log")).unwrap();
-    let child =
-        Command::new(exe).arg("serve").arg(&config).stdout(log).stderr(std::process::Stdio::null()).spawn().unwrap();
-    // Owned at once, so it is killed whatever happens next.
-    let registry = Registry { child, port, dir };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(registry);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    panic!("the registry did not start on port {port}");
 }
 
 #[test]

@@ -87,3 +87,31 @@ fn what_the_cache_serves_is_verified_and_its_failures_build_here() {
     let r = floe(other.path(), &["build", "--remote-cache-write"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn a_registry_serves_as_the_remote_cache() {
+    let Some(registry) = common::registry::registry() else { return };
+    let url = format!("oci://127.0.0.1:{}/floe-cache", registry.port);
+    let ci = workspace("mesh");
+    let (report, _) = build(ci.path(), &["--remote-cache", &url, "--remote-cache-write"]);
+    assert_eq!(with_status(&report, "built").len(), 26);
+    // A fresh checkout builds nothing, and writes what CI wrote.
+    let dev = workspace("mesh");
+    let (report, stderr) = build(dev.path(), &["--remote-cache", &url]);
+    assert_eq!(report["summary"]["fetched"], 26, "{stderr}");
+    assert_eq!(report["summary"]["built"], 0);
+    assert!(tree(&dev.path().join("floe-out")) == tree(&ci.path().join("floe-out")));
+    // Only with write access does a build give the registry anything.
+    let log = registry.dir.path().join("access.log");
+    let before = common::registry::writes(&log);
+    common::edit(&dev.path().join("sales/orders/floe.yaml"), |t| t.replace("Orders from", "Orders, from"));
+    build(dev.path(), &["--remote-cache", &url]);
+    assert_eq!(common::registry::writes(&log), before);
+    // A registry that is gone is a warning, and the build builds.
+    drop(registry);
+    let other = workspace("mesh");
+    let r = floe(other.path(), &["build", "--remote-cache", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("warning: the remote cache oci://127.0.0.1:"), "{}", r.stderr);
+    assert!(r.stderr.contains("built 26, reused 0 derivations"), "{}", r.stderr);
+}

@@ -11,7 +11,7 @@
 
 mod artifact;
 mod layout;
-mod registry;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -199,6 +199,13 @@ pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
         err(&format!("promoted {} ({}) to {}: {how}\n", escape(&p.label), p.digest, escape(&p.reference)))?;
     }
     Ok(())
+}
+
+pub use artifact::{media_type, sha256};
+
+/// `HOST[:PORT]/REPO` (after `oci://`) as a registry target, without a tag.
+pub fn registry_target(rest: &str) -> Option<registry::Target> {
+    registry::Target::parse(rest).filter(|t| t.tag.is_none())
 }
 
 enum Target {

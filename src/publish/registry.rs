@@ -83,7 +83,7 @@ fn infra(target: &Target, e: impl std::fmt::Display) -> Failure {
 }
 
 /// Whether the registry says the manifest or repository does not exist.
-fn absent(e: &OciDistributionError) -> bool {
+pub fn absent(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RegistryError { envelope, .. } => {
             envelope.errors.iter().any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown))
@@ -95,8 +95,17 @@ fn absent(e: &OciDistributionError) -> bool {
     }
 }
 
-/// A client for `target`'s registry, and the runtime it runs on.
+/// A client for `target`'s registry, and a runtime for one thread to drive it on.
 fn connect(target: &Target) -> Result<(Client, tokio::runtime::Runtime), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
+    Ok((client(target), runtime))
+}
+
+/// A client for `target`'s registry.
+pub fn client(target: &Target) -> Client {
     // One process-wide TLS provider, for every HTTPS connection floe makes:
     // ring, since aws-lc-rs would need cmake and minutes of C to build (ring
     // has no post-quantum key exchange, hence the deprecation).
@@ -108,12 +117,7 @@ fn connect(target: &Target) -> Result<(Client, tokio::runtime::Runtime), Failure
     };
     // One request per blob (POST, then PUT with the bytes) instead of three:
     // floe's blobs are small.
-    let client = Client::new(ClientConfig { protocol, use_monolithic_push: true, ..ClientConfig::default() });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
-    Ok((client, runtime))
+    Client::new(ClientConfig { protocol, use_monolithic_push: true, ..ClientConfig::default() })
 }
 
 /// Gives the manifest `target` names (with its tag) a second tag in the same

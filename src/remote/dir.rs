@@ -11,44 +11,15 @@
 //! verifies whatever is read anyway.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use floe_engine::remote::{Remote, RemoteError, RemoteStore};
+use floe_engine::remote::{RemoteError, RemoteStore};
 use floe_engine::{Hash, IoError, System};
 
-use crate::cli::{Cli, Failure};
 use crate::system::OsSystem;
 
 pub struct DirRemote {
-    root: PathBuf,
-    shown: String,
-}
-
-/// The remote cache `--remote-cache` (or `$FLOE_REMOTE_CACHE`) names, if any.
-pub fn remote(cli: &Cli) -> Result<Option<Remote>, Failure> {
-    let Some(url) = cli.remote_cache.clone().or_else(|| crate::env::get(&crate::env::FLOE_REMOTE_CACHE)) else {
-        if cli.remote_cache_write {
-            return Err(Failure::Usage("--remote-cache-write needs --remote-cache".to_owned()));
-        }
-        return Ok(None);
-    };
-    let path = match url.split_once("://") {
-        None => crate::cli::base_dir(cli)?.join(&url),
-        Some(("file", path)) if path.starts_with('/') => PathBuf::from(path),
-        Some(_) => {
-            return Err(Failure::Usage(format!(
-                "a remote cache is a directory, `file:///path` or a path; `{}` is neither",
-                floe_schemas::diag::escape(&url)
-            )));
-        }
-    };
-    if cli.remote_cache_write && OsSystem.dir_stat(&path)?.is_none() {
-        // A cache this build fills may start empty: create it, tagged as a cache.
-        use floe_engine::store::{CACHEDIR_TAG, CACHEDIR_TAG_TEXT};
-        OsSystem.write_atomic(&path, CACHEDIR_TAG, CACHEDIR_TAG_TEXT.as_bytes())?;
-    }
-    let shown = format!("file://{}", path.display());
-    Ok(Some(Remote { store: Arc::new(DirRemote { root: path, shown }), write: cli.remote_cache_write }))
+    pub root: PathBuf,
+    pub shown: String,
 }
 
 impl DirRemote {

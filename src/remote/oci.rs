@@ -1,0 +1,179 @@
+//! A remote cache in a registry (`oci://HOST[:PORT]/REPO`): every derivation
+//! is one manifest in REPO, tagged `floe-<key>`, whose config is its action
+//! entry and whose layers are its outputs, in the order the entry names them.
+//!
+//! blake3 inside, SHA-256 at the registry: each layer carries the blake3 of
+//! its bytes in a `dev.floe.blake3` annotation, which is how an object the
+//! engine asks for by blake3 is found once its entry has been read (and the
+//! engine checks both the entry against its key and every object against
+//! its blake3). Calls come from the build's worker threads; they share one
+//! multi-threaded runtime.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use floe_engine::Hash;
+use floe_engine::remote::{RemoteError, RemoteStore};
+use floe_engine::store::ActionEntry;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Failure;
+use crate::publish::registry::{self, Target};
+
+const ANNOTATION: &str = "dev.floe.blake3";
+const ENTRY_TYPE: &str = "application/vnd.floe.action.v1+json";
+const CACHE_TYPE: &str = "application/vnd.floe.derivation.v1+json";
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+pub struct OciRemote {
+    target: Target,
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    /// Where each object the entries read so far keep is: blake3 to (digest, size).
+    objects: Mutex<BTreeMap<Hash, (String, u64)>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    schema_version: u32,
+    media_type: String,
+    artifact_type: String,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+}
+
+fn failed(e: impl std::fmt::Display) -> RemoteError {
+    RemoteError(e.to_string())
+}
+
+impl OciRemote {
+    pub fn new(target: Target) -> Result<OciRemote, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Usage(format!("cannot start the network runtime: {e}")))?;
+        let client = registry::client(&target);
+        runtime.block_on(client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous));
+        Ok(OciRemote { target, client, runtime, objects: Mutex::new(BTreeMap::new()) })
+    }
+
+    fn reference(&self, key: Hash) -> Reference {
+        Reference::with_tag(
+            self.target.registry.clone(),
+            self.target.repository.clone(),
+            format!("floe-{}", key.to_hex()),
+        )
+    }
+
+    /// Any reference in the repository: blobs are addressed by digest.
+    fn repository(&self) -> Reference {
+        Reference::with_tag(self.target.registry.clone(), self.target.repository.clone(), "latest".to_owned())
+    }
+
+    async fn blob(&self, digest: &str) -> Result<Vec<u8>, RemoteError> {
+        let mut out = Vec::new();
+        self.client.pull_blob(&self.repository(), digest, &mut out).await.map_err(failed)?;
+        Ok(out)
+    }
+
+    async fn push(&self, bytes: &[u8]) -> Result<(String, u64), RemoteError> {
+        let digest = crate::publish::sha256(bytes);
+        let repository = self.repository();
+        if !self.client.blob_exists(&repository, &digest).await.map_err(failed)? {
+            self.client.push_blob(&repository, bytes.to_vec(), &digest).await.map_err(failed)?;
+        }
+        Ok((digest, bytes.len() as u64))
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, BTreeMap<Hash, (String, u64)>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl RemoteStore for OciRemote {
+    fn describe(&self) -> String {
+        format!("oci://{}/{}", self.target.registry, self.target.repository)
+    }
+
+    fn get_action(&self, key: Hash) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.runtime.block_on(async {
+            let reference = self.reference(key);
+            let (bytes, _) =
+                match self.client.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[MANIFEST_TYPE]).await {
+                    Ok(found) => found,
+                    Err(e) if registry::absent(&e) => return Ok(None),
+                    Err(e) => return Err(failed(e)),
+                };
+            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
+            let entry = self.blob(&manifest.config.digest).await?;
+            let mut known = self.known();
+            for layer in manifest.layers {
+                if let Some(h) =
+                    layer.annotations.get(ANNOTATION).and_then(|h| h.strip_prefix("blake3:")).and_then(Hash::from_hex)
+                {
+                    known.insert(h, (layer.digest, layer.size));
+                }
+            }
+            Ok(Some(entry))
+        })
+    }
+
+    fn get_object(&self, hash: Hash) -> Result<Option<Vec<u8>>, RemoteError> {
+        let Some((digest, _)) = self.known().get(&hash).cloned() else { return Ok(None) };
+        self.runtime.block_on(self.blob(&digest)).map(Some)
+    }
+
+    fn put_object(&self, hash: Hash, bytes: &[u8]) -> Result<(), RemoteError> {
+        let at = self.runtime.block_on(self.push(bytes))?;
+        self.known().insert(hash, at);
+        Ok(())
+    }
+
+    fn put_action(&self, key: Hash, bytes: &[u8]) -> Result<(), RemoteError> {
+        let entry: ActionEntry = serde_json::from_slice(bytes).map_err(failed)?;
+        let mut layers = Vec::with_capacity(entry.drv.outputs.len());
+        for name in &entry.drv.outputs {
+            let hash = entry.outputs[name];
+            let (digest, size) =
+                self.known().get(&hash).cloned().ok_or_else(|| failed(format!("output `{name}` was not uploaded")))?;
+            let annotations = BTreeMap::from([
+                (ANNOTATION.to_owned(), hash.to_string()),
+                ("org.opencontainers.image.title".to_owned(), name.clone()),
+            ]);
+            layers.push(Descriptor {
+                media_type: crate::publish::media_type(name).to_owned(),
+                digest,
+                size,
+                annotations,
+            });
+        }
+        self.runtime.block_on(async {
+            let (digest, size) = self.push(bytes).await?;
+            let manifest = Manifest {
+                schema_version: 2,
+                media_type: MANIFEST_TYPE.to_owned(),
+                artifact_type: CACHE_TYPE.to_owned(),
+                config: Descriptor { media_type: ENTRY_TYPE.to_owned(), digest, size, annotations: BTreeMap::new() },
+                layers,
+            };
+            let body = serde_json::to_vec(&manifest).map_err(failed)?;
+            let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
+            self.client.push_manifest_raw(&self.reference(key), body, content_type).await.map_err(failed)?;
+            Ok(())
+        })
+    }
+}
