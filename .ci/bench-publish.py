@@ -22,6 +22,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--floe", required=True)
 p.add_argument("--ws", required=True)
 p.add_argument("--runs", type=int, default=7)
+p.add_argument("--cache-only", action="store_true", help="measure the remote cache only")
 a = p.parse_args()
 
 work = tempfile.mkdtemp(prefix="floe-publish-bench-")
@@ -48,7 +49,8 @@ try:
             raise SystemExit(r.stderr.decode())
         return ms, json.loads(r.stdout)["summary"]
 
-    for name, to in [("registry", f"oci://127.0.0.1:{port}/floe"), ("layout", f"oci-layout:{work}/layout")]:
+    targets = [("registry", f"oci://127.0.0.1:{port}/floe"), ("layout", f"oci-layout:{work}/layout")]
+    for name, to in [] if a.cache_only else targets:
         ms, summary = publish(to)
         print(f"{name:8} new        {ms:8.1f} ms  {summary}")
         times = []

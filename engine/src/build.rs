@@ -620,6 +620,17 @@ impl Context {
         let mut derivation_records = Vec::new();
         let mut produced: Vec<(WsPath, Vec<u8>)> = Vec::new();
         let mut failed = false;
+        if let Some(remote) = self.options.remote.as_ref().filter(|_| self.remote_failed.get().is_none()) {
+            let mut missing = Vec::new();
+            for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
+                if store.get_earlier_action(drv.key)?.is_none() {
+                    missing.push(drv.key);
+                }
+            }
+            if !missing.is_empty() {
+                remote.store.prefetch(&missing);
+            }
+        }
         for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
             let label = label::target_label(&info.dir, drv.target);
             let names = &drv.outputs;

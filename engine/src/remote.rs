@@ -37,6 +37,10 @@ pub trait RemoteStore: Send + Sync {
     fn put_object(&self, hash: Hash, bytes: &[u8]) -> Result<(), RemoteError>;
     /// Stores an action entry under its key, after its objects.
     fn put_action(&self, key: Hash, bytes: &[u8]) -> Result<(), RemoteError>;
+    /// Says which derivations are about to be looked up (a package's, whose
+    /// entries the local store lacks), so that a remote far away can ask for
+    /// them all at once. Nothing is expected of it.
+    fn prefetch(&self, _keys: &[Hash]) {}
 }
 
 /// A remote store a build uses, and whether it may write to it.

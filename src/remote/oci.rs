@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use floe_engine::Hash;
 use floe_engine::remote::{RemoteError, RemoteStore};
 use floe_engine::store::ActionEntry;
+use futures_util::StreamExt;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,17 @@ pub struct OciRemote {
     runtime: tokio::runtime::Runtime,
     /// Where each object the entries read so far keep is: blake3 to (digest, size).
     objects: Mutex<BTreeMap<Hash, (String, u64)>>,
+    /// What `prefetch` fetched and the build has not asked for yet: entries
+    /// by key, objects by blake3 (handed over once, then dropped).
+    entries: Mutex<BTreeMap<Hash, Vec<u8>>>,
+    fetched: Mutex<BTreeMap<Hash, Vec<u8>>>,
+}
+
+/// Requests in flight at once when a package's derivations are fetched.
+const IN_FLIGHT: usize = 16;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,7 +80,14 @@ impl OciRemote {
             .map_err(|e| Failure::Usage(format!("cannot start the network runtime: {e}")))?;
         let client = registry::client(&target);
         runtime.block_on(client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous));
-        Ok(OciRemote { target, client, runtime, objects: Mutex::new(BTreeMap::new()) })
+        Ok(OciRemote {
+            target,
+            client,
+            runtime,
+            objects: Mutex::new(BTreeMap::new()),
+            entries: Mutex::new(BTreeMap::new()),
+            fetched: Mutex::new(BTreeMap::new()),
+        })
     }
 
     fn reference(&self, key: Hash) -> Reference {
@@ -100,8 +119,50 @@ impl OciRemote {
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, BTreeMap<Hash, (String, u64)>> {
-        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.objects)
     }
+
+    /// The manifest of derivation `key`, if the registry has one; its
+    /// layers' places are remembered.
+    async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
+        let reference = self.reference(key);
+        let (bytes, _) =
+            match self.client.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[MANIFEST_TYPE]).await {
+                Ok(found) => found,
+                Err(e) if registry::absent(&e) => return Ok(None),
+                Err(e) => return Err(failed(e)),
+            };
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
+        let mut known = self.known();
+        for layer in &manifest.layers {
+            if let Some(h) = blake3_of(layer) {
+                known.insert(h, (layer.digest.clone(), layer.size));
+            }
+        }
+        Ok(Some(manifest))
+    }
+
+    /// One derivation, whole: its manifest, then its entry and outputs at once.
+    async fn fetch_all(&self, key: Hash) -> Result<(), RemoteError> {
+        let Some(manifest) = self.manifest(key).await? else { return Ok(()) };
+        let layers: Vec<&Descriptor> = manifest.layers.iter().collect();
+        let (entry, blobs) = futures_util::join!(
+            self.blob(&manifest.config.digest),
+            futures_util::future::join_all(layers.iter().map(|l| self.blob(&l.digest)))
+        );
+        lock(&self.entries).insert(key, entry?);
+        let mut fetched = lock(&self.fetched);
+        for (layer, bytes) in layers.into_iter().zip(blobs) {
+            if let (Some(h), Ok(bytes)) = (blake3_of(layer), bytes) {
+                fetched.insert(h, bytes);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn blake3_of(layer: &Descriptor) -> Option<Hash> {
+    layer.annotations.get(ANNOTATION).and_then(|h| h.strip_prefix("blake3:")).and_then(Hash::from_hex)
 }
 
 impl RemoteStore for OciRemote {
@@ -110,31 +171,31 @@ impl RemoteStore for OciRemote {
     }
 
     fn get_action(&self, key: Hash) -> Result<Option<Vec<u8>>, RemoteError> {
+        if let Some(entry) = lock(&self.entries).remove(&key) {
+            return Ok(Some(entry));
+        }
         self.runtime.block_on(async {
-            let reference = self.reference(key);
-            let (bytes, _) =
-                match self.client.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[MANIFEST_TYPE]).await {
-                    Ok(found) => found,
-                    Err(e) if registry::absent(&e) => return Ok(None),
-                    Err(e) => return Err(failed(e)),
-                };
-            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
-            let entry = self.blob(&manifest.config.digest).await?;
-            let mut known = self.known();
-            for layer in manifest.layers {
-                if let Some(h) =
-                    layer.annotations.get(ANNOTATION).and_then(|h| h.strip_prefix("blake3:")).and_then(Hash::from_hex)
-                {
-                    known.insert(h, (layer.digest, layer.size));
-                }
-            }
-            Ok(Some(entry))
+            let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
+            self.blob(&manifest.config.digest).await.map(Some)
         })
     }
 
     fn get_object(&self, hash: Hash) -> Result<Option<Vec<u8>>, RemoteError> {
+        if let Some(bytes) = lock(&self.fetched).remove(&hash) {
+            return Ok(Some(bytes));
+        }
         let Some((digest, _)) = self.known().get(&hash).cloned() else { return Ok(None) };
         self.runtime.block_on(self.blob(&digest)).map(Some)
+    }
+
+    fn prefetch(&self, keys: &[Hash]) {
+        // Failures are left for the lookups that follow to meet and report.
+        self.runtime.block_on(
+            futures_util::stream::iter(keys)
+                .map(|key| self.fetch_all(*key))
+                .buffer_unordered(IN_FLIGHT)
+                .for_each(|_| async {}),
+        );
     }
 
     fn put_object(&self, hash: Hash, bytes: &[u8]) -> Result<(), RemoteError> {
