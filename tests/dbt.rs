@@ -92,7 +92,7 @@ fn generated_orchestrator_definitions_compile() {
             .unwrap()
             .iter()
             .filter(|d| d["target"] == "//daily-orders:orchestration")
-            .flat_map(|d| d["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_owned()))
+            .flat_map(|d| d["drv"]["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_owned()))
             .collect();
         assert!(!files.is_empty(), "{orchestrator} wrote no files");
         for file in files.iter().filter(|f| f.ends_with(".py")) {
