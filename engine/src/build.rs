@@ -620,35 +620,30 @@ impl Context {
         let mut derivation_records = Vec::new();
         let mut produced: Vec<(WsPath, Vec<u8>)> = Vec::new();
         let mut failed = false;
+        let selected: Vec<&Derivation> = drvs.iter().filter(|d| sel.targets.contains(&d.target)).collect();
+        let earlier: Vec<Option<ActionEntry>> =
+            selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
         if let Some(remote) = self.options.remote.as_ref().filter(|_| self.remote_failed.get().is_none()) {
-            let mut missing = Vec::new();
-            for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
-                if store.get_earlier_action(drv.key)?.is_none() {
-                    missing.push(drv.key);
-                }
-            }
+            let missing: Vec<Hash> =
+                selected.iter().zip(&earlier).filter(|(_, e)| e.is_none()).map(|(d, _)| d.key).collect();
             if !missing.is_empty() {
                 remote.store.prefetch(&missing);
             }
         }
-        for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
+        for (drv, earlier) in selected.into_iter().zip(earlier) {
             let label = label::target_label(&info.dir, drv.target);
             let names = &drv.outputs;
             let mut cached = Vec::with_capacity(names.len());
-            if let Some(action) = store.get_earlier_action(drv.key)? {
+            if let Some(action) = earlier {
                 for name in names {
                     let Some(h) = action.outputs.get(name) else { break };
                     let Some(bytes) = store.get_object(*h)? else { break };
                     cached.push(bytes);
                 }
             }
-            let fetched = match cached.len() == names.len() {
-                true => None,
-                false => self.fetch(drv.key, names),
-            };
             let (files, status) = if cached.len() == names.len() {
                 (cached, Status::Reused)
-            } else if let Some((entry, files)) = fetched {
+            } else if let Some((entry, files)) = self.fetch(drv.key, names) {
                 for bytes in &files {
                     store.put_object(bytes)?;
                 }
@@ -1037,9 +1032,7 @@ plugins:
     }
 
     fn build(sys: &Arc<MemorySystem>) -> Report {
-        let report = build_on(sys, "1970-01-01");
-        assert!(!report.has_errors(), "{:?}", report.diagnostics);
-        report
+        build_on(sys, "1970-01-01")
     }
 
     fn settings(today: &str) -> Settings {

@@ -29,11 +29,12 @@ impl DirRemote {
     }
 
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, RemoteError> {
-        // A missing directory is a misnamed cache, not an empty one.
-        if OsSystem.dir_stat(&self.root).map_err(failed)?.is_none() {
+        let found = OsSystem.read(&self.root.join(rel)).map_err(failed)?;
+        // A miss in a missing directory is a misnamed cache, not an empty one.
+        if found.is_none() && OsSystem.dir_stat(&self.root).map_err(failed)?.is_none() {
             return Err(RemoteError(format!("`{}` is no directory", self.root.display())));
         }
-        OsSystem.read(&self.root.join(rel)).map_err(failed)
+        Ok(found)
     }
 }
 
