@@ -95,13 +95,19 @@ pub fn absent(e: &OciDistributionError) -> bool {
     }
 }
 
-/// A client for `target`'s registry, and a runtime for one thread to drive it on.
-fn connect(target: &Target) -> Result<(Client, tokio::runtime::Runtime), Failure> {
+/// A client for `target`'s registry, the credentials to present, and a
+/// runtime for one thread to drive it on.
+pub fn connect(target: &Target) -> Result<(Client, RegistryAuth, tokio::runtime::Runtime), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
-    Ok((client(target), runtime))
+    Ok((client(target), auth(target)?, runtime))
+}
+
+/// The credentials floe presents to `target`'s registry.
+pub fn auth(_target: &Target) -> Result<RegistryAuth, Failure> {
+    Ok(RegistryAuth::Anonymous)
 }
 
 /// A client for `target`'s registry.
@@ -125,7 +131,7 @@ pub fn client(target: &Target) -> Client {
 /// sent, and not even that when the tag names it already. A version tag
 /// that names another manifest is not moved.
 pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
-    let (client, runtime) = connect(target)?;
+    let (client, auth, runtime) = connect(target)?;
     let from = Reference::with_tag(
         target.registry.clone(),
         target.repository.clone(),
@@ -133,7 +139,6 @@ pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
     );
     let dest = Reference::with_tag(target.registry.clone(), target.repository.clone(), to.to_owned());
     runtime.block_on(async {
-        let auth = RegistryAuth::Anonymous;
         let (bytes, digest) =
             client.pull_manifest_raw(&from, &auth, &[MANIFEST_TYPE]).await.map_err(|e| match absent(&e) {
                 true => Failure::Usage(format!("{} does not exist", from.whole())),
@@ -168,16 +173,16 @@ pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
 }
 
 pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
-    let (client, runtime) = connect(target)?;
+    let (client, auth, runtime) = connect(target)?;
     runtime.block_on(async {
-        client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous).await;
+        client.store_auth_if_needed(&target.registry, &auth).await;
         // Every tag first: a version that would move stops the publish before any upload.
         let looked_up: Vec<Result<(Reference, Option<String>), Failure>> = futures_util::stream::iter(artifacts)
             .map(|a| {
-                let client = &client;
+                let (client, auth) = (&client, &auth);
                 async move {
                     let reference = target.reference(a);
-                    match client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous).await {
+                    match client.fetch_manifest_digest(&reference, auth).await {
                         Ok(d) => Ok((reference, Some(d))),
                         Err(e) if absent(&e) => Ok((reference, None)),
                         Err(e) => Err(infra(target, e)),

@@ -31,6 +31,7 @@ const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub struct OciRemote {
     target: Target,
     client: Client,
+    auth: RegistryAuth,
     runtime: tokio::runtime::Runtime,
     /// Where each object the entries read so far keep is: blake3 to (digest, size).
     objects: Mutex<BTreeMap<Hash, (String, u64)>>,
@@ -79,10 +80,12 @@ impl OciRemote {
             .build()
             .map_err(|e| Failure::Usage(format!("cannot start the network runtime: {e}")))?;
         let client = registry::client(&target);
-        runtime.block_on(client.store_auth_if_needed(&target.registry, &RegistryAuth::Anonymous));
+        let auth = registry::auth(&target)?;
+        runtime.block_on(client.store_auth_if_needed(&target.registry, &auth));
         Ok(OciRemote {
             target,
             client,
+            auth,
             runtime,
             objects: Mutex::new(BTreeMap::new()),
             entries: Mutex::new(BTreeMap::new()),
@@ -127,7 +130,7 @@ impl OciRemote {
     async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
         let reference = self.reference(key);
         let (bytes, _) =
-            match self.client.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, &[MANIFEST_TYPE]).await {
+            match self.client.pull_manifest_raw(&reference, &self.auth, &[MANIFEST_TYPE]).await {
                 Ok(found) => found,
                 Err(e) if registry::absent(&e) => return Ok(None),
                 Err(e) => return Err(failed(e)),
