@@ -115,8 +115,12 @@ pub enum Command {
         #[arg(long)]
         mesh: bool,
         /// The platform's name (default: from the directory's)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "platform")]
         name: Option<String>,
+        /// Build on a published platform instead of a manifest of your own:
+        /// pull `oci://HOST/REPO:TAG` (as `floe platform publish` published it) and pin it in floe.lock
+        #[arg(long, value_name = "REFERENCE", conflicts_with = "mesh")]
+        platform: Option<String>,
         /// The first domain (with --mesh)
         #[arg(long, default_value = "analytics", requires = "mesh")]
         domain: String,
@@ -133,6 +137,8 @@ pub enum Command {
     Publish(crate::publish::PublishArgs),
     /// Give a published artifact another tag (`floe promote oci://HOST/REPO:1.2.0 --to prod`), uploading no blob
     Promote(crate::publish::PromoteArgs),
+    /// Fetch the platform floe.lock pins into the store (`--update`: pin what its tag names now)
+    Pull(crate::pull::PullArgs),
     /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
     Store {
         #[command(subcommand)]
@@ -270,7 +276,11 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     match &cli.command {
         Command::Schema { write: Some(dir), .. } => crate::schema_files::command(cli, printer, dir),
         Command::Schema { name, write: None } => schema(name.as_deref()),
-        Command::Init { path, mesh, name, domain, product } => {
+        Command::Init { path, platform: Some(reference), product, .. } => {
+            crate::pull::init(cli, printer, path.as_deref(), reference, product)
+        }
+        Command::Pull(args) => crate::pull::pull(cli, printer, args),
+        Command::Init { path, mesh, name, domain, product, platform: None } => {
             let opts = crate::init::InitOptions {
                 mesh: *mesh,
                 name: name.clone(),
@@ -505,6 +515,8 @@ pub(crate) fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
     let mut leaving = Vec::new();
     for dir in start.ancestors() {
         let bytes = match manifest_in(dir)? {
+            // A root whose platform is published: `floe.lock` pins it.
+            Manifest::Absent if is_lock(dir)? => return Ok((dir.to_path_buf(), start)),
             Manifest::Absent => continue,
             Manifest::Leaves(link, target) => {
                 leaving.push((link, target));
@@ -541,10 +553,15 @@ pub(crate) fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
             Code::NoWorkspace,
             format!("no workspace: no platform manifest.yaml in `{}` or above", start.display()),
         )
-        .with_help("run floe inside a workspace, or pass `-C DIR`"),
+        .with_help("run floe inside a workspace, or pass `-C DIR`; `floe init` makes one, `floe init --platform oci://…` one on a published platform"),
         Path::new(""),
     )?;
     Err(Failure::User)
+}
+
+/// Whether `dir` holds a `floe.lock` (a regular file: it is read later).
+fn is_lock(dir: &Path) -> Result<bool, Failure> {
+    Ok(crate::system::kind(&dir.join(floe_engine::lock::LOCK))? == Some(floe_engine::FileKind::File))
 }
 
 /// What a directory's `manifest.yaml` is to the walk up to the root.

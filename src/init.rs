@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use floe_engine::layout::{DBT_PROJECT, MANIFEST, SPEC};
+use floe_engine::lock::LOCK;
 use floe_engine::{MemorySystem, Options, Session, System, WsPath};
 use floe_schemas::diag::Diagnostic;
 
@@ -53,15 +54,11 @@ pub fn init(cli: &Cli, printer: &Printer, dir: Option<&Path>, opts: &InitOptions
         files.push((MANIFEST.to_owned(), centralized_manifest(&name)));
         opts.product.clone()
     };
-    files.extend(product_files(&product_dir, &opts.product, true));
+    files.extend(product_files(&product_dir, &opts.product, true, true));
     write_new(&root, &files)?;
     // What to run next, from where floe was run: the directory as it was given.
     let given: PathBuf = cli.dir.iter().map(PathBuf::as_path).chain(dir).collect();
-    let next = match given.as_os_str().is_empty() {
-        true => format!("floe build //{product_dir}"),
-        false => format!("floe -C {} build //{product_dir}", shell_word(&given.to_string_lossy())),
-    };
-    report_files(printer, &root, &files, &next)
+    report_files(printer, &root, &files, &next_build(&given, &product_dir))
 }
 
 /// `floe new product LABEL`: a product in the workspace floe runs in.
@@ -74,15 +71,15 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     // Its `floe.yaml` names the schemas when the workspace has them (`floe init` writes them).
     let os = OsSystem;
     let schemas = os.stat(&root.join(SCHEMA_DIR).join("floe.schema.json"))?.is_some();
-    let files = product_files(&dir, &name, schemas);
+    let pinned = os.read(&root.join(MANIFEST))?.is_none() && os.read(&root.join(LOCK))?.is_some();
+    let files = product_files(&dir, &name, schemas, !pinned || dir.contains('/'));
     for (rel, _) in &files {
         if crate::system::kind(&root.join(rel))?.is_some() {
             return Err(Failure::Usage(format!("`{rel}` exists: //{dir} is already a product")));
         }
     }
     // The product, checked where it would stand, with the manifests above it.
-    let mem = Arc::new(MemorySystem::new());
-    let mem_root = PathBuf::from("/workspace");
+    let mut above = Vec::new();
     let mut at = Some(dir.as_str());
     while let Some(d) = at {
         let parent = d.rsplit_once('/').map(|(p, _)| p);
@@ -91,16 +88,53 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
             None => MANIFEST.to_owned(),
         };
         if let Some(bytes) = os.read(&root.join(&manifest))? {
-            mem.put(mem_root.join(&manifest), bytes);
+            above.push((manifest, bytes));
         }
         at = parent;
     }
-    for (rel, text) in &files {
+    // Or the platform the workspace's lock pins, from its store.
+    let mut object = None;
+    if pinned && let Some(bytes) = os.read(&root.join(LOCK))? {
+        if let Ok(lock) = floe_engine::lock::Lock::decode(&bytes) {
+            let dir = crate::cli::store_dir(cli, &root);
+            let store = floe_engine::store::Store::of_workspace(Arc::new(OsSystem), dir, &root, root.join("floe-out"));
+            object = store.get_object(lock.resolved())?;
+        }
+        above.push((LOCK.to_owned(), bytes));
+    }
+    check_in_memory(printer, &root, &files, &above, object.as_deref(), &dir)?;
+    write_new(&root, &files)?;
+    report_files(printer, &root, &files, &format!("floe build //{dir}"))
+}
+
+/// Builds the product at `dir` in memory, as `files` lay it out below the
+/// files `above` it (and a store holding `object`): refused, with the
+/// platform's own diagnostics, when its platform does not accept it.
+fn check_in_memory(
+    printer: &Printer,
+    root: &Path,
+    files: &[(String, String)],
+    above: &[(String, Vec<u8>)],
+    object: Option<&[u8]>,
+    dir: &str,
+) -> Result<(), Failure> {
+    let mem = Arc::new(MemorySystem::new());
+    let mem_root = PathBuf::from("/workspace");
+    for (rel, bytes) in above {
+        mem.put(mem_root.join(rel), bytes);
+    }
+    for (rel, text) in files {
         mem.put(mem_root.join(rel), text);
+    }
+    let store = PathBuf::from("/store");
+    if let Some(bytes) = object {
+        let s = floe_engine::store::Store::new(mem.clone(), store.clone(), None, PathBuf::from("/out"));
+        s.put_object(bytes)?;
+        s.flush()?;
     }
     let options = Options {
         workspace: mem_root,
-        store: PathBuf::from("/store"),
+        store,
         out: PathBuf::from("/out"),
         cwd: WsPath::ROOT,
         labels: vec![format!("//{dir}")],
@@ -111,12 +145,39 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     let report = Session::open(mem, options)?.check()?;
     let errors: Vec<Diagnostic> = report.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
     if !errors.is_empty() {
-        printer.diagnostics(&root, &errors)?;
+        printer.diagnostics(root, &errors)?;
         crate::output::err(&format!("error: //{dir} was not created: its platform refuses it (see above)\n"))?;
         return Err(Failure::User);
     }
-    write_new(&root, &files)?;
-    report_files(printer, &root, &files, &format!("floe build //{dir}"))
+    Ok(())
+}
+
+/// The files of a workspace on the platform `lock` pins (whose resolved
+/// manifest is `resolved`) with a first product, checked, then written.
+pub(crate) fn pinned_files(
+    printer: &Printer,
+    root: &Path,
+    lock: &floe_engine::lock::Lock,
+    resolved: &[u8],
+    product: &str,
+) -> Result<Vec<(String, String)>, Failure> {
+    let lock_text = String::from_utf8(lock.encode()).expect("a lock is JSON text");
+    let mut files = vec![(".gitignore".to_owned(), GITIGNORE.to_owned())];
+    files.extend(schema_files());
+    files.push((LOCK.to_owned(), lock_text));
+    files.extend(product_files(product, product, true, false));
+    check_in_memory(printer, root, &files, &[], Some(resolved), product)?;
+    write_new(root, &files)?;
+    Ok(files)
+}
+
+/// What to run next: a build of `product_dir`, from where floe was run
+/// (`given`: the directory as it was given).
+pub(crate) fn next_build(given: &Path, product_dir: &str) -> String {
+    match given.as_os_str().is_empty() {
+        true => format!("floe build //{product_dir}"),
+        false => format!("floe -C {} build //{product_dir}", shell_word(&given.to_string_lossy())),
+    }
 }
 
 /// A product label (`//sales/orders`, or relative to where floe runs) as a
@@ -136,7 +197,7 @@ fn resolve_label(label: &str, cwd: &str) -> Result<String, Failure> {
 
 /// A name as floe's names are written: lowercase letters, digits and `-`,
 /// starting with a letter.
-fn check_name(what: &str, name: &str) -> Result<(), Failure> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), Failure> {
     let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-');
@@ -185,7 +246,12 @@ fn write_new(root: &Path, files: &[(String, String)]) -> Result<(), Failure> {
 }
 
 /// One line per file written, and what to run next.
-fn report_files(printer: &Printer, root: &Path, files: &[(String, String)], next: &str) -> Result<(), Failure> {
+pub(crate) fn report_files(
+    printer: &Printer,
+    root: &Path,
+    files: &[(String, String)],
+    next: &str,
+) -> Result<(), Failure> {
     if printer.format == Format::Json {
         let list: Vec<String> = files.iter().map(|(rel, _)| rel.clone()).collect();
         let value = serde_json::json!({"root": shown(root), "files": list, "next": next});
@@ -293,17 +359,20 @@ fn domain_manifest(domain: &str, product: &str) -> String {
 
 /// A product at `dir` (workspace-relative) named `name`: its `floe.yaml` and
 /// a small dbt project whose every model and column is described and tested.
-fn product_files(dir: &str, name: &str, schema: bool) -> Vec<(String, String)> {
+/// `platform`: whether it names the manifest above it (none, directly below
+/// the platform `floe.lock` pins).
+fn product_files(dir: &str, name: &str, schema: bool, platform: bool) -> Vec<(String, String)> {
     let slug = name.replace('-', "_");
     let spec_rel = format!("{dir}/{SPEC}");
     let spec = format!(
         "{}apiVersion: floe.dev/v1\n\
          kind: FloeSpec\n\
          metadata:\n  name: {name}\n  version: 0.1.0\n  description: The {name} data product\n  owner: data@example.com\n\
-         platform:\n  manifest: ../{MANIFEST}\n\
+         {}\
          transforms:\n  - {{name: stg_{slug}, tier: bronze}}\n  - {{name: fct_{slug}, tier: gold, dependsOn: [stg_{slug}]}}\n\
          schedule: {{cron: '0 6 * * *', timezone: UTC}}\n",
-        if schema { schema_line(&spec_rel, "floe") } else { String::new() }
+        if schema { schema_line(&spec_rel, "floe") } else { String::new() },
+        if platform { format!("platform:\n  manifest: ../{MANIFEST}\n") } else { String::new() },
     );
     let dbt = format!("name: {slug}\nversion: '0.1.0'\nconfig-version: 2\nprofile: {slug}\nmodel-paths: [models]\n");
     let staging = "-- Replace with a select from your sources.\nselect 1 as id, 'first' as label\n".to_owned();

@@ -19,6 +19,7 @@ mod env;
 mod init;
 mod output;
 mod publish;
+mod pull;
 mod remote;
 mod schema_files;
 mod store_cmd;

@@ -129,7 +129,7 @@ pub struct Context {
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
-    pub store: Store,
+    pub store: Arc<Store>,
     graph: Option<Graph>,
     /// The remote store's first failure in this process: it is not asked again.
     remote_failed: std::sync::OnceLock<String>,
@@ -155,9 +155,12 @@ impl Session {
     pub fn open(system: Arc<dyn System>, options: Options) -> Result<Session, IoError> {
         let sys: &dyn System = &*system;
         // A store of its own keeps one state; a shared one keeps one per workspace.
-        let own = options.store == options.workspace.join(discover::STORE_DIR);
-        let workspace_id = (!own).then(|| Hash::of(options.workspace.to_string_lossy().as_bytes()));
-        let store = Store::new(system.clone(), options.store.clone(), workspace_id, options.out.clone());
+        let store = Arc::new(Store::of_workspace(
+            system.clone(),
+            options.store.clone(),
+            &options.workspace,
+            options.out.clone(),
+        ));
         // The state file's own mtime is the file system's clock at the last save.
         let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
         let encoded = store.read_state(&options.settings.floe_version)?;
@@ -226,7 +229,7 @@ impl Session {
             return;
         }
         let cx = &mut self.cx;
-        let mut db = Database::new(cx.system.clone(), cx.options.workspace.clone());
+        let mut db = Database::new(cx.system.clone(), cx.options.workspace.clone()).with_store(cx.store.clone());
         let sources: BTreeMap<WsPath, SourceFile> =
             cx.files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
         let sources = Arc::new(sources);

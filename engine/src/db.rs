@@ -40,6 +40,8 @@ pub trait Db: salsa::Database {
     fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError>;
     /// Runs the out-of-tree plugin at `path` on one request (see [`crate::external`]).
     fn run_plugin(&self, path: &WsPath, stdin: &[u8], limit: std::time::Duration) -> Result<crate::Ran, IoError>;
+    /// An object of the store, verified (the platform `floe.lock` pins).
+    fn read_object(&self, hash: Hash) -> Result<Option<Vec<u8>>, IoError>;
 }
 
 #[salsa::db]
@@ -48,11 +50,17 @@ pub struct Database {
     storage: salsa::Storage<Self>,
     system: Arc<dyn System>,
     root: Arc<PathBuf>,
+    store: Option<Arc<crate::store::Store>>,
 }
 
 impl Database {
     pub fn new(system: Arc<dyn System>, root: PathBuf) -> Database {
-        Database { storage: salsa::Storage::default(), system, root: Arc::new(root) }
+        Database { storage: salsa::Storage::default(), system, root: Arc::new(root), store: None }
+    }
+
+    /// Objects are read from `store`: a database without one has none.
+    pub fn with_store(self, store: Arc<crate::store::Store>) -> Database {
+        Database { store: Some(store), ..self }
     }
 }
 
@@ -67,6 +75,10 @@ impl Db for Database {
 
     fn run_plugin(&self, path: &WsPath, stdin: &[u8], limit: std::time::Duration) -> Result<crate::Ran, IoError> {
         self.system.run_plugin(&self.root.join(path.as_str()), stdin, limit)
+    }
+
+    fn read_object(&self, hash: Hash) -> Result<Option<Vec<u8>>, IoError> {
+        self.store.as_ref().map_or(Ok(None), |s| s.get_object(hash))
     }
 }
 
@@ -473,7 +485,7 @@ pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
     let settings = ws.settings(db);
     let node = tree(db, file);
     let label = label::package_label(&info.dir);
-    let domain = domain_of(db, pkg, spec, resolved);
+    let domain = domain_of(spec, resolved);
     let input = enforce::Input {
         product: &label,
         spec,
@@ -505,13 +517,135 @@ fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
 
 /// The domain a product belongs to: its domain tier in a mesh, else its
 /// `domain` label, else `default`.
-fn domain_of(db: &dyn Db, pkg: Package, spec: &FloeSpec, platform: &ResolvedPlatform) -> String {
-    let ws = pkg.workspace(db);
-    if ws.layout(db).chain(pkg.index(db)).len() > 1 {
-        platform.chain.last().map(|t| t.name.clone()).unwrap_or_default()
+fn domain_of(spec: &FloeSpec, platform: &ResolvedPlatform) -> String {
+    // A domain tier above (in the workspace, or in a published platform).
+    if let Some(t) = platform.chain.last().filter(|t| t.scope == Some(floe_schemas::manifest::Scope::Domain)) {
+        t.name.clone()
     } else {
         spec.metadata.labels.as_ref().and_then(|l| l.get("domain").cloned()).unwrap_or_else(|| "default".to_owned())
     }
+}
+
+/// The published platform `floe.lock` pins, read from the store as one tier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PinnedEval {
+    pub lock: Option<crate::lock::Lock>,
+    pub tier: Option<PinnedTier>,
+    /// Problems with the lock or what it pins, located in `floe.lock`.
+    pub diagnostics: Vec<Diagnostic>,
+    pub io_error: Option<IoError>,
+}
+
+/// A published platform as the tier above a workspace's own: its resolved
+/// manifest, with the tier keys resolution drops from it put back from the
+/// record (the root's approved plugins, the nearest approved products, the
+/// scope of its root).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PinnedTier {
+    /// The reference `floe.lock` pins: what diagnostics and provenance name.
+    pub label: String,
+    pub manifest: Manifest,
+    pub raw: Value,
+    pub node: Node,
+    /// The published platform's own chain of manifests.
+    pub chain: Vec<floe_rules::resolve::TierRef>,
+}
+
+impl PinnedTier {
+    fn tier(&self) -> Tier<'_> {
+        Tier { label: &self.label, file: &self.label, manifest: &self.manifest, raw: &self.raw, node: &self.node }
+    }
+}
+
+/// The platform `floe.lock` pins: the lock from the workspace, the resolved
+/// manifest from the store. Neither is ever fetched here.
+#[salsa::tracked(returns(ref))]
+pub fn pinned(db: &dyn Db, ws: Workspace) -> Arc<PinnedEval> {
+    use crate::lock::{LOCK, Lock};
+    let fail = |lock, d: Diagnostic| Arc::new(PinnedEval { lock, tier: None, diagnostics: vec![d], io_error: None });
+    let Some(file) = file_of(db, ws, &WsPath::new(LOCK).expect("a plain name")) else {
+        return Arc::new(PinnedEval { lock: None, tier: None, diagnostics: Vec::new(), io_error: None });
+    };
+    let bytes = match read(db, file) {
+        Ok(b) => b,
+        Err(e) => return Arc::new(PinnedEval { lock: None, tier: None, diagnostics: Vec::new(), io_error: Some(e) }),
+    };
+    let lock = match Lock::decode(&bytes) {
+        Ok(l) => l,
+        Err(why) => {
+            return fail(
+                None,
+                Diagnostic::error(Code::InvalidLock, format!("floe.lock cannot be read: {why}"))
+                    .in_file(LOCK)
+                    .with_help("floe writes this file: run `floe pull --update` to write it again"),
+            );
+        }
+    };
+    let pin = &lock.platform;
+    let resolved = match db.read_object(lock.resolved()) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            let message =
+                format!("the platform floe.lock pins (`{}`, {}) is not in the store", pin.reference, pin.digest);
+            return fail(
+                Some(lock),
+                Diagnostic::error(Code::PinnedNotInStore, message)
+                    .in_file(LOCK)
+                    .with_help("run `floe pull`: it fetches the pinned digest, verifies it and keeps it in the store"),
+            );
+        }
+        Err(e) => {
+            return Arc::new(PinnedEval { lock: Some(lock), tier: None, diagnostics: Vec::new(), io_error: Some(e) });
+        }
+    };
+    match pinned_tier(&pin.reference, &resolved) {
+        Ok(tier) => {
+            Arc::new(PinnedEval { lock: Some(lock), tier: Some(tier), diagnostics: Vec::new(), io_error: None })
+        }
+        Err(why) => {
+            let message = format!("the platform floe.lock pins (`{}`) does not decode: {why}", pin.reference);
+            fail(
+                Some(lock),
+                Diagnostic::error(Code::InvalidLock, message)
+                    .in_file(LOCK)
+                    .with_help("pin a platform published by `floe platform publish`, with `floe pull --update`"),
+            )
+        }
+    }
+}
+
+/// Whether a `manifest.resolved.json` reads as a platform to pin.
+pub fn check_pinned(reference: &str, bytes: &[u8]) -> Result<(), String> {
+    pinned_tier(reference, bytes).map(|_| ())
+}
+
+/// A `manifest.resolved.json` as the tier above a workspace's own.
+fn pinned_tier(reference: &str, bytes: &[u8]) -> Result<PinnedTier, String> {
+    use floe_rules::resolve::TierRef;
+    let doc = floe_schemas::yaml::parse(reference, bytes).map_err(|d| d.message)?;
+    let node = doc.get("manifest").ok_or("it has no `manifest`")?.clone();
+    let value = doc.to_json();
+    let chain: Vec<TierRef> = serde_json::from_value(value.get("chain").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("`chain`: {e}"))?;
+    let chain: Vec<TierRef> =
+        chain.into_iter().map(|t| TierRef { label: format!("{reference}{}", t.label), ..t }).collect();
+    let mut raw = node.to_json();
+    let object = raw.as_object_mut().ok_or("`manifest` is not a mapping")?;
+    // It stands where the workspace's root manifest would: an enterprise
+    // (domains may lie below) or, merged from an enterprise and a domain, a
+    // platform whose products lie directly below.
+    if chain.last().and_then(|t| t.scope) == Some(floe_schemas::manifest::Scope::Enterprise) {
+        object.insert("scope".to_owned(), Value::from("enterprise"));
+    } else {
+        object.remove("scope");
+    }
+    for key in ["approved_plugins", "approved_products"] {
+        if let Some(v) = value.get(key).filter(|v| !v.is_null()) {
+            object.insert(key.to_owned(), v.clone());
+        }
+    }
+    let manifest: Manifest = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    Ok(PinnedTier { label: reference.to_owned(), manifest, raw, node, chain })
 }
 
 /// A platform package (the root or a domain) resolved through its tiers.
@@ -541,6 +675,13 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     debug_assert!(info.kind != PackageKind::Product);
     let parent_eval = info.parent.map(|p| platform(db, packages(db, ws)[p]).clone());
     let own_path = info.file();
+    if info.pinned
+        && let Some(lock_file) = file_of(db, ws, &own_path)
+    {
+        return pinned_platform(db, ws, lock_file);
+    }
+    // Below a pinned root, the published platform is the first tier.
+    let pin = layout.packages.first().filter(|r| r.pinned && info.parent.is_some()).map(|_| pinned(db, ws));
     let Some(own_file) = file_of(db, ws, &own_path) else {
         return Arc::new(PlatformEval {
             resolved: None,
@@ -561,25 +702,36 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     let mut secret_values = parent_eval.as_ref().map(|p| p.secret_values.clone()).unwrap_or_default();
     let mut scanner = None;
 
-    let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = files.iter().map(|f| parsed_manifest(db, *f)).collect();
+    // The manifests of the chain; a pinned root's lock is no manifest.
+    let manifests = &files[usize::from(pin.is_some())..];
+    let tiers_parsed: Vec<&Arc<Parsed<Manifest>>> = manifests.iter().map(|f| parsed_manifest(db, *f)).collect();
+    let pinned_tier = pin.as_ref().map(|p| p.tier.as_ref());
     let mut resolved = None;
     let mut external_io = None;
-    if tiers_parsed.iter().all(|p| p.loaded.value.is_some()) {
-        let labels: Vec<String> =
-            layout.chain(pkg.index(db)).iter().map(|i| label::package_label(&layout.packages[*i].dir)).collect();
-        let file_names: Vec<&str> = files.iter().map(|f| f.path(db).as_str()).collect();
-        let tiers: Vec<Tier<'_>> = tiers_parsed
+    if tiers_parsed.iter().all(|p| p.loaded.value.is_some()) && pinned_tier.is_none_or(|t| t.is_some()) {
+        let chain = layout.chain(pkg.index(db));
+        let labels: Vec<String> = chain[chain.len() - manifests.len()..]
             .iter()
-            .enumerate()
-            .map(|(i, p)| Tier {
+            .map(|i| label::package_label(&layout.packages[*i].dir))
+            .collect();
+        let file_names: Vec<&str> = manifests.iter().map(|f| f.path(db).as_str()).collect();
+        let tiers: Vec<Tier<'_>> = pinned_tier
+            .flatten()
+            .map(PinnedTier::tier)
+            .into_iter()
+            .chain(tiers_parsed.iter().enumerate().map(|(i, p)| Tier {
                 label: &labels[i],
                 file: file_names[i],
                 manifest: p.loaded.value.as_ref().expect("checked above"),
                 raw: p.raw.as_ref().expect("a loaded document has a tree"),
                 node: p.loaded.node.as_ref().expect("a loaded document has a tree"),
-            })
+            }))
             .collect();
-        let (r, diags) = resolve::resolve(&tiers);
+        let (mut r, diags) = resolve::resolve(&tiers);
+        // The published platform's own chain stands for its one tier.
+        if let (Some(r), Some(Some(t))) = (&mut r, pinned_tier) {
+            r.chain.splice(0..1, t.chain.iter().cloned());
+        }
         // Problems in tiers above are reported by those tiers' own evaluation.
         own_diags.extend(diags.into_iter().filter(|d| d.file.as_deref().is_none_or(|f| f == own_path.as_str())));
         if let Some(own_manifest) = own.loaded.value.as_ref() {
@@ -649,6 +801,33 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
     Arc::new(PlatformEval { resolved, diagnostics, failed, io_error, files, secret_values, scanner })
 }
 
+/// The root of a workspace `floe.lock` pins: the published platform, checked
+/// where it was published and only resolved here.
+fn pinned_platform(db: &dyn Db, ws: Workspace, lock_file: SourceFile) -> Arc<PlatformEval> {
+    let p = pinned(db, ws);
+    let mut diagnostics = p.diagnostics.clone();
+    let resolved = p.tier.as_ref().and_then(|t| {
+        let (r, diags) = resolve::resolve(&[t.tier()]);
+        diagnostics.extend(diags);
+        r.map(|mut r| {
+            r.chain = t.chain.clone();
+            Arc::new(r)
+        })
+    });
+    let gov = resolved.as_ref().and_then(|r| r.manifest.governance.as_ref());
+    let scanner = scan::Scanner::new(gov.and_then(|g| g.secret_scanning.as_ref())).ok();
+    let failed = resolved.is_none() || diagnostics.iter().any(Diagnostic::is_error);
+    Arc::new(PlatformEval {
+        resolved,
+        diagnostics,
+        failed,
+        io_error: p.io_error.clone(),
+        files: vec![lock_file],
+        secret_values: Vec::new(),
+        scanner,
+    })
+}
+
 /// A domain's `parent_manifest`, when given, must name the workspace root.
 fn parent_manifest_diagnostics(
     db: &dyn Db,
@@ -664,6 +843,23 @@ fn parent_manifest_diagnostics(
     }
     let span = node.and_then(|n| n.get("parent_manifest")).map(|n| n.span).unwrap_or_default();
     let file = own_path.as_str();
+    let layout = ws.layout(db);
+    if parent.is_some_and(|p| layout.packages[p].pinned) {
+        let pin = pinned(db, ws);
+        // Without a readable lock, the lock's own diagnostic says why.
+        let Some(lock) = &pin.lock else { return Vec::new() };
+        if crate::lock::names(&lock.platform, reference) {
+            return Vec::new();
+        }
+        let (code, message) = match reference.starts_with("oci://") {
+            true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
+            false => (Code::PlatformMismatch, format!("`{reference}` is not this domain's parent")),
+        };
+        return vec![Diagnostic::error(code, message).at(file, span).with_help(format!(
+            "the parent of this domain is the platform floe.lock pins: use `parent_manifest: {}`, or remove the key",
+            lock.platform.reference
+        ))];
+    }
     if reference.starts_with("oci://") {
         return vec![
             Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
@@ -686,7 +882,6 @@ fn parent_manifest_diagnostics(
                 .with_help("remove `parent_manifest`: the parent is the workspace root manifest"),
         ];
     }
-    let layout = ws.layout(db);
     let expected = parent.map(|p| layout.packages[p].file());
     if Some(&target) == expected.as_ref() {
         return Vec::new();
@@ -891,6 +1086,21 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
     let info = &layout.packages[pkg.index(db)];
     let path = info.file();
     let span = node.span_at(&["platform", "manifest"]);
+    if info.parent.is_some_and(|p| layout.packages[p].pinned) {
+        let pin = pinned(db, ws);
+        let Some(lock) = &pin.lock else { return Vec::new() };
+        if crate::lock::names(&lock.platform, reference) {
+            return Vec::new();
+        }
+        let (code, message) = match reference.starts_with("oci://") {
+            true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
+            false => (Code::PlatformMismatch, format!("`{reference}` is not the manifest this product belongs to")),
+        };
+        return vec![Diagnostic::error(code, message).at(path.as_str(), span).with_help(format!(
+            "this product belongs to the platform floe.lock pins: use `manifest: {}`, or remove `platform`",
+            lock.platform.reference
+        ))];
+    }
     let expected = info.parent.map(|p| layout.packages[p].file());
     let help = |e: &Option<WsPath>| match e {
         Some(e) => format!(
@@ -1158,7 +1368,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let spec_value = serde_json::to_value(spec).ok()?;
             let job = floe_rules::orchestration::job_spec(&spec_value);
             let full = platform_full(db, parent).as_ref()?;
-            let domain = domain_of(db, pkg, spec, &full.platform);
+            let domain = domain_of(spec, &full.platform);
             let name = profile_name(db, pkg, spec);
             let mut computes: Vec<&str> = spec.transforms.iter().filter_map(|t| t.compute.as_deref()).collect();
             computes.sort_unstable();
@@ -1170,11 +1380,11 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("product", Value::from(spec.metadata.name.as_str()))
                 .with("profile_name", Value::from(name.as_str()))
                 .with("computes", serde_json::json!(computes));
-            let chain = layout.chain(pkg.index(db));
-            // Inside a workspace a product has a platform package above it: two
-            // tiers (root and product) are centralized, three are a mesh.
-            // Compiled on its own against one manifest, a product is simple.
-            let mode = match chain.len() {
+            // Inside a workspace a product has a platform above it: two tiers
+            // (root and product) are centralized, three are a mesh. Compiled
+            // on its own against one manifest, a product is simple.
+            let tiers = platform(db, parent).resolved.as_ref().map_or(1, |r| r.chain.len());
+            let mode = match tiers {
                 1 if settings.standalone => Mode::Simple,
                 1 => Mode::Centralized,
                 _ => Mode::Mesh,
@@ -1487,11 +1697,21 @@ fn product_profile(
 }
 
 /// `manifest.resolved.json`: the platform as its products see it.
+/// `manifest.resolved.json`: the merged manifest, the chain it was merged
+/// from, and what the chain approves (which a workspace that pins the
+/// published platform holds its own manifests and products to).
 fn resolved_manifest_doc(r: &ResolvedPlatform) -> Value {
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "chain": r.chain.iter().map(|t| serde_json::json!({
             "name": t.name, "version": t.version, "scope": t.scope, "label": t.label,
         })).collect::<Vec<_>>(),
         "manifest": r.merged,
-    })
+    });
+    if let Some(list) = &r.approved_plugins {
+        doc["approved_plugins"] = serde_json::to_value(list).unwrap_or(Value::Null);
+    }
+    if let Some((list, _)) = &r.approved_products {
+        doc["approved_products"] = serde_json::json!(list);
+    }
+    doc
 }

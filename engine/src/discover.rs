@@ -192,7 +192,8 @@ impl Walk<'_> {
         let stat = self.sys.dir_stat(&abs)?;
         let recorded = |name: &str| recorded(dir, name);
         let plugins = crate::layout::is_plugin_dir(dir);
-        let wanted = |name: &str| is_package_file(name) || plugins || (in_dbt && is_dbt_source(name));
+        let lock = |name: &str| dir.is_root() && name == crate::lock::LOCK;
+        let wanted = |name: &str| is_package_file(name) || lock(name) || plugins || (in_dbt && is_dbt_source(name));
         let record = match (self.cache.get(dir), stat) {
             (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => r.clone(),
             _ => {
@@ -275,10 +276,13 @@ impl Walk<'_> {
 /// What dbt writes into its project: never read, never walked.
 const DBT_OUTPUT_DIRS: &[&str] = &["target", "dbt_packages", "logs"];
 
-/// Whether a listing records a file named `name` in `dir`: a package file, a
-/// dbt source (read only in a dbt project) or a plugin.
+/// Whether a listing records a file named `name` in `dir`: a package file,
+/// the root's `floe.lock`, a dbt source (read only in a dbt project) or a plugin.
 fn recorded(dir: &WsPath, name: &str) -> bool {
-    is_package_file(name) || is_dbt_source(name) || crate::layout::is_plugin_dir(dir)
+    is_package_file(name)
+        || (dir.is_root() && name == crate::lock::LOCK)
+        || is_dbt_source(name)
+        || crate::layout::is_plugin_dir(dir)
 }
 
 /// Package files, and the files beside `dbt_project.yml` that declare its

@@ -54,6 +54,9 @@ pub struct PackageInfo {
     pub parent: Option<usize>,
     /// Whether the directory holds a `dbt_project.yml`.
     pub has_dbt_project: bool,
+    /// A root with no manifest of its own: its platform is the published one
+    /// `floe.lock` pins (see [`crate::lock`]).
+    pub pinned: bool,
     /// A product's dbt sources: every model, property file, seed, snapshot,
     /// analysis and macro below its directory (sorted), of which the paths
     /// its `dbt_project.yml` configures are read.
@@ -63,7 +66,11 @@ pub struct PackageInfo {
 impl PackageInfo {
     /// The file that defines the package.
     pub fn file(&self) -> WsPath {
-        let name = if self.kind == PackageKind::Product { SPEC } else { MANIFEST };
+        let name = match self.kind {
+            PackageKind::Product => SPEC,
+            _ if self.pinned => crate::lock::LOCK,
+            _ => MANIFEST,
+        };
         self.dir.join(name).expect("a file name joins")
     }
 }
@@ -78,13 +85,14 @@ pub struct Layout {
 
 impl Layout {
     /// Builds the layout from every relevant file in the workspace. The root
-    /// manifest must be among them.
+    /// manifest, or a `floe.lock` at the root, must be among them.
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a WsPath>) -> (Layout, Vec<Diagnostic>) {
         let mut manifests = std::collections::BTreeSet::new();
         let mut specs = std::collections::BTreeSet::new();
         let mut dbt = std::collections::BTreeSet::new();
         let mut sources = Vec::new();
         let mut plugins = Vec::new();
+        let mut lock = false;
         for f in files {
             let Some(dir) = f.parent() else { continue };
             if is_plugin_dir(&dir) {
@@ -95,6 +103,10 @@ impl Layout {
                 MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
                 SPEC if !in_model_dir(&dir) => specs.insert(dir),
                 DBT_PROJECT if !in_model_dir(&dir) => dbt.insert(dir),
+                crate::lock::LOCK if dir.is_root() => {
+                    lock = true;
+                    false
+                }
                 MANIFEST | SPEC | DBT_PROJECT => false,
                 _ => {
                     sources.push(f.clone());
@@ -144,6 +156,23 @@ impl Layout {
                 dirs.push((dir.clone(), PackageKind::Product));
             }
         }
+        // Without a root manifest, the lock's platform is the root.
+        let pinned = lock && !manifests.contains(&WsPath::ROOT);
+        if pinned {
+            // Both would be `//`: the products of a pinned platform live below it.
+            if specs.contains(&WsPath::ROOT) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::PackageConflict,
+                        "the workspace root holds both a floe.lock and a floe.yaml; a package is a platform or a product",
+                    )
+                    .in_file(SPEC)
+                    .with_help("the root of a workspace that floe.lock pins is its platform: move the data product into a directory of its own"),
+                );
+                dirs.retain(|(dir, _)| !dir.is_root());
+            }
+            dirs.push((WsPath::ROOT, PackageKind::Root));
+        }
         dirs.sort();
         dirs.retain(|(dir, kind)| {
             let Some(segment) = unaddressable(dir) else { return true };
@@ -187,7 +216,8 @@ impl Layout {
                 _ => Vec::new(),
             };
             models.sort();
-            packages.push(PackageInfo { dir, kind, parent, has_dbt_project, models });
+            let pinned = pinned && kind == PackageKind::Root;
+            packages.push(PackageInfo { dir, kind, parent, pinned, has_dbt_project, models });
         }
         plugins.sort();
         (Layout { packages, plugins }, diags)

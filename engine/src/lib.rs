@@ -18,6 +18,7 @@ pub mod external;
 pub mod hash;
 pub mod label;
 pub mod layout;
+pub mod lock;
 pub mod par;
 pub mod path;
 pub mod remote;

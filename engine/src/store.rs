@@ -44,6 +44,9 @@ pub use maintain::{GcReport, VerifyReport};
 pub const STORE_VERSION: u32 = 10;
 
 pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
+/// The name (`pins`, or `pins-<workspace>` in a shared store) of the list of
+/// objects a workspace's `floe.lock` pins.
+const PINS: &str = "pins";
 pub const CACHEDIR_TAG_TEXT: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
     # This file is a cache directory tag created by floe: its store, rebuilt from the workspace as needed.\n\
     # For information about cache directory tags, see https://bford.info/cachedir/\n";
@@ -244,6 +247,14 @@ impl Store {
             journal: Mutex::new(None),
             recovery_left: AtomicBool::new(false),
         }
+    }
+
+    /// The store of the workspace at `workspace`: its own (`<workspace>/.floe`)
+    /// or one it shares (`FLOE_STORE`), where it keeps a state of its own.
+    pub fn of_workspace(sys: Arc<dyn System>, root: PathBuf, workspace: &std::path::Path, out: PathBuf) -> Store {
+        let own = root == workspace.join(crate::discover::STORE_DIR);
+        let workspace_id = (!own).then(|| Hash::of(workspace.to_string_lossy().as_bytes()));
+        Store::new(sys, root, workspace_id, out)
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -549,6 +560,15 @@ impl Store {
         self.recover()?;
         let Some(bytes) = self.sys.read(&self.state_path())? else { return Ok(None) };
         Ok(StateBytes::parse(bytes, Some(floe_version)))
+    }
+
+    /// Records the objects the workspace's `floe.lock` pins, which GC keeps
+    /// as it keeps what the workspace's state references.
+    pub fn save_pins(&self, pins: &[Hash]) -> Result<(), IoError> {
+        let text: String = pins.iter().map(|h| format!("{}\n", h.to_hex())).collect();
+        self.begin_writes()?;
+        self.sys.write_atomic(&self.root, &self.state_name.replacen("state", PINS, 1), text.as_bytes())?;
+        self.end_writes()
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {

@@ -44,7 +44,7 @@ pub mod versions {
         compiled_artifacts: 2,
         dbt_profile: 2,
         enforcement: 1,
-        resolved_manifest: 1,
+        resolved_manifest: 2,
         orchestration: 1,
         platform_helm_values: 1,
     };

@@ -157,6 +157,18 @@ pub fn explanation(code: Code) -> &'static str {
             "floe found no platform `manifest.yaml` at the workspace root (walking up from the \
              current directory, or in the directory given with `-C`)."
         }
+        Code::InvalidLock => {
+            "`floe.lock` pins the published platform a workspace without a root manifest builds \
+             against. floe writes it (`floe init --platform`, `floe pull --update`); this one does \
+             not parse, is of another lock version, or pins a platform whose resolved manifest \
+             does not decode. Write it again with `floe pull --update`."
+        }
+        Code::PinnedNotInStore => {
+            "A build reads the platform `floe.lock` pins from the store, never from the network, \
+             and this store does not hold it: a fresh clone, another `FLOE_STORE`, or a store \
+             collected by `floe store gc`. `floe pull` fetches exactly the pinned digest, verifies \
+             it and keeps it in the store."
+        }
         Code::PackageConflict => {
             "A directory holds both a `manifest.yaml` and a `floe.yaml`. A package is either a \
              platform (or domain) package or a product; give the product its own directory."

@@ -96,6 +96,8 @@ codes! {
     LinkLeavesWorkspace = "E0213", "A symbolic link that leads outside the workspace";
     DirectoryRepeated = "E0214", "A symbolic link to a directory the workspace walk already covers";
     UnaddressablePackage = "E0215", "A package directory whose path no label can name";
+    InvalidLock = "E0216", "A `floe.lock` that floe cannot read, or a platform it pins that does not decode";
+    PinnedNotInStore = "E0217", "A platform `floe.lock` pins that the store does not hold";
     InvalidLabel = "E0301", "A label that does not parse";
     NoSuchLabel = "E0302", "A label that matches no package or target";
     UnknownInputPort = "E0401", "An input port that names no product, or no output port of it";

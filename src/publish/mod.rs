@@ -110,7 +110,8 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     let mut artifacts = Vec::new();
     for sel in &selected {
         let info = &session.layout.packages[sel.package];
-        if (info.kind == PackageKind::Product) == platform {
+        // A pinned root was published where it came from.
+        if (info.kind == PackageKind::Product) == platform || info.pinned {
             continue;
         }
         let label = floe_engine::label::package_label(&info.dir);
@@ -201,7 +202,7 @@ pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub use artifact::{media_type, sha256};
+pub use artifact::{ARTIFACT_TYPE, MANIFEST_TYPE, PLATFORM_TYPE, media_type, sha256};
 
 /// `HOST[:PORT]/REPO` (after `oci://`) as a registry target, without a tag.
 pub fn registry_target(rest: &str) -> Option<registry::Target> {

@@ -129,12 +129,11 @@ impl OciRemote {
     /// layers' places are remembered.
     async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
         let reference = self.reference(key);
-        let (bytes, _) =
-            match self.client.pull_manifest_raw(&reference, &self.auth, &[MANIFEST_TYPE]).await {
-                Ok(found) => found,
-                Err(e) if registry::absent(&e) => return Ok(None),
-                Err(e) => return Err(failed(e)),
-            };
+        let (bytes, _) = match self.client.pull_manifest_raw(&reference, &self.auth, &[MANIFEST_TYPE]).await {
+            Ok(found) => found,
+            Err(e) if registry::absent(&e) => return Ok(None),
+            Err(e) => return Err(failed(e)),
+        };
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
         let mut known = self.known();
         for layer in &manifest.layers {

@@ -57,7 +57,7 @@ impl Store {
         let _packs = self.wait_for_lock(PACKS_LOCK, true)?;
         let _index = self.wait_for_lock(INDEX_LOCK, true)?;
         let index = self.read_index()?.index;
-        let (roots, states) = self.roots()?;
+        let (roots, pins, states) = self.roots()?;
         let mut report = GcReport { states, ..GcReport::default() };
         let (on_disk, bytes_before) = self.pack_files()?;
         report.packs_before = on_disk.len();
@@ -89,7 +89,7 @@ impl Store {
         let mut objects = Kept::new();
         for (hash, loc) in &index.objects {
             let Some(build) = build_of(loc) else { continue };
-            if wanted.contains(hash) || recent.contains(&build) {
+            if wanted.contains(hash) || pins.contains(hash) || recent.contains(&build) {
                 objects.insert(*hash, (build, *loc));
             } else {
                 report.objects_removed += 1;
@@ -194,16 +194,28 @@ impl Store {
                 None => report.problems.push(format!("the entry of derivation {key} does not read back")),
             }
         }
-        report.states = self.roots()?.1;
+        report.states = self.roots()?.2;
         Ok(report)
     }
 
     /// The derivation keys every workspace's state names, and how many
     /// states there are (of this store version, whatever floe wrote them).
-    fn roots(&self) -> Result<(BTreeSet<Hash>, usize), IoError> {
+    /// The derivations the workspaces' states reference, the objects their
+    /// locks pin, and how many states there are.
+    fn roots(&self) -> Result<(BTreeSet<Hash>, BTreeSet<Hash>, usize), IoError> {
         let mut keys = BTreeSet::new();
+        let mut pins = BTreeSet::new();
         let mut states = 0;
         for entry in self.sys.list_dir(&self.root)? {
+            let is_pins =
+                entry.name == super::PINS || entry.name.strip_prefix("pins-").is_some_and(|r| !r.contains('.'));
+            if entry.kind == FileKind::File
+                && is_pins
+                && let Some(bytes) = self.sys.read(&self.root.join(&entry.name))?
+            {
+                pins.extend(String::from_utf8_lossy(&bytes).lines().filter_map(Hash::from_hex));
+                continue;
+            }
             let is_state = entry.name == "state" || entry.name.strip_prefix("state-").is_some_and(|r| !r.contains('.'));
             if entry.kind != FileKind::File || !is_state {
                 continue;
@@ -215,7 +227,7 @@ impl Store {
                 keys.extend(record.derivations.iter().map(|d| d.key));
             }
         }
-        Ok((keys, states))
+        Ok((keys, pins, states))
     }
 
     /// The packs in the store's directory, by name, with their sizes; and their total.

@@ -1,0 +1,169 @@
+//! `floe init --platform` and `floe pull` against a real registry
+//! (distribution v2): a workspace on a published platform builds from its
+//! lock and store alone, a fresh clone is told to pull, a tag that moved is
+//! refused naming both digests, and GC keeps what the lock pins.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests run a registry
+
+mod common;
+
+use std::path::Path;
+
+use common::registry::registry;
+use common::{copy_dir, edit, floe, tree, workspace};
+
+/// Publishes the platform of `ws` (enterprise and domains) to `repo`.
+fn publish_platform(ws: &Path, repo: &str) {
+    let r = floe(ws, &["platform", "publish", "--to", repo]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn outputs(ws: &Path) -> Vec<(String, Vec<u8>)> {
+    tree(&ws.join("floe-out"))
+}
+
+#[test]
+fn a_workspace_on_a_published_platform_builds_from_its_lock_and_store() {
+    let Some(reg) = registry() else { return };
+    let mesh = workspace("mesh");
+    let repo = format!("oci://127.0.0.1:{}/acme", reg.port);
+    publish_platform(mesh.path(), &repo);
+
+    // The enterprise, pinned; a product of a domain of its own below it.
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = format!("{repo}/platform:3.0.0");
+    let r = floe(tmp.path(), &["init", "--platform", &reference, "--product", "orders", "ws", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ws = tmp.path().join("ws");
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.join("floe.lock")).unwrap()).unwrap();
+    assert_eq!(lock["platform"]["reference"], reference.as_str());
+    assert!(lock["platform"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    let r = floe(&ws, &["build", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let artifacts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("floe-out/orders/compiled_artifacts.json")).unwrap()).unwrap();
+    assert_eq!(artifacts["mode"], "centralized");
+    assert_eq!(artifacts["inheritance_chain"][0]["name"], "acme-enterprise");
+
+    // A domain of the workspace's own below the pinned enterprise: a mesh,
+    // held to the enterprise's governance floor.
+    std::fs::create_dir_all(ws.join("sales")).unwrap();
+    std::fs::write(
+        ws.join("sales/manifest.yaml"),
+        format!(
+            "apiVersion: floe.dev/v1\nkind: Manifest\nmetadata: {{name: sales, version: 1.0.0, owner: s@acme.example}}\n\
+             scope: domain\nparent_manifest: {reference}\napproved_products: [leads]\n\
+             plugins: {{compute: {{type: duckdb, config: {{threads: 1}}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let r = floe(&ws, &["new", "product", "//sales/leads"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let leads: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("floe-out/sales/leads/compiled_artifacts.json")).unwrap())
+            .unwrap();
+    assert_eq!(leads["mode"], "mesh");
+    assert_eq!(leads["identity"]["domain"], "sales");
+    edit(&ws.join("sales/manifest.yaml"), |t| {
+        t.replace("parent_manifest: ", "governance: {policy_enforcement_level: off}\nparent_manifest: ")
+    });
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0206]"), "{}", r.stderr);
+    edit(&ws.join("sales/manifest.yaml"), |t| {
+        t.replace("governance: {policy_enforcement_level: off}\n", "").replace(":3.0.0", ":2.0.0")
+    });
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0209]") && r.stderr.contains("the platform floe.lock pins"), "{}", r.stderr);
+    edit(&ws.join("sales/manifest.yaml"), |t| t.replace(":2.0.0", ":3.0.0"));
+
+    // Built with the registry gone: a build never reads the network.
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let built = outputs(&ws);
+    drop(reg);
+    std::fs::remove_dir_all(ws.join("floe-out")).unwrap();
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(&ws) == built, "a build without the registry wrote other outputs");
+
+    // GC keeps what the lock pins, however few builds it keeps.
+    let r = floe(&ws, &["store", "gc", "--keep-builds", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_dir_all(ws.join("floe-out")).unwrap();
+    std::fs::remove_dir_all(ws.join(".floe/packs")).ok();
+    let clone = tempfile::tempdir().unwrap();
+    copy_dir(&ws, clone.path());
+    let r = floe(clone.path(), &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0217]") && r.stderr.contains("run `floe pull`"), "{}", r.stderr);
+}
+
+#[test]
+fn a_fresh_clone_pulls_what_its_lock_pins_and_a_moved_tag_is_refused() {
+    let Some(reg) = registry() else { return };
+    let mesh = workspace("mesh");
+    let repo = format!("oci://127.0.0.1:{}/acme", reg.port);
+    // A channel tag, which may move.
+    publish_platform(mesh.path(), &format!("{repo}:stable"));
+    let reference = format!("{repo}/platform/sales:stable");
+    let tmp = tempfile::tempdir().unwrap();
+    let r = floe(tmp.path(), &["init", "--platform", &reference, "--product", "orders", "a"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let a = tmp.path().join("a");
+    let r = floe(&a, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let artifacts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("floe-out/orders/compiled_artifacts.json")).unwrap()).unwrap();
+    assert_eq!((artifacts["mode"].as_str(), artifacts["identity"]["domain"].as_str()), (Some("mesh"), Some("sales")));
+
+    // A product the pinned domain does not approve is not created.
+    let r = floe(&a, &["new", "product", "//bogus"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0205]"), "{}", r.stderr);
+
+    // A fresh clone in another directory: told to pull, then the same outputs.
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    let r = floe(&b, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0217]"), "{}", r.stderr);
+    let r = floe(&b, &["pull", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((r.json()["fetched"].as_bool(), r.json()["updated"].as_bool()), (Some(true), Some(false)));
+    let r = floe(&b, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(&a) == outputs(&b), "two checkouts of one lock built different outputs");
+
+    // The tag moves: pull names both digests and changes nothing; --update pins it.
+    edit(&mesh.path().join("sales/manifest.yaml"), |t| t.replace("threads: 2", "threads: 3"));
+    publish_platform(mesh.path(), &format!("{repo}:stable"));
+    let lock_before = std::fs::read(b.join("floe.lock")).unwrap();
+    let pinned = serde_json::from_slice::<serde_json::Value>(&lock_before).unwrap()["platform"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = floe(&b, &["pull"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("but floe.lock pins {pinned}")), "{}", r.stderr);
+    assert_eq!(std::fs::read(b.join("floe.lock")).unwrap(), lock_before);
+    let r = floe(&b, &["pull", "--update", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let now = r.json();
+    assert_eq!(now["updated"], true);
+    assert_ne!(now["digest"].as_str(), Some(pinned.as_str()));
+    assert!(r.stdout.contains(now["digest"].as_str().unwrap()));
+    let r = floe(&b, &["build", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let profile = std::fs::read_to_string(b.join("floe-out/orders/profiles.yml")).unwrap();
+    assert!(profile.contains("threads: 3"), "{profile}");
+
+    // A product artifact is no platform.
+    let r = floe(mesh.path(), &["publish", "--to", &repo]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = floe(&b, &["pull", "--update", &format!("{repo}/sales/orders:1.0.0")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is a data product, not a platform"), "{}", r.stderr);
+}
