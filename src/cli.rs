@@ -133,6 +133,8 @@ pub enum Command {
     Publish(crate::publish::PublishArgs),
     /// Give a published artifact another tag (`floe promote oci://HOST/REPO:1.2.0 --to prod`), uploading no blob
     Promote(crate::publish::PromoteArgs),
+    /// Check that a published artifact carries a signature by a key, in cosign's format (`floe verify oci://HOST/REPO:1.2.0 --key key.pub`)
+    Verify(crate::publish::sign::VerifyArgs),
     /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
     Store {
         #[command(subcommand)]
@@ -287,6 +289,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
         Command::Publish(args) => crate::publish::publish(cli, printer, args, false),
         Command::Promote(args) => crate::publish::promote(printer, args),
+        Command::Verify(args) => crate::publish::sign::command(cli, printer, args),
         Command::Platform { command: PlatformCommand::Publish(args) } => {
             crate::publish::publish(cli, printer, args, true)
         }
