@@ -246,6 +246,12 @@ fn altered_copied_and_missing_signatures_and_other_keys_are_rejected() {
     let keys = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(keys.path(), "key", false);
     let (_, other) = key_pair(keys.path(), "other", true);
+    let p384 = keys.path().join("p384.pem");
+    let out = Command::new("openssl")
+        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", p384.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
     let ws = workspace("mesh");
     let to = format!("oci://127.0.0.1:{port}/floe");
     let r = floe(
@@ -332,6 +338,8 @@ fn altered_copied_and_missing_signatures_and_other_keys_are_rejected() {
         (vec!["verify", &reference, "--key", key.to_str().unwrap()], "is a private key"),
         (vec!["verify", "oci://127.0.0.1/floe/sales/orders", "--key", public.to_str().unwrap()], "is no `oci://"),
         (vec!["publish", "--to", &to, "--sign", public.to_str().unwrap()], "is a public key"),
+        (vec!["publish", "--to", &to, "--sign", p384.to_str().unwrap()], "is no ECDSA P-256 private key"),
+        (vec!["publish", "--to", &to, "--sign", "missing.pem"], "cannot read the key"),
         (vec!["publish", "--to", "oci-layout:out", "--sign", key.to_str().unwrap()], "needs a registry target"),
     ] {
         let r = floe(ws.path(), &args);
@@ -341,4 +349,39 @@ fn altered_copied_and_missing_signatures_and_other_keys_are_rejected() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let r = verify(&format!("oci://127.0.0.1:{closed}/floe/sales/orders:1.0.0"), &public);
     assert_eq!(r.code, 3, "{}", r.stderr);
+}
+
+#[test]
+fn a_key_cosign_encrypted_signs_with_its_password() {
+    let Some(registry) = registry() else { return };
+    let port = registry.port;
+    // tests/keys/cosign.key: sealed as `cosign generate-key-pair` seals, by libsodium.
+    let keys = common::repo().join("tests/keys");
+    let ws = workspace("mesh");
+    let to = format!("oci://127.0.0.1:{port}/floe");
+    let publish = |password: Option<&str>| {
+        let mut cmd = common::floe_cmd(ws.path());
+        cmd.args(["publish", "//sales/orders", "--to", &to, "--format", "json", "--sign"]).arg(keys.join("cosign.key"));
+        match password {
+            Some(p) => cmd.env("COSIGN_PASSWORD", p),
+            None => cmd.env_remove("COSIGN_PASSWORD"),
+        };
+        common::run(cmd)
+    };
+    let r = publish(None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is encrypted with a password: set COSIGN_PASSWORD"), "{}", r.stderr);
+    let r = publish(Some("not it"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("COSIGN_PASSWORD is not the password of"), "{}", r.stderr);
+    assert!(!r.stderr.contains("not it"), "the password is never shown: {}", r.stderr);
+    let r = publish(Some("floe-test-password"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = r.json()["artifacts"][0]["digest"].as_str().unwrap().to_owned();
+    let public = keys.join("cosign.pub");
+    let r = floe(ws.path(), &["verify", &format!("{to}/sales/orders:1.0.0"), "--key", public.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if let Some(good) = python_verifies(port, "floe/sales/orders", &digest, &public) {
+        assert_eq!(good, 1);
+    }
 }

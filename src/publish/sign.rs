@@ -13,6 +13,7 @@
 //! keys in the same manifest are kept.
 
 mod key;
+mod sealed;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,8 @@
 //! Private keys: SEC1 (`EC PRIVATE KEY`, `openssl ecparam -genkey`; the
 //! `EC PARAMETERS` block before it is passed over) and PKCS#8 (`PRIVATE
 //! KEY`, `openssl genpkey`). Public keys: SPKI (`PUBLIC KEY`, `openssl ec
-//! -pubout`, cosign's `cosign.pub`). A key's bytes are never shown.
+//! -pubout`, cosign's `cosign.pub`), and cosign's encrypted private keys
+//! (`sealed.rs`). A key's bytes, and its password, are never shown.
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
 
+use super::sealed::Unsealed;
 use crate::cli::Failure;
 use crate::system::OsSystem;
 
@@ -63,12 +65,23 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKey, Failure> {
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_pem(block).ok().map(SigningKey::from),
             "PRIVATE KEY" => SigningKey::from_pkcs8_pem(block).ok(),
             "ENCRYPTED SIGSTORE PRIVATE KEY" | "ENCRYPTED COSIGN PRIVATE KEY" => {
-                return Err(Failure::Usage(format!(
-                    "`{shown}` is a cosign key encrypted with a password, which floe does not read: \
-                     `cosign import-key-pair` takes plain PEM keys; for one that exists, \
-                     `openssl ecparam -name prime256v1 -genkey -noout -out key.pem` and \
-                     `openssl ec -in key.pem -pubout -out key.pub` make a new pair floe and cosign both read"
-                )));
+                // floe asks nothing: the password is `$COSIGN_PASSWORD`, as cosign reads it, else empty.
+                let password = crate::env::get(&crate::env::COSIGN_PASSWORD);
+                return match super::sealed::open(block, password.as_deref().unwrap_or("").as_bytes()) {
+                    Ok(key) => Ok(PrivateKey { key }),
+                    Err(Unsealed::WrongPassword) if password.is_none() => Err(Failure::Usage(format!(
+                        "`{shown}` is encrypted with a password: set COSIGN_PASSWORD to it"
+                    ))),
+                    Err(Unsealed::WrongPassword) => {
+                        Err(Failure::Usage(format!("COSIGN_PASSWORD is not the password of `{shown}`")))
+                    }
+                    Err(Unsealed::NotP256) => Err(Failure::Usage(format!(
+                        "`{shown}` is no ECDSA P-256 key: floe signs with P-256 keys, as `cosign generate-key-pair` makes them"
+                    ))),
+                    Err(Unsealed::Malformed(why)) => {
+                        Err(Failure::Usage(format!("`{shown}` is no cosign key that floe reads: {why}")))
+                    }
+                };
             }
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(Failure::Usage(format!(
