@@ -205,12 +205,11 @@ async fn sign_one(
     let mut signed = Signed { reference: reference.whole(), digest: String::new(), uploaded: 0, skipped: 0, bytes: 0 };
     let mut layers = match client.pull_manifest_raw(&reference, auth, &[MANIFEST_TYPE]).await {
         Ok((bytes, there)) => {
-            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                Failure::Usage(format!(
-                    "`{}` is no signature manifest ({e}): remove it and sign again",
-                    reference.whole()
-                ))
-            })?;
+            // The tag is cosign's place for this digest's signatures: what
+            // is there and is no signature manifest is replaced.
+            let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+                return push_signature(client, &reference, signed, payload, vec![layer]).await.map_err(|e| infra(&e));
+            };
             // This key's signature of this digest is there already: done.
             let ours = |l: &Descriptor| {
                 l.media_type == PAYLOAD_TYPE
@@ -231,6 +230,18 @@ async fn sign_one(
         Err(e) => return Err(infra(&e)),
     };
     layers.push(layer);
+    push_signature(client, &reference, signed, payload, layers).await.map_err(|e| infra(&e))
+}
+
+/// Sends the payload and the config unless the registry has them, then the
+/// signature manifest of `layers`.
+async fn push_signature(
+    client: &Client,
+    reference: &Reference,
+    mut signed: Signed,
+    payload: Vec<u8>,
+    layers: Vec<Descriptor>,
+) -> Result<Signed, oci_client::errors::OciDistributionError> {
     let config = config(&layers);
     let manifest = Manifest {
         schema_version: 2,
@@ -245,19 +256,19 @@ async fn sign_one(
     };
     for blob in [payload, config] {
         let digest = sha256(&blob);
-        if client.blob_exists(&reference, &digest).await.map_err(|e| infra(&e))? {
+        if client.blob_exists(reference, &digest).await? {
             signed.skipped += 1;
             continue;
         }
         signed.bytes += blob.len() as u64;
-        client.push_blob(&reference, blob, &digest).await.map_err(|e| infra(&e))?;
+        client.push_blob(reference, blob, &digest).await?;
         signed.uploaded += 1;
     }
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialize");
     signed.digest = sha256(&bytes);
     signed.bytes += bytes.len() as u64;
     let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
-    client.push_manifest_raw(&reference, bytes, content_type).await.map_err(|e| infra(&e))?;
+    client.push_manifest_raw(reference, bytes, content_type).await?;
     signed.uploaded += 1;
     Ok(signed)
 }
