@@ -121,6 +121,9 @@ pub enum Command {
         /// pull `oci://HOST/REPO:TAG` (as `floe platform publish` published it) and pin it in floe.lock
         #[arg(long, value_name = "REFERENCE", conflicts_with = "mesh")]
         platform: Option<String>,
+        /// With --platform: require the platform to be signed by this public key (PEM), now and on every `floe pull`
+        #[arg(long, value_name = "PUB", requires = "platform")]
+        key: Option<PathBuf>,
         /// The first domain (with --mesh)
         #[arg(long, default_value = "analytics", requires = "mesh")]
         domain: String,
@@ -139,6 +142,8 @@ pub enum Command {
     Promote(crate::publish::PromoteArgs),
     /// Fetch the platform floe.lock pins into the store (`--update`: pin what its tag names now)
     Pull(crate::pull::PullArgs),
+    /// Check that a published artifact carries a signature by a key, in cosign's format (`floe verify oci://HOST/REPO:1.2.0 --key key.pub`)
+    Verify(crate::publish::sign::VerifyArgs),
     /// Maintain the store: `gc` drops what nothing needs, `verify` checks every entry
     Store {
         #[command(subcommand)]
@@ -276,11 +281,11 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     match &cli.command {
         Command::Schema { write: Some(dir), .. } => crate::schema_files::command(cli, printer, dir),
         Command::Schema { name, write: None } => schema(name.as_deref()),
-        Command::Init { path, platform: Some(reference), product, .. } => {
-            crate::pull::init(cli, printer, path.as_deref(), reference, product)
+        Command::Init { path, platform: Some(reference), product, key, .. } => {
+            crate::pull::init(cli, printer, path.as_deref(), reference, product, key.as_deref())
         }
         Command::Pull(args) => crate::pull::pull(cli, printer, args),
-        Command::Init { path, mesh, name, domain, product, platform: None } => {
+        Command::Init { path, mesh, name, domain, product, platform: None, key: _ } => {
             let opts = crate::init::InitOptions {
                 mesh: *mesh,
                 name: name.clone(),
@@ -297,6 +302,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
         Command::Publish(args) => crate::publish::publish(cli, printer, args, false),
         Command::Promote(args) => crate::publish::promote(printer, args),
+        Command::Verify(args) => crate::publish::sign::command(cli, printer, args),
         Command::Platform { command: PlatformCommand::Publish(args) } => {
             crate::publish::publish(cli, printer, args, true)
         }

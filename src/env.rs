@@ -22,10 +22,14 @@ pub const FLOE_REMOTE_CACHE: Var = Var {
     name: "FLOE_REMOTE_CACHE",
     doc: "Remote cache derivations are taken from before they are built (like --remote-cache)",
 };
+pub const COSIGN_PASSWORD: Var = Var {
+    name: "COSIGN_PASSWORD",
+    doc: "Password of a cosign-encrypted key given to `floe publish --sign` (default: none)",
+};
 pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
 pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
-pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, FLOE_REMOTE_CACHE, NO_COLOR, TERM];
+pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, FLOE_REMOTE_CACHE, COSIGN_PASSWORD, NO_COLOR, TERM];
 
 /// Internal, for floe's own tests (not listed by `--help`): makes floe panic
 /// on purpose, to test how a bug in floe is reported (exit code 70, one line,

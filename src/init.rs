@@ -160,11 +160,13 @@ pub(crate) fn pinned_files(
     lock: &floe_engine::lock::Lock,
     resolved: &[u8],
     product: &str,
+    extra: Vec<(String, String)>,
 ) -> Result<Vec<(String, String)>, Failure> {
     let lock_text = String::from_utf8(lock.encode()).expect("a lock is JSON text");
     let mut files = vec![(".gitignore".to_owned(), GITIGNORE.to_owned())];
     files.extend(schema_files());
     files.push((LOCK.to_owned(), lock_text));
+    files.extend(extra);
     files.extend(product_files(product, product, true, false));
     check_in_memory(printer, root, &files, &[], Some(resolved), product)?;
     write_new(root, &files)?;

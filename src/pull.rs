@@ -23,6 +23,9 @@ use crate::output::{Format, Printer, Verbosity, err, print_json};
 use crate::publish::registry::{self, Target};
 use crate::system::OsSystem;
 
+/// Where `floe init --platform --key` keeps the key the platform must be signed by.
+const TRUSTED_KEY: &str = "platform.pub";
+
 /// The layer a platform artifact carries its resolved manifest in.
 const RESOLVED: &str = "manifest.resolved.json";
 
@@ -148,6 +151,14 @@ fn fetch(target: &Target, digest: &str) -> Result<Vec<u8>, Failure> {
     })
 }
 
+/// With a key (the workspace requires signed platforms): refuses `digest`
+/// unless it carries a signature by that key, in cosign's format.
+fn signed(target: &Target, digest: &str, key: Option<&Path>) -> Result<(), Failure> {
+    let Some(key) = key else { return Ok(()) };
+    let key = crate::publish::sign::load_public_key(key)?;
+    crate::publish::sign::verify(target, digest, &key).map(|_| ())
+}
+
 /// Keeps the resolved manifest in the workspace's store, pinned against GC.
 fn keep(cli: &Cli, root: &Path, resolved: &[u8]) -> Result<Hash, Failure> {
     let store = store(cli, root);
@@ -164,12 +175,13 @@ fn store(cli: &Cli, root: &Path) -> Store {
 
 /// Fetches the platform `reference` names (its tag's digest now, or the
 /// digest it gives) and keeps it in the store; the lock that pins it.
-fn pin(cli: &Cli, root: &Path, reference: &str) -> Result<(Lock, bool), Failure> {
+fn pin(cli: &Cli, root: &Path, reference: &str, key: Option<&Path>) -> Result<(Lock, bool), Failure> {
     let (target, digest) = parse(reference)?;
     let digest = match digest {
         Some(d) => d,
         None => current_digest(&target)?,
     };
+    signed(&target, &digest, key)?;
     let resolved = fetch(&target, &digest)?;
     let hash = keep(cli, root, &resolved)?;
     let pin = Pin { reference: reference.to_owned(), digest, resolved: hash.to_hex(), key: None };
@@ -204,9 +216,11 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
             "{LOCK} cannot be read: name the platform, `floe pull --update REFERENCE`"
         )));
     };
+    let key = old.as_ref().and_then(|l| l.platform.key.clone());
+    let key_path = key.as_ref().map(|k| root.join(k));
     let pulled = if args.update {
-        let (mut lock, fetched) = pin(cli, &root, &reference)?;
-        lock.platform.key = old.as_ref().and_then(|l| l.platform.key.clone());
+        let (mut lock, fetched) = pin(cli, &root, &reference, key_path.as_deref())?;
+        lock.platform.key = key;
         let updated = old.as_ref().is_none_or(|l| l.platform != lock.platform);
         if updated {
             os.write_all_atomic(&root, &[(LOCK, &lock.encode())])?;
@@ -235,6 +249,7 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
                 return Err(Failure::User);
             }
         }
+        signed(&target, &p.digest, key_path.as_deref())?;
         let fetched = !store(cli, &root).has_object(lock.resolved())?;
         if fetched {
             let resolved = fetch(&target, &p.digest)?;
@@ -281,7 +296,14 @@ fn report(printer: &Printer, p: &Pulled) -> Result<(), Failure> {
 /// `floe init --platform REFERENCE [DIR]`: a workspace on a published
 /// platform: its lock, and a first product checked against the platform
 /// before anything is written.
-pub fn init(cli: &Cli, printer: &Printer, dir: Option<&Path>, reference: &str, product: &str) -> Result<(), Failure> {
+pub fn init(
+    cli: &Cli,
+    printer: &Printer,
+    dir: Option<&Path>,
+    reference: &str,
+    product: &str,
+    key: Option<&Path>,
+) -> Result<(), Failure> {
     let base = crate::cli::base_dir(cli)?;
     let root: PathBuf = dir.map_or_else(|| base.clone(), |d| base.join(d));
     crate::init::check_name("--product", product)?;
@@ -297,10 +319,27 @@ pub fn init(cli: &Cli, printer: &Printer, dir: Option<&Path>, reference: &str, p
         Some(d) => d,
         None => current_digest(&target)?,
     };
+    // The key that must have signed it goes into the workspace, as its trust root.
+    let key = key.map(|k| base.join(k));
+    let key_bytes = match &key {
+        Some(k) => Some(OsSystem.read(k)?.ok_or_else(|| Failure::Usage(format!("no key at `{}`", k.display())))?),
+        None => None,
+    };
+    signed(&target, &digest, key.as_deref())?;
     let resolved = fetch(&target, &digest)?;
-    let pin = Pin { reference: reference.to_owned(), digest, resolved: Hash::of(&resolved).to_hex(), key: None };
+    let pin = Pin {
+        reference: reference.to_owned(),
+        digest,
+        resolved: Hash::of(&resolved).to_hex(),
+        key: key_bytes.is_some().then(|| TRUSTED_KEY.to_owned()),
+    };
     let lock = Lock { version: LOCK_VERSION, platform: pin };
-    let files = crate::init::pinned_files(printer, &root, &lock, &resolved, product)?;
+    let mut extra = Vec::new();
+    if let Some(bytes) = key_bytes {
+        let text = String::from_utf8(bytes).map_err(|_| Failure::Usage("the key is not PEM text".to_owned()))?;
+        extra.push((TRUSTED_KEY.to_owned(), text));
+    }
+    let files = crate::init::pinned_files(printer, &root, &lock, &resolved, product, extra)?;
     // The store names a workspace by its real path, which exists now.
     let real = crate::system::canonicalize(&root)?;
     keep(cli, &real, &resolved)?;

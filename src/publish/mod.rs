@@ -7,11 +7,14 @@
 //! registry (`oci://…`, `registry.rs`) or an OCI image layout on disk
 //! (`oci-layout:DIR`, `layout.rs`); both get the same bytes, so the same
 //! digests. A version, once published, never moves: publishing
-//! other outputs under it is refused, naming both digests.
+//! other outputs under it is refused, naming both digests. With `--sign
+//! KEY`, each published manifest is then signed in cosign's format
+//! (`sign.rs`), which `floe verify` checks.
 
 mod artifact;
 mod layout;
 pub mod registry;
+pub mod sign;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -32,6 +35,9 @@ pub struct PublishArgs {
     /// Where to: `oci://HOST[:PORT]/REPO[:TAG]`, a registry, or `oci-layout:DIR`, an OCI image layout on disk
     #[arg(long, value_name = "TARGET")]
     pub to: String,
+    /// Sign each published manifest, in cosign's format, with this ECDSA P-256 private key (PEM)
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<std::path::PathBuf>,
 }
 
 /// What publishing one artifact did.
@@ -94,6 +100,18 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
             None => return Err(bad_target(&args.to)),
         },
         _ => return Err(bad_target(&args.to)),
+    };
+    // The key is read before anything is built, so a bad one costs nothing.
+    let key = match (&args.sign, &target) {
+        (None, _) => None,
+        (Some(_), Target::Layout(_)) => {
+            return Err(Failure::Usage(
+                "`--sign` needs a registry target (`oci://HOST/REPO`): a signature names the repository its \
+                 artifact is published to, which a layout on disk does not know"
+                    .to_owned(),
+            ));
+        }
+        (Some(path), Target::Registry(_)) => Some(sign::load_private_key(&crate::cli::base_dir(cli)?.join(path))?),
     };
     let mut session = crate::cli::open(cli, &args.labels)?;
     let root = session.options.workspace.clone();
@@ -163,7 +181,23 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
         Target::Registry(t) => registry::publish(t, &artifacts)?,
     };
-    summary(printer, &args.to, &published)
+    let signed = match (&key, &target) {
+        (Some(key), Target::Registry(t)) => {
+            let subjects: Vec<(String, String)> = artifacts
+                .iter()
+                .zip(&published)
+                .map(|(a, p)| (format!("{}/{}", t.repository, a.repository), p.digest.clone()))
+                .collect();
+            sign::sign(t, &subjects, key)?.into_iter().map(Some).collect()
+        }
+        _ => vec![None; published.len()],
+    };
+    let entries: Vec<Entry> = published
+        .iter()
+        .zip(&signed)
+        .map(|(published, signature)| Entry { published, signature: signature.as_ref() })
+        .collect();
+    summary(printer, &args.to, &entries)
 }
 
 #[derive(clap::Args)]
@@ -222,15 +256,35 @@ fn bad_target(to: &str) -> Failure {
     ))
 }
 
-fn summary(printer: &Printer, target: &str, published: &[Published]) -> Result<(), Failure> {
-    let (uploaded, skipped, bytes) =
-        published.iter().fold((0, 0, 0), |(u, s, b), p| (u + p.uploaded, s + p.skipped, b + p.bytes));
+/// A published artifact in the summary, with what signing it did.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    published: &'a Published,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'a sign::Signed>,
+}
+
+fn summary(printer: &Printer, target: &str, published: &[Entry]) -> Result<(), Failure> {
+    // Signatures count with the blobs and manifests of their artifacts.
+    let (uploaded, skipped, bytes) = published
+        .iter()
+        .flat_map(|e| {
+            let p = e.published;
+            [(p.uploaded, p.skipped, p.bytes)].into_iter().chain(e.signature.map(|s| (s.uploaded, s.skipped, s.bytes)))
+        })
+        .fold((0, 0, 0), |(u, s, b), (pu, ps, pb)| (u + pu, s + ps, b + pb));
+    let signed = published.iter().filter(|p| p.signature.is_some()).count();
+    let signed_new = published.iter().filter(|p| p.signature.as_ref().is_some_and(|s| s.uploaded > 0)).count();
     if printer.format != Format::Human {
-        print_json(&serde_json::json!({
-            "target": target,
-            "artifacts": published,
-            "summary": { "artifacts": published.len(), "uploaded": uploaded, "skipped": skipped, "bytes": bytes },
-        }))?;
+        let mut summary = serde_json::json!({
+            "artifacts": published.len(), "uploaded": uploaded, "skipped": skipped, "bytes": bytes,
+        });
+        if signed > 0 {
+            summary["signed"] = signed.into();
+            summary["signatures_uploaded"] = signed_new.into();
+        }
+        print_json(&serde_json::json!({ "target": target, "artifacts": published, "summary": summary }))?;
         return Ok(());
     }
     if printer.verbosity == Verbosity::Quiet {
@@ -238,7 +292,7 @@ fn summary(printer: &Printer, target: &str, published: &[Published]) -> Result<(
     }
     let mut text = String::new();
     if printer.verbosity == Verbosity::Verbose {
-        for p in published {
+        for p in published.iter().map(|e| e.published) {
             let _ = writeln!(text, "{} {} ({})", escape(&p.label), escape(&p.reference), p.digest);
         }
     }
@@ -251,6 +305,13 @@ fn summary(printer: &Printer, target: &str, published: &[Published]) -> Result<(
         if uploaded == 1 { "" } else { "s" },
         crate::store_cmd::bytes(bytes),
     );
+    if signed > 0 {
+        text.pop();
+        match signed_new {
+            0 => _ = writeln!(text, "; signed {signed}, each signed by this key already"),
+            n => _ = writeln!(text, "; signed {signed}, {n} with a new signature"),
+        }
+    }
     err(&text)?;
     Ok(())
 }
