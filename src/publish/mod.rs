@@ -10,8 +10,10 @@
 //! other outputs under it is refused, naming both digests.
 
 mod artifact;
+mod auth;
 mod layout;
 pub mod registry;
+mod retry;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -160,7 +162,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     }
     let published = match &target {
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
-        Target::Registry(t) => registry::publish(t, &artifacts)?,
+        Target::Registry(t) => registry::publish(t, &registry::Access::new(cli)?, &artifacts)?,
     };
     summary(printer, &args.to, &published)
 }
@@ -176,7 +178,7 @@ pub struct PromoteArgs {
 
 /// `floe promote`: the manifest a reference names gets another tag, with no
 /// blob uploaded.
-pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
+pub fn promote(cli: &Cli, printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
     let target = args
         .reference
         .strip_prefix("oci://")
@@ -191,7 +193,7 @@ pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
     if !tag_ok {
         return Err(Failure::Usage(format!("`{}` is no tag: letters, digits, `.`, `_` and `-`", escape(&args.to))));
     }
-    let p = registry::promote(&target, &args.to)?;
+    let p = registry::promote(&target, &registry::Access::new(cli)?, &args.to)?;
     if printer.format != Format::Human {
         print_json(&p)?;
     } else if printer.verbosity != Verbosity::Quiet {
