@@ -43,6 +43,15 @@ pub struct Cli {
     /// Also give the remote cache what this build builds (for trusted CI)
     #[arg(long, global = true)]
     pub remote_cache_write: bool,
+    /// User name for registries (publish, promote, a registry remote cache); the password from --registry-password-stdin or $FLOE_REGISTRY_PASSWORD (default: $FLOE_REGISTRY_USERNAME, else the Docker config's credentials)
+    #[arg(long, global = true, value_name = "USER", help_heading = "Registry options")]
+    pub registry_username: Option<String>,
+    /// Read the registry password from standard input (there is no password flag: a command line is visible to every user of the machine)
+    #[arg(long, global = true, help_heading = "Registry options")]
+    pub registry_password_stdin: bool,
+    /// PEM file of CA certificates registries are trusted by, besides the system's (default: $FLOE_REGISTRY_CA); with one, a registry on this machine is spoken to in TLS too
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Registry options")]
+    pub registry_ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -301,7 +310,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Platform { command: PlatformCommand::Compile(args) } => crate::compat::compile(cli, printer, args),
         Command::Store { command } => crate::store_cmd::run(cli, printer, command),
         Command::Publish(args) => crate::publish::publish(cli, printer, args, false),
-        Command::Promote(args) => crate::publish::promote(printer, args),
+        Command::Promote(args) => crate::publish::promote(cli, printer, args),
         Command::Verify(args) => crate::publish::sign::command(cli, printer, args),
         Command::Platform { command: PlatformCommand::Publish(args) } => {
             crate::publish::publish(cli, printer, args, true)

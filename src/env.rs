@@ -26,10 +26,51 @@ pub const COSIGN_PASSWORD: Var = Var {
     name: "COSIGN_PASSWORD",
     doc: "Password of a cosign-encrypted key given to `floe publish --sign` (default: none)",
 };
+pub const FLOE_REGISTRY_USERNAME: Var = Var {
+    name: "FLOE_REGISTRY_USERNAME",
+    doc: "User name for registries (like --registry-username), with FLOE_REGISTRY_PASSWORD",
+};
+pub const FLOE_REGISTRY_PASSWORD: Var = Var {
+    name: "FLOE_REGISTRY_PASSWORD",
+    doc: "Password for registries, for the user name of --registry-username or FLOE_REGISTRY_USERNAME",
+};
+pub const FLOE_REGISTRY_TOKEN: Var =
+    Var { name: "FLOE_REGISTRY_TOKEN", doc: "Bearer token for registries, instead of a user name and password" };
+pub const FLOE_REGISTRY_CA: Var = Var {
+    name: "FLOE_REGISTRY_CA",
+    doc: "PEM file of CA certificates registries are trusted by, besides the system's (like --registry-ca)",
+};
+pub const FLOE_REGISTRY_TIMEOUT: Var = Var {
+    name: "FLOE_REGISTRY_TIMEOUT",
+    doc: "Seconds a registry may take to accept a connection or to answer before floe retries (default: 30)",
+};
+pub const DOCKER_CONFIG: Var = Var {
+    name: "DOCKER_CONFIG",
+    doc: "Directory of the Docker config.json registry credentials are last looked up in (default: ~/.docker)",
+};
+pub const SSL_CERT_FILE: Var =
+    Var { name: "SSL_CERT_FILE", doc: "PEM file of CA certificates used instead of the system's, for registries" };
 pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
 pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
-pub const ALL: &[Var] = &[SOURCE_DATE_EPOCH, FLOE_STORE, FLOE_REMOTE_CACHE, COSIGN_PASSWORD, NO_COLOR, TERM];
+pub const ALL: &[Var] = &[
+    SOURCE_DATE_EPOCH,
+    FLOE_STORE,
+    FLOE_REMOTE_CACHE,
+    COSIGN_PASSWORD,
+    FLOE_REGISTRY_USERNAME,
+    FLOE_REGISTRY_PASSWORD,
+    FLOE_REGISTRY_TOKEN,
+    FLOE_REGISTRY_CA,
+    FLOE_REGISTRY_TIMEOUT,
+    DOCKER_CONFIG,
+    SSL_CERT_FILE,
+    NO_COLOR,
+    TERM,
+];
+
+/// The home directory, where `~/.docker/config.json` is (not listed by `--help`).
+pub const HOME: Var = Var { name: "HOME", doc: "The user's home directory" };
 
 /// Internal, for floe's own tests (not listed by `--help`): makes floe panic
 /// on purpose, to test how a bug in floe is reported (exit code 70, one line,
@@ -46,8 +87,9 @@ pub fn get(var: &Var) -> Option<String> {
 /// The `--help` epilogue listing the variables.
 pub fn help() -> String {
     let mut out = String::from("Environment:\n");
+    let width = ALL.iter().map(|v| v.name.len()).max().unwrap_or(0);
     for v in ALL {
-        out.push_str(&format!("  {:<18} {}\n", v.name, v.doc));
+        out.push_str(&format!("  {:<width$} {}\n", v.name, v.doc));
     }
     out
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Failure};
 use crate::output::{Format, Printer, Verbosity, err, print_json};
-use crate::publish::registry::{self, Target};
+use crate::publish::registry::{self, Access, Target};
 use crate::system::OsSystem;
 
 /// Where `floe init --platform --key` keeps the key the platform must be signed by.
@@ -84,8 +84,9 @@ fn infra(target: &Target, e: impl std::fmt::Display) -> Failure {
 }
 
 /// The digest `reference`'s tag names in the registry now.
-fn current_digest(target: &Target) -> Result<String, Failure> {
-    let (client, auth, runtime) = registry::connect(target)?;
+fn current_digest(target: &Target, access: &Access) -> Result<String, Failure> {
+    let (conn, runtime) = registry::connect(target, access)?;
+    let (client, auth) = (conn.client, conn.auth);
     let tag = target.tag.clone().unwrap_or_default();
     let reference = Reference::with_tag(target.registry.clone(), target.repository.clone(), tag);
     runtime.block_on(async {
@@ -97,8 +98,9 @@ fn current_digest(target: &Target) -> Result<String, Failure> {
 }
 
 /// The platform artifact `digest` names: its resolved manifest, verified.
-fn fetch(target: &Target, digest: &str) -> Result<Vec<u8>, Failure> {
-    let (client, auth, runtime) = registry::connect(target)?;
+fn fetch(target: &Target, access: &Access, digest: &str) -> Result<Vec<u8>, Failure> {
+    let (conn, runtime) = registry::connect(target, access)?;
+    let (client, auth) = (conn.client, conn.auth);
     let reference = Reference::with_digest(target.registry.clone(), target.repository.clone(), digest.to_owned());
     let shown = format!("oci://{}/{}@{digest}", target.registry, target.repository);
     let refused = |why: String| Failure::Usage(format!("`{}` {why}", escape(&shown)));
@@ -153,10 +155,10 @@ fn fetch(target: &Target, digest: &str) -> Result<Vec<u8>, Failure> {
 
 /// With a key (the workspace requires signed platforms): refuses `digest`
 /// unless it carries a signature by that key, in cosign's format.
-fn signed(target: &Target, digest: &str, key: Option<&Path>) -> Result<(), Failure> {
+fn signed(target: &Target, access: &Access, digest: &str, key: Option<&Path>) -> Result<(), Failure> {
     let Some(key) = key else { return Ok(()) };
     let key = crate::publish::sign::load_public_key(key)?;
-    crate::publish::sign::verify(target, digest, &key).map(|_| ())
+    crate::publish::sign::verify(target, access, digest, &key).map(|_| ())
 }
 
 /// Keeps the resolved manifest in the workspace's store, pinned against GC.
@@ -177,12 +179,13 @@ fn store(cli: &Cli, root: &Path) -> Store {
 /// digest it gives) and keeps it in the store; the lock that pins it.
 fn pin(cli: &Cli, root: &Path, reference: &str, key: Option<&Path>) -> Result<(Lock, bool), Failure> {
     let (target, digest) = parse(reference)?;
+    let access = Access::new(cli)?;
     let digest = match digest {
         Some(d) => d,
-        None => current_digest(&target)?,
+        None => current_digest(&target, &access)?,
     };
-    signed(&target, &digest, key)?;
-    let resolved = fetch(&target, &digest)?;
+    signed(&target, &access, &digest, key)?;
+    let resolved = fetch(&target, &access, &digest)?;
     let hash = keep(cli, root, &resolved)?;
     let pin = Pin { reference: reference.to_owned(), digest, resolved: hash.to_hex(), key: None };
     Ok((Lock { version: LOCK_VERSION, platform: pin }, true))
@@ -236,9 +239,10 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
         let lock = old.expect("read above");
         let p = &lock.platform;
         let (target, pinned_digest) = parse(&p.reference)?;
+        let access = Access::new(cli)?;
         // A reference with a digest in it cannot move; a tag can.
         if pinned_digest.is_none() {
-            let now = current_digest(&target)?;
+            let now = current_digest(&target, &access)?;
             if now != p.digest {
                 err(&format!(
                     "error: `{}` names {now} in the registry, but {LOCK} pins {}\n  = help: a platform version \
@@ -249,10 +253,10 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
                 return Err(Failure::User);
             }
         }
-        signed(&target, &p.digest, key_path.as_deref())?;
+        signed(&target, &access, &p.digest, key_path.as_deref())?;
         let fetched = !store(cli, &root).has_object(lock.resolved())?;
         if fetched {
-            let resolved = fetch(&target, &p.digest)?;
+            let resolved = fetch(&target, &access, &p.digest)?;
             if Hash::of(&resolved) != lock.resolved() {
                 err(&format!(
                     "error: the platform {} names is not the one {LOCK} pins: its resolved manifest is {}, the lock \
@@ -308,6 +312,7 @@ pub fn init(
     let root: PathBuf = dir.map_or_else(|| base.clone(), |d| base.join(d));
     crate::init::check_name("--product", product)?;
     let (target, digest) = parse(reference)?;
+    let access = Access::new(cli)?;
     if OsSystem.read(&root.join(LOCK))?.is_some() {
         return Err(Failure::Usage(format!(
             "`{}` has a {LOCK} already: `floe pull --update {}` pins another platform",
@@ -317,7 +322,7 @@ pub fn init(
     }
     let digest = match digest {
         Some(d) => d,
-        None => current_digest(&target)?,
+        None => current_digest(&target, &access)?,
     };
     // The key that must have signed it goes into the workspace, as its trust root.
     let key = key.map(|k| base.join(k));
@@ -325,8 +330,8 @@ pub fn init(
         Some(k) => Some(OsSystem.read(k)?.ok_or_else(|| Failure::Usage(format!("no key at `{}`", k.display())))?),
         None => None,
     };
-    signed(&target, &digest, key.as_deref())?;
-    let resolved = fetch(&target, &digest)?;
+    signed(&target, &access, &digest, key.as_deref())?;
+    let resolved = fetch(&target, &access, &digest)?;
     let pin = Pin {
         reference: reference.to_owned(),
         digest,

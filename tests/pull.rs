@@ -167,3 +167,55 @@ fn a_fresh_clone_pulls_what_its_lock_pins_and_a_moved_tag_is_refused() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("is a data product, not a platform"), "{}", r.stderr);
 }
+
+/// A P-256 key pair openssl writes in `dir`: `<name>.pem` and `<name>.pub`.
+fn key_pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (private, public) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.pub")));
+    for args in [
+        vec!["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", private.to_str().unwrap()],
+        vec!["pkey", "-in", private.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()],
+    ] {
+        let out = std::process::Command::new("openssl").args(&args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    (private, public)
+}
+
+#[test]
+fn a_workspace_that_requires_signatures_pulls_only_signed_platforms() {
+    let (Some(_), Some(reg)) = (common::registry::program("openssl"), registry()) else { return };
+    let keys = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(keys.path(), "platform");
+    let (_, stranger) = key_pair(keys.path(), "stranger");
+    let mesh = workspace("mesh");
+    let repo = format!("oci://127.0.0.1:{}/acme", reg.port);
+    publish_platform(mesh.path(), &format!("{repo}:unsigned"));
+    let tmp = tempfile::tempdir().unwrap();
+    let init = |reference: &str, key: &Path, dir: &str| {
+        floe(tmp.path(), &["init", "--platform", reference, "--key", key.to_str().unwrap(), "--product", "orders", dir])
+    };
+
+    // Unsigned: refused, and nothing written.
+    let r = init(&format!("{repo}/platform:unsigned"), &public, "a");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!tmp.path().join("a/floe.lock").exists());
+
+    // Signed by the key: pinned, with the key as the workspace's trust root.
+    let r = floe(mesh.path(), &["platform", "publish", "--to", &repo, "--sign", private.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = init(&format!("{repo}/platform:3.0.0"), &public, "a");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let a = tmp.path().join("a");
+    let lock = std::fs::read_to_string(a.join("floe.lock")).unwrap();
+    assert!(lock.contains("\"key\": \"platform.pub\""), "{lock}");
+    assert_eq!(std::fs::read(a.join("platform.pub")).unwrap(), std::fs::read(&public).unwrap());
+    let r = floe(&a, &["pull"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Signed by someone else: refused, by init and by pull.
+    let r = init(&format!("{repo}/platform:3.0.0"), &stranger, "b");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    std::fs::copy(&stranger, a.join("platform.pub")).unwrap();
+    let r = floe(&a, &["pull"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}

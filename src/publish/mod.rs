@@ -12,8 +12,10 @@
 //! (`sign.rs`), which `floe verify` checks.
 
 mod artifact;
+mod auth;
 mod layout;
 pub mod registry;
+mod retry;
 pub mod sign;
 
 use std::collections::BTreeMap;
@@ -179,7 +181,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     }
     let published = match &target {
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
-        Target::Registry(t) => registry::publish(t, &artifacts)?,
+        Target::Registry(t) => registry::publish(t, &registry::Access::new(cli)?, &artifacts)?,
     };
     let signed = match (&key, &target) {
         (Some(key), Target::Registry(t)) => {
@@ -188,7 +190,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
                 .zip(&published)
                 .map(|(a, p)| (format!("{}/{}", t.repository, a.repository), p.digest.clone()))
                 .collect();
-            sign::sign(t, &subjects, key)?.into_iter().map(Some).collect()
+            sign::sign(t, &registry::Access::new(cli)?, &subjects, key)?.into_iter().map(Some).collect()
         }
         _ => vec![None; published.len()],
     };
@@ -211,7 +213,7 @@ pub struct PromoteArgs {
 
 /// `floe promote`: the manifest a reference names gets another tag, with no
 /// blob uploaded.
-pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
+pub fn promote(cli: &Cli, printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
     let target = args
         .reference
         .strip_prefix("oci://")
@@ -226,7 +228,7 @@ pub fn promote(printer: &Printer, args: &PromoteArgs) -> Result<(), Failure> {
     if !tag_ok {
         return Err(Failure::Usage(format!("`{}` is no tag: letters, digits, `.`, `_` and `-`", escape(&args.to))));
     }
-    let p = registry::promote(&target, &args.to)?;
+    let p = registry::promote(&target, &registry::Access::new(cli)?, &args.to)?;
     if printer.format != Format::Human {
         print_json(&p)?;
     } else if printer.verbosity != Verbosity::Quiet {

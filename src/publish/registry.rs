@@ -7,19 +7,41 @@
 //! looked up before anything is sent, so a version that would move is
 //! refused with nothing uploaded. Then blobs the registry has are skipped,
 //! the rest uploaded, several at once, and each manifest is pushed after its
-//! blobs, unless the tag already names it. HTTPS, except for registries on
-//! this machine (`localhost`, `127.0.0.1`, `[::1]`), which are spoken to in
-//! plain HTTP as Docker does.
+//! blobs, unless the tag already names it.
+//!
+//! Credentials come from `auth.rs` (flags, environment, Docker config), sent
+//! as HTTP Basic, or exchanged for a token when the registry asks for a
+//! bearer token (oci-client does the exchange), or sent as a bearer token.
+//! A registry that refuses them (401, 403) is the user's to fix: exit 1,
+//! with where floe looked. Every request is retried with backoff
+//! (`retry.rs`); what still fails is infrastructure: exit 3, naming the
+//! registry and the request, never a credential.
+//!
+//! TLS: HTTPS, trusting the system's CAs (or `$SSL_CERT_FILE`'s) and those
+//! of `--registry-ca FILE` (`$FLOE_REGISTRY_CA`). A registry on this machine
+//! (`localhost`, `127.0.0.1`, `[::1]`) is spoken to in plain HTTP as Docker
+//! does, unless a CA is given: a CA says the registry speaks TLS, so with
+//! one a local registry is spoken to in HTTPS too (and a local registry
+//! that answers plain HTTP in TLS gets that advice).
 
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+
+use floe_schemas::diag::escape;
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 use super::artifact::{Artifact, MANIFEST_TYPE, is_version};
+pub use super::auth::Access;
+use super::auth::Found;
+use super::retry::{self, GaveUp};
 use super::{Published, Refused};
 use crate::cli::Failure;
+use crate::output::err;
 
 /// Artifacts (and tag lookups) in flight at once, and blobs of each.
 const CONCURRENT: usize = 8;
@@ -74,12 +96,11 @@ impl Target {
     }
 }
 
-fn infra(target: &Target, e: impl std::fmt::Display) -> Failure {
-    Failure::Infra(floe_engine::IoError {
-        op: "publish",
-        path: format!("oci://{}/{}", target.registry, target.repository).into(),
-        message: e.to_string(),
-    })
+impl Target {
+    /// `oci://host[:port]/repo`, for messages.
+    pub fn shown(&self) -> String {
+        escape(&format!("oci://{}/{}", self.registry, self.repository)).into_owned()
+    }
 }
 
 /// Whether the registry says the manifest or repository does not exist.
@@ -95,55 +116,246 @@ pub fn absent(e: &OciDistributionError) -> bool {
     }
 }
 
-/// A client for `target`'s registry, the credentials to present, and a
-/// runtime for one thread to drive it on.
-pub fn connect(target: &Target) -> Result<(Client, RegistryAuth, tokio::runtime::Runtime), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| infra(target, format!("cannot start the network runtime: {e}")))?;
-    Ok((client(target), auth(target)?, runtime))
+/// A registry request that failed for good: what floe was doing, on what, and why.
+pub struct Failed {
+    op: &'static str,
+    subject: String,
+    gave_up: GaveUp,
 }
 
-/// The credentials floe presents to `target`'s registry.
-pub fn auth(_target: &Target) -> Result<RegistryAuth, Failure> {
-    Ok(RegistryAuth::Anonymous)
+impl Failed {
+    /// Whether the registry said that what was asked for does not exist.
+    pub fn absent(&self) -> bool {
+        absent(&self.gave_up.error)
+    }
 }
 
-/// A client for `target`'s registry.
-pub fn client(target: &Target) -> Client {
+/// Why a request failed, as far as the user's next step goes.
+enum Kind {
+    /// 401: no credentials, or ones the registry does not take.
+    Unauthorized,
+    /// 403: credentials the registry knows, without the right to do this.
+    Forbidden,
+    /// The registry's TLS certificate did not verify.
+    Certificate(String),
+    /// Plain HTTP to a registry that speaks TLS.
+    PlainToTls,
+    Other,
+}
+
+/// A client for one registry, the credentials it presents, and where they came from.
+pub struct Connection {
+    pub client: Client,
+    pub auth: RegistryAuth,
+    registry: String,
+    found: Found,
+    ca: Option<(PathBuf, &'static str)>,
+}
+
+impl Connection {
+    pub fn new(target: &Target, access: &Access) -> Result<Connection, Failure> {
+        let found = access.credentials(&target.registry)?;
+        Ok(Connection {
+            client: client(target, access)?,
+            auth: found.credential.registry_auth(),
+            registry: target.registry.clone(),
+            found,
+            ca: access.ca.clone(),
+        })
+    }
+
+    /// Runs one registry request, retried while it fails for reasons that
+    /// may pass; `op` and `subject` say what it was if it fails for good.
+    pub async fn run<T, F, Fut>(&self, op: &'static str, subject: &dyn fmt::Display, request: F) -> Result<T, Failed>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, OciDistributionError>>,
+    {
+        retry::retry(request).await.map_err(|gave_up| Failed { op, subject: subject.to_string(), gave_up })
+    }
+
+    fn kind(&self, f: &Failed) -> Kind {
+        let e = &f.gave_up.error;
+        match retry::status(e) {
+            Some(401) => return Kind::Unauthorized,
+            Some(403) => return Kind::Forbidden,
+            _ => {}
+        }
+        if let OciDistributionError::RequestError(r) = e
+            && let Some(tls) = retry::certificate(r)
+        {
+            return Kind::Certificate(tls);
+        }
+        if retry::status(e) == Some(400) && retry::chain(e).contains("HTTP request to an HTTPS server") {
+            return Kind::PlainToTls;
+        }
+        Kind::Other
+    }
+
+    /// What went wrong, in one sentence with no credential in it.
+    pub fn describe(&self, f: &Failed) -> String {
+        let registry = escape(&self.registry);
+        let what = format!("{} `{}`", f.op, escape(&f.subject));
+        let source = self.found.source.as_deref();
+        let text = match (self.kind(f), source) {
+            (Kind::Unauthorized, None) => format!("{registry} asks for credentials to {what}, and floe found none"),
+            (Kind::Unauthorized, Some(s)) => {
+                format!("{registry} refused the credentials from {s} (401 Unauthorized, to {what})")
+            }
+            (Kind::Forbidden, None) => {
+                format!("{registry} denied access without credentials (403 Forbidden, to {what})")
+            }
+            (Kind::Forbidden, Some(s)) => {
+                format!("{registry} denied the credentials from {s} access (403 Forbidden, to {what})")
+            }
+            (Kind::Certificate(why), _) => match &self.ca {
+                Some((path, how)) => format!(
+                    "the TLS certificate of {registry} does not verify ({why}) with the system's CAs and those \
+                     of `{}` ({how})",
+                    escape(&path.display().to_string())
+                ),
+                None => format!(
+                    "the TLS certificate of {registry} does not verify ({why}): if a CA of your own signed it, \
+                     give that CA's certificate with --registry-ca FILE or $FLOE_REGISTRY_CA"
+                ),
+            },
+            (Kind::PlainToTls, _) => format!(
+                "{registry} speaks TLS, and a registry on this machine is spoken to in plain HTTP unless floe \
+                 has a CA certificate for it: give the CA that signed its certificate with --registry-ca FILE \
+                 or $FLOE_REGISTRY_CA"
+            ),
+            (Kind::Other, _) => {
+                let why = match &f.gave_up.error {
+                    OciDistributionError::ServerError { code, url, message } => {
+                        let said: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let said: String = said.chars().take(300).collect();
+                        match said.is_empty() {
+                            true => format!("{url} answered HTTP {code}"),
+                            false => format!("{url} answered HTTP {code}: {said}"),
+                        }
+                    }
+                    e => retry::chain(e),
+                };
+                let mut text = format!("{what}: {}", escape(&why));
+                if f.gave_up.attempts > 1 {
+                    text.push_str(&format!(" (gave up after {} attempts)", f.gave_up.attempts));
+                }
+                text
+            }
+        };
+        self.found.credential.scrub(&text)
+    }
+
+    /// How a command ends on `f`: a registry that refuses the credentials
+    /// is the user's to fix (exit 1, with where floe looked); anything else
+    /// is infrastructure (exit 3), naming the registry and what was done.
+    pub fn failure(&self, target: &Target, op: &'static str, f: Failed) -> Failure {
+        if !matches!(self.kind(&f), Kind::Unauthorized | Kind::Forbidden) {
+            return Failure::Infra(floe_engine::IoError {
+                op,
+                path: target.shown().into(),
+                message: self.describe(&f),
+            });
+        }
+        let mut text = format!("error: {}\n  = help: {}\n", self.describe(&f), super::auth::places());
+        for note in &self.found.notes {
+            text.push_str(&format!("  = note: {}\n", escape(note)));
+        }
+        match err(&text) {
+            Ok(()) => Failure::User,
+            Err(e) => Failure::Output(e),
+        }
+    }
+}
+
+/// A connection to `target`'s registry and a runtime for one thread to drive it on.
+pub fn connect(target: &Target, access: &Access) -> Result<(Connection, tokio::runtime::Runtime), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        Failure::Infra(floe_engine::IoError {
+            op: "start the network runtime for",
+            path: target.shown().into(),
+            message: e.to_string(),
+        })
+    })?;
+    Ok((Connection::new(target, access)?, runtime))
+}
+
+/// A client for `target`'s registry: HTTPS (trusting the system's CAs, or
+/// `$SSL_CERT_FILE`'s, and those `access` adds), plain HTTP for one on this
+/// machine unless a CA is given; every connection and read bounded in time.
+pub fn client(target: &Target, access: &Access) -> Result<Client, Failure> {
     // One process-wide TLS provider, for every HTTPS connection floe makes:
     // ring, since aws-lc-rs would need cmake and minutes of C to build (ring
     // has no post-quantum key exchange, hence the deprecation).
     #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let protocol = match target.local() {
+    let mut extra_root_certificates = Vec::new();
+    if let Some((path, how)) = &access.ca {
+        let shown = escape(&path.display().to_string()).into_owned();
+        let pem = crate::system::read_regular(path)?
+            .ok_or_else(|| Failure::Usage(format!("the CA file `{shown}` ({how}) does not exist")))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(Failure::Usage(format!(
+                "`{shown}` ({how}) holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)"
+            )));
+        }
+        extra_root_certificates.push(Certificate { encoding: CertificateEncoding::Pem, data: pem });
+    }
+    let protocol = match target.local() && access.ca.is_none() {
         true => ClientProtocol::HttpsExcept(vec![target.registry.clone()]),
         false => ClientProtocol::Https,
     };
-    // One request per blob (POST, then PUT with the bytes) instead of three:
-    // floe's blobs are small.
-    Client::new(ClientConfig { protocol, use_monolithic_push: true, ..ClientConfig::default() })
+    let config = ClientConfig {
+        protocol,
+        extra_root_certificates,
+        // One request per blob (POST, then PUT with the bytes) instead of
+        // three: floe's blobs are small.
+        use_monolithic_push: true,
+        connect_timeout: Some(access.timeout),
+        read_timeout: Some(access.timeout),
+        user_agent: concat!("floe/", env!("CARGO_PKG_VERSION")),
+        ..ClientConfig::default()
+    };
+    // `Client::new` would fall back to a default client on a bad certificate.
+    Client::try_from(config).map_err(|e| {
+        let ca =
+            access.ca.as_ref().map(|(p, how)| format!(" (the CA file `{}`, {how})", escape(&p.display().to_string())));
+        Failure::Usage(format!(
+            "cannot set up a client for {}{}: {}",
+            target.shown(),
+            ca.unwrap_or_default(),
+            retry::chain(&e)
+        ))
+    })
+}
+
+/// The `Content-Type` of floe's manifests.
+pub fn manifest_type<T: std::str::FromStr<Err: fmt::Debug>>() -> T {
+    MANIFEST_TYPE.parse().expect("a valid header value")
 }
 
 /// Gives the manifest `target` names (with its tag) a second tag in the same
 /// repository: the registry has its blobs already, so only the manifest is
 /// sent, and not even that when the tag names it already. A version tag
 /// that names another manifest is not moved.
-pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
-    let (client, auth, runtime) = connect(target)?;
+pub fn promote(target: &Target, access: &Access, to: &str) -> Result<Published, Failure> {
+    let (conn, runtime) = connect(target, access)?;
     let from = Reference::with_tag(
         target.registry.clone(),
         target.repository.clone(),
         target.tag.clone().unwrap_or_else(|| "latest".to_owned()),
     );
     let dest = Reference::with_tag(target.registry.clone(), target.repository.clone(), to.to_owned());
+    let (client, auth) = (&conn.client, &conn.auth);
+    let fail = |f: Failed| conn.failure(target, "promote in", f);
     runtime.block_on(async {
-        let (bytes, digest) =
-            client.pull_manifest_raw(&from, &auth, &[MANIFEST_TYPE]).await.map_err(|e| match absent(&e) {
-                true => Failure::Usage(format!("{} does not exist", from.whole())),
-                false => infra(target, e),
-            })?;
+        let pulled =
+            conn.run("fetch the manifest", &from, || client.pull_manifest_raw(&from, auth, &[MANIFEST_TYPE])).await;
+        let (bytes, digest) = match pulled {
+            Ok(found) => found,
+            Err(f) if f.absent() => return Err(Failure::Usage(format!("{} does not exist", from.whole()))),
+            Err(f) => return Err(fail(f)),
+        };
         let mut p = Published {
             label: from.whole(),
             reference: dest.whole(),
@@ -152,7 +364,7 @@ pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
             skipped: 0,
             bytes: 0,
         };
-        match client.fetch_manifest_digest(&dest, &auth).await {
+        match conn.run("look up", &dest, || client.fetch_manifest_digest(&dest, auth)).await {
             Ok(d) if d == digest => {
                 p.skipped = 1;
                 return Ok(p);
@@ -161,31 +373,34 @@ pub fn promote(target: &Target, to: &str) -> Result<Published, Failure> {
                 return Err(super::refusal(&[Refused { label: from.whole(), reference: dest.whole(), published: d }]));
             }
             Ok(_) => {}
-            Err(e) if absent(&e) => {}
-            Err(e) => return Err(infra(target, e)),
+            Err(f) if f.absent() => {}
+            Err(f) => return Err(fail(f)),
         }
-        let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
-        client.push_manifest_raw(&dest, bytes.clone(), content_type).await.map_err(|e| infra(target, e))?;
+        conn.run("push the manifest", &dest, || client.push_manifest_raw(&dest, bytes.clone(), manifest_type()))
+            .await
+            .map_err(fail)?;
         p.uploaded = 1;
         p.bytes = bytes.len() as u64;
         Ok(p)
     })
 }
 
-pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
-    let (client, auth, runtime) = connect(target)?;
+pub fn publish(target: &Target, access: &Access, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
+    let (conn, runtime) = connect(target, access)?;
+    let (client, auth) = (&conn.client, &conn.auth);
+    let fail = |f: Failed| conn.failure(target, "publish to", f);
     runtime.block_on(async {
-        client.store_auth_if_needed(&target.registry, &auth).await;
+        client.store_auth_if_needed(&target.registry, auth).await;
         // Every tag first: a version that would move stops the publish before any upload.
-        let looked_up: Vec<Result<(Reference, Option<String>), Failure>> = futures_util::stream::iter(artifacts)
+        let looked_up: Vec<Result<(Reference, Option<String>), Failed>> = futures_util::stream::iter(artifacts)
             .map(|a| {
-                let (client, auth) = (&client, &auth);
+                let conn = &conn;
                 async move {
                     let reference = target.reference(a);
-                    match client.fetch_manifest_digest(&reference, auth).await {
+                    match conn.run("look up", &reference, || client.fetch_manifest_digest(&reference, auth)).await {
                         Ok(d) => Ok((reference, Some(d))),
-                        Err(e) if absent(&e) => Ok((reference, None)),
-                        Err(e) => Err(infra(target, e)),
+                        Err(f) if f.absent() => Ok((reference, None)),
+                        Err(f) => Err(f),
                     }
                 }
             })
@@ -195,7 +410,7 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
         let mut current = Vec::with_capacity(artifacts.len());
         let mut refused = Vec::new();
         for (a, looked) in artifacts.iter().zip(looked_up) {
-            let (reference, digest) = looked?;
+            let (reference, digest) = looked.map_err(fail)?;
             if let Some(d) = &digest
                 && *d != a.manifest.descriptor.digest
                 && is_version(reference.tag().unwrap_or_default())
@@ -208,10 +423,12 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
             return Err(super::refusal(&refused));
         }
         // Artifacts several at once (in order), each's blobs several at once,
-        // each manifest after its own blobs.
-        let out: Vec<Result<Published, Failure>> = futures_util::stream::iter(artifacts.iter().zip(current))
+        // each manifest only once every one of its blobs is there: a publish
+        // cut short leaves no manifest naming a missing blob, and the next
+        // run skips the blobs this one finished.
+        let out: Vec<Result<Published, Failed>> = futures_util::stream::iter(artifacts.iter().zip(current))
             .map(|(a, (reference, digest))| {
-                let client = &client;
+                let conn = &conn;
                 async move {
                     let mut p = Published::new(a, reference.whole());
                     if digest.as_deref() == Some(a.manifest.descriptor.digest.as_str()) {
@@ -220,18 +437,22 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
                         return Ok(p);
                     }
                     let blobs: Vec<_> = a.layers.iter().chain([&a.config]).collect();
-                    let sent: Vec<Result<Option<u64>, Failure>> = futures_util::stream::iter(blobs)
+                    let sent: Vec<Result<Option<u64>, Failed>> = futures_util::stream::iter(blobs)
                         .map(|blob| {
                             let reference = &reference;
                             async move {
                                 let digest = &blob.descriptor.digest;
-                                if client.blob_exists(reference, digest).await.map_err(|e| infra(target, e))? {
+                                let subject = format!("{}/{}@{digest}", reference.registry(), reference.repository());
+                                if conn
+                                    .run("check for blob", &subject, || client.blob_exists(reference, digest))
+                                    .await?
+                                {
                                     return Ok(None);
                                 }
-                                client
-                                    .push_blob(reference, blob.bytes.clone(), digest)
-                                    .await
-                                    .map_err(|e| infra(target, e))?;
+                                conn.run("upload blob", &subject, || {
+                                    client.push_blob(reference, blob.bytes.clone(), digest)
+                                })
+                                .await?;
                                 Ok(Some(blob.descriptor.size))
                             }
                         })
@@ -247,11 +468,10 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
                             None => p.skipped += 1,
                         }
                     }
-                    let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
-                    client
-                        .push_manifest_raw(&reference, a.manifest.bytes.clone(), content_type)
-                        .await
-                        .map_err(|e| infra(target, e))?;
+                    conn.run("push the manifest", &reference, || {
+                        client.push_manifest_raw(&reference, a.manifest.bytes.clone(), manifest_type())
+                    })
+                    .await?;
                     p.uploaded += 1;
                     p.bytes += a.manifest.descriptor.size;
                     Ok(p)
@@ -260,8 +480,7 @@ pub fn publish(target: &Target, artifacts: &[Artifact]) -> Result<Vec<Published>
             .buffered(CONCURRENT)
             .collect()
             .await;
-        let out: Vec<Published> = out.into_iter().collect::<Result<_, _>>()?;
-        Ok(out)
+        out.into_iter().collect::<Result<Vec<Published>, Failed>>().map_err(fail)
     })
 }
 

@@ -165,8 +165,14 @@ pub struct Signed {
 /// Signs each `(repository, digest)` in `target`'s registry with `key`:
 /// the payload and the signature manifest are sent unless the manifest
 /// holds this key's signature of that digest already.
-pub fn sign(target: &Target, subjects: &[(String, String)], key: &PrivateKey) -> Result<Vec<Signed>, Failure> {
-    let (client, auth, runtime) = registry::connect(target)?;
+pub fn sign(
+    target: &Target,
+    access: &registry::Access,
+    subjects: &[(String, String)],
+    key: &PrivateKey,
+) -> Result<Vec<Signed>, Failure> {
+    let (conn, runtime) = registry::connect(target, access)?;
+    let (client, auth) = (conn.client, conn.auth);
     runtime.block_on(async {
         client.store_auth_if_needed(&target.registry, &auth).await;
         let signed: Vec<Result<Signed, Failure>> = futures_util::stream::iter(subjects)
@@ -302,8 +308,9 @@ enum Rejected {
 /// repository. A missing or wrong signature is a user error (said on
 /// stderr, saying which); a registry that does not answer, an
 /// infrastructure failure.
-pub fn verify(target: &Target, digest: &str, key: &PublicKey) -> Result<Verified, Failure> {
-    let (client, auth, runtime) = registry::connect(target)?;
+pub fn verify(target: &Target, access: &registry::Access, digest: &str, key: &PublicKey) -> Result<Verified, Failure> {
+    let (conn, runtime) = registry::connect(target, access)?;
+    let (client, auth) = (conn.client, conn.auth);
     runtime.block_on(verify_with(&client, &auth, target, digest, key))
 }
 
@@ -423,8 +430,9 @@ fn same_repository(named: &str, repository: &str) -> bool {
 }
 
 /// The digest of the manifest `target`'s tag names.
-fn resolve(target: &Target) -> Result<String, Failure> {
-    let (client, auth, runtime) = registry::connect(target)?;
+fn resolve(target: &Target, access: &registry::Access) -> Result<String, Failure> {
+    let (conn, runtime) = registry::connect(target, access)?;
+    let (client, auth) = (conn.client, conn.auth);
     let tagged =
         Reference::with_tag(target.registry.clone(), target.repository.clone(), target.tag.clone().unwrap_or_default());
     runtime.block_on(client.fetch_manifest_digest(&tagged, &auth)).map_err(|e| match registry::absent(&e) {
@@ -465,11 +473,12 @@ pub fn command(cli: &Cli, printer: &Printer, args: &VerifyArgs) -> Result<(), Fa
         return Err(bad());
     }
     let key = load_public_key(&crate::cli::base_dir(cli)?.join(&args.key))?;
+    let access = registry::Access::new(cli)?;
     let digest = match digest {
         Some(d) => d,
-        None => resolve(&target)?,
+        None => resolve(&target, &access)?,
     };
-    let verified = verify(&target, &digest, &key)?;
+    let verified = verify(&target, &access, &digest, &key)?;
     if printer.format != Format::Human {
         print_json(&verified)?;
     } else if printer.verbosity != Verbosity::Quiet {

@@ -27,7 +27,7 @@ pub fn remote(cli: &Cli) -> Result<Option<Remote>, Failure> {
         Some(("file", path)) if path.starts_with('/') => PathBuf::from(path),
         Some(("oci", rest)) => match crate::publish::registry_target(rest) {
             Some(target) => {
-                let store = oci::OciRemote::new(target)?;
+                let store = oci::OciRemote::new(target, &crate::publish::registry::Access::new(cli)?)?;
                 return Ok(Some(Remote { store: Arc::new(store), write: cli.remote_cache_write }));
             }
             None => return Err(bad(&url)),

@@ -7,7 +7,9 @@
 //! engine asks for by blake3 is found once its entry has been read (and the
 //! engine checks both the entry against its key and every object against
 //! its blake3). Calls come from the build's worker threads; they share one
-//! multi-threaded runtime.
+//! multi-threaded runtime. Credentials, TLS and retries are the registry
+//! module's, as for `floe publish`; a request that still fails is a warning
+//! of the build, which then builds here.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -16,12 +18,11 @@ use floe_engine::Hash;
 use floe_engine::remote::{RemoteError, RemoteStore};
 use floe_engine::store::ActionEntry;
 use futures_util::StreamExt;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::Reference;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Failure;
-use crate::publish::registry::{self, Target};
+use crate::publish::registry::{self, Access, Connection, Failed, Target};
 
 const ANNOTATION: &str = "dev.floe.blake3";
 const ENTRY_TYPE: &str = "application/vnd.floe.action.v1+json";
@@ -30,8 +31,7 @@ const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 pub struct OciRemote {
     target: Target,
-    client: Client,
-    auth: RegistryAuth,
+    conn: Connection,
     runtime: tokio::runtime::Runtime,
     /// Where each object the entries read so far keep is: blake3 to (digest, size).
     objects: Mutex<BTreeMap<Hash, (String, u64)>>,
@@ -73,19 +73,17 @@ fn failed(e: impl std::fmt::Display) -> RemoteError {
 }
 
 impl OciRemote {
-    pub fn new(target: Target) -> Result<OciRemote, Failure> {
+    pub fn new(target: Target, access: &Access) -> Result<OciRemote, Failure> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| Failure::Usage(format!("cannot start the network runtime: {e}")))?;
-        let client = registry::client(&target);
-        let auth = registry::auth(&target)?;
-        runtime.block_on(client.store_auth_if_needed(&target.registry, &auth));
+        let conn = Connection::new(&target, access)?;
+        runtime.block_on(conn.client.store_auth_if_needed(&target.registry, &conn.auth));
         Ok(OciRemote {
             target,
-            client,
-            auth,
+            conn,
             runtime,
             objects: Mutex::new(BTreeMap::new()),
             entries: Mutex::new(BTreeMap::new()),
@@ -106,17 +104,33 @@ impl OciRemote {
         Reference::with_tag(self.target.registry.clone(), self.target.repository.clone(), "latest".to_owned())
     }
 
+    /// A request that failed for good, as the build's warning says it.
+    fn failed(&self, f: Failed) -> RemoteError {
+        RemoteError(self.conn.describe(&f))
+    }
+
     async fn blob(&self, digest: &str) -> Result<Vec<u8>, RemoteError> {
-        let mut out = Vec::new();
-        self.client.pull_blob(&self.repository(), digest, &mut out).await.map_err(failed)?;
-        Ok(out)
+        let repository = self.repository();
+        let client = &self.conn.client;
+        let subject = format!("{}/{}@{digest}", repository.registry(), repository.repository());
+        // Each attempt into a fresh buffer: a cut-off one leaves nothing behind.
+        let fetch = || async {
+            let mut out = Vec::new();
+            client.pull_blob(&repository, digest, &mut out).await.map(|()| out)
+        };
+        self.conn.run("fetch blob", &subject, fetch).await.map_err(|f| self.failed(f))
     }
 
     async fn push(&self, bytes: &[u8]) -> Result<(String, u64), RemoteError> {
         let digest = crate::publish::sha256(bytes);
         let repository = self.repository();
-        if !self.client.blob_exists(&repository, &digest).await.map_err(failed)? {
-            self.client.push_blob(&repository, bytes.to_vec(), &digest).await.map_err(failed)?;
+        let (conn, client) = (&self.conn, &self.conn.client);
+        let subject = format!("{}/{}@{digest}", repository.registry(), repository.repository());
+        let exists = conn.run("check for blob", &subject, || client.blob_exists(&repository, &digest));
+        if !exists.await.map_err(|f| self.failed(f))? {
+            conn.run("upload blob", &subject, || client.push_blob(&repository, bytes.to_vec(), &digest))
+                .await
+                .map_err(|f| self.failed(f))?;
         }
         Ok((digest, bytes.len() as u64))
     }
@@ -129,10 +143,14 @@ impl OciRemote {
     /// layers' places are remembered.
     async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
         let reference = self.reference(key);
-        let (bytes, _) = match self.client.pull_manifest_raw(&reference, &self.auth, &[MANIFEST_TYPE]).await {
+        let (client, auth) = (&self.conn.client, &self.conn.auth);
+        let pulled = self
+            .conn
+            .run("fetch the manifest", &reference, || client.pull_manifest_raw(&reference, auth, &[MANIFEST_TYPE]));
+        let (bytes, _) = match pulled.await {
             Ok(found) => found,
-            Err(e) if registry::absent(&e) => return Ok(None),
-            Err(e) => return Err(failed(e)),
+            Err(f) if f.absent() => return Ok(None),
+            Err(f) => return Err(self.failed(f)),
         };
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
         let mut known = self.known();
@@ -234,8 +252,14 @@ impl RemoteStore for OciRemote {
                 layers,
             };
             let body = serde_json::to_vec(&manifest).map_err(failed)?;
-            let content_type = MANIFEST_TYPE.parse().expect("a valid header value");
-            self.client.push_manifest_raw(&self.reference(key), body, content_type).await.map_err(failed)?;
+            let reference = self.reference(key);
+            let client = &self.conn.client;
+            self.conn
+                .run("push the manifest", &reference, || {
+                    client.push_manifest_raw(&reference, body.clone(), registry::manifest_type())
+                })
+                .await
+                .map_err(|f| self.failed(f))?;
             Ok(())
         })
     }
