@@ -22,6 +22,10 @@ pub const FLOE_REMOTE_CACHE: Var = Var {
     name: "FLOE_REMOTE_CACHE",
     doc: "Remote cache derivations are taken from before they are built (like --remote-cache)",
 };
+pub const FLOE_PUBLISH_TO: Var = Var {
+    name: "FLOE_PUBLISH_TO",
+    doc: "Where `floe publish` publishes without --to (default: the OCI image layout floe-out/oci)",
+};
 pub const COSIGN_PASSWORD: Var = Var {
     name: "COSIGN_PASSWORD",
     doc: "Password of a cosign-encrypted key given to `floe publish --sign` (default: none)",
@@ -57,6 +61,7 @@ pub const ALL: &[Var] = &[
     SOURCE_DATE_EPOCH,
     FLOE_STORE,
     FLOE_REMOTE_CACHE,
+    FLOE_PUBLISH_TO,
     COSIGN_PASSWORD,
     FLOE_REGISTRY_USERNAME,
     FLOE_REGISTRY_PASSWORD,

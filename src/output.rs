@@ -80,6 +80,22 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// A progress bar on stderr for `len` steps, drawn only on a terminal, for
+/// people (never with `--format json` or `-q`), without colour.
+pub fn progress(printer: &Printer, len: u64, what: &'static str) -> indicatif::ProgressBar {
+    let shown =
+        std::io::stderr().is_terminal() && printer.format == Format::Human && printer.verbosity != Verbosity::Quiet;
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_message(what)
+}
+
 pub struct Printer {
     pub format: Format,
     pub verbosity: Verbosity,

@@ -98,6 +98,24 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
     assert_eq!(std::fs::read(copied.join("manifest.json")).unwrap(), raw);
 }
 
+#[test]
+fn without_a_target_products_publish_to_the_workspace_layout() {
+    let ws = workspace("mesh");
+    let r = floe(ws.path(), &["publish", "//sales/orders", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let layout = ws.path().join("floe-out/oci");
+    assert_eq!(r.json()["target"], format!("oci-layout:{}", layout.display()));
+    assert!(layout.join("index.json").is_file() && layout.join("oci-layout").is_file());
+    // Or where $FLOE_PUBLISH_TO says.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut cmd = common::floe_cmd(ws.path());
+    cmd.args(["publish", "//sales/orders", "-q"])
+        .env("FLOE_PUBLISH_TO", format!("oci-layout:{}", elsewhere.path().display()));
+    let r = common::run(cmd);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert!(tree(elsewhere.path()) == tree(&layout), "the same artifact, wherever it is published");
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -96,13 +96,30 @@ fn a_registry_serves_as_the_remote_cache() {
     let (report, _) = build(ci.path(), &["--remote-cache", &url, "--remote-cache-write"]);
     assert_eq!(with_status(&report, "built").len(), 26);
     // A fresh checkout builds nothing, and writes what CI wrote.
+    let log = registry.dir.path().join("access.log");
+    let read = || std::fs::read_to_string(&log).unwrap();
+    let seen = read().len();
     let dev = workspace("mesh");
     let (report, stderr) = build(dev.path(), &["--remote-cache", &url]);
     assert_eq!(report["summary"]["fetched"], 26, "{stderr}");
     assert_eq!(report["summary"]["built"], 0);
     assert!(tree(&dev.path().join("floe-out")) == tree(&ci.path().join("floe-out")));
+    // Package by package: one manifest and one blob for each of the 8
+    // packages, no manifest of a single derivation.
+    let since = read()[seen..].to_owned();
+    let gets = |what: &str| since.lines().filter(|l| l.contains("\"GET ") && l.contains(what)).count();
+    assert_eq!(gets("/manifests/floe-pkg-"), 8, "{since}");
+    assert_eq!(gets("/manifests/floe-"), 8, "{since}");
+    assert_eq!(gets("/blobs/sha256:"), 8, "{since}");
+    // A build of part of a package asks for its derivations one by one.
+    let part = workspace("mesh");
+    let (report, stderr) = build(part.path(), &["//sales/orders:dbt-profile", "--remote-cache", &url]);
+    assert_eq!(
+        (report["summary"]["fetched"].as_u64(), report["summary"]["built"].as_u64()),
+        (Some(1), Some(0)),
+        "{stderr}"
+    );
     // Only with write access does a build give the registry anything.
-    let log = registry.dir.path().join("access.log");
     let before = common::registry::writes(&log);
     common::edit(&dev.path().join("sales/orders/floe.yaml"), |t| t.replace("Orders from", "Orders, from"));
     build(dev.path(), &["--remote-cache", &url]);

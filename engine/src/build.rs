@@ -622,6 +622,9 @@ impl Context {
         };
         let mut derivation_records = Vec::new();
         let mut produced: Vec<(WsPath, Vec<u8>)> = Vec::new();
+        // What the remote is offered as one package, when it is written to.
+        let mut bundle: Vec<(ActionEntry, usize)> = Vec::new();
+        let bundling = self.options.remote.as_ref().is_some_and(|r| r.write);
         let mut failed = false;
         let selected: Vec<&Derivation> = drvs.iter().filter(|d| sel.targets.contains(&d.target)).collect();
         let earlier: Vec<Option<ActionEntry>> =
@@ -680,11 +683,21 @@ impl Context {
                     }
                 }
             };
+            if bundling {
+                let entry = match &status {
+                    Status::Built | Status::Fetched => store.get_action(drv.key)?,
+                    _ => store.get_earlier_action(drv.key)?,
+                };
+                bundle.extend(entry.map(|e| (e, produced.len())));
+            }
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
             for (name, bytes) in names.iter().zip(files) {
                 produced.push((info.dir.join(name).expect("joins"), bytes));
             }
+        }
+        if bundling && !failed {
+            self.upload_package(&bundle, &produced);
         }
         let previous = self.state.packages.get(&info.dir);
         // Outputs are removed only when every target of the package was
@@ -756,6 +769,32 @@ impl Context {
         }
         let files: Vec<&[u8]> = files.iter().map(|f| f.as_slice()).collect();
         if let Err(e) = crate::remote::upload(remote.store.as_ref(), entry, &files) {
+            self.remote_failure(remote, e.0);
+        }
+    }
+
+    /// Offers a package's derivations to the remote as one: `bundle` holds
+    /// each entry with where its outputs start in `produced`.
+    fn upload_package(&self, bundle: &[(ActionEntry, usize)], produced: &[(WsPath, Vec<u8>)]) {
+        let Some(remote) = self.options.remote.as_ref().filter(|r| r.write) else { return };
+        if self.remote_failed.get().is_some() || bundle.is_empty() {
+            return;
+        }
+        let derivations: Vec<crate::remote::Bundled<'_>> = bundle
+            .iter()
+            .map(|(entry, start)| crate::remote::Bundled {
+                key: entry.key(),
+                entry: serde_json::to_vec(entry).expect("action entries serialize"),
+                objects: entry
+                    .drv
+                    .outputs
+                    .iter()
+                    .zip(&produced[*start..])
+                    .map(|(name, (_, bytes))| (entry.outputs[name], bytes.as_slice()))
+                    .collect(),
+            })
+            .collect();
+        if let Err(e) = remote.store.put_package(&derivations) {
             self.remote_failure(remote, e.0);
         }
     }

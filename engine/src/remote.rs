@@ -41,6 +41,21 @@ pub trait RemoteStore: Send + Sync {
     /// entries the local store lacks), so that a remote far away can ask for
     /// them all at once. Nothing is expected of it.
     fn prefetch(&self, _keys: &[Hash]) {}
+    /// Offers every derivation of one package at once (each with its entry
+    /// and its outputs, all uploaded already), so that a remote far away can
+    /// keep them together and serve a later [`RemoteStore::prefetch`] of the
+    /// same keys in one request. Nothing is expected of it.
+    fn put_package(&self, _derivations: &[Bundled<'_>]) -> Result<(), RemoteError> {
+        Ok(())
+    }
+}
+
+/// One derivation offered with its package: its key, its entry as stored,
+/// and its outputs by hash.
+pub struct Bundled<'a> {
+    pub key: Hash,
+    pub entry: Vec<u8>,
+    pub objects: Vec<(Hash, &'a [u8])>,
 }
 
 /// A remote store a build uses, and whether it may write to it.

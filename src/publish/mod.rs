@@ -35,12 +35,17 @@ pub struct PublishArgs {
     /// Packages to publish (default: //...): products, or with `floe platform publish` the platform packages
     pub labels: Vec<String>,
     /// Where to: `oci://HOST[:PORT]/REPO[:TAG]`, a registry, or `oci-layout:DIR`, an OCI image layout on disk
+    /// (default: $FLOE_PUBLISH_TO, else the layout `floe-out/oci` of the workspace)
     #[arg(long, value_name = "TARGET")]
-    pub to: String,
+    pub to: Option<String>,
     /// Sign each published manifest, in cosign's format, with this ECDSA P-256 private key (PEM)
     #[arg(long, value_name = "KEY")]
     pub sign: Option<std::path::PathBuf>,
 }
+
+/// The OCI image layout below `floe-out/` that publishing goes to when no
+/// target is given or configured.
+const DEFAULT_LAYOUT: &str = "oci";
 
 /// What publishing one artifact did.
 #[derive(Clone, Debug, Serialize)]
@@ -95,13 +100,21 @@ fn refusal(refused: &[Refused]) -> Failure {
 /// `floe publish` (products), or `floe platform publish` (`platform`: the
 /// enterprise and domain manifests, resolved, with their Helm values).
 pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool) -> Result<(), Failure> {
-    let target = match args.to.split_once(':') {
+    // Without a registry configured, the layout every workspace has.
+    let to = match args.to.clone().or_else(|| crate::env::get(&crate::env::FLOE_PUBLISH_TO)) {
+        Some(to) => to,
+        None => {
+            let root = crate::cli::locate(cli)?.0;
+            format!("oci-layout:{}", root.join(floe_engine::discover::OUT_DIR).join(DEFAULT_LAYOUT).display())
+        }
+    };
+    let target = match to.split_once(':') {
         Some(("oci-layout", rest)) if !rest.is_empty() => Target::Layout(crate::cli::base_dir(cli)?.join(rest)),
         Some(("oci", rest)) if rest.starts_with("//") => match registry::Target::parse(&rest[2..]) {
             Some(t) => Target::Registry(t),
-            None => return Err(bad_target(&args.to)),
+            None => return Err(bad_target(&to)),
         },
-        _ => return Err(bad_target(&args.to)),
+        _ => return Err(bad_target(&to)),
     };
     // The key is read before anything is built, so a bad one costs nothing.
     let key = match (&args.sign, &target) {
@@ -181,7 +194,12 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     }
     let published = match &target {
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
-        Target::Registry(t) => registry::publish(t, &registry::Access::new(cli)?, &artifacts)?,
+        Target::Registry(t) => {
+            let bar = crate::output::progress(printer, artifacts.len() as u64, "publishing");
+            let published = registry::publish(t, &registry::Access::new(cli)?, &artifacts, &bar);
+            bar.finish_and_clear();
+            published?
+        }
     };
     let signed = match (&key, &target) {
         (Some(key), Target::Registry(t)) => {
@@ -199,7 +217,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
         .zip(&signed)
         .map(|(published, signature)| Entry { published, signature: signature.as_ref() })
         .collect();
-    summary(printer, &args.to, &entries)
+    summary(printer, &to, &entries)
 }
 
 #[derive(clap::Args)]

@@ -385,7 +385,12 @@ pub fn promote(target: &Target, access: &Access, to: &str) -> Result<Published, 
     })
 }
 
-pub fn publish(target: &Target, access: &Access, artifacts: &[Artifact]) -> Result<Vec<Published>, Failure> {
+pub fn publish(
+    target: &Target,
+    access: &Access,
+    artifacts: &[Artifact],
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<Published>, Failure> {
     let (conn, runtime) = connect(target, access)?;
     let (client, auth) = (&conn.client, &conn.auth);
     let fail = |f: Failed| conn.failure(target, "publish to", f);
@@ -478,6 +483,7 @@ pub fn publish(target: &Target, access: &Access, artifacts: &[Artifact]) -> Resu
                 }
             })
             .buffered(CONCURRENT)
+            .inspect(|_| progress.inc(1))
             .collect()
             .await;
         out.into_iter().collect::<Result<Vec<Published>, Failed>>().map_err(fail)

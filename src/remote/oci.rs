@@ -1,6 +1,10 @@
 //! A remote cache in a registry (`oci://HOST[:PORT]/REPO`): every derivation
 //! is one manifest in REPO, tagged `floe-<key>`, whose config is its action
 //! entry and whose layers are its outputs, in the order the entry names them.
+//! Each package is also kept whole, tagged `floe-pkg-<hash of its keys>`:
+//! one blob of all its entries and outputs (`bundle.rs`), so that a fresh
+//! checkout fetches a package in two requests; a build that asks for other
+//! keys (part of a package) reads derivation by derivation.
 //!
 //! blake3 inside, SHA-256 at the registry: each layer carries the blake3 of
 //! its bytes in a `dev.floe.blake3` annotation, which is how an object the
@@ -15,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use floe_engine::Hash;
-use floe_engine::remote::{RemoteError, RemoteStore};
+use floe_engine::remote::{Bundled, RemoteError, RemoteStore};
 use floe_engine::store::ActionEntry;
 use futures_util::StreamExt;
 use oci_client::Reference;
@@ -24,10 +28,16 @@ use serde::{Deserialize, Serialize};
 use crate::cli::Failure;
 use crate::publish::registry::{self, Access, Connection, Failed, Target};
 
+mod bundle;
+
 const ANNOTATION: &str = "dev.floe.blake3";
 const ENTRY_TYPE: &str = "application/vnd.floe.action.v1+json";
 const CACHE_TYPE: &str = "application/vnd.floe.derivation.v1+json";
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// A package's derivations together: the keys as config, one blob of them all.
+const PACKAGE_TYPE: &str = "application/vnd.floe.package.v1+json";
+const PACKAGE_KEYS_TYPE: &str = "application/vnd.floe.package-keys.v1+json";
+const BUNDLE_TYPE: &str = "application/vnd.floe.bundle.v1";
 
 pub struct OciRemote {
     target: Target,
@@ -92,11 +102,11 @@ impl OciRemote {
     }
 
     fn reference(&self, key: Hash) -> Reference {
-        Reference::with_tag(
-            self.target.registry.clone(),
-            self.target.repository.clone(),
-            format!("floe-{}", key.to_hex()),
-        )
+        self.tagged(format!("floe-{}", key.to_hex()))
+    }
+
+    fn tagged(&self, tag: String) -> Reference {
+        Reference::with_tag(self.target.registry.clone(), self.target.repository.clone(), tag)
     }
 
     /// Any reference in the repository: blobs are addressed by digest.
@@ -162,6 +172,35 @@ impl OciRemote {
         Ok(Some(manifest))
     }
 
+    /// A package offered whole ([`RemoteStore::put_package`]) under exactly
+    /// these keys: its manifest, then its one blob, whose entries and
+    /// objects wait for the lookups (which verify them). Whether it was there.
+    async fn fetch_package(&self, keys: &[Hash]) -> Result<bool, RemoteError> {
+        let reference = self.tagged(bundle::tag(keys));
+        let (client, auth) = (&self.conn.client, &self.conn.auth);
+        let pulled = self
+            .conn
+            .run("fetch the manifest", &reference, || client.pull_manifest_raw(&reference, auth, &[MANIFEST_TYPE]));
+        let (bytes, _) = match pulled.await {
+            Ok(found) => found,
+            Err(f) if f.absent() => return Ok(false),
+            Err(f) => return Err(self.failed(f)),
+        };
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
+        let [layer] = manifest.layers.as_slice() else {
+            return Err(failed(format!("{reference}: a package holds one layer")));
+        };
+        let body = self.blob(&layer.digest).await?;
+        let decoded =
+            bundle::decode(&body).ok_or_else(|| failed(format!("{reference}: the package does not decode")))?;
+        let (mut entries, mut fetched) = (lock(&self.entries), lock(&self.fetched));
+        for (key, entry, objects) in decoded {
+            entries.insert(key, entry);
+            fetched.extend(objects);
+        }
+        Ok(true)
+    }
+
     /// One derivation, whole: its manifest, then its entry and outputs at once.
     async fn fetch_all(&self, key: Hash) -> Result<(), RemoteError> {
         let Some(manifest) = self.manifest(key).await? else { return Ok(()) };
@@ -210,12 +249,58 @@ impl RemoteStore for OciRemote {
 
     fn prefetch(&self, keys: &[Hash]) {
         // Failures are left for the lookups that follow to meet and report.
-        self.runtime.block_on(
+        self.runtime.block_on(async {
+            // The package whole, in two requests, when it was offered whole.
+            if let Ok(true) = self.fetch_package(keys).await {
+                return;
+            }
             futures_util::stream::iter(keys)
                 .map(|key| self.fetch_all(*key))
                 .buffer_unordered(IN_FLIGHT)
-                .for_each(|_| async {}),
-        );
+                .for_each(|_| async {})
+                .await
+        });
+    }
+
+    fn put_package(&self, derivations: &[Bundled<'_>]) -> Result<(), RemoteError> {
+        let keys: Vec<Hash> = derivations.iter().map(|d| d.key).collect();
+        let reference = self.tagged(bundle::tag(&keys));
+        let (conn, client, auth) = (&self.conn, &self.conn.client, &self.conn.auth);
+        self.runtime.block_on(async {
+            match conn.run("look up", &reference, || client.fetch_manifest_digest(&reference, auth)).await {
+                Ok(_) => return Ok(()),
+                Err(f) if f.absent() => {}
+                Err(f) => return Err(self.failed(f)),
+            }
+            let body = bundle::encode(derivations);
+            let keys_json = serde_json::to_vec(&keys.iter().map(|k| k.to_hex()).collect::<Vec<_>>()).map_err(failed)?;
+            let ((digest, size), (config, config_size)) =
+                futures_util::try_join!(self.push(&body), self.push(&keys_json))?;
+            let manifest = Manifest {
+                schema_version: 2,
+                media_type: MANIFEST_TYPE.to_owned(),
+                artifact_type: PACKAGE_TYPE.to_owned(),
+                config: Descriptor {
+                    media_type: PACKAGE_KEYS_TYPE.to_owned(),
+                    digest: config,
+                    size: config_size,
+                    annotations: BTreeMap::new(),
+                },
+                layers: vec![Descriptor {
+                    media_type: BUNDLE_TYPE.to_owned(),
+                    digest,
+                    size,
+                    annotations: BTreeMap::new(),
+                }],
+            };
+            let body = serde_json::to_vec(&manifest).map_err(failed)?;
+            conn.run("push the manifest", &reference, || {
+                client.push_manifest_raw(&reference, body.clone(), registry::manifest_type())
+            })
+            .await
+            .map_err(|f| self.failed(f))?;
+            Ok(())
+        })
     }
 
     fn put_object(&self, hash: Hash, bytes: &[u8]) -> Result<(), RemoteError> {
