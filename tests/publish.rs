@@ -106,6 +106,9 @@ fn without_a_target_products_publish_to_the_workspace_layout() {
     let layout = ws.path().join("floe-out/oci");
     assert_eq!(r.json()["target"], format!("oci-layout:{}", layout.display()));
     assert!(layout.join("index.json").is_file() && layout.join("oci-layout").is_file());
+    // The SHA-256 of what was published, by blake3, kept in the store.
+    let digests = std::fs::read_to_string(ws.path().join(".floe/sha256")).unwrap();
+    assert!(digests.lines().count() > 5 && digests.contains(" sha256:"), "{digests}");
     // Or where $FLOE_PUBLISH_TO says.
     let elsewhere = tempfile::tempdir().unwrap();
     let mut cmd = common::floe_cmd(ws.path());

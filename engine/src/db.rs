@@ -828,6 +828,29 @@ fn pinned_platform(db: &dyn Db, ws: Workspace, lock_file: SourceFile) -> Arc<Pla
     })
 }
 
+/// A reference below a pinned root must name the pinned platform; `what`
+/// gives, for the pinned reference, what the package should name and how.
+fn pinned_reference_diagnostics(
+    db: &dyn Db,
+    ws: Workspace,
+    reference: &str,
+    (file, span): (&str, floe_schemas::diag::Span),
+    what: impl FnOnce(&str) -> (&'static str, String),
+) -> Vec<Diagnostic> {
+    let pin = pinned(db, ws);
+    // Without a readable lock, the lock's own diagnostic says why.
+    let Some(lock) = &pin.lock else { return Vec::new() };
+    if crate::lock::names(&lock.platform, reference) {
+        return Vec::new();
+    }
+    let (expected, help) = what(&lock.platform.reference);
+    let (code, message) = match reference.starts_with("oci://") {
+        true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
+        false => (Code::PlatformMismatch, format!("`{reference}` is not {expected}")),
+    };
+    vec![Diagnostic::error(code, message).at(file, span).with_help(help)]
+}
+
 /// A domain's `parent_manifest`, when given, must name the workspace root.
 fn parent_manifest_diagnostics(
     db: &dyn Db,
@@ -845,20 +868,12 @@ fn parent_manifest_diagnostics(
     let file = own_path.as_str();
     let layout = ws.layout(db);
     if parent.is_some_and(|p| layout.packages[p].pinned) {
-        let pin = pinned(db, ws);
-        // Without a readable lock, the lock's own diagnostic says why.
-        let Some(lock) = &pin.lock else { return Vec::new() };
-        if crate::lock::names(&lock.platform, reference) {
-            return Vec::new();
-        }
-        let (code, message) = match reference.starts_with("oci://") {
-            true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
-            false => (Code::PlatformMismatch, format!("`{reference}` is not this domain's parent")),
-        };
-        return vec![Diagnostic::error(code, message).at(file, span).with_help(format!(
-            "the parent of this domain is the platform floe.lock pins: use `parent_manifest: {}`, or remove the key",
-            lock.platform.reference
-        ))];
+        return pinned_reference_diagnostics(db, ws, reference, (file, span), |r| {
+            (
+                "this domain's parent",
+                format!("the parent of this domain is the platform floe.lock pins: use `parent_manifest: {r}`, or remove the key"),
+            )
+        });
     }
     if reference.starts_with("oci://") {
         return vec![
@@ -1087,19 +1102,12 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
     let path = info.file();
     let span = node.span_at(&["platform", "manifest"]);
     if info.parent.is_some_and(|p| layout.packages[p].pinned) {
-        let pin = pinned(db, ws);
-        let Some(lock) = &pin.lock else { return Vec::new() };
-        if crate::lock::names(&lock.platform, reference) {
-            return Vec::new();
-        }
-        let (code, message) = match reference.starts_with("oci://") {
-            true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
-            false => (Code::PlatformMismatch, format!("`{reference}` is not the manifest this product belongs to")),
-        };
-        return vec![Diagnostic::error(code, message).at(path.as_str(), span).with_help(format!(
-            "this product belongs to the platform floe.lock pins: use `manifest: {}`, or remove `platform`",
-            lock.platform.reference
-        ))];
+        return pinned_reference_diagnostics(db, ws, reference, (path.as_str(), span), |r| {
+            (
+                "the manifest this product belongs to",
+                format!("this product belongs to the platform floe.lock pins: use `manifest: {r}`, or remove `platform`"),
+            )
+        });
     }
     let expected = info.parent.map(|p| layout.packages[p].file());
     let help = |e: &Option<WsPath>| match e {

@@ -39,9 +39,15 @@ pub struct Descriptor {
 
 impl Blob {
     pub fn new(media_type: &str, bytes: Vec<u8>, annotations: BTreeMap<String, String>) -> Blob {
+        let digest = sha256(&bytes);
+        Blob::with_digest(media_type, bytes, digest, annotations)
+    }
+
+    /// A blob whose SHA-256 is known already (`digest` must be the bytes').
+    pub fn with_digest(media_type: &str, bytes: Vec<u8>, digest: String, annotations: BTreeMap<String, String>) -> Blob {
         let descriptor = Descriptor {
             media_type: media_type.to_owned(),
-            digest: sha256(&bytes),
+            digest,
             size: bytes.len() as u64,
             artifact_type: None,
             annotations,
@@ -101,7 +107,8 @@ pub fn media_type(name: &str) -> &'static str {
 /// The artifact of the package `label` (at `repository`, version `tag`), of
 /// type `artifact_type`: its `floe.drv.json` as the config, every other
 /// output a layer, in name order. `created` is the compile time its outputs
-/// carry (`SOURCE_DATE_EPOCH`).
+/// carry (`SOURCE_DATE_EPOCH`); `digests`, the SHA-256 of the files whose
+/// digest is known already (the others are computed).
 pub fn package(
     artifact_type: &str,
     label: &str,
@@ -109,6 +116,7 @@ pub fn package(
     tag: &str,
     created: &str,
     files: &BTreeMap<String, Vec<u8>>,
+    digests: &BTreeMap<String, String>,
 ) -> Artifact {
     let config =
         Blob::new(CONFIG_TYPE, files.get(floe_engine::build::DRV_FILE).cloned().unwrap_or_default(), BTreeMap::new());
@@ -117,7 +125,10 @@ pub fn package(
         .filter(|(name, _)| name.as_str() != floe_engine::build::DRV_FILE)
         .map(|(name, bytes)| {
             let title = BTreeMap::from([("org.opencontainers.image.title".to_owned(), name.clone())]);
-            Blob::new(media_type(name), bytes.clone(), title)
+            match digests.get(name) {
+                Some(d) => Blob::with_digest(media_type(name), bytes.clone(), d.clone(), title),
+                None => Blob::new(media_type(name), bytes.clone(), title),
+            }
         })
         .collect();
     let annotations = BTreeMap::from([
@@ -184,8 +195,9 @@ mod tests {
         .into_iter()
         .map(|(n, b)| (n.to_owned(), b.to_vec()))
         .collect();
-        let a = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
-        let b = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files);
+        let none = BTreeMap::new();
+        let a = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
+        let b = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
         assert_eq!(a, b);
         let types: Vec<&str> = a.layers.iter().map(|l| l.descriptor.media_type.as_str()).collect();
         assert_eq!(
@@ -202,7 +214,7 @@ mod tests {
         assert_eq!(manifest["layers"][1]["annotations"]["org.opencontainers.image.title"], "dags/orders.py");
         let mut other = files.clone();
         other.insert("profiles.yml".into(), b"p: 2\n".to_vec());
-        let c = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other);
+        let c = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other, &none);
         assert_ne!(c.manifest.descriptor.digest, a.manifest.descriptor.digest);
         assert_eq!(c.layers[0], a.layers[0], "an unchanged file is the same blob");
     }

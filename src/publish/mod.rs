@@ -13,6 +13,7 @@
 
 mod artifact;
 mod auth;
+mod digests;
 mod layout;
 pub mod registry;
 mod retry;
@@ -141,6 +142,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
     let (selected, _) = session.select();
     let created = floe_rules::rfc3339(session.options.settings.source_date_epoch);
     let mut artifacts = Vec::new();
+    let mut digests = digests::Digests::open(&session.options.store)?;
     for sel in &selected {
         let info = &session.layout.packages[sel.package];
         // A pinned root was published where it came from.
@@ -151,7 +153,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
         let record = session.state.packages.get(&info.dir).ok_or_else(|| {
             Failure::Usage(format!("{label} has no record of its build in the store: build it, then publish"))
         })?;
-        let mut files = BTreeMap::new();
+        let (mut files, mut sha256) = (BTreeMap::new(), BTreeMap::new());
         for o in &record.outputs {
             let path = session.options.out.join(o.path.as_str());
             let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == o.hash).ok_or_else(|| {
@@ -166,6 +168,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
             // A platform package's outputs are the files directly in its
             // directory; those below belong to its domains and products.
             if !name.contains('/') || !platform {
+                sha256.insert(name.to_owned(), digests.sha256(o.hash, &bytes));
                 files.insert(name.to_owned(), bytes);
             }
         }
@@ -186,12 +189,13 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
             (true, "") => (artifact::PLATFORM_TYPE, "platform".to_owned()),
             (true, dir) => (artifact::PLATFORM_TYPE, format!("platform/{dir}")),
         };
-        artifacts.push(artifact::package(artifact_type, &label, &repository, &version, &created, &files));
+        artifacts.push(artifact::package(artifact_type, &label, &repository, &version, &created, &files, &sha256));
     }
     if artifacts.is_empty() {
         let what = if platform { "platform package" } else { "product" };
         return Err(Failure::Usage(format!("the labels select no {what} to publish")));
     }
+    digests.save()?;
     let published = match &target {
         Target::Layout(dir) => layout::publish(dir, &artifacts)?,
         Target::Registry(t) => {

@@ -149,20 +149,24 @@ impl OciRemote {
         lock(&self.objects)
     }
 
-    /// The manifest of derivation `key`, if the registry has one; its
-    /// layers' places are remembered.
-    async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
-        let reference = self.reference(key);
+    /// The manifest `reference` names, if the registry has it.
+    async fn pull_manifest(&self, reference: &Reference) -> Result<Option<Manifest>, RemoteError> {
         let (client, auth) = (&self.conn.client, &self.conn.auth);
         let pulled = self
             .conn
-            .run("fetch the manifest", &reference, || client.pull_manifest_raw(&reference, auth, &[MANIFEST_TYPE]));
+            .run("fetch the manifest", reference, || client.pull_manifest_raw(reference, auth, &[MANIFEST_TYPE]));
         let (bytes, _) = match pulled.await {
             Ok(found) => found,
             Err(f) if f.absent() => return Ok(None),
             Err(f) => return Err(self.failed(f)),
         };
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| failed(format!("{reference}: {e}")))
+    }
+
+    /// The manifest of derivation `key`, if the registry has one; its
+    /// layers' places are remembered.
+    async fn manifest(&self, key: Hash) -> Result<Option<Manifest>, RemoteError> {
+        let Some(manifest) = self.pull_manifest(&self.reference(key)).await? else { return Ok(None) };
         let mut known = self.known();
         for layer in &manifest.layers {
             if let Some(h) = blake3_of(layer) {
@@ -177,16 +181,7 @@ impl OciRemote {
     /// objects wait for the lookups (which verify them). Whether it was there.
     async fn fetch_package(&self, keys: &[Hash]) -> Result<bool, RemoteError> {
         let reference = self.tagged(bundle::tag(keys));
-        let (client, auth) = (&self.conn.client, &self.conn.auth);
-        let pulled = self
-            .conn
-            .run("fetch the manifest", &reference, || client.pull_manifest_raw(&reference, auth, &[MANIFEST_TYPE]));
-        let (bytes, _) = match pulled.await {
-            Ok(found) => found,
-            Err(f) if f.absent() => return Ok(false),
-            Err(f) => return Err(self.failed(f)),
-        };
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(format!("{reference}: {e}")))?;
+        let Some(manifest) = self.pull_manifest(&reference).await? else { return Ok(false) };
         let [layer] = manifest.layers.as_slice() else {
             return Err(failed(format!("{reference}: a package holds one layer")));
         };

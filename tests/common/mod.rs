@@ -138,16 +138,26 @@ pub fn edit(path: &Path, f: impl FnOnce(String) -> String) {
 /// Runs floe like `common::floe`, but kills it after `limit` (and fails the
 /// test) instead of waiting forever, and caps its memory.
 pub fn floe_within(dir: &Path, args: &[&str], limit: std::time::Duration) -> Run {
-    use std::io::Read;
-    use std::process::Stdio;
     let mut cmd = Command::new("sh");
     // 4 GiB of address space: a walk that explodes fails fast instead of
     // exhausting the machine.
     cmd.arg("-c").arg("ulimit -v 4194304; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_floe"));
     cmd.arg("-C").arg(dir).args(args);
     cmd.env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH").env_remove("FLOE_STORE");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_within(cmd, None, limit, &args.join(" "))
+}
+
+/// Runs `cmd` (floe, `what` it was asked), with `stdin` piped in; kills it
+/// (failing the test) after `limit`, and fails on a panic or a signal.
+pub fn run_within(mut cmd: Command, stdin: Option<&str>, limit: std::time::Duration, what: &str) -> Run {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -167,7 +177,7 @@ pub fn floe_within(dir: &Path, args: &[&str], limit: std::time::Duration) -> Run
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`floe {}` did not finish within {limit:?}", args.join(" "));
+            panic!("`floe {what}` did not finish within {limit:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };

@@ -350,7 +350,6 @@ pub fn floe_registry(
     stdin: Option<&str>,
     limit: Duration,
 ) -> super::Run {
-    use std::process::Stdio;
     let mut cmd = super::floe_cmd(dir);
     for var in ["FLOE_REGISTRY_USERNAME", "FLOE_REGISTRY_PASSWORD", "FLOE_REGISTRY_TOKEN", "FLOE_REGISTRY_CA"] {
         cmd.env_remove(var);
@@ -358,38 +357,5 @@ pub fn floe_registry(
     cmd.env_remove("FLOE_REGISTRY_TIMEOUT").env_remove("FLOE_REMOTE_CACHE");
     cmd.env("DOCKER_CONFIG", "/nonexistent/floe-test-docker-config");
     cmd.envs(env.iter().map(|(k, v)| (k, v))).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`floe {}` did not finish within {limit:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run =
-        super::Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
-    assert!(!run.stderr.contains("panicked"), "floe panicked:\n{}", run.stderr);
-    assert!(status.code().is_some(), "floe was killed by a signal ({status}):\n{}", run.stderr);
-    run
+    super::run_within(cmd, stdin, limit, &args.join(" "))
 }
