@@ -871,7 +871,9 @@ fn parent_manifest_diagnostics(
         return pinned_reference_diagnostics(db, ws, reference, (file, span), |r| {
             (
                 "this domain's parent",
-                format!("the parent of this domain is the platform floe.lock pins: use `parent_manifest: {r}`, or remove the key"),
+                format!(
+                    "the parent of this domain is the platform floe.lock pins: use `parent_manifest: {r}`, or remove the key"
+                ),
             )
         });
     }
@@ -1105,7 +1107,9 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
         return pinned_reference_diagnostics(db, ws, reference, (path.as_str(), span), |r| {
             (
                 "the manifest this product belongs to",
-                format!("this product belongs to the platform floe.lock pins: use `manifest: {r}`, or remove `platform`"),
+                format!(
+                    "this product belongs to the platform floe.lock pins: use `manifest: {r}`, or remove `platform`"
+                ),
             )
         });
     }

@@ -44,7 +44,12 @@ impl Blob {
     }
 
     /// A blob whose SHA-256 is known already (`digest` must be the bytes').
-    pub fn with_digest(media_type: &str, bytes: Vec<u8>, digest: String, annotations: BTreeMap<String, String>) -> Blob {
+    pub fn with_digest(
+        media_type: &str,
+        bytes: Vec<u8>,
+        digest: String,
+        annotations: BTreeMap<String, String>,
+    ) -> Blob {
         let descriptor = Descriptor {
             media_type: media_type.to_owned(),
             digest,
@@ -196,8 +201,10 @@ mod tests {
         .map(|(n, b)| (n.to_owned(), b.to_vec()))
         .collect();
         let none = BTreeMap::new();
-        let a = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
-        let b = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
+        let a =
+            package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
+        let b =
+            package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &files, &none);
         assert_eq!(a, b);
         let types: Vec<&str> = a.layers.iter().map(|l| l.descriptor.media_type.as_str()).collect();
         assert_eq!(
@@ -214,7 +221,8 @@ mod tests {
         assert_eq!(manifest["layers"][1]["annotations"]["org.opencontainers.image.title"], "dags/orders.py");
         let mut other = files.clone();
         other.insert("profiles.yml".into(), b"p: 2\n".to_vec());
-        let c = package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other, &none);
+        let c =
+            package(ARTIFACT_TYPE, "//sales/orders", "sales/orders", "1.0.0", "1970-01-01T00:00:00Z", &other, &none);
         assert_ne!(c.manifest.descriptor.digest, a.manifest.descriptor.digest);
         assert_eq!(c.layers[0], a.layers[0], "an unchanged file is the same blob");
     }
