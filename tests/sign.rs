@@ -287,8 +287,13 @@ fn altered_copied_and_missing_signatures_and_other_keys_are_rejected() {
     let annotation = "dev.cosignproject.cosign/signature";
     let mut altered = original.clone();
     let signature = original["layers"][0]["annotations"][annotation].as_str().unwrap();
-    let flipped =
-        if signature.starts_with("MEU") { signature.replacen("MEU", "MEQ", 1) } else { format!("A{signature}") };
+    // The last bit of the DER signature flipped: still base64 and DER, no longer the signature.
+    let flipped = {
+        use base64::Engine as _;
+        let mut der = base64::engine::general_purpose::STANDARD.decode(signature).unwrap();
+        *der.last_mut().unwrap() ^= 1;
+        base64::engine::general_purpose::STANDARD.encode(der)
+    };
     altered["layers"][0]["annotations"][annotation] = flipped.into();
     put_manifest(port, repo, &tag, &altered);
     rejected(verify(&reference, &public), "is not signed by the key");
