@@ -1,6 +1,7 @@
 //! Shared helpers of the command-line tests: workspaces on disk and a floe runner.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types, dead_code)] // tests set up workspaces on disk
 
+pub mod kube;
 pub mod registry;
 mod skip;
 
