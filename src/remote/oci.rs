@@ -45,8 +45,9 @@ pub struct OciRemote {
     runtime: tokio::runtime::Runtime,
     /// Where each object the entries read so far keep is: blake3 to (digest, size).
     objects: Mutex<BTreeMap<Hash, (String, u64)>>,
-    /// What `prefetch` fetched and the build has not asked for yet: entries
-    /// by key, objects by blake3 (handed over once, then dropped).
+    /// What `prefetch` fetched: entries by key (handed over once, then
+    /// dropped), objects by blake3 (kept: packages built at once may share
+    /// an output, and the second to ask must find it too).
     entries: Mutex<BTreeMap<Hash, Vec<u8>>>,
     fetched: Mutex<BTreeMap<Hash, Vec<u8>>>,
 }
@@ -215,6 +216,11 @@ impl OciRemote {
     }
 }
 
+/// A prefetched object, served to every lookup that asks for it.
+fn served(fetched: &Mutex<BTreeMap<Hash, Vec<u8>>>, hash: Hash) -> Option<Vec<u8>> {
+    lock(fetched).get(&hash).cloned()
+}
+
 fn blake3_of(layer: &Descriptor) -> Option<Hash> {
     layer.annotations.get(ANNOTATION).and_then(|h| h.strip_prefix("blake3:")).and_then(Hash::from_hex)
 }
@@ -235,7 +241,7 @@ impl RemoteStore for OciRemote {
     }
 
     fn get_object(&self, hash: Hash) -> Result<Option<Vec<u8>>, RemoteError> {
-        if let Some(bytes) = lock(&self.fetched).remove(&hash) {
+        if let Some(bytes) = served(&self.fetched, hash) {
             return Ok(Some(bytes));
         }
         let Some((digest, _)) = self.known().get(&hash).cloned() else { return Ok(None) };
@@ -342,5 +348,22 @@ impl RemoteStore for OciRemote {
                 .map_err(|f| self.failed(f))?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_two_derivations_share_is_served_to_both() {
+        // Two packages built at once, each with an output of these bytes:
+        // both prefetch it, and both must find it when they look it up.
+        let fetched = Mutex::new(BTreeMap::new());
+        let h = Hash::of(b"dbt-core\n");
+        lock(&fetched).insert(h, b"dbt-core\n".to_vec());
+        lock(&fetched).insert(h, b"dbt-core\n".to_vec());
+        assert_eq!(served(&fetched, h).as_deref(), Some(&b"dbt-core\n"[..]));
+        assert_eq!(served(&fetched, h).as_deref(), Some(&b"dbt-core\n"[..]));
     }
 }
