@@ -71,7 +71,12 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     // Its `floe.yaml` names the schemas when the workspace has them (`floe init` writes them).
     let os = OsSystem;
     let schemas = os.stat(&root.join(SCHEMA_DIR).join("floe.schema.json"))?.is_some();
-    let pinned = os.read(&root.join(MANIFEST))?.is_none() && os.read(&root.join(LOCK))?.is_some();
+    // A root without a manifest of its own takes its platform from its lock.
+    let lock = match os.read(&root.join(MANIFEST))? {
+        Some(_) => None,
+        None => os.read(&root.join(LOCK))?,
+    };
+    let pinned = lock.is_some();
     let files = product_files(&dir, &name, schemas, !pinned || dir.contains('/'));
     for (rel, _) in &files {
         if crate::system::kind(&root.join(rel))?.is_some() {
@@ -94,11 +99,9 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     }
     // Or the platform the workspace's lock pins, from its store.
     let mut object = None;
-    if pinned && let Some(bytes) = os.read(&root.join(LOCK))? {
+    if let Some(bytes) = lock {
         if let Ok(lock) = floe_engine::lock::Lock::decode(&bytes) {
-            let dir = crate::cli::store_dir(cli, &root);
-            let store = floe_engine::store::Store::of_workspace(Arc::new(OsSystem), dir, &root, root.join("floe-out"));
-            object = store.get_object(lock.resolved())?;
+            object = crate::pull::store(cli, &root).get_object(lock.resolved())?;
         }
         above.push((LOCK.to_owned(), bytes));
     }

@@ -162,22 +162,23 @@ fn signed(target: &Target, access: &Access, digest: &str, key: Option<&Path>) ->
 }
 
 /// Keeps the resolved manifest in the workspace's store, pinned against GC.
-fn keep(cli: &Cli, root: &Path, resolved: &[u8]) -> Result<Hash, Failure> {
-    let store = store(cli, root);
+fn keep(store: &Store, resolved: &[u8]) -> Result<Hash, Failure> {
     let hash = store.put_object(resolved)?;
     store.flush()?;
     store.save_pins(&[hash])?;
     Ok(hash)
 }
 
-fn store(cli: &Cli, root: &Path) -> Store {
+/// The store of the workspace at `root`.
+pub(crate) fn store(cli: &Cli, root: &Path) -> Store {
     let dir = crate::cli::store_dir(cli, root);
     Store::of_workspace(Arc::new(OsSystem), dir, root, root.join(floe_engine::discover::OUT_DIR))
 }
 
-/// Fetches the platform `reference` names (its tag's digest now, or the
-/// digest it gives) and keeps it in the store; the lock that pins it.
-fn pin(cli: &Cli, root: &Path, reference: &str, key: Option<&Path>) -> Result<(Lock, bool), Failure> {
+/// The platform `reference` names (its tag's digest now, or the digest it
+/// gives), refused unless signed by `key` when one is required, fetched and
+/// verified: its pin, and its resolved manifest.
+fn resolve(cli: &Cli, reference: &str, key: Option<&Path>) -> Result<(Pin, Vec<u8>), Failure> {
     let (target, digest) = parse(reference)?;
     let access = Access::new(cli)?;
     let digest = match digest {
@@ -186,9 +187,8 @@ fn pin(cli: &Cli, root: &Path, reference: &str, key: Option<&Path>) -> Result<(L
     };
     signed(&target, &access, &digest, key)?;
     let resolved = fetch(&target, &access, &digest)?;
-    let hash = keep(cli, root, &resolved)?;
-    let pin = Pin { reference: reference.to_owned(), digest, resolved: hash.to_hex(), key: None };
-    Ok((Lock { version: LOCK_VERSION, platform: pin }, true))
+    let pin = Pin { reference: reference.to_owned(), digest, resolved: Hash::of(&resolved).to_hex(), key: None };
+    Ok((pin, resolved))
 }
 
 /// `floe pull`: makes sure the store holds what `floe.lock` pins, and that
@@ -222,8 +222,9 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
     let key = old.as_ref().and_then(|l| l.platform.key.clone());
     let key_path = key.as_ref().map(|k| root.join(k));
     let pulled = if args.update {
-        let (mut lock, fetched) = pin(cli, &root, &reference, key_path.as_deref())?;
-        lock.platform.key = key;
+        let (pin, resolved) = resolve(cli, &reference, key_path.as_deref())?;
+        keep(&store(cli, &root), &resolved)?;
+        let lock = Lock { version: LOCK_VERSION, platform: Pin { key, ..pin } };
         let updated = old.as_ref().is_none_or(|l| l.platform != lock.platform);
         if updated {
             os.write_all_atomic(&root, &[(LOCK, &lock.encode())])?;
@@ -232,7 +233,7 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
             reference: lock.platform.reference.clone(),
             digest: lock.platform.digest.clone(),
             resolved: lock.platform.resolved.clone(),
-            fetched,
+            fetched: true,
             updated,
         }
     } else {
@@ -254,7 +255,8 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
             }
         }
         signed(&target, &access, &p.digest, key_path.as_deref())?;
-        let fetched = !store(cli, &root).has_object(lock.resolved())?;
+        let store = store(cli, &root);
+        let fetched = !store.has_object(lock.resolved())?;
         if fetched {
             let resolved = fetch(&target, &access, &p.digest)?;
             if Hash::of(&resolved) != lock.resolved() {
@@ -267,9 +269,9 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
                 ))?;
                 return Err(Failure::User);
             }
-            keep(cli, &root, &resolved)?;
+            keep(&store, &resolved)?;
         } else {
-            store(cli, &root).save_pins(&[lock.resolved()])?;
+            store.save_pins(&[lock.resolved()])?;
         }
         Pulled {
             reference: p.reference.clone(),
@@ -311,8 +313,7 @@ pub fn init(
     let base = crate::cli::base_dir(cli)?;
     let root: PathBuf = dir.map_or_else(|| base.clone(), |d| base.join(d));
     crate::init::check_name("--product", product)?;
-    let (target, digest) = parse(reference)?;
-    let access = Access::new(cli)?;
+    parse(reference)?;
     if OsSystem.read(&root.join(LOCK))?.is_some() {
         return Err(Failure::Usage(format!(
             "`{}` has a {LOCK} already: `floe pull --update {}` pins another platform",
@@ -320,24 +321,14 @@ pub fn init(
             escape(reference)
         )));
     }
-    let digest = match digest {
-        Some(d) => d,
-        None => current_digest(&target, &access)?,
-    };
     // The key that must have signed it goes into the workspace, as its trust root.
     let key = key.map(|k| base.join(k));
     let key_bytes = match &key {
         Some(k) => Some(OsSystem.read(k)?.ok_or_else(|| Failure::Usage(format!("no key at `{}`", k.display())))?),
         None => None,
     };
-    signed(&target, &access, &digest, key.as_deref())?;
-    let resolved = fetch(&target, &access, &digest)?;
-    let pin = Pin {
-        reference: reference.to_owned(),
-        digest,
-        resolved: Hash::of(&resolved).to_hex(),
-        key: key_bytes.is_some().then(|| TRUSTED_KEY.to_owned()),
-    };
+    let (pin, resolved) = resolve(cli, reference, key.as_deref())?;
+    let pin = Pin { key: key_bytes.is_some().then(|| TRUSTED_KEY.to_owned()), ..pin };
     let lock = Lock { version: LOCK_VERSION, platform: pin };
     let mut extra = Vec::new();
     if let Some(bytes) = key_bytes {
@@ -347,7 +338,7 @@ pub fn init(
     let files = crate::init::pinned_files(printer, &root, &lock, &resolved, product, extra)?;
     // The store names a workspace by its real path, which exists now.
     let real = crate::system::canonicalize(&root)?;
-    keep(cli, &real, &resolved)?;
+    keep(&store(cli, &real), &resolved)?;
     let given: PathBuf = cli.dir.iter().map(PathBuf::as_path).chain(dir).collect();
     crate::init::report_files(printer, &root, &files, &crate::init::next_build(&given, product))
 }

@@ -89,11 +89,21 @@ fn a_workspace_on_a_published_platform_builds_from_its_lock_and_store() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(outputs(&ws) == built, "a build without the registry wrote other outputs");
 
-    // GC keeps what the lock pins, however few builds it keeps.
+    // GC keeps what the lock pins, however few builds it keeps: with the
+    // state gone, a build reads the platform from what GC left.
     let r = floe(&ws, &["store", "gc", "--keep-builds", "0"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     std::fs::remove_dir_all(ws.join("floe-out")).unwrap();
-    std::fs::remove_dir_all(ws.join(".floe/packs")).ok();
+    std::fs::remove_file(ws.join(".floe/state")).unwrap();
+    let r = floe(&ws, &["store", "gc", "--keep-builds", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = floe(&ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(&ws) == built, "a build from what GC kept wrote other outputs");
+
+    // A store without it: told to pull.
+    std::fs::remove_dir_all(ws.join("floe-out")).unwrap();
+    std::fs::remove_dir_all(ws.join(".floe")).unwrap();
     let clone = tempfile::tempdir().unwrap();
     copy_dir(&ws, clone.path());
     let r = floe(clone.path(), &["build"]);

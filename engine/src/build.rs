@@ -640,22 +640,23 @@ impl Context {
             let label = label::target_label(&info.dir, drv.target);
             let names = &drv.outputs;
             let mut cached = Vec::with_capacity(names.len());
-            if let Some(action) = earlier {
+            if let Some(action) = &earlier {
                 for name in names {
                     let Some(h) = action.outputs.get(name) else { break };
                     let Some(bytes) = store.get_object(*h)? else { break };
                     cached.push(bytes);
                 }
             }
-            let (files, status) = if cached.len() == names.len() {
-                (cached, Status::Reused)
+            // Each arm's entry too: what the package is offered to the remote with.
+            let (files, status, entry) = if let Some(entry) = earlier.filter(|_| cached.len() == names.len()) {
+                (cached, Status::Reused, entry)
             } else if let Some((entry, files)) = self.fetch(drv.key, names) {
                 for bytes in &files {
                     store.put_object(bytes)?;
                 }
                 self.store_inputs(db, pkg, drv)?;
                 store.put_action(&entry)?;
-                (files, Status::Fetched)
+                (files, Status::Fetched, entry)
             } else {
                 match db::output(db, pkg, drv) {
                     Ok(files) => {
@@ -667,7 +668,7 @@ impl Context {
                         let entry = ActionEntry { drv: drv.record(), label: label.clone(), outputs };
                         store.put_action(&entry)?;
                         self.upload(&entry, &files);
-                        (files.iter().map(|b| b.to_vec()).collect(), Status::Built)
+                        (files.iter().map(|b| b.to_vec()).collect(), Status::Built, entry)
                     }
                     Err(db::OutputError::Io(e)) => return Err(e),
                     Err(db::OutputError::Diagnostics(diags)) => {
@@ -684,11 +685,7 @@ impl Context {
                 }
             };
             if bundling {
-                let entry = match &status {
-                    Status::Built | Status::Fetched => store.get_action(drv.key)?,
-                    _ => store.get_earlier_action(drv.key)?,
-                };
-                bundle.extend(entry.map(|e| (e, produced.len())));
+                bundle.push((entry, produced.len()));
             }
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
