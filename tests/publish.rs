@@ -172,11 +172,15 @@ fn products_publish_to_a_registry_once() {
         first["summary"]["artifacts"].as_u64().unwrap() as usize,
     );
     assert_eq!(writes(&log), 2 * (uploaded - manifests) + manifests);
-    // Again: nothing is written, by floe's count and by the registry's.
+    // Again: nothing is written, by floe's count and by the registry's; and
+    // how to authenticate is asked once, not before each lookup.
     let before = writes(&log);
+    let seen = std::fs::read_to_string(&log).unwrap().len();
     let again = run(ws.path());
     assert_eq!(again["summary"]["uploaded"], 0);
     assert_eq!(writes(&log), before);
+    let since = std::fs::read_to_string(&log).unwrap()[seen..].to_owned();
+    assert_eq!(since.matches("\"GET /v2/ HTTP").count(), 1, "{since}");
     // A version that would move is refused before anything is sent.
     let orders = ws.path().join("sales/orders/floe.yaml");
     edit(&orders, |t| t.replace("Orders from the web shop", "Orders from the shop"));

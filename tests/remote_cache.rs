@@ -104,13 +104,15 @@ fn a_registry_serves_as_the_remote_cache() {
     assert_eq!(report["summary"]["fetched"], 26, "{stderr}");
     assert_eq!(report["summary"]["built"], 0);
     assert!(tree(&dev.path().join("floe-out")) == tree(&ci.path().join("floe-out")));
-    // Package by package: one manifest and one blob for each of the 8
-    // packages, no manifest of a single derivation.
+    // Package by package: one request for each of the 8 packages (its
+    // manifest carries its bundle), no manifest of a single derivation, no
+    // blob; and how to authenticate is asked once, not before each request.
     let since = read()[seen..].to_owned();
     let gets = |what: &str| since.lines().filter(|l| l.contains("\"GET ") && l.contains(what)).count();
     assert_eq!(gets("/manifests/floe-pkg-"), 8, "{since}");
     assert_eq!(gets("/manifests/floe-"), 8, "{since}");
-    assert_eq!(gets("/blobs/sha256:"), 8, "{since}");
+    assert_eq!(gets("/blobs/"), 0, "{since}");
+    assert_eq!(gets(" /v2/ HTTP"), 1, "{since}");
     // A build of part of a package asks for its derivations one by one.
     let part = workspace("mesh");
     let (report, stderr) = build(part.path(), &["//sales/orders:dbt-profile", "--remote-cache", &url]);

@@ -366,8 +366,22 @@ impl Session {
         if !pending.is_empty() {
             self.ensure_db();
             let (db, cx) = (self.db(), &self.cx);
-            let handles = (0..jobs.max(1)).map(|_| db.clone()).collect();
-            let built = crate::par::map_with(&pending, handles, |db, sel| cx.build_package(db, sel));
+            let handles = || (0..jobs.max(1)).map(|_| db.clone()).collect();
+            // With a remote to read from, what every package lacks is asked
+            // for before any is built: the remote fetches while the build
+            // goes on, rather than a round trip's wait per package.
+            if cx.options.remote.as_ref().is_some_and(|r| r.store.prefetches()) {
+                let prefetched = crate::par::map_with(&pending, handles(), |db, sel| cx.prefetch(db, sel));
+                let mut still = Vec::with_capacity(pending.len());
+                for (sel, result) in pending.into_iter().zip(prefetched) {
+                    match result? {
+                        Reuse::Reused(outcome) => outcomes.push(*outcome),
+                        Reuse::Stale | Reuse::NeedsDb => still.push(sel),
+                    }
+                }
+                pending = still;
+            }
+            let built = crate::par::map_with(&pending, handles(), |db, sel| cx.build_package(db, sel));
             for outcome in built {
                 outcomes.push(outcome?);
             }
@@ -629,13 +643,6 @@ impl Context {
         let selected: Vec<&Derivation> = drvs.iter().filter(|d| sel.targets.contains(&d.target)).collect();
         let earlier: Vec<Option<ActionEntry>> =
             selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
-        if let Some(remote) = self.options.remote.as_ref().filter(|_| self.remote_failed.get().is_none()) {
-            let missing: Vec<Hash> =
-                selected.iter().zip(&earlier).filter(|(_, e)| e.is_none()).map(|(d, _)| d.key).collect();
-            if !missing.is_empty() {
-                remote.store.prefetch(&missing);
-            }
-        }
         for (drv, earlier) in selected.into_iter().zip(earlier) {
             let label = label::target_label(&info.dir, drv.target);
             let names = &drv.outputs;
@@ -739,6 +746,29 @@ impl Context {
         outcome.failed = None;
         outcome.record = Some((info.dir.clone(), record));
         Ok(outcome)
+    }
+
+    /// Whether a package evaluated now is reused after all; if not, the
+    /// remote is told which of its selected derivations the store has no
+    /// entry for, to fetch them while the build goes on.
+    fn prefetch(&self, db: &Database, sel: &label::Selected) -> Result<Reuse, IoError> {
+        if let reused @ Reuse::Reused(_) = self.reuse(Some(db), sel)? {
+            return Ok(reused);
+        }
+        let (Some(remote), Some(drvs)) = (&self.options.remote, db::derivations(db, self.package(db, sel.package)))
+        else {
+            return Ok(Reuse::Stale);
+        };
+        let mut keys = Vec::new();
+        for drv in drvs.iter().filter(|d| sel.targets.contains(&d.target)) {
+            if self.store.get_earlier_action(drv.key)?.is_none() {
+                keys.push(drv.key);
+            }
+        }
+        if !keys.is_empty() {
+            remote.store.prefetch(&keys);
+        }
+        Ok(Reuse::Stale)
     }
 
     /// The derivation `key` from the remote store, verified; `None` when there
@@ -1180,5 +1210,55 @@ plugins:
         let report = build(&sys);
         assert_eq!(report.count(Status::Built), 4, "{:?}", report.derivations);
         assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());
+    }
+
+    /// A remote that records what it is told and asked, in order, and has nothing.
+    #[derive(Default)]
+    struct Recording(std::sync::Mutex<Vec<(&'static str, Hash)>>);
+
+    impl crate::remote::RemoteStore for Recording {
+        fn describe(&self) -> String {
+            "recording".into()
+        }
+        fn get_action(&self, key: Hash) -> Result<Option<Vec<u8>>, crate::remote::RemoteError> {
+            self.0.lock().unwrap().push(("get", key));
+            Ok(None)
+        }
+        fn get_object(&self, _: Hash) -> Result<Option<Vec<u8>>, crate::remote::RemoteError> {
+            Ok(None)
+        }
+        fn put_object(&self, _: Hash, _: &[u8]) -> Result<(), crate::remote::RemoteError> {
+            Ok(())
+        }
+        fn put_action(&self, _: Hash, _: &[u8]) -> Result<(), crate::remote::RemoteError> {
+            Ok(())
+        }
+        fn prefetches(&self) -> bool {
+            true
+        }
+        fn prefetch(&self, keys: &[Hash]) {
+            self.0.lock().unwrap().extend(keys.iter().map(|k| ("prefetch", *k)));
+        }
+    }
+
+    #[test]
+    fn a_remote_hears_of_every_derivation_to_fetch_before_the_first_lookup() {
+        let sys = workspace();
+        let remote = Arc::new(Recording::default());
+        let store: Arc<dyn crate::remote::RemoteStore> = remote.clone();
+        let options = Options {
+            jobs: 2,
+            remote: Some(crate::remote::Remote { store, write: false }),
+            ..Options::at("/w", settings("1970-01-01"))
+        };
+        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
+        assert_eq!(report.count(Status::Built), 16);
+        let calls = remote.0.lock().unwrap();
+        let first_get = calls.iter().position(|(what, _)| *what == "get").unwrap();
+        let told: BTreeSet<Hash> = calls[..first_get].iter().map(|(_, k)| *k).collect();
+        let asked: BTreeSet<Hash> = calls.iter().filter(|(what, _)| *what == "get").map(|(_, k)| *k).collect();
+        assert!(calls[..first_get].iter().all(|(what, _)| *what == "prefetch"));
+        assert_eq!(told, asked);
+        assert_eq!(asked.len(), 16);
     }
 }

@@ -37,10 +37,19 @@ pub trait RemoteStore: Send + Sync {
     fn put_object(&self, hash: Hash, bytes: &[u8]) -> Result<(), RemoteError>;
     /// Stores an action entry under its key, after its objects.
     fn put_action(&self, key: Hash, bytes: &[u8]) -> Result<(), RemoteError>;
-    /// Says which derivations are about to be looked up (a package's, whose
-    /// entries the local store lacks), so that a remote far away can ask for
-    /// them all at once. Nothing is expected of it.
+    /// Says which derivations of one package are about to be looked up
+    /// (those whose entries the local store lacks), so that a remote far
+    /// away can ask for them together. It may fetch them in the background
+    /// and return at once (the build says so for every package before it
+    /// builds any); a lookup of one of them then waits for that fetch.
+    /// Nothing is expected of it.
     fn prefetch(&self, _keys: &[Hash]) {}
+    /// Whether it does anything with [`RemoteStore::prefetch`]: the build
+    /// evaluates every package once more to say it, only for a remote
+    /// that gains from it.
+    fn prefetches(&self) -> bool {
+        false
+    }
     /// Offers every derivation of one package at once (each with its entry
     /// and its outputs, all uploaded already), so that a remote far away can
     /// keep them together and serve a later [`RemoteStore::prefetch`] of the

@@ -150,6 +150,8 @@ pub struct Connection {
     registry: String,
     found: Found,
     ca: Option<(PathBuf, &'static str)>,
+    /// The registry asks for no credentials (see [`Connection::ask_once`]).
+    open: bool,
 }
 
 impl Connection {
@@ -161,12 +163,58 @@ impl Connection {
             registry: target.registry.clone(),
             found,
             ca: access.ca.clone(),
+            open: false,
         })
+    }
+
+    /// oci-client asks `/v2/` how to authenticate before every request it
+    /// holds no token for, and a registry that asks for no credentials never
+    /// gives one: each request would be two. With no credential of its own,
+    /// floe asks once; when the registry names no scheme, requests to
+    /// `reference`'s repository (and to others, once [`Connection::seed`]ed)
+    /// carry empty Basic credentials, which such a registry ignores, and
+    /// one request checks that they pass. If they do not, a fresh client
+    /// goes on as before.
+    pub async fn ask_once(&mut self, target: &Target, access: &Access, reference: &Reference) -> Result<(), Failure> {
+        use oci_client::RegistryOperation::Pull;
+        if !matches!(self.auth, RegistryAuth::Anonymous) {
+            return Ok(());
+        }
+        if !matches!(self.client.auth(reference, &RegistryAuth::Anonymous, Pull).await, Ok(None)) {
+            // A token (kept by the client), or a failure the requests will meet.
+            return Ok(());
+        }
+        self.open = true;
+        self.seed(reference).await;
+        if let Err(e) = self.client.fetch_manifest_digest(reference, &self.auth).await
+            && matches!(retry::status(&e), Some(401 | 403))
+        {
+            self.client = client(target, access)?;
+            self.open = false;
+        }
+        Ok(())
+    }
+
+    /// Lets requests to `reference`'s repository go without asking `/v2/`
+    /// first, when the registry asks for no credentials.
+    pub async fn seed(&self, reference: &Reference) {
+        use oci_client::RegistryOperation::{Pull, Push};
+        use oci_client::token_cache::RegistryTokenType::Basic;
+        if self.open {
+            for op in [Pull, Push] {
+                self.client.tokens.insert(reference, op, Basic(String::new(), String::new())).await;
+            }
+        }
     }
 
     /// Runs one registry request, retried while it fails for reasons that
     /// may pass; `op` and `subject` say what it was if it fails for good.
-    pub async fn run<T, F, Fut>(&self, op: &'static str, subject: &dyn fmt::Display, request: F) -> Result<T, Failed>
+    pub async fn run<T, F, Fut>(
+        &self,
+        op: &'static str,
+        subject: &(dyn fmt::Display + Sync),
+        request: F,
+    ) -> Result<T, Failed>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, OciDistributionError>>,
@@ -391,7 +439,10 @@ pub fn publish(
     artifacts: &[Artifact],
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<Published>, Failure> {
-    let (conn, runtime) = connect(target, access)?;
+    let (mut conn, runtime) = connect(target, access)?;
+    if let Some(first) = artifacts.first() {
+        runtime.block_on(conn.ask_once(target, access, &target.reference(first)))?;
+    }
     let (client, auth) = (&conn.client, &conn.auth);
     let fail = |f: Failed| conn.failure(target, "publish to", f);
     runtime.block_on(async {
@@ -402,6 +453,7 @@ pub fn publish(
                 let conn = &conn;
                 async move {
                     let reference = target.reference(a);
+                    conn.seed(&reference).await;
                     match conn.run("look up", &reference, || client.fetch_manifest_digest(&reference, auth)).await {
                         Ok(d) => Ok((reference, Some(d))),
                         Err(f) if f.absent() => Ok((reference, None)),
