@@ -15,6 +15,7 @@ pub mod enforce;
 pub mod expr;
 pub mod glob;
 pub mod helm;
+pub mod k8s;
 pub mod naming;
 pub mod orchestration;
 pub mod plugins;

@@ -1,0 +1,99 @@
+//! The floe-jobs chart's values of a product's runs, typed: the keys and
+//! shapes of `charts/floe-jobs/README.md` and its `values.schema.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// The values file a product's `:helm-values` target writes: the chart's
+/// `products`, one product in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsValues {
+    pub products: Vec<ProductValues>,
+}
+
+/// One product's runs, as the chart reads them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductValues {
+    /// A DNS label of at most 41 characters, so that the Job's name (this,
+    /// a dash and 10 hex digits) stays a DNS label.
+    pub name: String,
+    pub domain: String,
+    /// `floe-<domain>`.
+    pub namespace: String,
+    pub version: String,
+    /// The derivation key, `blake3:<64 hex>`.
+    pub derivation: String,
+    /// Absent or null: the product runs once, as a Job.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    pub image: Image,
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub service_account_name: String,
+    pub artifacts: Artifacts,
+    #[serde(default)]
+    pub secret_env: Vec<SecretEnv>,
+    #[serde(default)]
+    pub env: Vec<Env>,
+    pub resources: Resources,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub cron: String,
+    /// An IANA time zone; null: the controller's.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    pub repository: String,
+    pub tag: String,
+}
+
+/// The ConfigMap's two files, as text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifacts {
+    #[serde(rename = "compiled_artifacts.json")]
+    pub compiled_artifacts: String,
+    #[serde(rename = "profiles.yml")]
+    pub profiles: String,
+}
+
+/// A credential variable: a reference to a Secret's key, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretEnv {
+    pub name: String,
+    pub secret_name: String,
+    pub key: String,
+}
+
+/// A plain variable (telemetry and lineage endpoints only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Env {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub requests: CpuMemory,
+    pub limits: CpuMemory,
+}
+
+/// Kubernetes quantities, as strings (`100m`, `512Mi`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuMemory {
+    pub cpu: String,
+    pub memory: String,
+}
