@@ -340,6 +340,71 @@ fn product() -> Value {
     })
 }
 
+/// Where two JSON values first differ (a JSON pointer and both sides), or
+/// `None` when they are equal.
+fn first_difference(ours: &Value, helm: &Value, at: &str) -> Option<String> {
+    match (ours, helm) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let (a, b) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                first_difference(a, b, &format!("{at}/{k}"))
+            })
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            a.iter().zip(b).enumerate().find_map(|(i, (a, b))| first_difference(a, b, &format!("{at}/{i}")))
+        }
+        _ if ours == helm => None,
+        _ => Some(format!("{at}: floe has {ours}, Helm has {helm}")),
+    }
+}
+
+#[test]
+fn floe_renders_the_jobs_charts_objects_natively() {
+    let Some(python) = python() else { return };
+    // Every product of the chart's example, and values a YAML reader would
+    // take for numbers or booleans if the chart did not quote them.
+    let mut tricky = product();
+    tricky["name"] = json!("1234");
+    tricky["schedule"] = Value::Null;
+    tricky["image"] = json!({"repository": "10", "tag": "30"});
+    tricky["serviceAccountName"] = json!("0755");
+    tricky["args"] = json!([]);
+    tricky["secretEnv"] = json!([{"name": "ON", "secretName": "1.5", "key": "NO"}]);
+    tricky["env"] = json!([{"name": "OTEL_SERVICE_NAME", "value": "true"}]);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(&extra, json!({"products": [product(), tricky]}).to_string()).unwrap();
+
+    let mut checked = Vec::new();
+    for values in [repo().join("charts/floe-jobs/ci/mesh-values.yaml"), extra] {
+        let rendered: Value =
+            serde_json::from_str(&render(&python, &["template", &chart("floe-jobs"), &values.display().to_string()]))
+                .unwrap();
+        for entry in rendered.as_array().unwrap() {
+            // The values as the chart read them are floe's typed values.
+            let product: floe_rules::k8s::ProductValues = serde_json::from_value(entry["product"].clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", entry["product"]["name"]));
+            let ours = floe_rules::k8s::objects(&product);
+            let helm = entry["objects"].as_array().unwrap();
+            let kinds = |objects: &[Value]| -> Vec<String> {
+                objects.iter().map(|o| format!("{}/{}", o["kind"], o["metadata"]["name"])).collect()
+            };
+            assert_eq!(kinds(&ours), kinds(helm), "{}", product.name);
+            // Equal objects, compared as JSON whatever the order of keys.
+            // render.py validated each of Helm's objects against the
+            // Kubernetes 1.33 schemas, so floe's are valid too.
+            for (ours, helm) in ours.iter().zip(helm) {
+                if let Some(difference) = first_difference(ours, helm, "") {
+                    panic!("{} {}: {difference}", product.name, ours["kind"]);
+                }
+            }
+            checked.push(product.name);
+        }
+    }
+    assert_eq!(checked, ["revenue", "risk-exposure", "customers", "orders", "pipeline-forecast", "orders", "1234"]);
+}
+
 #[test]
 fn schemas_refuse_values_the_charts_cannot_render() {
     let Some(python) = python() else { return };

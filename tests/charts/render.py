@@ -12,6 +12,11 @@ kubernetes-validate installed). Subcommands:
       meets Pod Security `restricted`, with a read-only root filesystem
       unless the chart's README names the container as an exception. Prints
       a JSON summary of the objects.
+  template CHART VALUES
+      Renders CHART once per product of VALUES (a floe-jobs values file),
+      with only that product, schema enforced; every object validates against
+      the Kubernetes 1.33 schemas. Prints `[{product, objects}]` as JSON, the
+      objects in the order Helm renders them.
   reject CHART VALUES
       Renders VALUES, which the chart's schema must refuse; prints Helm's message.
   jobs-values WORKSPACE
@@ -191,6 +196,27 @@ def check(chart_dir, release_name, namespace, values_files):
     json.dump(summary, sys.stdout, indent=1, sort_keys=True)
 
 
+def validate(obj):
+    """Fails unless `obj` is a valid Kubernetes 1.33 object (unknown fields too)."""
+    try:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        path = ".".join(str(p) for p in e.path)
+        fail(f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}: {path}: {e.message}")
+
+
+def template(chart_dir, values_file):
+    out = []
+    with helm.Chart.load(chart_dir) as chart:
+        for product in load_values(values_file).get("products", []):
+            manifests = chart.render({"products": [product]}, name="floe-jobs", namespace="floe", is_install=True)
+            objects = [o for _, o in objects_of(manifests)]
+            for obj in objects:
+                validate(obj)
+            out.append({"product": product, "objects": objects})
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+
+
 def reject(chart_dir, values_file):
     values = load_values(values_file)
     with helm.Chart.load(chart_dir) as chart:
@@ -315,6 +341,8 @@ def block_strings(dumper, text):
 def main(argv):
     if len(argv) >= 5 and argv[1] == "check":
         check(argv[2], argv[3], argv[4], argv[5:])
+    elif len(argv) == 4 and argv[1] == "template":
+        template(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "reject":
         reject(argv[2], argv[3])
     elif len(argv) == 3 and argv[1] == "jobs-values":

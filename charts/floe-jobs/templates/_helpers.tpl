@@ -1,21 +1,23 @@
 {{/*
 Labels and annotations of a product's objects, the same on every object.
+Every value from the values is quoted: a name such as `1234`, an image
+`10:30` or a variable `ON` is a string, never a YAML number or boolean.
 */}}
 
 {{/* Labels of a product's objects. */}}
 {{- define "floe-jobs.labels" -}}
 app.kubernetes.io/managed-by: floe
-app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/name: {{ .name | quote }}
 app.kubernetes.io/part-of: floe
 app.kubernetes.io/version: {{ .version | quote }}
-floe.dev/product: {{ .name }}
-floe.dev/domain: {{ .domain }}
+floe.dev/product: {{ .name | quote }}
+floe.dev/domain: {{ .domain | quote }}
 {{- end -}}
 
 {{/* Name, namespace, labels and annotations of a product's object named `.objectName`. */}}
 {{- define "floe-jobs.metadata" -}}
-name: {{ .objectName }}
-namespace: {{ .product.namespace }}
+name: {{ .objectName | quote }}
+namespace: {{ .product.namespace | quote }}
 labels:
   {{- include "floe-jobs.labels" .product | nindent 2 }}
 annotations:
@@ -40,7 +42,7 @@ metadata:
     floe.dev/derivation: {{ .derivation | quote }}
 spec:
   restartPolicy: Never
-  serviceAccountName: {{ .serviceAccountName }}
+  serviceAccountName: {{ .serviceAccountName | quote }}
   securityContext:
     runAsNonRoot: true
     runAsUser: 65532
@@ -50,7 +52,7 @@ spec:
       type: RuntimeDefault
   containers:
     - name: run
-      image: {{ printf "%s:%s" .image.repository .image.tag }}
+      image: {{ printf "%s:%s" .image.repository .image.tag | quote }}
       imagePullPolicy: IfNotPresent
       command:
         {{- toYaml .command | nindent 8 }}
@@ -70,14 +72,14 @@ spec:
         - name: HOME
           value: /tmp
         {{- range .env }}
-        - name: {{ .name }}
+        - name: {{ .name | quote }}
           value: {{ .value | quote }}
         {{- end }}
         {{- range .secretEnv }}
-        - name: {{ .name }}
+        - name: {{ .name | quote }}
           valueFrom:
             secretKeyRef:
-              name: {{ .secretName }}
+              name: {{ .secretName | quote }}
               key: {{ .key | quote }}
         {{- end }}
       resources:
@@ -104,7 +106,7 @@ spec:
   volumes:
     - name: artifacts
       configMap:
-        name: {{ include "floe-jobs.configMapName" . }}
+        name: {{ include "floe-jobs.configMapName" . | quote }}
     - name: tmp
       emptyDir: {}
 {{- end -}}
