@@ -260,7 +260,8 @@ fn jobs_chart_runs_each_product_as_floe_builds_it() {
         (&json!("*/30 * * * *"), &json!("Europe/Berlin"))
     );
     let risk = find(mesh_jobs, "CronJob", "risk-exposure");
-    assert_eq!((&risk["spec"]["schedule"], &risk["spec"]["timeZone"]), (&json!("0 6 * * 1-5"), &Value::Null));
+    // A schedule names no time zone: the spec's default, UTC.
+    assert_eq!((&risk["spec"]["schedule"], &risk["spec"]["timeZone"]), (&json!("0 6 * * 1-5"), &json!("UTC")));
     let expected: BTreeSet<(String, String, String)> = [
         ("ConfigMap", "floe-finance", "revenue"),
         ("Job", "floe-finance", "revenue"),
@@ -403,6 +404,49 @@ fn floe_renders_the_jobs_charts_objects_natively() {
         }
     }
     assert_eq!(checked, ["revenue", "risk-exposure", "customers", "orders", "pipeline-forecast", "orders", "1234"]);
+}
+
+#[test]
+fn a_build_writes_the_objects_the_jobs_chart_renders_from_its_values() {
+    let Some(python) = python() else { return };
+    let mesh = workspace("mesh");
+    build_json(mesh.path());
+    let mut checked = Vec::new();
+    for (dir, product) in [
+        ("finance/revenue", "revenue"),
+        ("finance/risk-exposure", "risk-exposure"),
+        ("sales/customers", "customers"),
+        ("sales/orders", "orders"),
+        ("sales/pipeline-forecast", "pipeline-forecast"),
+    ] {
+        let out = mesh.path().join("floe-out").join(dir);
+        let values = out.join("floe-jobs.values.yaml").display().to_string();
+        let rendered: Value =
+            serde_json::from_str(&render(&python, &["template", &chart("floe-jobs"), &values])).unwrap();
+        let [entry] = rendered.as_array().unwrap().as_slice() else { panic!("{dir}: one product per values file") };
+        let helm = entry["objects"].as_array().unwrap();
+        let k8s = out.join("k8s.yaml").display().to_string();
+        let ours: Value = serde_json::from_str(&render(&python, &["documents", &k8s])).unwrap();
+        let ours = ours.as_array().unwrap();
+        assert_eq!(ours.len(), helm.len(), "{dir}");
+        for (ours, helm) in ours.iter().zip(helm) {
+            if let Some(difference) = first_difference(ours, helm, "") {
+                panic!("{dir} {}: {difference}", ours["kind"]);
+            }
+        }
+        // The objects name the derivation that wrote them.
+        let drv: Value = serde_json::from_slice(&std::fs::read(out.join("floe.drv.json")).unwrap()).unwrap();
+        let key = drv["derivations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["target"].as_str().unwrap().ends_with(":k8s"))
+            .unwrap()["key"]
+            .clone();
+        assert!(ours.iter().all(|o| o["metadata"]["annotations"]["floe.dev/derivation"] == key), "{dir}");
+        checked.push(product);
+    }
+    assert_eq!(checked.len(), 5);
 }
 
 #[test]

@@ -11,12 +11,18 @@ use common::{build_json, edit, with_status, workspace};
 const SALES: &[&str] = &[
     "//sales/customers:artifacts",
     "//sales/customers:dbt-profile",
+    "//sales/customers:helm-values",
+    "//sales/customers:k8s",
     "//sales/customers:orchestration",
     "//sales/orders:artifacts",
     "//sales/orders:dbt-profile",
+    "//sales/orders:helm-values",
+    "//sales/orders:k8s",
     "//sales/orders:orchestration",
     "//sales/pipeline-forecast:artifacts",
     "//sales/pipeline-forecast:dbt-profile",
+    "//sales/pipeline-forecast:helm-values",
+    "//sales/pipeline-forecast:k8s",
     "//sales/pipeline-forecast:orchestration",
     "//sales:helm-values",
     "//sales:manifest",
@@ -29,11 +35,11 @@ fn cold_then_no_op() {
     // Finance selects the same plugins as the root, so their Helm values
     // share a key; "reused" means found from an earlier build, so both count
     // as built whichever worker came first.
-    assert_eq!(cold["summary"]["built"], 26);
+    assert_eq!(cold["summary"]["built"], 36);
     assert_eq!(cold["summary"]["reused"], 0);
     let again = build_json(ws.path());
     assert_eq!(with_status(&again, "built"), Vec::<String>::new());
-    assert_eq!(again["summary"]["reused"], 26);
+    assert_eq!(again["summary"]["reused"], 36);
     assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
 }
 
@@ -49,8 +55,11 @@ fn one_product_edit_rebuilds_that_product_only() {
     });
     let r = build_json(ws.path());
     // Consumers read the orders port's contract, which did not change, and the
-    // dbt profile reads no transforms.
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts"]);
+    // dbt profile reads no transforms; the runs carry the artifacts.
+    assert_eq!(
+        with_status(&r, "built"),
+        ["//sales/orders:artifacts", "//sales/orders:helm-values", "//sales/orders:k8s"]
+    );
 }
 
 #[test]
@@ -66,7 +75,10 @@ fn port_schema_edit_rechecks_its_consumers() {
         )
     });
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts"]);
+    assert_eq!(
+        with_status(&r, "built"),
+        ["//sales/orders:artifacts", "//sales/orders:helm-values", "//sales/orders:k8s"]
+    );
     // A column a consumer expects goes: that consumer fails, on a warm store too.
     edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
         s.replace("      - {name: ordered_at, type: timestamp, required: true}\n", "")
@@ -99,7 +111,7 @@ fn comment_and_key_order_edits_rebuild_nothing() {
     });
     let r = build_json(ws.path());
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
-    assert_eq!(r["summary"]["reused"], 26);
+    assert_eq!(r["summary"]["reused"], 36);
 }
 
 #[test]
@@ -155,10 +167,15 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
     assert_eq!(r["summary"]["reused"], 0, "nothing damaged is served");
-    assert_eq!(r["summary"]["built"], 26);
+    assert_eq!(r["summary"]["built"], 36);
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }
+
+/// What a new finding in orders rebuilds: its report, its artifacts (which
+/// count the findings) and the runs that carry them.
+const ORDERS_REPORTED: [&str; 4] =
+    ["//sales/orders:artifacts", "//sales/orders:enforcement", "//sales/orders:helm-values", "//sales/orders:k8s"];
 
 #[test]
 fn dbt_model_edits_rebuild_what_their_findings_reach() {
@@ -169,14 +186,14 @@ fn dbt_model_edits_rebuild_what_their_findings_reach() {
     let models = ws.path().join("sales/orders/models");
     std::fs::write(models.join("int_returns.sql"), "select * from {{ ref('stg_web_orders') }}\n").unwrap();
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts", "//sales/orders:enforcement"]);
+    assert_eq!(with_status(&r, "built"), ORDERS_REPORTED);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0602"]);
     // An edited model is checked again too.
     std::fs::remove_file(models.join("int_returns.sql")).unwrap();
     edit(&models.join("fct_orders.sql"), |s| s.replace("ref('int_orders_unioned')", "ref('stg_web_orders')"));
     let r = build_json(ws.path());
-    assert_eq!(with_status(&r, "built"), ["//sales/orders:artifacts", "//sales/orders:enforcement"]);
+    assert_eq!(with_status(&r, "built"), ORDERS_REPORTED);
     let codes: Vec<&str> = r["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0603", "E0603"], "{}", r["diagnostics"]);
 }

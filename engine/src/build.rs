@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::db::{self, Database, Derivation, Package, Settings, SourceFile, Workspace};
 use crate::discover;
 use crate::hash::Hash;
-use crate::label::{self, Pattern, Target};
+use crate::label::{self, PRODUCT_TARGETS, Pattern, Target};
 use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 use crate::store::{ActionEntry, DerivationRecord, FileRecord, OutputRecord, PackageRecord, State, Store};
@@ -640,6 +640,8 @@ impl Context {
         let mut bundle: Vec<(ActionEntry, usize)> = Vec::new();
         let bundling = self.options.remote.as_ref().is_some_and(|r| r.write);
         let mut failed = false;
+        // Outputs of targets another target of the package reads.
+        let mut read = db::Read::default();
         let selected: Vec<&Derivation> = drvs.iter().filter(|d| sel.targets.contains(&d.target)).collect();
         let earlier: Vec<Option<ActionEntry>> =
             selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
@@ -665,7 +667,7 @@ impl Context {
                 store.put_action(&entry)?;
                 (files, Status::Fetched, entry)
             } else {
-                match db::output(db, pkg, drv) {
+                match db::output(db, pkg, drv, &read) {
                     Ok(files) => {
                         let mut outputs = BTreeMap::new();
                         for (name, bytes) in names.iter().zip(&files) {
@@ -693,6 +695,9 @@ impl Context {
             };
             if bundling {
                 bundle.push((entry, produced.len()));
+            }
+            if PRODUCT_TARGETS.iter().any(|t| t.reads().contains(&drv.target)) {
+                read.outputs.insert(drv.target, files.clone());
             }
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
@@ -930,7 +935,7 @@ impl Context {
             .derivations
             .iter()
             .filter_map(|d| {
-                let target = Target::parse(&d.target)?;
+                let target = Target::parse(info.kind, &d.target)?;
                 sel.targets.contains(&target).then(|| DerivationStatus {
                     label: label::target_label(&info.dir, target),
                     rule: target.rule(),
@@ -1136,8 +1141,11 @@ plugins:
         build_with(&sys, Settings { floe_version: "1.0.0".into(), ..settings("2026-01-01") });
         let upgraded = build_with(&sys, Settings { floe_version: "1.1.0".into(), ..settings("2026-01-01") });
         // The compiled artifacts and the SARIF report name the floe that
-        // wrote them; nothing else does.
-        assert_eq!(built_rules(&upgraded), BTreeSet::from(["floe.compiled-artifacts", "floe.enforcement"]));
+        // wrote them, and the runs carry the artifacts; nothing else does.
+        assert_eq!(
+            built_rules(&upgraded),
+            BTreeSet::from(["floe.compiled-artifacts", "floe.enforcement", "floe.jobs-helm-values", "floe.k8s"])
+        );
         assert_eq!(upgraded.count(Status::Reused), 10, "{:?}", upgraded.derivations);
         let artifacts = sys.get(Path::new("/w/floe-out/sales/orders/compiled_artifacts.json")).unwrap();
         assert!(String::from_utf8(artifacts).unwrap().contains("1.1.0"));
@@ -1156,8 +1164,9 @@ plugins:
         let changes: Vec<&str> = why[0].inputs.iter().flat_map(|i| &i.leaves).map(|l| l.path.as_str()).collect();
         assert_eq!(changes, ["rule: floe.dbt-profile version 2 → 3"]);
         let report = build_with(&sys, bumped.clone());
-        assert_eq!(built_rules(&report), BTreeSet::from(["floe.dbt-profile"]));
-        assert_eq!(report.count(Status::Built), 3, "one profile per product");
+        // And what reads the profile: its key holds the profile's.
+        assert_eq!(built_rules(&report), BTreeSet::from(["floe.dbt-profile", "floe.jobs-helm-values", "floe.k8s"]));
+        assert_eq!(report.count(Status::Built), 9, "a profile and the runs that read it, per product");
         // The profiles were built again to the same bytes: an incremental
         // build writes what a clean one does.
         let again = build_with(&sys, bumped);
@@ -1181,7 +1190,7 @@ plugins:
         // Packages that read no date are still reused.
         let report = build_on(&sys, "2026-07-02");
         assert_eq!(report.count(Status::Built), 0);
-        assert_eq!(report.count(Status::Reused), 16);
+        assert_eq!(report.count(Status::Reused), 22);
     }
 
     #[test]
@@ -1190,12 +1199,12 @@ plugins:
         // Two platform packages with the same plugins share their Helm values'
         // key; within one build both count as built.
         let cold = build(&sys);
-        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (16, 0));
+        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (22, 0));
         // A second build re-reads files whose stats were too fresh to trust.
         build(&sys);
         let (reads, lists) = (sys.reads(), sys.lists());
         let report = build(&sys);
-        assert_eq!(report.count(Status::Reused), 16);
+        assert_eq!(report.count(Status::Reused), 22);
         // The state file and the (absent) .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 2);
         assert_eq!(sys.lists() - lists, 0);
@@ -1208,7 +1217,7 @@ plugins:
         build(&sys);
         add_product(&sys, "/w/sales/prospects", "prospects");
         let report = build(&sys);
-        assert_eq!(report.count(Status::Built), 4, "{:?}", report.derivations);
+        assert_eq!(report.count(Status::Built), 6, "{:?}", report.derivations);
         assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());
     }
 
@@ -1252,13 +1261,13 @@ plugins:
             ..Options::at("/w", settings("1970-01-01"))
         };
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
-        assert_eq!(report.count(Status::Built), 16);
+        assert_eq!(report.count(Status::Built), 22);
         let calls = remote.0.lock().unwrap();
         let first_get = calls.iter().position(|(what, _)| *what == "get").unwrap();
         let told: BTreeSet<Hash> = calls[..first_get].iter().map(|(_, k)| *k).collect();
         let asked: BTreeSet<Hash> = calls.iter().filter(|(what, _)| *what == "get").map(|(_, k)| *k).collect();
         assert!(calls[..first_get].iter().all(|(what, _)| *what == "prefetch"));
         assert_eq!(told, asked);
-        assert_eq!(asked.len(), 16);
+        assert_eq!(asked.len(), 22);
     }
 }

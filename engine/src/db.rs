@@ -120,6 +120,8 @@ impl Settings {
             .u64(u64::from(v.resolved_manifest))
             .u64(u64::from(v.orchestration))
             .u64(u64::from(v.platform_helm_values))
+            .u64(u64::from(v.jobs_helm_values))
+            .u64(u64::from(v.k8s))
             .finish()
     }
 }
@@ -1424,17 +1426,33 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             }
             let plugins = platform_plugins(db, parent).as_ref()?;
             let orchestration = rule::Input::default()
-                .with("job", job)
+                .with("job", job.clone())
                 .with("platform", plugins.part.clone())
                 .with("domain", Value::from(domain.as_str()));
             let files = floe_rules::orchestration::file_names(&plugins.platform, spec);
             let enforcement = enforcement_input(db, pkg)?;
             let masked = |input: rule::Input| input.masked(secrets);
+            let artifacts = Derivation::new(Target::Artifacts, v.compiled_artifacts, masked(artifacts));
+            let profile = Derivation::new(Target::DbtProfile, v.dbt_profile, masked(profile));
+            // The runs' values read the two files above: their keys stand for them.
+            let runs = rule::Input::default()
+                .with("artifacts", Value::from(artifacts.key.to_string()))
+                .with("dbt_profile", Value::from(profile.key.to_string()))
+                .with("job", job)
+                .with("platform", full.part.clone())
+                .with("domain", Value::from(domain.as_str()));
+            let runs = masked(runs);
+            // The objects carry the key of the derivation they come from, and
+            // the values name it too (the chart annotates with it).
+            let k8s = Derivation::new(Target::K8s, v.k8s, runs.clone());
+            let values = runs.with("k8s", Value::from(k8s.key.to_string()));
             Some(vec![
-                Derivation::new(Target::Artifacts, v.compiled_artifacts, masked(artifacts)),
-                Derivation::new(Target::DbtProfile, v.dbt_profile, masked(profile)),
+                artifacts,
+                profile,
                 Derivation::new(Target::Enforcement, v.enforcement, masked(enforcement)),
                 Derivation::with_outputs(Target::Orchestration, v.orchestration, masked(orchestration), files),
+                Derivation::new(Target::JobsValues, v.jobs_helm_values, values),
+                k8s,
             ])
         }
     }
@@ -1529,6 +1547,47 @@ fn profile_name(db: &dyn Db, pkg: Package, spec: &FloeSpec) -> String {
 /// One entry per file of [`Target::outputs`], in that order.
 pub type Output = Result<Vec<Arc<Vec<u8>>>, OutputError>;
 
+/// A product's floe-jobs values, from its `:helm-values` or `:k8s` input
+/// (the same parts), naming `key`: the `:k8s` derivation's.
+fn jobs_values(
+    db: &dyn Db,
+    pkg: Package,
+    input: &rule::Input,
+    key: &str,
+    read: &Read,
+) -> Result<floe_rules::k8s::ProductValues, OutputError> {
+    let full = decoded(db, pkg, input, rule::View::Full)?;
+    let spec: FloeSpec = input.decode("job").map_err(internal)?;
+    let (artifacts, profile) = (read.text(Target::Artifacts)?, read.text(Target::DbtProfile)?);
+    let secret_env = floe_rules::orchestration::secret_env_of(&full);
+    Ok(floe_rules::jobs::values(&floe_rules::jobs::JobInput {
+        platform: &full,
+        spec: &spec,
+        domain: input.str("domain"),
+        artifacts: &artifacts,
+        profile: &profile,
+        key,
+        secret_env: &secret_env,
+    }))
+}
+
+/// The outputs of the package's targets built before this one, for a rule
+/// that reads them ([`Target::reads`]); its key holds their keys.
+#[derive(Default)]
+pub struct Read {
+    pub outputs: BTreeMap<Target, Vec<Vec<u8>>>,
+}
+
+impl Read {
+    /// The first output of `target`, as text.
+    fn text(&self, target: Target) -> Result<String, OutputError> {
+        let bytes = self.outputs.get(&target).and_then(|files| files.first());
+        let bytes = bytes
+            .ok_or_else(|| OutputError::from(internal(format!("`{target}` was not built before what reads it"))))?;
+        Ok(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
 /// Why a target has no output: problems in the input, or a machine that
 /// failed (never cached, and reported apart from the input's problems).
 #[derive(Debug)]
@@ -1559,9 +1618,18 @@ pub fn secret_values(db: &dyn Db, pkg: Package) -> Vec<String> {
 /// view, reused when the input holds that very view's value (decoding it
 /// again would give the same platform), and running the out-of-tree compute
 /// plugin the input names by path and hash.
-pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation) -> Output {
+pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Output {
     let input = &drv.input;
     let files = match drv.target {
+        Target::JobsValues => {
+            let product = jobs_values(db, pkg, input, input.str("k8s"), read)?;
+            let values = floe_rules::k8s::JobsValues { products: vec![product] };
+            vec![emit::yaml(&serde_json::to_value(values).map_err(|e| internal(e.to_string()))?).into_bytes()]
+        }
+        Target::K8s => {
+            let product = jobs_values(db, pkg, input, &drv.key.to_string(), read)?;
+            vec![floe_rules::k8s::to_yaml(&floe_rules::k8s::objects(&product)).into_bytes()]
+        }
         Target::Manifest => {
             let p = decoded(db, pkg, input, rule::View::Full)?;
             vec![emit::json(&resolved_manifest_doc(&p))]

@@ -13,8 +13,14 @@ use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 
 /// What a product package builds.
-pub const PRODUCT_TARGETS: &[Target] =
-    &[Target::Artifacts, Target::DbtProfile, Target::Enforcement, Target::Orchestration];
+pub const PRODUCT_TARGETS: &[Target] = &[
+    Target::Artifacts,
+    Target::DbtProfile,
+    Target::Enforcement,
+    Target::Orchestration,
+    Target::JobsValues,
+    Target::K8s,
+];
 /// What a platform package (the root, a domain) builds.
 pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues];
 
@@ -33,6 +39,12 @@ pub enum Target {
     /// `floe-platform.values.yaml`: the floe-platform Helm chart's values,
     /// assembled from every selected plugin.
     HelmValues,
+    /// A product's `floe-jobs.values.yaml`: the floe-jobs Helm chart's values
+    /// for its runs (a product's `:helm-values`).
+    JobsValues,
+    /// A product's `k8s.yaml`: the Kubernetes objects of its runs, the ones
+    /// the floe-jobs chart renders from those values.
+    K8s,
 }
 
 impl Target {
@@ -43,6 +55,8 @@ impl Target {
         Target::Orchestration,
         Target::Manifest,
         Target::HelmValues,
+        Target::JobsValues,
+        Target::K8s,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,12 +66,24 @@ impl Target {
             Target::Enforcement => "enforcement",
             Target::Orchestration => "orchestration",
             Target::Manifest => "manifest",
-            Target::HelmValues => "helm-values",
+            Target::HelmValues | Target::JobsValues => "helm-values",
+            Target::K8s => "k8s",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Target> {
-        Target::ALL.iter().copied().find(|t| t.name() == s)
+    /// The target of a package of `kind` named `s`.
+    pub fn parse(kind: PackageKind, s: &str) -> Option<Target> {
+        Target::for_kind(kind).iter().copied().find(|t| t.name() == s)
+    }
+
+    /// The targets of the same package whose outputs its rule reads: each
+    /// is built with it, and its key is part of this one's.
+    pub fn reads(self) -> &'static [Target] {
+        match self {
+            Target::JobsValues => &[Target::Artifacts, Target::DbtProfile],
+            Target::K8s => &[Target::Artifacts, Target::DbtProfile],
+            _ => &[],
+        }
     }
 
     /// The rule that builds it, as recorded in derivations.
@@ -69,6 +95,8 @@ impl Target {
             Target::Orchestration => "floe.orchestration",
             Target::Manifest => "floe.resolved-manifest",
             Target::HelmValues => "floe.platform-helm-values",
+            Target::JobsValues => "floe.jobs-helm-values",
+            Target::K8s => "floe.k8s",
         }
     }
 
@@ -82,6 +110,8 @@ impl Target {
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],
             Target::Manifest => &["manifest.resolved.json"],
             Target::HelmValues => &["floe-platform.values.yaml"],
+            Target::JobsValues => &["floe-jobs.values.yaml"],
+            Target::K8s => &["k8s.yaml"],
         }
     }
 
@@ -189,7 +219,7 @@ pub fn select(layout: &Layout, patterns: &[(String, Pattern)]) -> (Vec<Selected>
                             matched = true;
                             chosen.entry(i).or_default().extend(allowed);
                         }
-                        Some(t) => match Target::parse(t).filter(|t| allowed.contains(t)) {
+                        Some(t) => match Target::parse(kind, t) {
                             Some(t) => {
                                 matched = true;
                                 chosen.entry(i).or_default().insert(t);
@@ -226,6 +256,13 @@ pub fn select(layout: &Layout, patterns: &[(String, Pattern)]) -> (Vec<Selected>
                 None => "`floe query //...` lists every package".to_owned(),
             };
             diags.push(Diagnostic::error(Code::NoSuchLabel, format!("`{text}` matches no package")).with_help(help));
+        }
+    }
+    // A target is built with those it reads.
+    for targets in chosen.values_mut() {
+        let mut todo: Vec<Target> = targets.iter().copied().collect();
+        while let Some(t) = todo.pop() {
+            todo.extend(t.reads().iter().filter(|r| targets.insert(**r)));
         }
     }
     let selected = chosen

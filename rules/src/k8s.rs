@@ -23,7 +23,7 @@ use serde_json::Value;
 pub use values::{Artifacts, CpuMemory, Env, Image, JobsValues, ProductValues, Resources, Schedule, SecretEnv};
 
 /// Where the ConfigMap's files are mounted in the run's container.
-const ARTIFACTS_DIR: &str = "/opt/floe/artifacts";
+pub const ARTIFACTS_DIR: &str = "/opt/floe/artifacts";
 /// The user and group of the run (Pod Security `restricted`: not root).
 const RUN_AS: i64 = 65532;
 /// How often a failed run's pod is retried.

@@ -15,6 +15,7 @@ pub mod enforce;
 pub mod expr;
 pub mod glob;
 pub mod helm;
+pub mod jobs;
 pub mod k8s;
 pub mod naming;
 pub mod orchestration;
@@ -38,6 +39,8 @@ pub mod versions {
         pub resolved_manifest: u32,
         pub orchestration: u32,
         pub platform_helm_values: u32,
+        pub jobs_helm_values: u32,
+        pub k8s: u32,
     }
 
     /// The versions of the rules this floe has.
@@ -48,6 +51,8 @@ pub mod versions {
         resolved_manifest: 2,
         orchestration: 1,
         platform_helm_values: 1,
+        jobs_helm_values: 1,
+        k8s: 1,
     };
 
     impl Default for Versions {

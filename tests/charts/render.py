@@ -20,11 +20,12 @@ kubernetes-validate installed). Subcommands:
   reject CHART VALUES
       Renders VALUES, which the chart's schema must refuse; prints Helm's message.
   jobs-values WORKSPACE
-      The floe-jobs values of a built workspace's products, as YAML, from
-      what floe wrote under floe-out/.
+      The floe-jobs values floe wrote for a built workspace's products
+      (each `floe-jobs.values.yaml` under floe-out/), as one values file.
+  documents FILE
+      The YAML documents of FILE, as a JSON list.
 """
 
-import ast
 import json
 import os
 import re
@@ -228,108 +229,22 @@ def reject(chart_dir, values_file):
     fail(f"{chart_dir} rendered {values_file}, which its schema should refuse")
 
 
-def secret_env(product_dir):
-    """The secret environment of a product's runs, `{name, secretName, key}`,
-    from its orchestration: Dagster's `SECRET_ENV` or Airflow's `SECRETS`."""
-    out = []
-    for root, _, files in sorted(os.walk(product_dir)):
-        for file in sorted(files):
-            if not file.endswith(".py"):
-                continue
-            with open(os.path.join(root, file), encoding="utf-8") as f:
-                tree = ast.parse(f.read())
-            for node in tree.body:
-                target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-                if not isinstance(target, ast.Name) or node.value is None:
-                    continue
-                if target.id == "SECRET_ENV" and isinstance(node.value, ast.Dict):
-                    for name, (secret, key) in ast.literal_eval(node.value).items():
-                        out.append({"name": name, "secretName": secret, "key": key})
-                if target.id == "SECRETS" and isinstance(node.value, ast.List):
-                    for call in node.value.elts:
-                        _, name, secret, key = (ast.literal_eval(a) for a in call.args)
-                        out.append({"name": name, "secretName": secret, "key": key})
-    return sorted(out, key=lambda e: e["name"])
-
-
 def jobs_values(workspace):
-    """What floe's `:k8s` target will write, from a build's outputs: per
-    product its identity, schedule, artifacts, environment and resources."""
-    out_dir = os.path.join(workspace, "floe-out")
-    with open(os.path.join(workspace, "manifest.yaml"), encoding="utf-8") as f:
-        root = yaml.safe_load(f)
-    presets = root.get("resource_presets") or {}
+    """The floe-jobs values floe wrote for a built workspace's products
+    (`floe-jobs.values.yaml` under floe-out/), as one values file."""
     products = []
-    for dirpath, _, files in sorted(os.walk(out_dir)):
-        if "compiled_artifacts.json" not in files:
-            continue
-        rel = os.path.relpath(dirpath, out_dir)
-        with open(os.path.join(dirpath, "compiled_artifacts.json"), encoding="utf-8") as f:
-            artifacts_text = f.read()
-        with open(os.path.join(dirpath, "profiles.yml"), encoding="utf-8") as f:
-            profile_text = f.read()
-        with open(os.path.join(dirpath, "floe.drv.json"), encoding="utf-8") as f:
-            drvs = json.load(f)["derivations"]
-        with open(os.path.join(workspace, rel, "floe.yaml"), encoding="utf-8") as f:
-            spec = yaml.safe_load(f)
-        artifacts = json.loads(artifacts_text)
-        name = artifacts["metadata"]["product_name"]
-        version = artifacts["metadata"]["product_version"]
-        domain = artifacts["identity"]["domain"] or root["metadata"]["name"]
-        key = next(d["key"] for d in drvs if d["target"].endswith(":artifacts"))
-        telemetry = artifacts["observability"]["telemetry"]
-        env = []
-        if telemetry.get("enabled"):
-            attributes = telemetry["resource_attributes"]
-            env += [
-                {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": telemetry["otlp_endpoint"]},
-                {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": telemetry["otlp_protocol"]},
-                {"name": "OTEL_SERVICE_NAME", "value": attributes["service_name"]},
-                {
-                    "name": "OTEL_RESOURCE_ATTRIBUTES",
-                    "value": ",".join(f"{k.replace('_', '.')}={v}" for k, v in sorted(attributes.items())),
-                },
-            ]
-        observability = artifacts["observability"]
-        if observability.get("lineage") and observability.get("lineage_endpoint"):
-            env += [
-                {"name": "OPENLINEAGE_URL", "value": observability["lineage_endpoint"].removesuffix("/api/v1/lineage")},
-                {"name": "OPENLINEAGE_NAMESPACE", "value": observability["lineage_namespace"]},
-            ]
-        schedule = spec.get("schedule")
-        preset = presets.get("small")
-        if preset:
-            resources = {
-                "requests": {"cpu": preset["cpu_request"], "memory": preset["memory_request"]},
-                "limits": {"cpu": preset["cpu_limit"], "memory": preset["memory_limit"]},
-            }
-        else:
-            resources = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-        products.append(
-            {
-                "name": name,
-                "domain": domain,
-                "namespace": f"floe-{domain}",
-                "version": version,
-                "derivation": key,
-                "schedule": (
-                    {"cron": schedule["cron"], "timezone": schedule.get("timezone")}
-                    if schedule and schedule.get("cron") and schedule.get("enabled", True)
-                    else None
-                ),
-                "image": {"repository": f"registry.acme.example/floe/{domain}/{name}", "tag": version},
-                "command": ["dbt", "build"],
-                "args": ["--project-dir", ".", "--profiles-dir", "/opt/floe/artifacts", "--target", "dev"],
-                "serviceAccountName": name,
-                "artifacts": {"compiled_artifacts.json": artifacts_text, "profiles.yml": profile_text},
-                "secretEnv": secret_env(dirpath),
-                "env": env,
-                "resources": resources,
-            }
-        )
+    for dirpath, _, files in sorted(os.walk(os.path.join(workspace, "floe-out"))):
+        if "floe-jobs.values.yaml" in files:
+            products += load_values(os.path.join(dirpath, "floe-jobs.values.yaml"))["products"]
     products.sort(key=lambda p: (p["domain"], p["name"]))
     yaml.add_representer(str, block_strings, Dumper=yaml.SafeDumper)
     yaml.safe_dump({"products": products}, sys.stdout, sort_keys=False, width=1000)
+
+
+def documents(path):
+    """The YAML documents of a file, as JSON (what floe's `k8s.yaml` holds)."""
+    with open(path, encoding="utf-8") as f:
+        json.dump([d for d in yaml.safe_load_all(f) if d is not None], sys.stdout, indent=1, sort_keys=True)
 
 
 def block_strings(dumper, text):
@@ -347,6 +262,8 @@ def main(argv):
         reject(argv[2], argv[3])
     elif len(argv) == 3 and argv[1] == "jobs-values":
         jobs_values(argv[2])
+    elif len(argv) == 3 and argv[1] == "documents":
+        documents(argv[2])
     else:
         fail(__doc__)
 

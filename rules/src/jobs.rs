@@ -1,0 +1,165 @@
+//! A product's runs on Kubernetes as the floe-jobs chart's values
+//! (`charts/floe-jobs/README.md` is the contract): its identity, schedule,
+//! image, command, artifacts, environment and resources, for one product.
+//!
+//! The values are made from the product's compiled artifacts and dbt profile
+//! (their text goes into the run's ConfigMap as is) and from the platform:
+//! the dbt runtime's command, the secrets a run reads (as references), the
+//! compute plugin's requirements and the platform's `resource_presets`, and
+//! the registry product images are published to.
+
+use floe_plugins::{Any, Category, Resources, WorkloadSize};
+use floe_schemas::manifest::ResourcePreset;
+use floe_schemas::spec::FloeSpec;
+use serde_json::Value;
+
+use crate::k8s::{self, Artifacts, CpuMemory, Env, Image, ProductValues, Schedule, SecretEnv};
+use crate::plugins;
+use crate::resolve::ResolvedPlatform;
+
+/// The preset a product's run takes its resources from.
+const PRESET: &str = "small";
+/// An image named without a registry: one loaded into the cluster's nodes
+/// (as `kind load` and `k3s ctr images import` do), which no pull reaches.
+const LOCAL_REGISTRY: &str = "localhost";
+
+/// What the values are made from.
+pub struct JobInput<'a> {
+    pub platform: &'a ResolvedPlatform,
+    pub spec: &'a FloeSpec,
+    pub domain: &'a str,
+    /// The text of `compiled_artifacts.json` and `profiles.yml`.
+    pub artifacts: &'a str,
+    pub profile: &'a str,
+    /// The key of the derivation the values come from (`blake3:<hex>`).
+    pub key: &'a str,
+    pub secret_env: &'a crate::orchestration::SecretEnv,
+}
+
+/// The floe-jobs values of one product.
+pub fn values(input: &JobInput<'_>) -> ProductValues {
+    let spec = input.spec;
+    let name = dns_label(&spec.metadata.name);
+    let domain = dns_label(input.domain);
+    let version = spec.metadata.version.clone();
+    let schedule =
+        spec.schedule.as_ref().filter(|s| s.enabled).and_then(|s| {
+            s.cron.as_ref().map(|cron| Schedule { cron: cron.clone(), timezone: Some(s.timezone.clone()) })
+        });
+    let registry = input
+        .platform
+        .manifest
+        .artifacts
+        .as_ref()
+        .map(|a| a.registry.uri.trim_start_matches("oci://").trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| LOCAL_REGISTRY.to_owned());
+    let secret_env = input
+        .secret_env
+        .iter()
+        .map(|(var, (secret, key))| SecretEnv { name: var.clone(), secret_name: secret.clone(), key: key.clone() })
+        .collect();
+    ProductValues {
+        namespace: format!("floe-{domain}"),
+        derivation: input.key.to_owned(),
+        schedule,
+        image: Image { repository: format!("{registry}/{domain}/{name}"), tag: version.clone() },
+        command: dbt_command(input.platform),
+        args: ["--project-dir", ".", "--profiles-dir", k8s::ARTIFACTS_DIR, "--target", crate::profile::TARGET]
+            .map(str::to_owned)
+            .to_vec(),
+        service_account_name: name.clone(),
+        artifacts: Artifacts { compiled_artifacts: input.artifacts.to_owned(), profiles: input.profile.to_owned() },
+        secret_env,
+        env: telemetry_env(input.artifacts),
+        resources: resources(input.platform),
+        name,
+        domain,
+        version,
+    }
+}
+
+/// A Kubernetes name from a product's or domain's: lower case, `_` as `-`.
+pub fn dns_label(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The dbt runtime's command line, without flags.
+fn dbt_command(platform: &ResolvedPlatform) -> Vec<String> {
+    let (chosen, _) = plugins::chosen(platform);
+    chosen
+        .iter()
+        .find_map(|c| match c.plugin {
+            Any::Dbt(d) => Some(d.command(&c.selected())),
+            _ => None,
+        })
+        .unwrap_or_else(|| vec!["dbt".to_owned(), "build".to_owned()])
+}
+
+/// The OpenTelemetry and OpenLineage variables of a run, from what the
+/// compiled artifacts say of telemetry and lineage.
+fn telemetry_env(artifacts: &str) -> Vec<Env> {
+    let Ok(doc) = serde_json::from_str::<Value>(artifacts) else { return Vec::new() };
+    let observability = &doc["observability"];
+    let mut env = Vec::new();
+    let mut set = |name: &str, value: String| env.push(Env { name: name.to_owned(), value });
+    let telemetry = &observability["telemetry"];
+    if telemetry["enabled"] == true {
+        let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_default();
+        set("OTEL_EXPORTER_OTLP_ENDPOINT", text(&telemetry["otlp_endpoint"]));
+        set("OTEL_EXPORTER_OTLP_PROTOCOL", text(&telemetry["otlp_protocol"]));
+        let attributes = telemetry["resource_attributes"].as_object();
+        set("OTEL_SERVICE_NAME", attributes.and_then(|a| a.get("service_name")).map(text).unwrap_or_default());
+        let pairs: Vec<String> = attributes
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                format!("{}={}", k.replace('_', "."), v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            })
+            .collect();
+        set("OTEL_RESOURCE_ATTRIBUTES", pairs.join(","));
+    }
+    if observability["lineage"] == true
+        && let Some(endpoint) = observability["lineage_endpoint"].as_str()
+    {
+        set("OPENLINEAGE_URL", endpoint.trim_end_matches("/api/v1/lineage").to_owned());
+        let namespace = observability["lineage_namespace"].as_str().unwrap_or_default().to_owned();
+        set("OPENLINEAGE_NAMESPACE", namespace);
+    }
+    env
+}
+
+/// A run's requests and limits: the compute plugin's for a small workload,
+/// each overridden by the platform's `small` preset where it sets one.
+fn resources(platform: &ResolvedPlatform) -> k8s::Resources {
+    let (chosen, _) = plugins::chosen(platform);
+    let mut r = chosen
+        .iter()
+        .find(|c| c.category() == Category::Compute)
+        .and_then(|c| match c.plugin {
+            Any::Compute(p) => Some(p.resource_requirements(WorkloadSize::Small)),
+            _ => None,
+        })
+        .unwrap_or_else(|| Resources::new("250m", "1", "512Mi", "1Gi"));
+    match platform.manifest.resource_presets.as_ref().and_then(|p| p.get(PRESET)) {
+        Some(ResourcePreset::Structured(s)) => {
+            r = Resources::new(&s.requests.cpu, &s.limits.cpu, &s.requests.memory, &s.limits.memory);
+        }
+        Some(ResourcePreset::Flat(f)) => {
+            for (to, from) in [
+                (&mut r.cpu_request, &f.cpu_request),
+                (&mut r.cpu_limit, &f.cpu_limit),
+                (&mut r.memory_request, &f.memory_request),
+                (&mut r.memory_limit, &f.memory_limit),
+            ] {
+                if let Some(v) = from {
+                    v.clone_into(to);
+                }
+            }
+        }
+        None => {}
+    }
+    k8s::Resources {
+        requests: CpuMemory { cpu: r.cpu_request, memory: r.memory_request },
+        limits: CpuMemory { cpu: r.cpu_limit, memory: r.memory_limit },
+    }
+}
