@@ -1004,6 +1004,13 @@ pub fn orchestration_env(db: &dyn Db, pkg: Package) -> floe_rules::orchestration
         .unwrap_or_default()
 }
 
+/// What a platform gives every product's runs on Kubernetes, once per
+/// platform (from its full view).
+#[salsa::tracked(returns(ref))]
+pub fn runs(db: &dyn Db, pkg: Package) -> Option<floe_rules::jobs::Runs> {
+    platform_full(db, pkg).as_ref().map(|v| floe_rules::jobs::Runs::of(&v.platform))
+}
+
 /// A product evaluated against its platform and the products it reads from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProductEval {
@@ -1557,17 +1564,25 @@ fn jobs_values(
     read: &Read,
 ) -> Result<floe_rules::k8s::ProductValues, OutputError> {
     let full = decoded(db, pkg, input, rule::View::Full)?;
+    // What the platform gives every run, once per platform when the input
+    // holds the platform's own view.
+    let memo = parent_platform(db, pkg).and_then(|parent| {
+        let view = platform_full(db, parent).as_ref()?;
+        Arc::ptr_eq(&view.platform, &full).then(|| runs(db, parent).as_ref())?
+    });
+    let runs = match memo {
+        Some(runs) => std::borrow::Cow::Borrowed(runs),
+        None => std::borrow::Cow::Owned(floe_rules::jobs::Runs::of(&full)),
+    };
     let spec: FloeSpec = input.decode("job").map_err(internal)?;
     let (artifacts, profile) = (read.text(Target::Artifacts)?, read.text(Target::DbtProfile)?);
-    let secret_env = floe_rules::orchestration::secret_env_of(&full);
     Ok(floe_rules::jobs::values(&floe_rules::jobs::JobInput {
-        platform: &full,
+        runs: &runs,
         spec: &spec,
         domain: input.str("domain"),
         artifacts: &artifacts,
         profile: &profile,
         key,
-        secret_env: &secret_env,
     }))
 }
 

@@ -174,7 +174,7 @@ pub struct OutputRecord {
     pub stat: FileStat,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Object,
     Action,
@@ -191,6 +191,9 @@ struct Pending {
     objects: BTreeMap<Hash, (u64, u64)>,
     actions: BTreeMap<Hash, (u64, u64)>,
     written: Vec<WrittenPack>,
+    /// Which of `written` holds each object and action: one lookup, however
+    /// many packs a large build writes.
+    written_at: std::collections::HashMap<(Kind, Hash), usize>,
     /// The packs lock, shared, from the first pack written until the index names it.
     packs_lock: Option<Lock>,
 }
@@ -420,6 +423,9 @@ impl Store {
         self.sys.write_atomic(&self.root, &format!("packs/{}.pack", name.to_hex()), &p.bytes)?;
         p.bytes = Vec::new();
         let (objects, actions) = (std::mem::take(&mut p.objects), std::mem::take(&mut p.actions));
+        let at = p.written.len();
+        p.written_at.extend(objects.keys().map(|k| ((Kind::Object, *k), at)));
+        p.written_at.extend(actions.keys().map(|k| ((Kind::Action, *k), at)));
         p.written.push(WrittenPack { name, objects, actions });
         Ok(())
     }
@@ -437,7 +443,10 @@ impl Store {
             if let Some((offset, len)) = pick(&p.objects, &p.actions) {
                 return Ok(Some(p.bytes[offset as usize..(offset + len) as usize].to_vec()));
             }
-            p.written.iter().find_map(|w| pick(&w.objects, &w.actions).map(|at| (w.name, at)))
+            p.written_at
+                .get(&(kind, key))
+                .map(|&i| &p.written[i])
+                .and_then(|w| pick(&w.objects, &w.actions).map(|at| (w.name, at)))
         };
         let (pack, (offset, len)) = match found {
             Some(f) => f,
@@ -470,7 +479,7 @@ impl Store {
             return Ok(true);
         }
         let p = self.pending();
-        Ok(p.objects.contains_key(&h) || p.written.iter().any(|w| w.objects.contains_key(&h)))
+        Ok(p.objects.contains_key(&h) || p.written_at.contains_key(&(Kind::Object, h)))
     }
 
     /// The object's bytes, verified: a damaged object is reported absent.
@@ -505,6 +514,7 @@ impl Store {
         let (written, packs_lock) = {
             let mut p = self.pending();
             self.write_pack(&mut p)?;
+            p.written_at.clear();
             (std::mem::take(&mut p.written), p.packs_lock.take())
         };
         if written.is_empty() {

@@ -23,22 +23,50 @@ const PRESET: &str = "small";
 /// (as `kind load` and `k3s ctr images import` do), which no pull reaches.
 const LOCAL_REGISTRY: &str = "localhost";
 
-/// What the values are made from.
+/// What a platform gives every product's runs: computed once per platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Runs {
+    /// Where product images are: `<registry>` of `<registry>/<domain>/<name>`.
+    pub registry: String,
+    /// The dbt runtime's command line, without flags.
+    pub command: Vec<String>,
+    /// The secrets a run reads, as references.
+    pub secret_env: crate::orchestration::SecretEnv,
+    pub resources: k8s::Resources,
+}
+
+impl Runs {
+    pub fn of(platform: &ResolvedPlatform) -> Runs {
+        let registry = platform
+            .manifest
+            .artifacts
+            .as_ref()
+            .map(|a| a.registry.uri.trim_start_matches("oci://").trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| LOCAL_REGISTRY.to_owned());
+        Runs {
+            registry,
+            command: dbt_command(platform),
+            secret_env: crate::orchestration::secret_env_of(platform),
+            resources: resources(platform),
+        }
+    }
+}
+
+/// What one product's values are made from.
 pub struct JobInput<'a> {
-    pub platform: &'a ResolvedPlatform,
+    pub runs: &'a Runs,
     pub spec: &'a FloeSpec,
     pub domain: &'a str,
     /// The text of `compiled_artifacts.json` and `profiles.yml`.
     pub artifacts: &'a str,
     pub profile: &'a str,
-    /// The key of the derivation the values come from (`blake3:<hex>`).
+    /// The key of the derivation the objects come from (`blake3:<hex>`).
     pub key: &'a str,
-    pub secret_env: &'a crate::orchestration::SecretEnv,
 }
 
 /// The floe-jobs values of one product.
 pub fn values(input: &JobInput<'_>) -> ProductValues {
-    let spec = input.spec;
+    let (spec, runs) = (input.spec, input.runs);
     let name = dns_label(&spec.metadata.name);
     let domain = dns_label(input.domain);
     let version = spec.metadata.version.clone();
@@ -46,14 +74,7 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
         spec.schedule.as_ref().filter(|s| s.enabled).and_then(|s| {
             s.cron.as_ref().map(|cron| Schedule { cron: cron.clone(), timezone: Some(s.timezone.clone()) })
         });
-    let registry = input
-        .platform
-        .manifest
-        .artifacts
-        .as_ref()
-        .map(|a| a.registry.uri.trim_start_matches("oci://").trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| LOCAL_REGISTRY.to_owned());
-    let secret_env = input
+    let secret_env = runs
         .secret_env
         .iter()
         .map(|(var, (secret, key))| SecretEnv { name: var.clone(), secret_name: secret.clone(), key: key.clone() })
@@ -62,8 +83,8 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
         namespace: format!("floe-{domain}"),
         derivation: input.key.to_owned(),
         schedule,
-        image: Image { repository: format!("{registry}/{domain}/{name}"), tag: version.clone() },
-        command: dbt_command(input.platform),
+        image: Image { repository: format!("{}/{domain}/{name}", runs.registry), tag: version.clone() },
+        command: runs.command.clone(),
         args: ["--project-dir", ".", "--profiles-dir", k8s::ARTIFACTS_DIR, "--target", crate::profile::TARGET]
             .map(str::to_owned)
             .to_vec(),
@@ -71,7 +92,7 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
         artifacts: Artifacts { compiled_artifacts: input.artifacts.to_owned(), profiles: input.profile.to_owned() },
         secret_env,
         env: telemetry_env(input.artifacts),
-        resources: resources(input.platform),
+        resources: runs.resources.clone(),
         name,
         domain,
         version,
@@ -98,32 +119,45 @@ fn dbt_command(platform: &ResolvedPlatform) -> Vec<String> {
 /// The OpenTelemetry and OpenLineage variables of a run, from what the
 /// compiled artifacts say of telemetry and lineage.
 fn telemetry_env(artifacts: &str) -> Vec<Env> {
-    let Ok(doc) = serde_json::from_str::<Value>(artifacts) else { return Vec::new() };
-    let observability = &doc["observability"];
+    // Only `observability` is read: the rest of the document is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        observability: Observability,
+    }
+    #[derive(Default, serde::Deserialize)]
+    #[serde(default)]
+    struct Observability {
+        telemetry: Option<Telemetry>,
+        lineage: Option<bool>,
+        lineage_endpoint: Option<String>,
+        lineage_namespace: Option<String>,
+    }
+    #[derive(Default, serde::Deserialize)]
+    #[serde(default)]
+    struct Telemetry {
+        enabled: Option<bool>,
+        otlp_endpoint: Option<String>,
+        otlp_protocol: Option<String>,
+        resource_attributes: Option<std::collections::BTreeMap<String, Value>>,
+    }
+    let Ok(Doc { observability: o }) = serde_json::from_str::<Doc>(artifacts) else { return Vec::new() };
     let mut env = Vec::new();
     let mut set = |name: &str, value: String| env.push(Env { name: name.to_owned(), value });
-    let telemetry = &observability["telemetry"];
-    if telemetry["enabled"] == true {
-        let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_default();
-        set("OTEL_EXPORTER_OTLP_ENDPOINT", text(&telemetry["otlp_endpoint"]));
-        set("OTEL_EXPORTER_OTLP_PROTOCOL", text(&telemetry["otlp_protocol"]));
-        let attributes = telemetry["resource_attributes"].as_object();
-        set("OTEL_SERVICE_NAME", attributes.and_then(|a| a.get("service_name")).map(text).unwrap_or_default());
-        let pairs: Vec<String> = attributes
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| {
-                format!("{}={}", k.replace('_', "."), v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            })
-            .collect();
+    if let Some(t) = o.telemetry.filter(|t| t.enabled == Some(true)) {
+        let attributes = t.resource_attributes.unwrap_or_default();
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        set("OTEL_EXPORTER_OTLP_ENDPOINT", t.otlp_endpoint.unwrap_or_default());
+        set("OTEL_EXPORTER_OTLP_PROTOCOL", t.otlp_protocol.unwrap_or_default());
+        set("OTEL_SERVICE_NAME", attributes.get("service_name").map(text).unwrap_or_default());
+        let pairs: Vec<String> =
+            attributes.iter().map(|(k, v)| format!("{}={}", k.replace('_', "."), text(v))).collect();
         set("OTEL_RESOURCE_ATTRIBUTES", pairs.join(","));
     }
-    if observability["lineage"] == true
-        && let Some(endpoint) = observability["lineage_endpoint"].as_str()
+    if o.lineage == Some(true)
+        && let Some(endpoint) = &o.lineage_endpoint
     {
         set("OPENLINEAGE_URL", endpoint.trim_end_matches("/api/v1/lineage").to_owned());
-        let namespace = observability["lineage_namespace"].as_str().unwrap_or_default().to_owned();
-        set("OPENLINEAGE_NAMESPACE", namespace);
+        set("OPENLINEAGE_NAMESPACE", o.lineage_namespace.unwrap_or_default());
     }
     env
 }
