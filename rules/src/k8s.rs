@@ -32,6 +32,9 @@ const BACKOFF_LIMIT: i32 = 2;
 const HISTORY: i32 = 3;
 /// A finished Job is deleted after a week.
 const JOB_TTL_SECONDS: i32 = 604_800;
+/// The longest product name: its Job's name (the name, a dash and 10 hex
+/// digits) stays a DNS label, as the chart's schema requires.
+pub const NAME_MAX: usize = 41;
 /// The annotation with the derivation key the objects come from.
 pub const DERIVATION_ANNOTATION: &str = "floe.dev/derivation";
 

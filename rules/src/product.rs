@@ -17,6 +17,23 @@ fn note_span(o: &Origin) -> Span {
 pub fn check(spec: &FloeSpec, node: &LazyNode<'_>, file: &str, platform: &ResolvedPlatform) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     check_approved(spec, node, file, platform, &mut out);
+    let name = &spec.metadata.name;
+    if name.len() > crate::k8s::NAME_MAX {
+        out.push(
+            Diagnostic::error(
+                Code::RunNameTooLong,
+                format!(
+                    "product name `{name}` has {} characters, too many to name its runs on Kubernetes",
+                    name.chars().count()
+                ),
+            )
+            .at(file, node.span_at(&["metadata", "name"]))
+            .with_help(format!(
+                "shorten it to at most {} characters: its Job is named `<name>-<10 hex digits>`, a DNS label",
+                crate::k8s::NAME_MAX
+            )),
+        );
+    }
     check_transforms(spec, node, file, platform, &mut out);
     check_unique(
         spec.output_ports.iter().flatten().map(|p| p.name.as_str()),

@@ -169,6 +169,13 @@ pub fn explanation(code: Code) -> &'static str {
              collected by `floe store gc`. `floe pull` fetches exactly the pinned digest, verifies \
              it and keeps it in the store."
         }
+        Code::RunNameTooLong => {
+            "A product's runs on Kubernetes are named after it: a CronJob of its name, or a Job \
+             of its name, a dash and the first 10 hex digits of its derivation (a Job's pod \
+             template cannot change, so a new derivation is a new Job), which must stay a DNS \
+             label; the floe-jobs chart refuses the same names. So a product's name has at most \
+             41 characters."
+        }
         Code::PackageConflict => {
             "A directory holds both a `manifest.yaml` and a `floe.yaml`. A package is either a \
              platform (or domain) package or a product; give the product its own directory."

@@ -98,6 +98,7 @@ codes! {
     UnaddressablePackage = "E0215", "A package directory whose path no label can name";
     InvalidLock = "E0216", "A `floe.lock` that floe cannot read, or a platform it pins that does not decode";
     PinnedNotInStore = "E0217", "A platform `floe.lock` pins that the store does not hold";
+    RunNameTooLong = "E0218", "A product name too long to name its runs' Kubernetes objects";
     InvalidLabel = "E0301", "A label that does not parse";
     NoSuchLabel = "E0302", "A label that matches no package or target";
     UnknownInputPort = "E0401", "An input port that names no product, or no output port of it";
