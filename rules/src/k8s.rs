@@ -35,6 +35,8 @@ const JOB_TTL_SECONDS: i32 = 604_800;
 /// The longest product name: its Job's name (the name, a dash and 10 hex
 /// digits) stays a DNS label, as the chart's schema requires.
 pub const NAME_MAX: usize = 41;
+/// The longest domain: its namespace, `floe-<domain>`, stays a DNS label.
+pub const DOMAIN_MAX: usize = 58;
 /// The annotation with the derivation key the objects come from.
 pub const DERIVATION_ANNOTATION: &str = "floe.dev/derivation";
 

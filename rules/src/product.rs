@@ -17,6 +17,7 @@ fn note_span(o: &Origin) -> Span {
 pub fn check(spec: &FloeSpec, node: &LazyNode<'_>, file: &str, platform: &ResolvedPlatform) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     check_approved(spec, node, file, platform, &mut out);
+    check_domain_label(spec, node, file, platform, &mut out);
     let name = &spec.metadata.name;
     if name.len() > crate::k8s::NAME_MAX {
         out.push(
@@ -77,6 +78,41 @@ pub fn check(spec: &FloeSpec, node: &LazyNode<'_>, file: &str, platform: &Resolv
         }
     }
     out
+}
+
+/// A domain named by the product's label (on a platform with no domain
+/// tier) must name a namespace, `floe-<domain>`.
+fn check_domain_label(
+    spec: &FloeSpec,
+    node: &LazyNode<'_>,
+    file: &str,
+    platform: &ResolvedPlatform,
+    out: &mut Vec<Diagnostic>,
+) {
+    if platform.chain.last().is_some_and(|t| t.scope == Some(floe_schemas::manifest::Scope::Domain)) {
+        return;
+    }
+    let Some(domain) = spec.metadata.labels.as_ref().and_then(|l| l.get("domain")) else { return };
+    let b = domain.as_bytes();
+    let label = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let valid = !b.is_empty()
+        && b.len() <= crate::k8s::DOMAIN_MAX
+        && b.iter().all(|c| label(c) || *c == b'-')
+        && b.first().is_some_and(label)
+        && b.last().is_some_and(label);
+    if !valid {
+        out.push(
+            Diagnostic::error(
+                Code::InvalidDomainLabel,
+                format!("domain `{domain}` cannot name the namespace of this product's runs"),
+            )
+            .at(file, node.span_at(&["metadata", "labels", "domain"]))
+            .with_help(format!(
+                "write lowercase letters, digits and `-`, starting and ending with a letter or digit, at most {} characters (e.g. `sales`)",
+                crate::k8s::DOMAIN_MAX
+            )),
+        );
+    }
 }
 
 fn check_approved(

@@ -176,6 +176,12 @@ pub fn explanation(code: Code) -> &'static str {
              label; the floe-jobs chart refuses the same names. So a product's name has at most \
              41 characters."
         }
+        Code::InvalidDomainLabel => {
+            "On a platform without domain tiers, a product's `metadata.labels.domain` names its \
+             domain, and its runs go to the namespace `floe-<domain>`. A namespace is a DNS \
+             label of at most 63 characters, so a domain is lowercase letters, digits and `-`, \
+             starting and ending with a letter or digit, of at most 58 characters."
+        }
         Code::PackageConflict => {
             "A directory holds both a `manifest.yaml` and a `floe.yaml`. A package is either a \
              platform (or domain) package or a product; give the product its own directory."

@@ -99,6 +99,7 @@ codes! {
     InvalidLock = "E0216", "A `floe.lock` that floe cannot read, or a platform it pins that does not decode";
     PinnedNotInStore = "E0217", "A platform `floe.lock` pins that the store does not hold";
     RunNameTooLong = "E0218", "A product name too long to name its runs' Kubernetes objects";
+    InvalidDomainLabel = "E0219", "A product's `domain` label that cannot name a Kubernetes namespace";
     InvalidLabel = "E0301", "A label that does not parse";
     NoSuchLabel = "E0302", "A label that matches no package or target";
     UnknownInputPort = "E0401", "An input port that names no product, or no output port of it";

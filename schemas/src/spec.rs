@@ -75,7 +75,7 @@ pub struct ProductMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub owner: Option<String>,
-    /// Free-form labels; `domain` names the product's domain when the platform has no domain tiers (else `default`).
+    /// Free-form labels; `domain` names the product's domain when the platform has no domain tiers (else `default`), and its runs' namespace, `floe-<domain>` (so lowercase letters, digits and `-`, at most 58 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
 }
