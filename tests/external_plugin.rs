@@ -104,3 +104,30 @@ fn a_machine_that_cannot_run_a_plugin_is_an_infrastructure_failure() {
     let (r, _) = build(root);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn what_reads_a_profile_the_plugin_failed_to_write_fails_with_it_and_says_nothing_more() {
+    let ws = common::workspace("external-plugin");
+    let root = ws.path();
+    // The plugin checks the platform, then fails on the product's profile.
+    let original = std::fs::read_to_string(root.join("floe-plugins/acme-duckdb")).unwrap();
+    let failing = original.replace(
+        "    if step == \"dbt_profile\":\n",
+        "    if step == \"dbt_profile\":\n        return answer({\"error\": \"no licence for profiles\"})\n",
+    );
+    assert_ne!(failing, original);
+    write_plugin(root, &failing);
+    let (r, report) = build(root);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let codes: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    // The runs' values and objects read the profile (and the artifacts,
+    // which embed it): they fail with it, and only the plugin's error is
+    // reported, not a bug in floe.
+    assert_eq!(codes, ["E0119"], "{:#}", report["diagnostics"]);
+    assert!(report["diagnostics"][0]["message"].as_str().unwrap().contains("no licence for profiles"));
+    let failed = common::with_status(&report, "failed");
+    for target in ["//shop:artifacts", "//shop:dbt-profile", "//shop:helm-values", "//shop:k8s"] {
+        assert!(failed.contains(&target.to_owned()), "{target}: {failed:?}");
+    }
+}

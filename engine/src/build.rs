@@ -647,6 +647,16 @@ impl Context {
             selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
         for (drv, earlier) in selected.into_iter().zip(earlier) {
             let label = label::target_label(&info.dir, drv.target);
+            // A target whose input failed fails with it; its error is said once.
+            if drv.target.reads().iter().any(|t| !read.outputs.contains_key(t)) {
+                outcome.statuses.push(DerivationStatus {
+                    label,
+                    rule: drv.rule,
+                    key: Some(drv.key),
+                    status: Status::Failed,
+                });
+                continue;
+            }
             let names = &drv.outputs;
             let mut cached = Vec::with_capacity(names.len());
             if let Some(action) = &earlier {
