@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::db::{self, Database, Derivation, Package, Settings, SourceFile, Workspace};
 use crate::discover;
 use crate::hash::Hash;
-use crate::label::{self, PRODUCT_TARGETS, Pattern, Target};
+use crate::label::{self, Pattern, Target};
 use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 use crate::store::{ActionEntry, DerivationRecord, FileRecord, OutputRecord, PackageRecord, State, Store};
@@ -647,14 +647,11 @@ impl Context {
             selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
         for (drv, earlier) in selected.into_iter().zip(earlier) {
             let label = label::target_label(&info.dir, drv.target);
+            let failed_status =
+                |label| DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status: Status::Failed };
             // A target whose input failed fails with it; its error is said once.
             if drv.target.reads().iter().any(|t| !read.outputs.contains_key(t)) {
-                outcome.statuses.push(DerivationStatus {
-                    label,
-                    rule: drv.rule,
-                    key: Some(drv.key),
-                    status: Status::Failed,
-                });
+                outcome.statuses.push(failed_status(label));
                 continue;
             }
             let names = &drv.outputs;
@@ -693,12 +690,7 @@ impl Context {
                     Err(db::OutputError::Diagnostics(diags)) => {
                         outcome.diagnostics.extend(diags.iter().cloned());
                         failed = true;
-                        outcome.statuses.push(DerivationStatus {
-                            label,
-                            rule: drv.rule,
-                            key: Some(drv.key),
-                            status: Status::Failed,
-                        });
+                        outcome.statuses.push(failed_status(label));
                         continue;
                     }
                 }
@@ -706,7 +698,7 @@ impl Context {
             if bundling {
                 bundle.push((entry, produced.len()));
             }
-            if PRODUCT_TARGETS.iter().any(|t| t.reads().contains(&drv.target)) {
+            if drv.target.is_read() {
                 read.outputs.insert(drv.target, files.clone());
             }
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });

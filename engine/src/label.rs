@@ -76,6 +76,11 @@ impl Target {
         Target::for_kind(kind).iter().copied().find(|t| t.name() == s)
     }
 
+    /// Whether another target's rule reads its outputs.
+    pub fn is_read(self) -> bool {
+        Target::ALL.iter().any(|t| t.reads().contains(&self))
+    }
+
     /// The targets of the same package whose outputs its rule reads: each
     /// is built with it, and its key is part of this one's.
     pub fn reads(self) -> &'static [Target] {

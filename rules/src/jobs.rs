@@ -67,8 +67,9 @@ pub struct JobInput<'a> {
 /// The floe-jobs values of one product.
 pub fn values(input: &JobInput<'_>) -> ProductValues {
     let (spec, runs) = (input.spec, input.runs);
-    let name = dns_label(&spec.metadata.name);
-    let domain = dns_label(input.domain);
+    // Both are DNS labels already: a product name by the spec's pattern, a
+    // domain by the manifest's or by E0219.
+    let (name, domain) = (spec.metadata.name.clone(), input.domain.to_owned());
     let version = spec.metadata.version.clone();
     let schedule =
         spec.schedule.as_ref().filter(|s| s.enabled).and_then(|s| {
@@ -97,11 +98,6 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
         domain,
         version,
     }
-}
-
-/// A Kubernetes name from a product's or domain's: lower case, `_` as `-`.
-pub fn dns_label(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
 }
 
 /// The dbt runtime's command line, without flags.

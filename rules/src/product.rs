@@ -93,14 +93,7 @@ fn check_domain_label(
         return;
     }
     let Some(domain) = spec.metadata.labels.as_ref().and_then(|l| l.get("domain")) else { return };
-    let b = domain.as_bytes();
-    let label = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let valid = !b.is_empty()
-        && b.len() <= crate::k8s::DOMAIN_MAX
-        && b.iter().all(|c| label(c) || *c == b'-')
-        && b.first().is_some_and(label)
-        && b.last().is_some_and(label);
-    if !valid {
+    if !(floe_schemas::manifest::is_dns_label(domain) && domain.len() <= crate::k8s::DOMAIN_MAX) {
         out.push(
             Diagnostic::error(
                 Code::InvalidDomainLabel,

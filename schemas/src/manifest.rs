@@ -17,6 +17,16 @@ use crate::yaml::{Node, NodeKind};
 
 /// A Kubernetes object name: lowercase alphanumerics and hyphens, no hyphen at the ends.
 const K8S_NAME: &str = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$";
+
+/// Whether `s` is a DNS-1123 label's characters (what [`K8S_NAME`] matches):
+/// lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit. Its length is the caller's to bound.
+pub fn is_dns_label(s: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    edge(s.chars().next())
+        && edge(s.chars().next_back())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
 const SEMVER: &str = r"^\d+\.\d+\.\d+$";
 /// What the Python models accept as an HTTP(S) URL.
 const HTTP_URL: &str = r"^https?://[^\s/?#]+([/?#]\S*)?$";

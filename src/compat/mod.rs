@@ -101,12 +101,7 @@ fn namespace(s: &str) -> Result<String, String> {
     })
 }
 
-fn dns_label(s: &str) -> bool {
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    edge(s.chars().next())
-        && edge(s.chars().next_back())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
+use floe_schemas::manifest::is_dns_label as dns_label;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ArtifactsFormat {

@@ -112,6 +112,11 @@ impl Descriptor {
     }
 }
 
+/// Any reference in the cache's repository: blobs are addressed by digest.
+fn repository(target: &Target) -> Reference {
+    Reference::with_tag(target.registry.clone(), target.repository.clone(), "latest".to_owned())
+}
+
 fn failed(e: impl std::fmt::Display) -> RemoteError {
     RemoteError(e.to_string())
 }
@@ -126,8 +131,7 @@ impl OciRemote {
         let mut conn = Connection::new(&target, access)?;
         runtime.block_on(conn.client.store_auth_if_needed(&target.registry, &conn.auth));
         // Everything is in one repository: asked about once, then seeded.
-        let repository = Reference::with_tag(target.registry.clone(), target.repository.clone(), "latest".to_owned());
-        runtime.block_on(conn.ask_once(&target, access, &repository))?;
+        runtime.block_on(conn.ask_once(&target, access, &repository(&target)))?;
         let cache = Cache {
             target,
             conn,
@@ -161,9 +165,8 @@ impl Cache {
         Reference::with_tag(self.target.registry.clone(), self.target.repository.clone(), tag)
     }
 
-    /// Any reference in the repository: blobs are addressed by digest.
     fn repository(&self) -> Reference {
-        Reference::with_tag(self.target.registry.clone(), self.target.repository.clone(), "latest".to_owned())
+        repository(&self.target)
     }
 
     /// A request that failed for good, as the build's warning says it.

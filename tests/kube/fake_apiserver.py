@@ -432,23 +432,32 @@ class _Yaml:
         self.i += 1
         return self.inline(_strip_comment(text), indent)
 
+    def at_indent(self, indent):
+        """The next content line of a block at `indent`, as (index, text
+        after the indentation); None where the block ends."""
+        at = self.next_content()
+        if at is None:
+            return None
+        line = self.lines[at]
+        ind = self.indent(line)
+        if ind < indent:
+            return None
+        if ind > indent:
+            self.fail("unexpected indentation")
+        return at, line[ind:]
+
     def mapping(self, indent):
         out = {}
-        while (at := self.next_content()) is not None:
-            line = self.lines[at]
-            ind = self.indent(line)
-            if ind < indent:
-                break
-            if ind > indent:
-                self.fail("unexpected indentation")
-            m = _KEY.match(line[ind:])
+        while (found := self.at_indent(indent)) is not None:
+            _, text = found
+            m = _KEY.match(text)
             if not m:
                 break
             key = self.key(m.group(1))
             if key in out:
                 self.fail(f"duplicate key {key!r}")
             self.i += 1
-            out[key] = self.value(line[ind + m.end():], indent, in_mapping=True)
+            out[key] = self.value(text[m.end():], indent, in_mapping=True)
         return out
 
     def key(self, raw):
@@ -458,22 +467,17 @@ class _Yaml:
 
     def sequence(self, indent):
         out = []
-        while (at := self.next_content()) is not None:
-            line = self.lines[at]
-            ind = self.indent(line)
-            if ind < indent:
-                break
-            if ind > indent:
-                self.fail("unexpected indentation")
-            text = line[ind:]
+        while (found := self.at_indent(indent)) is not None:
+            at, text = found
             if not (text == "-" or text.startswith("- ")):
                 break
             rest = text[1:]
             inner = rest.lstrip(" ")
             if inner and not inner.startswith("#") and (_KEY.match(inner) or inner == "-" or inner.startswith("- ")):
                 # `- key: value` opens a mapping indented past the dash.
-                self.lines[at] = " " * (ind + 1 + len(rest) - len(inner)) + inner
-                out.append(self.node(ind + 1 + len(rest) - len(inner)))
+                inner_indent = indent + 1 + len(rest) - len(inner)
+                self.lines[at] = " " * inner_indent + inner
+                out.append(self.node(inner_indent))
             else:
                 self.i += 1
                 out.append(self.value(rest, indent, in_mapping=False))
