@@ -263,8 +263,13 @@ fn jobs_chart_runs_each_product_as_floe_builds_it() {
     // A schedule names no time zone: the spec's default, UTC.
     assert_eq!((&risk["spec"]["schedule"], &risk["spec"]["timeZone"]), (&json!("0 6 * * 1-5"), &json!("UTC")));
     let expected: BTreeSet<(String, String, String)> = [
+        ("ServiceAccount", "floe-finance", "revenue"),
         ("ConfigMap", "floe-finance", "revenue"),
         ("Job", "floe-finance", "revenue"),
+        ("ServiceAccount", "floe-finance", "risk-exposure"),
+        ("ServiceAccount", "floe-sales", "customers"),
+        ("ServiceAccount", "floe-sales", "orders"),
+        ("ServiceAccount", "floe-sales", "pipeline-forecast"),
         ("ConfigMap", "floe-finance", "risk-exposure"),
         ("CronJob", "floe-finance", "risk-exposure"),
         ("ConfigMap", "floe-sales", "customers"),
@@ -298,7 +303,7 @@ fn jobs_chart_runs_each_product_as_floe_builds_it() {
             assert_eq!(o["namespace"], format!("floe-{domain}"), "{}", o["name"]);
             let key = o["annotations"]["floe.dev/derivation"].as_str().unwrap();
             assert!(key.starts_with("blake3:") && key.len() == 71, "{}: {key}", o["name"]);
-            if o["kind"] == "ConfigMap" {
+            if !matches!(o["kind"].as_str(), Some("CronJob" | "Job")) {
                 continue;
             }
             // Secrets only by reference; telemetry and lineage as plain values.
@@ -331,10 +336,16 @@ fn product() -> Value {
         "namespace": "floe-sales",
         "version": "1.0.0",
         "derivation": format!("blake3:{}", "0".repeat(64)),
+        "package": "//sales/orders",
         "schedule": {"cron": "0 * * * *", "timezone": "UTC"},
         "image": {"repository": "registry.acme.example/floe/sales/orders", "tag": "1.0.0"},
         "command": ["dbt", "build"],
         "serviceAccountName": "orders",
+        "automountServiceAccountToken": true,
+        "roleRules": [
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["warehouse"], "verbs": ["get"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list"]},
+        ],
         "artifacts": {"compiled_artifacts.json": "{}", "profiles.yml": "orders: {}"},
         "secretEnv": [{"name": "FLOE_SECRET_PASSWORD", "secretName": "warehouse", "key": "password"}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},

@@ -1447,7 +1447,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("dbt_profile", Value::from(profile.key.to_string()))
                 .with("job", job)
                 .with("platform", full.part.clone())
-                .with("domain", Value::from(domain.as_str()));
+                .with("domain", Value::from(domain.as_str()))
+                .with("package", Value::from(crate::label::package_label(&info.dir)));
             let runs = masked(runs);
             // The objects carry the key of the derivation they come from, and
             // the values name it too (the chart annotates with it).
@@ -1583,6 +1584,7 @@ fn jobs_values(
         artifacts: &artifacts,
         profile: &profile,
         key,
+        package: input.str("package"),
     }))
 }
 

@@ -189,14 +189,19 @@ pub trait Quality: Plugin {
 
 /// Who may do what in the cluster.
 pub trait Rbac: Plugin {
-    /// The ServiceAccount, Role and RoleBinding a product's jobs run as.
-    fn product_rbac(
-        &self,
-        sel: &Selected<'_>,
-        namespace: &str,
-        service_account: &str,
-        secrets: &[String],
-    ) -> Vec<Value>;
+    /// What a product's jobs may do through their ServiceAccount, given the
+    /// Secrets they read: floe makes the account, its Role and RoleBinding.
+    fn run_access(&self, sel: &Selected<'_>, secrets: &[String]) -> RunAccess;
+}
+
+/// A product's jobs' access to the Kubernetes API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunAccess {
+    /// Whether the ServiceAccount's API token is mounted into the pods.
+    pub automount_token: bool,
+    /// The Role's rules, as Kubernetes reads them (`apiGroups`, `resources`,
+    /// `resourceNames`, `verbs`); none: no Role and no RoleBinding.
+    pub rules: Vec<Value>,
 }
 
 /// Where alerts are sent.

@@ -9,7 +9,7 @@ use crate::bind::Selected;
 use crate::config::typed;
 use crate::config::{self, ConfigError};
 use crate::meta::{Category, Meta, PLUGIN_API, cap};
-use crate::{Plugin, Rbac};
+use crate::{Plugin, Rbac, RunAccess};
 
 pub(crate) static PLUGINS: &[&'static dyn Rbac] = &[&K8sRbac];
 
@@ -110,40 +110,10 @@ impl Plugin for K8sRbac {
     }
 }
 
-fn labels() -> Value {
-    json!({"app.kubernetes.io/managed-by": "floe"})
-}
-
 impl Rbac for K8sRbac {
-    fn product_rbac(
-        &self,
-        sel: &Selected<'_>,
-        namespace: &str,
-        service_account: &str,
-        secrets: &[String],
-    ) -> Vec<Value> {
+    fn run_access(&self, sel: &Selected<'_>, secrets: &[String]) -> RunAccess {
         let c: K8sRbacConfig = typed(sel);
-        let metadata = json!({"name": service_account, "namespace": namespace, "labels": labels()});
-        let account = json!({
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": metadata,
-            "automountServiceAccountToken": c.automount_token,
-        });
-        let role = json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": metadata,
-            "rules": rules(&c, secrets),
-        });
-        let binding = json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": metadata,
-            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": service_account},
-        });
-        vec![account, role, binding]
+        RunAccess { automount_token: c.automount_token, rules: rules(&c, secrets) }
     }
 }
 
@@ -172,21 +142,22 @@ mod tests {
     }
 
     #[test]
-    fn product_rbac() {
+    fn run_access() {
         let c = json!({
             "configmap": "customer-360-artifacts",
             "extra_rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]
         });
         let secrets = ["snowflake-creds".to_owned(), "minio-creds".to_owned(), "snowflake-creds".to_owned()];
-        insta::assert_json_snapshot!(K8sRbac.product_rbac(&sel(&c), "floe-customer-360", "customer-360", &secrets));
+        let access = K8sRbac.run_access(&sel(&c), &secrets);
+        assert!(!access.automount_token);
+        insta::assert_json_snapshot!(access.rules);
     }
 
     #[test]
     fn without_secrets_or_configmap_the_role_grants_nothing() {
-        let objects = K8sRbac.product_rbac(&Selected::EMPTY, "ns", "sa", &[]);
-        assert_eq!(objects[0]["automountServiceAccountToken"], false);
-        assert_eq!(objects[1]["rules"], json!([]));
-        assert_eq!(objects[2]["roleRef"]["name"], "sa");
+        let access = K8sRbac.run_access(&Selected::EMPTY, &[]);
+        assert_eq!(access, RunAccess::default());
+        assert!(K8sRbac.run_access(&sel(&json!({"automount_token": true})), &[]).automount_token);
     }
 
     #[test]
@@ -222,14 +193,5 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(shown(json!({"automount_tokn": true})), ["automount_tokn | did you mean `automount_token`?"]);
-    }
-
-    #[test]
-    fn no_object_holds_secret_data() {
-        for o in K8sRbac.product_rbac(&Selected::EMPTY, "ns", "sa", &["creds".to_owned()]) {
-            assert_ne!(o["kind"], "Secret");
-            assert!(o.get("data").is_none() && o.get("stringData").is_none(), "{o}");
-            assert_eq!(o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "floe");
-        }
     }
 }

@@ -8,7 +8,7 @@
 //! compute plugin's requirements and the platform's `resource_presets`, and
 //! the registry product images are published to.
 
-use floe_plugins::{Any, Category, Resources, WorkloadSize};
+use floe_plugins::{Any, Category, Resources, RunAccess, WorkloadSize};
 use floe_schemas::manifest::ResourcePreset;
 use floe_schemas::spec::FloeSpec;
 use serde_json::Value;
@@ -32,6 +32,8 @@ pub struct Runs {
     pub command: Vec<String>,
     /// The secrets a run reads, as references.
     pub secret_env: crate::orchestration::SecretEnv,
+    /// What a run may do through its ServiceAccount (the RBAC plugin's say).
+    pub access: RunAccess,
     pub resources: k8s::Resources,
 }
 
@@ -43,10 +45,12 @@ impl Runs {
             .as_ref()
             .map(|a| a.registry.uri.trim_start_matches("oci://").trim_end_matches('/').to_owned())
             .unwrap_or_else(|| LOCAL_REGISTRY.to_owned());
+        let secret_env = crate::orchestration::secret_env_of(platform);
         Runs {
             registry,
             command: dbt_command(platform),
-            secret_env: crate::orchestration::secret_env_of(platform),
+            access: access(platform, &secret_env),
+            secret_env,
             resources: resources(platform),
         }
     }
@@ -62,6 +66,8 @@ pub struct JobInput<'a> {
     pub profile: &'a str,
     /// The key of the derivation the objects come from (`blake3:<hex>`).
     pub key: &'a str,
+    /// The product's package label.
+    pub package: &'a str,
 }
 
 /// The floe-jobs values of one product.
@@ -83,6 +89,7 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
     ProductValues {
         namespace: format!("floe-{domain}"),
         derivation: input.key.to_owned(),
+        package: input.package.to_owned(),
         schedule,
         image: Image { repository: format!("{}/{domain}/{name}", runs.registry), tag: version.clone() },
         command: runs.command.clone(),
@@ -90,6 +97,9 @@ pub fn values(input: &JobInput<'_>) -> ProductValues {
             .map(str::to_owned)
             .to_vec(),
         service_account_name: name.clone(),
+        automount_service_account_token: runs.access.automount_token,
+        // The plugin's rules follow its configuration schema: each is a PolicyRule.
+        role_rules: runs.access.rules.iter().filter_map(|r| serde_json::from_value(r.clone()).ok()).collect(),
         artifacts: Artifacts { compiled_artifacts: input.artifacts.to_owned(), profiles: input.profile.to_owned() },
         secret_env,
         env: telemetry_env(input.artifacts),
@@ -110,6 +120,22 @@ fn dbt_command(platform: &ResolvedPlatform) -> Vec<String> {
             _ => None,
         })
         .unwrap_or_else(|| vec!["dbt".to_owned(), "build".to_owned()])
+}
+
+/// What the platform's RBAC plugin lets a run do, given the Secrets it
+/// reads; without one, an account with no token and no Role.
+fn access(platform: &ResolvedPlatform, secret_env: &crate::orchestration::SecretEnv) -> RunAccess {
+    let (chosen, _) = plugins::chosen(platform);
+    let mut secrets: Vec<String> = secret_env.values().map(|(secret, _)| secret.clone()).collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    chosen
+        .iter()
+        .find_map(|c| match c.plugin {
+            Any::Rbac(r) => Some(r.run_access(&c.selected(), &secrets)),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// The OpenTelemetry and OpenLineage variables of a run, from what the

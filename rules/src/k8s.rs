@@ -14,8 +14,9 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplat
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, Volume, VolumeMount,
+    SecurityContext, ServiceAccount, Volume, VolumeMount,
 };
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -39,11 +40,20 @@ pub const NAME_MAX: usize = 41;
 pub const DOMAIN_MAX: usize = 58;
 /// The annotation with the derivation key the objects come from.
 pub const DERIVATION_ANNOTATION: &str = "floe.dev/derivation";
+/// The annotation with the label of the package an object comes from.
+pub const PACKAGE_ANNOTATION: &str = "floe.dev/package";
 
-/// The product's objects, serialized, in a fixed order: its ConfigMap, then
-/// its CronJob (with a schedule) or its Job (without).
+/// The product's objects, serialized, in a fixed order: the ServiceAccount
+/// its runs use (with their Role and RoleBinding when the Role grants
+/// anything), its ConfigMap, then its CronJob (with a schedule) or its Job
+/// (without).
 pub fn objects(p: &ProductValues) -> Vec<Value> {
-    let mut out = vec![to_value(&config_map(p))];
+    let mut out = vec![to_value(&service_account(p))];
+    if !p.role_rules.is_empty() {
+        out.push(to_value(&role(p)));
+        out.push(to_value(&role_binding(p)));
+    }
+    out.push(to_value(&config_map(p)));
     match &p.schedule {
         Some(schedule) => out.push(to_value(&cron_job(p, schedule))),
         None => out.push(to_value(&job(p))),
@@ -100,9 +110,46 @@ fn annotations(p: &ProductValues) -> BTreeMap<String, String> {
     BTreeMap::from([(DERIVATION_ANNOTATION.to_owned(), p.derivation.clone())])
 }
 
-/// An object's metadata: its name in the product's namespace.
+/// An object's metadata: its name in the product's namespace, and the
+/// package it comes from.
 fn metadata(p: &ProductValues, name: String) -> ObjectMeta {
-    ObjectMeta { name: Some(name), namespace: Some(p.namespace.clone()), ..template_metadata(p) }
+    let mut annotations = annotations(p);
+    annotations.insert(PACKAGE_ANNOTATION.to_owned(), p.package.clone());
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(p.namespace.clone()),
+        annotations: Some(annotations),
+        ..template_metadata(p)
+    }
+}
+
+fn service_account(p: &ProductValues) -> ServiceAccount {
+    ServiceAccount {
+        metadata: metadata(p, p.service_account_name.clone()),
+        automount_service_account_token: Some(p.automount_service_account_token),
+        ..ServiceAccount::default()
+    }
+}
+
+fn role(p: &ProductValues) -> Role {
+    Role { metadata: metadata(p, p.service_account_name.clone()), rules: Some(p.role_rules.clone()) }
+}
+
+fn role_binding(p: &ProductValues) -> RoleBinding {
+    RoleBinding {
+        metadata: metadata(p, p.service_account_name.clone()),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: p.service_account_name.clone(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: p.service_account_name.clone(),
+            namespace: Some(p.namespace.clone()),
+            ..Subject::default()
+        }]),
+    }
 }
 
 /// A template's metadata (job template, pod): labels and annotation only.

@@ -51,8 +51,8 @@ pub mod versions {
         resolved_manifest: 2,
         orchestration: 1,
         platform_helm_values: 1,
-        jobs_helm_values: 1,
-        k8s: 1,
+        jobs_helm_values: 2,
+        k8s: 2,
     };
 
     impl Default for Versions {

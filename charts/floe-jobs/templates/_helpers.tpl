@@ -22,6 +22,7 @@ labels:
   {{- include "floe-jobs.labels" .product | nindent 2 }}
 annotations:
   floe.dev/derivation: {{ .product.derivation | quote }}
+  floe.dev/package: {{ .product.package | quote }}
 {{- end -}}
 
 {{/* The ConfigMap with a product's compiled artifacts and dbt profile. */}}

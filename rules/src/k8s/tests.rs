@@ -10,17 +10,24 @@ fn product(schedule: Option<Schedule>) -> ProductValues {
         "namespace": "floe-sales",
         "version": "1.0.0",
         "derivation": "blake3:08d3ac0ec2647599306667c6add9722bc889a2eb64d7041d52965cd7cc6794fd",
+        "package": "//sales/orders",
         "schedule": schedule,
         "image": {"repository": "registry.acme.example/floe/sales/orders", "tag": "1.0.0"},
         "command": ["dbt", "build"],
         "args": ["--target", "dev"],
         "serviceAccountName": "orders",
+        "roleRules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["snowflake"], "verbs": ["get"]}],
         "artifacts": {"compiled_artifacts.json": "{\"version\": \"0.10.0\"}\n", "profiles.yml": "orders:\n  target: \"dev\"\n"},
         "secretEnv": [{"name": "SNOWFLAKE_PASSWORD", "secretName": "snowflake", "key": "password"}],
         "env": [{"name": "OTEL_SERVICE_NAME", "value": "orders"}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
     }))
     .unwrap()
+}
+
+/// The object of `kind` among `objects`.
+fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    objects.iter().find(|o| o["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"))
 }
 
 fn berlin() -> Option<Schedule> {
@@ -35,25 +42,41 @@ fn a_scheduled_product_runs_as_a_cron_job() {
 #[test]
 fn an_unscheduled_product_runs_once_as_a_job_named_by_its_derivation() {
     let objects = objects(&product(None));
-    assert_eq!(objects[1]["metadata"]["name"], "orders-08d3ac0ec2");
+    assert_eq!(find(&objects, "Job")["metadata"]["name"], "orders-08d3ac0ec2");
     insta::assert_snapshot!(to_yaml(&objects));
 }
 
 #[test]
 fn objects_come_in_a_fixed_order_with_the_same_labels_and_annotation() {
     for objects in [objects(&product(berlin())), objects(&product(None))] {
-        assert_eq!(objects[0]["kind"], "ConfigMap");
-        assert_eq!(objects[0]["metadata"]["name"], "orders-artifacts");
-        let pod = match objects[1]["kind"].as_str() {
-            Some("CronJob") => &objects[1]["spec"]["jobTemplate"]["spec"]["template"],
-            _ => &objects[1]["spec"]["template"],
+        let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds[..4], ["ServiceAccount", "Role", "RoleBinding", "ConfigMap"]);
+        assert_eq!(objects[3]["metadata"]["name"], "orders-artifacts");
+        let pod = match objects[4]["kind"].as_str() {
+            Some("CronJob") => &objects[4]["spec"]["jobTemplate"]["spec"]["template"],
+            _ => &objects[4]["spec"]["template"],
         };
-        for meta in [&objects[0]["metadata"], &objects[1]["metadata"], &pod["metadata"]] {
+        for object in &objects {
+            assert_eq!(object["metadata"]["annotations"][PACKAGE_ANNOTATION], "//sales/orders");
+        }
+        for meta in objects.iter().map(|o| &o["metadata"]).chain([&pod["metadata"]]) {
             assert_eq!(meta["labels"]["floe.dev/product"], "orders");
             assert_eq!(meta["labels"]["app.kubernetes.io/version"], "1.0.0");
             assert_eq!(meta["annotations"][DERIVATION_ANNOTATION], product(None).derivation);
         }
+        assert!(pod["metadata"]["annotations"].get(PACKAGE_ANNOTATION).is_none());
     }
+}
+
+#[test]
+fn a_run_without_rules_gets_an_account_and_no_role() {
+    let mut p = product(None);
+    p.role_rules.clear();
+    let objects = objects(&p);
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ServiceAccount", "ConfigMap", "Job"]);
+    assert_eq!(objects[0]["automountServiceAccountToken"], false);
+    assert_eq!(objects[2]["spec"]["template"]["spec"]["serviceAccountName"], "orders");
 }
 
 #[test]
@@ -61,7 +84,7 @@ fn empty_or_absent_optional_values_leave_their_fields_out() {
     let mut p = product(Some(Schedule { cron: "@daily".to_owned(), timezone: None }));
     p.args.clear();
     let objects = objects(&p);
-    let spec = &objects[1]["spec"];
+    let spec = &find(&objects, "CronJob")["spec"];
     assert!(spec.get("timeZone").is_none(), "{spec}");
     let container = &spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
     assert!(container.get("args").is_none(), "{container}");
@@ -71,7 +94,7 @@ fn empty_or_absent_optional_values_leave_their_fields_out() {
 #[test]
 fn credentials_are_secret_references_after_the_plain_variables() {
     let objects = objects(&product(None));
-    let env = &objects[1]["spec"]["template"]["spec"]["containers"][0]["env"];
+    let env = &find(&objects, "Job")["spec"]["template"]["spec"]["containers"][0]["env"];
     let names: Vec<&str> = env.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -107,7 +130,7 @@ fn values_keep_the_charts_keys_and_refuse_others() {
 
     // What the chart's schema allows to be absent may be.
     let mut minimal = values["products"][0].clone();
-    for key in ["schedule", "args", "secretEnv", "env"] {
+    for key in ["schedule", "args", "secretEnv", "env", "automountServiceAccountToken", "roleRules"] {
         minimal.as_object_mut().unwrap().remove(key);
     }
     let minimal: ProductValues = serde_json::from_value(minimal).unwrap();

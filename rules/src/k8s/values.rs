@@ -1,18 +1,19 @@
 //! The floe-jobs chart's values of a product's runs, typed: the keys and
 //! shapes of `charts/floe-jobs/README.md` and its `values.schema.json`.
 
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde::{Deserialize, Serialize};
 
 /// The values file a product's `:helm-values` target writes: the chart's
 /// `products`, one product in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsValues {
     pub products: Vec<ProductValues>,
 }
 
 /// One product's runs, as the chart reads them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProductValues {
     /// A DNS label of at most 41 characters, so that the Job's name (this,
@@ -24,6 +25,9 @@ pub struct ProductValues {
     pub version: String,
     /// The derivation key, `blake3:<64 hex>`.
     pub derivation: String,
+    /// The label of the package the objects come from (`//sales/customer-360`):
+    /// what `floe deploy` prunes by.
+    pub package: String,
     /// Absent or null: the product runs once, as a Job.
     #[serde(default)]
     pub schedule: Option<Schedule>,
@@ -32,6 +36,12 @@ pub struct ProductValues {
     #[serde(default)]
     pub args: Vec<String>,
     pub service_account_name: String,
+    /// Whether the ServiceAccount's API token is mounted into the run's pod.
+    #[serde(default)]
+    pub automount_service_account_token: bool,
+    /// The rules of the run's Role; none: no Role and no RoleBinding.
+    #[serde(default)]
+    pub role_rules: Vec<PolicyRule>,
     pub artifacts: Artifacts,
     #[serde(default)]
     pub secret_env: Vec<SecretEnv>,
