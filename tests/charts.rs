@@ -424,8 +424,10 @@ fn a_build_writes_the_objects_the_jobs_chart_renders_from_its_values() {
     build_json(mesh.path());
     // Every product the build wrote runs for, and only those.
     let out = mesh.path().join("floe-out");
-    let dirs: Vec<String> =
-        common::tree(&out).into_iter().filter_map(|(p, _)| p.strip_suffix("/k8s.yaml").map(str::to_owned)).collect();
+    let dirs: Vec<String> = common::tree(&out)
+        .into_iter()
+        .filter_map(|(p, _)| p.strip_suffix("/floe-jobs.values.yaml").map(str::to_owned))
+        .collect();
     assert_eq!(
         dirs,
         ["finance/revenue", "finance/risk-exposure", "sales/customers", "sales/orders", "sales/pipeline-forecast"]
@@ -564,5 +566,87 @@ fn platform_scenarios_are_valid_floe_manifests() {
             .unwrap();
         let report = build_json(ws.path());
         assert_eq!(report["diagnostics"].as_array().map_or(0, Vec::len), 0, "{name}: {report}");
+    }
+}
+
+/// `kubectl` and the test venv's Python, or `None` (recorded as skipped).
+fn kubectl_and_python() -> Option<(PathBuf, PathBuf)> {
+    let python = python()?;
+    let kubectl = common::registry::program("kubectl")?;
+    Some((kubectl, python))
+}
+
+/// The objects `kubectl kustomize` renders from `dir`.
+fn kustomize(kubectl: &Path, python: &Path, dir: &Path) -> Vec<Value> {
+    let out = Command::new(kubectl).arg("kustomize").arg(dir).output().unwrap();
+    assert!(out.status.success(), "kubectl kustomize {}:\n{}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &out.stdout).unwrap();
+    let objects: Value =
+        serde_json::from_str(&render(python, &["documents", &file.path().display().to_string()])).unwrap();
+    objects.as_array().unwrap().clone()
+}
+
+/// Objects as a sorted list of their JSON texts: equal lists, equal objects.
+fn sorted(objects: &[Value]) -> Vec<String> {
+    let mut texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+    texts.sort();
+    texts
+}
+
+/// The namespace an object is in, or is.
+fn namespace_of(object: &Value) -> &str {
+    match object["kind"].as_str() {
+        Some("Namespace") => object["metadata"]["name"].as_str().unwrap(),
+        _ => object["metadata"]["namespace"].as_str().unwrap(),
+    }
+}
+
+#[test]
+fn a_build_lays_out_a_kustomization_per_namespace_that_kubectl_renders_unchanged() {
+    let Some((kubectl, python)) = kubectl_and_python() else { return };
+    for (example, namespaces) in [
+        ("mesh", &["finance/namespaces/floe-finance", "sales/namespaces/floe-sales"][..]),
+        ("centralized", &["namespaces/floe-commerce", "namespaces/floe-crm"][..]),
+    ] {
+        let ws = workspace(example);
+        build_json(ws.path());
+        let out = ws.path().join("floe-out");
+        // Every object the build wrote, each valid against the Kubernetes
+        // 1.33 schemas (custom resources aside).
+        let files: Vec<String> = common::tree(&out)
+            .into_iter()
+            .filter(|(p, _)| p.ends_with("k8s.yaml"))
+            .map(|(p, _)| out.join(p).display().to_string())
+            .collect();
+        let mut args = vec!["validate"];
+        args.extend(files.iter().map(String::as_str));
+        let validated: Value = serde_json::from_str(&render(&python, &args)).unwrap();
+        let written: Vec<Value> =
+            validated.as_array().unwrap().iter().flat_map(|f| f["objects"].as_array().unwrap().clone()).collect();
+        for o in &written {
+            let meta = &o["metadata"];
+            assert_eq!(meta["labels"]["app.kubernetes.io/managed-by"], "floe", "{example}: {o}");
+            assert!(meta["annotations"]["floe.dev/derivation"].as_str().unwrap().starts_with("blake3:"), "{o}");
+            assert!(meta["annotations"]["floe.dev/package"].as_str().unwrap().starts_with("//"), "{o}");
+        }
+
+        // The output directory renders every object, as written.
+        assert_eq!(sorted(&kustomize(&kubectl, &python, &out)), sorted(&written), "{example}");
+        // And each namespace's directory renders exactly that namespace's.
+        for dir in namespaces {
+            let name = dir.rsplit('/').next().unwrap();
+            let rendered = kustomize(&kubectl, &python, &out.join(dir));
+            let expected: Vec<Value> = written.iter().filter(|o| namespace_of(o) == name).cloned().collect();
+            assert_eq!(sorted(&rendered), sorted(&expected), "{example} {dir}");
+            let ns = expected.iter().find(|o| o["kind"] == "Namespace").unwrap();
+            assert_eq!(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+            let policies: Vec<&str> = expected
+                .iter()
+                .filter(|o| o["kind"] == "NetworkPolicy")
+                .map(|o| o["metadata"]["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(policies, ["floe-default-deny", "floe-allow-dns", "floe-allow-egress"], "{example} {dir}");
+        }
     }
 }

@@ -25,6 +25,7 @@ const SALES: &[&str] = &[
     "//sales/pipeline-forecast:k8s",
     "//sales/pipeline-forecast:orchestration",
     "//sales:helm-values",
+    "//sales:k8s",
     "//sales:manifest",
 ];
 
@@ -35,11 +36,11 @@ fn cold_then_no_op() {
     // Finance selects the same plugins as the root, so their Helm values
     // share a key; "reused" means found from an earlier build, so both count
     // as built whichever worker came first.
-    assert_eq!(cold["summary"]["built"], 36);
+    assert_eq!(cold["summary"]["built"], 39);
     assert_eq!(cold["summary"]["reused"], 0);
     let again = build_json(ws.path());
     assert_eq!(with_status(&again, "built"), Vec::<String>::new());
-    assert_eq!(again["summary"]["reused"], 36);
+    assert_eq!(again["summary"]["reused"], 39);
     assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
 }
 
@@ -111,7 +112,7 @@ fn comment_and_key_order_edits_rebuild_nothing() {
     });
     let r = build_json(ws.path());
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
-    assert_eq!(r["summary"]["reused"], 36);
+    assert_eq!(r["summary"]["reused"], 39);
 }
 
 #[test]
@@ -167,7 +168,7 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
     assert_eq!(r["summary"]["reused"], 0, "nothing damaged is served");
-    assert_eq!(r["summary"]["built"], 36);
+    assert_eq!(r["summary"]["built"], 39);
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }
@@ -220,4 +221,44 @@ fn outputs_no_longer_produced_are_removed() {
     common::floe(ws.path(), &["build"]);
     assert!(!out.join("customers").exists());
     assert!(out.join("manifest.resolved.json").is_file());
+}
+
+/// The files of a clean build of `ws`'s sources, in a fresh directory.
+fn clean_build_of(ws: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let fresh = tempfile::tempdir().unwrap();
+    common::copy_dir(ws, fresh.path());
+    for dir in ["floe-out", ".floe"] {
+        let _ = std::fs::remove_dir_all(fresh.path().join(dir));
+    }
+    build_json(fresh.path());
+    common::tree(&fresh.path().join("floe-out"))
+}
+
+#[test]
+fn a_products_domain_label_moves_its_runs_to_that_namespace() {
+    let ws = workspace("centralized");
+    build_json(ws.path());
+    let out = ws.path().join("floe-out");
+    assert!(out.join("namespaces/floe-commerce/k8s.yaml").exists());
+    edit(&ws.path().join("orders/floe.yaml"), |s| s.replace("{domain: commerce,", "{domain: crm,"));
+    let r = build_json(ws.path());
+    // The root lays out its namespaces by its products' domains.
+    assert!(with_status(&r, "built").contains(&"//:k8s".to_owned()), "{:?}", with_status(&r, "built"));
+    assert!(!out.join("namespaces/floe-commerce").exists(), "an empty namespace's files are removed");
+    let kustomization = std::fs::read_to_string(out.join("namespaces/floe-crm/kustomization.yaml")).unwrap();
+    assert!(kustomization.contains("\"../../customers\"") && kustomization.contains("\"../../orders\""));
+    assert_eq!(common::tree(&out), clean_build_of(ws.path()), "incremental equals clean");
+}
+
+#[test]
+fn a_removed_product_leaves_its_domains_namespace() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let kustomization = ws.path().join("floe-out/sales/namespaces/floe-sales/kustomization.yaml");
+    assert!(std::fs::read_to_string(&kustomization).unwrap().contains("pipeline-forecast"));
+    std::fs::remove_dir_all(ws.path().join("sales/pipeline-forecast")).unwrap();
+    let r = build_json(ws.path());
+    assert_eq!(with_status(&r, "built"), ["//sales:k8s"]);
+    assert!(!std::fs::read_to_string(&kustomization).unwrap().contains("pipeline-forecast"));
+    assert_eq!(common::tree(&ws.path().join("floe-out")), clean_build_of(ws.path()), "incremental equals clean");
 }

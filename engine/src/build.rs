@@ -568,6 +568,16 @@ impl Context {
                 }
             }
         }
+        // A root names its products' namespaces by their domain labels.
+        if info.kind == PackageKind::Root {
+            deps.extend(
+                self.layout
+                    .packages
+                    .iter()
+                    .filter(|p| p.kind == PackageKind::Product && p.parent == Some(index))
+                    .map(|p| p.file()),
+            );
+        }
         // The out-of-tree plugins its platform runs for it.
         let platform = match info.kind {
             PackageKind::Product => info.parent.map(|p| self.package(db, p)),
@@ -592,10 +602,11 @@ impl Context {
         for i in self.layout.chain(index) {
             c.str(self.layout.packages[i].dir.as_str());
         }
-        // A platform with products below it is checked for what they need.
-        let index_serves =
-            self.layout.packages.iter().any(|p| p.kind == PackageKind::Product && p.parent == Some(index));
-        c.u64(u64::from(index_serves));
+        // A platform is checked for what the products below it need, and
+        // lays out the directories of its products and domains.
+        for p in self.layout.packages.iter().filter(|p| p.parent == Some(index)) {
+            c.u64(p.kind as u64).str(p.dir.as_str());
+        }
         // A model file that appears or goes changes what the product is checked against.
         c.u64(info.models.len() as u64);
         for m in &info.models {
@@ -1148,7 +1159,7 @@ plugins:
             built_rules(&upgraded),
             BTreeSet::from(["floe.compiled-artifacts", "floe.enforcement", "floe.jobs-helm-values", "floe.k8s"])
         );
-        assert_eq!(upgraded.count(Status::Reused), 10, "{:?}", upgraded.derivations);
+        assert_eq!(upgraded.count(Status::Reused), 12, "{:?}", upgraded.derivations);
         let artifacts = sys.get(Path::new("/w/floe-out/sales/orders/compiled_artifacts.json")).unwrap();
         assert!(String::from_utf8(artifacts).unwrap().contains("1.1.0"));
     }
@@ -1192,7 +1203,7 @@ plugins:
         // Packages that read no date are still reused.
         let report = build_on(&sys, "2026-07-02");
         assert_eq!(report.count(Status::Built), 0);
-        assert_eq!(report.count(Status::Reused), 22);
+        assert_eq!(report.count(Status::Reused), 24);
     }
 
     #[test]
@@ -1201,12 +1212,12 @@ plugins:
         // Two platform packages with the same plugins share their Helm values'
         // key; within one build both count as built.
         let cold = build(&sys);
-        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (22, 0));
+        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (24, 0));
         // A second build re-reads files whose stats were too fresh to trust.
         build(&sys);
         let (reads, lists) = (sys.reads(), sys.lists());
         let report = build(&sys);
-        assert_eq!(report.count(Status::Reused), 22);
+        assert_eq!(report.count(Status::Reused), 24);
         // The state file and the (absent) .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 2);
         assert_eq!(sys.lists() - lists, 0);
@@ -1219,7 +1230,8 @@ plugins:
         build(&sys);
         add_product(&sys, "/w/sales/prospects", "prospects");
         let report = build(&sys);
-        assert_eq!(report.count(Status::Built), 6, "{:?}", report.derivations);
+        // The product's six, and its domain's namespace, which now lists it.
+        assert_eq!(report.count(Status::Built), 7, "{:?}", report.derivations);
         assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());
     }
 
@@ -1263,13 +1275,13 @@ plugins:
             ..Options::at("/w", settings("1970-01-01"))
         };
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
-        assert_eq!(report.count(Status::Built), 22);
+        assert_eq!(report.count(Status::Built), 24);
         let calls = remote.0.lock().unwrap();
         let first_get = calls.iter().position(|(what, _)| *what == "get").unwrap();
         let told: BTreeSet<Hash> = calls[..first_get].iter().map(|(_, k)| *k).collect();
         let asked: BTreeSet<Hash> = calls.iter().filter(|(what, _)| *what == "get").map(|(_, k)| *k).collect();
         assert!(calls[..first_get].iter().all(|(what, _)| *what == "prefetch"));
         assert_eq!(told, asked);
-        assert_eq!(asked.len(), 22);
+        assert_eq!(asked.len(), 24);
     }
 }

@@ -122,6 +122,7 @@ impl Settings {
             .u64(u64::from(v.platform_helm_values))
             .u64(u64::from(v.jobs_helm_values))
             .u64(u64::from(v.k8s))
+            .u64(u64::from(v.k8s_namespaces))
             .finish()
     }
 }
@@ -520,12 +521,19 @@ fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
 /// The domain a product belongs to: its domain tier in a mesh, else its
 /// `domain` label, else `default`.
 fn domain_of(spec: &FloeSpec, platform: &ResolvedPlatform) -> String {
-    // A domain tier above (in the workspace, or in a published platform).
-    if let Some(t) = platform.chain.last().filter(|t| t.scope == Some(floe_schemas::manifest::Scope::Domain)) {
-        t.name.clone()
-    } else {
-        spec.metadata.labels.as_ref().and_then(|l| l.get("domain").cloned()).unwrap_or_else(|| "default".to_owned())
+    match domain_tier(platform) {
+        Some(name) => name.to_owned(),
+        None => {
+            spec.metadata.labels.as_ref().and_then(|l| l.get("domain").cloned()).unwrap_or_else(|| "default".to_owned())
+        }
     }
+}
+
+/// The name of the domain tier of a platform (in the workspace, or in a
+/// published platform), if it has one.
+fn domain_tier(platform: &ResolvedPlatform) -> Option<&str> {
+    let last = platform.chain.last().filter(|t| t.scope == Some(floe_schemas::manifest::Scope::Domain))?;
+    Some(&last.name)
 }
 
 /// The published platform `floe.lock` pins, read from the store as one tier.
@@ -1011,6 +1019,49 @@ pub fn runs(db: &dyn Db, pkg: Package) -> Option<floe_rules::jobs::Runs> {
     platform_full(db, pkg).as_ref().map(|v| floe_rules::jobs::Runs::of(&v.platform))
 }
 
+/// What a platform puts in each of its namespaces, once per platform (from
+/// its full view).
+#[salsa::tracked(returns(ref))]
+pub fn namespace_plan(db: &dyn Db, pkg: Package) -> Option<floe_rules::k8s::namespace::Plan> {
+    platform_full(db, pkg).as_ref().map(|v| floe_rules::k8s::namespace::Plan::of(&v.platform))
+}
+
+/// The domains whose namespaces a platform package makes, each with the
+/// directories of its products there, relative to the platform's: the
+/// products right below it, by their domain. A domain's are all its own; a
+/// root's are named by their `domain` label, so the root reads their specs
+/// (a product that cannot be read, or names a domain that cannot name a
+/// namespace, has errors of its own and no namespace here).
+#[salsa::tracked(returns(ref))]
+pub fn namespaces(db: &dyn Db, pkg: Package) -> BTreeMap<String, Vec<String>> {
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let index = pkg.index(db);
+    let Some(full) = platform_full(db, pkg).as_ref() else { return BTreeMap::new() };
+    let dir = &layout.packages[index].dir;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for info in &layout.packages {
+        if info.kind != PackageKind::Product || info.parent != Some(index) {
+            continue;
+        }
+        let domain = match domain_tier(&full.platform) {
+            Some(name) => name.to_owned(),
+            None => {
+                let Some(file) = file_of(db, ws, &info.file()) else { continue };
+                let parsed = parsed_spec(db, file);
+                let Some(spec) = parsed.loaded.value.as_ref() else { continue };
+                domain_of(spec, &full.platform)
+            }
+        };
+        if domain.len() > floe_rules::k8s::DOMAIN_MAX || !floe_schemas::manifest::is_dns_label(&domain) {
+            continue;
+        }
+        let relative = info.dir.as_str().strip_prefix(dir.as_str()).unwrap_or(info.dir.as_str());
+        out.entry(domain).or_default().push(relative.trim_start_matches('/').to_owned());
+    }
+    out
+}
+
 /// A product evaluated against its platform and the products it reads from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProductEval {
@@ -1369,11 +1420,32 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             if platform(db, pkg).failed {
                 return None;
             }
-            let full = rule::Input::default().with("platform", platform_full(db, pkg).as_ref()?.part.clone());
+            let full_part = platform_full(db, pkg).as_ref()?.part.clone();
+            let full = rule::Input::default().with("platform", full_part.clone());
             let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.part.clone());
+            let owned = namespaces(db, pkg);
+            let domains: Vec<String> = layout
+                .packages
+                .iter()
+                .filter(|p| p.kind == PackageKind::Domain && p.parent == Some(pkg.index(db)))
+                .map(|p| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
+                .map(|d| d.trim_start_matches('/').to_owned())
+                .collect();
+            let mut files = Vec::new();
+            for domain in owned.keys() {
+                let dir = format!("namespaces/{}", floe_rules::k8s::namespace::name(domain));
+                files.extend([format!("{dir}/k8s.yaml"), format!("{dir}/kustomization.yaml")]);
+            }
+            files.push("kustomization.yaml".to_owned());
+            let namespaces = rule::Input::default()
+                .with("platform", full_part)
+                .with("namespaces", serde_json::to_value(owned).ok()?)
+                .with("domains", serde_json::json!(domains))
+                .with("package", Value::from(crate::label::package_label(&info.dir)));
             Some(vec![
                 Derivation::new(Target::Manifest, v.resolved_manifest, full),
                 Derivation::new(Target::HelmValues, v.platform_helm_values, plugins),
+                Derivation::with_outputs(Target::Namespaces, v.k8s_namespaces, namespaces, files),
             ])
         }
         PackageKind::Product => {
@@ -1588,6 +1660,37 @@ fn jobs_values(
     }))
 }
 
+/// A platform's `:k8s` files, in the order of its derivation's outputs.
+fn namespace_files(db: &dyn Db, pkg: Package, input: &rule::Input, key: &str) -> Result<Vec<Vec<u8>>, OutputError> {
+    use floe_rules::k8s::namespace;
+    let full = decoded(db, pkg, input, rule::View::Full)?;
+    let memo = platform_full(db, pkg)
+        .as_ref()
+        .filter(|view| Arc::ptr_eq(&view.platform, &full))
+        .and_then(|_| namespace_plan(db, pkg).as_ref());
+    let plan = match memo {
+        Some(plan) => std::borrow::Cow::Borrowed(plan),
+        None => std::borrow::Cow::Owned(namespace::Plan::of(&full)),
+    };
+    let owned: BTreeMap<String, Vec<String>> = input.decode("namespaces").map_err(internal)?;
+    let domains: Vec<String> = input.decode("domains").map_err(internal)?;
+    let origin = namespace::Origin { key, package: input.str("package") };
+    let mut files = Vec::new();
+    let mut top = Vec::new();
+    for (domain, products) in &owned {
+        let objects = namespace::objects(&full, &plan, domain, &origin);
+        files.push(floe_rules::k8s::to_yaml(&objects).into_bytes());
+        // The namespace's directory renders its objects and its products'.
+        let mut resources = vec!["k8s.yaml".to_owned()];
+        resources.extend(products.iter().map(|p| format!("../../{p}")));
+        files.push(namespace::kustomization(&resources).into_bytes());
+        top.push(format!("namespaces/{}", namespace::name(domain)));
+    }
+    top.extend(domains);
+    files.push(namespace::kustomization(&top).into_bytes());
+    Ok(files)
+}
+
 /// The outputs of the package's targets built before this one, for a rule
 /// that reads them ([`Target::reads`]); its key holds their keys.
 #[derive(Default)]
@@ -1645,8 +1748,12 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
         }
         Target::K8s => {
             let product = jobs_values(db, pkg, input, &drv.key.to_string(), read)?;
-            vec![floe_rules::k8s::to_yaml(&floe_rules::k8s::objects(&product)).into_bytes()]
+            vec![
+                floe_rules::k8s::to_yaml(&floe_rules::k8s::objects(&product)).into_bytes(),
+                floe_rules::k8s::namespace::kustomization(&["k8s.yaml".to_owned()]).into_bytes(),
+            ]
         }
+        Target::Namespaces => namespace_files(db, pkg, input, &drv.key.to_string())?,
         Target::Manifest => {
             let p = decoded(db, pkg, input, rule::View::Full)?;
             vec![emit::json(&resolved_manifest_doc(&p))]

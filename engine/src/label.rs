@@ -22,7 +22,7 @@ pub const PRODUCT_TARGETS: &[Target] = &[
     Target::K8s,
 ];
 /// What a platform package (the root, a domain) builds.
-pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues];
+pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues, Target::Namespaces];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
@@ -43,8 +43,15 @@ pub enum Target {
     /// for its runs (a product's `:helm-values`).
     JobsValues,
     /// A product's `k8s.yaml`: the Kubernetes objects of its runs, the ones
-    /// the floe-jobs chart renders from those values.
+    /// the floe-jobs chart renders from those values (a product's `:k8s`),
+    /// and the `kustomization.yaml` that renders them.
     K8s,
+    /// A platform's namespaces (a platform's `:k8s`): per namespace its
+    /// runs go to, `namespaces/<namespace>/k8s.yaml` (the Namespace, its
+    /// NetworkPolicies and the secrets plugin's objects) and a
+    /// `kustomization.yaml` with its products' directories; and one at the
+    /// platform's directory with every namespace and domain below.
+    Namespaces,
 }
 
 impl Target {
@@ -57,6 +64,7 @@ impl Target {
         Target::HelmValues,
         Target::JobsValues,
         Target::K8s,
+        Target::Namespaces,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,7 +75,7 @@ impl Target {
             Target::Orchestration => "orchestration",
             Target::Manifest => "manifest",
             Target::HelmValues | Target::JobsValues => "helm-values",
-            Target::K8s => "k8s",
+            Target::K8s | Target::Namespaces => "k8s",
         }
     }
 
@@ -102,6 +110,7 @@ impl Target {
             Target::HelmValues => "floe.platform-helm-values",
             Target::JobsValues => "floe.jobs-helm-values",
             Target::K8s => "floe.k8s",
+            Target::Namespaces => "floe.k8s-namespaces",
         }
     }
 
@@ -109,14 +118,14 @@ impl Target {
     /// files do not depend on the platform (see `Derivation::outputs`).
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
-            Target::Orchestration => &[],
+            Target::Orchestration | Target::Namespaces => &[],
             Target::Artifacts => &["compiled_artifacts.json"],
             Target::DbtProfile => &["profiles.yml"],
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],
             Target::Manifest => &["manifest.resolved.json"],
             Target::HelmValues => &["floe-platform.values.yaml"],
             Target::JobsValues => &["floe-jobs.values.yaml"],
-            Target::K8s => &["k8s.yaml"],
+            Target::K8s => &["k8s.yaml", "kustomization.yaml"],
         }
     }
 

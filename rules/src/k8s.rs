@@ -6,6 +6,7 @@
 //! product of `charts/floe-jobs/ci/mesh-values.yaml` through Helm and checks
 //! that [`objects`] gives the same objects, field for field.
 
+pub mod namespace;
 mod values;
 
 use std::collections::BTreeMap;

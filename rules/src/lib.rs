@@ -41,6 +41,7 @@ pub mod versions {
         pub platform_helm_values: u32,
         pub jobs_helm_values: u32,
         pub k8s: u32,
+        pub k8s_namespaces: u32,
     }
 
     /// The versions of the rules this floe has.
@@ -53,6 +54,7 @@ pub mod versions {
         platform_helm_values: 1,
         jobs_helm_values: 2,
         k8s: 2,
+        k8s_namespaces: 1,
     };
 
     impl Default for Versions {

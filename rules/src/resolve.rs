@@ -491,5 +491,19 @@ fn origin_of(tier: &Tier<'_>, path: &[String]) -> Origin {
     Origin::at(tier.file, node.span)
 }
 
+/// The platform of one manifest's text, for tests.
+#[cfg(test)]
+pub(crate) fn resolve_text(text: &str) -> ResolvedPlatform {
+    let loaded = floe_schemas::load::<Manifest>("manifest.yaml", text.as_bytes());
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    let (node, manifest) = (loaded.node.unwrap(), loaded.value.unwrap());
+    let mut raw = node.to_json();
+    crate::secrets::redact_manifest(&mut raw);
+    let tier = Tier { label: "//", file: "manifest.yaml", manifest: &manifest, raw: &raw, node: &node };
+    let (platform, diags) = resolve(&[tier]);
+    assert!(diags.is_empty(), "{diags:?}");
+    platform.unwrap()
+}
+
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,10 @@ kubernetes-validate installed). Subcommands:
       (each `floe-jobs.values.yaml` under floe-out/), as one values file.
   documents FILE
       The YAML documents of FILE, as a JSON list.
+  validate FILE...
+      Every YAML document of the FILEs, validated against the Kubernetes 1.33
+      schemas (strict) unless its kind is a custom resource the schemas do
+      not have; prints `[{file, objects}]` as JSON.
 """
 
 import json
@@ -247,6 +251,25 @@ def documents(path):
         json.dump([d for d in yaml.safe_load_all(f) if d is not None], sys.stdout, indent=1, sort_keys=True)
 
 
+def validate_files(paths):
+    out = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            objects = [d for d in yaml.safe_load_all(f) if d is not None]
+        for obj in objects:
+            try:
+                kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+            except kubernetes_validate.SchemaNotFoundError:
+                group = obj.get("apiVersion", "").rpartition("/")[0]
+                if group == "" or group.endswith(".k8s.io") or "." not in group:
+                    fail(f"{path}: no schema for the built-in {obj.get('apiVersion')} {obj.get('kind')}")
+            except kubernetes_validate.ValidationError as e:
+                where = ".".join(str(p) for p in e.path)
+                fail(f"{path}: {obj.get('kind')}/{obj.get('metadata', {}).get('name')}: {where}: {e.message}")
+        out.append({"file": path, "objects": objects})
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+
+
 def block_strings(dumper, text):
     """Files as YAML block scalars, so that the values read like the files."""
     style = "|" if "\n" in text else None
@@ -264,6 +287,8 @@ def main(argv):
         jobs_values(argv[2])
     elif len(argv) == 3 and argv[1] == "documents":
         documents(argv[2])
+    elif len(argv) >= 3 and argv[1] == "validate":
+        validate_files(argv[2:])
     else:
         fail(__doc__)
 
