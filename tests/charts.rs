@@ -262,26 +262,20 @@ fn jobs_chart_runs_each_product_as_floe_builds_it() {
     let risk = find(mesh_jobs, "CronJob", "risk-exposure");
     // A schedule names no time zone: the spec's default, UTC.
     assert_eq!((&risk["spec"]["schedule"], &risk["spec"]["timeZone"]), (&json!("0 6 * * 1-5"), &json!("UTC")));
-    let expected: BTreeSet<(String, String, String)> = [
-        ("ServiceAccount", "floe-finance", "revenue"),
-        ("ConfigMap", "floe-finance", "revenue"),
-        ("Job", "floe-finance", "revenue"),
-        ("ServiceAccount", "floe-finance", "risk-exposure"),
-        ("ServiceAccount", "floe-sales", "customers"),
-        ("ServiceAccount", "floe-sales", "orders"),
-        ("ServiceAccount", "floe-sales", "pipeline-forecast"),
-        ("ConfigMap", "floe-finance", "risk-exposure"),
-        ("CronJob", "floe-finance", "risk-exposure"),
-        ("ConfigMap", "floe-sales", "customers"),
-        ("Job", "floe-sales", "customers"),
-        ("ConfigMap", "floe-sales", "orders"),
-        ("CronJob", "floe-sales", "orders"),
-        ("ConfigMap", "floe-sales", "pipeline-forecast"),
-        ("Job", "floe-sales", "pipeline-forecast"),
-    ]
-    .iter()
-    .map(|(k, n, p)| ((*k).to_owned(), (*n).to_owned(), (*p).to_owned()))
-    .collect();
+    // Each with the ServiceAccount its runs use, and the Role (with its
+    // binding) that lets them read the lakehouse's Secret.
+    let products = [
+        ("floe-finance", "revenue", "Job"),
+        ("floe-finance", "risk-exposure", "CronJob"),
+        ("floe-sales", "customers", "Job"),
+        ("floe-sales", "orders", "CronJob"),
+        ("floe-sales", "pipeline-forecast", "Job"),
+    ];
+    let expected: BTreeSet<(String, String, String)> = products
+        .iter()
+        .flat_map(|(ns, p, run)| ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", run].map(|k| (k, *ns, *p)))
+        .map(|(k, n, p)| (k.to_owned(), n.to_owned(), p.to_owned()))
+        .collect();
     assert_eq!(runs(mesh_jobs), expected);
     // The example in the chart describes the products a build of the mesh has.
     assert_eq!(runs(example), expected);

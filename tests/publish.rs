@@ -282,6 +282,9 @@ fn the_platform_publishes_its_resolved_manifests() {
         .map(|l| l["annotations"]["org.opencontainers.image.title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["floe-platform.values.yaml", "manifest.resolved.json"]);
+    // Its config is the derivation records the build wrote beside them.
+    let config = blob(sales["config"]["digest"].as_str().unwrap());
+    assert!(config == std::fs::read(ws.path().join("floe-out/sales/floe.drv.json")).unwrap());
     // The resolved manifest in it is the one the build wrote.
     let resolved = blob(sales["layers"][1]["digest"].as_str().unwrap());
     assert!(resolved == std::fs::read(ws.path().join("floe-out/sales/manifest.resolved.json")).unwrap());

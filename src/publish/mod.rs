@@ -166,12 +166,14 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
             let name = o.path.as_str().strip_prefix(info.dir.as_str()).unwrap_or(o.path.as_str());
             let name = name.trim_start_matches('/');
             // A platform's artifact is its resolved manifest and its chart's
-            // values (what a pinned workspace reads); the Kubernetes objects
-            // of its namespaces are deployed, not published. Files below its
-            // directory are its own or its domains' and products'.
-            let published = [floe_engine::label::Target::Manifest, floe_engine::label::Target::HelmValues]
-                .iter()
-                .any(|t| t.outputs().contains(&name));
+            // values (what a pinned workspace reads), with its derivation
+            // records; the Kubernetes objects of its namespaces are
+            // deployed, not published. Files below its directory are its
+            // own or its domains' and products'.
+            let published = name == floe_engine::build::DRV_FILE
+                || [floe_engine::label::Target::Manifest, floe_engine::label::Target::HelmValues]
+                    .iter()
+                    .any(|t| t.outputs().contains(&name));
             if !platform || published {
                 sha256.insert(name.to_owned(), digests.sha256(o.hash, &bytes));
                 files.insert(name.to_owned(), bytes);
