@@ -9,9 +9,9 @@ use super::plan::{Action, Step};
 const CONCURRENCY: usize = 16;
 
 /// What became of one step.
-pub enum Done {
+pub enum Outcome {
     /// Applied or deleted (or, in a dry run, accepted by the server).
-    Done,
+    Written,
     /// Not written: the step needs no write.
     Skipped,
     Failed(RequestError),
@@ -22,9 +22,9 @@ pub enum Done {
 /// Runs the writes of `steps`, phase by phase; a phase with a failure is
 /// finished (what is in flight completes) and no later phase starts, so
 /// nothing is pruned while something desired is missing.
-pub fn execute(cluster: &mut Cluster, steps: &[Step], dry_run: bool, bar: &indicatif::ProgressBar) -> Vec<Done> {
-    let mut done: Vec<Done> =
-        steps.iter().map(|s| if s.action.writes() { Done::NotTried } else { Done::Skipped }).collect();
+pub fn execute(cluster: &mut Cluster, steps: &[Step], dry_run: bool, bar: &indicatif::ProgressBar) -> Vec<Outcome> {
+    let mut done: Vec<Outcome> =
+        steps.iter().map(|s| if s.action.writes() { Outcome::NotTried } else { Outcome::Skipped }).collect();
     let phases: [(bool, u8); 4] = [(false, 0), (false, 1), (true, 1), (true, 0)];
     for (prune, rank) in phases {
         let indices: Vec<usize> = (0..steps.len())
@@ -53,10 +53,10 @@ pub fn execute(cluster: &mut Cluster, steps: &[Step], dry_run: bool, bar: &indic
         let mut failed = false;
         for (i, r) in results {
             done[i] = match r {
-                Ok(()) => Done::Done,
+                Ok(()) => Outcome::Written,
                 Err(e) => {
                     failed = true;
-                    Done::Failed(e)
+                    Outcome::Failed(e)
                 }
             };
         }

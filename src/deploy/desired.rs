@@ -98,6 +98,9 @@ pub fn build(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<Desired,
         printer.warn(&escape(w))?;
     }
     if report.has_errors() {
+        if printer.format != crate::output::Format::Human {
+            crate::output::print_json(&serde_json::json!({ "diagnostics": report.diagnostics }))?;
+        }
         return Err(Failure::User);
     }
     let texts: Vec<String> = if labels.is_empty() { vec!["//...".to_owned()] } else { labels.to_vec() };
@@ -191,7 +194,9 @@ mod tests {
 
     #[test]
     fn a_stream_is_split_at_its_separators() {
-        let docs = parse_stream("k8s.yaml", b"---\nkind: \"A\"\n---\nkind: \"B\"\nn: 3\n").unwrap();
+        let Ok(docs) = parse_stream("k8s.yaml", b"---\nkind: \"A\"\n---\nkind: \"B\"\nn: 3\n") else {
+            panic!("parsed")
+        };
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1]["n"], 3);
     }

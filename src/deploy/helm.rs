@@ -41,6 +41,9 @@ pub fn platform_deploy(cli: &Cli, printer: &Printer, args: &PlatformDeployArgs) 
     let report = session.build()?;
     printer.diagnostics(&root, &report.diagnostics)?;
     if report.has_errors() {
+        if printer.format != crate::output::Format::Human {
+            crate::output::print_json(&serde_json::json!({ "diagnostics": report.diagnostics }))?;
+        }
         return Err(Failure::User);
     }
     let (selected, _) = session.select();

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use floe_schemas::diag::escape;
 use serde::Serialize;
 
-use super::apply::Done;
+use super::apply::Outcome;
 use super::plan::{self, Action, Step};
 use crate::cli::Failure;
 use crate::output::{Format, Printer, Verbosity, err, print_json};
@@ -29,12 +29,18 @@ struct Record<'a> {
 
 /// Reports a deploy; a failed one ends in [`Failure::Cluster`] naming what
 /// was and was not applied.
-pub fn deploy(printer: &Printer, context: &str, dry_run: bool, steps: &[Step], done: &[Done]) -> Result<(), Failure> {
+pub fn deploy(
+    printer: &Printer,
+    context: &str,
+    dry_run: bool,
+    steps: &[Step],
+    done: &[Outcome],
+) -> Result<(), Failure> {
     let failed: Vec<(&Step, &super::client::RequestError)> = steps
         .iter()
         .zip(done)
         .filter_map(|(s, d)| match d {
-            Done::Failed(e) => Some((s, e)),
+            Outcome::Failed(e) => Some((s, e)),
             _ => None,
         })
         .collect();
@@ -49,9 +55,9 @@ pub fn deploy(printer: &Printer, context: &str, dry_run: bool, steps: &[Step], d
                 name: &s.id.name,
                 package: s.package.as_deref(),
                 derivation: s.derivation.as_deref(),
-                not_applied: matches!(d, Done::Failed(_) | Done::NotTried),
+                not_applied: matches!(d, Outcome::Failed(_) | Outcome::NotTried),
                 error: match d {
-                    Done::Failed(e) => Some(e.message.as_str()),
+                    Outcome::Failed(e) => Some(e.message.as_str()),
                     _ => None,
                 },
             })
@@ -68,9 +74,9 @@ pub fn deploy(printer: &Printer, context: &str, dry_run: bool, steps: &[Step], d
         let mut text = String::new();
         for (s, d) in steps.iter().zip(done) {
             let (shown, word) = match d {
-                Done::Done => (true, word(s.action, dry_run)),
-                Done::Skipped => (printer.verbosity == Verbosity::Verbose, word(s.action, dry_run)),
-                Done::Failed(_) | Done::NotTried => (true, "not applied"),
+                Outcome::Written => (true, word(s.action, dry_run)),
+                Outcome::Skipped => (printer.verbosity == Verbosity::Verbose, word(s.action, dry_run)),
+                Outcome::Failed(_) | Outcome::NotTried => (true, "not applied"),
             };
             if shown {
                 let _ = writeln!(
@@ -84,7 +90,7 @@ pub fn deploy(printer: &Printer, context: &str, dry_run: bool, steps: &[Step], d
         let done_actions: Vec<Action> = steps
             .iter()
             .zip(done)
-            .filter(|(_, d)| matches!(d, Done::Done | Done::Skipped))
+            .filter(|(_, d)| matches!(d, Outcome::Written | Outcome::Skipped))
             .map(|(s, _)| s.action)
             .collect();
         let [created, updated, unchanged, pruned] = plan::counts(&done_actions);
@@ -117,7 +123,12 @@ fn word(action: Action, dry_run: bool) -> &'static str {
 
 /// The message of a deploy that stopped: each failure, then per namespace
 /// what was applied and what was not.
-fn stopped(context: &str, steps: &[Step], done: &[Done], failed: &[(&Step, &super::client::RequestError)]) -> String {
+fn stopped(
+    context: &str,
+    steps: &[Step],
+    done: &[Outcome],
+    failed: &[(&Step, &super::client::RequestError)],
+) -> String {
     let mut text = format!(
         "the deploy to context `{}` stopped: {} object{} failed\n",
         escape(context),
@@ -134,9 +145,9 @@ fn stopped(context: &str, steps: &[Step], done: &[Done], failed: &[(&Step, &supe
         let entry = by_ns.entry(s.id.namespace.as_str()).or_default();
         let what = format!("{} {}", s.id.kind, s.id.name);
         match d {
-            Done::Done => entry.0.push(format!("{what} ({})", word(s.action, false))),
-            Done::Failed(_) | Done::NotTried => entry.1.push(format!("{what} (to be {})", word(s.action, false))),
-            Done::Skipped => {}
+            Outcome::Written => entry.0.push(format!("{what} ({})", word(s.action, false))),
+            Outcome::Failed(_) | Outcome::NotTried => entry.1.push(format!("{what} (to be {})", word(s.action, false))),
+            Outcome::Skipped => {}
         }
     }
     for (ns, (applied, not)) in by_ns {
