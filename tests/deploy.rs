@@ -434,6 +434,7 @@ fn unreachable_and_forbidding_servers_end_with_exit_3_and_one_cause() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("403 Forbidden"), "{}", r.stderr);
     assert!(r.stderr.contains("not applied"), "{}", r.stderr);
+    assert!(r.stderr.contains("refused the user of context `fake`"), "{}", r.stderr);
     let wrong = ws.join("wrong.kubeconfig");
     std::fs::write(&wrong, kube.kubeconfig_text("not-the-token-Pq7", Some(&ca))).unwrap();
     let r = floe_env(ws, &wrong, &["deploy"], &[]);

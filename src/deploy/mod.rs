@@ -88,7 +88,7 @@ pub fn deploy(cli: &Cli, printer: &Printer, args: &DeployArgs) -> Result<(), Fai
     let bar = crate::output::progress(printer, writes, if args.dry_run { "dry run" } else { "deploying" });
     let done = apply::execute(&mut cluster, &steps, args.dry_run, &bar);
     bar.finish_and_clear();
-    report::deploy(printer, &cluster.context, args.dry_run, &steps, &done)
+    report::deploy(printer, (&cluster.context, &cluster.server), args.dry_run, &steps, &done)
 }
 
 /// `floe diff`.

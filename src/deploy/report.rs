@@ -31,7 +31,7 @@ struct Record<'a> {
 /// was and was not applied.
 pub fn deploy(
     printer: &Printer,
-    context: &str,
+    (context, server): (&str, &str),
     dry_run: bool,
     steps: &[Step],
     done: &[Outcome],
@@ -106,7 +106,7 @@ pub fn deploy(
     if failed.is_empty() {
         return Ok(());
     }
-    Err(Failure::Cluster(stopped(context, steps, done, &failed)))
+    Err(Failure::Cluster(stopped((context, server), steps, done, &failed)))
 }
 
 fn word(action: Action, dry_run: bool) -> &'static str {
@@ -124,7 +124,7 @@ fn word(action: Action, dry_run: bool) -> &'static str {
 /// The message of a deploy that stopped: each failure, then per namespace
 /// what was applied and what was not.
 fn stopped(
-    context: &str,
+    (context, server): (&str, &str),
     steps: &[Step],
     done: &[Outcome],
     failed: &[(&Step, &super::client::RequestError)],
@@ -157,6 +157,14 @@ fn stopped(
         let ns = if ns.is_empty() { "cluster-wide".to_owned() } else { format!("namespace {}", escape(ns)) };
         let list = |v: &[String]| if v.is_empty() { "nothing".to_owned() } else { escape(&v.join(", ")).into_owned() };
         let _ = writeln!(text, "  {ns}: applied {}; not applied {}", list(&applied), list(&not));
+    }
+    if failed.iter().any(|(_, e)| matches!(e.status, Some(401 | 403))) {
+        let _ = writeln!(
+            text,
+            "  = help: the API server {server} refused the user of context `{}`: it needs get, list, patch and \
+             delete on the kinds floe deploys",
+            escape(context)
+        );
     }
     text.push_str(
         "  = help: objects not listed are as they were; `floe deploy` again applies only what is not there yet",
