@@ -12,6 +12,8 @@ use crate::system::OsSystem;
 
 /// The file of Kubernetes objects a package's build writes.
 pub const K8S_FILE: &str = "k8s.yaml";
+/// The target that renders it.
+const K8S_TARGET: &str = "k8s";
 
 /// Which object: its API group (not its version, so that a new version of
 /// a kind names the same object), kind, namespace (`""` for none) and name.
@@ -106,9 +108,13 @@ pub fn build(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<Desired,
     let texts: Vec<String> = if labels.is_empty() { vec!["//...".to_owned()] } else { labels.to_vec() };
     let mut patterns = Vec::new();
     for text in &texts {
-        // The build has accepted every label already.
-        if let Ok(p) = label::parse(text, &session.options.cwd) {
-            patterns.push(p);
+        // The build has accepted every label already. A label of another
+        // target than the objects' (`//sales/orders:artifacts`) deploys
+        // what its package renders but prunes nothing of it.
+        match label::parse(text, &session.options.cwd) {
+            Ok(Pattern::Package { target: Some(t), .. }) if t != K8S_TARGET => {}
+            Ok(p) => patterns.push(p),
+            Err(_) => {}
         }
     }
     let (selected, _) = session.select();
