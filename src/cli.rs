@@ -149,6 +149,12 @@ pub enum Command {
     Publish(crate::publish::PublishArgs),
     /// Give a published artifact another tag (`floe promote oci://HOST/REPO:1.2.0 --to prod`), uploading no blob
     Promote(crate::publish::PromoteArgs),
+    /// Build products and bring their Kubernetes objects to a cluster: server-side apply of what changed, prune of what floe no longer renders
+    Deploy(crate::deploy::DeployArgs),
+    /// Show, as a unified diff per object, what `floe deploy` would change in the cluster
+    Diff(crate::deploy::DiffArgs),
+    /// Show, per product, the derivation the build wants, the one deployed, and its last run
+    Status(crate::deploy::StatusArgs),
     /// Fetch the platform floe.lock pins into the store (`--update`: pin what its tag names now)
     Pull(crate::pull::PullArgs),
     /// Check that a published artifact carries a signature by a key, in cosign's format (`floe verify oci://HOST/REPO:1.2.0 --key key.pub`)
@@ -158,7 +164,7 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
-    /// The platform: `compile` (the Python implementation's command) and `publish`
+    /// The platform: `compile` (the Python implementation's command), `publish` and `deploy`
     Platform {
         #[command(subcommand)]
         command: PlatformCommand,
@@ -202,6 +208,8 @@ pub enum PlatformCommand {
     Compile(crate::compat::CompileArgs),
     /// Publish the enterprise and domain manifests, resolved, as OCI artifacts (`platform`, `platform/<domain>`)
     Publish(crate::publish::PublishArgs),
+    /// Install the platform chart with the values the build writes (`helm upgrade --install`), or print the command without helm
+    Deploy(crate::deploy::PlatformDeployArgs),
 }
 
 /// Why a command could not finish.
@@ -212,6 +220,9 @@ pub enum Failure {
     Infra(IoError),
     /// `floe doctor` found endpoints that do not answer.
     Unreachable(usize),
+    /// A cluster (its API server, or helm) failed or refused: the message
+    /// says which and what to check (exit 3).
+    Cluster(String),
     /// `floe store verify` found damaged entries.
     Damaged(usize),
     /// stdout or stderr could not be written (a closed pipe is no failure).
@@ -258,6 +269,7 @@ pub fn main() -> ExitCode {
                 escape(&e.to_string())
             )),
         ),
+        Err(Failure::Cluster(message)) => exit_code(3, err(&format!("error: {message}\n"))),
         Err(Failure::Unreachable(n)) => exit_code(3, err(&format!("error: {n} endpoint(s) did not answer\n"))),
         Err(Failure::Damaged(n)) => exit_code(
             3,
@@ -314,6 +326,12 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Verify(args) => crate::publish::sign::command(cli, printer, args),
         Command::Platform { command: PlatformCommand::Publish(args) } => {
             crate::publish::publish(cli, printer, args, true)
+        }
+        Command::Deploy(args) => crate::deploy::deploy(cli, printer, args),
+        Command::Diff(args) => crate::deploy::diff(cli, printer, args),
+        Command::Status(args) => crate::deploy::status(cli, printer, args),
+        Command::Platform { command: PlatformCommand::Deploy(args) } => {
+            crate::deploy::platform_deploy(cli, printer, args)
         }
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),

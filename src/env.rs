@@ -48,6 +48,14 @@ pub const FLOE_REGISTRY_TIMEOUT: Var = Var {
     name: "FLOE_REGISTRY_TIMEOUT",
     doc: "Seconds a registry may take to accept a connection or to answer before floe retries (default: 30)",
 };
+pub const KUBECONFIG: Var = Var {
+    name: "KUBECONFIG",
+    doc: "Kubeconfig files (`:`-separated, merged as kubectl merges them) of deploy, diff and status (default: ~/.kube/config)",
+};
+pub const FLOE_KUBE_TIMEOUT: Var = Var {
+    name: "FLOE_KUBE_TIMEOUT",
+    doc: "Seconds the Kubernetes API may take to accept a connection or to answer before floe retries (default: 30)",
+};
 pub const DOCKER_CONFIG: Var = Var {
     name: "DOCKER_CONFIG",
     doc: "Directory of the Docker config.json registry credentials are last looked up in (default: ~/.docker)",
@@ -68,6 +76,8 @@ pub const ALL: &[Var] = &[
     FLOE_REGISTRY_TOKEN,
     FLOE_REGISTRY_CA,
     FLOE_REGISTRY_TIMEOUT,
+    KUBECONFIG,
+    FLOE_KUBE_TIMEOUT,
     DOCKER_CONFIG,
     SSL_CERT_FILE,
     NO_COLOR,
@@ -76,6 +86,9 @@ pub const ALL: &[Var] = &[
 
 /// The home directory, where `~/.docker/config.json` is (not listed by `--help`).
 pub const HOME: Var = Var { name: "HOME", doc: "The user's home directory" };
+
+/// Where `floe platform deploy` looks for `helm` (not listed by `--help`).
+pub const PATH: Var = Var { name: "PATH", doc: "Directories programs are looked up in" };
 
 /// Internal, for floe's own tests (not listed by `--help`): makes floe panic
 /// on purpose, to test how a bug in floe is reported (exit code 70, one line,

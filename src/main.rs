@@ -14,6 +14,7 @@
 mod cli;
 mod compat;
 mod completions;
+mod deploy;
 mod doctor;
 mod env;
 mod init;

@@ -29,7 +29,16 @@ pub struct Setup<'a> {
     /// Starts empty: without the `default`, `kube-system` and `kube-public`
     /// namespaces and the ExternalSecret CRD.
     pub bare: bool,
+    /// With [`Setup::tls`]: client certificates signed by this CA are
+    /// accepted as well as [`TOKEN`].
+    pub client_ca: Option<&'a Path>,
+    /// With [`Setup::tls`]: [`READ_TOKEN`] is accepted too, for a user that
+    /// may only read (its writes are forbidden, 403).
+    pub read_token: bool,
 }
+
+/// The bearer token of a user that may only read, with [`Setup::read_token`].
+pub const READ_TOKEN: &str = "floe-kube-reader-Zt8-planted-4411";
 
 /// A running fake API server, killed when dropped.
 pub struct FakeKube {
@@ -89,6 +98,12 @@ pub fn fake_kube_with(setup: &Setup) -> Option<FakeKube> {
     }
     if setup.bare {
         cmd.arg("--bare");
+    }
+    if let Some(ca) = setup.client_ca {
+        cmd.arg("--client-ca").arg(ca);
+    }
+    if setup.read_token {
+        cmd.arg("--read-token").arg(READ_TOKEN);
     }
     let stderr = std::fs::File::create(at("stderr.log")).unwrap();
     let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
@@ -222,6 +237,49 @@ impl FakeKube {
         cmd.env("HOME", self.dir.path()).env_remove("KUBECONFIG").env("NO_COLOR", "1");
         cmd
     }
+}
+
+/// A client certificate and its key (PEM files) signed by the CA of `tls`,
+/// made with `openssl` (which [`super::registry::tls`] needed already).
+pub fn client_cert(tls: &Tls) -> (PathBuf, PathBuf) {
+    let dir = tls.dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=floe-deployer/O=floe",
+    ]);
+    std::fs::write(dir.join("client.cnf"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.cnf",
+    ]);
+    (dir.join("client.pem"), dir.join("client.key"))
 }
 
 /// One HTTP/1.1 request on its own connection: (status, body).
