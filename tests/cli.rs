@@ -87,7 +87,7 @@ fn hash_computes_keys_without_building() {
     let r = floe(ws.path(), &["hash", "//finance/..."]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 15);
+    assert_eq!(lines.len(), 16);
     assert!(lines.iter().all(|l| l.starts_with("blake3:")));
     assert!(!ws.path().join("floe-out").exists() && !ws.path().join(".floe").exists(), "hash wrote nothing");
     let built = build_json(ws.path());

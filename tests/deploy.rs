@@ -20,7 +20,6 @@ use common::{Run, floe_cmd, run_within};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(120);
-const NAMESPACES: [&str; 2] = ["floe-sales", "floe-finance"];
 
 /// floe in `ws` against `kubeconfig`, with `env` set, killed after [`LIMIT`].
 fn floe_env(ws: &Path, kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -41,21 +40,9 @@ fn ok(r: &Run) {
     assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
 }
 
-/// The namespaces the mesh's products run in, made as a platform team
-/// would (not by floe: the platform packages do not render them yet).
-fn namespaces(kube: &FakeKube) {
-    for ns in NAMESPACES {
-        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        let (code, answer) =
-            kube.request("POST", "/api/v1/namespaces", "application/json", body.to_string().as_bytes());
-        assert_eq!(code, 201, "{answer}");
-    }
-}
-
-/// A copy of testdata/mesh, and a fake server with its namespaces.
+/// A copy of testdata/mesh, and a fake server.
 fn setup() -> Option<(tempfile::TempDir, FakeKube)> {
     let kube = fake_kube()?;
-    namespaces(&kube);
     Some((common::workspace("mesh"), kube))
 }
 
@@ -185,11 +172,19 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
     assert_eq!(managed(&kube), ids(&want));
     for o in &want {
         let m = &o["metadata"];
-        let live =
-            kube.object(o["kind"].as_str().unwrap(), m["namespace"].as_str().unwrap(), m["name"].as_str().unwrap());
+        let live = kube.object(
+            o["kind"].as_str().unwrap(),
+            m["namespace"].as_str().unwrap_or(""),
+            m["name"].as_str().unwrap(),
+        );
         let live = live.unwrap();
         assert_eq!(live["metadata"]["annotations"], m["annotations"]);
-        assert_eq!(live["metadata"]["labels"], m["labels"]);
+        // The API server names a namespace in a label of its own.
+        let mut labels = live["metadata"]["labels"].clone();
+        if o["kind"] == "Namespace" {
+            labels.as_object_mut().unwrap().remove("kubernetes.io/metadata.name");
+        }
+        assert_eq!(labels, m["labels"]);
         let manager = live["metadata"]["managedFields"][0]["manager"].clone();
         assert_eq!(manager, "floe", "applied by the field manager floe: {live}");
     }
@@ -233,6 +228,8 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
     });
     let mine: BTreeSet<String> = [
         "/api/v1/namespaces/floe-sales/serviceaccounts/orders",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/floe-sales/roles/orders",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/floe-sales/rolebindings/orders",
         "/api/v1/namespaces/floe-sales/configmaps/orders-artifacts",
         "/apis/batch/v1/namespaces/floe-sales/cronjobs/orders",
     ]
@@ -244,8 +241,14 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
     let headers: BTreeSet<&str> = diff.stdout.lines().filter_map(|l| l.strip_prefix("+++ desired/")).collect();
     assert_eq!(
         headers,
-        ["ServiceAccount/floe-sales/orders", "ConfigMap/floe-sales/orders-artifacts", "CronJob/floe-sales/orders"]
-            .into(),
+        [
+            "ServiceAccount/floe-sales/orders",
+            "Role/floe-sales/orders",
+            "RoleBinding/floe-sales/orders",
+            "ConfigMap/floe-sales/orders-artifacts",
+            "CronJob/floe-sales/orders"
+        ]
+        .into(),
         "{}",
         diff.stdout
     );
@@ -257,18 +260,20 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
 
     let dry = floe(ws, &kube, &["deploy", "--dry-run", "--format", "json"]);
     ok(&dry);
-    assert_eq!(dry.json()["summary"]["updated"], 3);
+    assert_eq!(dry.json()["summary"]["updated"], 5);
     assert_eq!(kube.writes(), 0, "a dry run writes nothing");
     assert_eq!(kube.changes(), 0);
     let dry_runs = kube.requests().iter().filter(|r| r["dry_run"] == true).count();
-    assert!(dry_runs >= 3, "the dry run asked the server: {dry_runs}");
+    assert!(dry_runs >= 5, "the dry run asked the server: {dry_runs}");
 
     kube.reset_log();
     let edited = floe(ws, &kube, &["deploy"]);
     ok(&edited);
     assert_eq!(written(&kube), mine, "{}", edited.stderr);
     assert!(
-        edited.stderr.contains("deployed to fake: 0 created, 3 updated, 12 unchanged, 0 pruned"),
+        edited
+            .stderr
+            .contains(&format!("deployed to fake: 0 created, 5 updated, {} unchanged, 0 pruned", want.len() - 5)),
         "{}",
         edited.stderr
     );
@@ -282,11 +287,11 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
     ok(&pruned);
     let doc = pruned.json();
     let gone: Vec<&Value> = doc["objects"].as_array().unwrap().iter().filter(|r| r["action"] == "pruned").collect();
-    assert_eq!(gone.len(), 3, "{doc}");
+    assert_eq!(gone.len(), 5, "{doc}");
     assert!(gone.iter().all(|r| r["package"] == "//sales/pipeline-forecast"));
     let deletes =
         kube.requests().iter().filter(|r| r["write"] == true).map(|r| r["method"].clone()).collect::<Vec<_>>();
-    assert_eq!(deletes, ["DELETE", "DELETE", "DELETE"]);
+    assert_eq!(deletes, ["DELETE"; 5]);
     assert!(managed(&kube).iter().all(|(_, _, name)| !name.starts_with("pipeline-forecast")));
     assert_eq!(managed(&kube), ids(&rendered(ws)));
 }
@@ -358,7 +363,7 @@ fn transient_failures_are_retried() {
     kube.inject("GET", "cronjobs", 1, Fault::TooManyRequests(0));
     let r = floe_env(ws, &kube.kubeconfig, &["deploy"], &[("FLOE_KUBE_TIMEOUT", "1")]);
     ok(&r);
-    assert!(r.stderr.contains("15 created"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{} created", rendered(ws).len())), "{}", r.stderr);
     assert_eq!(managed(&kube), ids(&rendered(ws)));
     let answered = |path: &str, codes: &[u64]| {
         kube.requests()
@@ -429,7 +434,6 @@ fn unreachable_and_forbidding_servers_end_with_exit_3_and_one_cause() {
     let ca = base64(&std::fs::read(&tls.ca).unwrap());
     let reader = ws.join("reader.kubeconfig");
     std::fs::write(&reader, kube.kubeconfig_text(READ_TOKEN, Some(&ca))).unwrap();
-    create_namespaces(&kube, &tls);
     let r = floe_env(ws, &reader, &["deploy"], &[]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("403 Forbidden"), "{}", r.stderr);
@@ -452,19 +456,6 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The mesh's namespaces on an HTTPS server, made with kubectl.
-fn create_namespaces(kube: &FakeKube, tls: &common::registry::Tls) {
-    let admin = tls.dir.path().join("admin.kubeconfig");
-    std::fs::write(&admin, kube.kubeconfig_text(TOKEN, Some(&base64(&std::fs::read(&tls.ca).unwrap())))).unwrap();
-    for ns in NAMESPACES {
-        let manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
-        let mut cmd = kube.kubectl_with(Path::new("/usr/bin/kubectl"), &admin);
-        cmd.args(["apply", "--server-side", "-f", "-"]);
-        let r = run_within(cmd, Some(&manifest), LIMIT, "kubectl apply");
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    }
-}
-
 #[test]
 fn https_with_a_token_a_client_certificate_or_an_exec_plugin_and_no_secret_in_any_output() {
     let Some(tls) = common::registry::tls() else { return };
@@ -474,7 +465,6 @@ fn https_with_a_token_a_client_certificate_or_an_exec_plugin_and_no_secret_in_an
     let Some(kube) = fake_kube_with(&Setup { tls: Some(&tls), client_ca: Some(&tls.ca), ..Setup::default() }) else {
         return;
     };
-    create_namespaces(&kube, &tls);
     let ws = common::workspace("mesh");
     let ws = ws.path();
     let ca = base64(&std::fs::read(&tls.ca).unwrap());
@@ -490,7 +480,7 @@ fn https_with_a_token_a_client_certificate_or_an_exec_plugin_and_no_secret_in_an
     cmd.args(["deploy", "--context", "fake"]).env("KUBECONFIG", &list);
     let r = run_within(cmd, None, LIMIT, "deploy");
     ok(&r);
-    assert!(r.stderr.contains("deployed to fake: 15 created"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("deployed to fake: {} created", rendered(ws).len())), "{}", r.stderr);
     outputs.push(r);
 
     // A client certificate.
@@ -511,7 +501,7 @@ fn https_with_a_token_a_client_certificate_or_an_exec_plugin_and_no_secret_in_an
     kube.reset_log();
     let r = floe_env(ws, &certs, &["deploy"], &[]);
     ok(&r);
-    assert!(r.stderr.contains("deployed to by-cert: 0 created, 0 updated, 15 unchanged"), "{}", r.stderr);
+    assert!(r.stderr.contains("deployed to by-cert: 0 created, 0 updated, 35 unchanged"), "{}", r.stderr);
     assert!(kube.requests().iter().all(|q| q["code"] == 200), "{:#?}", kube.requests());
     outputs.push(r);
     outputs.push(floe_env(ws, &certs, &["status", "--format", "json"], &[]));

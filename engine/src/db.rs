@@ -123,6 +123,7 @@ impl Settings {
             .u64(u64::from(v.jobs_helm_values))
             .u64(u64::from(v.k8s))
             .u64(u64::from(v.k8s_namespaces))
+            .u64(u64::from(v.gitops))
             .finish()
     }
 }
@@ -1424,28 +1425,33 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let full = rule::Input::default().with("platform", full_part.clone());
             let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.part.clone());
             let owned = namespaces(db, pkg);
-            let domains: Vec<String> = layout
+            let domain_dirs: Vec<String> = layout
                 .packages
                 .iter()
                 .filter(|p| p.kind == PackageKind::Domain && p.parent == Some(pkg.index(db)))
                 .map(|p| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
                 .map(|d| d.trim_start_matches('/').to_owned())
                 .collect();
-            let mut files = Vec::new();
-            for domain in owned.keys() {
-                let dir = format!("namespaces/{}", floe_rules::k8s::namespace::name(domain));
-                files.extend([format!("{dir}/k8s.yaml"), format!("{dir}/kustomization.yaml")]);
-            }
-            files.push("kustomization.yaml".to_owned());
+            let dir = |domain: &str| format!("namespaces/{}", floe_rules::k8s::namespace::name(domain));
+            let objects: Vec<String> = owned.keys().map(|d| format!("{}/k8s.yaml", dir(d))).collect();
+            let mut layout_files: Vec<String> =
+                owned.keys().map(|d| format!("{}/kustomization.yaml", dir(d))).collect();
+            layout_files.push("kustomization.yaml".to_owned());
+            let package = Value::from(crate::label::package_label(&info.dir));
+            // The objects depend on which namespaces there are, not on
+            // which products run in them: those are the GitOps tree's.
             let namespaces = rule::Input::default()
                 .with("platform", full_part)
+                .with("domains", serde_json::json!(owned.keys().collect::<Vec<_>>()))
+                .with("package", package);
+            let gitops = rule::Input::default()
                 .with("namespaces", serde_json::to_value(owned).ok()?)
-                .with("domains", serde_json::json!(domains))
-                .with("package", Value::from(crate::label::package_label(&info.dir)));
+                .with("domain_dirs", serde_json::json!(domain_dirs));
             Some(vec![
                 Derivation::new(Target::Manifest, v.resolved_manifest, full),
                 Derivation::new(Target::HelmValues, v.platform_helm_values, plugins),
-                Derivation::with_outputs(Target::Namespaces, v.k8s_namespaces, namespaces, files),
+                Derivation::with_outputs(Target::Namespaces, v.k8s_namespaces, namespaces, objects),
+                Derivation::with_outputs(Target::Gitops, v.gitops, gitops, layout_files),
             ])
         }
         PackageKind::Product => {
@@ -1635,6 +1641,24 @@ fn jobs_values(
     input: &rule::Input,
     key: &str,
     read: &Read,
+) -> Result<Arc<floe_rules::k8s::ProductValues>, OutputError> {
+    if let Some((made_for, values)) = read.values.get()
+        && made_for == key
+    {
+        return Ok(values.clone());
+    }
+    let values = Arc::new(product_values(db, pkg, input, key, read)?);
+    // Kept for the other target of the pair, when it is built too.
+    let _ = read.values.set((key.to_owned(), values.clone()));
+    Ok(values)
+}
+
+fn product_values(
+    db: &dyn Db,
+    pkg: Package,
+    input: &rule::Input,
+    key: &str,
+    read: &Read,
 ) -> Result<floe_rules::k8s::ProductValues, OutputError> {
     let full = decoded(db, pkg, input, rule::View::Full)?;
     // What the platform gives every run, once per platform when the input
@@ -1660,7 +1684,7 @@ fn jobs_values(
     }))
 }
 
-/// A platform's `:k8s` files, in the order of its derivation's outputs.
+/// A platform's `:k8s` files: the objects of each of its namespaces.
 fn namespace_files(db: &dyn Db, pkg: Package, input: &rule::Input, key: &str) -> Result<Vec<Vec<u8>>, OutputError> {
     use floe_rules::k8s::namespace;
     let full = decoded(db, pkg, input, rule::View::Full)?;
@@ -1672,21 +1696,28 @@ fn namespace_files(db: &dyn Db, pkg: Package, input: &rule::Input, key: &str) ->
         Some(plan) => std::borrow::Cow::Borrowed(plan),
         None => std::borrow::Cow::Owned(namespace::Plan::of(&full)),
     };
-    let owned: BTreeMap<String, Vec<String>> = input.decode("namespaces").map_err(internal)?;
     let domains: Vec<String> = input.decode("domains").map_err(internal)?;
     let origin = namespace::Origin { key, package: input.str("package") };
+    let yaml = |domain: &String| floe_rules::k8s::to_yaml(&namespace::objects(&full, &plan, domain, &origin));
+    Ok(domains.iter().map(|d| yaml(d).into_bytes()).collect())
+}
+
+/// A platform's `:gitops` files: each namespace's kustomization (its
+/// objects and its products' directories), then the platform's (its
+/// namespaces and its domains).
+fn gitops_files(input: &rule::Input) -> Result<Vec<Vec<u8>>, OutputError> {
+    use floe_rules::k8s::namespace;
+    let owned: BTreeMap<String, Vec<String>> = input.decode("namespaces").map_err(internal)?;
+    let domain_dirs: Vec<String> = input.decode("domain_dirs").map_err(internal)?;
     let mut files = Vec::new();
     let mut top = Vec::new();
     for (domain, products) in &owned {
-        let objects = namespace::objects(&full, &plan, domain, &origin);
-        files.push(floe_rules::k8s::to_yaml(&objects).into_bytes());
-        // The namespace's directory renders its objects and its products'.
         let mut resources = vec!["k8s.yaml".to_owned()];
         resources.extend(products.iter().map(|p| format!("../../{p}")));
         files.push(namespace::kustomization(&resources).into_bytes());
         top.push(format!("namespaces/{}", namespace::name(domain)));
     }
-    top.extend(domains);
+    top.extend(domain_dirs);
     files.push(namespace::kustomization(&top).into_bytes());
     Ok(files)
 }
@@ -1696,6 +1727,10 @@ fn namespace_files(db: &dyn Db, pkg: Package, input: &rule::Input, key: &str) ->
 #[derive(Default)]
 pub struct Read {
     pub outputs: BTreeMap<Target, Vec<Vec<u8>>>,
+    /// A product's floe-jobs values, made for the `:k8s` key they name:
+    /// `:helm-values` and `:k8s` of one product are made of the same input
+    /// (the first's is the second's with that key), so the second reuses them.
+    values: std::sync::OnceLock<(String, Arc<floe_rules::k8s::ProductValues>)>,
 }
 
 impl Read {
@@ -1743,8 +1778,9 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
     let files = match drv.target {
         Target::JobsValues => {
             let product = jobs_values(db, pkg, input, input.str("k8s"), read)?;
-            let values = floe_rules::k8s::JobsValues { products: vec![product] };
-            vec![emit::yaml(&serde_json::to_value(values).map_err(|e| internal(e.to_string()))?).into_bytes()]
+            // The chart's values: `products`, this one in it.
+            let product = serde_json::to_value(&*product).map_err(|e| internal(e.to_string()))?;
+            vec![emit::yaml(&serde_json::json!({ "products": [product] })).into_bytes()]
         }
         Target::K8s => {
             let product = jobs_values(db, pkg, input, &drv.key.to_string(), read)?;
@@ -1754,6 +1790,7 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
             ]
         }
         Target::Namespaces => namespace_files(db, pkg, input, &drv.key.to_string())?,
+        Target::Gitops => gitops_files(input)?,
         Target::Manifest => {
             let p = decoded(db, pkg, input, rule::View::Full)?;
             vec![emit::json(&resolved_manifest_doc(&p))]

@@ -22,7 +22,7 @@ pub const PRODUCT_TARGETS: &[Target] = &[
     Target::K8s,
 ];
 /// What a platform package (the root, a domain) builds.
-pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues, Target::Namespaces];
+pub const PLATFORM_TARGETS: &[Target] = &[Target::Manifest, Target::HelmValues, Target::Namespaces, Target::Gitops];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
@@ -47,11 +47,15 @@ pub enum Target {
     /// and the `kustomization.yaml` that renders them.
     K8s,
     /// A platform's namespaces (a platform's `:k8s`): per namespace its
-    /// runs go to, `namespaces/<namespace>/k8s.yaml` (the Namespace, its
-    /// NetworkPolicies and the secrets plugin's objects) and a
-    /// `kustomization.yaml` with its products' directories; and one at the
-    /// platform's directory with every namespace and domain below.
+    /// runs go to, `namespaces/<namespace>/k8s.yaml`: the Namespace, its
+    /// NetworkPolicies and the secrets plugin's objects.
     Namespaces,
+    /// A platform's GitOps tree (`:gitops`): per namespace, a
+    /// `kustomization.yaml` beside its objects with its products'
+    /// directories, and one at the platform's directory with every
+    /// namespace and domain below. Apart from `:k8s`, so that a product
+    /// that comes or goes changes no object's key.
+    Gitops,
 }
 
 impl Target {
@@ -65,6 +69,7 @@ impl Target {
         Target::JobsValues,
         Target::K8s,
         Target::Namespaces,
+        Target::Gitops,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +81,7 @@ impl Target {
             Target::Manifest => "manifest",
             Target::HelmValues | Target::JobsValues => "helm-values",
             Target::K8s | Target::Namespaces => "k8s",
+            Target::Gitops => "gitops",
         }
     }
 
@@ -111,6 +117,7 @@ impl Target {
             Target::JobsValues => "floe.jobs-helm-values",
             Target::K8s => "floe.k8s",
             Target::Namespaces => "floe.k8s-namespaces",
+            Target::Gitops => "floe.gitops",
         }
     }
 
@@ -118,7 +125,7 @@ impl Target {
     /// files do not depend on the platform (see `Derivation::outputs`).
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
-            Target::Orchestration | Target::Namespaces => &[],
+            Target::Orchestration | Target::Namespaces | Target::Gitops => &[],
             Target::Artifacts => &["compiled_artifacts.json"],
             Target::DbtProfile => &["profiles.yml"],
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],

@@ -142,10 +142,6 @@ fn access(platform: &ResolvedPlatform, secret_env: &crate::orchestration::Secret
 /// compiled artifacts say of telemetry and lineage.
 fn telemetry_env(artifacts: &str) -> Vec<Env> {
     // Only `observability` is read: the rest of the document is skipped, not built.
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        observability: Observability,
-    }
     #[derive(Default, serde::Deserialize)]
     #[serde(default)]
     struct Observability {
@@ -162,7 +158,7 @@ fn telemetry_env(artifacts: &str) -> Vec<Env> {
         otlp_protocol: Option<String>,
         resource_attributes: Option<std::collections::BTreeMap<String, Value>>,
     }
-    let Ok(Doc { observability: o }) = serde_json::from_str::<Doc>(artifacts) else { return Vec::new() };
+    let Some(o) = observability::<Observability>(artifacts) else { return Vec::new() };
     let mut env = Vec::new();
     let mut set = |name: &str, value: String| env.push(Env { name: name.to_owned(), value });
     if let Some(t) = o.telemetry.filter(|t| t.enabled == Some(true)) {
@@ -182,6 +178,22 @@ fn telemetry_env(artifacts: &str) -> Vec<Env> {
         set("OPENLINEAGE_NAMESPACE", o.lineage_namespace.unwrap_or_default());
     }
     env
+}
+
+/// The `observability` member of compiled artifacts as floe writes them
+/// (pretty JSON, two spaces a level): read from where it starts, without
+/// reading the 10 KB before it; the whole document when it is not found.
+fn observability<T: serde::de::DeserializeOwned>(artifacts: &str) -> Option<T> {
+    const MEMBER: &str = "\n  \"observability\": ";
+    if let Some(at) = artifacts.find(MEMBER) {
+        let mut values = serde_json::Deserializer::from_str(&artifacts[at + MEMBER.len()..]).into_iter::<T>();
+        return values.next()?.ok();
+    }
+    #[derive(serde::Deserialize)]
+    struct Doc<T> {
+        observability: T,
+    }
+    serde_json::from_str::<Doc<T>>(artifacts).ok().map(|d| d.observability)
 }
 
 /// A run's requests and limits: the compute plugin's for a small workload,
@@ -217,5 +229,21 @@ fn resources(platform: &ResolvedPlatform) -> k8s::Resources {
     k8s::Resources {
         requests: CpuMemory { cpu: r.cpu_request, memory: r.memory_request },
         limits: CpuMemory { cpu: r.cpu_limit, memory: r.memory_limit },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    #[test]
+    fn observability_is_read_where_it_starts_or_from_the_whole_document() {
+        let doc = json!({"a": {"observability": 1}, "observability": {"lineage": true}, "z": [1]});
+        let pretty = String::from_utf8(crate::emit::json(&doc)).unwrap();
+        let compact = doc.to_string();
+        for text in [pretty.as_str(), compact.as_str()] {
+            assert_eq!(super::observability::<Value>(text), Some(json!({"lineage": true})), "{text}");
+        }
+        assert_eq!(super::observability::<Value>("{\"other\": 1}"), None);
     }
 }

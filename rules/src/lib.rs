@@ -42,6 +42,7 @@ pub mod versions {
         pub jobs_helm_values: u32,
         pub k8s: u32,
         pub k8s_namespaces: u32,
+        pub gitops: u32,
     }
 
     /// The versions of the rules this floe has.
@@ -55,6 +56,7 @@ pub mod versions {
         jobs_helm_values: 2,
         k8s: 2,
         k8s_namespaces: 1,
+        gitops: 1,
     };
 
     impl Default for Versions {

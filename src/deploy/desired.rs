@@ -93,6 +93,27 @@ pub fn covers(patterns: &[Pattern], package_label: &str) -> bool {
 /// when it fails), then reads the objects of each selected package.
 pub fn build(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<Desired, Failure> {
     let mut session = crate::cli::open(cli, labels)?;
+    // A product's runs need their namespace: the platform package that
+    // makes it is built with them, and its objects in that namespace are
+    // applied (but pruned only when the platform is selected itself).
+    let (chosen, _) = session.select();
+    let mut platforms: Vec<usize> = Vec::new();
+    for sel in &chosen {
+        let info = &session.layout.packages[sel.package];
+        if let (floe_engine::layout::PackageKind::Product, Some(parent)) = (info.kind, info.parent) {
+            platforms.push(parent);
+        }
+    }
+    platforms.sort_unstable();
+    platforms.dedup();
+    let added: Vec<String> = platforms
+        .iter()
+        .map(|p| format!("{}:{K8S_TARGET}", label::package_label(&session.layout.packages[*p].dir)))
+        .collect();
+    // No labels is every package, platforms included.
+    if !session.options.labels.is_empty() {
+        session.cx.options.labels.extend(added);
+    }
     let root = session.options.workspace.clone();
     let report = session.build()?;
     printer.diagnostics(&root, &report.diagnostics)?;
@@ -120,32 +141,57 @@ pub fn build(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<Desired,
     let (selected, _) = session.select();
     let mut objects = Vec::new();
     let mut packages = Vec::new();
+    // Namespaces of what was asked for, and objects of platforms that came
+    // only for theirs.
+    let mut needed = std::collections::BTreeSet::new();
+    let mut brought = Vec::new();
     for sel in &selected {
         let info = &session.layout.packages[sel.package];
         let package_label = label::package_label(&info.dir);
-        packages.push(Package {
-            label: package_label.clone(),
-            product: info.kind == floe_engine::layout::PackageKind::Product,
-        });
+        let asked = chosen.iter().any(|c| c.package == sel.package);
+        if asked {
+            packages.push(Package {
+                label: package_label.clone(),
+                product: info.kind == floe_engine::layout::PackageKind::Product,
+            });
+        }
         let Some(record) = session.state.packages.get(&info.dir) else { continue };
-        let wanted = info.dir.join(K8S_FILE);
-        let Some(output) = record.outputs.iter().find(|o| Some(&o.path) == wanted.as_ref()) else { continue };
-        let path = session.options.out.join(output.path.as_str());
-        let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == output.hash).ok_or_else(|| {
-            Failure::Infra(floe_engine::IoError {
-                op: "read",
-                path: path.clone(),
-                message: "the file changed while floe deployed it; deploy again".to_owned(),
-            })
-        })?;
-        for object in parse_stream(output.path.as_str(), &bytes)? {
-            let id = Id::of(&object).ok_or_else(|| {
-                Failure::Usage(format!("`{}` holds an object without a kind or a name", path.display()))
+        // A product's objects, or a platform's, one file per namespace.
+        for output in record.outputs.iter().filter(|o| o.path.file_name() == K8S_FILE) {
+            let path = session.options.out.join(output.path.as_str());
+            let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == output.hash).ok_or_else(|| {
+                Failure::Infra(floe_engine::IoError {
+                    op: "read",
+                    path: path.clone(),
+                    message: "the file changed while floe deployed it; deploy again".to_owned(),
+                })
             })?;
-            objects.push((id, object));
+            for object in parse_stream(output.path.as_str(), &bytes)? {
+                let id = Id::of(&object).ok_or_else(|| {
+                    Failure::Usage(format!("`{}` holds an object without a kind or a name", path.display()))
+                })?;
+                match asked {
+                    true => {
+                        needed.insert(namespace_of(&id).to_owned());
+                        objects.push((id, object));
+                    }
+                    false => brought.push((id, object)),
+                }
+            }
         }
     }
+    // First, as the namespaces they make come first.
+    let brought: Vec<_> = brought.into_iter().filter(|(id, _)| needed.contains(namespace_of(id))).collect();
+    objects.splice(0..0, brought);
     Ok(Desired { objects, packages, patterns })
+}
+
+/// The namespace an object is in, or is.
+fn namespace_of(id: &Id) -> &str {
+    match (id.group.as_str(), id.kind.as_str()) {
+        ("", "Namespace") => &id.name,
+        _ => &id.namespace,
+    }
 }
 
 /// The documents of a YAML stream as floe writes it (`---` before each).
