@@ -11,10 +11,8 @@ deploy asks for.
     .ci/bench-deploy.py --floe target/release/floe --ws /dev/shm/dw --runs 7
 """
 import argparse
-import glob
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -65,12 +63,6 @@ try:
         return ms, r.stdout
 
     floe("build")
-    # The products' namespaces, made as a platform team would.
-    namespaces = set()
-    for path in glob.glob(os.path.join(a.ws, "floe-out", "**", "k8s.yaml"), recursive=True):
-        namespaces.update(re.findall(r'^  namespace: "([^"]+)"$', open(path).read(), re.M))
-    for ns in sorted(namespaces):
-        call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
     def deploy():
         call("POST", "/_fake/reset-log")
