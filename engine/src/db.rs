@@ -1778,14 +1778,12 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
     let files = match drv.target {
         Target::JobsValues => {
             let product = jobs_values(db, pkg, input, input.str("k8s"), read)?;
-            // The chart's values: `products`, this one in it.
-            let product = serde_json::to_value(&*product).map_err(|e| internal(e.to_string()))?;
-            vec![emit::yaml(&serde_json::json!({ "products": [product] })).into_bytes()]
+            vec![floe_rules::k8s::values_yaml(&product).into_bytes()]
         }
         Target::K8s => {
             let product = jobs_values(db, pkg, input, &drv.key.to_string(), read)?;
             vec![
-                floe_rules::k8s::to_yaml(&floe_rules::k8s::objects(&product)).into_bytes(),
+                floe_rules::k8s::yaml(&product).into_bytes(),
                 floe_rules::k8s::namespace::kustomization(&["k8s.yaml".to_owned()]).into_bytes(),
             ]
         }

@@ -22,7 +22,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-pub use values::{Artifacts, CpuMemory, Env, Image, JobsValues, ProductValues, Resources, Schedule, SecretEnv};
+pub use values::{
+    Artifacts, CpuMemory, Env, Image, JobsValues, ProductValues, Resources, Schedule, SecretEnv, values_yaml,
+};
 
 /// Where the ConfigMap's files are mounted in the run's container.
 pub const ARTIFACTS_DIR: &str = "/opt/floe/artifacts";
@@ -44,31 +46,53 @@ pub const DERIVATION_ANNOTATION: &str = "floe.dev/derivation";
 /// The annotation with the label of the package an object comes from.
 pub const PACKAGE_ANNOTATION: &str = "floe.dev/package";
 
-/// The product's objects, serialized, in a fixed order: the ServiceAccount
-/// its runs use (with their Role and RoleBinding when the Role grants
-/// anything), its ConfigMap, then its CronJob (with a schedule) or its Job
-/// (without).
-pub fn objects(p: &ProductValues) -> Vec<Value> {
-    let mut out = vec![to_value(&service_account(p))];
+/// One of a product's objects.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Object {
+    ServiceAccount(ServiceAccount),
+    Role(Role),
+    RoleBinding(RoleBinding),
+    ConfigMap(ConfigMap),
+    CronJob(CronJob),
+    Job(Job),
+}
+
+/// The product's objects in a fixed order: the ServiceAccount its runs use
+/// (with their Role and RoleBinding when the Role grants anything), its
+/// ConfigMap, then its CronJob (with a schedule) or its Job (without).
+fn typed(p: &ProductValues) -> Vec<Object> {
+    let mut out = vec![Object::ServiceAccount(service_account(p))];
     if !p.role_rules.is_empty() {
-        out.push(to_value(&role(p)));
-        out.push(to_value(&role_binding(p)));
+        out.push(Object::Role(role(p)));
+        out.push(Object::RoleBinding(role_binding(p)));
     }
-    out.push(to_value(&config_map(p)));
-    match &p.schedule {
-        Some(schedule) => out.push(to_value(&cron_job(p, schedule))),
-        None => out.push(to_value(&job(p))),
-    }
+    out.push(Object::ConfigMap(config_map(p)));
+    out.push(match &p.schedule {
+        Some(schedule) => Object::CronJob(cron_job(p, schedule)),
+        None => Object::Job(job(p)),
+    });
     out
+}
+
+/// The product's objects ([`typed`]), as JSON values.
+pub fn objects(p: &ProductValues) -> Vec<Value> {
+    typed(p).iter().map(to_value).collect()
+}
+
+/// The product's objects as one YAML stream, [`to_yaml`] of [`objects`]
+/// written without going through JSON values.
+pub fn yaml(p: &ProductValues) -> String {
+    to_yaml(&typed(p))
 }
 
 /// Objects as one YAML stream: each document after a `---` line, keys sorted
 /// (floe's deterministic emitter), so that the same objects give the same bytes.
-pub fn to_yaml(objects: &[Value]) -> String {
+pub fn to_yaml(objects: &[impl serde::Serialize]) -> String {
     let mut out = String::new();
     for object in objects {
         out.push_str("---\n");
-        out.push_str(&crate::emit::yaml(object));
+        crate::emit::yaml_to(&mut out, object);
     }
     out
 }

@@ -136,3 +136,12 @@ fn values_keep_the_charts_keys_and_refuse_others() {
     let minimal: ProductValues = serde_json::from_value(minimal).unwrap();
     assert_eq!((minimal.schedule, minimal.args.len(), minimal.env.len()), (None, 0, 0));
 }
+
+#[test]
+fn typed_objects_and_values_are_written_as_their_json_values_are() {
+    for p in [product(berlin()), product(None)] {
+        assert_eq!(yaml(&p), to_yaml(&objects(&p)));
+        let values = json!({"products": [serde_json::to_value(&p).unwrap()]});
+        assert_eq!(values_yaml(&p), crate::emit::yaml(&values));
+    }
+}

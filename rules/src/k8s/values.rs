@@ -12,6 +12,16 @@ pub struct JobsValues {
     pub products: Vec<ProductValues>,
 }
 
+/// The values file of one product's runs: [`JobsValues`] with it alone,
+/// written without a copy of it.
+pub fn values_yaml(product: &ProductValues) -> String {
+    #[derive(Serialize)]
+    struct One<'a> {
+        products: [&'a ProductValues; 1],
+    }
+    crate::emit::yaml(&One { products: [product] })
+}
+
 /// One product's runs, as the chart reads them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
