@@ -162,7 +162,7 @@ mod tests {
     fn typed(depth: u8) -> Typed {
         Typed {
             zeta: vec![vec![1, 2], vec![], vec![3]],
-            alpha: (depth % 2 == 0).then(|| "a \"quoted\"\nline".to_owned()),
+            alpha: depth.is_multiple_of(2).then(|| "a \"quoted\"\nline".to_owned()),
             empty_list: Vec::new(),
             items: match depth {
                 0 => Vec::new(),
@@ -185,7 +185,9 @@ mod tests {
             let as_value = serde_json::to_value(&value).unwrap();
             assert_eq!(yaml(&value), yaml(&as_value));
         }
-        for (value, text) in [(json!([]), "[]\n"), (json!({}), "{}\n"), (json!("x"), "\"x\"\n"), (json!(null), "null\n")] {
+        for (value, text) in
+            [(json!([]), "[]\n"), (json!({}), "{}\n"), (json!("x"), "\"x\"\n"), (json!(null), "null\n")]
+        {
             assert_eq!(yaml(&value), text);
         }
         assert_eq!(yaml(&json!([[1, []], {"b": {}, "a": [{}]}])), "-\n  - 1\n  - []\n- a:\n    - {}\n  b: {}\n");

@@ -54,8 +54,9 @@ enum Object {
     Role(Role),
     RoleBinding(RoleBinding),
     ConfigMap(ConfigMap),
-    CronJob(CronJob),
-    Job(Job),
+    // Boxed: each is several times the size of the others.
+    CronJob(Box<CronJob>),
+    Job(Box<Job>),
 }
 
 /// The product's objects in a fixed order: the ServiceAccount its runs use
@@ -69,8 +70,8 @@ fn typed(p: &ProductValues) -> Vec<Object> {
     }
     out.push(Object::ConfigMap(config_map(p)));
     out.push(match &p.schedule {
-        Some(schedule) => Object::CronJob(cron_job(p, schedule)),
-        None => Object::Job(job(p)),
+        Some(schedule) => Object::CronJob(Box::new(cron_job(p, schedule))),
+        None => Object::Job(Box::new(job(p))),
     });
     out
 }

@@ -113,7 +113,12 @@ impl MapState {
         start
     }
 
-    fn entry(&mut self, out: &mut String, key: Cow<'static, str>, value: &(impl Serialize + ?Sized)) -> Result<(), Error> {
+    fn entry(
+        &mut self,
+        out: &mut String,
+        key: Cow<'static, str>,
+        value: &(impl Serialize + ?Sized),
+    ) -> Result<(), Error> {
         let start = self.key_text(out, &key);
         value.serialize(Ser { out, at: At::Value(self.entry_indent) })?;
         self.entries.push((key, start, out.len()));
