@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::hash::{Hash, canonical_json};
+use crate::hash::{Hash, write_string};
 
 /// The format tag of a record, part of its encoding (so of its key).
 pub const FORMAT: &str = "floe.drv.v3";
@@ -37,9 +37,36 @@ impl DrvRecord {
         DrvRecord { format: FORMAT.to_owned(), rule: rule.to_owned(), rule_version, inputs, outputs }
     }
 
-    /// The record's one encoding: canonical JSON.
+    /// The record's one encoding: canonical JSON (keys sorted, no space),
+    /// written field by field: every derivation of a build is encoded.
     pub fn encode(&self) -> Vec<u8> {
-        canonical_json(&self.to_value())
+        let mut out = Vec::with_capacity(128 + 96 * self.inputs.len());
+        out.extend_from_slice(b"{\"format\":");
+        write_string(&self.format, &mut out);
+        out.extend_from_slice(b",\"inputs\":{");
+        // A BTreeMap of strings iterates in byte order, as canonical JSON sorts.
+        for (i, (name, hash)) in self.inputs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(name, &mut out);
+            out.extend_from_slice(b":\"");
+            hash.write_to(&mut out);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"},\"outputs\":[");
+        for (i, output) in self.outputs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(output, &mut out);
+        }
+        out.extend_from_slice(b"],\"rule\":");
+        write_string(&self.rule, &mut out);
+        out.extend_from_slice(b",\"rule_version\":");
+        out.extend_from_slice(self.rule_version.to_string().as_bytes());
+        out.push(b'}');
+        out
     }
 
     pub fn to_value(&self) -> Value {
@@ -68,6 +95,7 @@ impl DrvRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::canonical_json;
 
     fn sample() -> DrvRecord {
         let inputs = [("spec", Hash::of(b"spec")), ("platform", Hash::of(b"platform"))]
@@ -107,6 +135,25 @@ mod tests {
         changed.push(DrvRecord { inputs, ..base.clone() });
         for c in changed {
             assert_ne!(c.key(), base.key(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_encoding_is_the_canonical_json_of_the_record() {
+        let odd = "a\"b\\c\nd\u{1}é€";
+        let inputs = [(odd, Hash::of(b"x")), ("", Hash::of(b"")), ("B", Hash::of(b"b")), ("a", Hash::of(b"a"))]
+            .into_iter()
+            .map(|(n, h)| (n.to_owned(), h))
+            .collect();
+        for r in [
+            sample(),
+            DrvRecord::new(odd, u32::MAX, inputs, vec![odd.to_owned(), "z".to_owned(), "a".to_owned()]),
+            DrvRecord::new("r", 0, BTreeMap::new(), Vec::new()),
+        ] {
+            assert_eq!(
+                String::from_utf8(r.encode()).unwrap(),
+                String::from_utf8(canonical_json(&r.to_value())).unwrap()
+            );
         }
     }
 }

@@ -31,6 +31,15 @@ impl Hash {
         Hash::of(&canonical_json(value))
     }
 
+    /// Appends `blake3:<hex>`, as it is displayed.
+    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"blake3:");
+        for b in self.0 {
+            out.push(b"0123456789abcdef"[usize::from(b >> 4)]);
+            out.push(b"0123456789abcdef"[usize::from(b & 15)]);
+        }
+    }
+
     pub fn to_hex(self) -> String {
         let mut s = String::with_capacity(64);
         for b in self.0 {
@@ -144,7 +153,7 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
