@@ -309,6 +309,7 @@ fn python_flags_write_yaml_reports_and_definitions() {
         [
             "enforcement.html",
             "nested/compiled_artifacts.yaml",
+            "nested/datacontract-orders.yaml",
             "nested/definitions.py",
             "nested/requirements.txt",
             "nested/workspace.yaml"

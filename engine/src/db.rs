@@ -124,6 +124,7 @@ impl Settings {
             .u64(u64::from(v.k8s))
             .u64(u64::from(v.k8s_namespaces))
             .u64(u64::from(v.gitops))
+            .u64(u64::from(v.contracts))
             .finish()
     }
 }
@@ -1531,11 +1532,24 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             // The objects carry the key of the derivation they come from, and
             // the values name it too (the chart annotates with it).
             let k8s = Derivation::new(Target::K8s, v.k8s, runs.clone());
+            // A port's contract is made of the port, the product's name and
+            // version and its domain: nothing else of the product reaches it.
+            let ports = spec.output_ports.as_deref().unwrap_or_default();
+            let contract_files = ports.iter().map(|p| floe_rules::contracts::file_name(&p.name)).collect();
+            let contracts = rule::Input::default()
+                .with("ports", serde_json::to_value(ports).ok()?)
+                .with("product", Value::from(spec.metadata.name.as_str()))
+                .with("version", Value::from(spec.metadata.version.as_str()))
+                .with("domain", Value::from(domain.as_str()));
             let values = runs.with("k8s", Value::from(k8s.key.to_string()));
+            // A product without ports has the target too, without files: a
+            // build's record of a package holds a derivation per target.
+            let contracts = Derivation::with_outputs(Target::Contracts, v.contracts, masked(contracts), contract_files);
             Some(vec![
                 artifacts,
                 profile,
                 Derivation::new(Target::Enforcement, v.enforcement, masked(enforcement)),
+                contracts,
                 Derivation::with_outputs(Target::Orchestration, v.orchestration, masked(orchestration), files),
                 Derivation::new(Target::JobsValues, v.jobs_helm_values, values),
                 k8s,
@@ -1788,6 +1802,10 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
             ]
         }
         Target::Namespaces => namespace_files(db, pkg, input, &drv.key.to_string())?,
+        Target::Contracts => {
+            let ports: Vec<floe_schemas::spec::OutputPort> = input.decode("ports").map_err(internal)?;
+            floe_rules::contracts::files(input.str("product"), input.str("version"), &ports, input.str("domain"))
+        }
         Target::Gitops => gitops_files(input)?,
         Target::Manifest => {
             let p = decoded(db, pkg, input, rule::View::Full)?;

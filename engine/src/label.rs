@@ -17,6 +17,7 @@ pub const PRODUCT_TARGETS: &[Target] = &[
     Target::Artifacts,
     Target::DbtProfile,
     Target::Enforcement,
+    Target::Contracts,
     Target::Orchestration,
     Target::JobsValues,
     Target::K8s,
@@ -32,6 +33,9 @@ pub enum Target {
     DbtProfile,
     /// `enforcement.{json,sarif,html}`: the governance report.
     Enforcement,
+    /// `datacontract-<port>.yaml`: the data contract (ODCS v3.1) of each
+    /// output port.
+    Contracts,
     /// The orchestrator's definitions of the product's run (`definitions.py`, …).
     Orchestration,
     /// `manifest.resolved.json`: the platform as resolved through its tiers.
@@ -63,6 +67,7 @@ impl Target {
         Target::Artifacts,
         Target::DbtProfile,
         Target::Enforcement,
+        Target::Contracts,
         Target::Orchestration,
         Target::Manifest,
         Target::HelmValues,
@@ -77,6 +82,7 @@ impl Target {
             Target::Artifacts => "artifacts",
             Target::DbtProfile => "dbt-profile",
             Target::Enforcement => "enforcement",
+            Target::Contracts => "contracts",
             Target::Orchestration => "orchestration",
             Target::Manifest => "manifest",
             Target::HelmValues | Target::JobsValues => "helm-values",
@@ -111,6 +117,7 @@ impl Target {
             Target::Artifacts => "floe.compiled-artifacts",
             Target::DbtProfile => "floe.dbt-profile",
             Target::Enforcement => "floe.enforcement",
+            Target::Contracts => "floe.data-contracts",
             Target::Orchestration => "floe.orchestration",
             Target::Manifest => "floe.resolved-manifest",
             Target::HelmValues => "floe.platform-helm-values",
@@ -125,7 +132,7 @@ impl Target {
     /// files do not depend on the platform (see `Derivation::outputs`).
     pub fn outputs(self) -> &'static [&'static str] {
         match self {
-            Target::Orchestration | Target::Namespaces | Target::Gitops => &[],
+            Target::Orchestration | Target::Contracts | Target::Namespaces | Target::Gitops => &[],
             Target::Artifacts => &["compiled_artifacts.json"],
             Target::DbtProfile => &["profiles.yml"],
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],

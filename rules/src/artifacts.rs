@@ -8,9 +8,10 @@
 use floe_schemas::Diagnostic;
 use floe_schemas::artifacts::{CONTRACT_VERSION, CompiledArtifacts, Mode};
 use floe_schemas::diag::Code;
-use floe_schemas::spec::{FloeSpec, OutputPort};
+use floe_schemas::spec::FloeSpec;
 use serde_json::{Map, Value, json};
 
+use crate::contracts;
 use crate::resolve::ResolvedPlatform;
 
 /// Everything the rule reads. Positions are not among them: moving a line in
@@ -236,68 +237,12 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
             "rbac_principal": null,
             "secrets_scanned": input.secrets_scanned,
         },
-        "data_contracts": spec.output_ports.iter().flatten().map(|p| contract(spec, p, input.domain)).collect::<Vec<_>>(),
+        "data_contracts": spec.output_ports.iter().flatten().map(|p| contracts::contract(&spec.metadata.name, &spec.metadata.version, p, input.domain)).collect::<Vec<_>>(),
         "quality_config": null,
     });
     serde_json::from_value::<CompiledArtifacts>(doc).map_err(|e| {
         vec![Diagnostic::error(Code::Internal, format!("compiled artifacts do not fit their contract: {e}"))]
     })
-}
-
-/// An ODCS v3.1 data contract for one output port.
-fn contract(spec: &FloeSpec, port: &OutputPort, domain: &str) -> Value {
-    let product = &spec.metadata.name;
-    let properties: Vec<Value> = port
-        .schema
-        .iter()
-        .map(|c| {
-            let mut p = json!({
-                "name": c.name,
-                "logicalType": c.column_type,
-                "required": c.required,
-                "primaryKey": c.primary_key,
-            });
-            if let Some(d) = &c.description {
-                p["description"] = Value::from(d.clone());
-            }
-            if let Some(cl) = c.classification.as_ref().or(port.classification.as_ref()) {
-                p["classification"] = Value::from(cl.clone());
-            }
-            p
-        })
-        .collect();
-    let mut sla = Vec::new();
-    if let Some(s) = &port.sla {
-        if let Some(f) = &s.freshness {
-            sla.push(json!({"property": "freshness", "value": f, "unit": "iso8601"}));
-        }
-        if let Some(a) = s.availability {
-            sla.push(json!({"property": "availability", "value": a, "unit": "percent"}));
-        }
-    }
-    let mut c = json!({
-        "apiVersion": "v3.1.0",
-        "kind": "DataContract",
-        "id": format!("urn:floe:{domain}:{product}:{}", port.name),
-        "name": format!("{product}-{}", port.name),
-        "version": spec.metadata.version,
-        "status": "active",
-        "domain": domain,
-        "dataProduct": product,
-        "schema": [{
-            "name": port.name,
-            "physicalName": port.table.as_deref().unwrap_or(&port.name),
-            "logicalType": "object",
-            "properties": properties,
-        }],
-    });
-    if let Some(d) = &port.description {
-        c["description"] = json!({"purpose": d});
-    }
-    if !sla.is_empty() {
-        c["slaProperties"] = Value::Array(sla);
-    }
-    c
 }
 
 fn missing_plugin(platform: &ResolvedPlatform, category: &str) -> Diagnostic {

@@ -9,6 +9,7 @@
 //! file system, dbt's CLI or Helm's; they cannot fail except with diagnostics.
 
 pub mod artifacts;
+pub mod contracts;
 pub mod dbt;
 pub mod emit;
 pub mod enforce;
@@ -43,6 +44,7 @@ pub mod versions {
         pub k8s: u32,
         pub k8s_namespaces: u32,
         pub gitops: u32,
+        pub contracts: u32,
     }
 
     /// The versions of the rules this floe has.
@@ -57,6 +59,7 @@ pub mod versions {
         k8s: 2,
         k8s_namespaces: 1,
         gitops: 1,
+        contracts: 1,
     };
 
     impl Default for Versions {

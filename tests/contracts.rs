@@ -1,0 +1,78 @@
+//! Data contracts as files (`:contracts`): one ODCS v3.1 document per output
+//! port, the one the compiled artifacts embed, valid against the ODCS schema.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read workspaces on disk
+
+mod common;
+
+use serde_json::Value;
+
+use common::{build_json, conformance, edit, with_status, workspace};
+
+#[test]
+fn every_output_port_has_a_contract_file_that_odcs_accepts() {
+    let Some(conformance) = conformance() else { return };
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(conformance.join("schemas/odcs-json-schema-v3.1.0.json")).unwrap())
+            .unwrap();
+    let odcs = jsonschema::validator_for(&schema).expect("the ODCS schema compiles");
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let out = ws.path().join("floe-out");
+    let mut seen = Vec::new();
+    for product in ["sales/orders", "sales/customers", "finance/revenue", "finance/risk-exposure"] {
+        let artifacts: Value =
+            serde_json::from_slice(&std::fs::read(out.join(product).join("compiled_artifacts.json")).unwrap()).unwrap();
+        let embedded = artifacts["data_contracts"].as_array().unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(out.join(product))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("datacontract-"))
+            .collect();
+        files.sort();
+        let mut expected: Vec<String> = embedded
+            .iter()
+            .map(|c| format!("datacontract-{}.yaml", c["schema"][0]["name"].as_str().unwrap()))
+            .collect();
+        expected.sort();
+        assert_eq!(files, expected, "{product}");
+        for contract in embedded {
+            let port = contract["schema"][0]["name"].as_str().unwrap();
+            let path = out.join(product).join(format!("datacontract-{port}.yaml"));
+            let bytes = std::fs::read(&path).unwrap();
+            let doc = floe_schemas::yaml::parse("datacontract.yaml", &bytes).unwrap().to_json();
+            let errors: Vec<String> = odcs.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+            assert_eq!(&doc, contract, "{}: the file is the contract the artifacts embed", path.display());
+            seen.push(format!("{product}:{port}"));
+        }
+    }
+    // The mesh's ports: each has its file, and a product without ports has none.
+    assert_eq!(seen, ["sales/orders:orders", "sales/customers:customers", "finance/revenue:monthly_revenue"]);
+}
+
+#[test]
+fn a_contract_is_rebuilt_when_its_port_changes_and_only_then() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    // A transform edit reaches the artifacts and the runs, not the contract.
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "  - {name: stg_store_orders, tags: [staging], tier: bronze}\n",
+            "  - {name: stg_store_orders, tags: [staging, pos], tier: bronze}\n",
+        )
+    });
+    let built = with_status(&build_json(ws.path()), "built");
+    assert!(!built.iter().any(|l| l.ends_with(":contracts")), "{built:?}");
+    // A column more: the port's contract is rebuilt, and it says so.
+    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "      - {name: channel, type: string}\n",
+            "      - {name: channel, type: string}\n      - {name: coupon, type: string}\n",
+        )
+    });
+    let built = with_status(&build_json(ws.path()), "built");
+    assert!(built.contains(&"//sales/orders:contracts".to_owned()), "{built:?}");
+    assert_eq!(built.iter().filter(|l| l.ends_with(":contracts")).count(), 1, "{built:?}");
+    let text = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/datacontract-orders.yaml")).unwrap();
+    assert!(text.contains("name: \"coupon\""), "{text}");
+}
