@@ -78,9 +78,17 @@ pub enum Command {
         #[arg(required = true)]
         labels: Vec<String>,
     },
-    /// List the packages (or targets) a pattern matches
+    /// Draw the mesh: domains, products, their ports and who reads them
+    /// (`--format dot|mermaid|svg|json`)
+    Graph {
+        /// Products to draw, with the products they read and that read them (default: //...)
+        labels: Vec<String>,
+    },
+    /// List the packages (or targets) a pattern matches; `deps(LABEL)` and
+    /// `rdeps(LABEL)`: the products a product reads, or that read it, through
+    /// their ports
     Query {
-        /// Label pattern (default: //...)
+        /// Label pattern (default: //...), or `deps(//x)`, `rdeps(//x)`
         pattern: Option<String>,
         /// List targets instead of packages
         #[arg(long)]
@@ -299,6 +307,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
     if cli.format == Format::Sarif && !matches!(cli.command, Command::Check { .. }) {
         return Err(Failure::Usage("`--format sarif` is for `floe check`".to_owned()));
     }
+    if cli.format.is_drawing() && !matches!(cli.command, Command::Graph { .. }) {
+        return Err(Failure::Usage("`--format dot`, `mermaid` and `svg` are for `floe graph`".to_owned()));
+    }
     match &cli.command {
         Command::Schema { write: Some(dir), .. } => crate::schema_files::command(cli, printer, dir),
         Command::Schema { name, write: None } => schema(name.as_deref()),
@@ -371,7 +382,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                         ))?;
                     }
                 }
-                Format::Json => print_json(&serde_json::json!({
+                Format::Json | Format::Dot | Format::Mermaid | Format::Svg => print_json(&serde_json::json!({
                     "diagnostics": report.diagnostics,
                     "enforcement": report.enforcement,
                 }))?,
@@ -387,10 +398,12 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let report = session.keys()?;
             printer.diagnostics(&session.options.workspace, &report.diagnostics)?;
             match cli.format {
-                Format::Json | Format::Sarif => print_json(&serde_json::json!({
-                    "derivations": report.derivations,
-                    "diagnostics": report.diagnostics,
-                }))?,
+                Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => {
+                    print_json(&serde_json::json!({
+                        "derivations": report.derivations,
+                        "diagnostics": report.diagnostics,
+                    }))?
+                }
                 Format::Human => {
                     let mut text = String::new();
                     for d in report.derivations.iter().filter(|d| d.status != Status::Failed) {
@@ -409,10 +422,14 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let diags: Vec<Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
             printer.diagnostics(&session.options.workspace, &diags)?;
             match cli.format {
-                Format::Json | Format::Sarif => print_json(&reports)?,
+                Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => print_json(&reports)?,
                 Format::Human => out(&why_text(&reports))?,
             }
             if diags.iter().any(Diagnostic::is_error) { Err(Failure::User) } else { Ok(()) }
+        }
+        Command::Graph { labels } => crate::graph::command(cli, printer, labels),
+        Command::Query { pattern: Some(pattern), targets: false } if crate::graph::is_walk(pattern) => {
+            crate::graph::query(cli, printer, pattern)
         }
         Command::Query { pattern, targets } => {
             let labels: Vec<String> = pattern.iter().cloned().collect();
@@ -437,7 +454,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
                 }
             }
             match cli.format {
-                Format::Json | Format::Sarif => {
+                Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => {
                     let v: Vec<_> = rows.iter().map(|(l, k)| serde_json::json!({"label": l, "kind": k})).collect();
                     print_json(&v)?;
                 }

@@ -79,7 +79,7 @@ pub fn doctor(mut session: Session, format: Format, printer: &Printer) -> Result
     }
     printer.diagnostics(&session.options.workspace, &problems)?;
     match format {
-        Format::Json | Format::Sarif => print_json(&probes)?,
+        Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => print_json(&probes)?,
         Format::Human => {
             let mut text = String::new();
             for p in &probes {

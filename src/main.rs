@@ -17,6 +17,7 @@ mod completions;
 mod deploy;
 mod doctor;
 mod env;
+mod graph;
 mod init;
 mod output;
 mod publish;

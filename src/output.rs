@@ -71,6 +71,19 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for `floe check`.
     Sarif,
+    /// Graphviz DOT, for `floe graph`.
+    Dot,
+    /// A Mermaid flowchart, for `floe graph`.
+    Mermaid,
+    /// SVG drawn by Graphviz's `dot`, for `floe graph`.
+    Svg,
+}
+
+impl Format {
+    /// Whether it is one of `floe graph`'s drawings.
+    pub fn is_drawing(self) -> bool {
+        matches!(self, Format::Dot | Format::Mermaid | Format::Svg)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,7 +135,8 @@ impl Printer {
 
     /// Renders diagnostics on stderr with source snippets read from `root`.
     pub fn diagnostics(&self, root: &Path, diags: &[Diagnostic]) -> Result<(), WriteError> {
-        if self.format != Format::Human {
+        // A drawing is data on stdout like JSON, but has no room for them.
+        if self.format != Format::Human && !self.format.is_drawing() {
             return Ok(());
         }
         // Each file is read once; secrets that scanning found in it are masked
@@ -152,7 +166,7 @@ impl Printer {
 
     pub fn build_summary(&self, report: &Report, millis: f64) -> Result<(), WriteError> {
         match self.format {
-            Format::Json | Format::Sarif => {
+            Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => {
                 #[derive(Serialize)]
                 struct Summary {
                     built: usize,

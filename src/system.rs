@@ -113,6 +113,19 @@ pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     Ok(Some(bytes))
 }
 
+/// The executable `name` of `$PATH`, if there is one: the first, as a shell
+/// finds it (through links: packaged programs often are one).
+pub fn program_on_path(name: &str) -> Option<PathBuf> {
+    let path = crate::env::get(&crate::env::PATH)?;
+    std::env::split_paths(&path).filter(|d| !d.as_os_str().is_empty()).map(|d| d.join(name)).find(|p| executable(p))
+}
+
+#[allow(clippy::disallowed_methods)] // the driver looks at a program's mode before it runs it
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// What is at `path`, without following a link; `None` when nothing is.
 pub fn kind(path: &Path) -> Result<Option<FileKind>, IoError> {
     match std::fs::symlink_metadata(path) {

@@ -592,12 +592,15 @@ fn platform_deploy_runs_helm_when_it_is_on_path() {
     let bin = ws.join("bin");
     std::fs::create_dir(&bin).unwrap();
     let argv = ws.join("argv");
+    // On PATH as a link to the program, as package managers install it.
+    let program = ws.join("helm-v4");
     std::fs::write(
-        bin.join("helm"),
+        &program,
         format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\necho 'Release \"x\" has been upgraded.'\n", argv.display()),
     )
     .unwrap();
-    std::fs::set_permissions(bin.join("helm"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&program, bin.join("helm")).unwrap();
     let mut cmd = floe_cmd(ws);
     cmd.args([
         "platform",

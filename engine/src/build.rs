@@ -248,6 +248,23 @@ impl Session {
         self.cx.package(self.db(), index)
     }
 
+    /// The mesh of the workspace's products, and the errors of the products
+    /// and ports it leaves out.
+    pub fn mesh(&mut self) -> (crate::mesh::Mesh, Vec<Diagnostic>) {
+        self.ensure_db();
+        let db = self.db();
+        let ws = self.cx.graph().workspace;
+        let mut diagnostics: Vec<Diagnostic> = Vec::new();
+        for (index, info) in self.cx.layout.packages.iter().enumerate() {
+            if info.kind == PackageKind::Product {
+                let eval = db::product(db, self.cx.package(db, index));
+                diagnostics.extend(eval.diagnostics.iter().filter(|d| d.is_error()).cloned());
+            }
+        }
+        diag::sort(&mut diagnostics);
+        (crate::mesh::Mesh::of(db, ws), diagnostics)
+    }
+
     /// The derivation keys of the selected targets, without building or writing.
     pub fn keys(&mut self) -> Result<Report, IoError> {
         self.ensure_db();

@@ -522,6 +522,15 @@ fn secret_value(text: &str, f: &scan::Finding) -> Option<String> {
 
 /// The domain a product belongs to: its domain tier in a mesh, else its
 /// `domain` label, else `default`.
+/// The domain a product belongs to: its platform's domain tier, else its
+/// `domain` label (`None` when its spec or platform does not load).
+pub fn product_domain(db: &dyn Db, pkg: Package) -> Option<String> {
+    let eval = product(db, pkg);
+    let spec = eval.spec.as_ref()?.loaded.value.as_ref()?;
+    let full = platform_full(db, parent_platform(db, pkg)?).as_ref()?;
+    Some(domain_of(spec, &full.platform))
+}
+
 fn domain_of(spec: &FloeSpec, platform: &ResolvedPlatform) -> String {
     match domain_tier(platform) {
         Some(name) => name.to_owned(),

@@ -19,6 +19,7 @@ pub mod hash;
 pub mod label;
 pub mod layout;
 pub mod lock;
+pub mod mesh;
 pub mod par;
 pub mod path;
 pub mod remote;

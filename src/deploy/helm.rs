@@ -90,7 +90,7 @@ pub fn platform_deploy(cli: &Cli, printer: &Printer, args: &PlatformDeployArgs) 
     if let Some(c) = &args.kube.context {
         command.extend(["--kube-context".to_owned(), c.clone()]);
     }
-    let helm = find_helm()?;
+    let helm = crate::system::program_on_path("helm");
     let ran = match &helm {
         Some(exe) => {
             run(exe, &command[1..])?;
@@ -132,24 +132,6 @@ fn find_chart(root: &Path) -> Result<PathBuf, Failure> {
         "no platform chart: the workspace does not lie in floe's repository (no `{CHART_DIR}` above it)\n  = help: \
          pass `--chart` with the chart's directory, a packaged chart or a reference helm accepts (`oci://…`)"
     )))
-}
-
-/// The `helm` executable of `$PATH`, if there is one.
-fn find_helm() -> Result<Option<PathBuf>, Failure> {
-    let Some(path) = crate::env::get(&crate::env::PATH) else { return Ok(None) };
-    for dir in std::env::split_paths(&path).filter(|d| !d.as_os_str().is_empty()) {
-        let exe = dir.join("helm");
-        if crate::system::kind(&exe)? == Some(FileKind::File) && executable(&exe) {
-            return Ok(Some(exe));
-        }
-    }
-    Ok(None)
-}
-
-#[allow(clippy::disallowed_methods)] // the driver looks at a program's mode before it runs it
-fn executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs helm, its output on stderr (floe's stdout is for data).
