@@ -76,3 +76,36 @@ fn a_contract_is_rebuilt_when_its_port_changes_and_only_then() {
     let text = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/datacontract-orders.yaml")).unwrap();
     assert!(text.contains("name: \"coupon\""), "{text}");
 }
+
+#[test]
+fn an_availability_is_a_number_or_a_percentage_and_both_are_one_value() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let orders = ws.path().join("sales/orders/floe.yaml");
+    edit(&orders, |s| s.replace("availability: 99.9}", "availability: \"99.9%\"}"));
+    // The same value: nothing is rebuilt, and the contract says 99.9.
+    assert_eq!(with_status(&build_json(ws.path()), "built"), Vec::<String>::new());
+    let text = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/datacontract-orders.yaml")).unwrap();
+    assert!(text.contains("property: \"availability\"\n    unit: \"percent\"\n    value: 99.9\n"), "{text}");
+    // A consumer that needs more than the producer promises, written either way.
+    let revenue = ws.path().join("finance/revenue/floe.yaml");
+    edit(&revenue, |s| s.replace("availability: 99.5}", "availability: \"99.95%\"}"));
+    let r = common::floe(ws.path(), &["check", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let diagnostics = r.json()["diagnostics"].clone();
+    let d = &diagnostics[0];
+    assert_eq!(
+        (d["file"].as_str(), d["span"]["line"].as_u64()),
+        (Some("finance/revenue/floe.yaml"), Some(17)),
+        "{diagnostics}"
+    );
+    assert!(d["message"].as_str().unwrap().contains("needs 99.95% availability"), "{diagnostics}");
+    // What is no percentage is refused where it is written.
+    edit(&revenue, |s| s.replace("availability: \"99.95%\"}", "availability: \"150%\"}"));
+    let r = common::floe(ws.path(), &["check", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let diagnostics = r.json()["diagnostics"].clone();
+    assert_eq!(diagnostics[0]["span"]["line"], 17, "{diagnostics}");
+    assert_eq!(diagnostics[0]["code"], "E0105", "{diagnostics}");
+    assert!(diagnostics[0]["help"].as_str().unwrap().contains("a percentage from 0 to 100"), "{diagnostics}");
+}

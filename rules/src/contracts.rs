@@ -42,7 +42,7 @@ pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str) -
             sla.push(json!({"property": "freshness", "value": f, "unit": "iso8601"}));
         }
         if let Some(a) = s.availability {
-            sla.push(json!({"property": "availability", "value": a, "unit": "percent"}));
+            sla.push(json!({"property": "availability", "value": a.0, "unit": "percent"}));
         }
     }
     let mut c = json!({

@@ -344,7 +344,7 @@ pub fn check_input_port(c: &PortCheck<'_>, node: &LazyNode<'_>, file: &str) -> V
                 .with_note(c.producer_file, producer_span(), "the producer's port is defined here"),
             );
         }
-        if let (Some(w), Some(h)) = (want.availability, have.availability)
+        if let (Some(w), Some(h)) = (want.availability.map(f64::from), have.availability.map(f64::from))
             && h < w
         {
             out.push(

@@ -382,6 +382,7 @@ fn describe_pattern(pattern: &str) -> Option<&'static str> {
         }
         r"^[a-zA-Z_][a-zA-Z0-9_]*\.[a-zA-Z_][a-zA-Z0-9_]*$" => "a table as `schema.table` (e.g. `bronze.raw_orders`)",
         p if p.starts_with("^P(") => "an ISO-8601 duration (e.g. `PT1H`, `P1D`)",
+        p if p.starts_with("^(100(") => "a percentage from 0 to 100 (e.g. `99.5` or `\"99.5%\"`)",
         _ => return None,
     })
 }

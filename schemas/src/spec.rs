@@ -276,10 +276,63 @@ pub struct Sla {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^P(\d+W|(\d+Y)?(\d+M)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?)$"))]
     pub freshness: Option<String>,
-    /// Availability in percent.
+    /// Availability in percent, from 0 to 100: `99.5` or `"99.5%"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0, max = 100.0))]
-    pub availability: Option<f64>,
+    pub availability: Option<Percent>,
+}
+
+/// A percentage, written `99.5` or `"99.5%"`: held (and hashed, and
+/// written) as the number, so both spellings are one value.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "PercentText", into = "f64")]
+pub struct Percent(pub f64);
+
+impl From<Percent> for f64 {
+    fn from(p: Percent) -> f64 {
+        p.0
+    }
+}
+
+impl TryFrom<PercentText> for Percent {
+    type Error = String;
+
+    fn try_from(text: PercentText) -> Result<Percent, String> {
+        let value = match text {
+            PercentText::Number(n) => n,
+            PercentText::Text(t) => {
+                let number = t.trim().strip_suffix('%').unwrap_or(&t);
+                number.trim().parse::<f64>().map_err(|_| format!("`{t}` is not a percentage"))?
+            }
+        };
+        match (0.0..=100.0).contains(&value) {
+            true => Ok(Percent(value)),
+            false => Err(format!("{value} is not between 0 and 100")),
+        }
+    }
+}
+
+impl JsonSchema for Percent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Percent".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A percentage: a number from 0 to 100, or the same followed by `%` (`99.5`, `\"99.5%\"`).",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 100},
+                {"type": "string", "pattern": "^(100(\\.0+)?|[0-9]{1,2}(\\.[0-9]+)?)%$"}
+            ]
+        })
+    }
+}
+
+/// A percentage as it may be written.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum PercentText {
+    Number(f64),
+    Text(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
