@@ -26,12 +26,7 @@ pub fn command(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<(), Fa
     let shown = match labels.is_empty() {
         true => mesh,
         false => {
-            let wanted: BTreeSet<String> = selected
-                .iter()
-                .map(|s| &session.layout.packages[s.package])
-                .filter(|p| p.kind == PackageKind::Product)
-                .map(|p| label::package_label(&p.dir))
-                .collect();
+            let wanted: BTreeSet<String> = products(&session, &selected).into_iter().collect();
             mesh.around(&wanted)
         }
     };
@@ -69,12 +64,7 @@ pub fn query(cli: &Cli, printer: &Printer, pattern: &str) -> Result<(), Failure>
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Failure::User);
     }
-    let products: Vec<String> = selected
-        .iter()
-        .map(|s| &session.layout.packages[s.package])
-        .filter(|p| p.kind == PackageKind::Product)
-        .map(|p| label::package_label(&p.dir))
-        .collect();
+    let products = products(&session, &selected);
     let [start] = products.as_slice() else {
         return Err(Failure::Usage(format!(
             "`{text}` selects {} products; `deps` and `rdeps` start from one",
@@ -92,6 +82,16 @@ pub fn query(cli: &Cli, printer: &Printer, pattern: &str) -> Result<(), Failure>
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(Failure::User) }
+}
+
+/// The labels of the selected products.
+fn products(session: &floe_engine::build::Session, selected: &[label::Selected]) -> Vec<String> {
+    selected
+        .iter()
+        .map(|s| &session.layout.packages[s.package])
+        .filter(|p| p.kind == PackageKind::Product)
+        .map(|p| label::package_label(&p.dir))
+        .collect()
 }
 
 /// The mesh as text: each domain's products with their ports, then who

@@ -113,6 +113,18 @@ pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     Ok(Some(bytes))
 }
 
+/// An output as the last build recorded it (under `out`): its bytes, only
+/// if they still hash as recorded; `doing` (`publish`, `deploy`) says what
+/// to run again when they do not.
+pub fn read_output(out: &Path, output: &floe_engine::store::OutputRecord, doing: &str) -> Result<Vec<u8>, IoError> {
+    let path = out.join(output.path.as_str());
+    read_regular(&path)?.filter(|b| floe_engine::Hash::of(b) == output.hash).ok_or_else(|| IoError {
+        op: "read",
+        path: path.clone(),
+        message: format!("the output changed while floe used it; {doing} again"),
+    })
+}
+
 /// The executable `name` of `$PATH`, if there is one: the first, as a shell
 /// finds it (through links: packaged programs often are one).
 pub fn program_on_path(name: &str) -> Option<PathBuf> {

@@ -55,21 +55,11 @@ fn a_contract_is_rebuilt_when_its_port_changes_and_only_then() {
     let ws = workspace("mesh");
     build_json(ws.path());
     // A transform edit reaches the artifacts and the runs, not the contract.
-    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
-        s.replace(
-            "  - {name: stg_store_orders, tags: [staging], tier: bronze}\n",
-            "  - {name: stg_store_orders, tags: [staging, pos], tier: bronze}\n",
-        )
-    });
+    common::tag_an_orders_transform(ws.path());
     let built = with_status(&build_json(ws.path()), "built");
     assert!(!built.iter().any(|l| l.ends_with(":contracts")), "{built:?}");
     // A column more: the port's contract is rebuilt, and it says so.
-    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
-        s.replace(
-            "      - {name: channel, type: string}\n",
-            "      - {name: channel, type: string}\n      - {name: coupon, type: string}\n",
-        )
-    });
+    common::add_an_orders_column(ws.path());
     let built = with_status(&build_json(ws.path()), "built");
     assert!(built.contains(&"//sales/orders:contracts".to_owned()), "{built:?}");
     assert_eq!(built.iter().filter(|l| l.ends_with(":contracts")).count(), 1, "{built:?}");

@@ -48,12 +48,7 @@ fn cold_then_no_op() {
 fn one_product_edit_rebuilds_that_product_only() {
     let ws = workspace("mesh");
     build_json(ws.path());
-    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
-        s.replace(
-            "  - {name: stg_store_orders, tags: [staging], tier: bronze}\n",
-            "  - {name: stg_store_orders, tags: [staging, pos], tier: bronze}\n",
-        )
-    });
+    common::tag_an_orders_transform(ws.path());
     let r = build_json(ws.path());
     // Consumers read the orders port's contract, which did not change, and the
     // dbt profile reads no transforms; the runs carry the artifacts.
@@ -69,12 +64,7 @@ fn port_schema_edit_rechecks_its_consumers() {
     build_json(ws.path());
     // A column more: consumers are checked again against the new contract,
     // and no output of theirs reads it, so none is rebuilt.
-    edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
-        s.replace(
-            "      - {name: channel, type: string}\n",
-            "      - {name: channel, type: string}\n      - {name: coupon, type: string}\n",
-        )
-    });
+    common::add_an_orders_column(ws.path());
     let r = build_json(ws.path());
     assert_eq!(
         with_status(&r, "built"),

@@ -318,19 +318,9 @@ fn describe(e: &kube::Error) -> String {
     }
 }
 
-/// An error with its causes, each said once.
+/// An error with its causes, each said once, on one line.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(err) = next {
-        let said = err.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        next = err.source();
-    }
-    text.replace('\n', " ")
+    crate::publish::chain(e).replace('\n', " ")
 }
 
 /// `text` without any of `secrets`, and with values under credential-like

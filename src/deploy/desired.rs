@@ -1,14 +1,13 @@
 //! What the workspace wants deployed: the selection built as `floe build` builds it, and every object of its packages' `k8s.yaml`.
 
+use floe_engine::WsPath;
 use floe_engine::label::{self, Pattern};
-use floe_engine::{System, WsPath};
 use floe_rules::k8s::{DERIVATION_ANNOTATION, PACKAGE_ANNOTATION};
 use floe_schemas::diag::escape;
 use serde_json::Value;
 
 use crate::cli::{Cli, Failure};
 use crate::output::Printer;
-use crate::system::OsSystem;
 
 /// The file of Kubernetes objects a package's build writes.
 pub const K8S_FILE: &str = "k8s.yaml";
@@ -159,13 +158,7 @@ pub fn build(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<Desired,
         // A product's objects, or a platform's, one file per namespace.
         for output in record.outputs.iter().filter(|o| o.path.file_name() == K8S_FILE) {
             let path = session.options.out.join(output.path.as_str());
-            let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == output.hash).ok_or_else(|| {
-                Failure::Infra(floe_engine::IoError {
-                    op: "read",
-                    path: path.clone(),
-                    message: "the file changed while floe deployed it; deploy again".to_owned(),
-                })
-            })?;
+            let bytes = crate::system::read_output(&session.options.out, output, "deploy")?;
             for object in parse_stream(output.path.as_str(), &bytes)? {
                 let id = Id::of(&object).ok_or_else(|| {
                     Failure::Usage(format!("`{}` holds an object without a kind or a name", path.display()))

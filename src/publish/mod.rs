@@ -17,19 +17,19 @@ mod digests;
 mod layout;
 pub mod registry;
 mod retry;
+
+pub use retry::chain;
 pub mod sign;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use floe_engine::System;
 use floe_engine::layout::PackageKind;
 use floe_schemas::diag::escape;
 use serde::Serialize;
 
 use crate::cli::{Cli, Failure};
 use crate::output::{Format, Printer, Verbosity, err, print_json};
-use crate::system::OsSystem;
 
 #[derive(clap::Args)]
 pub struct PublishArgs {
@@ -155,14 +155,7 @@ pub fn publish(cli: &Cli, printer: &Printer, args: &PublishArgs, platform: bool)
         })?;
         let (mut files, mut sha256) = (BTreeMap::new(), BTreeMap::new());
         for o in &record.outputs {
-            let path = session.options.out.join(o.path.as_str());
-            let bytes = OsSystem.read(&path)?.filter(|b| floe_engine::Hash::of(b) == o.hash).ok_or_else(|| {
-                Failure::Infra(floe_engine::IoError {
-                    op: "read",
-                    path: path.clone(),
-                    message: "the output changed while floe published it; publish again".to_owned(),
-                })
-            })?;
+            let bytes = crate::system::read_output(&session.options.out, o, "publish")?;
             let name = o.path.as_str().strip_prefix(info.dir.as_str()).unwrap_or(o.path.as_str());
             let name = name.trim_start_matches('/');
             // A platform's artifact is its resolved manifest and its chart's

@@ -187,3 +187,24 @@ pub fn run_within(mut cmd: Command, stdin: Option<&str>, limit: std::time::Durat
     assert!(status.code().is_some(), "floe was killed by a signal ({status}):\n{}", run.stderr);
     run
 }
+
+/// In a copy of the mesh example, a tag more on one of the orders
+/// product's transforms: an edit that reaches no port.
+pub fn tag_an_orders_transform(ws: &Path) {
+    edit(&ws.join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "  - {name: stg_store_orders, tags: [staging], tier: bronze}\n",
+            "  - {name: stg_store_orders, tags: [staging, pos], tier: bronze}\n",
+        )
+    });
+}
+
+/// In a copy of the mesh example, a column more on the orders port.
+pub fn add_an_orders_column(ws: &Path) {
+    edit(&ws.join("sales/orders/floe.yaml"), |s| {
+        s.replace(
+            "      - {name: channel, type: string}\n",
+            "      - {name: channel, type: string}\n      - {name: coupon, type: string}\n",
+        )
+    });
+}
