@@ -1280,6 +1280,25 @@ fn check_input_ports(
             ));
             continue;
         };
+        // A product its domain does not approve offers nothing to anyone.
+        let approved = parent_platform(db, producer)
+            .and_then(|parent| platform(db, parent).resolved.clone())
+            .and_then(|r| r.approved_products.clone())
+            .is_none_or(|(list, _)| list.contains(&pspec.metadata.name));
+        if !approved {
+            out.push(
+                Diagnostic::error(
+                    Code::ProductNotApproved,
+                    format!("`{}` is not approved by its domain; its ports cannot be read", label::package_label(&dir)),
+                )
+                .at(file.as_str(), node.span_at(&["inputPorts", &index, "from"]))
+                .with_help(format!(
+                    "read an approved product, or ask its domain to add `{}` to `approved_products`",
+                    pspec.metadata.name
+                )),
+            );
+            continue;
+        }
         let ports: Vec<&str> = pspec.output_ports.iter().flatten().map(|p| p.name.as_str()).collect();
         let Some(pidx) = ports.iter().position(|p| *p == port_name) else {
             let help = match floe_schemas::diag::suggest(port_name, ports.iter().copied()) {

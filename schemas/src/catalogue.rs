@@ -129,7 +129,8 @@ pub fn explanation(code: Code) -> &'static str {
         }
         Code::ProductNotApproved => {
             "The product is not in its domain's `approved_products`. When a domain lists its products, \
-             only those may build against it."
+             only those may build against it, and no product, in that domain or another, may read the \
+             ports of one it does not list."
         }
         Code::GovernanceLoosened => {
             "Governance is strengthen-only: a domain may keep or tighten each inherited setting \
