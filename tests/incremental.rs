@@ -253,3 +253,26 @@ fn a_removed_product_leaves_its_domains_namespace() {
     assert!(!std::fs::read_to_string(&kustomization).unwrap().contains("pipeline-forecast"));
     assert_eq!(common::tree(&ws.path().join("floe-out")), clean_build_of(ws.path()), "incremental equals clean");
 }
+
+#[test]
+fn a_domain_that_stops_approving_a_producer_fails_its_consumers_on_a_warm_store() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    // finance/revenue reads //sales/orders: the sales domain's list decides
+    // whether it may, so revenue's record no longer holds.
+    edit(&ws.path().join("sales/manifest.yaml"), |s| s.replace("[orders, ", "["));
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc = r.json();
+    let at: Vec<(&str, &str)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "E0205")
+        .map(|d| (d["file"].as_str().unwrap(), d["message"].as_str().unwrap()))
+        .collect();
+    assert!(
+        at.iter().any(|(f, m)| *f == "finance/revenue/floe.yaml" && m.contains("`//sales/orders` is not approved")),
+        "{at:?}"
+    );
+}

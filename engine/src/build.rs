@@ -577,10 +577,14 @@ impl Context {
             }
             deps.extend(info.models.iter().cloned());
             // Every product upstream: ports are checked against direct
-            // producers, and a cycle through this product runs through any.
+            // producers, and a cycle through this product runs through any;
+            // and their platforms, whose domain decides whether they may
+            // offer ports at all (`approved_products`).
             let mut todo: Vec<Package> = db::product(db, pkg).producers.values().copied().collect();
             while let Some(producer) = todo.pop() {
-                if deps.insert(self.layout.packages[producer.index(db)].file()) {
+                let at = producer.index(db);
+                if deps.insert(self.layout.packages[at].file()) {
+                    deps.extend(self.layout.chain(at).iter().map(|i| self.layout.packages[*i].file()));
                     todo.extend(db::product(db, producer).producers.values().copied());
                 }
             }
