@@ -267,6 +267,9 @@ fn jobs_chart_runs_each_product_as_floe_builds_it() {
     let products = [
         ("floe-finance", "revenue", "Job"),
         ("floe-finance", "risk-exposure", "CronJob"),
+        ("floe-marketing", "attribution", "Job"),
+        ("floe-marketing", "campaigns", "Job"),
+        ("floe-marketing", "spend", "Job"),
         ("floe-sales", "customers", "Job"),
         ("floe-sales", "orders", "CronJob"),
         ("floe-sales", "pipeline-forecast", "Job"),
@@ -424,7 +427,16 @@ fn a_build_writes_the_objects_the_jobs_chart_renders_from_its_values() {
         .collect();
     assert_eq!(
         dirs,
-        ["finance/revenue", "finance/risk-exposure", "sales/customers", "sales/orders", "sales/pipeline-forecast"]
+        [
+            "finance/revenue",
+            "finance/risk-exposure",
+            "marketing/attribution",
+            "marketing/campaigns",
+            "marketing/spend",
+            "sales/customers",
+            "sales/orders",
+            "sales/pipeline-forecast"
+        ]
     );
     for dir in &dirs {
         let out = out.join(dir);

@@ -20,7 +20,7 @@ fn outputs_are_byte_identical_across_directories_and_environments() {
         .env("HOME", "/nowhere");
     assert_eq!(run(cmd).code, 0);
     let (ta, tb) = (tree(&a.path().join("floe-out")), tree(&b.path().join("floe-out")));
-    assert_eq!(ta.len(), 79, "71 outputs and 8 derivation records");
+    assert_eq!(ta.len(), 124, "112 outputs and 12 derivation records");
     assert!(ta == tb, "floe-out differs between two directories");
 }
 

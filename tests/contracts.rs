@@ -19,7 +19,11 @@ fn every_output_port_has_a_contract_file_that_odcs_accepts() {
     build_json(ws.path());
     let out = ws.path().join("floe-out");
     let mut seen = Vec::new();
-    for product in ["sales/orders", "sales/customers", "finance/revenue", "finance/risk-exposure"] {
+    let products: Vec<String> = common::tree(&out)
+        .into_iter()
+        .filter_map(|(p, _)| p.strip_suffix("/compiled_artifacts.json").map(str::to_owned))
+        .collect();
+    for product in &products {
         let artifacts: Value =
             serde_json::from_slice(&std::fs::read(out.join(product).join("compiled_artifacts.json")).unwrap()).unwrap();
         let embedded = artifacts["data_contracts"].as_array().unwrap();
@@ -47,7 +51,18 @@ fn every_output_port_has_a_contract_file_that_odcs_accepts() {
         }
     }
     // The mesh's ports: each has its file, and a product without ports has none.
-    assert_eq!(seen, ["sales/orders:orders", "sales/customers:customers", "finance/revenue:monthly_revenue"]);
+    assert_eq!(
+        seen,
+        [
+            "finance/revenue:monthly_revenue",
+            "marketing/attribution:channel_roi",
+            "marketing/campaigns:audiences",
+            "marketing/spend:daily_spend",
+            "sales/customers:customers",
+            "sales/orders:orders"
+        ]
+    );
+    assert_eq!(products.len(), 8, "products without ports are checked too");
 }
 
 #[test]
@@ -98,4 +113,70 @@ fn an_availability_is_a_number_or_a_percentage_and_both_are_one_value() {
     assert_eq!(diagnostics[0]["span"]["line"], 17, "{diagnostics}");
     assert_eq!(diagnostics[0]["code"], "E0105", "{diagnostics}");
     assert!(diagnostics[0]["help"].as_str().unwrap().contains("a percentage from 0 to 100"), "{diagnostics}");
+}
+
+/// A port's level, as its contract says, and each column's.
+fn classification(ws: &std::path::Path, product: &str, port: &str) -> (Option<String>, Vec<Option<String>>) {
+    let path = ws.join(format!("floe-out/{product}/datacontract-{port}.yaml"));
+    let doc = floe_schemas::yaml::parse("c.yaml", &std::fs::read(&path).unwrap()).unwrap().to_json();
+    let port_level = doc["customProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["property"] == "classification")
+        .map(|p| p["value"].as_str().unwrap().to_owned());
+    let columns = doc["schema"][0]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["classification"].as_str().map(str::to_owned))
+        .collect();
+    (port_level, columns)
+}
+
+#[test]
+fn data_keeps_its_classification_downstream() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let pii = Some("pii".to_owned());
+    // Customers offers email addresses; campaigns reads them, attribution
+    // reads campaigns: both are personal data through and through.
+    assert_eq!(classification(ws.path(), "sales/customers", "customers").0, pii);
+    for (product, port) in [("marketing/campaigns", "audiences"), ("marketing/attribution", "channel_roi")] {
+        let (level, columns) = classification(ws.path(), product, port);
+        assert_eq!(level, pii, "{product}");
+        assert!(columns.iter().all(|c| *c == pii), "{product}: {columns:?}");
+    }
+    // Spend reads nothing and says `internal`; orders classifies nothing.
+    assert_eq!(classification(ws.path(), "marketing/spend", "daily_spend").0, Some("internal".to_owned()));
+    assert_eq!(classification(ws.path(), "sales/orders", "orders").0, None);
+    // Attribution's contract is held strictly, as it asks; the others as the platform says.
+    let text = std::fs::read_to_string(ws.path().join("floe-out/marketing/attribution/datacontract-channel_roi.yaml"));
+    assert!(text.unwrap().contains("property: \"enforcement\"\n    value: \"strict\""));
+
+    // The email column is anonymized: every contract downstream follows,
+    // and nothing else is rebuilt for it.
+    edit(&ws.path().join("sales/customers/floe.yaml"), |s| {
+        s.replace("classification: pii", "classification: confidential")
+    });
+    let built = with_status(&build_json(ws.path()), "built");
+    for label in ["//marketing/attribution:contracts", "//marketing/campaigns:contracts", "//sales/customers:contracts"]
+    {
+        assert!(built.contains(&label.to_owned()), "{built:?}");
+    }
+    assert!(!built.iter().any(|l| l.starts_with("//finance") || l.starts_with("//marketing/spend")), "{built:?}");
+    let confidential = Some("confidential".to_owned());
+    assert_eq!(classification(ws.path(), "marketing/attribution", "channel_roi").0, confidential);
+
+    // A PII-free domain cannot read it while it is personal data.
+    edit(&ws.path().join("finance/revenue/floe.yaml"), |s| {
+        s.replace("outputPorts:", "  - {name: roi, from: \"//marketing/attribution:channel_roi\"}\noutputPorts:")
+    });
+    assert_eq!(with_status(&build_json(ws.path()), "failed"), Vec::<String>::new(), "confidential is allowed");
+    edit(&ws.path().join("sales/customers/floe.yaml"), |s| {
+        s.replace("classification: confidential", "classification: pii")
+    });
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("E0404"), "{}", r.stdout);
 }

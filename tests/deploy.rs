@@ -210,7 +210,7 @@ fn a_mesh_is_deployed_then_left_alone_then_updated_and_pruned_product_by_product
     let status = floe(ws, &kube, &["status", "--format", "json"]);
     ok(&status);
     let rows = status.json()["products"].as_array().unwrap().clone();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 8);
     for row in &rows {
         assert_eq!(row["state"], "current", "{row}");
         assert_eq!(row["desired"], row["live"]);
@@ -501,7 +501,7 @@ fn https_with_a_token_a_client_certificate_or_an_exec_plugin_and_no_secret_in_an
     kube.reset_log();
     let r = floe_env(ws, &certs, &["deploy"], &[]);
     ok(&r);
-    assert!(r.stderr.contains("deployed to by-cert: 0 created, 0 updated, 35 unchanged"), "{}", r.stderr);
+    assert!(r.stderr.contains("deployed to by-cert: 0 created, 0 updated, 55 unchanged"), "{}", r.stderr);
     assert!(kube.requests().iter().all(|q| q["code"] == 200), "{:#?}", kube.requests());
     outputs.push(r);
     outputs.push(floe_env(ws, &certs, &["status", "--format", "json"], &[]));

@@ -32,7 +32,7 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
     let (la, lb) = (layouts.path().join("a"), layouts.path().join("b"));
     let first = publish(a.path(), &la);
     publish(b.path(), &lb);
-    assert_eq!(first["summary"]["artifacts"], 5);
+    assert_eq!(first["summary"]["artifacts"], 8);
     assert!(tree(&la) == tree(&lb), "two checkouts published different bytes");
     let refs: Vec<&str> =
         first["artifacts"].as_array().unwrap().iter().map(|a| a["reference"].as_str().unwrap()).collect();
@@ -41,6 +41,9 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
         [
             "finance/revenue:2.2.0",
             "finance/risk-exposure:1.0.0",
+            "marketing/attribution:2.0.0",
+            "marketing/campaigns:0.4.0",
+            "marketing/spend:1.3.0",
             "sales/customers:1.1.0",
             "sales/orders:1.0.0",
             "sales/pipeline-forecast:0.3.0"
@@ -79,6 +82,9 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
         [
             ("finance/revenue:2.2.0", 0),
             ("finance/risk-exposure:1.0.0", 0),
+            ("marketing/attribution:2.0.0", 0),
+            ("marketing/campaigns:0.4.0", 0),
+            ("marketing/spend:1.3.0", 0),
             ("sales/customers:1.1.0", 0),
             ("sales/orders:1.0.1", 6),
             ("sales/pipeline-forecast:0.3.0", 0)
@@ -93,7 +99,7 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
     }
     let layout = format!("oci:{}:sales/orders:1.0.0", lb.display());
     let raw = skopeo(&["inspect", "--raw", &layout]);
-    let digest = first["artifacts"][3]["digest"].as_str().unwrap();
+    let digest = first["artifacts"][6]["digest"].as_str().unwrap();
     assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
     let copied = layouts.path().join("copied");
     skopeo(&["copy", "--quiet", &layout, &format!("dir:{}", copied.display())]);
@@ -234,7 +240,7 @@ fn products_publish_to_a_registry_once() {
         "--tls-verify=false",
         &format!("docker://127.0.0.1:{}/floe/sales/orders:prod", registry.port),
     ]);
-    assert_eq!(format!("sha256:{}", sha256_hex(&prod)), first["artifacts"][3]["digest"].as_str().unwrap());
+    assert_eq!(format!("sha256:{}", sha256_hex(&prod)), first["artifacts"][6]["digest"].as_str().unwrap());
 }
 
 #[test]
@@ -264,7 +270,7 @@ fn the_platform_publishes_its_resolved_manifests() {
     let report = r.json();
     let refs: Vec<&str> =
         report["artifacts"].as_array().unwrap().iter().map(|a| a["reference"].as_str().unwrap()).collect();
-    assert_eq!(refs, ["platform:3.0.0", "platform/finance:2.0.1", "platform/sales:1.4.0"]);
+    assert_eq!(refs, ["platform:3.0.0", "platform/finance:2.0.1", "platform/marketing:1.0.0", "platform/sales:1.4.0"]);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.path().join("index.json")).unwrap()).unwrap();
     let manifest = index["manifests"]

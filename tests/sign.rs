@@ -160,7 +160,7 @@ fn published_artifacts_are_signed_in_cosigns_format() {
         r.json()
     };
     let first = publish(&sec1);
-    assert_eq!((first["summary"]["artifacts"].as_u64(), first["summary"]["signed"].as_u64()), (Some(5), Some(5)));
+    assert_eq!((first["summary"]["artifacts"].as_u64(), first["summary"]["signed"].as_u64()), (Some(8), Some(8)));
     let orders = first["artifacts"].as_array().unwrap().iter().find(|a| a["label"] == "//sales/orders").unwrap();
     let digest = orders["digest"].as_str().unwrap();
     let signature = &orders["signature"];
@@ -220,8 +220,8 @@ fn published_artifacts_are_signed_in_cosigns_format() {
     // A second key adds its signature beside the first (the payload is
     // there already: a config and a manifest each); both verify.
     let second = publish(&pkcs8);
-    assert_eq!(second["summary"]["signatures_uploaded"], 5);
-    assert_eq!(writes(&log), before + 5 * (2 + 1));
+    assert_eq!(second["summary"]["signatures_uploaded"], 8);
+    assert_eq!(writes(&log), before + 8 * (2 + 1));
     for key in [&sec1_pub, &pkcs8_pub] {
         let r = verify(&format!("{to}/sales/orders:1.0.0"), key);
         assert_eq!(r.code, 0, "{}", r.stderr);

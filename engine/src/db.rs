@@ -23,6 +23,7 @@ use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets};
 use crate::rule;
 use floe_schemas::artifacts::Mode;
 use floe_schemas::diag::{Code, Diagnostic, Severity};
+use floe_schemas::manifest::Classification;
 use floe_schemas::yaml::{LazyNode, Node, NodeKind};
 use floe_schemas::{FloeSpec, Loaded, Manifest};
 use serde_json::Value;
@@ -1131,7 +1132,11 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
             diagnostics.extend(e.output.iter().flat_map(|o| o.diagnostics.iter().cloned()));
         }
         diagnostics.extend(platform_ref_diagnostics(db, pkg, value, node));
-        producers = check_input_ports(db, pkg, value, node, &mut diagnostics);
+        let cap = platform_eval
+            .as_ref()
+            .and_then(|p| p.resolved.as_ref())
+            .and_then(|r| floe_rules::classify::cap(value, node, file_name, r));
+        producers = check_input_ports(db, pkg, value, node, cap.as_ref(), &mut diagnostics);
     }
     let failed = platform_eval.as_ref().is_none_or(|p| p.failed)
         || spec.loaded.value.is_none()
@@ -1218,6 +1223,7 @@ fn check_input_ports(
     pkg: Package,
     spec: &FloeSpec,
     node: &LazyNode<'_>,
+    cap: Option<&floe_rules::classify::Cap>,
     out: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Package> {
     let ws = pkg.workspace(db);
@@ -1318,6 +1324,36 @@ fn check_input_ports(
             producer_port_index: pidx,
         };
         out.extend(checks::check_input_port(&check, node, file.as_str()));
+        if let Some(cap) = cap {
+            let offered = &pspec.output_ports.as_ref().expect("ports exist")[pidx];
+            let own =
+                floe_rules::classify::port_level(offered).map(|level| Inherited { level, origin: port.from.clone() });
+            let most = [own, inherited(db, producer).clone()].into_iter().flatten().max_by_key(|i| i.level);
+            if let Some(most) = most.filter(|m| m.level > cap.level) {
+                let through =
+                    if most.origin == port.from { String::new() } else { format!(" (from `{}`)", most.origin) };
+                out.push(
+                    Diagnostic::error(
+                        Code::ClassificationNotAllowed,
+                        format!(
+                            "`{}` holds `{}` data{through}, above `{}`, the most this product may read",
+                            port.from, most.level, cap.level
+                        ),
+                    )
+                    .at(file.as_str(), node.span_at(&["inputPorts", &index, "from"]))
+                    .with_help(format!(
+                        "read a port classified at most `{}` (an anonymized one), or ask for a higher cap",
+                        cap.level
+                    ))
+                    .with_note(
+                        producer_file.as_str(),
+                        pnode.span_at(&["outputPorts", &pidx.to_string(), "name"]),
+                        "the producer's port is defined here",
+                    )
+                    .with_note(&cap.file, cap.span, "the cap is set here"),
+                );
+            }
+        }
         producers.insert(port.name.clone(), producer);
     }
     if let Some(cycle) = product_cycle(db, pkg) {
@@ -1341,9 +1377,10 @@ fn check_input_ports(
     producers
 }
 
-/// The products a product reads from, by parsing specs only (no evaluation, so
-/// a cycle among products cannot become a cycle among queries).
-fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
+/// The ports a product reads, as (producer, port name), by parsing specs
+/// only (no evaluation, so a cycle among products cannot become a cycle
+/// among queries).
+fn direct_reads(db: &dyn Db, pkg: Package) -> Vec<(Package, String)> {
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
@@ -1354,16 +1391,67 @@ fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
         .iter()
         .flatten()
         .filter_map(|p| {
-            let (target, _) = p.from.rsplit_once(':')?;
+            let (target, port) = p.from.rsplit_once(':')?;
             match label::parse(target, &info.dir) {
                 Ok(label::Pattern::Package { dir, target: None }) => layout
                     .find(&dir)
                     .filter(|i| layout.packages[*i].kind == PackageKind::Product)
-                    .map(|i| packages(db, ws)[i]),
+                    .map(|i| (packages(db, ws)[i], port.to_owned())),
                 _ => None,
             }
         })
+        // Reading its own port is an error of its own, not a cycle.
+        .filter(|(producer, _)| *producer != pkg)
         .collect()
+}
+
+/// The products a product reads from.
+fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
+    direct_reads(db, pkg).into_iter().map(|(p, _)| p).collect()
+}
+
+/// The most sensitive data a product reads, and the port that classifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inherited {
+    pub level: Classification,
+    /// `//domain/product:port`.
+    pub origin: String,
+}
+
+/// The most sensitive data a product reads through any number of products:
+/// data keeps its classification downstream. `None` in a cycle (an error of
+/// its own) and when nothing read is classified.
+#[salsa::tracked(returns(ref))]
+pub fn inherited(db: &dyn Db, pkg: Package) -> Option<Inherited> {
+    if product_cycle(db, pkg).is_some() {
+        return None;
+    }
+    let ws = pkg.workspace(db);
+    let layout = ws.layout(db);
+    let mut most: Option<Inherited> = None;
+    for (producer, port) in direct_reads(db, pkg) {
+        let at = &layout.packages[producer.index(db)];
+        let offered = file_of(db, ws, &at.file())
+            .and_then(|f| {
+                parsed_spec(db, f)
+                    .loaded
+                    .value
+                    .as_ref()?
+                    .output_ports
+                    .as_ref()?
+                    .iter()
+                    .find(|p| p.name == port)
+                    .cloned()
+            })
+            .and_then(|p| floe_rules::classify::port_level(&p))
+            .map(|level| Inherited { level, origin: format!("{}:{port}", label::package_label(&at.dir)) });
+        for candidate in [offered, inherited(db, producer).clone()].into_iter().flatten() {
+            if most.as_ref().is_none_or(|m| candidate.level > m.level) {
+                most = Some(candidate);
+            }
+        }
+    }
+    most
 }
 
 /// A cycle of products through `start`, as the packages along it (starting
@@ -1386,17 +1474,6 @@ fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<Package>> {
         }
     }
     None
-}
-
-/// The contracts a product offers, by output port: its interface to consumers.
-#[salsa::tracked(returns(ref))]
-pub fn contracts(db: &dyn Db, pkg: Package) -> BTreeMap<String, Hash> {
-    let ws = pkg.workspace(db);
-    let info = &ws.layout(db).packages[pkg.index(db)];
-    let Some(file) = file_of(db, ws, &info.file()) else { return BTreeMap::new() };
-    let parsed = parsed_spec(db, file);
-    let Some(spec) = &parsed.loaded.value else { return BTreeMap::new() };
-    spec.output_ports.iter().flatten().map(|p| (p.name.clone(), Hash::of_value(&checks::contract(spec, p)))).collect()
 }
 
 /// One derivation: a target, the rule that builds it, and the one value the
@@ -1517,6 +1594,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 1 => Mode::Centralized,
                 _ => Mode::Mesh,
             };
+            // What the product reads classifies what it offers.
+            let inherited_level = serde_json::to_value(inherited(db, pkg).as_ref().map(|i| i.level)).ok()?;
             let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count();
             let enforced = enforcement(db, pkg).output.as_ref();
             let checked = enforced.map(|o| o.checked.clone()).unwrap_or_default();
@@ -1531,7 +1610,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("floe_version", Value::from(version))
                 .with("warning_count", Value::from(warning_count))
                 .with("policy_types_checked", serde_json::json!(checked))
-                .with("secrets_scanned", Value::from(files_scanned));
+                .with("secrets_scanned", Value::from(files_scanned))
+                .with("inherited", inherited_level.clone());
             if let Some(exe) = executable {
                 // An out-of-tree compute plugin writes the profile: what it is
                 // and what it is told (the domain) are read too.
@@ -1568,7 +1648,9 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("ports", serde_json::to_value(ports).ok()?)
                 .with("product", Value::from(spec.metadata.name.as_str()))
                 .with("version", Value::from(spec.metadata.version.as_str()))
-                .with("domain", Value::from(domain.as_str()));
+                .with("domain", Value::from(domain.as_str()))
+                .with("enforcement", Value::from(floe_rules::classify::enforcement(spec, &full.platform).as_str()))
+                .with("inherited", inherited_level.clone());
             let values = runs.with("k8s", Value::from(k8s.key.to_string()));
             // A product without ports has the target too, without files: a
             // build's record of a package holds a derivation per target.
@@ -1832,7 +1914,11 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
         Target::Namespaces => namespace_files(db, pkg, input, &drv.key.to_string())?,
         Target::Contracts => {
             let ports: Vec<floe_schemas::spec::OutputPort> = input.decode("ports").map_err(internal)?;
-            floe_rules::contracts::files(input.str("product"), input.str("version"), &ports, input.str("domain"))
+            let terms = floe_rules::contracts::Terms {
+                enforcement: input.decode("enforcement").map_err(internal)?,
+                inherited: input.decode("inherited").map_err(internal)?,
+            };
+            floe_rules::contracts::files(input.str("product"), input.str("version"), &ports, input.str("domain"), terms)
         }
         Target::Gitops => gitops_files(input)?,
         Target::Manifest => {
@@ -1898,6 +1984,7 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
                 warning_count,
                 policy_types_checked: &policy_types_checked,
                 secrets_scanned,
+                inherited: input.decode("inherited").map_err(internal)?,
             })?;
             vec![emit::json(&compiled)]
         }

@@ -34,10 +34,16 @@ pub struct ArtifactsInput<'a> {
     /// The policy types enforcement ran, and how many files it scanned for secrets.
     pub policy_types_checked: &'a [String],
     pub secrets_scanned: u32,
+    /// The highest classification of what the product reads (see [`contracts::Terms`]).
+    pub inherited: Option<floe_schemas::manifest::Classification>,
 }
 
 pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diagnostic>> {
     let spec = input.spec;
+    let terms = contracts::Terms {
+        enforcement: crate::classify::enforcement(spec, input.platform),
+        inherited: input.inherited,
+    };
     let manifest = &input.platform.manifest;
     let product = spec.metadata.name.as_str();
     let mut errors = Vec::new();
@@ -237,7 +243,7 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
             "rbac_principal": null,
             "secrets_scanned": input.secrets_scanned,
         },
-        "data_contracts": spec.output_ports.iter().flatten().map(|p| contracts::contract(&spec.metadata.name, &spec.metadata.version, p, input.domain)).collect::<Vec<_>>(),
+        "data_contracts": spec.output_ports.iter().flatten().map(|p| contracts::contract(&spec.metadata.name, &spec.metadata.version, p, input.domain, terms)).collect::<Vec<_>>(),
         "quality_config": null,
     });
     serde_json::from_value::<CompiledArtifacts>(doc).map_err(|e| {

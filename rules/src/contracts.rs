@@ -2,8 +2,19 @@
 //! product's `:contracts` writes as `datacontract-<port>.yaml`, and the ones
 //! its compiled artifacts embed under `data_contracts`.
 
+use floe_schemas::manifest::{Classification, PolicyEnforcementLevel};
 use floe_schemas::spec::OutputPort;
 use serde_json::{Value, json};
+
+/// What a product's contracts say beyond its ports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Terms {
+    /// How strictly runtimes enforce them (the product's level or its platform's).
+    pub enforcement: PolicyEnforcementLevel,
+    /// The highest classification of what the product reads: nothing it
+    /// offers is classified lower.
+    pub inherited: Option<Classification>,
+}
 
 /// The file of a port's contract.
 pub fn file_name(port: &str) -> String {
@@ -11,12 +22,12 @@ pub fn file_name(port: &str) -> String {
 }
 
 /// The contract files of `ports` of a product, in the ports' order.
-pub fn files(product: &str, version: &str, ports: &[OutputPort], domain: &str) -> Vec<Vec<u8>> {
-    ports.iter().map(|p| crate::emit::yaml(&contract(product, version, p, domain)).into_bytes()).collect()
+pub fn files(product: &str, version: &str, ports: &[OutputPort], domain: &str, terms: Terms) -> Vec<Vec<u8>> {
+    ports.iter().map(|p| crate::emit::yaml(&contract(product, version, p, domain, terms)).into_bytes()).collect()
 }
 
 /// The ODCS v3.1 data contract of one output port of `product` at `version`.
-pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str) -> Value {
+pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str, terms: Terms) -> Value {
     let properties: Vec<Value> = port
         .schema
         .iter()
@@ -30,8 +41,8 @@ pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str) -
             if let Some(d) = &c.description {
                 p["description"] = Value::from(d.clone());
             }
-            if let Some(cl) = c.classification.as_ref().or(port.classification.as_ref()) {
-                p["classification"] = Value::from(cl.clone());
+            if let Some(cl) = c.classification.or(port.classification).max(terms.inherited) {
+                p["classification"] = Value::from(cl.as_str());
             }
             p
         })
@@ -44,6 +55,12 @@ pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str) -
         if let Some(a) = s.availability {
             sla.push(json!({"property": "availability", "value": a.0, "unit": "percent"}));
         }
+    }
+    let mut custom = vec![json!({"property": "enforcement", "value": terms.enforcement.as_str()})];
+    // The port as a whole (ODCS classifies properties only): its most
+    // sensitive column, or what it is made from.
+    if let Some(cl) = crate::classify::port_level(port).max(terms.inherited) {
+        custom.push(json!({"property": "classification", "value": cl.as_str()}));
     }
     let mut c = json!({
         "apiVersion": "v3.1.0",
@@ -60,6 +77,7 @@ pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str) -
             "logicalType": "object",
             "properties": properties,
         }],
+        "customProperties": custom,
     });
     if let Some(d) = &port.description {
         c["description"] = json!({"purpose": d});

@@ -9,6 +9,7 @@
 //! file system, dbt's CLI or Helm's; they cannot fail except with diagnostics.
 
 pub mod artifacts;
+pub mod classify;
 pub mod contracts;
 pub mod dbt;
 pub mod emit;

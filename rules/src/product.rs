@@ -18,6 +18,7 @@ pub fn check(spec: &FloeSpec, node: &LazyNode<'_>, file: &str, platform: &Resolv
     let mut out = Vec::new();
     check_approved(spec, node, file, platform, &mut out);
     check_domain_label(spec, node, file, platform, &mut out);
+    crate::classify::check(spec, node, file, platform, &mut out);
     let name = &spec.metadata.name;
     if name.len() > crate::k8s::NAME_MAX {
         out.push(
@@ -264,9 +265,6 @@ fn check_unique<'a>(
     }
 }
 
-/// The contract a product offers through one output port: what consumers build
-/// against. Transforms, schedule and everything else stay out of it, so editing
-/// them rebuilds no consumer.
 /// A product that lists transforms but has no dbt project to build them.
 pub fn transforms_without_project(spec: &FloeSpec, node: &LazyNode<'_>, file: &str) -> Diagnostic {
     let n = spec.transforms.len();
@@ -278,6 +276,9 @@ pub fn transforms_without_project(spec: &FloeSpec, node: &LazyNode<'_>, file: &s
     .with_help("add `dbt_project.yml` and the models beside `floe.yaml` (`floe new product` scaffolds them)")
 }
 
+/// The contract a product offers through one output port: what consumers build
+/// against. Transforms, schedule and everything else stay out of it, so editing
+/// them rebuilds no consumer.
 pub fn contract(spec: &FloeSpec, port: &OutputPort) -> Value {
     serde_json::json!({
         "product": spec.metadata.name,

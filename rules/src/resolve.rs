@@ -137,6 +137,11 @@ const STRENGTHEN_ONLY: &[(&str, Order)] = &[
     ("quality_gates.require_descriptions", Order::Flag),
     ("quality_gates.block_on_failure", Order::Flag),
     ("data_contracts.enforcement", Order::Rank(&["off", "warn", "strict"])),
+    // A lower cap is stronger.
+    (
+        "data_contracts.max_classification",
+        Order::Rank(&["restricted", "sensitive", "phi", "pii", "confidential", "internal", "public"]),
+    ),
 ];
 
 pub fn resolve(tiers: &[Tier<'_>]) -> (Option<ResolvedPlatform>, Vec<Diagnostic>) {

@@ -235,6 +235,15 @@ pub fn explanation(code: Code) -> &'static str {
             "An input port expects a column the producer's port does not offer, or a service level \
              (freshness, availability) stronger than the producer promises."
         }
+        Code::ClassificationNotAllowed => {
+            "Data keeps its classification downstream: a product that reads a port classified `pii` \
+             is itself at least `pii`, and so is everything it offers, through any number of \
+             products. `governance.data_contracts.max_classification` (in a manifest, lowered by \
+             each tier; or in `floe.yaml`, lower still) caps what a product may read or offer. \
+             Reported at the input port that brings the data in, with the port that classifies it, \
+             or at an output port or column classified above the cap. Read a port of a lower \
+             classification (an anonymized one), or ask the platform team for a higher cap."
+        }
         Code::InlineSecret => {
             "A plugin's configuration holds a literal credential. floe replaces it by a reference to \
              a Kubernetes Secret in every output, so the value is never written anywhere; under \

@@ -470,6 +470,17 @@ pub enum PolicyEnforcementLevel {
     Strict,
 }
 
+impl PolicyEnforcementLevel {
+    /// The level as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyEnforcementLevel::Off => "off",
+            PolicyEnforcementLevel::Warn => "warn",
+            PolicyEnforcementLevel::Strict => "strict",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuditLogging {
@@ -673,6 +684,10 @@ pub struct DataContractsConfig {
     pub drift_detection: DriftDetectionConfig,
     /// How a child contract combines with its parent's.
     pub inheritance_mode: ContractInheritance,
+    /// The highest classification the products below may read or offer (`confidential` keeps
+    /// personal data out); a domain may only lower it. None when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_classification: Option<Classification>,
 }
 
 /// How a child contract combines with its parent's.
@@ -707,6 +722,9 @@ impl Default for AutoGenerationConfig {
     }
 }
 
+/// How sensitive data is, from least to most: each level needs every protection of
+/// those before it (health data and special categories are personal data too, and
+/// `restricted` is the top). Data read from a port keeps its level downstream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Classification {
@@ -718,6 +736,37 @@ pub enum Classification {
     Phi,
     Sensitive,
     Restricted,
+}
+
+impl Classification {
+    pub const ALL: [Classification; 7] = [
+        Classification::Public,
+        Classification::Internal,
+        Classification::Confidential,
+        Classification::Pii,
+        Classification::Phi,
+        Classification::Sensitive,
+        Classification::Restricted,
+    ];
+
+    /// The level as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Public => "public",
+            Classification::Internal => "internal",
+            Classification::Confidential => "confidential",
+            Classification::Pii => "pii",
+            Classification::Phi => "phi",
+            Classification::Sensitive => "sensitive",
+            Classification::Restricted => "restricted",
+        }
+    }
+}
+
+impl std::fmt::Display for Classification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Schema drift detection between a contract and the actual table.

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Code, Diagnostic};
+use crate::manifest::{Classification, PolicyEnforcementLevel};
 use crate::yaml::{Node, NodeKind};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -44,6 +45,31 @@ pub struct FloeSpec {
     /// Reverse-ETL destinations; floe checks their form, and no output uses them yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Vec<DestinationConfig>>,
+    /// This product's own guardrails, on top of its platform's: it may only tighten them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<ProductGovernance>,
+}
+
+/// A product's own guardrails: each may only be stronger than its platform's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductGovernance {
+    /// The product's data contracts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_contracts: Option<ProductDataContracts>,
+}
+
+/// How the product's data contracts are held, at least as strictly as its platform says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductDataContracts {
+    /// How strictly runtimes enforce the product's contracts (`off`, `warn`, `strict`), written in
+    /// each contract; at least the platform's `governance.data_contracts.enforcement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<PolicyEnforcementLevel>,
+    /// The highest classification this product may read or offer; at most its platform's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_classification: Option<Classification>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -240,9 +266,10 @@ pub struct OutputPort {
     /// Service levels the port promises: the contract's `slaProperties`; consumers may ask for no more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla: Option<Sla>,
-    /// Data classification of the columns that set none, in the data contract.
+    /// Data classification of the columns that set none, in the data contract; at least that of
+    /// anything the product reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -266,7 +293,7 @@ pub struct OutputPortColumn {
     pub primary_key: bool,
     /// Data classification of the column (`pii`, `confidential`, …) in the data contract; the port's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<String>,
+    pub classification: Option<Classification>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
