@@ -58,7 +58,10 @@ mod tests {
         let dir = Path::new("/ws/schemas");
         let written = write_schemas_to(&sys, dir).unwrap();
         let names: Vec<&str> = written.iter().filter_map(|p| p.file_name()?.to_str()).collect();
-        assert_eq!(names, ["floe.schema.json", "manifest.schema.json", "compiled-artifacts.schema.json"]);
+        assert_eq!(
+            names,
+            ["floe.schema.json", "manifest.schema.json", "compiled-artifacts.schema.json", "datacontract.schema.json"]
+        );
         for (name, text) in floe_schemas::generated_schemas() {
             assert_eq!(sys.get(dir.join(name)), Some(text.into_bytes()), "{name}");
         }

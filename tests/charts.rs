@@ -411,7 +411,21 @@ fn floe_renders_the_jobs_charts_objects_natively() {
             checked.push(product.name);
         }
     }
-    assert_eq!(checked, ["revenue", "risk-exposure", "customers", "orders", "pipeline-forecast", "orders", "1234"]);
+    assert_eq!(
+        checked,
+        [
+            "revenue",
+            "risk-exposure",
+            "attribution",
+            "campaigns",
+            "spend",
+            "customers",
+            "orders",
+            "pipeline-forecast",
+            "orders",
+            "1234"
+        ]
+    );
 }
 
 #[test]

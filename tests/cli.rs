@@ -132,7 +132,7 @@ fn clean_and_schema() {
     assert_eq!(floe(ws.path(), &["clean", "--all"]).code, 0);
     assert!(!ws.path().join(".floe").exists());
     let r = floe(ws.path(), &["schema"]);
-    assert_eq!(r.stdout, "floe\nmanifest\ncompiled-artifacts\n");
+    assert_eq!(r.stdout, "floe\nmanifest\ncompiled-artifacts\ndatacontract\n");
     let r = floe(ws.path(), &["schema", "floe"]);
     let schema: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(schema["title"], "FloeSpec");

@@ -154,11 +154,13 @@ fn data_keeps_its_classification_downstream() {
     let text = std::fs::read_to_string(ws.path().join("floe-out/marketing/attribution/datacontract-channel_roi.yaml"));
     assert!(text.unwrap().contains("property: \"enforcement\"\n    value: \"strict\""));
 
-    // The email column is anonymized: every contract downstream follows,
-    // and nothing else is rebuilt for it.
+    // The email columns are anonymized, customers' own and the CRM's it
+    // reads: every contract downstream follows, and nothing else is rebuilt.
     edit(&ws.path().join("sales/customers/floe.yaml"), |s| {
         s.replace("classification: pii", "classification: confidential")
     });
+    let crm = ws.path().join("external/crm-accounts/datacontract.yaml");
+    edit(&crm, |s| s.replace("classification: pii", "classification: confidential"));
     let built = with_status(&build_json(ws.path()), "built");
     for label in ["//marketing/attribution:contracts", "//marketing/campaigns:contracts", "//sales/customers:contracts"]
     {
@@ -179,4 +181,63 @@ fn data_keeps_its_classification_downstream() {
     let r = common::floe(ws.path(), &["build", "--format", "json"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stdout.contains("E0404"), "{}", r.stdout);
+}
+
+#[test]
+fn a_contract_file_beside_floe_yaml_is_merged_over_the_generated_contract() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let contract =
+        || std::fs::read_to_string(ws.path().join("floe-out/sales/orders/datacontract-orders.yaml")).unwrap();
+    let text = contract();
+    // Its id, terms, support and quality rules; the port's columns and SLA.
+    assert!(text.contains("id: \"urn:datacontract:acme:sales:orders\""), "{text}");
+    assert!(text.contains("usage: \"Revenue recognition, attribution and forecasting.\""), "{text}");
+    assert!(text.contains("metric: \"duplicateValues\""), "{text}");
+    assert!(text.contains("name: \"ordered_at\"") && text.contains("value: \"PT1H\""), "{text}");
+    // A comment edit rebuilds nothing; a description edit rebuilds the
+    // product's contract and what embeds it, no consumer.
+    let file = ws.path().join("sales/orders/datacontract.yaml");
+    edit(&file, |s| format!("# reviewed\n{s}"));
+    assert_eq!(with_status(&build_json(ws.path()), "built"), Vec::<String>::new());
+    edit(&file, |s| s.replace("The shop's order number", "The order number"));
+    let built = with_status(&build_json(ws.path()), "built");
+    assert!(built.iter().all(|l| l.starts_with("//sales/orders:")), "{built:?}");
+    assert!(built.contains(&"//sales/orders:contracts".to_owned()), "{built:?}");
+    assert!(contract().contains("description: \"The order number\""));
+    // Saying another type than the port is an error in the contract file.
+    edit(&file, |s| {
+        s.replace("      - name: amount_eur\n", "      - name: amount_eur\n        logicalType: integer\n")
+    });
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("E0405") && r.stdout.contains("sales/orders/datacontract.yaml"), "{}", r.stdout);
+    // Removed, the generated contract is back as it was.
+    std::fs::remove_file(&file).unwrap();
+    build_json(ws.path());
+    assert!(contract().contains("id: \"urn:floe:sales:orders:orders\""));
+}
+
+#[test]
+fn a_port_reads_a_product_outside_the_workspace_by_its_contract() {
+    let ws = workspace("mesh");
+    build_json(ws.path());
+    let crm = ws.path().join("external/crm-accounts/datacontract.yaml");
+    // The contract promises less than customers needs: customers fails, on
+    // a warm store too, and nothing else is evaluated anew.
+    edit(&crm, |s| s.replace("value: PT12H", "value: P2D"));
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("E0403") && r.stdout.contains("P2D"), "{}", r.stdout);
+    edit(&crm, |s| s.replace("value: P2D", "value: PT12H"));
+    assert_eq!(with_status(&build_json(ws.path()), "built"), Vec::<String>::new());
+    // A new major version no longer satisfies `:2.0.0`.
+    edit(&crm, |s| s.replace("version: 2.3.0", "version: 3.0.0"));
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("asks for version 2.0.0"), "{}", r.stdout);
+    // The graph draws the product outside the workspace by its contract's id.
+    edit(&crm, |s| s.replace("version: 3.0.0", "version: 2.3.0"));
+    let deps = common::floe(ws.path(), &["query", "deps(//marketing/campaigns)"]);
+    assert_eq!(deps.stdout, "//marketing/campaigns\n//sales/customers\nurn:datacontract:acme:crm:accounts\n");
 }

@@ -12,7 +12,8 @@ use common::{floe, floe_cmd, run};
 use serde_json::{Value, json};
 
 /// The files `floe schema --write` writes, by the names `floe schema` lists.
-const SCHEMAS: [&str; 3] = ["floe.schema.json", "manifest.schema.json", "compiled-artifacts.schema.json"];
+const SCHEMAS: [&str; 4] =
+    ["floe.schema.json", "manifest.schema.json", "compiled-artifacts.schema.json", "datacontract.schema.json"];
 
 #[test]
 fn schema_write_writes_every_schema_and_the_same_bytes_again() {

@@ -38,7 +38,7 @@ fn deps_and_rdeps_follow_the_ports_both_ways() {
     };
     assert_eq!(
         lines(&["query", "deps(//sales/pipeline-forecast)"]),
-        ["//sales/customers", "//sales/orders", "//sales/pipeline-forecast"]
+        ["//sales/customers", "//sales/orders", "//sales/pipeline-forecast", "urn:datacontract:acme:crm:accounts"]
     );
     assert_eq!(lines(&["query", "deps(//sales/orders)"]), ["//sales/orders"]);
     assert_eq!(

@@ -576,6 +576,17 @@ impl Context {
                 deps.insert(info.dir.join(crate::layout::DBT_PROJECT).expect("joins"));
             }
             deps.extend(info.models.iter().cloned());
+            if info.has_contract {
+                deps.insert(info.dir.join(crate::layout::CONTRACT).expect("joins"));
+            }
+            // Ports named by a contract's id read the workspace's contracts
+            // of products outside it.
+            let by_urn = db::product(db, pkg).spec.as_ref().and_then(|s| s.loaded.value.as_ref()).is_some_and(|s| {
+                s.input_ports.iter().flatten().any(|p| floe_rules::contracts::external::is_urn(&p.from))
+            });
+            if by_urn {
+                deps.extend(self.layout.contracts.iter().cloned());
+            }
             // Every product upstream: ports are checked against direct
             // producers, and a cycle through this product runs through any;
             // and their platforms, whose domain decides whether they may
@@ -619,7 +630,7 @@ impl Context {
     fn structure(&self, index: usize) -> Hash {
         let info = &self.layout.packages[index];
         let mut c = crate::hash::Canonical::new("floe.structure.v1");
-        c.u64(info.kind as u64).u64(u64::from(info.has_dbt_project));
+        c.u64(info.kind as u64).u64(u64::from(info.has_dbt_project)).u64(u64::from(info.has_contract));
         for i in self.layout.chain(index) {
             c.str(self.layout.packages[i].dir.as_str());
         }
@@ -627,6 +638,14 @@ impl Context {
         // lays out the directories of its products and domains.
         for p in self.layout.packages.iter().filter(|p| p.parent == Some(index)) {
             c.u64(p.kind as u64).str(p.dir.as_str());
+        }
+        // A contract of a product outside the workspace that appears or goes
+        // changes what a port naming it resolves to.
+        if info.kind == PackageKind::Product {
+            c.u64(self.layout.contracts.len() as u64);
+            for f in &self.layout.contracts {
+                c.str(f.as_str());
+            }
         }
         // A model file that appears or goes changes what the product is checked against.
         c.u64(info.models.len() as u64);

@@ -21,7 +21,7 @@ use floe_rules::secrets::InlineSecret;
 use floe_rules::{artifacts, emit, enforce, profile, resolve, scan, secrets};
 
 use crate::rule;
-use floe_schemas::artifacts::Mode;
+use floe_schemas::artifacts::{Mode, OpenDataContractStandard};
 use floe_schemas::diag::{Code, Diagnostic, Severity};
 use floe_schemas::manifest::Classification;
 use floe_schemas::yaml::{LazyNode, Node, NodeKind};
@@ -253,6 +253,32 @@ pub fn parsed_spec(db: &dyn Db, file: SourceFile) -> Arc<Parsed<FloeSpec>> {
     // Products are many: keep the value, not the tree (see `LazyNode`).
     loaded.node = None;
     Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
+}
+
+/// A `datacontract.yaml`: beside a product's floe.yaml, or of a product
+/// outside the workspace.
+#[salsa::tracked(returns(ref))]
+pub fn parsed_contract(db: &dyn Db, file: SourceFile) -> Arc<Parsed<OpenDataContractStandard>> {
+    let path = file.path(db).as_str();
+    let bytes = match read(db, file) {
+        Ok(b) => b,
+        Err(e) => return Arc::new(io_failure(e)),
+    };
+    let mut loaded = floe_schemas::load::<OpenDataContractStandard>(path, &bytes);
+    let normal = loaded.value.as_ref().map(Hash::of_json);
+    loaded.node = None;
+    Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
+}
+
+/// A product's own `datacontract.yaml` and its file, if it has one.
+fn own_contract(db: &dyn Db, pkg: Package) -> Option<(SourceFile, &Arc<Parsed<OpenDataContractStandard>>)> {
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    if !info.has_contract {
+        return None;
+    }
+    let file = file_of(db, ws, &info.dir.join(crate::layout::CONTRACT).expect("joins"))?;
+    Some((file, parsed_contract(db, file)))
 }
 
 fn io_failure<T>(e: IoError) -> Parsed<T> {
@@ -1137,6 +1163,21 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
             .and_then(|p| p.resolved.as_ref())
             .and_then(|r| floe_rules::classify::cap(value, node, file_name, r));
         producers = check_input_ports(db, pkg, value, node, cap.as_ref(), &mut diagnostics);
+        if let Some((cf, contract)) = own_contract(db, pkg) {
+            io_error = io_error.or_else(|| contract.io_error.clone());
+            diagnostics.extend(contract.loaded.diagnostics.iter().cloned());
+            if let Some(doc) = &contract.loaded.value {
+                let cpath = cf.path(db).as_str();
+                diagnostics.extend(floe_rules::contracts::explicit::check(
+                    doc,
+                    &tree(db, cf),
+                    cpath,
+                    value,
+                    node,
+                    file_name,
+                ));
+            }
+        }
     }
     let failed = platform_eval.as_ref().is_none_or(|p| p.failed)
         || spec.loaded.value.is_none()
@@ -1237,6 +1278,10 @@ fn check_input_ports(
             let span = node.span_at(&["inputPorts", &index, "from"]);
             Diagnostic::error(Code::UnknownInputPort, message).at(file.as_str(), span).with_help(help)
         };
+        if floe_rules::contracts::external::is_urn(&port.from) {
+            check_urn_port(db, pkg, i, port, node, file.as_str(), cap, out);
+            continue;
+        }
         let Some((target, port_name)) = port.from.rsplit_once(':') else {
             out.push(err(
                 format!("`{}` names no output port", port.from),
@@ -1377,6 +1422,136 @@ fn check_input_ports(
     producers
 }
 
+/// The contract a URN names among the workspace's contracts of products
+/// outside it, and the table the port reads; or what is wrong, with a help
+/// and where to look.
+struct ExternalPort {
+    file: SourceFile,
+    doc: Arc<Parsed<OpenDataContractStandard>>,
+    object: usize,
+}
+
+type UrnError = (String, String, Option<(String, floe_schemas::Span)>);
+
+fn resolve_urn(db: &dyn Db, ws: Workspace, from: &str) -> Result<ExternalPort, UrnError> {
+    use floe_rules::contracts::external;
+    let contracts: Vec<(SourceFile, &Arc<Parsed<OpenDataContractStandard>>)> = ws
+        .layout(db)
+        .contracts
+        .iter()
+        .filter_map(|p| file_of(db, ws, p))
+        .map(|f| (f, parsed_contract(db, f)))
+        .collect();
+    let ids: Vec<&str> = contracts.iter().filter_map(|(_, c)| c.loaded.value.as_ref()?.id.as_deref()).collect();
+    let wanted = external::wanted(from, &ids);
+    let Some((file, parsed)) =
+        contracts.iter().find(|(_, c)| c.loaded.value.as_ref().and_then(|d| d.id.as_deref()) == Some(wanted.id))
+    else {
+        let help = match floe_schemas::diag::suggest(wanted.id, ids.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "put the producer's contract in the workspace as a `datacontract.yaml` (floe never fetches one while building)".to_owned(),
+        };
+        return Err((format!("no contract `{}` in the workspace", wanted.id), help, None));
+    };
+    let doc = parsed.loaded.value.as_ref().expect("found by its id");
+    let path = file.path(db).as_str().to_owned();
+    let node = tree(db, *file);
+    if let Some(want) = &wanted.version {
+        let have = doc.version.as_deref().unwrap_or_default();
+        if !external::satisfies(have, want) {
+            return Err((
+                format!(
+                    "`{from}` asks for version {want} of `{}`, but its contract here is version `{have}`",
+                    wanted.id
+                ),
+                match semver::Version::parse(have) {
+                    Ok(h) if h.major == want.major && h < *want => {
+                        format!("the contract here is older: update it, or read `{}:{have}`", wanted.id)
+                    }
+                    _ => format!(
+                        "read a version compatible with `{have}` (the same major version), or update the contract file"
+                    ),
+                },
+                Some((path, node.span_at(&["version"]))),
+            ));
+        }
+    }
+    let (object, _) = external::object(doc, wanted.table).map_err(|m| {
+        (
+            m,
+            "name the table after the contract's id: `urn:…#<table>`".to_owned(),
+            Some((path.clone(), node.span_at(&["schema"]))),
+        )
+    })?;
+    Ok(ExternalPort { file: *file, doc: (*parsed).clone(), object })
+}
+
+/// The product outside the workspace a URN port reads, as the mesh draws
+/// it: the contract's id, its domain (`external` when it names none) and
+/// the table.
+pub fn external_producer(db: &dyn Db, ws: Workspace, from: &str) -> Option<(String, String, String)> {
+    let ext = resolve_urn(db, ws, from).ok()?;
+    let doc = ext.doc.loaded.value.as_ref()?;
+    let table = doc.schema.as_deref()?[ext.object].name.clone().unwrap_or_default();
+    Some((doc.id.clone()?, doc.domain.clone().unwrap_or_else(|| "external".to_owned()), table))
+}
+
+/// An input port naming a contract by its id: resolved, and its columns,
+/// service levels and classification checked against the contract.
+#[allow(clippy::too_many_arguments)]
+fn check_urn_port(
+    db: &dyn Db,
+    pkg: Package,
+    i: usize,
+    port: &floe_schemas::spec::InputPort,
+    node: &LazyNode<'_>,
+    file: &str,
+    cap: Option<&floe_rules::classify::Cap>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let index = i.to_string();
+    let span = node.span_at(&["inputPorts", &index, "from"]);
+    let ext = match resolve_urn(db, pkg.workspace(db), &port.from) {
+        Ok(e) => e,
+        Err((message, help, note)) => {
+            let mut d = Diagnostic::error(Code::UnknownInputPort, message).at(file, span).with_help(help);
+            if let Some((f, s)) = note {
+                d = d.with_note(&f, s, "the contract");
+            }
+            out.push(d);
+            return;
+        }
+    };
+    let doc = ext.doc.loaded.value.as_ref().expect("resolved");
+    let object = &doc.schema.as_deref().unwrap_or_default()[ext.object];
+    let cfile = ext.file.path(db).as_str();
+    let cnode = tree(db, ext.file);
+    let check = floe_rules::contracts::external::Check {
+        port_index: i,
+        port,
+        doc,
+        object_index: ext.object,
+        object,
+        contract_file: cfile,
+        contract_node: &cnode,
+    };
+    out.extend(floe_rules::contracts::external::check(&check, node, file));
+    if let (Some(cap), Some(level)) = (cap, floe_rules::contracts::external::level(object))
+        && level > cap.level
+    {
+        out.push(
+            Diagnostic::error(
+                Code::ClassificationNotAllowed,
+                format!("`{}` holds `{level}` data, above `{}`, the most this product may read", port.from, cap.level),
+            )
+            .at(file, span)
+            .with_help(format!("read a table classified at most `{}`, or ask for a higher cap", cap.level))
+            .with_note(cfile, cnode.span_at(&["schema", &ext.object.to_string(), "name"]), "the contract's table")
+            .with_note(&cap.file, cap.span, "the cap is set here"),
+        );
+    }
+}
+
 /// The ports a product reads, as (producer, port name), by parsing specs
 /// only (no evaluation, so a cycle among products cannot become a cycle
 /// among queries).
@@ -1410,6 +1585,27 @@ fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
     direct_reads(db, pkg).into_iter().map(|(p, _)| p).collect()
 }
 
+/// The levels of the tables a product reads from contracts of products
+/// outside the workspace, by the URN it reads them through.
+fn external_levels(db: &dyn Db, pkg: Package) -> Vec<(String, Classification)> {
+    let ws = pkg.workspace(db);
+    let info = &ws.layout(db).packages[pkg.index(db)];
+    let Some(file) = file_of(db, ws, &info.file()) else { return Vec::new() };
+    let parsed = parsed_spec(db, file);
+    let Some(spec) = &parsed.loaded.value else { return Vec::new() };
+    spec.input_ports
+        .iter()
+        .flatten()
+        .filter(|p| floe_rules::contracts::external::is_urn(&p.from))
+        .filter_map(|p| {
+            let ext = resolve_urn(db, ws, &p.from).ok()?;
+            let doc = ext.doc.loaded.value.as_ref()?;
+            let level = floe_rules::contracts::external::level(&doc.schema.as_deref()?[ext.object])?;
+            Some((p.from.clone(), level))
+        })
+        .collect()
+}
+
 /// The most sensitive data a product reads, and the port that classifies it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inherited {
@@ -1429,6 +1625,11 @@ pub fn inherited(db: &dyn Db, pkg: Package) -> Option<Inherited> {
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
     let mut most: Option<Inherited> = None;
+    for (from, level) in external_levels(db, pkg) {
+        if most.as_ref().is_none_or(|m| level > m.level) {
+            most = Some(Inherited { level, origin: from });
+        }
+    }
     for (producer, port) in direct_reads(db, pkg) {
         let at = &layout.packages[producer.index(db)];
         let offered = file_of(db, ws, &at.file())
@@ -1594,6 +1795,10 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 1 => Mode::Centralized,
                 _ => Mode::Mesh,
             };
+            // Its own contract file, merged over the generated ones.
+            let explicit = floe_rules::contracts::explicit::value(
+                own_contract(db, pkg).and_then(|(_, c)| c.loaded.value.as_ref()),
+            );
             // What the product reads classifies what it offers.
             let inherited_level = serde_json::to_value(inherited(db, pkg).as_ref().map(|i| i.level)).ok()?;
             let warning_count = eval.diagnostics.iter().filter(|d| !d.is_error()).count();
@@ -1611,7 +1816,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("warning_count", Value::from(warning_count))
                 .with("policy_types_checked", serde_json::json!(checked))
                 .with("secrets_scanned", Value::from(files_scanned))
-                .with("inherited", inherited_level.clone());
+                .with("inherited", inherited_level.clone())
+                .with("explicit", explicit.clone());
             if let Some(exe) = executable {
                 // An out-of-tree compute plugin writes the profile: what it is
                 // and what it is told (the domain) are read too.
@@ -1650,7 +1856,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("version", Value::from(spec.metadata.version.as_str()))
                 .with("domain", Value::from(domain.as_str()))
                 .with("enforcement", Value::from(floe_rules::classify::enforcement(spec, &full.platform).as_str()))
-                .with("inherited", inherited_level.clone());
+                .with("inherited", inherited_level.clone())
+                .with("explicit", explicit.clone());
             let values = runs.with("k8s", Value::from(k8s.key.to_string()));
             // A product without ports has the target too, without files: a
             // build's record of a package holds a derivation per target.
@@ -1917,6 +2124,7 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
             let terms = floe_rules::contracts::Terms {
                 enforcement: input.decode("enforcement").map_err(internal)?,
                 inherited: input.decode("inherited").map_err(internal)?,
+                explicit: input.get("explicit"),
             };
             floe_rules::contracts::files(input.str("product"), input.str("version"), &ports, input.str("domain"), terms)
         }
@@ -1985,6 +2193,7 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
                 policy_types_checked: &policy_types_checked,
                 secrets_scanned,
                 inherited: input.decode("inherited").map_err(internal)?,
+                explicit: input.get("explicit"),
             })?;
             vec![emit::json(&compiled)]
         }

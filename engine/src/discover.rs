@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 use floe_schemas::diag::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{DBT_PROJECT, MANIFEST, SPEC};
+use crate::layout::{CONTRACT, DBT_PROJECT, MANIFEST, SPEC};
 use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, System};
 
@@ -285,10 +285,11 @@ fn recorded(dir: &WsPath, name: &str) -> bool {
         || crate::layout::is_plugin_dir(dir)
 }
 
-/// Package files, and the files beside `dbt_project.yml` that declare its
-/// packages (recorded wherever they are; the layout keeps those of a project).
+/// Package files, data contracts, and the files beside `dbt_project.yml`
+/// that declare its packages (recorded wherever they are; the layout keeps
+/// those of a project).
 fn is_package_file(name: &str) -> bool {
-    matches!(name, MANIFEST | SPEC | DBT_PROJECT) || floe_rules::dbt::PACKAGE_FILES.contains(&name)
+    matches!(name, MANIFEST | SPEC | DBT_PROJECT | CONTRACT) || floe_rules::dbt::PACKAGE_FILES.contains(&name)
 }
 
 fn not_regular(path: WsPath, kind: FileKind) -> Problem {

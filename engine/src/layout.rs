@@ -14,6 +14,10 @@ use crate::path::WsPath;
 pub const MANIFEST: &str = "manifest.yaml";
 pub const SPEC: &str = "floe.yaml";
 pub const DBT_PROJECT: &str = "dbt_project.yml";
+/// A data contract (ODCS v3.1): beside `floe.yaml`, merged over the
+/// product's generated contracts; anywhere else, the contract of a product
+/// outside the workspace, which input ports name by its id.
+pub const CONTRACT: &str = "datacontract.yaml";
 /// Where a product's dbt models live (dbt's default `model-paths`).
 pub const MODELS_DIR: &str = "models";
 
@@ -57,6 +61,8 @@ pub struct PackageInfo {
     /// A root with no manifest of its own: its platform is the published one
     /// `floe.lock` pins (see [`crate::lock`]).
     pub pinned: bool,
+    /// Whether a product's directory holds a `datacontract.yaml`.
+    pub has_contract: bool,
     /// A product's dbt sources: every model, property file, seed, snapshot,
     /// analysis and macro below its directory (sorted), of which the paths
     /// its `dbt_project.yml` configures are read.
@@ -81,6 +87,9 @@ pub struct Layout {
     pub packages: Vec<PackageInfo>,
     /// Out-of-tree plugin executables under `floe-plugins/`, sorted.
     pub plugins: Vec<WsPath>,
+    /// Contracts of products outside the workspace: every `datacontract.yaml`
+    /// not beside a `floe.yaml`, sorted.
+    pub contracts: Vec<WsPath>,
 }
 
 impl Layout {
@@ -90,6 +99,7 @@ impl Layout {
         let mut manifests = std::collections::BTreeSet::new();
         let mut specs = std::collections::BTreeSet::new();
         let mut dbt = std::collections::BTreeSet::new();
+        let mut contract_dirs = std::collections::BTreeSet::new();
         let mut sources = Vec::new();
         let mut plugins = Vec::new();
         let mut lock = false;
@@ -103,11 +113,12 @@ impl Layout {
                 MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
                 SPEC if !in_model_dir(&dir) => specs.insert(dir),
                 DBT_PROJECT if !in_model_dir(&dir) => dbt.insert(dir),
+                CONTRACT if !in_model_dir(&dir) => contract_dirs.insert(dir),
                 crate::lock::LOCK if dir.is_root() => {
                     lock = true;
                     false
                 }
-                MANIFEST | SPEC | DBT_PROJECT => false,
+                MANIFEST | SPEC | DBT_PROJECT | CONTRACT => false,
                 _ => {
                     sources.push(f.clone());
                     false
@@ -217,10 +228,13 @@ impl Layout {
             };
             models.sort();
             let pinned = pinned && kind == PackageKind::Root;
-            packages.push(PackageInfo { dir, kind, parent, pinned, has_dbt_project, models });
+            let has_contract = kind == PackageKind::Product && contract_dirs.remove(&dir);
+            packages.push(PackageInfo { dir, kind, parent, pinned, has_dbt_project, has_contract, models });
         }
         plugins.sort();
-        (Layout { packages, plugins }, diags)
+        // What no product claimed; sorted, as the set was.
+        let contracts = contract_dirs.into_iter().map(|d| d.join(CONTRACT).expect("joins")).collect();
+        (Layout { packages, plugins, contracts }, diags)
     }
 
     /// The executable of the out-of-tree plugin `name`, if the workspace has one.

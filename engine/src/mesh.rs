@@ -36,11 +36,14 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    /// The products of the workspace whose `floe.yaml` loads, and the edges
-    /// of the input ports that resolve (`floe check` reports the others).
+    /// The products of the workspace whose `floe.yaml` loads, those outside
+    /// it that a port reads by contract (labelled by the contract's id), and
+    /// the edges of the input ports that resolve (`floe check` reports the
+    /// others).
     pub fn of(db: &dyn Db, ws: Workspace) -> Mesh {
         let layout = ws.layout(db);
         let mut mesh = Mesh::default();
+        let mut external = Vec::new();
         for (index, &pkg) in db::packages(db, ws).iter().enumerate() {
             let info = &layout.packages[index];
             if info.kind != PackageKind::Product {
@@ -50,6 +53,19 @@ impl Mesh {
             let Some(spec) = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref()) else { continue };
             let consumer = label::package_label(&info.dir);
             for port in spec.input_ports.iter().flatten() {
+                // A product outside the workspace, by its contract.
+                if let Some((id, domain, table)) = db::external_producer(db, ws, &port.from) {
+                    if !external.iter().any(|p: &Product| p.label == id) {
+                        external.push(Product { label: id.clone(), domain, ports: vec![table.clone()] });
+                    }
+                    mesh.edges.push(Edge {
+                        producer: id,
+                        port: table,
+                        consumer: consumer.clone(),
+                        input: port.name.clone(),
+                    });
+                    continue;
+                }
                 let Some(producer) = eval.producers.get(&port.name) else { continue };
                 let Some((_, output)) = port.from.rsplit_once(':') else { continue };
                 mesh.edges.push(Edge {
@@ -65,6 +81,7 @@ impl Mesh {
                 ports: spec.output_ports.iter().flatten().map(|p| p.name.clone()).collect(),
             });
         }
+        mesh.products.extend(external);
         mesh.products.sort_by(|a, b| a.label.cmp(&b.label));
         mesh.edges.sort();
         mesh

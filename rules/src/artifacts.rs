@@ -36,6 +36,8 @@ pub struct ArtifactsInput<'a> {
     pub secrets_scanned: u32,
     /// The highest classification of what the product reads (see [`contracts::Terms`]).
     pub inherited: Option<floe_schemas::manifest::Classification>,
+    /// The product's own `datacontract.yaml`, null without one.
+    pub explicit: &'a Value,
 }
 
 pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diagnostic>> {
@@ -43,6 +45,7 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
     let terms = contracts::Terms {
         enforcement: crate::classify::enforcement(spec, input.platform),
         inherited: input.inherited,
+        explicit: input.explicit,
     };
     let manifest = &input.platform.manifest;
     let product = spec.metadata.name.as_str();
@@ -243,7 +246,7 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
             "rbac_principal": null,
             "secrets_scanned": input.secrets_scanned,
         },
-        "data_contracts": spec.output_ports.iter().flatten().map(|p| contracts::contract(&spec.metadata.name, &spec.metadata.version, p, input.domain, terms)).collect::<Vec<_>>(),
+        "data_contracts": contracts::all(&spec.metadata.name, &spec.metadata.version, spec.output_ports.as_deref().unwrap_or_default(), input.domain, terms),
         "quality_config": null,
     });
     serde_json::from_value::<CompiledArtifacts>(doc).map_err(|e| {

@@ -2,18 +2,24 @@
 //! product's `:contracts` writes as `datacontract-<port>.yaml`, and the ones
 //! its compiled artifacts embed under `data_contracts`.
 
+pub mod explicit;
+pub mod external;
+
 use floe_schemas::manifest::{Classification, PolicyEnforcementLevel};
 use floe_schemas::spec::OutputPort;
 use serde_json::{Value, json};
 
 /// What a product's contracts say beyond its ports.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Terms {
+pub struct Terms<'a> {
     /// How strictly runtimes enforce them (the product's level or its platform's).
     pub enforcement: PolicyEnforcementLevel,
     /// The highest classification of what the product reads: nothing it
     /// offers is classified lower.
     pub inherited: Option<Classification>,
+    /// The product's own `datacontract.yaml` (null without one), merged over
+    /// each port's (see [`explicit`]).
+    pub explicit: &'a Value,
 }
 
 /// The file of a port's contract.
@@ -22,12 +28,27 @@ pub fn file_name(port: &str) -> String {
 }
 
 /// The contract files of `ports` of a product, in the ports' order.
-pub fn files(product: &str, version: &str, ports: &[OutputPort], domain: &str, terms: Terms) -> Vec<Vec<u8>> {
-    ports.iter().map(|p| crate::emit::yaml(&contract(product, version, p, domain, terms)).into_bytes()).collect()
+pub fn files(product: &str, version: &str, ports: &[OutputPort], domain: &str, terms: Terms<'_>) -> Vec<Vec<u8>> {
+    all(product, version, ports, domain, terms).iter().map(|c| crate::emit::yaml(c).into_bytes()).collect()
+}
+
+/// The contracts of `ports` of a product, in the ports' order, its own
+/// `datacontract.yaml` merged over each.
+pub fn all(product: &str, version: &str, ports: &[OutputPort], domain: &str, terms: Terms<'_>) -> Vec<Value> {
+    ports
+        .iter()
+        .map(|p| {
+            let generated = contract(product, version, p, domain, terms);
+            match terms.explicit {
+                Value::Null => generated,
+                file => explicit::merge(generated, file, &p.name, ports.len() > 1),
+            }
+        })
+        .collect()
 }
 
 /// The ODCS v3.1 data contract of one output port of `product` at `version`.
-pub fn contract(product: &str, version: &str, port: &OutputPort, domain: &str, terms: Terms) -> Value {
+fn contract(product: &str, version: &str, port: &OutputPort, domain: &str, terms: Terms<'_>) -> Value {
     let properties: Vec<Value> = port
         .schema
         .iter()

@@ -480,9 +480,10 @@ pub enum ContractTeam {
     Members(Vec<TeamMember>),
 }
 
-/// One table (or other object) the contract describes.
+/// One table (or other object) the contract describes. Closed, as in ODCS
+/// v3.1 (a `columns` list of an older draft is an error, not ignored).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SchemaObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -514,9 +515,9 @@ pub struct SchemaObject {
     pub quality: Option<Vec<DataQuality>>,
 }
 
-/// One column (or nested field) of a schema object.
+/// One column (or nested field) of a schema object; closed, as in ODCS v3.1.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SchemaProperty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -579,8 +580,9 @@ pub struct SchemaProperty {
     pub items: Option<Box<SchemaProperty>>,
 }
 
+/// One service level; closed, as in ODCS v3.1.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceLevelAgreementProperty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

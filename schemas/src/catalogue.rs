@@ -244,6 +244,16 @@ pub fn explanation(code: Code) -> &'static str {
              or at an output port or column classified above the cap. Read a port of a lower \
              classification (an anonymized one), or ask the platform team for a higher cap."
         }
+        Code::ContractDisagrees => {
+            "A `datacontract.yaml` beside `floe.yaml` adds to the contracts floe generates from the \
+             output ports (descriptions, quality rules, terms, team, an `id` of its own), and wins \
+             where both say something, but it cannot say something else about the data: each \
+             schema object names an output port, each property a column of it, with the same \
+             `logicalType`, `required` and `primaryKey`; a classification may be raised, not \
+             lowered; an SLA the port promises is the one the contract states. Consumers are \
+             checked against the port, so the port is where a change goes. Reported in the \
+             contract file, with a note at the port's definition in `floe.yaml`."
+        }
         Code::InlineSecret => {
             "A plugin's configuration holds a literal credential. floe replaces it by a reference to \
              a Kubernetes Secret in every output, so the value is never written anywhere; under \

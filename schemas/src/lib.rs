@@ -125,6 +125,17 @@ impl Document for Manifest {
     }
 }
 
+/// A data contract written beside `floe.yaml` (`datacontract.yaml`, ODCS
+/// v3.1), or one of a product outside the workspace that input ports name by
+/// its id.
+impl Document for artifacts::OpenDataContractStandard {
+    const SCHEMA_FILE: &'static str = "datacontract.schema.json";
+    fn schema() -> &'static serde_json::Value {
+        embedded_schema!("datacontract.schema.json")
+    }
+    fn extra_checks(_: &Node, _: &str, _: &mut Vec<Diagnostic>) {}
+}
+
 /// The JSON Schema (draft 2020-12) floe generates from type `T`.
 fn root_schema<T: schemars::JsonSchema>() -> schemars::Schema {
     schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>()
@@ -148,5 +159,6 @@ pub fn generated_schemas() -> Vec<(&'static str, String)> {
         (FloeSpec::SCHEMA_FILE, render::<FloeSpec>()),
         (Manifest::SCHEMA_FILE, render::<Manifest>()),
         ("compiled-artifacts.schema.json", render::<artifacts::CompiledArtifacts>()),
+        (artifacts::OpenDataContractStandard::SCHEMA_FILE, render::<artifacts::OpenDataContractStandard>()),
     ]
 }

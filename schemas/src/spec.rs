@@ -229,7 +229,9 @@ pub struct InputPort {
     /// Name of the input port, unique in this product.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
-    /// `//domain/product:port`, or relative to this product's directory.
+    /// `//domain/product:port`, or relative to this product's directory; for a product outside
+    /// the workspace, its contract's id, `urn:…[:<version>][#<table>]`, read from a
+    /// `datacontract.yaml` in the workspace.
     #[schemars(length(min = 1))]
     pub from: String,
     /// Free text for people; no output carries it.
