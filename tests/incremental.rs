@@ -36,11 +36,11 @@ fn cold_then_no_op() {
     // Finance selects the same plugins as the root, so their Helm values
     // share a key; "reused" means found from an earlier build, so both count
     // as built whichever worker came first.
-    assert_eq!(cold["summary"]["built"], 47);
+    assert_eq!(cold["summary"]["built"], 52);
     assert_eq!(cold["summary"]["reused"], 0);
     let again = build_json(ws.path());
     assert_eq!(with_status(&again, "built"), Vec::<String>::new());
-    assert_eq!(again["summary"]["reused"], 47);
+    assert_eq!(again["summary"]["reused"], 52);
     assert_eq!(again["summary"]["written"], 0, "a no-op build writes nothing");
 }
 
@@ -68,7 +68,13 @@ fn port_schema_edit_rechecks_its_consumers() {
     let r = build_json(ws.path());
     assert_eq!(
         with_status(&r, "built"),
-        ["//sales/orders:artifacts", "//sales/orders:contracts", "//sales/orders:helm-values", "//sales/orders:k8s"]
+        [
+            "//sales/orders:artifacts",
+            "//sales/orders:contracts",
+            "//sales/orders:helm-values",
+            "//sales/orders:k8s",
+            "//sales/orders:lineage"
+        ]
     );
     // A column a consumer expects goes: that consumer fails, on a warm store too.
     edit(&ws.path().join("sales/orders/floe.yaml"), |s| {
@@ -102,7 +108,7 @@ fn comment_and_key_order_edits_rebuild_nothing() {
     });
     let r = build_json(ws.path());
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
-    assert_eq!(r["summary"]["reused"], 47);
+    assert_eq!(r["summary"]["reused"], 52);
 }
 
 #[test]
@@ -158,7 +164,7 @@ fn corrupt_store_entries_are_rebuilt_not_served() {
     std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
     let r = build_json(ws.path());
     assert_eq!(r["summary"]["reused"], 0, "nothing damaged is served");
-    assert_eq!(r["summary"]["built"], 47);
+    assert_eq!(r["summary"]["built"], 52);
     let artifacts = std::fs::read_to_string(ws.path().join("floe-out/sales/orders/compiled_artifacts.json")).unwrap();
     assert!(artifacts.contains("\"product_name\": \"orders\""));
 }

@@ -200,7 +200,7 @@ fn credentials_come_from_flags_the_environment_a_docker_config_or_a_helper() {
     let dev = workspace("mesh");
     let r = floe_registry(dev.path(), &["build", "--remote-cache", &cache, "--format", "json"], &config, None, LIMIT);
     clean(&r);
-    assert_eq!(r.json()["summary"]["fetched"], 47, "{}", r.stderr);
+    assert_eq!(r.json()["summary"]["fetched"], 52, "{}", r.stderr);
     let other = workspace("mesh");
     let r = run(other.path(), &["build", "--remote-cache", &cache], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);

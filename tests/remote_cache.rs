@@ -34,7 +34,7 @@ fn a_fresh_checkout_takes_what_ci_built() {
     // CI builds and writes.
     let (report, _) = build(ci.path(), &["--remote-cache", &url, "--remote-cache-write"]);
     let n = with_status(&report, "built").len();
-    assert_eq!(n, 47);
+    assert_eq!(n, 52);
     assert_eq!(files(&remote.join("ac")), n);
     // A fresh checkout builds nothing and writes the same files.
     let dev = workspace("mesh");
@@ -44,7 +44,7 @@ fn a_fresh_checkout_takes_what_ci_built() {
     assert!(tree(&dev.path().join("floe-out")) == tree(&ci.path().join("floe-out")));
     // And keeps it: the next build reuses its own store.
     let r = floe(dev.path(), &["build", "--remote-cache", &url]);
-    assert!(r.stderr.starts_with("built 0, reused 47 derivations"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("built 0, reused 52 derivations"), "{}", r.stderr);
     // An edit without write access is built here and not given away.
     common::edit(&dev.path().join("sales/orders/floe.yaml"), |t| t.replace("Orders from", "Orders, from"));
     let before = files(&remote.join("ac"));
@@ -78,7 +78,7 @@ fn what_the_cache_serves_is_verified_and_its_failures_build_here() {
     let r = floe(other.path(), &["build", "--remote-cache", &format!("file://{}", file.display())]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("warning: the remote cache"), "{}", r.stderr);
-    assert!(r.stderr.contains("built 47, reused 0 derivations"), "{}", r.stderr);
+    assert!(r.stderr.contains("built 52, reused 0 derivations"), "{}", r.stderr);
     // Asked once in a build, not once per derivation.
     assert_eq!(r.stderr.matches("warning:").count(), 1, "{}", r.stderr);
     // What is not a directory cache is a usage error.
@@ -94,14 +94,14 @@ fn a_registry_serves_as_the_remote_cache() {
     let url = format!("oci://127.0.0.1:{}/floe-cache", registry.port);
     let ci = workspace("mesh");
     let (report, _) = build(ci.path(), &["--remote-cache", &url, "--remote-cache-write"]);
-    assert_eq!(with_status(&report, "built").len(), 47);
+    assert_eq!(with_status(&report, "built").len(), 52);
     // A fresh checkout builds nothing, and writes what CI wrote.
     let log = registry.dir.path().join("access.log");
     let read = || std::fs::read_to_string(&log).unwrap();
     let seen = read().len();
     let dev = workspace("mesh");
     let (report, stderr) = build(dev.path(), &["--remote-cache", &url]);
-    assert_eq!(report["summary"]["fetched"], 47, "{stderr}");
+    assert_eq!(report["summary"]["fetched"], 52, "{stderr}");
     assert_eq!(report["summary"]["built"], 0);
     assert!(tree(&dev.path().join("floe-out")) == tree(&ci.path().join("floe-out")));
     // Package by package: one request for each of the 8 packages (its
@@ -132,5 +132,5 @@ fn a_registry_serves_as_the_remote_cache() {
     let r = floe(other.path(), &["build", "--remote-cache", &url]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("warning: the remote cache oci://127.0.0.1:"), "{}", r.stderr);
-    assert!(r.stderr.contains("built 47, reused 0 derivations"), "{}", r.stderr);
+    assert!(r.stderr.contains("built 52, reused 0 derivations"), "{}", r.stderr);
 }
