@@ -20,7 +20,7 @@ fn outputs_are_byte_identical_across_directories_and_environments() {
         .env("HOME", "/nowhere");
     assert_eq!(run(cmd).code, 0);
     let (ta, tb) = (tree(&a.path().join("floe-out")), tree(&b.path().join("floe-out")));
-    assert_eq!(ta.len(), 124, "112 outputs and 12 derivation records");
+    assert_eq!(ta.len(), 132, "120 outputs and 12 derivation records");
     assert!(ta == tb, "floe-out differs between two directories");
 }
 
@@ -87,7 +87,7 @@ fn hash_computes_keys_without_building() {
     let r = floe(ws.path(), &["hash", "//finance/..."]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 18);
+    assert_eq!(lines.len(), 20);
     assert!(lines.iter().all(|l| l.starts_with("blake3:")));
     assert!(!ws.path().join("floe-out").exists() && !ws.path().join(".floe").exists(), "hash wrote nothing");
     let built = build_json(ws.path());

@@ -68,7 +68,13 @@ fn port_schema_edit_rechecks_its_consumers() {
     let r = build_json(ws.path());
     assert_eq!(
         with_status(&r, "built"),
-        ["//sales/orders:artifacts", "//sales/orders:contracts", "//sales/orders:helm-values", "//sales/orders:k8s"]
+        [
+            "//sales/orders:artifacts",
+            "//sales/orders:contracts",
+            "//sales/orders:helm-values",
+            "//sales/orders:k8s",
+            "//sales/orders:lineage"
+        ]
     );
     // A column a consumer expects goes: that consumer fails, on a warm store too.
     edit(&ws.path().join("sales/orders/floe.yaml"), |s| {

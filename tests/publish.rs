@@ -73,9 +73,9 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
         .iter()
         .map(|a| (a["reference"].as_str().unwrap(), a["uploaded"].as_u64().unwrap()))
         .collect();
-    // Its compiled artifacts and its port's contract (they name the
-    // version), its runs' values and objects (which carry the artifacts),
-    // its derivation records and its manifest;
+    // Its compiled artifacts, its port's contract and its lineage (they
+    // name the version), its runs' values and objects (which carry the
+    // artifacts), its derivation records and its manifest;
     // every other blob is there already.
     assert_eq!(
         uploaded,
@@ -86,7 +86,7 @@ fn products_publish_as_the_same_artifacts_from_any_checkout() {
             ("marketing/campaigns:0.4.0", 0),
             ("marketing/spend:1.3.0", 0),
             ("sales/customers:1.1.0", 0),
-            ("sales/orders:1.0.1", 6),
+            ("sales/orders:1.0.1", 7),
             ("sales/pipeline-forecast:0.3.0", 0)
         ]
     );
@@ -196,12 +196,12 @@ fn products_publish_to_a_registry_once() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("/floe/sales/orders:1.0.0` is published already as sha256:"), "{}", r.stderr);
     assert_eq!(writes(&log), before);
-    // A new version: its changed blobs (artifacts, contract, runs' values
-    // and objects, derivation record) and its manifest, nothing else.
+    // A new version: its changed blobs (artifacts, contract, lineage, runs'
+    // values and objects, derivation record) and its manifest, nothing else.
     edit(&orders, |t| t.replace("version: 1.0.0", "version: 1.0.1"));
     let bumped = run(ws.path());
-    assert_eq!(bumped["summary"]["uploaded"], 6, "{bumped}");
-    assert_eq!(writes(&log), before + 2 * 5 + 1);
+    assert_eq!(bumped["summary"]["uploaded"], 7, "{bumped}");
+    assert_eq!(writes(&log), before + 2 * 6 + 1);
     // Promoted: the registry receives one manifest and no blob, and the
     // tag names the digest published; promoted again, nothing.
     let before = writes(&log);

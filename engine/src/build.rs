@@ -1193,11 +1193,18 @@ plugins:
         let sys = workspace();
         build_with(&sys, Settings { floe_version: "1.0.0".into(), ..settings("2026-01-01") });
         let upgraded = build_with(&sys, Settings { floe_version: "1.1.0".into(), ..settings("2026-01-01") });
-        // The compiled artifacts and the SARIF report name the floe that
-        // wrote them, and the runs carry the artifacts; nothing else does.
+        // The compiled artifacts, the SARIF report and the lineage
+        // declarations name the floe that wrote them, and the runs carry the
+        // artifacts; nothing else does.
         assert_eq!(
             built_rules(&upgraded),
-            BTreeSet::from(["floe.compiled-artifacts", "floe.enforcement", "floe.jobs-helm-values", "floe.k8s"])
+            BTreeSet::from([
+                "floe.compiled-artifacts",
+                "floe.enforcement",
+                "floe.jobs-helm-values",
+                "floe.k8s",
+                "floe.openlineage"
+            ])
         );
         assert_eq!(upgraded.count(Status::Reused), 17, "{:?}", upgraded.derivations);
         let artifacts = sys.get(Path::new("/w/floe-out/sales/orders/compiled_artifacts.json")).unwrap();
@@ -1243,7 +1250,7 @@ plugins:
         // Packages that read no date are still reused.
         let report = build_on(&sys, "2026-07-02");
         assert_eq!(report.count(Status::Built), 0);
-        assert_eq!(report.count(Status::Reused), 29);
+        assert_eq!(report.count(Status::Reused), 32);
     }
 
     #[test]
@@ -1252,12 +1259,12 @@ plugins:
         // Two platform packages with the same plugins share their Helm values'
         // key; within one build both count as built.
         let cold = build(&sys);
-        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (29, 0));
+        assert_eq!((cold.count(Status::Built), cold.count(Status::Reused)), (32, 0));
         // A second build re-reads files whose stats were too fresh to trust.
         build(&sys);
         let (reads, lists) = (sys.reads(), sys.lists());
         let report = build(&sys);
-        assert_eq!(report.count(Status::Reused), 29);
+        assert_eq!(report.count(Status::Reused), 32);
         // The state file and the (absent) .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 2);
         assert_eq!(sys.lists() - lists, 0);
@@ -1270,8 +1277,8 @@ plugins:
         build(&sys);
         add_product(&sys, "/w/sales/prospects", "prospects");
         let report = build(&sys);
-        // The product's seven, and its domain's GitOps tree, which now lists it.
-        assert_eq!(report.count(Status::Built), 8, "{:?}", report.derivations);
+        // The product's eight, and its domain's GitOps tree, which now lists it.
+        assert_eq!(report.count(Status::Built), 9, "{:?}", report.derivations);
         assert!(sys.get(Path::new("/w/floe-out/sales/prospects/profiles.yml")).is_some());
     }
 
@@ -1315,13 +1322,13 @@ plugins:
             ..Options::at("/w", settings("1970-01-01"))
         };
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
-        assert_eq!(report.count(Status::Built), 29);
+        assert_eq!(report.count(Status::Built), 32);
         let calls = remote.0.lock().unwrap();
         let first_get = calls.iter().position(|(what, _)| *what == "get").unwrap();
         let told: BTreeSet<Hash> = calls[..first_get].iter().map(|(_, k)| *k).collect();
         let asked: BTreeSet<Hash> = calls.iter().filter(|(what, _)| *what == "get").map(|(_, k)| *k).collect();
         assert!(calls[..first_get].iter().all(|(what, _)| *what == "prefetch"));
         assert_eq!(told, asked);
-        assert_eq!(asked.len(), 29);
+        assert_eq!(asked.len(), 32);
     }
 }

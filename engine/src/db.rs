@@ -126,6 +126,7 @@ impl Settings {
             .u64(u64::from(v.k8s_namespaces))
             .u64(u64::from(v.gitops))
             .u64(u64::from(v.contracts))
+            .u64(u64::from(v.lineage))
             .finish()
     }
 }
@@ -1677,6 +1678,21 @@ fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<Package>> {
     None
 }
 
+/// The OpenLineage namespace a product reports under
+/// ([`floe_rules::lineage::namespace`]): from its name, its domain and its
+/// platform's lineage backend. Its consumers name the datasets of its ports
+/// under it, so it reads the spec and the platform only, never the product's
+/// evaluation (a consumer's record covers both: see `deps_of`).
+#[salsa::tracked(returns(ref))]
+pub fn lineage_namespace(db: &dyn Db, pkg: Package) -> Option<String> {
+    let file = file_of(db, pkg.workspace(db), &spec_file(db, pkg))?;
+    let parsed = parsed_spec(db, file);
+    let spec = parsed.loaded.value.as_ref()?;
+    let full = platform_full(db, parent_platform(db, pkg)?).as_ref()?;
+    let domain = domain_of(spec, &full.platform);
+    Some(floe_rules::lineage::namespace(&full.platform, &spec.metadata.name, &domain))
+}
+
 /// One derivation: a target, the rule that builds it, and the one value the
 /// rule reads (see [`rule`]); its key is the hash of exactly that value.
 #[derive(Clone, Debug, PartialEq)]
@@ -1859,6 +1875,7 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 .with("inherited", inherited_level.clone())
                 .with("explicit", explicit.clone());
             let values = runs.with("k8s", Value::from(k8s.key.to_string()));
+            let lineage = masked(lineage_input(db, pkg, eval, spec, settings)?);
             // A product without ports has the target too, without files: a
             // build's record of a package holds a derivation per target.
             let contracts = Derivation::with_outputs(Target::Contracts, v.contracts, masked(contracts), contract_files);
@@ -1867,12 +1884,81 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
                 profile,
                 Derivation::new(Target::Enforcement, v.enforcement, masked(enforcement)),
                 contracts,
+                Derivation::new(Target::Lineage, v.lineage, lineage),
                 Derivation::with_outputs(Target::Orchestration, v.orchestration, masked(orchestration), files),
                 Derivation::new(Target::JobsValues, v.jobs_helm_values, values),
                 k8s,
             ])
         }
     }
+}
+
+/// The lineage declarations' input: the product's name, version,
+/// description and owner, its namespace, its output ports and what its
+/// ingestion loads, and the datasets its input ports read, each as its
+/// producer names it (the producer's namespace and port). Not its transforms,
+/// nor anything of a producer but those names: a producer's column edit
+/// rebuilds no consumer's lineage, a port renamed or a namespace moved does.
+fn lineage_input(
+    db: &dyn Db,
+    pkg: Package,
+    eval: &ProductEval,
+    spec: &FloeSpec,
+    settings: &Settings,
+) -> Option<rule::Input> {
+    let mut inputs = Vec::new();
+    for port in spec.input_ports.iter().flatten() {
+        // A product outside the workspace: named as its contract says it
+        // reports, `<domain>.<dataProduct>` (the default template), else by
+        // the contract's id.
+        if floe_rules::contracts::external::is_urn(&port.from) {
+            let Ok(ext) = resolve_urn(db, pkg.workspace(db), &port.from) else { continue };
+            let Some(doc) = ext.doc.loaded.value.as_ref() else { continue };
+            let namespace = match (&doc.domain, &doc.data_product) {
+                (Some(d), Some(p)) => format!("{d}.{p}"),
+                _ => doc.id.clone().unwrap_or_default(),
+            };
+            let name = doc.schema.as_deref().unwrap_or_default()[ext.object].name.clone().unwrap_or_default();
+            let dataset = floe_rules::lineage::Dataset { namespace, name };
+            if !inputs.contains(&dataset) {
+                inputs.push(dataset);
+            }
+            continue;
+        }
+        // Every port of a product that builds has resolved to its producer.
+        let Some(producer) = eval.producers.get(&port.name).copied() else { continue };
+        let Some((_, name)) = port.from.rsplit_once(':') else { continue };
+        // A producer whose platform does not load has no namespace (and
+        // fails itself): its edge is declared once that platform loads, which
+        // this product's record depends on.
+        let Some(namespace) = lineage_namespace(db, producer).clone() else { continue };
+        let dataset = floe_rules::lineage::Dataset { namespace, name: name.to_owned() };
+        if !inputs.contains(&dataset) {
+            inputs.push(dataset);
+        }
+    }
+    let ingestion: Vec<floe_rules::lineage::Load> = spec
+        .ingestion
+        .iter()
+        .flat_map(|i| &i.sources)
+        .map(|s| floe_rules::lineage::Load { path: s.path.clone(), destination: s.destination.clone() })
+        .collect();
+    let ports: Vec<floe_rules::lineage::Port> =
+        spec.output_ports.iter().flatten().map(floe_rules::lineage::Port::of).collect();
+    let optional = |v: &Option<String>| v.as_deref().map_or(Value::Null, Value::from);
+    Some(
+        rule::Input::default()
+            .with("product", Value::from(spec.metadata.name.as_str()))
+            .with("version", Value::from(spec.metadata.version.as_str()))
+            .with("description", optional(&spec.metadata.description))
+            .with("owner", optional(&spec.metadata.owner))
+            .with("namespace", Value::from(lineage_namespace(db, pkg).clone()?))
+            .with("ports", serde_json::to_value(ports).ok()?)
+            .with("ingestion", serde_json::to_value(ingestion).ok()?)
+            .with("inputs", serde_json::to_value(inputs).ok()?)
+            .with("compiled_at", Value::from(floe_rules::rfc3339(settings.source_date_epoch)))
+            .with("floe_version", Value::from(settings.floe_version.as_str())),
+    )
 }
 
 /// The enforcement report's input: what it says, where each finding is
@@ -2127,6 +2213,24 @@ pub fn output(db: &dyn Db, pkg: Package, drv: &Derivation, read: &Read) -> Outpu
                 explicit: input.get("explicit"),
             };
             floe_rules::contracts::files(input.str("product"), input.str("version"), &ports, input.str("domain"), terms)
+        }
+        Target::Lineage => {
+            let ports: Vec<floe_rules::lineage::Port> = input.decode("ports").map_err(internal)?;
+            let ingestion: Vec<floe_rules::lineage::Load> = input.decode("ingestion").map_err(internal)?;
+            let inputs: Vec<floe_rules::lineage::Dataset> = input.decode("inputs").map_err(internal)?;
+            let text = |name: &str| input.get(name).as_str();
+            vec![floe_rules::lineage::file(&floe_rules::lineage::LineageInput {
+                product: input.str("product"),
+                version: input.str("version"),
+                description: text("description"),
+                owner: text("owner"),
+                namespace: input.str("namespace"),
+                ports: &ports,
+                ingestion: &ingestion,
+                inputs: &inputs,
+                compiled_at: input.str("compiled_at"),
+                floe_version: input.str("floe_version"),
+            })]
         }
         Target::Gitops => gitops_files(input)?,
         Target::Manifest => {

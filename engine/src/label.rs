@@ -18,6 +18,7 @@ pub const PRODUCT_TARGETS: &[Target] = &[
     Target::DbtProfile,
     Target::Enforcement,
     Target::Contracts,
+    Target::Lineage,
     Target::Orchestration,
     Target::JobsValues,
     Target::K8s,
@@ -36,6 +37,9 @@ pub enum Target {
     /// `datacontract-<port>.yaml`: the data contract (ODCS v3.1) of each
     /// output port.
     Contracts,
+    /// `lineage.json`: the product's static OpenLineage declarations (its
+    /// job, what it reads and writes, the schemas of what it writes).
+    Lineage,
     /// The orchestrator's definitions of the product's run (`definitions.py`, …).
     Orchestration,
     /// `manifest.resolved.json`: the platform as resolved through its tiers.
@@ -68,6 +72,7 @@ impl Target {
         Target::DbtProfile,
         Target::Enforcement,
         Target::Contracts,
+        Target::Lineage,
         Target::Orchestration,
         Target::Manifest,
         Target::HelmValues,
@@ -83,6 +88,7 @@ impl Target {
             Target::DbtProfile => "dbt-profile",
             Target::Enforcement => "enforcement",
             Target::Contracts => "contracts",
+            Target::Lineage => "lineage",
             Target::Orchestration => "orchestration",
             Target::Manifest => "manifest",
             Target::HelmValues | Target::JobsValues => "helm-values",
@@ -118,6 +124,7 @@ impl Target {
             Target::DbtProfile => "floe.dbt-profile",
             Target::Enforcement => "floe.enforcement",
             Target::Contracts => "floe.data-contracts",
+            Target::Lineage => "floe.openlineage",
             Target::Orchestration => "floe.orchestration",
             Target::Manifest => "floe.resolved-manifest",
             Target::HelmValues => "floe.platform-helm-values",
@@ -134,6 +141,7 @@ impl Target {
         match self {
             Target::Orchestration | Target::Contracts | Target::Namespaces | Target::Gitops => &[],
             Target::Artifacts => &["compiled_artifacts.json"],
+            Target::Lineage => &["lineage.json"],
             Target::DbtProfile => &["profiles.yml"],
             Target::Enforcement => &["enforcement.json", "enforcement.sarif", "enforcement.html"],
             Target::Manifest => &["manifest.resolved.json"],

@@ -48,6 +48,7 @@ pub use bind::{
     StorageBinding, WorkloadSize,
 };
 pub use config::{ConfigError, Credential};
+pub use lineage::default_namespace as default_lineage_namespace;
 pub use meta::{ApiVersion, Capability, Category, Meta, PLUGIN_API, Requirement, satisfies};
 pub use registry::{Any, all, find};
 

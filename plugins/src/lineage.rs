@@ -24,6 +24,12 @@ const DEFAULT_NAMESPACE: &str = "{domain}.{product_name}";
 /// A namespace template: text and the placeholders [`ProductContext::expand`] fills.
 const NAMESPACE_TEMPLATE: &str = r"^([^{}]|\{(domain|product_name|product_slug)\})+$";
 
+/// The namespace a product reports under by default: under a backend without
+/// a `namespace_template`, and in its lineage declarations without a backend.
+pub fn default_namespace(product: &ProductContext<'_>) -> String {
+    product.expand(DEFAULT_NAMESPACE)
+}
+
 /// The OpenLineage client's HTTP transport.
 fn http_transport(url: &str, endpoint: &str, timeout: Option<f64>, api_key: Option<&Credential>) -> Value {
     let mut t = Map::new();

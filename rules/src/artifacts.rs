@@ -144,7 +144,11 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
     });
 
     let mut telemetry = telemetry;
-    let mut lineage_namespace = Value::from(product);
+    // The lineage backend's namespace, the one `lineage.json` declares too;
+    // without a backend, the product's name, as the Python implementation
+    // writes it (`lineage.json` then declares `{domain}.{product_name}`).
+    let lineage_namespace = crate::lineage::plugin_namespace(input.platform, product, input.domain)
+        .map_or_else(|| Value::from(product), Value::from);
     let mut lineage_endpoint = lineage.and_then(|l| l.endpoint.clone()).map(Value::from).unwrap_or(Value::Null);
     let mut lineage_transport = lineage.map(|l| serde_json::to_value(l.transport).unwrap_or(Value::Null));
     let (chosen, _) = crate::plugins::chosen(input.platform);
@@ -158,8 +162,6 @@ pub fn compile(input: &ArtifactsInput<'_>) -> Result<CompiledArtifacts, Vec<Diag
                 telemetry["authentication"] = otlp_auth(&e);
             }
             floe_plugins::Any::LineageBackend(l) => {
-                let ctx = floe_plugins::ProductContext::new(product).in_domain(Some(input.domain));
-                lineage_namespace = Value::from(l.namespace_mapping(&c.selected(), &ctx));
                 let transport = l.transport_config(&c.selected());
                 if let Some(url) = transport.get("url").and_then(Value::as_str) {
                     let path = transport.get("endpoint").and_then(Value::as_str).unwrap_or("");

@@ -19,6 +19,7 @@ pub mod glob;
 pub mod helm;
 pub mod jobs;
 pub mod k8s;
+pub mod lineage;
 pub mod naming;
 pub mod orchestration;
 pub mod plugins;
@@ -46,6 +47,7 @@ pub mod versions {
         pub k8s_namespaces: u32,
         pub gitops: u32,
         pub contracts: u32,
+        pub lineage: u32,
     }
 
     /// The versions of the rules this floe has.
@@ -61,6 +63,7 @@ pub mod versions {
         k8s_namespaces: 1,
         gitops: 1,
         contracts: 1,
+        lineage: 1,
     };
 
     impl Default for Versions {

@@ -93,11 +93,11 @@ pub struct ProductMetadata {
     /// Semantic version MAJOR.MINOR.PATCH.
     #[schemars(regex(pattern = r"^\d+\.\d+\.\d+$"))]
     pub version: String,
-    /// What the product is for, for people; no output carries it.
+    /// What the product is for: its job's documentation in its lineage (`lineage.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
-    /// Team or person responsible for the product, for people; no output carries it.
+    /// Team or person responsible for the product: its job's owner in its lineage (`lineage.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub owner: Option<String>,
@@ -251,7 +251,7 @@ pub struct OutputPort {
     /// Port name, unique in this product: consumers read it as `//domain/product:<name>`; it names the data contract.
     #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"), length(min = 1, max = 128))]
     pub name: String,
-    /// Purpose of the port: the data contract's `description.purpose`.
+    /// Purpose of the port: the data contract's `description.purpose`, and its dataset's documentation in the lineage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
@@ -283,7 +283,7 @@ pub struct OutputPortColumn {
     /// ODCS v3 logicalType.
     #[serde(rename = "type")]
     pub column_type: String,
-    /// Column description, in the data contract.
+    /// Column description, in the data contract and the lineage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
