@@ -45,6 +45,9 @@ enum Cli {
         out: PathBuf,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Output ports a product offers (of its last models); the first is the one others read
+        #[arg(long, default_value_t = 1)]
+        ports_per_product: usize,
     },
     /// Benchmark floe builds and write a markdown report
     Run(RunArgs),
@@ -76,8 +79,8 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let result = match Cli::parse() {
-        Cli::Generate { domains, products_per_domain: per, out, seed } => {
-            generate(domains, per, &out, seed).map(|_| {
+        Cli::Generate { domains, products_per_domain: per, out, seed, ports_per_product } => {
+            generate(domains, per, &out, seed, ports_per_product).map(|_| {
                 let products = domains * per;
                 let files = 1 + domains + 3 * products;
                 eprintln!("generated {domains} domains, {products} products, {files} files");
@@ -203,7 +206,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-fn generate(domains: usize, per_domain: usize, out: &Path, seed: u64) -> Result<Vec<Domain>, String> {
+fn generate(domains: usize, per_domain: usize, out: &Path, seed: u64, per_product: usize) -> Result<Vec<Domain>, String> {
     if out.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(format!("refusing to generate into non-empty directory {}", out.display()));
     }
@@ -230,7 +233,7 @@ fn generate(domains: usize, per_domain: usize, out: &Path, seed: u64) -> Result<
                 let producer = rng.below(p);
                 (domain.products[producer].as_str(), ports[producer].as_str())
             });
-            let files = product_files(&domain.name, product, index, input, &mut rng);
+            let files = product_files(&domain.name, product, index, input, per_product, &mut rng);
             let dir = out.join(&domain.name).join(product);
             write(&dir.join("floe.yaml"), &files.floe)?;
             write(&dir.join("dbt_project.yml"), &files.dbt_project)?;
@@ -382,7 +385,14 @@ struct ProductFiles {
 }
 
 /// One product's files. `input` is an earlier product of the domain and its port.
-fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &str)>, rng: &mut Rng) -> ProductFiles {
+fn product_files(
+    domain: &str,
+    name: &str,
+    index: usize,
+    input: Option<(&str, &str)>,
+    ports: usize,
+    rng: &mut Rng,
+) -> ProductFiles {
     let n = rng.between(6, 20);
     let (n_stg, n_mart) = ((n / 3).max(2), 1 + n / 8);
     let offset = rng.below(ENTITIES.len());
@@ -471,6 +481,15 @@ fn product_files(domain: &str, name: &str, index: usize, input: Option<(&str, &s
         f += &format!("      - name: {col}\n        type: {ty}\n        required: {required}\n");
     }
     f += "    sla:\n      freshness: PT6H\n      availability: 99.5\n";
+    // More ports, of the models before the last (drawn after everything
+    // else, so that one port a product writes the same workspace as before).
+    for extra in names.iter().rev().skip(1).take(ports.saturating_sub(1)) {
+        f += &format!("  - name: {extra}\n    schema:\n      - name: {extra}_key\n        type: string\n");
+        for c in 0..rng.between(1, 4) {
+            let (col, ty) = COLUMNS[(first + c + 1) % COLUMNS.len()];
+            f += &format!("      - name: {col}\n        type: {ty}\n");
+        }
+    }
     if index % 5 == 4 {
         let e = entity(0);
         f += &format!(
@@ -529,7 +548,7 @@ fn run(RunArgs { sizes, runs, floe, out, work }: RunArgs) -> Result<(), String> 
         let domains = (size / 100).max(1);
         let ws = work.join(format!("ws-{size}"));
         remove(&ws)?;
-        let plan = generate(domains, size / domains, &ws, 42)?;
+        let plan = generate(domains, size / domains, &ws, 42, 1)?;
         let products = plan.iter().map(|d| d.products.len()).sum();
         eprintln!("benchmarking {products} products in {domains} domains ({})", ws.display());
         // Edits go to domain 0, which never tightens governance, and its first product.
