@@ -68,6 +68,11 @@ pub enum Command {
         /// Labels to check (default: //...)
         labels: Vec<String>,
     },
+    /// Pin the products' output ports in floe.lock: the baseline their next change is judged against
+    Lock {
+        /// Labels of the products to pin (default: //...)
+        labels: Vec<String>,
+    },
     /// Print derivation keys without building
     Hash {
         /// Labels to hash (default: //...)
@@ -365,8 +370,18 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         }
         Command::Check { labels } => {
             let mut session = open(cli, labels)?;
-            let report = session.check()?;
+            let mut report = session.check()?;
             let root = session.options.workspace.clone();
+            // A breaking change names every consumer it reaches, where it reads the port.
+            for d in report.diagnostics.iter_mut().filter(|d| d.code == floe_schemas::Code::ContractVersion) {
+                let Some(port) = d.message.strip_prefix("breaking change to `").and_then(|m| m.split('`').next())
+                else {
+                    continue;
+                };
+                for (consumer, file, span) in session.consumers_of(port) {
+                    d.notes.push(floe_schemas::diag::Note { file, span, message: format!("{consumer} reads it here") });
+                }
+            }
             match cli.format {
                 Format::Human => {
                     printer.diagnostics(&root, &report.diagnostics)?;
@@ -393,6 +408,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             }
             if report.has_errors() { Err(Failure::User) } else { Ok(()) }
         }
+        Command::Lock { labels } => crate::lock_cmd::lock(cli, printer, labels),
         Command::Hash { labels } => {
             let mut session = open(cli, labels)?;
             let report = session.keys()?;

@@ -100,8 +100,8 @@ pub fn new_product(cli: &Cli, printer: &Printer, label: &str) -> Result<(), Fail
     // Or the platform the workspace's lock pins, from its store.
     let mut object = None;
     if let Some(bytes) = lock {
-        if let Ok(lock) = floe_engine::lock::Lock::decode(&bytes) {
-            object = crate::pull::store(cli, &root).get_object(lock.resolved())?;
+        if let Some(hash) = floe_engine::lock::Lock::decode(&bytes).ok().and_then(|l| l.resolved()) {
+            object = crate::pull::store(cli, &root).get_object(hash)?;
         }
         above.push((LOCK.to_owned(), bytes));
     }

@@ -19,6 +19,7 @@ mod doctor;
 mod env;
 mod graph;
 mod init;
+mod lock_cmd;
 mod output;
 mod publish;
 mod pull;

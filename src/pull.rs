@@ -213,32 +213,38 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
             )));
         }
     };
-    let reference = args.reference.clone().or_else(|| old.as_ref().map(|l| l.platform.reference.clone()));
+    let reference =
+        args.reference.clone().or_else(|| old.as_ref().and_then(|l| Some(l.platform.as_ref()?.reference.clone())));
     let Some(reference) = reference else {
         return Err(Failure::Usage(format!(
             "{LOCK} cannot be read: name the platform, `floe pull --update REFERENCE`"
         )));
     };
-    let key = old.as_ref().and_then(|l| l.platform.key.clone());
+    let key = old.as_ref().and_then(|l| l.platform.as_ref()?.key.clone());
     let key_path = key.as_ref().map(|k| root.join(k));
     let pulled = if args.update {
         let (pin, resolved) = resolve(cli, &reference, key_path.as_deref())?;
         keep(&store(cli, &root), &resolved)?;
-        let lock = Lock { version: LOCK_VERSION, platform: Pin { key, ..pin } };
+        // The contracts it pins stay as they are.
+        let contracts = old.as_ref().map(|l| l.contracts.clone()).unwrap_or_default();
+        let lock = Lock { version: LOCK_VERSION, platform: Some(Pin { key, ..pin }), contracts };
         let updated = old.as_ref().is_none_or(|l| l.platform != lock.platform);
+        let pin = lock.platform.as_ref().expect("set above");
         if updated {
             os.write_all_atomic(&root, &[(LOCK, &lock.encode())])?;
         }
         Pulled {
-            reference: lock.platform.reference.clone(),
-            digest: lock.platform.digest.clone(),
-            resolved: lock.platform.resolved.clone(),
+            reference: pin.reference.clone(),
+            digest: pin.digest.clone(),
+            resolved: pin.resolved.clone(),
             fetched: true,
             updated,
         }
     } else {
         let lock = old.expect("read above");
-        let p = &lock.platform;
+        let Some(p) = &lock.platform else {
+            return Err(Failure::Usage(format!("{LOCK} pins no platform: name one, `floe pull --update REFERENCE`")));
+        };
         let (target, pinned_digest) = parse(&p.reference)?;
         let access = Access::new(cli)?;
         // A reference with a digest in it cannot move; a tag can.
@@ -256,10 +262,11 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
         }
         signed(&target, &access, &p.digest, key_path.as_deref())?;
         let store = store(cli, &root);
-        let fetched = !store.has_object(lock.resolved())?;
+        let pinned = lock.resolved().expect("a platform is pinned");
+        let fetched = !store.has_object(pinned)?;
         if fetched {
             let resolved = fetch(&target, &access, &p.digest)?;
-            if Hash::of(&resolved) != lock.resolved() {
+            if Hash::of(&resolved) != pinned {
                 err(&format!(
                     "error: the platform {} names is not the one {LOCK} pins: its resolved manifest is {}, the lock \
                      says {}\n  = help: `floe pull --update` pins what the registry serves now\n",
@@ -271,7 +278,7 @@ pub fn pull(cli: &Cli, printer: &Printer, args: &PullArgs) -> Result<(), Failure
             }
             keep(&store, &resolved)?;
         } else {
-            store.save_pins(&[lock.resolved()])?;
+            store.save_pins(&[pinned])?;
         }
         Pulled {
             reference: p.reference.clone(),
@@ -329,7 +336,7 @@ pub fn init(
     };
     let (pin, resolved) = resolve(cli, reference, key.as_deref())?;
     let pin = Pin { key: key_bytes.is_some().then(|| TRUSTED_KEY.to_owned()), ..pin };
-    let lock = Lock { version: LOCK_VERSION, platform: pin };
+    let lock = Lock { version: LOCK_VERSION, platform: Some(pin), contracts: Default::default() };
     let mut extra = Vec::new();
     if let Some(bytes) = key_bytes {
         let text = String::from_utf8(bytes).map_err(|_| Failure::Usage("the key is not PEM text".to_owned()))?;

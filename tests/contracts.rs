@@ -241,3 +241,42 @@ fn a_port_reads_a_product_outside_the_workspace_by_its_contract() {
     let deps = common::floe(ws.path(), &["query", "deps(//marketing/campaigns)"]);
     assert_eq!(deps.stdout, "//marketing/campaigns\n//sales/customers\nurn:datacontract:acme:crm:accounts\n");
 }
+
+#[test]
+fn a_pinned_contract_changes_only_with_the_version_it_needs() {
+    let ws = workspace("mesh");
+    let r = common::floe(ws.path(), &["lock"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("//sales/orders:orders 1.0.0\n"), "{}", r.stdout);
+    build_json(ws.path());
+    let orders = ws.path().join("sales/orders/floe.yaml");
+    // A column gone at the same version: an error at the port, on a warm
+    // store too, and `floe check` names every consumer where it reads it.
+    edit(&orders, |s| s.replace("      - {name: channel, type: string}\n", ""));
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("E0406") && r.stdout.contains("column `channel` removed"), "{}", r.stdout);
+    let check = common::floe(ws.path(), &["check"]);
+    assert_eq!(check.code, 1);
+    for consumer in ["//finance/revenue", "//marketing/attribution", "//sales/pipeline-forecast"] {
+        assert!(check.stderr.contains(&format!("{consumer} reads it here")), "{}", check.stderr);
+    }
+    // A new major version: it builds, and its consumers with it.
+    edit(&orders, |s| s.replace("version: 1.0.0", "version: 2.0.0"));
+    build_json(ws.path());
+    // Pinned again, a column more needs a new minor version, not a patch.
+    assert_eq!(common::floe(ws.path(), &["lock", "//sales/orders"]).code, 0);
+    let lock = std::fs::read_to_string(ws.path().join("floe.lock")).unwrap();
+    assert!(lock.contains("\"version\": \"2.0.0\"") && lock.contains("//finance/revenue:monthly_revenue"), "{lock}");
+    edit(&orders, |s| {
+        s.replace("version: 2.0.0", "version: 2.0.1")
+            .replace("      - {name: ordered_at", "      - {name: coupon, type: string}\n      - {name: ordered_at")
+    });
+    let r = common::floe(ws.path(), &["build", "--format", "json"]);
+    assert!(r.stdout.contains("needs at least a new minor version"), "{}", r.stdout);
+    edit(&orders, |s| s.replace("version: 2.0.1", "version: 2.1.0"));
+    build_json(ws.path());
+    // Without the lock, nothing is judged: a clean checkout builds the same.
+    std::fs::remove_file(ws.path().join("floe.lock")).unwrap();
+    build_json(ws.path());
+}

@@ -248,6 +248,71 @@ impl Session {
         self.cx.package(self.db(), index)
     }
 
+    /// The output ports of the selected products as `floe.lock` pins them
+    /// (by `//domain/product:port`), and the errors of the products that
+    /// cannot be pinned (a product is pinned as it builds, or not at all).
+    pub fn contract_pins(&mut self) -> (BTreeMap<String, crate::lock::PinnedContract>, Vec<Diagnostic>) {
+        let (selected, mut diagnostics) = self.select();
+        let mut pins = BTreeMap::new();
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return (pins, diagnostics);
+        }
+        self.ensure_db();
+        let db = self.db();
+        for sel in &selected {
+            let info = &self.cx.layout.packages[sel.package];
+            if info.kind != PackageKind::Product {
+                continue;
+            }
+            let eval = db::product(db, self.cx.package(db, sel.package));
+            let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref());
+            match spec {
+                Some(spec) if !eval.failed => {
+                    for port in spec.output_ports.iter().flatten() {
+                        let key = format!("{}:{}", label::package_label(&info.dir), port.name);
+                        let pin =
+                            crate::lock::PinnedContract { version: spec.metadata.version.clone(), port: port.clone() };
+                        pins.insert(key, pin);
+                    }
+                }
+                _ => diagnostics.extend(eval.diagnostics.iter().filter(|d| d.is_error()).cloned()),
+            }
+        }
+        diag::sort(&mut diagnostics);
+        (pins, diagnostics)
+    }
+
+    /// The labels of the selected products.
+    pub fn selected_products(&self) -> Vec<String> {
+        let (selected, _) = self.select();
+        selected
+            .iter()
+            .map(|sel| &self.cx.layout.packages[sel.package])
+            .filter(|info| info.kind == PackageKind::Product)
+            .map(|info| label::package_label(&info.dir))
+            .collect()
+    }
+
+    /// The labels of the products whose input ports read `port`
+    /// (`//domain/product:port`), each with where it reads it.
+    pub fn consumers_of(&mut self, port: &str) -> Vec<(String, String, floe_schemas::Span)> {
+        self.ensure_db();
+        let db = self.db();
+        let ws = self.cx.graph().workspace;
+        let Some((producer, name)) = port.rsplit_once(':') else { return Vec::new() };
+        let mesh = crate::mesh::Mesh::of(db, ws);
+        mesh.edges
+            .iter()
+            .filter(|e| e.producer == producer && e.port == name)
+            .filter_map(|e| {
+                let dir = WsPath::new(e.consumer.trim_start_matches("//"))?;
+                let index = self.cx.layout.find(&dir)?;
+                let (file, span) = db::input_port_at(db, self.cx.package(db, index), &e.input)?;
+                Some((e.consumer.clone(), file, span))
+            })
+            .collect()
+    }
+
     /// The mesh of the workspace's products, and the errors of the products
     /// and ports it leaves out.
     pub fn mesh(&mut self) -> (crate::mesh::Mesh, Vec<Diagnostic>) {
@@ -579,6 +644,11 @@ impl Context {
             if info.has_contract {
                 deps.insert(info.dir.join(crate::layout::CONTRACT).expect("joins"));
             }
+            // Its ports are judged against those floe.lock pins.
+            let lock = WsPath::new(crate::lock::LOCK).expect("a plain name");
+            if self.files.contains_key(&lock) {
+                deps.insert(lock);
+            }
             // Ports named by a contract's id read the workspace's contracts
             // of products outside it.
             let by_urn = db::product(db, pkg).spec.as_ref().and_then(|s| s.loaded.value.as_ref()).is_some_and(|s| {
@@ -642,6 +712,8 @@ impl Context {
         // A contract of a product outside the workspace that appears or goes
         // changes what a port naming it resolves to.
         if info.kind == PackageKind::Product {
+            let lock = WsPath::new(crate::lock::LOCK).expect("a plain name");
+            c.u64(u64::from(self.files.contains_key(&lock)));
             c.u64(self.layout.contracts.len() as u64);
             for f in &self.layout.contracts {
                 c.str(f.as_str());

@@ -271,6 +271,53 @@ pub fn parsed_contract(db: &dyn Db, file: SourceFile) -> Arc<Parsed<OpenDataCont
     Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
 }
 
+/// The product's ports against those `floe.lock` pins (see
+/// `floe_rules::contracts::evolution`).
+fn evolution_diagnostics(
+    db: &dyn Db,
+    pkg: Package,
+    spec: &FloeSpec,
+    node: &LazyNode<'_>,
+    file: &str,
+) -> Vec<Diagnostic> {
+    let ws = pkg.workspace(db);
+    let pinned = pinned(db, ws);
+    let Some(lock) = pinned.lock.as_ref().filter(|l| !l.contracts.is_empty()) else { return Vec::new() };
+    let label = label::package_label(&ws.layout(db).packages[pkg.index(db)].dir);
+    let Some(lock_file) = file_of(db, ws, &WsPath::new(crate::lock::LOCK).expect("a plain name")) else {
+        return Vec::new();
+    };
+    let lock_node = tree(db, lock_file);
+    let pins: Vec<(&str, floe_rules::contracts::evolution::Baseline<'_>)> = lock
+        .contracts
+        .iter()
+        .filter_map(|(key, pin)| {
+            let (product, port) = key.rsplit_once(':')?;
+            (product == label).then(|| {
+                let base = floe_rules::contracts::evolution::Baseline {
+                    version: &pin.version,
+                    port: &pin.port,
+                    file: crate::lock::LOCK,
+                    span: lock_node.span_at(&["contracts", key]),
+                };
+                (port, base)
+            })
+        })
+        .collect();
+    floe_rules::contracts::evolution::check(spec, node, file, &label, &pins)
+}
+
+/// Where a product's input port `name` names what it reads: its file and
+/// the span of its `from`.
+pub fn input_port_at(db: &dyn Db, pkg: Package, name: &str) -> Option<(String, floe_schemas::Span)> {
+    let ws = pkg.workspace(db);
+    let path = ws.layout(db).packages[pkg.index(db)].file();
+    let file = file_of(db, ws, &path)?;
+    let spec = parsed_spec(db, file).loaded.value.as_ref()?;
+    let i = spec.input_ports.iter().flatten().position(|p| p.name == name)?;
+    Some((path.to_string(), tree(db, file).span_at(&["inputPorts", &i.to_string(), "from"])))
+}
+
 /// A product's own `datacontract.yaml` and its file, if it has one.
 fn own_contract(db: &dyn Db, pkg: Package) -> Option<(SourceFile, &Arc<Parsed<OpenDataContractStandard>>)> {
     let ws = pkg.workspace(db);
@@ -630,8 +677,19 @@ pub fn pinned(db: &dyn Db, ws: Workspace) -> Arc<PinnedEval> {
             );
         }
     };
-    let pin = &lock.platform;
-    let resolved = match db.read_object(lock.resolved()) {
+    let (Some(pin), Some(hash)) = (&lock.platform, lock.resolved()) else {
+        // A lock of contracts only: the workspace's platform is its own manifest.
+        let diagnostics = match ws.layout(db).packages.first().is_some_and(|p| p.pinned) {
+            true => vec![
+                Diagnostic::error(Code::InvalidLock, "floe.lock pins no platform, and the root has no manifest.yaml")
+                    .in_file(LOCK)
+                    .with_help("pin the platform with `floe pull --update REFERENCE`, or add a root manifest.yaml"),
+            ],
+            false => Vec::new(),
+        };
+        return Arc::new(PinnedEval { lock: Some(lock), tier: None, diagnostics, io_error: None });
+    };
+    let resolved = match db.read_object(hash) {
         Ok(Some(b)) => b,
         Ok(None) => {
             let message =
@@ -889,10 +947,20 @@ fn pinned_reference_diagnostics(
     let pin = pinned(db, ws);
     // Without a readable lock, the lock's own diagnostic says why.
     let Some(lock) = &pin.lock else { return Vec::new() };
-    if crate::lock::names(&lock.platform, reference) {
+    let Some(platform) = &lock.platform else {
+        return match reference.starts_with("oci://") {
+            true => vec![
+                Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
+                    .at(file, span)
+                    .with_help(format!("pin it: `floe pull --update {reference}`")),
+            ],
+            false => Vec::new(),
+        };
+    };
+    if crate::lock::names(platform, reference) {
         return Vec::new();
     }
-    let (expected, help) = what(&lock.platform.reference);
+    let (expected, help) = what(&platform.reference);
     let (code, message) = match reference.starts_with("oci://") {
         true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
         false => (Code::PlatformMismatch, format!("`{reference}` is not {expected}")),
@@ -1164,6 +1232,7 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
             .and_then(|p| p.resolved.as_ref())
             .and_then(|r| floe_rules::classify::cap(value, node, file_name, r));
         producers = check_input_ports(db, pkg, value, node, cap.as_ref(), &mut diagnostics);
+        diagnostics.extend(evolution_diagnostics(db, pkg, value, node, file_name));
         if let Some((cf, contract)) = own_contract(db, pkg) {
             io_error = io_error.or_else(|| contract.io_error.clone());
             diagnostics.extend(contract.loaded.diagnostics.iter().cloned());

@@ -1,5 +1,7 @@
 //! `floe.lock`: the published platform a workspace builds against, pinned
-//! by digest.
+//! by digest, and the data contracts its products offer, pinned as the
+//! baseline their next change is judged against (see
+//! `floe_rules::contracts::evolution`).
 //!
 //! A workspace whose root has no `manifest.yaml` of its own takes its
 //! platform from the lock: `floe init --platform` and `floe pull` fetch the
@@ -9,6 +11,8 @@
 //! the registry against) and floe's (blake3 of the resolved manifest, what
 //! the store serves), so its bytes decide everything a build reads of the
 //! platform.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,11 +24,26 @@ pub const LOCK: &str = "floe.lock";
 /// The lock format this floe writes and reads.
 pub const LOCK_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     pub version: u32,
-    pub platform: Pin,
+    /// The published platform, for a workspace without a root manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Pin>,
+    /// Output ports by label (`//sales/orders:orders`), as `floe lock
+    /// --contracts` pinned them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contracts: BTreeMap<String, PinnedContract>,
+}
+
+/// An output port as it was pinned: the product's version then, and the
+/// port as `floe.yaml` declared it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedContract {
+    pub version: String,
+    pub port: floe_schemas::spec::OutputPort,
 }
 
 /// One published platform.
@@ -58,7 +77,7 @@ impl Lock {
         if lock.version != LOCK_VERSION {
             return Err(format!("lock version {} is not one this floe reads (it reads {LOCK_VERSION})", lock.version));
         }
-        let p = &lock.platform;
+        let Some(p) = &lock.platform else { return Ok(lock) };
         if !p.reference.starts_with("oci://") {
             return Err(format!("`{}` is not an `oci://` reference", p.reference));
         }
@@ -72,9 +91,9 @@ impl Lock {
         Ok(lock)
     }
 
-    /// The blake3 hash of the pinned resolved manifest.
-    pub fn resolved(&self) -> Hash {
-        Hash::from_hex(&self.platform.resolved).expect("checked when decoded")
+    /// The blake3 hash of the pinned resolved manifest, if a platform is pinned.
+    pub fn resolved(&self) -> Option<Hash> {
+        Some(Hash::from_hex(&self.platform.as_ref()?.resolved).expect("checked when decoded"))
     }
 }
 
@@ -94,12 +113,13 @@ mod tests {
     fn lock() -> Lock {
         Lock {
             version: LOCK_VERSION,
-            platform: Pin {
+            platform: Some(Pin {
                 reference: "oci://127.0.0.1:5000/floe/platform:1.2.3".into(),
                 digest: format!("sha256:{}", "ab".repeat(32)),
                 resolved: Hash::of(b"{}").to_hex(),
                 key: None,
-            },
+            }),
+            contracts: BTreeMap::new(),
         }
     }
 
@@ -113,18 +133,19 @@ mod tests {
     #[test]
     fn a_lock_that_pins_nothing_checkable_is_refused() {
         let mut l = lock();
-        l.platform.digest = "sha256:nothex".into();
+        l.platform.as_mut().unwrap().digest = "sha256:nothex".into();
         assert!(Lock::decode(&l.encode()).unwrap_err().contains("sha256"));
         let mut l = lock();
         l.version = 2;
         assert!(Lock::decode(&l.encode()).unwrap_err().contains("version 2"));
-        assert!(Lock::decode(b"{\"version\":1}").is_err());
+        assert!(Lock::decode(b"{\"version\":2}").is_err());
+        assert!(Lock::decode(b"{\"version\":1,\"platform\":{}}").is_err());
     }
 
     #[test]
     fn a_reference_names_the_pin_with_or_without_its_digest() {
         let l = lock();
-        let p = &l.platform;
+        let p = l.platform.as_ref().unwrap();
         assert!(names(p, &p.reference));
         assert!(names(p, &format!("{}@{}", p.reference, p.digest)));
         assert!(!names(p, &format!("{}@sha256:{}", p.reference, "cd".repeat(32))));

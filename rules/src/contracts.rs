@@ -2,6 +2,7 @@
 //! product's `:contracts` writes as `datacontract-<port>.yaml`, and the ones
 //! its compiled artifacts embed under `data_contracts`.
 
+pub mod evolution;
 pub mod explicit;
 pub mod external;
 

@@ -254,6 +254,16 @@ pub fn explanation(code: Code) -> &'static str {
              checked against the port, so the port is where a change goes. Reported in the \
              contract file, with a note at the port's definition in `floe.yaml`."
         }
+        Code::ContractVersion => {
+            "`floe lock` pins each output port in `floe.lock`: the baseline its next change is judged \
+             against. A breaking change (a column removed, its type or key changed, optional made \
+             required, its classification raised, an SLA weakened or dropped, a port removed) needs \
+             a new major version of the product (a new minor one before 1.0.0); an additive change (a \
+             column or port added, required made optional, an SLA strengthened) at least a new minor \
+             one. Reported at the changed line, with the pinned port and the version; `floe check` \
+             adds every consumer the breaking change reaches, at its input port. Bump \
+             `metadata.version` (and run `floe lock` once released), or undo the change."
+        }
         Code::InlineSecret => {
             "A plugin's configuration holds a literal credential. floe replaces it by a reference to \
              a Kubernetes Secret in every output, so the value is never written anywhere; under \

@@ -107,6 +107,7 @@ codes! {
     PortExpectation = "E0403", "An input port expects columns or service levels its producer does not offer";
     ClassificationNotAllowed = "E0404", "A product reads or offers data classified above what it or its platform allows";
     ContractDisagrees = "E0405", "A product's `datacontract.yaml` disagrees with its output ports";
+    ContractVersion = "E0406", "A contract change without the version bump it needs (major when breaking, minor when additive)";
     InlineSecret = "E0501", "A credential written inline instead of referenced";
     TransformWithoutModel = "E0601", "A transform with no dbt model";
     ModelWithoutTransform = "E0602", "A dbt model with no transform";

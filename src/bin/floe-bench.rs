@@ -206,7 +206,13 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-fn generate(domains: usize, per_domain: usize, out: &Path, seed: u64, per_product: usize) -> Result<Vec<Domain>, String> {
+fn generate(
+    domains: usize,
+    per_domain: usize,
+    out: &Path,
+    seed: u64,
+    per_product: usize,
+) -> Result<Vec<Domain>, String> {
     if out.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(format!("refusing to generate into non-empty directory {}", out.display()));
     }
