@@ -244,28 +244,25 @@ fn read_plugin_config_as_written(loaded: &mut Loaded<Manifest>, bytes: &[u8]) {
 
 #[salsa::tracked(returns(ref))]
 pub fn parsed_spec(db: &dyn Db, file: SourceFile) -> Arc<Parsed<FloeSpec>> {
-    let path = file.path(db).as_str();
-    let bytes = match read(db, file) {
-        Ok(b) => b,
-        Err(e) => return Arc::new(io_failure(e)),
-    };
-    let mut loaded = floe_schemas::load::<FloeSpec>(path, &bytes);
-    let normal = loaded.value.as_ref().map(Hash::of_json);
-    // Products are many: keep the value, not the tree (see `LazyNode`).
-    loaded.node = None;
-    Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
+    parsed_value(db, file)
 }
 
 /// A `datacontract.yaml`: beside a product's floe.yaml, or of a product
 /// outside the workspace.
 #[salsa::tracked(returns(ref))]
 pub fn parsed_contract(db: &dyn Db, file: SourceFile) -> Arc<Parsed<OpenDataContractStandard>> {
+    parsed_value(db, file)
+}
+
+/// A document kept as its value only: products and contracts are many, so
+/// not their trees (see `LazyNode`).
+fn parsed_value<T: floe_schemas::Document + serde::Serialize>(db: &dyn Db, file: SourceFile) -> Arc<Parsed<T>> {
     let path = file.path(db).as_str();
     let bytes = match read(db, file) {
         Ok(b) => b,
         Err(e) => return Arc::new(io_failure(e)),
     };
-    let mut loaded = floe_schemas::load::<OpenDataContractStandard>(path, &bytes);
+    let mut loaded = floe_schemas::load::<T>(path, &bytes);
     let normal = loaded.value.as_ref().map(Hash::of_json);
     loaded.node = None;
     Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
@@ -1471,7 +1468,7 @@ fn check_input_ports(
         }
         producers.insert(port.name.clone(), producer);
     }
-    if let Some(cycle) = product_cycle(db, pkg) {
+    if let Some(cycle) = product_cycle(db, pkg).as_ref() {
         let names: Vec<String> =
             cycle.iter().map(|p| label::package_label(&layout.packages[p.index(db)].dir)).collect();
         // Point at this product's port that leads into the cycle.
@@ -1560,6 +1557,9 @@ fn resolve_urn(db: &dyn Db, ws: Workspace, from: &str) -> Result<ExternalPort, U
 /// it: the contract's id, its domain (`external` when it names none) and
 /// the table.
 pub fn external_producer(db: &dyn Db, ws: Workspace, from: &str) -> Option<(String, String, String)> {
+    if !floe_rules::contracts::external::is_urn(from) {
+        return None;
+    }
     let ext = resolve_urn(db, ws, from).ok()?;
     let doc = ext.doc.loaded.value.as_ref()?;
     let table = doc.schema.as_deref()?[ext.object].name.clone().unwrap_or_default();
@@ -1726,7 +1726,9 @@ pub fn inherited(db: &dyn Db, pkg: Package) -> Option<Inherited> {
 }
 
 /// A cycle of products through `start`, as the packages along it (starting
-/// and ending with `start`).
+/// and ending with `start`). Memoized: both the ports' check and the
+/// inherited classification ask.
+#[salsa::tracked(returns(ref))]
 fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<Package>> {
     let mut stack = vec![(start, vec![start])];
     let mut seen = std::collections::BTreeSet::new();
