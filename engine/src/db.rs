@@ -1589,6 +1589,15 @@ fn check_urn_port(
                 d = d.with_note(&f, s, "the contract");
             }
             out.push(d);
+            // A contract that does not load has no id to be found by: its own errors say why.
+            let ws = pkg.workspace(db);
+            for path in &ws.layout(db).contracts {
+                let Some(f) = file_of(db, ws, path) else { continue };
+                let parsed = parsed_contract(db, f);
+                if parsed.loaded.value.is_none() {
+                    out.extend(parsed.loaded.diagnostics.iter().cloned());
+                }
+            }
             return;
         }
     };
