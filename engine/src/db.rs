@@ -1638,9 +1638,7 @@ fn direct_reads(db: &dyn Db, pkg: Package) -> Vec<(Package, String)> {
     let ws = pkg.workspace(db);
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
-    let Some(file) = file_of(db, ws, &info.file()) else { return Vec::new() };
-    let parsed = parsed_spec(db, file);
-    let Some(spec) = &parsed.loaded.value else { return Vec::new() };
+    let Some(spec) = spec_value(db, pkg) else { return Vec::new() };
     spec.input_ports
         .iter()
         .flatten()
@@ -1668,10 +1666,7 @@ fn direct_producers(db: &dyn Db, pkg: Package) -> Vec<Package> {
 /// outside the workspace, by the URN it reads them through.
 fn external_levels(db: &dyn Db, pkg: Package) -> Vec<(String, Classification)> {
     let ws = pkg.workspace(db);
-    let info = &ws.layout(db).packages[pkg.index(db)];
-    let Some(file) = file_of(db, ws, &info.file()) else { return Vec::new() };
-    let parsed = parsed_spec(db, file);
-    let Some(spec) = &parsed.loaded.value else { return Vec::new() };
+    let Some(spec) = spec_value(db, pkg) else { return Vec::new() };
     spec.input_ports
         .iter()
         .flatten()
@@ -1765,9 +1760,7 @@ fn product_cycle(db: &dyn Db, start: Package) -> Option<Vec<Package>> {
 /// evaluation (a consumer's record covers both: see `deps_of`).
 #[salsa::tracked(returns(ref))]
 pub fn lineage_namespace(db: &dyn Db, pkg: Package) -> Option<String> {
-    let file = file_of(db, pkg.workspace(db), &spec_file(db, pkg))?;
-    let parsed = parsed_spec(db, file);
-    let spec = parsed.loaded.value.as_ref()?;
+    let spec = spec_value(db, pkg)?;
     let full = platform_full(db, parent_platform(db, pkg)?).as_ref()?;
     let domain = domain_of(spec, &full.platform);
     Some(floe_rules::lineage::namespace(&full.platform, &spec.metadata.name, &domain))
@@ -2117,6 +2110,14 @@ fn dbt_file(db: &dyn Db, pkg: Package) -> Option<SourceFile> {
 
 fn spec_file(db: &dyn Db, pkg: Package) -> WsPath {
     pkg.workspace(db).layout(db).packages[pkg.index(db)].file()
+}
+
+/// A product's `floe.yaml` as parsed, when it loads: read without
+/// evaluating the product (so a cycle among products cannot become one
+/// among queries).
+fn spec_value(db: &dyn Db, pkg: Package) -> Option<&FloeSpec> {
+    let file = file_of(db, pkg.workspace(db), &spec_file(db, pkg))?;
+    parsed_spec(db, file).loaded.value.as_ref()
 }
 
 /// The dbt profile name a product's profile is written under.
