@@ -374,10 +374,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let root = session.options.workspace.clone();
             // A breaking change names every consumer it reaches, where it reads the port.
             for d in report.diagnostics.iter_mut().filter(|d| d.code == floe_schemas::Code::ContractVersion) {
-                let Some(port) = d.message.strip_prefix("breaking change to `").and_then(|m| m.split('`').next())
-                else {
-                    continue;
-                };
+                let Some(port) = floe_rules::contracts::evolution::broken_port(&d.message) else { continue };
                 for (consumer, file, span) in session.consumers_of(port) {
                     d.notes.push(floe_schemas::diag::Note { file, span, message: format!("{consumer} reads it here") });
                 }

@@ -14,7 +14,7 @@ use crate::system::OsSystem;
 pub fn lock(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<(), Failure> {
     let mut session = crate::cli::open(cli, labels)?;
     let root = session.options.workspace.clone();
-    let (pins, diagnostics) = session.contract_pins();
+    let floe_engine::build::ContractPins { products, pins, diagnostics } = session.contract_pins();
     printer.diagnostics(&root, &diagnostics)?;
     if diagnostics.iter().any(|d| d.is_error()) {
         err("nothing pinned: a product is pinned as it builds\n")?;
@@ -28,7 +28,6 @@ pub fn lock(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<(), Failu
         None => Lock { version: LOCK_VERSION, platform: None, contracts: Default::default() },
     };
     // The selected products' pins are replaced, a removed port's with them.
-    let products = session.selected_products();
     lock.contracts.retain(|key, _| key.rsplit_once(':').is_none_or(|(p, _)| !products.iter().any(|s| s == p)));
     lock.contracts.extend(pins.clone());
     OsSystem.write_all_atomic(&root, &[(LOCK, &lock.encode())])?;

@@ -224,7 +224,7 @@ fn a_port_reads_a_product_outside_the_workspace_by_its_contract() {
     build_json(ws.path());
     let crm = ws.path().join("external/crm-accounts/datacontract.yaml");
     // The contract promises less than customers needs: customers fails, on
-    // a warm store too, and nothing else is evaluated anew.
+    // a warm store too; the contract as it was rebuilds nothing.
     edit(&crm, |s| s.replace("value: PT12H", "value: P2D"));
     let r = common::floe(ws.path(), &["build", "--format", "json"]);
     assert_eq!(r.code, 1, "{}", r.stderr);

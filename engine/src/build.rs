@@ -75,6 +75,15 @@ pub struct DerivationStatus {
     pub status: Status,
 }
 
+/// What `floe lock` pins: see [`Session::contract_pins`].
+#[derive(Debug, Default)]
+pub struct ContractPins {
+    /// The selected products, whose earlier pins the new ones replace.
+    pub products: Vec<String>,
+    pub pins: BTreeMap<String, crate::lock::PinnedContract>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub derivations: Vec<DerivationStatus>,
@@ -248,14 +257,15 @@ impl Session {
         self.cx.package(self.db(), index)
     }
 
-    /// The output ports of the selected products as `floe.lock` pins them
-    /// (by `//domain/product:port`), and the errors of the products that
-    /// cannot be pinned (a product is pinned as it builds, or not at all).
-    pub fn contract_pins(&mut self) -> (BTreeMap<String, crate::lock::PinnedContract>, Vec<Diagnostic>) {
-        let (selected, mut diagnostics) = self.select();
-        let mut pins = BTreeMap::new();
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            return (pins, diagnostics);
+    /// The selected products' labels, their output ports as `floe.lock`
+    /// pins them (by `//domain/product:port`), and the errors of the
+    /// products that cannot be pinned (a product is pinned as it builds, or
+    /// not at all).
+    pub fn contract_pins(&mut self) -> ContractPins {
+        let (selected, diagnostics) = self.select();
+        let mut out = ContractPins { diagnostics, ..ContractPins::default() };
+        if out.diagnostics.iter().any(Diagnostic::is_error) {
+            return out;
         }
         self.ensure_db();
         let db = self.db();
@@ -264,33 +274,23 @@ impl Session {
             if info.kind != PackageKind::Product {
                 continue;
             }
+            let product = label::package_label(&info.dir);
             let eval = db::product(db, self.cx.package(db, sel.package));
             let spec = eval.spec.as_ref().and_then(|s| s.loaded.value.as_ref());
             match spec {
                 Some(spec) if !eval.failed => {
                     for port in spec.output_ports.iter().flatten() {
-                        let key = format!("{}:{}", label::package_label(&info.dir), port.name);
-                        let pin =
-                            crate::lock::PinnedContract { version: spec.metadata.version.clone(), port: port.clone() };
-                        pins.insert(key, pin);
+                        let version = spec.metadata.version.clone();
+                        let pin = crate::lock::PinnedContract { version, port: port.clone() };
+                        out.pins.insert(format!("{product}:{}", port.name), pin);
                     }
                 }
-                _ => diagnostics.extend(eval.diagnostics.iter().filter(|d| d.is_error()).cloned()),
+                _ => out.diagnostics.extend(eval.diagnostics.iter().filter(|d| d.is_error()).cloned()),
             }
+            out.products.push(product);
         }
-        diag::sort(&mut diagnostics);
-        (pins, diagnostics)
-    }
-
-    /// The labels of the selected products.
-    pub fn selected_products(&self) -> Vec<String> {
-        let (selected, _) = self.select();
-        selected
-            .iter()
-            .map(|sel| &self.cx.layout.packages[sel.package])
-            .filter(|info| info.kind == PackageKind::Product)
-            .map(|info| label::package_label(&info.dir))
-            .collect()
+        diag::sort(&mut out.diagnostics);
+        out
     }
 
     /// The labels of the products whose input ports read `port`

@@ -244,28 +244,31 @@ fn read_plugin_config_as_written(loaded: &mut Loaded<Manifest>, bytes: &[u8]) {
 
 #[salsa::tracked(returns(ref))]
 pub fn parsed_spec(db: &dyn Db, file: SourceFile) -> Arc<Parsed<FloeSpec>> {
-    parsed_value(db, file)
+    let mut parsed = parsed_value(db, file);
+    // What a build's state keeps of a product file (a contract file's
+    // bytes are its value there; see `Context::normal_of`).
+    parsed.normal = parsed.loaded.value.as_ref().map(Hash::of_json);
+    Arc::new(parsed)
 }
 
 /// A `datacontract.yaml`: beside a product's floe.yaml, or of a product
 /// outside the workspace.
 #[salsa::tracked(returns(ref))]
 pub fn parsed_contract(db: &dyn Db, file: SourceFile) -> Arc<Parsed<OpenDataContractStandard>> {
-    parsed_value(db, file)
+    Arc::new(parsed_value(db, file))
 }
 
 /// A document kept as its value only: products and contracts are many, so
 /// not their trees (see `LazyNode`).
-fn parsed_value<T: floe_schemas::Document + serde::Serialize>(db: &dyn Db, file: SourceFile) -> Arc<Parsed<T>> {
+fn parsed_value<T: floe_schemas::Document>(db: &dyn Db, file: SourceFile) -> Parsed<T> {
     let path = file.path(db).as_str();
     let bytes = match read(db, file) {
         Ok(b) => b,
-        Err(e) => return Arc::new(io_failure(e)),
+        Err(e) => return io_failure(e),
     };
     let mut loaded = floe_schemas::load::<T>(path, &bytes);
-    let normal = loaded.value.as_ref().map(Hash::of_json);
     loaded.node = None;
-    Arc::new(Parsed { loaded, raw: None, normal, secrets: Vec::new(), io_error: None })
+    Parsed { loaded, raw: None, normal: None, secrets: Vec::new(), io_error: None }
 }
 
 /// The product's ports against those `floe.lock` pins (see
@@ -1438,9 +1441,7 @@ fn check_input_ports(
         out.extend(checks::check_input_port(&check, node, file.as_str()));
         if let Some(cap) = cap {
             let offered = &pspec.output_ports.as_ref().expect("ports exist")[pidx];
-            let own =
-                floe_rules::classify::port_level(offered).map(|level| Inherited { level, origin: port.from.clone() });
-            let most = [own, inherited(db, producer).clone()].into_iter().flatten().max_by_key(|i| i.level);
+            let most = read_through(db, producer, offered, port.from.clone());
             if let Some(most) = most.filter(|m| m.level > cap.level) {
                 let through =
                     if most.origin == port.from { String::new() } else { format!(" (from `{}`)", most.origin) };
@@ -1705,28 +1706,34 @@ pub fn inherited(db: &dyn Db, pkg: Package) -> Option<Inherited> {
         }
     }
     for (producer, port) in direct_reads(db, pkg) {
-        let at = &layout.packages[producer.index(db)];
-        let offered = file_of(db, ws, &at.file())
-            .and_then(|f| {
-                parsed_spec(db, f)
-                    .loaded
-                    .value
-                    .as_ref()?
-                    .output_ports
-                    .as_ref()?
-                    .iter()
-                    .find(|p| p.name == port)
-                    .cloned()
-            })
-            .and_then(|p| floe_rules::classify::port_level(&p))
-            .map(|level| Inherited { level, origin: format!("{}:{port}", label::package_label(&at.dir)) });
-        for candidate in [offered, inherited(db, producer).clone()].into_iter().flatten() {
-            if most.as_ref().is_none_or(|m| candidate.level > m.level) {
-                most = Some(candidate);
-            }
+        let Some(offered) =
+            spec_value(db, producer).and_then(|s| s.output_ports.as_ref()?.iter().find(|p| p.name == port))
+        else {
+            continue;
+        };
+        let origin = format!("{}:{port}", label::package_label(&layout.packages[producer.index(db)].dir));
+        if let Some(candidate) = read_through(db, producer, offered, origin)
+            && most.as_ref().is_none_or(|m| candidate.level > m.level)
+        {
+            most = Some(candidate);
         }
     }
     most
+}
+
+/// The most sensitive data reading `port` of `producer` brings: the port's
+/// own level (named `origin`) or what the producer reads, the port's on a tie.
+fn read_through(
+    db: &dyn Db,
+    producer: Package,
+    port: &floe_schemas::spec::OutputPort,
+    origin: String,
+) -> Option<Inherited> {
+    let own = floe_rules::classify::port_level(port).map(|level| Inherited { level, origin });
+    match (own, inherited(db, producer).clone()) {
+        (Some(own), Some(up)) if up.level > own.level => Some(up),
+        (own, up) => own.or(up),
+    }
 }
 
 /// A cycle of products through `start`, as the packages along it (starting

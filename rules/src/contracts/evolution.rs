@@ -127,6 +127,15 @@ fn sla_changes(base: Option<&Sla>, now: Option<&Sla>, at: &dyn Fn(&[&str]) -> Ve
     }
 }
 
+/// How an E0406 of a breaking change begins; [`broken_port`] reads it back.
+const BREAKING: &str = "breaking change";
+
+/// The port (`//domain/product:port`) an E0406 message says a breaking
+/// change reaches, for naming its consumers; `None` for an additive one.
+pub fn broken_port(message: &str) -> Option<&str> {
+    message.strip_prefix(BREAKING)?.strip_prefix(" to `")?.split('`').next()
+}
+
 /// The bump a change needs from `pinned`: `None` when `now` has it.
 fn missing_bump(kind: Kind, pinned: &semver::Version, now: &semver::Version) -> Option<semver::Version> {
     let (major, minor) = (now.major > pinned.major, now.major == pinned.major && now.minor > pinned.minor);
@@ -178,7 +187,7 @@ pub fn check<'a>(
         let Ok(pinned) = semver::Version::parse(base.version) else { continue };
         let Some(bump) = missing_bump(change.kind, &pinned, &now) else { continue };
         let (what, needs) = match change.kind {
-            Kind::Breaking => ("breaking change", "a new major version"),
+            Kind::Breaking => (BREAKING, "a new major version"),
             Kind::Additive => ("change", "at least a new minor version"),
         };
         let path: Vec<&str> = change.path.iter().map(String::as_str).collect();
@@ -239,5 +248,25 @@ mod tests {
         // Before 1.0.0 a minor version is a major one.
         assert_eq!(missing_bump(Kind::Breaking, &v("0.3.0"), &v("0.3.1")), Some(v("0.4.0")));
         assert_eq!(missing_bump(Kind::Breaking, &v("0.3.0"), &v("0.4.0")), None);
+    }
+
+    #[test]
+    fn a_breaking_change_names_its_port() {
+        let spec: FloeSpec = serde_json::from_value(
+            floe_schemas::yaml::parse(
+                "floe.yaml",
+                b"{apiVersion: floe.dev/v1, kind: FloeSpec, metadata: {name: o, version: 1.0.0}, \
+                  transforms: [{name: t}], outputPorts: [{name: p, schema: [{name: b, type: string}]}]}",
+            )
+            .unwrap()
+            .to_json(),
+        )
+        .unwrap();
+        let base = port("{name: p, schema: [{name: a, type: string}]}");
+        let pins = [("p", Baseline { version: "1.0.0", port: &base, file: "floe.lock", span: Span::default() })];
+        let found = check(&spec, &LazyNode::new(|| None), "floe.yaml", "//d/o", &pins);
+        let ports: Vec<Option<&str>> = found.iter().map(|d| broken_port(&d.message)).collect();
+        // `a` removed is breaking; `b` added is not.
+        assert_eq!(ports, [Some("//d/o:p"), None]);
     }
 }
