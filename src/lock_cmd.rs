@@ -5,7 +5,7 @@
 //! stay as they are.
 
 use floe_engine::System;
-use floe_engine::lock::{LOCK, LOCK_VERSION, Lock};
+use floe_engine::lock::{LOCK, Lock};
 
 use crate::cli::{Cli, Failure};
 use crate::output::{Format, Printer, Verbosity, err, out, print_json};
@@ -25,7 +25,7 @@ pub fn lock(cli: &Cli, printer: &Printer, labels: &[String]) -> Result<(), Failu
         Some(bytes) => Lock::decode(&bytes).map_err(|why| {
             Failure::Usage(format!("{LOCK} cannot be read: {why}; `floe pull --update REFERENCE` writes it again"))
         })?,
-        None => Lock { version: LOCK_VERSION, platform: None, contracts: Default::default() },
+        None => Lock::empty(),
     };
     // The selected products' pins are replaced, a removed port's with them.
     lock.contracts.retain(|key, _| key.rsplit_once(':').is_none_or(|(p, _)| !products.iter().any(|s| s == p)));

@@ -142,7 +142,9 @@ fn a_fresh_clone_pulls_what_its_lock_pins_and_a_moved_tag_is_refused() {
     assert!(r.stderr.contains("error[E0217]"), "{}", r.stderr);
     let r = floe(&b, &["pull", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!((r.json()["fetched"].as_bool(), r.json()["updated"].as_bool()), (Some(true), Some(false)));
+    let pulled = &r.json()["pulled"][0];
+    assert_eq!((pulled["fetched"].as_bool(), pulled["updated"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(pulled["kind"], "platform");
     let r = floe(&b, &["build"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(outputs(&a) == outputs(&b), "two checkouts of one lock built different outputs");
@@ -161,7 +163,7 @@ fn a_fresh_clone_pulls_what_its_lock_pins_and_a_moved_tag_is_refused() {
     assert_eq!(std::fs::read(b.join("floe.lock")).unwrap(), lock_before);
     let r = floe(&b, &["pull", "--update", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let now = r.json();
+    let now = r.json()["pulled"][0].clone();
     assert_eq!(now["updated"], true);
     assert_ne!(now["digest"].as_str(), Some(pinned.as_str()));
     assert!(r.stdout.contains(now["digest"].as_str().unwrap()));
@@ -170,12 +172,115 @@ fn a_fresh_clone_pulls_what_its_lock_pins_and_a_moved_tag_is_refused() {
     let profile = std::fs::read_to_string(b.join("floe-out/orders/profiles.yml")).unwrap();
     assert!(profile.contains("threads: 3"), "{profile}");
 
-    // A product artifact is no platform.
+    // A product artifact is no platform to start a workspace on.
     let r = floe(mesh.path(), &["publish", "--to", &repo]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = floe(&b, &["pull", "--update", &format!("{repo}/sales/orders:1.0.0")]);
+    let r = floe(tmp.path(), &["init", "--platform", &format!("{repo}/sales/orders:1.0.0"), "--product", "x", "c"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("is a data product, not a platform"), "{}", r.stderr);
+    assert!(!tmp.path().join("c").exists());
+}
+
+/// Ports read a published product by its contract's id: `floe pull
+/// --update` pins its contracts in `floe.lock` and keeps them in the store,
+/// a build resolves them from there and never from the network, a fresh
+/// clone is told to pull, GC keeps them, and a port that disagrees with the
+/// published contract is located in both.
+#[test]
+fn ports_read_a_published_products_contracts_from_the_lock_and_store() {
+    let Some(reg) = registry() else { return };
+    let mesh = workspace("mesh");
+    let repo = format!("oci://127.0.0.1:{}/acme", reg.port);
+    let r = floe(mesh.path(), &["publish", "//sales/orders", "--to", &repo]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A workspace that no longer builds orders: its consumers read it by id.
+    let ws = workspace("mesh");
+    let ws = ws.path();
+    std::fs::remove_dir_all(ws.join("sales/orders")).unwrap();
+    for consumer in ["finance/revenue", "marketing/attribution", "sales/pipeline-forecast"] {
+        edit(&ws.join(consumer).join("floe.yaml"), |t| {
+            let urn = "from: urn:datacontract:acme:sales:orders:1.0.0";
+            t.replace("from: //sales/orders:orders", urn).replace("from: ../orders:orders", urn)
+        });
+    }
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let unknown = "no contract `urn:datacontract:acme:sales:orders` in the workspace or pinned in floe.lock";
+    assert!(r.stderr.contains("error[E0401]") && r.stderr.contains(unknown), "{}", r.stderr);
+
+    let reference = format!("{repo}/sales/orders:1.0.0");
+    let r = floe(ws, &["pull", "--update", &reference, "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pulled = &r.json()["pulled"][0];
+    assert_eq!((pulled["kind"].as_str(), pulled["updated"].as_bool()), (Some("product"), Some(true)));
+    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.join("floe.lock")).unwrap()).unwrap();
+    let contract = &lock["products"][&reference]["contracts"]["datacontract-orders.yaml"];
+    assert_eq!(contract.as_str().map(str::len), Some(64), "{lock}");
+    assert!(lock.get("platform").is_none(), "the workspace's platform is its own manifest: {lock}");
+
+    let r = floe(ws, &["build", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The published product is named as it names itself.
+    let lineage: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("floe-out/finance/revenue/lineage.json")).unwrap()).unwrap();
+    assert_eq!(lineage[0]["inputs"], serde_json::json!([{"name": "orders", "namespace": "sales.orders"}]));
+    let built = outputs(ws);
+
+    // A fresh clone has the lock but not the store: told to pull, then the same outputs.
+    let clone = tempfile::tempdir().unwrap();
+    copy_dir(ws, clone.path());
+    let r = floe(clone.path(), &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0217]") && r.stderr.contains("datacontract-orders.yaml"), "{}", r.stderr);
+    let r = floe(clone.path(), &["pull", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pulled = &r.json()["pulled"][0];
+    assert_eq!((pulled["fetched"].as_bool(), pulled["updated"].as_bool()), (Some(true), Some(false)));
+    let r = floe(clone.path(), &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(clone.path()) == built, "two checkouts of one lock built different outputs");
+
+    // The registry gone, and GC run with no build kept: a build reads the
+    // contract from the store alone.
+    drop(reg);
+    let r = floe(ws, &["store", "gc", "--keep-builds", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::remove_dir_all(ws.join("floe-out")).unwrap();
+    std::fs::remove_file(ws.join(".floe/state")).unwrap();
+    let r = floe(ws, &["store", "gc", "--keep-builds", "0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(ws) == built, "a build from what GC kept wrote other outputs");
+
+    // A port expecting a column the published contract lacks: located at
+    // the port, with a note in the contract, named by where it was published.
+    edit(&ws.join("finance/revenue/floe.yaml"), |t| {
+        t.replace("expects: [order_id,", "expects: [discount_eur, order_id,")
+    });
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error[E0403]") && r.stderr.contains("discount_eur"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{reference}#datacontract-orders.yaml:")), "{}", r.stderr);
+    edit(&ws.join("finance/revenue/floe.yaml"), |t| t.replace("discount_eur, ", ""));
+
+    // A file in the workspace with the same id, of another major version:
+    // a URN reads the first contract whose version it accepts.
+    std::fs::create_dir_all(ws.join("external/orders-next")).unwrap();
+    std::fs::write(
+        ws.join("external/orders-next/datacontract.yaml"),
+        "apiVersion: v3.1.0\nkind: DataContract\nid: urn:datacontract:acme:sales:orders\nversion: 2.0.0\n\
+         status: draft\nschema:\n  - name: orders\n    properties:\n      - {name: order_id, logicalType: string}\n",
+    )
+    .unwrap();
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(outputs(ws) == built, "a contract of another major version changed what the 1.0.0 ports read");
+    edit(&ws.join("finance/revenue/floe.yaml"), |t| t.replace("sales:orders:1.0.0", "sales:orders:3.0.0"));
+    let r = floe(ws, &["build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("but its contracts here are versions `2.0.0`, `1.0.0`"), "{}", r.stderr);
 }
 
 /// A P-256 key pair openssl writes in `dir`: `<name>.pem` and `<name>.pub`.

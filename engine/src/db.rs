@@ -1232,6 +1232,9 @@ pub fn product(db: &dyn Db, pkg: Package) -> Arc<ProductEval> {
             .and_then(|p| p.resolved.as_ref())
             .and_then(|r| floe_rules::classify::cap(value, node, file_name, r));
         producers = check_input_ports(db, pkg, value, node, cap.as_ref(), &mut diagnostics);
+        if value.input_ports.iter().flatten().any(|p| floe_rules::contracts::external::is_urn(&p.from)) {
+            io_error = io_error.or_else(|| stored_contracts(db, ws).io_error.clone());
+        }
         diagnostics.extend(evolution_diagnostics(db, pkg, value, node, file_name));
         if let Some((cf, contract)) = own_contract(db, pkg) {
             io_error = io_error.or_else(|| contract.io_error.clone());
@@ -1490,68 +1493,161 @@ fn check_input_ports(
     producers
 }
 
-/// The contract a URN names among the workspace's contracts of products
-/// outside it, and the table the port reads; or what is wrong, with a help
-/// and where to look.
+/// A contract of a product outside the workspace, published and pinned in
+/// `floe.lock`, as the store keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredContract {
+    /// `oci://…/sales/orders:1.0.0#datacontract-orders.yaml`: what diagnostics name it by.
+    pub label: String,
+    /// Loaded with its tree: such contracts are few, and have no file to parse again.
+    pub doc: Arc<Parsed<OpenDataContractStandard>>,
+}
+
+/// The contracts `floe.lock` pins, read from the store (never fetched here).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredContracts {
+    pub contracts: Vec<StoredContract>,
+    /// Pinned contracts the store does not hold, located in `floe.lock`.
+    pub diagnostics: Vec<Diagnostic>,
+    pub io_error: Option<IoError>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn stored_contracts(db: &dyn Db, ws: Workspace) -> Arc<StoredContracts> {
+    let mut out = StoredContracts { contracts: Vec::new(), diagnostics: Vec::new(), io_error: None };
+    let Some(lock) = pinned(db, ws).lock.as_ref() else { return Arc::new(out) };
+    for (reference, product) in &lock.products {
+        for (name, hex) in &product.contracts {
+            match db.read_object(Hash::from_hex(hex).expect("checked when decoded")) {
+                Ok(Some(bytes)) => {
+                    let label = format!("{reference}#{name}");
+                    let loaded = floe_schemas::load::<OpenDataContractStandard>(&label, &bytes);
+                    let doc = Parsed { loaded, raw: None, normal: None, secrets: Vec::new(), io_error: None };
+                    out.contracts.push(StoredContract { label, doc: Arc::new(doc) });
+                }
+                Ok(None) => out.diagnostics.push(
+                    Diagnostic::error(
+                        Code::PinnedNotInStore,
+                        format!("the contract `{name}` of `{reference}`, which floe.lock pins, is not in the store"),
+                    )
+                    .in_file(crate::lock::LOCK)
+                    .with_help("run `floe pull`: it fetches the pinned digest, verifies it and keeps it in the store"),
+                ),
+                Err(e) => out.io_error = out.io_error.take().or(Some(e)),
+            }
+        }
+    }
+    Arc::new(out)
+}
+
+/// Whether a published product's contract file loads as one a port can
+/// name by id: the error if not.
+pub fn check_contract(label: &str, bytes: &[u8]) -> Result<(), String> {
+    let loaded = floe_schemas::load::<OpenDataContractStandard>(label, bytes);
+    if let Some(d) = loaded.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(d.message.clone());
+    }
+    match loaded.value.and_then(|v| v.id) {
+        Some(_) => Ok(()),
+        None => Err("it has no `id`".to_owned()),
+    }
+}
+
+/// The contract a URN names among the contracts of products outside the
+/// workspace (its files first, then those `floe.lock` pins from the store),
+/// and the table the port reads; or what is wrong, with a help and where to
+/// look.
 struct ExternalPort {
-    file: SourceFile,
+    /// The workspace file, or the label of a stored contract.
+    path: String,
+    file: Option<SourceFile>,
     doc: Arc<Parsed<OpenDataContractStandard>>,
     object: usize,
+}
+
+impl ExternalPort {
+    fn node<'db>(&self, db: &'db dyn Db) -> LazyNode<'db> {
+        match self.file {
+            Some(f) => tree(db, f),
+            None => {
+                let node = self.doc.loaded.node.clone();
+                LazyNode::new(move || node.clone())
+            }
+        }
+    }
 }
 
 type UrnError = (String, String, Option<(String, floe_schemas::Span)>);
 
 fn resolve_urn(db: &dyn Db, ws: Workspace, from: &str) -> Result<ExternalPort, UrnError> {
     use floe_rules::contracts::external;
-    let contracts: Vec<(SourceFile, &Arc<Parsed<OpenDataContractStandard>>)> = ws
-        .layout(db)
-        .contracts
-        .iter()
-        .filter_map(|p| file_of(db, ws, p))
-        .map(|f| (f, parsed_contract(db, f)))
+    let files = ws.layout(db).contracts.iter().filter_map(|p| file_of(db, ws, p));
+    let mut contracts: Vec<ExternalPort> = files
+        .map(|f| ExternalPort {
+            path: f.path(db).as_str().to_owned(),
+            file: Some(f),
+            doc: parsed_contract(db, f).clone(),
+            object: 0,
+        })
         .collect();
-    let ids: Vec<&str> = contracts.iter().filter_map(|(_, c)| c.loaded.value.as_ref()?.id.as_deref()).collect();
-    let wanted = external::wanted(from, &ids);
-    let Some((file, parsed)) =
-        contracts.iter().find(|(_, c)| c.loaded.value.as_ref().and_then(|d| d.id.as_deref()) == Some(wanted.id))
-    else {
-        let help = match floe_schemas::diag::suggest(wanted.id, ids.iter().copied()) {
+    contracts.extend(stored_contracts(db, ws).contracts.iter().map(|c| ExternalPort {
+        path: c.label.clone(),
+        file: None,
+        doc: c.doc.clone(),
+        object: 0,
+    }));
+    let id = |c: &ExternalPort| c.doc.loaded.value.as_ref().and_then(|d| d.id.as_deref()).map(str::to_owned);
+    let ids: Vec<String> = contracts.iter().filter_map(id).collect();
+    let wanted = external::wanted(from, &ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut found: Vec<ExternalPort> = contracts.into_iter().filter(|c| id(c).as_deref() == Some(wanted.id)).collect();
+    if found.is_empty() {
+        let help = match floe_schemas::diag::suggest(wanted.id, ids.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "put the producer's contract in the workspace as a `datacontract.yaml` (floe never fetches one while building)".to_owned(),
+            None => "put the producer's contract in the workspace as a `datacontract.yaml`, or pin its published \
+                     product with `floe pull --update oci://…` (floe never fetches one while building)"
+                .to_owned(),
         };
-        return Err((format!("no contract `{}` in the workspace", wanted.id), help, None));
-    };
-    let doc = parsed.loaded.value.as_ref().expect("found by its id");
-    let path = file.path(db).as_str().to_owned();
-    let node = tree(db, *file);
-    if let Some(want) = &wanted.version {
-        let have = doc.version.as_deref().unwrap_or_default();
-        if !external::satisfies(have, want) {
-            return Err((
-                format!(
-                    "`{from}` asks for version {want} of `{}`, but its contract here is version `{have}`",
-                    wanted.id
-                ),
-                match semver::Version::parse(have) {
-                    Ok(h) if h.major == want.major && h < *want => {
-                        format!("the contract here is older: update it, or read `{}:{have}`", wanted.id)
-                    }
-                    _ => format!(
-                        "read a version compatible with `{have}` (the same major version), or update the contract file"
-                    ),
-                },
-                Some((path, node.span_at(&["version"]))),
-            ));
-        }
+        return Err((format!("no contract `{}` in the workspace or pinned in floe.lock", wanted.id), help, None));
     }
+    let version = |c: &ExternalPort| c.doc.loaded.value.as_ref().and_then(|d| d.version.clone()).unwrap_or_default();
+    // The first that satisfies the URN's version, if it names one.
+    let at = match &wanted.version {
+        Some(want) => found.iter().position(|c| external::satisfies(&version(c), want)),
+        None => Some(0),
+    };
+    let Some(at) = at else {
+        let want = wanted.version.as_ref().expect("no match without a version");
+        let first = &found[0];
+        let have = version(first);
+        let versions: Vec<String> = found.iter().map(|c| format!("`{}`", version(c))).collect();
+        let here = match versions.as_slice() {
+            [one] => format!("its contract here is version {one}"),
+            many => format!("its contracts here are versions {}", many.join(", ")),
+        };
+        return Err((
+            format!("`{from}` asks for version {want} of `{}`, but {here}", wanted.id),
+            match semver::Version::parse(&have) {
+                Ok(h) if h.major == want.major && h < *want => {
+                    format!("the contract here is older: update it, or read `{}:{have}`", wanted.id)
+                }
+                _ => format!(
+                    "read a version compatible with `{have}` (the same major version), or update the contract file"
+                ),
+            },
+            Some((first.path.clone(), first.node(db).span_at(&["version"]))),
+        ));
+    };
+    let mut ext = found.swap_remove(at);
+    let doc = ext.doc.loaded.value.as_ref().expect("found by its id");
     let (object, _) = external::object(doc, wanted.table).map_err(|m| {
         (
             m,
             "name the table after the contract's id: `urn:…#<table>`".to_owned(),
-            Some((path.clone(), node.span_at(&["schema"]))),
+            Some((ext.path.clone(), ext.node(db).span_at(&["schema"]))),
         )
     })?;
-    Ok(ExternalPort { file: *file, doc: (*parsed).clone(), object })
+    ext.object = object;
+    Ok(ext)
 }
 
 /// The product outside the workspace a URN port reads, as the mesh draws
@@ -1590,7 +1686,8 @@ fn check_urn_port(
                 d = d.with_note(&f, s, "the contract");
             }
             out.push(d);
-            // A contract that does not load has no id to be found by: its own errors say why.
+            // A contract that does not load, or is not in the store, has no
+            // id to be found by: its own errors say why.
             let ws = pkg.workspace(db);
             for path in &ws.layout(db).contracts {
                 let Some(f) = file_of(db, ws, path) else { continue };
@@ -1599,13 +1696,17 @@ fn check_urn_port(
                     out.extend(parsed.loaded.diagnostics.iter().cloned());
                 }
             }
+            let stored = stored_contracts(db, ws);
+            out.extend(stored.diagnostics.iter().cloned());
+            let broken = stored.contracts.iter().filter(|c| c.doc.loaded.value.is_none());
+            out.extend(broken.flat_map(|c| c.doc.loaded.diagnostics.iter().cloned()));
             return;
         }
     };
     let doc = ext.doc.loaded.value.as_ref().expect("resolved");
     let object = &doc.schema.as_deref().unwrap_or_default()[ext.object];
-    let cfile = ext.file.path(db).as_str();
-    let cnode = tree(db, ext.file);
+    let cfile = ext.path.as_str();
+    let cnode = ext.node(db);
     let check = floe_rules::contracts::external::Check {
         port_index: i,
         port,

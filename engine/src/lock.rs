@@ -11,6 +11,12 @@
 //! the registry against) and floe's (blake3 of the resolved manifest, what
 //! the store serves), so its bytes decide everything a build reads of the
 //! platform.
+//!
+//! Products outside the workspace are pinned the same way: `floe pull
+//! --update oci://…/<product>:<version>` keeps the data contracts a
+//! published product carries in the store, and the lock names each by its
+//! blake3, so that ports naming them by id (`urn:…`) resolve without the
+//! network and a changed contract is a changed lock.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +41,20 @@ pub struct Lock {
     /// --contracts` pinned them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contracts: BTreeMap<String, PinnedContract>,
+    /// Published products outside the workspace whose contracts its ports
+    /// read by id, by their `oci://` reference.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub products: BTreeMap<String, ProductPin>,
+}
+
+/// One published product: the OCI manifest the reference named when it was
+/// pinned, and the contracts it carries (`datacontract-<port>.yaml`) by the
+/// blake3 of their bytes, as the store keeps them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPin {
+    pub digest: String,
+    pub contracts: BTreeMap<String, String>,
 }
 
 /// An output port as it was pinned: the product's version then, and the
@@ -63,6 +83,11 @@ pub struct Pin {
 }
 
 impl Lock {
+    /// A lock that pins nothing yet.
+    pub fn empty() -> Lock {
+        Lock { version: LOCK_VERSION, platform: None, contracts: BTreeMap::new(), products: BTreeMap::new() }
+    }
+
     /// The lock's one spelling: pretty JSON with a final newline, so that it
     /// diffs well in review.
     pub fn encode(&self) -> Vec<u8> {
@@ -77,16 +102,19 @@ impl Lock {
         if lock.version != LOCK_VERSION {
             return Err(format!("lock version {} is not one this floe reads (it reads {LOCK_VERSION})", lock.version));
         }
-        let Some(p) = &lock.platform else { return Ok(lock) };
-        if !p.reference.starts_with("oci://") {
-            return Err(format!("`{}` is not an `oci://` reference", p.reference));
-        }
-        let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !p.digest.strip_prefix("sha256:").is_some_and(hex) {
-            return Err(format!("`{}` is not a `sha256:` digest", p.digest));
-        }
-        if Hash::from_hex(&p.resolved).is_none() {
-            return Err(format!("`{}` is not a blake3 hash", p.resolved));
+        let published = lock.platform.iter().map(|p| (&p.reference, &p.digest, [&p.resolved].to_vec()));
+        let products = lock.products.iter().map(|(r, p)| (r, &p.digest, p.contracts.values().collect()));
+        for (reference, digest, objects) in published.chain(products) {
+            if !reference.starts_with("oci://") {
+                return Err(format!("`{reference}` is not an `oci://` reference"));
+            }
+            let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !digest.strip_prefix("sha256:").is_some_and(hex) {
+                return Err(format!("`{digest}` is not a `sha256:` digest"));
+            }
+            if let Some(bad) = objects.into_iter().find(|o| Hash::from_hex(o).is_none()) {
+                return Err(format!("`{bad}` is not a blake3 hash"));
+            }
         }
         Ok(lock)
     }
@@ -94,6 +122,13 @@ impl Lock {
     /// The blake3 hash of the pinned resolved manifest, if a platform is pinned.
     pub fn resolved(&self) -> Option<Hash> {
         Some(Hash::from_hex(&self.platform.as_ref()?.resolved).expect("checked when decoded"))
+    }
+
+    /// Everything the lock pins in the store: what `floe store gc` keeps.
+    pub fn objects(&self) -> Vec<Hash> {
+        let contracts = self.products.values().flat_map(|p| p.contracts.values());
+        let contracts = contracts.map(|h| Hash::from_hex(h).expect("checked when decoded"));
+        self.resolved().into_iter().chain(contracts).collect()
     }
 }
 
@@ -120,6 +155,13 @@ mod tests {
                 key: None,
             }),
             contracts: BTreeMap::new(),
+            products: BTreeMap::from([(
+                "oci://127.0.0.1:5000/floe/sales/orders:1.0.0".to_owned(),
+                ProductPin {
+                    digest: format!("sha256:{}", "cd".repeat(32)),
+                    contracts: BTreeMap::from([("datacontract-orders.yaml".to_owned(), Hash::of(b"c").to_hex())]),
+                },
+            )]),
         }
     }
 
@@ -140,6 +182,20 @@ mod tests {
         assert!(Lock::decode(&l.encode()).unwrap_err().contains("version 2"));
         assert!(Lock::decode(b"{\"version\":2}").is_err());
         assert!(Lock::decode(b"{\"version\":1,\"platform\":{}}").is_err());
+        let mut l = lock();
+        l.products.values_mut().for_each(|p| p.contracts.values_mut().for_each(|h| *h = "c0ffee".into()));
+        assert!(Lock::decode(&l.encode()).unwrap_err().contains("`c0ffee` is not a blake3 hash"));
+        let mut l = lock();
+        l.products = l.products.into_values().map(|p| ("https://x/y:1".to_owned(), p)).collect();
+        assert!(Lock::decode(&l.encode()).unwrap_err().contains("not an `oci://` reference"));
+    }
+
+    #[test]
+    fn the_objects_a_lock_pins_are_its_platform_and_its_products_contracts() {
+        let l = lock();
+        assert_eq!(l.objects(), [Hash::of(b"{}"), Hash::of(b"c")]);
+        let contracts_only = Lock { platform: None, ..l };
+        assert_eq!(contracts_only.objects(), [Hash::of(b"c")]);
     }
 
     #[test]

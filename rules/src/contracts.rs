@@ -28,6 +28,13 @@ pub fn file_name(port: &str) -> String {
     format!("datacontract-{port}.yaml")
 }
 
+/// Whether `name` is a contract file as `:contracts` names them.
+pub fn is_file_name(name: &str) -> bool {
+    name.strip_prefix("datacontract-")
+        .and_then(|n| n.strip_suffix(".yaml"))
+        .is_some_and(|p| !p.is_empty() && !p.contains('/'))
+}
+
 /// The contract files of `ports` of a product, in the ports' order.
 pub fn files(product: &str, version: &str, ports: &[OutputPort], domain: &str, terms: Terms<'_>) -> Vec<Vec<u8>> {
     all(product, version, ports, domain, terms).iter().map(|c| crate::emit::yaml(c).into_bytes()).collect()

@@ -160,15 +160,17 @@ pub fn explanation(code: Code) -> &'static str {
         }
         Code::InvalidLock => {
             "`floe.lock` pins the published platform a workspace without a root manifest builds \
-             against. floe writes it (`floe init --platform`, `floe pull --update`); this one does \
+             against, and the published products whose contracts its ports read by id. floe \
+             writes it (`floe init --platform`, `floe pull --update`, `floe lock`); this one does \
              not parse, is of another lock version, or pins a platform whose resolved manifest \
              does not decode. Write it again with `floe pull --update`."
         }
         Code::PinnedNotInStore => {
-            "A build reads the platform `floe.lock` pins from the store, never from the network, \
-             and this store does not hold it: a fresh clone, another `FLOE_STORE`, or a store \
-             collected by `floe store gc`. `floe pull` fetches exactly the pinned digest, verifies \
-             it and keeps it in the store."
+            "A build reads the platform `floe.lock` pins, and the contracts of the published \
+             products it pins, from the store, never from the network, and this store does not \
+             hold one of them: a fresh clone, another `FLOE_STORE`, or a store collected by `floe \
+             store gc`. `floe pull` fetches exactly the pinned digests, verifies them and keeps \
+             them in the store."
         }
         Code::RunNameTooLong => {
             "A product's runs on Kubernetes are named after it: a CronJob of its name, or a Job \

@@ -97,7 +97,7 @@ codes! {
     DirectoryRepeated = "E0214", "A symbolic link to a directory the workspace walk already covers";
     UnaddressablePackage = "E0215", "A package directory whose path no label can name";
     InvalidLock = "E0216", "A `floe.lock` that floe cannot read, or a platform it pins that does not decode";
-    PinnedNotInStore = "E0217", "A platform `floe.lock` pins that the store does not hold";
+    PinnedNotInStore = "E0217", "A platform or contract `floe.lock` pins that the store does not hold";
     RunNameTooLong = "E0218", "A product name too long to name its runs' Kubernetes objects";
     InvalidDomainLabel = "E0219", "A product's `domain` label that cannot name a Kubernetes namespace";
     InvalidLabel = "E0301", "A label that does not parse";
