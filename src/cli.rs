@@ -62,6 +62,10 @@ pub enum Command {
     Build {
         /// Labels to build (default: //...)
         labels: Vec<String>,
+        /// Look at every output a build reuses, not only the directories that
+        /// hold them: an output made writable and edited in place is restored
+        #[arg(long)]
+        check_outputs: bool,
     },
     /// Validate and check every guardrail, writing no outputs
     Check {
@@ -351,10 +355,11 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         }
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
-        Command::Build { labels } => {
+        Command::Build { labels, check_outputs } => {
             #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
             let started = std::time::Instant::now();
             let mut session = open(cli, labels)?;
+            session.set_check_outputs(*check_outputs);
             let root = session.options.workspace.clone();
             let report = session.build()?;
             // The process ends right after this: tearing down tens of thousands
@@ -718,6 +723,7 @@ pub(crate) fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         settings: settings()?,
         jobs: jobs(cli),
         remote: crate::remote::remote(cli)?,
+        check_outputs: false,
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
 }

@@ -144,6 +144,7 @@ fn check_in_memory(
         settings: crate::cli::settings()?,
         jobs: 1,
         remote: None,
+        check_outputs: false,
     };
     let report = Session::open(mem, options)?.check()?;
     let errors: Vec<Diagnostic> = report.diagnostics.into_iter().filter(Diagnostic::is_error).collect();

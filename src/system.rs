@@ -240,7 +240,9 @@ fn remove_entry(dir: &OwnedFd, name: &std::ffi::CStr, shown: &Path) -> Result<()
 
 /// Replaces `name` in `dir` with a file holding `bytes`: written to a
 /// temporary file, then renamed over whatever is there, a link included.
-fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8]) -> Result<FileStat, IoError> {
+/// Writes `bytes` as `name` in `dir`, through a temporary file renamed over
+/// it; `read_only` leaves it so (mode 0444).
+fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8], read_only: bool) -> Result<FileStat, IoError> {
     // A sweep can remove a temporary file in the instant between its
     // creation and its lock (see `create_temporary`); then the rename
     // finds nothing, and the write starts again.
@@ -248,6 +250,10 @@ fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8]) -> Result<File
         let (tmp, fd) = create_temporary(dir, name, path)?;
         let mut file = std::fs::File::from(fd);
         let written = file.write_all(bytes).map_err(|e| io_error("write", path, e));
+        let written = written.and_then(|()| match read_only {
+            true => rustix::fs::fchmod(&file, Mode::from_raw_mode(0o444)).map_err(|e| errno("write", path, e)),
+            false => Ok(()),
+        });
         let stat = written.and_then(|()| {
             let meta = file.metadata().map_err(|e| io_error("stat", path, e))?;
             Ok(stat_of(&meta))
@@ -267,6 +273,37 @@ fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8]) -> Result<File
         }
     }
     Err(IoError { op: "write", path: path.to_path_buf(), message: "its temporary file kept disappearing".to_owned() })
+}
+
+/// [`System::write_all_atomic`], each file read-only if `read_only`.
+fn write_files(base: &Path, files: &[(&str, &[u8])], read_only: bool) -> Result<Vec<FileStat>, IoError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
+    // The directories of the previous file, each open below the one
+    // before: the next file opens only the ones it does not share.
+    let mut open: Vec<(&str, OwnedFd)> = Vec::new();
+    let mut stats = Vec::with_capacity(files.len());
+    for (rel, bytes) in files {
+        let path = base.join(rel);
+        let parts = plain_components(rel).unwrap_or_default();
+        let Some((name, dirs)) = parts.split_last() else {
+            return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
+        };
+        let shared = open.iter().zip(dirs).take_while(|((o, _), d)| o == *d).count();
+        open.truncate(shared);
+        for (i, d) in dirs.iter().enumerate().skip(shared) {
+            let shown = base.join(dirs[..=i].join("/"));
+            let below = open_dir_below(open.last().map_or(&root, |(_, fd)| fd), d, &shown)?;
+            open.push((d, below));
+        }
+        let dir = open.last().map_or(&root, |(_, fd)| fd);
+        stats.push(write_in(dir, name, &path, bytes, read_only)?);
+    }
+    Ok(stats)
 }
 
 impl System for OsSystem {
@@ -365,33 +402,11 @@ impl System for OsSystem {
     }
 
     fn write_all_atomic(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError> {
-        if files.is_empty() {
-            return Ok(Vec::new());
-        }
-        std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let root = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
-        // The directories of the previous file, each open below the one
-        // before: the next file opens only the ones it does not share.
-        let mut open: Vec<(&str, OwnedFd)> = Vec::new();
-        let mut stats = Vec::with_capacity(files.len());
-        for (rel, bytes) in files {
-            let path = base.join(rel);
-            let parts = plain_components(rel).unwrap_or_default();
-            let Some((name, dirs)) = parts.split_last() else {
-                return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
-            };
-            let shared = open.iter().zip(dirs).take_while(|((o, _), d)| o == *d).count();
-            open.truncate(shared);
-            for (i, d) in dirs.iter().enumerate().skip(shared) {
-                let shown = base.join(dirs[..=i].join("/"));
-                let below = open_dir_below(open.last().map_or(&root, |(_, fd)| fd), d, &shown)?;
-                open.push((d, below));
-            }
-            let dir = open.last().map_or(&root, |(_, fd)| fd);
-            stats.push(write_in(dir, name, &path, bytes)?);
-        }
-        Ok(stats)
+        write_files(base, files, false)
+    }
+
+    fn write_outputs(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError> {
+        write_files(base, files, true)
     }
 
     fn remove_below(&self, base: &Path, rel: &str) -> Result<(), IoError> {

@@ -115,6 +115,10 @@ fn comment_and_key_order_edits_rebuild_nothing() {
 fn deleted_outputs_are_restored_from_the_store() {
     let ws = workspace("mesh");
     build_json(ws.path());
+    // Long after, as far as floe can tell: the output's directory vouches
+    // for it, and its deletion moved the directory's mtime.
+    let state = std::fs::File::options().append(true).open(ws.path().join(".floe/state")).unwrap();
+    state.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)).unwrap();
     let out = ws.path().join("floe-out/finance/revenue/compiled_artifacts.json");
     let before = std::fs::read(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
@@ -125,25 +129,37 @@ fn deleted_outputs_are_restored_from_the_store() {
 }
 
 #[test]
-fn outputs_edited_in_place_are_restored() {
+fn outputs_are_read_only_and_edited_in_place_are_restored_with_check_outputs() {
+    use std::os::unix::fs::PermissionsExt as _;
     let ws = workspace("mesh");
     build_json(ws.path());
     build_json(ws.path());
     // Long after the build, as far as floe can tell (its state saved an hour
-    // later): no stat is too recent to trust, and the edit must still show.
+    // later): no stat is too recent to trust.
     let state = std::fs::File::options().append(true).open(ws.path().join(".floe/state")).unwrap();
     state.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)).unwrap();
-    // An edit in place: same inode, same directory mtime.
     let out = ws.path().join("floe-out/sales/orders/profiles.yml");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o444, "outputs are written read-only");
+    // An edit in place, made writable first: same inode, same directory
+    // mtime. A build trusts the directory; one with --check-outputs does not.
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
     let before = std::fs::read(&out).unwrap();
     let mut edited = before.clone();
     edited.extend_from_slice(b"# edited\n");
     std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"# edited\n").unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), edited);
     let drv = ws.path().join("floe-out/sales/orders/floe.drv.json");
+    std::fs::set_permissions(&drv, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::OpenOptions::new().append(true).open(&drv).unwrap().write_all(b" ").unwrap();
     let r = build_json(ws.path());
+    assert_eq!(r["summary"]["written"], 0);
+    assert_eq!(std::fs::read(&out).unwrap(), edited);
+    let r = common::floe(ws.path(), &["build", "--check-outputs", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = r.json();
     assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o444);
     assert!(!std::fs::read_to_string(&drv).unwrap().ends_with(' '));
     assert_eq!(with_status(&r, "built"), Vec::<String>::new());
     let again = build_json(ws.path());

@@ -29,12 +29,28 @@ use crate::label::{self, Pattern, Target};
 use crate::layout::{Layout, PackageKind};
 use crate::path::WsPath;
 use crate::store::{ActionEntry, DerivationRecord, FileRecord, OutputRecord, PackageRecord, State, Store};
-use crate::system::{FileStat, IoError, System};
+use crate::system::{DirStat, FileStat, IoError, System};
 
 /// A stat younger than this, relative to when the state was saved, is not
 /// trusted: the file may have changed again within the file system's timestamp
 /// granularity after floe hashed it.
 const RACY_NS: i64 = 2_000_000_000;
+
+/// The same for a timestamp with a sub-second part: it comes from a file
+/// system that keeps sub-second times, stamped by the kernel's coarse clock,
+/// which ticks at least every 10 ms (HZ ≥ 100). Two ticks. (A file system of
+/// whole seconds or coarser gives a sub-second part of zero.) This matters
+/// for the directories of outputs, which a build writes just before it saves
+/// the state: with two seconds, a no-op build right after a build would look
+/// into them all.
+const RACY_FINE_NS: i64 = 20_000_000;
+
+/// Whether a stat with mtime `mtime_ns` vouches for what it describes, the
+/// state having been saved at `saved_ns` (by the file system's clock).
+fn vouches(mtime_ns: i64, saved_ns: i64) -> bool {
+    let margin = if mtime_ns.rem_euclid(1_000_000_000) == 0 { RACY_NS } else { RACY_FINE_NS };
+    mtime_ns < saved_ns.saturating_sub(margin)
+}
 
 /// The name of the derivation record written beside each package's outputs.
 pub const DRV_FILE: &str = "floe.drv.json";
@@ -54,6 +70,9 @@ pub struct Options {
     pub jobs: usize,
     /// A store elsewhere to take derivations from (and give them to).
     pub remote: Option<crate::remote::Remote>,
+    /// Stat every output of a reused package, not only the directories that
+    /// hold them: an output edited in place (made writable first) then shows.
+    pub check_outputs: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -138,6 +157,8 @@ pub struct Context {
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    /// When the state was saved, by the file system's clock (see [`vouches`]).
+    saved_ns: i64,
     pub store: Arc<Store>,
     graph: Option<Graph>,
     /// The remote store's first failure in this process: it is not asked again.
@@ -171,7 +192,8 @@ impl Session {
             options.out.clone(),
         ));
         // The state file's own mtime is the file system's clock at the last save.
-        let trust_before = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns.saturating_sub(RACY_NS));
+        let saved_ns = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns);
+        let trust_before = saved_ns.saturating_sub(RACY_NS);
         let encoded = store.read_state(&options.settings.floe_version)?;
         // The walk needs only the directory section; decode the rest meanwhile.
         let (state, found) = std::thread::scope(|s| {
@@ -225,11 +247,17 @@ impl Session {
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
+            saved_ns,
             store,
             graph: None,
             remote_failed: std::sync::OnceLock::new(),
         };
         Ok(Session { db: None, cx })
+    }
+
+    /// Stat every output of a reused package (see [`Options::check_outputs`]).
+    pub fn set_check_outputs(&mut self, on: bool) {
+        self.cx.options.check_outputs = on;
     }
 
     /// Sets up the database (once): one input per package file.
@@ -546,6 +574,7 @@ impl Options {
             settings,
             jobs: 1,
             remote: None,
+            check_outputs: false,
         }
     }
 }
@@ -855,6 +884,7 @@ impl Context {
             written += self.remove_outputs(stale)?;
         }
         outcome.written = written;
+        let dirs = self.output_dirs(&outputs)?;
         let deps = self
             .deps_of(db, pkg)
             .into_iter()
@@ -868,6 +898,7 @@ impl Context {
             structure: self.structure(sel.package),
             derivations: derivation_records,
             outputs,
+            dirs,
             warnings: outcome.diagnostics.clone(),
             date: db::reads_date(db, pkg).then(|| self.options.settings.today.clone()),
             settings: self.options.settings.hash(),
@@ -1033,15 +1064,31 @@ impl Context {
             Ok(r) => r,
             Err(reuse) => return Ok(reuse),
         };
-        // Every output is stat'ed (a file edited in place moves no directory
-        // mtime) and compared with the stat floe left it with: size, mtime
-        // and inode, so an edit in place, a replacement and a deletion all
-        // show. (A file with another stat is never read: it may be a link or
-        // a FIFO someone put there.) Such an output is restored from the
-        // store or, when the store lost it, rebuilt.
-        let mut restored = Vec::new();
+        // An output added, removed or replaced (floe writes them read-only,
+        // so an edit is a replacement) moves the mtime of its directory: only
+        // the outputs of directories whose stat moved, or is too recent to
+        // vouch for them, are stat'ed, and compared with the stat floe left
+        // them with (size, mtime, inode). With `check_outputs`, all are, so
+        // that an output made writable and edited in place shows too. (A
+        // file with another stat is never read: it may be a link or a FIFO
+        // someone put there.) Such an output is restored from the store or,
+        // when the store lost it, rebuilt.
+        let mut moved = BTreeSet::new();
+        for (dir, stat) in &record.dirs {
+            let now = self.system.dir_stat(&self.options.out.join(dir.as_str()))?;
+            if now != Some(*stat) || !vouches(stat.mtime_ns, self.saved_ns) {
+                moved.insert(dir);
+            }
+        }
+        let listed = |dir: &WsPath| record.dirs.iter().any(|(d, _)| d == dir);
         let mut to_restore = Vec::new();
+        let mut unlisted = false;
         for (i, out) in record.outputs.iter().enumerate() {
+            let dir = out.path.parent().unwrap_or(WsPath::ROOT);
+            unlisted |= !listed(&dir);
+            if !self.options.check_outputs && listed(&dir) && !moved.contains(&dir) {
+                continue;
+            }
             if self.system.stat(&self.options.out.join(out.path.as_str()))? == Some(out.stat) {
                 continue;
             }
@@ -1054,8 +1101,8 @@ impl Context {
         let written = to_restore.len();
         let files: Vec<(&str, &[u8])> =
             to_restore.iter().map(|(i, bytes)| (record.outputs[*i].path.as_str(), bytes.as_slice())).collect();
-        let stats = self.system.write_all_atomic(&self.options.out, &files)?;
-        restored.extend(to_restore.iter().map(|(i, _)| *i).zip(stats));
+        let stats = self.system.write_outputs(&self.options.out, &files)?;
+        let restored: Vec<(usize, FileStat)> = to_restore.iter().map(|(i, _)| *i).zip(stats).collect();
         let statuses = record
             .derivations
             .iter()
@@ -1069,15 +1116,17 @@ impl Context {
                 })
             })
             .collect();
-        // The record stands as it is unless an output's stat changed.
+        // The record stands as it is unless an output's stat changed, or a
+        // directory's did (vouched for now, it need not be looked into again).
         let diagnostics = record.warnings.clone();
-        let record = match restored.is_empty() {
+        let record = match restored.is_empty() && moved.is_empty() && !unlisted {
             true => None,
             false => {
                 let mut r = record.clone();
                 for (i, stat) in restored {
                     r.outputs[i].stat = stat;
                 }
+                r.dirs = self.output_dirs(&r.outputs)?;
                 Some((info.dir.clone(), r))
             }
         };
@@ -1117,6 +1166,19 @@ impl Context {
         Ok(removed)
     }
 
+    /// The directories that hold `outputs`, with their stats now (once
+    /// every output of the package is written).
+    fn output_dirs(&self, outputs: &[OutputRecord]) -> Result<Vec<(WsPath, DirStat)>, IoError> {
+        let dirs: BTreeSet<WsPath> = outputs.iter().map(|o| o.path.parent().unwrap_or(WsPath::ROOT)).collect();
+        let mut out = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            if let Some(stat) = self.system.dir_stat(&self.options.out.join(dir.as_str()))? {
+                out.push((dir, stat));
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes outputs whose content differs from what is on disk.
     fn materialize(
         &self,
@@ -1140,7 +1202,7 @@ impl Context {
         // One call, so that the outputs' shared directories are opened once.
         let files: Vec<(&str, &[u8])> =
             to_write.iter().map(|&i| (produced[i].0.as_str(), produced[i].1.as_slice())).collect();
-        let stats = self.system.write_all_atomic(&self.options.out, &files)?;
+        let stats = self.system.write_outputs(&self.options.out, &files)?;
         for (&i, stat) in to_write.iter().zip(stats) {
             records[i].stat = stat;
         }
@@ -1340,6 +1402,49 @@ plugins:
         // The state file and the (absent) .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 2);
         assert_eq!(sys.lists() - lists, 0);
+    }
+
+    #[test]
+    fn a_stat_vouches_once_two_ticks_of_its_file_systems_clock_have_passed() {
+        const S: i64 = 1_000_000_000;
+        // Whole seconds: two of them.
+        assert!(!vouches(10 * S, 11 * S) && !vouches(10 * S, 12 * S) && vouches(10 * S, 12 * S + 1));
+        // Sub-second times: 20 ms.
+        let t = 10 * S + 123_456_789;
+        assert!(!vouches(t, t) && !vouches(t, t + 20_000_000) && vouches(t, t + 20_000_001));
+        assert!(!vouches(t, i64::MIN), "no state, no trust");
+    }
+
+    #[test]
+    fn a_no_op_build_stats_no_output_yet_restores_a_replaced_one() {
+        let sys = workspace();
+        // The first builds look into directories written too recently to
+        // vouch for their outputs; then none is looked into.
+        for _ in 0..3 {
+            build(&sys);
+        }
+        let before = sys.stats_below("/w/floe-out");
+        let report = build(&sys);
+        assert_eq!((report.count(Status::Reused), report.written), (32, 0));
+        assert_eq!(sys.stats_below("/w/floe-out"), before, "a no-op build stats no output");
+        // Replaced, as an editor saves: its directory shows it.
+        let out = Path::new("/w/floe-out/sales/orders/profiles.yml");
+        let good = sys.get(out).unwrap();
+        sys.replace(out, "edited");
+        let report = build(&sys);
+        assert_eq!((report.count(Status::Built), report.written), (0, 1));
+        assert_eq!(sys.get(out).unwrap(), good);
+        // Edited in place (made writable first), it shows only to a build
+        // that looks at every output.
+        for _ in 0..3 {
+            build(&sys);
+        }
+        sys.put(out, "edited in place");
+        assert_eq!(build(&sys).written, 0);
+        let options = Options { jobs: 2, check_outputs: true, ..Options::at("/w", settings("1970-01-01")) };
+        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
+        assert_eq!((report.count(Status::Built), report.written), (0, 1));
+        assert_eq!(sys.get(out).unwrap(), good);
     }
 
     #[test]

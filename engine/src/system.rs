@@ -55,7 +55,7 @@ pub struct DirEntry {
 
 /// A directory's modification time and identity: the walk follows no
 /// directory twice, however many links lead to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirStat {
     pub mtime_ns: i64,
     pub dev: u64,
@@ -181,6 +181,14 @@ pub trait System: Send + Sync {
     /// their stats: one call for the outputs of a package, so that the
     /// directories they share are opened once.
     fn write_all_atomic(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError>;
+    /// Outputs, as [`System::write_all_atomic`] writes files but read-only, as
+    /// Bazel and Nix leave theirs: an output is replaced, not edited in
+    /// place, so the directory that holds it shows every change to it (see
+    /// `build::Context::reuse`). A file system without modes writes them as
+    /// any other file.
+    fn write_outputs(&self, base: &Path, files: &[(&str, &[u8])]) -> Result<Vec<FileStat>, IoError> {
+        self.write_all_atomic(base, files)
+    }
     /// Removes a file or a whole directory (a link, not what it leads to);
     /// absent is fine.
     fn remove_all(&self, path: &Path) -> Result<(), IoError>;
@@ -221,6 +229,8 @@ struct MemoryState {
     clock: i64,
     reads: u64,
     lists: u64,
+    /// Every file `stat` was asked about, with how many times.
+    stats: BTreeMap<PathBuf, u64>,
     /// Locks held: shared holders, and whether one holds it exclusively.
     locks: BTreeMap<PathBuf, (usize, bool)>,
 }
@@ -247,6 +257,14 @@ impl MemoryState {
             self.touch_parents(path);
         }
         stat
+    }
+
+    /// A file renamed over `path`: its directory's listing changed.
+    fn renamed_into(&mut self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            let clock = self.clock;
+            self.dirs.insert(parent.to_path_buf(), clock);
+        }
     }
 
     fn locked(&self, path: &Path) -> bool {
@@ -279,9 +297,23 @@ impl MemorySystem {
         MemorySystem::default()
     }
 
-    /// Writes a file as a user would (not through the engine).
+    /// Writes a file as a user would (not through the engine): an existing
+    /// one is edited in place, and its directory's mtime stays.
     pub fn put(&self, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
         self.lock().insert(path.as_ref(), bytes.as_ref());
+    }
+
+    /// Replaces a file as most editors save one (a new file renamed over
+    /// it): its directory's mtime moves.
+    pub fn replace(&self, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
+        let mut s = self.lock();
+        s.insert(path.as_ref(), bytes.as_ref());
+        s.renamed_into(path.as_ref());
+    }
+
+    /// How many times `stat` was asked about files below `dir`.
+    pub fn stats_below(&self, dir: impl AsRef<Path>) -> u64 {
+        self.lock().stats.iter().filter(|(p, _)| p.starts_with(dir.as_ref())).map(|(_, n)| n).sum()
     }
 
     pub fn get(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
@@ -324,7 +356,9 @@ impl System for MemorySystem {
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {
-        Ok(self.lock().files.get(path).map(|(_, st)| *st))
+        let mut s = self.lock();
+        *s.stats.entry(path.to_path_buf()).or_default() += 1;
+        Ok(s.files.get(path).map(|(_, st)| *st))
     }
 
     fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
@@ -375,7 +409,10 @@ impl System for MemorySystem {
             if plain_components(rel).is_none() {
                 return Err(IoError { op: "write", path, message: "not a plain relative path".to_owned() });
             }
-            stats.push(self.lock().insert(&path, bytes));
+            // A temporary file renamed over it, as on a real file system.
+            let mut s = self.lock();
+            stats.push(s.insert(&path, bytes));
+            s.renamed_into(&path);
         }
         Ok(stats)
     }

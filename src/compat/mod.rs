@@ -154,6 +154,7 @@ pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), F
         settings,
         jobs: 1,
         remote: None,
+        check_outputs: false,
     };
     let mut session = Session::open(mem.clone(), options)?;
     let report = session.build()?;
