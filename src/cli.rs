@@ -52,6 +52,9 @@ pub struct Cli {
     /// PEM file of CA certificates registries are trusted by, besides the system's (default: $FLOE_REGISTRY_CA); with one, a registry on this machine is spoken to in TLS too
     #[arg(long, global = true, value_name = "FILE", help_heading = "Registry options")]
     pub registry_ca: Option<PathBuf>,
+    /// Write a profile of the run to FILE: a Chrome trace-event file of every phase and derivation, which Perfetto opens
+    #[arg(long, global = true, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -275,7 +278,19 @@ pub fn main() -> ExitCode {
         _ => Verbosity::Normal,
     };
     let printer = Printer::new(cli.format, verbosity);
-    match run(&cli, &printer) {
+    // Relative to where floe runs, as with `-C DIR`.
+    let profile = cli.profile.as_deref().map(|p| base_dir(&cli).and_then(|b| crate::telemetry::profile(&b.join(p))));
+    let ran = match profile.transpose() {
+        Ok(profile) => {
+            let ran = run(&cli, &printer);
+            match profile.map(crate::telemetry::Profile::finish) {
+                Some(Err(e)) if ran.is_ok() => Err(e),
+                _ => ran,
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::User) => ExitCode::from(1),
         Err(Failure::Usage(message)) => exit_code(2, err(&format!("error: {}\n", escape(&message)))),

@@ -27,6 +27,7 @@ mod remote;
 mod schema_files;
 mod store_cmd;
 mod system;
+mod telemetry;
 
 use std::process::ExitCode;
 

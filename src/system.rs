@@ -597,6 +597,12 @@ pub fn read_text(path: &Path) -> Option<String> {
 }
 
 /// The process's working directory.
+/// A new file at `path` (an existing one is truncated), to stream into: a
+/// profile, written as the build runs.
+pub fn create_file(path: &Path) -> Result<std::fs::File, IoError> {
+    std::fs::File::create(path).map_err(|e| io_error("create", path, e))
+}
+
 pub fn current_dir() -> Result<std::path::PathBuf, IoError> {
     std::env::current_dir().map_err(|e| io_error("read the current directory", Path::new("."), e))
 }

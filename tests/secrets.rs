@@ -137,7 +137,16 @@ fn no_secret_reaches_outputs_the_store_or_any_command_output() {
         &["why", "//sales/orders", "--format", "json"],
         &["query", "//...", "--targets"],
     ];
-    let printed = run_all(ws.path(), runs);
+    let mut printed = run_all(ws.path(), runs);
+    // A profile of a cold build: every span and derivation of it.
+    std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
+    std::fs::remove_dir_all(ws.path().join(".floe")).unwrap();
+    let trace = tempfile::tempdir().unwrap();
+    let profile = trace.path().join("profile.json");
+    printed.push_str(&run_all(ws.path(), &[&["build", "--profile", profile.to_str().unwrap()]]));
+    let traced = std::fs::read_to_string(&profile).unwrap();
+    assert!(traced.contains("\"derivation\""), "{traced}");
+    printed.push_str(&traced);
     // The broken product is reported, the others are built.
     assert!(printed.contains("error[E0109]"), "{printed}");
     assert!(printed.contains("warning[E0501]"), "{printed}");

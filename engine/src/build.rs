@@ -85,6 +85,18 @@ pub enum Status {
     Failed,
 }
 
+impl Status {
+    /// As the JSON summary spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Built => "built",
+            Status::Reused => "reused",
+            Status::Fetched => "fetched",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DerivationStatus {
     pub label: String,
@@ -199,6 +211,7 @@ impl Session {
         let (state, found) = std::thread::scope(|s| {
             let rest = s.spawn(|| encoded.as_ref().map(|e| e.state()).unwrap_or_default());
             let dirs = encoded.as_ref().map(|e| e.dirs()).unwrap_or_default();
+            let _span = tracing::info_span!("discover").entered();
             let found = discover::discover(sys, &options.workspace, &dirs, trust_before, options.jobs);
             let state = State { dirs, ..rest.join().expect("decoding the state does not panic") };
             (state, found)
@@ -209,6 +222,7 @@ impl Session {
         };
         let to_hash: Vec<&(WsPath, FileStat)> = found.files.iter().filter(|(p, st)| trusted(p, st).is_none()).collect();
         let root = options.workspace.clone();
+        let hashing = tracing::info_span!("hash", files = to_hash.len()).entered();
         let hashed = crate::par::map(&to_hash, options.jobs, |(path, _)| {
             let bytes = sys.read(&root.join(path.as_str()))?.unwrap_or_default();
             Ok::<_, IoError>(Hash::of(&bytes))
@@ -217,6 +231,7 @@ impl Session {
         for ((path, _), h) in to_hash.iter().zip(hashed) {
             fresh.insert(path, h?);
         }
+        drop(hashing);
         // Both maps are collected from sorted pairs, which builds them in bulk.
         let mut files = Vec::with_capacity(found.files.len());
         let mut known_normal = Vec::new();
@@ -464,6 +479,7 @@ impl Session {
         // the database.
         let jobs = self.cx.options.jobs;
         let cx = &self.cx;
+        let evaluating = tracing::info_span!("evaluate", packages = selected.len()).entered();
         let first = crate::par::map(&selected, jobs, |sel| cx.reuse(None, sel));
         let mut outcomes = Vec::with_capacity(selected.len());
         let mut pending = Vec::new();
@@ -500,6 +516,7 @@ impl Session {
             self.db = None;
             self.cx.graph = None;
         }
+        drop(evaluating);
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
         let mut failed = Vec::new();
@@ -530,6 +547,7 @@ impl Session {
         report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
         report.warnings.extend(self.cx.remote_failed.get().cloned());
 
+        let _span = tracing::info_span!("flush", state = changed).entered();
         self.store.flush()?;
         if changed {
             let mut state = std::mem::take(&mut self.cx.state);
@@ -799,8 +817,13 @@ impl Context {
             selected.iter().map(|d| store.get_earlier_action(d.key)).collect::<Result<_, _>>()?;
         for (drv, earlier) in selected.into_iter().zip(earlier) {
             let label = label::target_label(&info.dir, drv.target);
-            let failed_status =
-                |label| DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status: Status::Failed };
+            let span =
+                tracing::info_span!("derivation", label = %label, key = %drv.key, status = tracing::field::Empty);
+            let _entered = span.enter();
+            let failed_status = |label| {
+                span.record("status", tracing::field::display(Status::Failed.as_str()));
+                DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status: Status::Failed }
+            };
             // A target whose input failed fails with it; its error is said once.
             if drv.target.reads().iter().any(|t| !read.outputs.contains_key(t)) {
                 outcome.statuses.push(failed_status(label));
@@ -853,6 +876,7 @@ impl Context {
             if drv.target.is_read() {
                 read.outputs.insert(drv.target, files.clone());
             }
+            span.record("status", tracing::field::display(status.as_str()));
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
             derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
             for (name, bytes) in names.iter().zip(files) {
@@ -875,6 +899,7 @@ impl Context {
             return Ok(outcome);
         }
         produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs)));
+        let writing = tracing::info_span!("write", package = %label::package_label(&info.dir)).entered();
         let (outputs, written) = self.materialize(produced, previous)?;
         let mut written = written;
         if let Some(previous) = previous.filter(|_| whole) {
@@ -885,6 +910,7 @@ impl Context {
         }
         outcome.written = written;
         let dirs = self.output_dirs(&outputs)?;
+        drop(writing);
         let deps = self
             .deps_of(db, pkg)
             .into_iter()
@@ -1108,12 +1134,12 @@ impl Context {
             .iter()
             .filter_map(|d| {
                 let target = Target::parse(info.kind, &d.target)?;
-                sel.targets.contains(&target).then(|| DerivationStatus {
-                    label: label::target_label(&info.dir, target),
-                    rule: target.rule(),
-                    key: Some(d.key),
-                    status: Status::Reused,
-                })
+                if !sel.targets.contains(&target) {
+                    return None;
+                }
+                let label = label::target_label(&info.dir, target);
+                tracing::debug!(name: "derivation", label = %label, key = %d.key, status = %Status::Reused.as_str());
+                Some(DerivationStatus { label, rule: target.rule(), key: Some(d.key), status: Status::Reused })
             })
             .collect();
         // The record stands as it is unless an output's stat changed, or a

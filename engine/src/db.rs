@@ -526,6 +526,7 @@ pub struct EnforcementEval {
 
 #[salsa::tracked(returns(ref))]
 pub fn enforcement(db: &dyn Db, pkg: Package) -> Arc<EnforcementEval> {
+    let _span = tracing::info_span!("enforce").entered();
     let none = |io_error| {
         Arc::new(EnforcementEval { output: None, model_diagnostics: Vec::new(), secret_values: Vec::new(), io_error })
     };
