@@ -278,13 +278,15 @@ pub fn main() -> ExitCode {
         _ => Verbosity::Normal,
     };
     let printer = Printer::new(cli.format, verbosity);
-    // Relative to where floe runs, as with `-C DIR`.
-    let profile = cli.profile.as_deref().map(|p| base_dir(&cli).and_then(|b| crate::telemetry::profile(&b.join(p))));
-    let ran = match profile.transpose() {
-        Ok(profile) => {
+    // A profile's path is relative to where floe runs, as with `-C DIR`.
+    let profile = cli.profile.as_deref().map(|p| base_dir(&cli).map(|b| b.join(p))).transpose();
+    let ran = match profile.and_then(|p| crate::telemetry::start(p.as_deref())) {
+        Ok(telemetry) => {
+            let root = tracing::info_span!("floe").entered();
             let ran = run(&cli, &printer);
-            match profile.map(crate::telemetry::Profile::finish) {
-                Some(Err(e)) if ran.is_ok() => Err(e),
+            drop(root);
+            match telemetry.finish() {
+                Err(e) if ran.is_ok() => Err(e),
                 _ => ran,
             }
         }
@@ -375,8 +377,12 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
             let started = std::time::Instant::now();
             let mut session = open(cli, labels)?;
             session.set_check_outputs(*check_outputs);
+            let progress = Arc::new(crate::output::BuildProgress::new(printer));
+            session.set_progress(progress.clone());
             let root = session.options.workspace.clone();
-            let report = session.build()?;
+            let report = session.build();
+            progress.finish();
+            let report = report?;
             // The process ends right after this: tearing down tens of thousands
             // of small allocations would cost a no-op build milliseconds.
             std::mem::forget(session);
@@ -739,6 +745,7 @@ pub(crate) fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         jobs: jobs(cli),
         remote: crate::remote::remote(cli)?,
         check_outputs: false,
+        progress: None,
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
 }

@@ -62,6 +62,24 @@ pub const DOCKER_CONFIG: Var = Var {
 };
 pub const SSL_CERT_FILE: Var =
     Var { name: "SSL_CERT_FILE", doc: "PEM file of CA certificates used instead of the system's, for registries" };
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: Var = Var {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    doc: "OTLP/HTTP endpoint floe exports its own spans to (`/v1/traces` appended); unset, nothing is exported",
+};
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Var = Var {
+    name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    doc: "The same, for traces only, taken as it is (instead of OTEL_EXPORTER_OTLP_ENDPOINT)",
+};
+pub const OTEL_EXPORTER_OTLP_HEADERS: Var = Var {
+    name: "OTEL_EXPORTER_OTLP_HEADERS",
+    doc: "Headers sent with the spans, `key=value,…` (credentials: never printed)",
+};
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: Var =
+    Var { name: "OTEL_EXPORTER_OTLP_PROTOCOL", doc: "Must be `http/protobuf` (the default), the one floe speaks" };
+pub const OTEL_SERVICE_NAME: Var =
+    Var { name: "OTEL_SERVICE_NAME", doc: "The service name of floe's spans (default: floe)" };
+pub const OTEL_SDK_DISABLED: Var =
+    Var { name: "OTEL_SDK_DISABLED", doc: "`true` exports nothing, whatever the endpoint" };
 pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
 pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
@@ -80,6 +98,12 @@ pub const ALL: &[Var] = &[
     FLOE_KUBE_TIMEOUT,
     DOCKER_CONFIG,
     SSL_CERT_FILE,
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_SERVICE_NAME,
+    OTEL_SDK_DISABLED,
     NO_COLOR,
     TERM,
 ];

@@ -145,6 +145,7 @@ fn check_in_memory(
         jobs: 1,
         remote: None,
         check_outputs: false,
+        progress: None,
     };
     let report = Session::open(mem, options)?.check()?;
     let errors: Vec<Diagnostic> = report.diagnostics.into_iter().filter(Diagnostic::is_error).collect();

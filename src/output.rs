@@ -109,6 +109,50 @@ pub fn progress(printer: &Printer, len: u64, what: &'static str) -> indicatif::P
         .with_message(what)
 }
 
+/// A build's progress on stderr, for people on a terminal (never with
+/// `--format json` or `-q`): nothing for its first second, since most builds
+/// are over by then, then a bar of the packages evaluated.
+pub struct BuildProgress {
+    bar: indicatif::ProgressBar,
+    /// `None` when it is never to be shown.
+    started: Option<std::time::Instant>,
+    shown: std::sync::atomic::AtomicBool,
+}
+
+impl BuildProgress {
+    #[allow(clippy::disallowed_methods)] // the driver times progress
+    pub fn new(printer: &Printer) -> BuildProgress {
+        let on =
+            std::io::stderr().is_terminal() && printer.format == Format::Human && printer.verbosity != Verbosity::Quiet;
+        let style = indicatif::ProgressStyle::with_template("building [{bar:30}] {pos}/{len} packages")
+            .expect("a valid template")
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden())
+            .with_style(style);
+        BuildProgress { bar, started: on.then(std::time::Instant::now), shown: false.into() }
+    }
+
+    /// Clears the bar, if it was drawn, before the summary is printed.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl floe_engine::build::Progress for BuildProgress {
+    fn evaluating(&self, packages: usize) {
+        self.bar.set_length(packages as u64);
+    }
+
+    fn evaluated(&self) {
+        self.bar.inc(1);
+        use std::sync::atomic::Ordering;
+        let due = self.started.is_some_and(|s| s.elapsed() >= std::time::Duration::from_secs(1));
+        if due && !self.shown.swap(true, Ordering::Relaxed) {
+            self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+}
+
 pub struct Printer {
     pub format: Format,
     pub verbosity: Verbosity,

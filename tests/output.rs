@@ -199,3 +199,49 @@ fn control_characters_from_the_workspace_reach_no_terminal() {
         assert!(!r.stdout.lines().chain(r.stderr.lines()).any(|l| l == "ALL CHECKS PASSED"), "{args:?}");
     }
 }
+
+/// A build longer than a second shows its progress on a terminal (stderr,
+/// cleared before the summary), and never with `-q`, `--format json` or
+/// when stderr is not a terminal. `script` (util-linux) gives floe the
+/// terminal.
+#[test]
+fn a_long_build_shows_its_progress_on_a_terminal_only() {
+    let Some(script) = common::registry::program("script") else {
+        return common::skip("`script` (util-linux) is not installed");
+    };
+    // Long enough to take more than a second in the build the tests run.
+    let ws = tempfile::tempdir().unwrap();
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_floe-bench"))
+        .args(["generate", "--domains", "4", "--products-per-domain", "100", "--out"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let on_terminal = |args: &str| {
+        let typescript = ws.path().join("typescript");
+        let command = format!("{} -C {} build {args}", env!("CARGO_BIN_EXE_floe"), ws.path().display());
+        let r = std::process::Command::new(&script)
+            .args(["-qec", &command])
+            .arg(&typescript)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        std::fs::remove_dir_all(ws.path().join("floe-out")).unwrap();
+        std::fs::remove_dir_all(ws.path().join(".floe")).unwrap();
+        String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("building [") && shown.contains("/405 packages"), "{shown}");
+    // Cleared, then the summary.
+    let summary = shown.rfind("built ").unwrap();
+    assert!(shown[..summary].ends_with("\u{1b}[2K"), "{shown}");
+    for quiet in ["-q", "--format json"] {
+        let text = on_terminal(quiet);
+        assert!(!text.contains("building ["), "{quiet}: {text}");
+    }
+    let r = floe(ws.path(), &["build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("building ["), "{}", r.stderr);
+}

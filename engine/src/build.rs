@@ -55,6 +55,15 @@ fn vouches(mtime_ns: i64, saved_ns: i64) -> bool {
 /// The name of the derivation record written beside each package's outputs.
 pub const DRV_FILE: &str = "floe.drv.json";
 
+/// What a build tells whoever shows its progress (the driver draws a bar
+/// on a terminal). Called from worker threads.
+pub trait Progress: Send + Sync {
+    /// `packages` are to be evaluated: those the state could not settle.
+    fn evaluating(&self, packages: usize);
+    /// One of them is done.
+    fn evaluated(&self);
+}
+
 pub struct Options {
     /// Absolute path of the workspace root.
     pub workspace: PathBuf,
@@ -73,6 +82,8 @@ pub struct Options {
     /// Stat every output of a reused package, not only the directories that
     /// hold them: an output edited in place (made writable first) then shows.
     pub check_outputs: bool,
+    /// Told how the evaluation goes, if anyone shows it.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -171,6 +182,9 @@ pub struct Context {
     dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
     /// When the state was saved, by the file system's clock (see [`vouches`]).
     saved_ns: i64,
+    /// The span of the build's evaluation: the parent of the spans and
+    /// events worker threads make for its packages.
+    evaluating: tracing::Span,
     pub store: Arc<Store>,
     graph: Option<Graph>,
     /// The remote store's first failure in this process: it is not asked again.
@@ -263,6 +277,7 @@ impl Session {
             layout_diagnostics,
             dirs: found.dirs,
             saved_ns,
+            evaluating: tracing::Span::none(),
             store,
             graph: None,
             remote_failed: std::sync::OnceLock::new(),
@@ -273,6 +288,11 @@ impl Session {
     /// Stat every output of a reused package (see [`Options::check_outputs`]).
     pub fn set_check_outputs(&mut self, on: bool) {
         self.cx.options.check_outputs = on;
+    }
+
+    /// Tells `progress` how the evaluation goes (see [`Options::progress`]).
+    pub fn set_progress(&mut self, progress: Arc<dyn Progress>) {
+        self.cx.options.progress = Some(progress);
     }
 
     /// Sets up the database (once): one input per package file.
@@ -478,8 +498,10 @@ impl Session {
         // First from the state alone; then, for what that could not settle, with
         // the database.
         let jobs = self.cx.options.jobs;
+        let span = tracing::info_span!("evaluate", packages = selected.len());
+        self.cx.evaluating = span.clone();
+        let evaluating = span.entered();
         let cx = &self.cx;
-        let evaluating = tracing::info_span!("evaluate", packages = selected.len()).entered();
         let first = crate::par::map(&selected, jobs, |sel| cx.reuse(None, sel));
         let mut outcomes = Vec::with_capacity(selected.len());
         let mut pending = Vec::new();
@@ -507,7 +529,16 @@ impl Session {
                 }
                 pending = still;
             }
-            let built = crate::par::map_with(&pending, handles(), |db, sel| cx.build_package(db, sel));
+            if let Some(p) = &cx.options.progress {
+                p.evaluating(pending.len());
+            }
+            let built = crate::par::map_with(&pending, handles(), |db, sel| {
+                let built = cx.build_package(db, sel);
+                if let Some(p) = &cx.options.progress {
+                    p.evaluated();
+                }
+                built
+            });
             for outcome in built {
                 outcomes.push(outcome?);
             }
@@ -516,6 +547,8 @@ impl Session {
             self.db = None;
             self.cx.graph = None;
         }
+        // Closed here, not when the session goes (a driver may never drop it).
+        self.cx.evaluating = tracing::Span::none();
         drop(evaluating);
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
@@ -593,6 +626,7 @@ impl Options {
             jobs: 1,
             remote: None,
             check_outputs: false,
+            progress: None,
         }
     }
 }
@@ -779,6 +813,8 @@ impl Context {
         if let Reuse::Reused(outcome) = self.reuse(Some(db), sel)? {
             return Ok(*outcome);
         }
+        let span = tracing::info_span!(parent: &self.evaluating, "package", label = %label::package_label(&info.dir));
+        let _entered = span.enter();
         let pkg = self.package(db, sel.package);
         let store = &self.store;
         let (diagnostics, io_error) = db::evaluation(db, pkg);
@@ -899,7 +935,7 @@ impl Context {
             return Ok(outcome);
         }
         produced.push((info.dir.join(DRV_FILE).expect("joins"), drv_record(&info.dir, &drvs)));
-        let writing = tracing::info_span!("write", package = %label::package_label(&info.dir)).entered();
+        let writing = tracing::info_span!("write").entered();
         let (outputs, written) = self.materialize(produced, previous)?;
         let mut written = written;
         if let Some(previous) = previous.filter(|_| whole) {
@@ -1138,7 +1174,7 @@ impl Context {
                     return None;
                 }
                 let label = label::target_label(&info.dir, target);
-                tracing::debug!(name: "derivation", label = %label, key = %d.key, status = %Status::Reused.as_str());
+                tracing::debug!(name: "derivation", parent: &self.evaluating, label = %label, key = %d.key, status = %Status::Reused.as_str());
                 Some(DerivationStatus { label, rule: target.rule(), key: Some(d.key), status: Status::Reused })
             })
             .collect();

@@ -155,6 +155,7 @@ pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), F
         jobs: 1,
         remote: None,
         check_outputs: false,
+        progress: None,
     };
     let mut session = Session::open(mem.clone(), options)?;
     let report = session.build()?;
