@@ -69,6 +69,9 @@ pub enum Command {
         /// hold them: an output made writable and edited in place is restored
         #[arg(long)]
         check_outputs: bool,
+        /// Build again after every save, until interrupted: one summary per build
+        #[arg(long)]
+        watch: bool,
     },
     /// Validate and check every guardrail, writing no outputs
     Check {
@@ -372,27 +375,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         }
         Command::Completions { shell } => crate::completions::completions(*shell),
         Command::Man { command } => crate::completions::man(command),
-        Command::Build { labels, check_outputs } => {
-            #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
-            let started = std::time::Instant::now();
-            let mut session = open(cli, labels)?;
-            session.set_check_outputs(*check_outputs);
-            let progress = Arc::new(crate::output::BuildProgress::new(printer));
-            session.set_progress(progress.clone());
-            let root = session.options.workspace.clone();
-            let report = session.build();
-            progress.finish();
-            let report = report?;
-            // The process ends right after this: tearing down tens of thousands
-            // of small allocations would cost a no-op build milliseconds.
-            std::mem::forget(session);
-            let millis = started.elapsed().as_secs_f64() * 1000.0;
-            printer.diagnostics(&root, &report.diagnostics)?;
-            for w in &report.warnings {
-                printer.warn(&escape(w))?;
-            }
-            printer.build_summary(&report, millis)?;
-            if report.has_errors() { Err(Failure::User) } else { Ok(()) }
+        Command::Build { labels, check_outputs, watch: false } => build(cli, printer, labels, *check_outputs),
+        Command::Build { labels, check_outputs, watch: true } => {
+            crate::watch::watch(cli, printer, labels, *check_outputs)
         }
         Command::Check { labels } => {
             let mut session = open(cli, labels)?;
@@ -728,6 +713,37 @@ pub fn settings() -> Result<Settings, Failure> {
     })
 }
 
+/// `floe build`: builds, then prints the diagnostics and the summary.
+fn build(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: bool) -> Result<(), Failure> {
+    #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
+    let started = std::time::Instant::now();
+    let mut session = open(cli, labels)?;
+    session.set_check_outputs(check_outputs);
+    let built = build_in(&mut session, printer, started);
+    // The process ends right after this: tearing down tens of thousands of
+    // small allocations would cost a no-op build milliseconds.
+    std::mem::forget(session);
+    built
+}
+
+/// Builds what `session` selects, then prints the diagnostics and the
+/// summary, timed from `started`.
+pub(crate) fn build_in(session: &mut Session, printer: &Printer, started: std::time::Instant) -> Result<(), Failure> {
+    let progress = Arc::new(crate::output::BuildProgress::new(printer));
+    session.set_progress(progress.clone());
+    let root = session.options.workspace.clone();
+    let report = session.build();
+    progress.finish();
+    let report = report?;
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    printer.diagnostics(&root, &report.diagnostics)?;
+    for w in &report.warnings {
+        printer.warn(&escape(w))?;
+    }
+    printer.build_summary(&report, millis)?;
+    if report.has_errors() { Err(Failure::User) } else { Ok(()) }
+}
+
 pub fn jobs(cli: &Cli) -> usize {
     cli.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
@@ -746,6 +762,7 @@ pub(crate) fn open(cli: &Cli, labels: &[String]) -> Result<Session, Failure> {
         remote: crate::remote::remote(cli)?,
         check_outputs: false,
         progress: None,
+        warm: false,
     };
     Ok(Session::open(Arc::new(OsSystem), options)?)
 }

@@ -146,6 +146,7 @@ fn check_in_memory(
         remote: None,
         check_outputs: false,
         progress: None,
+        warm: false,
     };
     let report = Session::open(mem, options)?.check()?;
     let errors: Vec<Diagnostic> = report.diagnostics.into_iter().filter(Diagnostic::is_error).collect();

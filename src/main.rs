@@ -28,6 +28,7 @@ mod schema_files;
 mod store_cmd;
 mod system;
 mod telemetry;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -84,6 +84,9 @@ pub struct Options {
     pub check_outputs: bool,
     /// Told how the evaluation goes, if anyone shows it.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Keep the database from one build to the next (a watch; see
+    /// [`Session::refresh`]) rather than free it once a build has evaluated.
+    pub warm: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -283,6 +286,54 @@ impl Session {
             remote_failed: std::sync::OnceLock::new(),
         };
         Ok(Session { db: None, cx })
+    }
+
+    /// Takes in the files at `changed` (workspace paths), written since the
+    /// last build of this session, so that the next build evaluates only
+    /// what they reach, from the memos the last one left ([`Options::warm`]).
+    /// `false`, changing nothing, when a warm session cannot take the
+    /// change: a file that appeared or went (the layout may differ), or other
+    /// settings (the date moved on), or `floe.lock` (what it pins is read from
+    /// the store by the database): a new session must be opened.
+    pub fn refresh(&mut self, changed: &[WsPath], settings: &Settings) -> Result<bool, IoError> {
+        if *settings != self.cx.options.settings || changed.iter().any(|p| p.as_str() == crate::lock::LOCK) {
+            return Ok(false);
+        }
+        let mut fresh = Vec::new();
+        for path in changed {
+            let Some(&(old_stat, old_raw)) = self.cx.files.get(path) else { return Ok(false) };
+            let abs = self.cx.options.workspace.join(path.as_str());
+            let Some(stat) = self.cx.system.stat(&abs)? else { return Ok(false) };
+            if stat == old_stat {
+                continue;
+            }
+            let Some(bytes) = self.cx.system.read(&abs)? else { return Ok(false) };
+            fresh.push((path, stat, Hash::of(&bytes), old_raw));
+        }
+        // The store as the last build left it: its index, read once by a
+        // store, now lists what that build added.
+        let o = &self.cx.options;
+        self.cx.store =
+            Arc::new(Store::of_workspace(self.cx.system.clone(), o.store.clone(), &o.workspace, o.out.clone()));
+        for (path, stat, raw, old_raw) in fresh {
+            self.cx.files.insert(path.clone(), (stat, raw));
+            self.cx.rehashed = true;
+            if raw == old_raw {
+                continue;
+            }
+            self.cx.known_normal.remove(path);
+            if let (Some(db), Some(graph)) = (self.db.as_mut(), self.cx.graph.as_ref())
+                && let Some(file) = graph.sources.get(path)
+            {
+                file.set_revision(db).to(raw);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Keep the database from one build to the next (see [`Options::warm`]).
+    pub fn set_warm(&mut self, on: bool) {
+        self.cx.options.warm = on;
     }
 
     /// Stat every output of a reused package (see [`Options::check_outputs`]).
@@ -543,9 +594,12 @@ impl Session {
                 outcomes.push(outcome?);
             }
             // Evaluation is over: free the memoized values before the state is
-            // assembled, so the two never need memory at the same time.
-            self.db = None;
-            self.cx.graph = None;
+            // assembled, so the two never need memory at the same time; unless
+            // the next build is to start from them.
+            if !self.cx.options.warm {
+                self.db = None;
+                self.cx.graph = None;
+            }
         }
         // Closed here, not when the session goes (a driver may never drop it).
         self.cx.evaluating = tracing::Span::none();
@@ -600,12 +654,18 @@ impl Session {
                 files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
             }
             state.files = files;
-            state.dirs = std::mem::take(&mut self.cx.dirs);
+            state.dirs = match self.cx.options.warm {
+                true => self.cx.dirs.clone(),
+                false => std::mem::take(&mut self.cx.dirs),
+            };
             state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
             state.packages.extend(new_records);
-            self.store.save_state(&state)?;
+            let saved = self.store.save_state(&state)?;
             // Kept: what the build left is what a driver publishes from.
             self.cx.state = state;
+            // As a new session would find it.
+            self.cx.saved_ns = saved.mtime_ns;
+            self.cx.rehashed = false;
         }
         Ok(report)
     }
@@ -627,6 +687,7 @@ impl Options {
             remote: None,
             check_outputs: false,
             progress: None,
+            warm: false,
         }
     }
 }
@@ -1507,6 +1568,35 @@ plugins:
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
         assert_eq!((report.count(Status::Built), report.written), (0, 1));
         assert_eq!(sys.get(out).unwrap(), good);
+    }
+
+    #[test]
+    fn a_warm_session_builds_after_an_edit_what_a_new_one_builds() {
+        let sys = workspace();
+        let options = || Options { jobs: 2, warm: true, ..Options::at("/w", settings("1970-01-01")) };
+        let mut warm = Session::open(sys.clone(), options()).unwrap();
+        warm.build().unwrap();
+        let edited = product("orders").replace("version: 1.0.0", "version: 1.1.0");
+        sys.put("/w/sales/orders/floe.yaml", &edited);
+        let path = WsPath::new("sales/orders/floe.yaml").unwrap();
+        assert!(warm.refresh(std::slice::from_ref(&path), &settings("1970-01-01")).unwrap());
+        let report = warm.build().unwrap();
+        let built: BTreeSet<&str> =
+            report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.label.as_str()).collect();
+        assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/orders:")), "{built:?}");
+        // What a new session over the same tree, with a store of its own, writes.
+        let fresh = workspace();
+        fresh.put("/w/sales/orders/floe.yaml", &edited);
+        build(&fresh);
+        let outputs = |s: &MemorySystem| -> Vec<(PathBuf, Vec<u8>)> {
+            s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
+        };
+        assert_eq!(outputs(&sys), outputs(&fresh));
+        // What it cannot take: a file it does not have, another day, the lock.
+        for other in ["sales/new/floe.yaml", "floe.lock"] {
+            assert!(!warm.refresh(&[WsPath::new(other).unwrap()], &settings("1970-01-01")).unwrap());
+        }
+        assert!(!warm.refresh(&[], &settings("1970-01-02")).unwrap());
     }
 
     #[test]

@@ -156,6 +156,7 @@ pub fn compile(cli: &Cli, printer: &Printer, args: &CompileArgs) -> Result<(), F
         remote: None,
         check_outputs: false,
         progress: None,
+        warm: false,
     };
     let mut session = Session::open(mem.clone(), options)?;
     let report = session.build()?;

@@ -1,0 +1,186 @@
+//! `floe build --watch`: builds, then builds again after every save, until
+//! interrupted, printing what `floe build` prints each time.
+//!
+//! The session stays open between builds with its database warm
+//! (`Session::refresh`): a save of files the workspace has is taken in as
+//! new revisions of those files, and the next build evaluates only what
+//! they reach. A change a warm session cannot take (a file that appeared or
+//! went, a new day, a build that failed on I/O) opens a new session, which
+//! reads the store the last one saved. Either way the outputs are what a
+//! clean build of the tree writes (tested against one after each save).
+//!
+//! Changes come from the operating system (`notify`: inotify on Linux), for
+//! the whole workspace but what floe writes itself (`floe-out/`, the store)
+//! and hidden directories, which no build reads. A burst of them (an editor
+//! saving through a temporary file, a `git checkout`) is one rebuild: the
+//! next build starts once no change came for [`DEBOUNCE`]. A change during a
+//! build is seen by the build after it.
+//!
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use notify::Watcher as _;
+
+use floe_engine::{Session, WsPath};
+
+use crate::cli::{Cli, Failure};
+use crate::output::{Printer, err};
+
+/// How long the workspace must be quiet before a rebuild starts.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// What floe writes itself, never a reason to build again.
+struct Ignored {
+    root: PathBuf,
+    own: Vec<PathBuf>,
+}
+
+impl Ignored {
+    /// Whether a change at `path` can change a build.
+    fn matters(&self, path: &Path) -> bool {
+        if self.own.iter().any(|o| path.starts_with(o)) {
+            return false;
+        }
+        let Ok(rel) = path.strip_prefix(&self.root) else { return false };
+        // Hidden entries are not walked (`.git`, editors' swap files), but
+        // `.floeignore` decides what is.
+        rel.components().all(|c| match c {
+            Component::Normal(name) => {
+                let name = name.to_string_lossy();
+                !name.starts_with('.') || name == ".floeignore"
+            }
+            _ => true,
+        })
+    }
+
+    /// The workspace path of `path`, if it has one.
+    fn relative(&self, path: &Path) -> Option<WsPath> {
+        WsPath::new(path.strip_prefix(&self.root).ok()?.to_str()?)
+    }
+
+    fn event_matters(&self, event: &notify::Event) -> bool {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode};
+        let kind = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        };
+        kind && event.paths.iter().any(|p| self.matters(p))
+    }
+}
+
+fn infra(root: &Path, e: notify::Error) -> Failure {
+    Failure::Infra(floe_engine::IoError { op: "watch", path: root.to_owned(), message: e.to_string() })
+}
+
+/// Builds `labels`, then again after every change that matters, until the
+/// process is interrupted. A build that fails (the workspace's errors, or an
+/// I/O failure) is reported and the watch goes on.
+pub fn watch(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: bool) -> Result<(), Failure> {
+    let (root, _) = crate::cli::locate(cli)?;
+    let own = vec![root.join(floe_engine::discover::OUT_DIR), crate::cli::store_dir(cli, &root)];
+    // The store may be given by a relative or linked path: compared as the
+    // watcher reports paths, below the real root.
+    let own = own.into_iter().map(|p| crate::system::canonicalize(&p).unwrap_or(p)).collect();
+    let root = crate::system::canonicalize(&root)?;
+    let ignored = Ignored { root: root.clone(), own };
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })
+    .map_err(|e| infra(&root, e))?;
+    // Watching starts before the first build, so that nothing saved during
+    // it is missed.
+    watcher.watch(&root, notify::RecursiveMode::Recursive).map_err(|e| infra(&root, e))?;
+    let mut session: Option<Session> = None;
+    // What changed since the last build: `None` when unknown (a new session then).
+    let mut changed: Option<Vec<WsPath>> = None;
+    loop {
+        #[allow(clippy::disallowed_methods)] // the driver times the build for its summary
+        let started = std::time::Instant::now();
+        let warm = match (session.as_mut(), &changed) {
+            (Some(s), Some(paths)) => s.refresh(paths, &crate::cli::settings()?)?,
+            _ => false,
+        };
+        if !warm {
+            // The old one goes first: two need twice the memory.
+            drop(session.take());
+            let mut s = crate::cli::open(cli, labels)?;
+            s.set_check_outputs(check_outputs);
+            s.set_warm(true);
+            session = Some(s);
+        }
+        let s = session.as_mut().expect("opened above");
+        match crate::cli::build_in(s, printer, started) {
+            Ok(()) | Err(Failure::User) => {}
+            Err(Failure::Infra(e)) => {
+                session = None;
+                err(&format!("error: {}\n", floe_schemas::diag::escape(&e.to_string())))?;
+            }
+            Err(other) => return Err(other),
+        }
+        // The next change that matters, then quiet.
+        let mut paths = Some(Vec::new());
+        let note = |event: notify::Result<notify::Event>, paths: &mut Option<Vec<WsPath>>| match event {
+            Ok(event) if ignored.event_matters(&event) => {
+                for p in event.paths.iter().filter(|p| ignored.matters(p)) {
+                    match (ignored.relative(p), paths.as_mut()) {
+                        (Some(rel), Some(list)) => list.push(rel),
+                        _ => *paths = None,
+                    }
+                }
+                true
+            }
+            Ok(_) => false,
+            // Events were lost (the kernel's queue overflowed): start over.
+            Err(_) => {
+                *paths = None;
+                true
+            }
+        };
+        loop {
+            match rx.recv() {
+                Ok(event) => {
+                    if note(event, &mut paths) {
+                        break;
+                    }
+                }
+                Err(_) => return Ok(()),
+            }
+        }
+        loop {
+            match rx.recv_timeout(DEBOUNCE) {
+                Ok(event) => {
+                    note(event, &mut paths);
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+        changed = paths.map(|mut p| {
+            p.sort();
+            p.dedup();
+            p
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_floe_writes_and_hidden_entries_do_not_matter() {
+        let ignored = Ignored { root: "/w".into(), own: vec!["/w/floe-out".into(), "/w/.floe".into()] };
+        assert!(ignored.matters(Path::new("/w/sales/orders/floe.yaml")));
+        assert!(ignored.matters(Path::new("/w/.floeignore")));
+        assert!(ignored.matters(Path::new("/w/floe.lock")));
+        assert!(!ignored.matters(Path::new("/w/floe-out/sales/orders/profiles.yml")));
+        assert!(!ignored.matters(Path::new("/w/.floe/state")));
+        assert!(!ignored.matters(Path::new("/w/.git/index")));
+        assert!(!ignored.matters(Path::new("/w/sales/orders/.floe.yaml.swp")));
+        assert!(!ignored.matters(Path::new("/elsewhere/floe.yaml")));
+    }
+}

@@ -1,0 +1,104 @@
+//! `floe build --watch` on the real file system (inotify): a build after
+//! every save, each writing what a clean build of the same tree writes; a
+//! broken save is reported and the watch goes on; what floe writes itself,
+//! and hidden files, start no build.
+#![allow(clippy::disallowed_methods)] // tests edit workspaces on disk and run floe
+
+mod common;
+
+use std::io::BufRead as _;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use common::{copy_dir, edit, floe, floe_cmd, tree, workspace};
+
+/// A `floe build --watch --format json`, killed when dropped: one JSON
+/// report a line on stdout per build.
+struct Watching {
+    child: Child,
+    reports: Receiver<String>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Watching {
+    fn start(dir: &std::path::Path) -> Watching {
+        let mut cmd = floe_cmd(dir);
+        cmd.args(["build", "--watch", "--format", "json"]).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, reports) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watching { child, reports }
+    }
+
+    /// The report of the next build.
+    fn next(&self) -> serde_json::Value {
+        let line = self.reports.recv_timeout(Duration::from_secs(60)).expect("a build within a minute");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON report ({e}): {line}"))
+    }
+
+    /// That no build starts for a while.
+    fn quiet(&self) {
+        match self.reports.recv_timeout(Duration::from_millis(1500)) {
+            Err(RecvTimeoutError::Timeout) => {}
+            other => panic!("a build started: {other:?}"),
+        }
+    }
+}
+
+/// What a clean build of a copy of `dir` writes.
+fn clean_build(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir, copy.path());
+    let r = floe(copy.path(), &["build", "-q"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    tree(&copy.path().join("floe-out"))
+}
+
+#[test]
+fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
+    let ws = workspace("mesh");
+    let w = Watching::start(ws.path());
+    let first = w.next();
+    assert_eq!(first["summary"]["built"], common::MESH_DERIVATIONS);
+
+    // A save: the orders product's description. Its own targets are built
+    // again, nothing else is, and the outputs are a clean build's.
+    let product = ws.path().join("sales/orders/floe.yaml");
+    edit(&product, |t| t.replacen("description: ", "description: Edited. ", 1));
+    let second = w.next();
+    let built = common::with_status(&second, "built");
+    assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/")), "{built:?}");
+    assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+
+    // A broken save is reported; the watch goes on.
+    edit(&product, |t| t.replacen("apiVersion: floe.dev/v1", "apiVersion: floe.dev/v1\nbogus_key: 1", 1));
+    let broken = w.next();
+    assert!(broken["summary"]["failed"].as_u64().unwrap() > 0, "{broken}");
+    let codes: Vec<&str> =
+        broken["diagnostics"].as_array().unwrap().iter().filter_map(|d| d["code"].as_str()).collect();
+    assert!(codes.contains(&"E0101"), "{codes:?}");
+    edit(&product, |t| t.replacen("bogus_key: 1\n", "", 1));
+    let fixed = w.next();
+    assert_eq!(fixed["summary"]["failed"], 0, "{fixed}");
+    assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+
+    // What floe writes itself, and hidden files, start no build.
+    std::fs::write(ws.path().join("floe-out/notes.txt"), "mine").unwrap();
+    std::fs::write(ws.path().join("sales/.orders.swp"), "swap").unwrap();
+    w.quiet();
+}
