@@ -113,7 +113,10 @@ pub fn watch(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: boo
             session = Some(s);
         }
         let s = session.as_mut().expect("opened above");
-        match crate::cli::build_in(s, printer, started) {
+        let built = crate::cli::build_in(s, printer, started);
+        // Saved once the build is reported: it is what the next session starts from.
+        let saved = s.save().map_err(Failure::from);
+        match saved.and(built) {
             Ok(()) | Err(Failure::User) => {}
             Err(Failure::Infra(e)) => {
                 session = None;

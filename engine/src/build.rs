@@ -158,6 +158,8 @@ impl Report {
 pub struct Session {
     db: Option<Database>,
     pub cx: Context,
+    /// The last build's state is not saved yet (a warm session's; see [`Session::save`]).
+    unsaved: bool,
 }
 
 impl std::ops::Deref for Session {
@@ -285,7 +287,7 @@ impl Session {
             graph: None,
             remote_failed: std::sync::OnceLock::new(),
         };
-        Ok(Session { db: None, cx })
+        Ok(Session { db: None, cx, unsaved: false })
     }
 
     /// Takes in the files at `changed` (workspace paths), written since the
@@ -660,14 +662,31 @@ impl Session {
             };
             state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
             state.packages.extend(new_records);
-            let saved = self.store.save_state(&state)?;
             // Kept: what the build left is what a driver publishes from.
             self.cx.state = state;
-            // As a new session would find it.
-            self.cx.saved_ns = saved.mtime_ns;
             self.cx.rehashed = false;
+            self.unsaved = true;
+            // A warm session's driver saves it once it has reported the build.
+            if !self.cx.options.warm {
+                self.save()?;
+            }
         }
         Ok(report)
+    }
+
+    /// Saves the state the last build left, if it has not been: what the
+    /// next session starts from. (Until then it is only a cache that lags:
+    /// a session that finds an older state evaluates again what changed
+    /// since, and outputs are never taken from a record that no longer
+    /// holds.)
+    pub fn save(&mut self) -> Result<(), IoError> {
+        if !std::mem::take(&mut self.unsaved) {
+            return Ok(());
+        }
+        let saved = self.store.save_state(&self.cx.state)?;
+        // As a new session would find it.
+        self.cx.saved_ns = saved.mtime_ns;
+        Ok(())
     }
 }
 
