@@ -286,7 +286,7 @@ pub fn main() -> ExitCode {
     let ran = match profile.and_then(|p| crate::telemetry::start(p.as_deref())) {
         Ok(telemetry) => {
             let root = tracing::info_span!("floe").entered();
-            let ran = run(&cli, &printer);
+            let ran = run(&cli, &printer, &telemetry);
             drop(root);
             match telemetry.finish() {
                 Err(e) if ran.is_ok() => Err(e),
@@ -332,7 +332,7 @@ fn exit_code(code: u8, written: Result<(), WriteError>) -> ExitCode {
     }
 }
 
-fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
+fn run(cli: &Cli, printer: &Printer, telemetry: &crate::telemetry::Telemetry) -> Result<(), Failure> {
     if cli.format == Format::Sarif && !matches!(cli.command, Command::Check { .. }) {
         return Err(Failure::Usage("`--format sarif` is for `floe check`".to_owned()));
     }
@@ -377,7 +377,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<(), Failure> {
         Command::Man { command } => crate::completions::man(command),
         Command::Build { labels, check_outputs, watch: false } => build(cli, printer, labels, *check_outputs),
         Command::Build { labels, check_outputs, watch: true } => {
-            crate::watch::watch(cli, printer, labels, *check_outputs)
+            crate::watch::watch(cli, printer, labels, *check_outputs, telemetry)
         }
         Command::Check { labels } => {
             let mut session = open(cli, labels)?;

@@ -175,6 +175,21 @@ pub fn start(profile: Option<&Path>) -> Result<Telemetry, Failure> {
 }
 
 impl Telemetry {
+    /// Writes out what the profile holds so far and sends the spans not yet
+    /// exported: a watch does so after each build, since it ends by being
+    /// interrupted. (An interrupted profile then lacks only the closing `]`
+    /// of its array, which the trace-event format allows.) A failure here is
+    /// said by [`Telemetry::finish`], or not at all if the watch is
+    /// interrupted.
+    pub fn flush(&self) {
+        if let Some(p) = &self.profile {
+            p.guard.flush();
+        }
+        if let Some(o) = &self.otlp {
+            let _ = o.provider.force_flush();
+        }
+    }
+
     /// Ends the profile and sends the spans not yet exported. A profile that
     /// could not be written is an infrastructure failure; spans that could
     /// not be exported, a warning.

@@ -78,7 +78,13 @@ fn infra(root: &Path, e: notify::Error) -> Failure {
 /// Builds `labels`, then again after every change that matters, until the
 /// process is interrupted. A build that fails (the workspace's errors, or an
 /// I/O failure) is reported and the watch goes on.
-pub fn watch(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: bool) -> Result<(), Failure> {
+pub fn watch(
+    cli: &Cli,
+    printer: &Printer,
+    labels: &[String],
+    check_outputs: bool,
+    telemetry: &crate::telemetry::Telemetry,
+) -> Result<(), Failure> {
     let (root, _) = crate::cli::locate(cli)?;
     let own = vec![root.join(floe_engine::discover::OUT_DIR), crate::cli::store_dir(cli, &root)];
     // The store may be given by a relative or linked path: compared as the
@@ -116,6 +122,8 @@ pub fn watch(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: boo
         let built = crate::cli::build_in(s, printer, started);
         // Saved once the build is reported: it is what the next session starts from.
         let saved = s.save().map_err(Failure::from);
+        // A watch ends by being interrupted: each build's spans are sent now.
+        telemetry.flush();
         match saved.and(built) {
             Ok(()) | Err(Failure::User) => {}
             Err(Failure::Infra(e)) => {

@@ -28,9 +28,10 @@ impl Drop for Watching {
 }
 
 impl Watching {
-    fn start(dir: &std::path::Path) -> Watching {
+    fn start(dir: &std::path::Path, profile: &std::path::Path) -> Watching {
         let mut cmd = floe_cmd(dir);
-        cmd.args(["build", "--watch", "--format", "json"]).stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.args(["build", "--watch", "--format", "json", "--profile"]).arg(profile);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, reports) = mpsc::channel();
@@ -69,10 +70,32 @@ fn clean_build(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     tree(&copy.path().join("floe-out"))
 }
 
+/// The derivations built so far, as the profile of a running watch says
+/// once the next build's spans are written out: its trace-event array is
+/// whole but for the closing `]`, which the format allows to be missing.
+fn profiled(profile: &std::path::Path, at_least: usize) -> usize {
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(profile).unwrap_or_default();
+        let events: Vec<serde_json::Value> = serde_json::from_str(&format!("{text}\n]")).unwrap_or_default();
+        let built = events
+            .iter()
+            .filter(|e| e["name"] == "derivation" && e["ph"] == "E" && e["args"]["status"] == "built")
+            .count();
+        if built >= at_least {
+            return built;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the profile has {built} built derivations:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     let ws = workspace("mesh");
-    let w = Watching::start(ws.path());
+    let trace = tempfile::tempdir().unwrap();
+    let profile = trace.path().join("watch.json");
+    let w = Watching::start(ws.path(), &profile);
     let first = w.next();
     assert_eq!(first["summary"]["built"], common::MESH_DERIVATIONS);
 
@@ -84,6 +107,8 @@ fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     let built = common::with_status(&second, "built");
     assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/")), "{built:?}");
     assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+    // Each build's spans are written out as it ends: a watch ends by being interrupted.
+    assert_eq!(profiled(&profile, common::MESH_DERIVATIONS + built.len()), common::MESH_DERIVATIONS + built.len());
 
     // A broken save is reported; the watch goes on.
     edit(&product, |t| t.replacen("apiVersion: floe.dev/v1", "apiVersion: floe.dev/v1\nbogus_key: 1", 1));
