@@ -72,7 +72,7 @@ pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Var = Var {
 };
 pub const OTEL_EXPORTER_OTLP_HEADERS: Var = Var {
     name: "OTEL_EXPORTER_OTLP_HEADERS",
-    doc: "Headers sent with the spans, `key=value,…` (credentials: never printed)",
+    doc: "Headers sent with the spans, `key=value,…`, read by the exporter (credentials: never printed)",
 };
 pub const OTEL_EXPORTER_OTLP_PROTOCOL: Var =
     Var { name: "OTEL_EXPORTER_OTLP_PROTOCOL", doc: "Must be `http/protobuf` (the default), the one floe speaks" };

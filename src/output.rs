@@ -93,25 +93,31 @@ pub enum Verbosity {
     Verbose,
 }
 
-/// A progress bar on stderr for `len` steps, drawn only on a terminal, for
-/// people (never with `--format json` or `-q`), without colour.
+/// Whether progress is drawn: on a terminal, for people (never with
+/// `--format json` or `-q`).
+fn shows_progress(printer: &Printer) -> bool {
+    std::io::stderr().is_terminal() && printer.format == Format::Human && printer.verbosity != Verbosity::Quiet
+}
+
+/// A bar of `template`, without colour.
+fn bar_style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> ")
+}
+
+/// A progress bar on stderr for `len` steps, drawn only when
+/// [`shows_progress`].
 pub fn progress(printer: &Printer, len: u64, what: &'static str) -> indicatif::ProgressBar {
-    let shown =
-        std::io::stderr().is_terminal() && printer.format == Format::Human && printer.verbosity != Verbosity::Quiet;
-    if !shown {
+    if !shows_progress(printer) {
         return indicatif::ProgressBar::hidden();
     }
-    let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
-        .expect("a valid template")
-        .progress_chars("=> ");
     indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr())
-        .with_style(style)
+        .with_style(bar_style("{msg} [{bar:30}] {pos}/{len}"))
         .with_message(what)
 }
 
-/// A build's progress on stderr, for people on a terminal (never with
-/// `--format json` or `-q`): nothing for its first second, since most builds
-/// are over by then, then a bar of the packages evaluated.
+/// A build's progress on stderr, when [`shows_progress`]: nothing for its
+/// first second, since most builds are over by then, then a bar of the
+/// packages evaluated.
 pub struct BuildProgress {
     bar: indicatif::ProgressBar,
     /// `None` when it is never to be shown.
@@ -122,14 +128,9 @@ pub struct BuildProgress {
 impl BuildProgress {
     #[allow(clippy::disallowed_methods)] // the driver times progress
     pub fn new(printer: &Printer) -> BuildProgress {
-        let on =
-            std::io::stderr().is_terminal() && printer.format == Format::Human && printer.verbosity != Verbosity::Quiet;
-        let style = indicatif::ProgressStyle::with_template("building [{bar:30}] {pos}/{len} packages")
-            .expect("a valid template")
-            .progress_chars("=> ");
         let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden())
-            .with_style(style);
-        BuildProgress { bar, started: on.then(std::time::Instant::now), shown: false.into() }
+            .with_style(bar_style("building [{bar:30}] {pos}/{len} packages"));
+        BuildProgress { bar, started: shows_progress(printer).then(std::time::Instant::now), shown: false.into() }
     }
 
     /// Clears the bar, if it was drawn, before the summary is printed.
@@ -244,7 +245,7 @@ impl Printer {
                 if self.verbosity == Verbosity::Verbose {
                     let mut list = String::new();
                     for d in &report.derivations {
-                        let _ = writeln!(list, "{:>7} {}", status_word(d), escape(&d.label));
+                        let _ = writeln!(list, "{:>7} {}", d.status.as_str(), escape(&d.label));
                     }
                     err(&list)?;
                 }
@@ -287,15 +288,6 @@ pub fn print_json(value: &impl Serialize) -> Result<(), WriteError> {
     let mut text = serde_json::to_string(value).expect("floe's reports serialize to JSON");
     text.push('\n');
     out(&text)
-}
-
-fn status_word(d: &DerivationStatus) -> &'static str {
-    match d.status {
-        Status::Built => "built",
-        Status::Reused => "reused",
-        Status::Fetched => "fetched",
-        Status::Failed => "failed",
-    }
 }
 
 pub fn format_duration(millis: f64) -> String {

@@ -13,13 +13,12 @@
 //! Without either no subscriber is installed, and a span costs the engine
 //! one check of the global maximum level.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_otlp::WithExportConfig as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
@@ -95,16 +94,6 @@ fn endpoint() -> Option<String> {
     Some(format!("{}/v1/traces", base.trim_end_matches('/')))
 }
 
-/// `key=value,…`, as the OpenTelemetry variables spell headers (values
-/// percent-decoded is left to the exporter, which reads them so too).
-fn headers(spec: &str) -> HashMap<String, String> {
-    spec.split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .filter(|(k, _)| !k.is_empty())
-        .collect()
-}
-
 fn otlp(endpoint: &str) -> Result<Otlp, String> {
     let protocol = env::get(&env::OTEL_EXPORTER_OTLP_PROTOCOL).unwrap_or_else(|| "http/protobuf".to_owned());
     if protocol != "http/protobuf" {
@@ -113,14 +102,15 @@ fn otlp(endpoint: &str) -> Result<Otlp, String> {
             env::OTEL_EXPORTER_OTLP_PROTOCOL.name
         ));
     }
-    // The HTTP client speaks TLS through rustls, with the provider floe uses everywhere.
-    #[allow(deprecated)] // as the registry and Kubernetes clients install it
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(endpoint);
-    if let Some(spec) = env::get(&env::OTEL_EXPORTER_OTLP_HEADERS) {
-        builder = builder.with_headers(headers(&spec));
-    }
-    let exporter = builder.build().map_err(|e| e.to_string())?;
+    // The HTTP client speaks TLS through rustls, with floe's one provider.
+    crate::publish::registry::install_tls_provider();
+    // The exporter reads `OTEL_EXPORTER_OTLP_HEADERS` (and the traces' own)
+    // itself, percent-decoding them as the specification asks.
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|e| e.to_string())?;
     let service = env::get(&env::OTEL_SERVICE_NAME).unwrap_or_else(|| "floe".to_owned());
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service)

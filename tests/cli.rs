@@ -142,13 +142,7 @@ fn clean_and_schema() {
 #[test]
 fn benchmark_workspaces_build() {
     // `floe-bench` measures builds of the workspaces it generates: they must build.
-    let ws = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_floe-bench"))
-        .args(["generate", "--domains", "2", "--products-per-domain", "3", "--out"])
-        .arg(ws.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ws = common::bench_workspace(2, 3);
     let r = floe(ws.path(), &["build", "//..."]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }

@@ -210,13 +210,7 @@ fn a_long_build_shows_its_progress_on_a_terminal_only() {
         return common::skip("`script` (util-linux) is not installed");
     };
     // Long enough to take more than a second in the build the tests run.
-    let ws = tempfile::tempdir().unwrap();
-    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_floe-bench"))
-        .args(["generate", "--domains", "4", "--products-per-domain", "100", "--out"])
-        .arg(ws.path())
-        .output()
-        .unwrap();
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let ws = common::bench_workspace(4, 100);
     let on_terminal = |args: &str| {
         let typescript = ws.path().join("typescript");
         let command = format!("{} -C {} build {args}", env!("CARGO_BIN_EXE_floe"), ws.path().display());

@@ -312,8 +312,9 @@ impl Session {
             let Some(bytes) = self.cx.system.read(&abs)? else { return Ok(false) };
             fresh.push((path, stat, Hash::of(&bytes), old_raw));
         }
-        // The store as the last build left it: its index, read once by a
-        // store, now lists what that build added.
+        // The store as a new session would find it: a store reads its index
+        // once, so this one's lacks what the last build added (and what
+        // other processes sharing it added or collected since).
         let o = &self.cx.options;
         self.cx.store =
             Arc::new(Store::of_workspace(self.cx.system.clone(), o.store.clone(), &o.workspace, o.out.clone()));
@@ -1218,17 +1219,17 @@ impl Context {
         let mut moved = BTreeSet::new();
         for (dir, stat) in &record.dirs {
             let now = self.system.dir_stat(&self.options.out.join(dir.as_str()))?;
-            if now != Some(*stat) || !vouches(stat.mtime_ns, self.saved_ns) {
+            if stat.is_none_or(|s| now != Some(s) || !vouches(s.mtime_ns, self.saved_ns)) {
                 moved.insert(dir);
             }
         }
-        let listed = |dir: &WsPath| record.dirs.iter().any(|(d, _)| d == dir);
+        // The record lists the directory of every output (`output_dirs`): on
+        // a no-op build, no output is looked at at all.
         let mut to_restore = Vec::new();
-        let mut unlisted = false;
         for (i, out) in record.outputs.iter().enumerate() {
-            let dir = out.path.parent().unwrap_or(WsPath::ROOT);
-            unlisted |= !listed(&dir);
-            if !self.options.check_outputs && listed(&dir) && !moved.contains(&dir) {
+            let looked_at = self.options.check_outputs
+                || (!moved.is_empty() && moved.contains(&out.path.parent().unwrap_or(WsPath::ROOT)));
+            if !looked_at {
                 continue;
             }
             if self.system.stat(&self.options.out.join(out.path.as_str()))? == Some(out.stat) {
@@ -1261,7 +1262,7 @@ impl Context {
         // The record stands as it is unless an output's stat changed, or a
         // directory's did (vouched for now, it need not be looked into again).
         let diagnostics = record.warnings.clone();
-        let record = match restored.is_empty() && moved.is_empty() && !unlisted {
+        let record = match restored.is_empty() && moved.is_empty() {
             true => None,
             false => {
                 let mut r = record.clone();
@@ -1310,13 +1311,12 @@ impl Context {
 
     /// The directories that hold `outputs`, with their stats now (once
     /// every output of the package is written).
-    fn output_dirs(&self, outputs: &[OutputRecord]) -> Result<Vec<(WsPath, DirStat)>, IoError> {
+    fn output_dirs(&self, outputs: &[OutputRecord]) -> Result<Vec<(WsPath, Option<DirStat>)>, IoError> {
         let dirs: BTreeSet<WsPath> = outputs.iter().map(|o| o.path.parent().unwrap_or(WsPath::ROOT)).collect();
         let mut out = Vec::with_capacity(dirs.len());
         for dir in dirs {
-            if let Some(stat) = self.system.dir_stat(&self.options.out.join(dir.as_str()))? {
-                out.push((dir, stat));
-            }
+            let stat = self.system.dir_stat(&self.options.out.join(dir.as_str()))?;
+            out.push((dir, stat));
         }
         Ok(out)
     }

@@ -1558,6 +1558,7 @@ pub fn check_contract(label: &str, bytes: &[u8]) -> Result<(), String> {
 /// workspace (its files first, then those `floe.lock` pins from the store),
 /// and the table the port reads; or what is wrong, with a help and where to
 /// look.
+#[derive(Clone)]
 struct ExternalPort {
     /// The workspace file, or the label of a stored contract.
     path: String,
@@ -1597,12 +1598,14 @@ fn resolve_urn(db: &dyn Db, ws: Workspace, from: &str) -> Result<ExternalPort, U
         doc: c.doc.clone(),
         object: 0,
     }));
-    let id = |c: &ExternalPort| c.doc.loaded.value.as_ref().and_then(|d| d.id.as_deref()).map(str::to_owned);
-    let ids: Vec<String> = contracts.iter().filter_map(id).collect();
-    let wanted = external::wanted(from, &ids.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut found: Vec<ExternalPort> = contracts.into_iter().filter(|c| id(c).as_deref() == Some(wanted.id)).collect();
+    fn id(c: &ExternalPort) -> Option<&str> {
+        c.doc.loaded.value.as_ref()?.id.as_deref()
+    }
+    let ids: Vec<&str> = contracts.iter().filter_map(id).collect();
+    let wanted = external::wanted(from, &ids);
+    let found: Vec<&ExternalPort> = contracts.iter().filter(|c| id(c) == Some(wanted.id)).collect();
     if found.is_empty() {
-        let help = match floe_schemas::diag::suggest(wanted.id, ids.iter().map(String::as_str)) {
+        let help = match floe_schemas::diag::suggest(wanted.id, ids.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => "put the producer's contract in the workspace as a `datacontract.yaml`, or pin its published \
                      product with `floe pull --update oci://…` (floe never fetches one while building)"
@@ -1638,7 +1641,7 @@ fn resolve_urn(db: &dyn Db, ws: Workspace, from: &str) -> Result<ExternalPort, U
             Some((first.path.clone(), first.node(db).span_at(&["version"]))),
         ));
     };
-    let mut ext = found.swap_remove(at);
+    let mut ext = found[at].clone();
     let doc = ext.doc.loaded.value.as_ref().expect("found by its id");
     let (object, _) = external::object(doc, wanted.table).map_err(|m| {
         (

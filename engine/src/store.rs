@@ -41,7 +41,7 @@ mod maintain;
 pub use maintain::{GcReport, VerifyReport};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 11;
+pub const STORE_VERSION: u32 = 12;
 
 pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 /// The name (`pins`, or `pins-<workspace>` in a shared store) of the list of
@@ -150,9 +150,10 @@ pub struct PackageRecord {
     pub derivations: Vec<DerivationRecord>,
     /// Materialized files under `floe-out/`, with their hash and the stat floe left them with.
     pub outputs: Vec<OutputRecord>,
-    /// The directories that hold them, with the stat floe left each with:
-    /// while it stands, no output in it was added, removed or replaced.
-    pub dirs: Vec<(WsPath, crate::system::DirStat)>,
+    /// The directories that hold them, with the stat floe left each with
+    /// (none when it was gone by then): while it stands, no output in it was
+    /// added, removed or replaced.
+    pub dirs: Vec<(WsPath, Option<crate::system::DirStat>)>,
     /// Warnings of the last evaluation, replayed when it is reused.
     #[serde(with = "as_json")]
     pub warnings: Vec<Diagnostic>,

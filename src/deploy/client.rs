@@ -81,10 +81,8 @@ pub struct Cluster {
 impl Cluster {
     /// A client for the kubeconfig's context; nothing is sent yet.
     pub fn connect(loaded: Loaded) -> Result<Cluster, Failure> {
-        // kube's TLS is rustls with ring, the provider of the registries'
-        // connections (see `publish/registry.rs`).
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // kube's TLS is rustls, with floe's one provider.
+        crate::publish::registry::install_tls_provider();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
             Failure::Infra(floe_engine::IoError {
                 op: "start",

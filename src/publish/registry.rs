@@ -328,15 +328,20 @@ pub fn connect(target: &Target, access: &Access) -> Result<(Connection, tokio::r
     Ok((Connection::new(target, access)?, runtime))
 }
 
+/// One process-wide TLS provider, for every HTTPS connection floe makes
+/// (registries, Kubernetes, an OTLP collector): ring, since aws-lc-rs would
+/// need cmake and minutes of C to build (ring has no post-quantum key
+/// exchange, hence the deprecation). Installing it again does nothing.
+pub fn install_tls_provider() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client for `target`'s registry: HTTPS (trusting the system's CAs, or
 /// `$SSL_CERT_FILE`'s, and those `access` adds), plain HTTP for one on this
 /// machine unless a CA is given; every connection and read bounded in time.
 pub fn client(target: &Target, access: &Access) -> Result<Client, Failure> {
-    // One process-wide TLS provider, for every HTTPS connection floe makes:
-    // ring, since aws-lc-rs would need cmake and minutes of C to build (ring
-    // has no post-quantum key exchange, hence the deprecation).
-    #[allow(deprecated)]
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     let mut extra_root_certificates = Vec::new();
     if let Some((path, how)) = &access.ca {
         let shown = escape(&path.display().to_string()).into_owned();

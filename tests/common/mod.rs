@@ -91,6 +91,19 @@ pub fn floe(dir: &Path, args: &[&str]) -> Run {
     run(cmd)
 }
 
+/// A synthetic workspace, as `floe-bench generate` writes one.
+pub fn bench_workspace(domains: usize, products_per_domain: usize) -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_floe-bench"))
+        .args(["generate", "--domains", &domains.to_string()])
+        .args(["--products-per-domain", &products_per_domain.to_string(), "--out"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ws
+}
+
 /// Builds `//...` with JSON output and returns the parsed report.
 pub fn build_json(dir: &Path) -> serde_json::Value {
     let r = floe(dir, &["build", "//...", "--format", "json"]);
