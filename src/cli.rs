@@ -73,6 +73,9 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Serve editors over stdio (Language Server Protocol): diagnostics as
+    /// you type, hover, go to definition, completion and quick fixes
+    Lsp,
     /// Validate and check every guardrail, writing no outputs
     Check {
         /// Labels to check (default: //...)
@@ -379,6 +382,7 @@ fn run(cli: &Cli, printer: &Printer, telemetry: &crate::telemetry::Telemetry) ->
         Command::Build { labels, check_outputs, watch: true } => {
             crate::watch::watch(cli, printer, labels, *check_outputs, telemetry)
         }
+        Command::Lsp => crate::lsp::serve(cli),
         Command::Check { labels } => {
             let mut session = open(cli, labels)?;
             let mut report = session.check()?;
@@ -583,6 +587,11 @@ pub(crate) fn locate(cli: &Cli) -> Result<(PathBuf, PathBuf), Failure> {
             .map_err(|e| Failure::Usage(format!("`{}`: {}", d.display(), e.message)))?,
         None => cwd,
     };
+    locate_from(start)
+}
+
+/// The workspace root at or above `start`, and `start`.
+pub(crate) fn locate_from(start: PathBuf) -> Result<(PathBuf, PathBuf), Failure> {
     let mut outermost_domain = None;
     // Manifests that are links out of their own directory: such a directory
     // cannot be the root; the walk of the root found above judges them.

@@ -20,6 +20,7 @@ mod env;
 mod graph;
 mod init;
 mod lock_cmd;
+mod lsp;
 mod output;
 mod publish;
 mod pull;

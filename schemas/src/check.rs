@@ -63,21 +63,7 @@ impl<'a> Checker<'a> {
     }
 
     fn resolve(&self, schema: &'a Value) -> &'a Value {
-        let mut schema = schema;
-        // A `$ref` with siblings (schemars puts `default` beside it) is still the ref.
-        for _ in 0..32 {
-            match schema.get("$ref").and_then(Value::as_str) {
-                Some(r) => {
-                    let name = r.rsplit('/').next().unwrap_or(r);
-                    match self.root.get("$defs").and_then(|d| d.get(name)) {
-                        Some(target) => schema = target,
-                        None => return schema,
-                    }
-                }
-                None => return schema,
-            }
-        }
-        schema
+        resolve(self.root, schema)
     }
 
     /// `key_span` is where the value is named (its key), used for "missing key".
@@ -352,6 +338,25 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// `schema` with its `$ref`s followed into `root`'s `$defs`.
+pub(crate) fn resolve<'v>(root: &'v Value, schema: &'v Value) -> &'v Value {
+    let mut schema = schema;
+    // A `$ref` with siblings (schemars puts `default` beside it) is still the ref.
+    for _ in 0..32 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap_or(r);
+                match root.get("$defs").and_then(|d| d.get(name)) {
+                    Some(target) => schema = target,
+                    None => return schema,
+                }
+            }
+            None => return schema,
+        }
+    }
+    schema
+}
+
 /// `apiVersion` and `kind` say what a document is; a wrong one is not a typo
 /// in a value but the wrong kind of document.
 fn enum_code(path: &[PathSeg]) -> Code {
@@ -404,7 +409,7 @@ fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
 }
 
-fn scalar_text(v: &Value) -> String {
+pub(crate) fn scalar_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -12,6 +12,7 @@ pub mod artifacts;
 pub mod catalogue;
 pub mod check;
 pub mod diag;
+pub mod editor;
 pub mod enforcement;
 pub mod manifest;
 pub mod reference;
