@@ -236,32 +236,44 @@ impl Session {
             (state, found)
         });
         let found = found?;
-        let trusted = |path: &WsPath, stat: &FileStat| -> Option<&FileRecord> {
-            state.files.get(path).filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
+        // Both lists are sorted by path: one merge pairs each file found
+        // with its record, where a lookup per file compared paths ~14 times.
+        let records: Vec<Option<&FileRecord>> = {
+            let mut recs = state.files.iter().peekable();
+            found
+                .files
+                .iter()
+                .map(|(path, _)| {
+                    while recs.next_if(|(p, _)| *p < path).is_some() {}
+                    recs.next_if(|(p, _)| *p == path).map(|(_, r)| r)
+                })
+                .collect()
         };
-        let to_hash: Vec<&(WsPath, FileStat)> = found.files.iter().filter(|(p, st)| trusted(p, st).is_none()).collect();
+        let trusted = |i: usize| -> Option<&FileRecord> {
+            let stat = &found.files[i].1;
+            records[i].filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
+        };
+        let to_hash: Vec<usize> = (0..found.files.len()).filter(|&i| trusted(i).is_none()).collect();
         let root = options.workspace.clone();
         let hashing = tracing::info_span!("hash", files = to_hash.len()).entered();
-        let hashed = crate::par::map(&to_hash, options.jobs, |(path, _)| {
-            let bytes = sys.read(&root.join(path.as_str()))?.unwrap_or_default();
+        let hashed = crate::par::map(&to_hash, options.jobs, |&i| {
+            let bytes = sys.read(&root.join(found.files[i].0.as_str()))?.unwrap_or_default();
             Ok::<_, IoError>(Hash::of(&bytes))
         });
-        let mut fresh: BTreeMap<&WsPath, Hash> = BTreeMap::new();
-        for ((path, _), h) in to_hash.iter().zip(hashed) {
-            fresh.insert(path, h?);
+        let mut fresh: Vec<Option<Hash>> = vec![None; found.files.len()];
+        for (&i, h) in to_hash.iter().zip(hashed) {
+            fresh[i] = Some(h?);
         }
         drop(hashing);
         // Both maps are collected from sorted pairs, which builds them in bulk.
         let mut files = Vec::with_capacity(found.files.len());
         let mut known_normal = Vec::new();
-        for (path, stat) in &found.files {
-            let raw = match fresh.get(path) {
-                Some(h) => *h,
-                None => trusted(path, stat).expect("hashed unless trusted").raw,
+        for (i, (path, stat)) in found.files.iter().enumerate() {
+            let raw = match fresh[i] {
+                Some(h) => h,
+                None => trusted(i).expect("hashed unless trusted").raw,
             };
-            if let Some(rec) = state.files.get(path).filter(|r| r.raw == raw)
-                && let Some(n) = rec.normal
-            {
+            if let Some(n) = records[i].filter(|r| r.raw == raw).and_then(|r| r.normal) {
                 known_normal.push((path.clone(), n));
             }
             files.push((path.clone(), (*stat, raw)));

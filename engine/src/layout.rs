@@ -129,6 +129,7 @@ impl Layout {
         // nearest `dbt_project.yml` above its directory), and so do the files
         // beside it that declare its packages; others are not read.
         let mut by_project: std::collections::BTreeMap<WsPath, Vec<WsPath>> = Default::default();
+        let mut last: Option<(Option<WsPath>, Option<WsPath>)> = None;
         for f in sources {
             // The files declaring a project's packages lie beside its `dbt_project.yml`.
             if floe_rules::dbt::PACKAGE_FILES.contains(&f.file_name())
@@ -137,12 +138,18 @@ impl Layout {
                 by_project.entry(dir).or_default().push(f);
                 continue;
             }
-            let mut up = f.parent().and_then(|d| d.parent());
-            while let Some(d) = up.take_if(|d| !dbt.contains(d)) {
-                up = d.parent();
+            // Files come sorted, so a directory's files come together: its
+            // project is looked up once.
+            let dir = f.parent();
+            if last.as_ref().is_none_or(|(d, _)| *d != dir) {
+                let mut up = dir.as_ref().and_then(WsPath::parent);
+                while let Some(d) = up.take_if(|d| !dbt.contains(d)) {
+                    up = d.parent();
+                }
+                last = Some((dir, up));
             }
-            if let Some(project) = up {
-                by_project.entry(project).or_default().push(f);
+            if let Some((_, Some(project))) = &last {
+                by_project.entry(project.clone()).or_default().push(f);
             }
         }
         let mut diags = Vec::new();
