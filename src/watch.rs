@@ -3,9 +3,10 @@
 //!
 //! The session stays open between builds with its database warm
 //! (`Session::refresh`): a save of files the workspace has is taken in as
-//! new revisions of those files, and the next build evaluates only what
-//! they reach. A change a warm session cannot take (a file that appeared or
-//! went, a new day, a build that failed on I/O) opens a new session, which
+//! new revisions of those files, a file that appeared or went as a new walk
+//! and layout in which every package keeps its identity, and the next build
+//! evaluates only what they reach. A change a warm session cannot take (a
+//! new day, `floe.lock`, a build that failed on I/O) opens a new session, which
 //! reads the store the last one saved. Either way the outputs are what a
 //! clean build of the tree writes (tested against one after each save).
 //!

@@ -41,5 +41,5 @@ fn a_real_client_drives_the_language_server() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "pytest failed:\n{stdout}\n{stderr}");
     // Every case ran: none was skipped or deselected.
-    assert!(stdout.contains("6 passed") && !stdout.contains("skipped"), "{stdout}");
+    assert!(stdout.contains("7 passed") && !stdout.contains("skipped"), "{stdout}");
 }

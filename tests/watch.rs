@@ -122,6 +122,17 @@ fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     assert_eq!(fixed["summary"]["failed"], 0, "{fixed}");
     assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
 
+    // A file that appears, then goes: a new walk and layout in the same
+    // session, and still what a clean build writes.
+    let model = ws.path().join("sales/orders/models/stg_returns.sql");
+    std::fs::write(&model, "select order_id from {{ ref('stg_web_orders') }}\n").unwrap();
+    let added = w.next();
+    assert!(!common::with_status(&added, "built").is_empty(), "{added}");
+    assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+    std::fs::remove_file(&model).unwrap();
+    w.next();
+    assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+
     // What floe writes itself, and hidden files, start no build.
     std::fs::write(ws.path().join("floe-out/notes.txt"), "mine").unwrap();
     std::fs::write(ws.path().join("sales/.orders.swp"), "swap").unwrap();

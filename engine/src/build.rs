@@ -200,6 +200,33 @@ pub struct Context {
 struct Graph {
     workspace: Workspace,
     sources: Arc<BTreeMap<WsPath, SourceFile>>,
+    /// Each package's input, by directory, for as long as the directory is one.
+    packages: BTreeMap<WsPath, Package>,
+}
+
+impl Graph {
+    /// The packages of `layout`, in its order: a directory that was a
+    /// package keeps its input (and with it what was computed for it), told
+    /// its new place if it moved; a new one gets an input of its own.
+    fn place(&mut self, db: &mut Database, layout: &Layout) -> Arc<Vec<Package>> {
+        let mut kept = BTreeMap::new();
+        let mut list = Vec::with_capacity(layout.packages.len());
+        for (index, info) in layout.packages.iter().enumerate() {
+            let pkg = match self.packages.remove(&info.dir) {
+                Some(pkg) => {
+                    if pkg.index(&*db) != index {
+                        pkg.set_index(db).to(index);
+                    }
+                    pkg
+                }
+                None => Package::new(&*db, self.workspace, index),
+            };
+            kept.insert(info.dir.clone(), pkg);
+            list.push(pkg);
+        }
+        self.packages = kept;
+        Arc::new(list)
+    }
 }
 
 /// What the last build's record says about a package now.
@@ -304,27 +331,33 @@ impl Session {
         Ok(Session { db: None, cx, unsaved: false })
     }
 
-    /// Takes in the files at `changed` (workspace paths), written since the
-    /// last build of this session, so that the next build evaluates only
-    /// what they reach, from the memos the last one left ([`Options::warm`]).
-    /// `false`, changing nothing, when a warm session cannot take the
-    /// change: a file that appeared or went (the layout may differ), or other
-    /// settings (the date moved on), or `floe.lock` (what it pins is read from
-    /// the store by the database): a new session must be opened.
+    /// Takes in the files at `changed` (workspace paths), written, added or
+    /// removed since the last build of this session, so that the next build
+    /// evaluates only what they reach, from the memos the last one left
+    /// ([`Options::warm`]). A file that appeared or went is a new walk of
+    /// the workspace and a new layout, over which every package keeps its
+    /// identity (see [`Package`]). `false`, changing nothing, when a warm
+    /// session cannot take the change: other settings (the date moved on),
+    /// or `floe.lock` (what it pins is read from the store by the database):
+    /// a new session must be opened.
     pub fn refresh(&mut self, changed: &[WsPath], settings: &Settings) -> Result<bool, IoError> {
         if *settings != self.cx.options.settings || changed.iter().any(|p| p.as_str() == crate::lock::LOCK) {
             return Ok(false);
         }
         let mut fresh = Vec::new();
+        let mut moved = false;
         for path in changed {
-            let Some(&(old_stat, old_raw)) = self.cx.files.get(path) else { return Ok(false) };
             let abs = self.cx.options.workspace.join(path.as_str());
-            let Some(stat) = self.cx.system.stat(&abs)? else { return Ok(false) };
-            if stat == old_stat {
-                continue;
+            match (self.cx.files.get(path), self.cx.system.stat(&abs)?) {
+                (Some(&(old_stat, _)), Some(stat)) if stat == old_stat => {}
+                (Some(&(_, old_raw)), Some(stat)) => match self.cx.system.read(&abs)? {
+                    Some(bytes) => fresh.push((path, stat, Hash::of(&bytes), old_raw)),
+                    None => moved = true,
+                },
+                (None, None) => {}
+                // Appeared, or went: the walk decides whether it is a file floe reads.
+                _ => moved = true,
             }
-            let Some(bytes) = self.cx.system.read(&abs)? else { return Ok(false) };
-            fresh.push((path, stat, Hash::of(&bytes), old_raw));
         }
         // The store as a new session would find it: a store reads its index
         // once, so this one's lacks what the last build added (and what
@@ -332,6 +365,10 @@ impl Session {
         let o = &self.cx.options;
         self.cx.store =
             Arc::new(Store::of_workspace(self.cx.system.clone(), o.store.clone(), &o.workspace, o.out.clone()));
+        if moved {
+            self.relayout(changed)?;
+            return Ok(true);
+        }
         for (path, stat, raw, old_raw) in fresh {
             self.cx.files.insert(path.clone(), (stat, raw));
             self.cx.rehashed = true;
@@ -346,6 +383,58 @@ impl Session {
             }
         }
         Ok(true)
+    }
+
+    /// Walks the workspace again (listings this session made are trusted as
+    /// a new session would trust the ones it saved), hashes what is new or
+    /// in `changed`, and sets the database's inputs to the new files and
+    /// layout: a file kept keeps its input, a package its identity.
+    fn relayout(&mut self, changed: &[WsPath]) -> Result<(), IoError> {
+        let cx = &mut self.cx;
+        let sys = &*cx.system;
+        let trust_before = cx.saved_ns.saturating_sub(RACY_NS);
+        let found = {
+            let _span = tracing::info_span!("discover").entered();
+            discover::discover(sys, &cx.options.workspace, &cx.dirs, trust_before, cx.options.jobs)?
+        };
+        let changed: BTreeSet<&WsPath> = changed.iter().collect();
+        let mut files = BTreeMap::new();
+        for (path, stat) in &found.files {
+            let raw = match cx.files.get(path) {
+                Some(&(old, raw)) if old == *stat && !changed.contains(path) => raw,
+                _ => Hash::of(&sys.read(&cx.options.workspace.join(path.as_str()))?.unwrap_or_default()),
+            };
+            files.insert(path.clone(), (*stat, raw));
+        }
+        let old = std::mem::replace(&mut cx.files, files);
+        cx.known_normal.retain(|p, _| cx.files.get(p).map(|f| f.1) == old.get(p).map(|f| f.1));
+        let (layout, mut diagnostics) = Layout::from_files(cx.files.keys());
+        diagnostics.extend(found.diagnostics);
+        cx.layout = Arc::new(layout);
+        cx.layout_diagnostics = diagnostics;
+        cx.dirs = found.dirs;
+        cx.rehashed = true;
+        if let (Some(db), Some(graph)) = (self.db.as_mut(), cx.graph.as_mut()) {
+            let mut sources = BTreeMap::new();
+            for (path, &(_, raw)) in &cx.files {
+                let file = match graph.sources.get(path) {
+                    Some(&file) => {
+                        if file.revision(&*db) != raw {
+                            file.set_revision(db).to(raw);
+                        }
+                        file
+                    }
+                    None => SourceFile::new(&*db, path.clone(), raw),
+                };
+                sources.insert(path.clone(), file);
+            }
+            graph.sources = Arc::new(sources);
+            graph.workspace.set_files(db).to(graph.sources.clone());
+            graph.workspace.set_layout(db).to(cx.layout.clone());
+            let packages = graph.place(db, &cx.layout);
+            graph.workspace.set_packages(db).to(packages);
+        }
+        Ok(())
     }
 
     /// Keep the database from one build to the next (see [`Options::warm`]).
@@ -373,9 +462,12 @@ impl Session {
         let sources: BTreeMap<WsPath, SourceFile> =
             cx.files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
         let sources = Arc::new(sources);
-        let workspace = Workspace::new(&db, cx.layout.clone(), Arc::new(BTreeMap::new()), cx.options.settings.clone());
-        workspace.set_files(&mut db).to(sources.clone());
-        cx.graph = Some(Graph { workspace, sources });
+        let workspace =
+            Workspace::new(&db, cx.layout.clone(), sources.clone(), cx.options.settings.clone(), Arc::new(Vec::new()));
+        let mut graph = Graph { workspace, sources, packages: BTreeMap::new() };
+        let packages = graph.place(&mut db, &cx.layout);
+        workspace.set_packages(&mut db).to(packages);
+        cx.graph = Some(graph);
         self.db = Some(db);
     }
 
@@ -1625,10 +1717,43 @@ plugins:
             s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
         };
         assert_eq!(outputs(&sys), outputs(&fresh));
-        // What it cannot take: a file it does not have, another day, the lock.
-        for other in ["sales/new/floe.yaml", "floe.lock"] {
-            assert!(!warm.refresh(&[WsPath::new(other).unwrap()], &settings("1970-01-01")).unwrap());
+
+        // A product comes and one goes: the same session walks again, and
+        // every package that stays keeps its identity, and so its memos.
+        let customers_before =
+            warm.package(warm.layout.packages.iter().position(|p| p.dir.as_str() == "sales/customers").unwrap());
+        for s in [&sys, &fresh] {
+            add_product(s, "/w/sales/accounts", "accounts");
+            s.remove_all(Path::new("/w/sales/leads")).unwrap();
         }
+        let moved: Vec<WsPath> = [
+            "sales/accounts/floe.yaml",
+            "sales/accounts/dbt_project.yml",
+            "sales/accounts/models/stg_a.sql",
+            "sales/leads/floe.yaml",
+        ]
+        .iter()
+        .map(|p| WsPath::new(p).unwrap())
+        .collect();
+        let before = warm.layout.packages.iter().position(|p| p.dir.as_str() == "sales/customers").unwrap();
+        assert!(warm.refresh(&moved, &settings("1970-01-01")).unwrap());
+        let customers = warm.layout.packages.iter().position(|p| p.dir.as_str() == "sales/customers").unwrap();
+        assert_eq!(
+            warm.package(customers),
+            customers_before,
+            "sales/customers moved in the layout, and is the same package"
+        );
+        assert_eq!((before + 1, warm.package(customers).index(warm.db())), (customers, customers));
+        let report = warm.build().unwrap();
+        let built: BTreeSet<&str> =
+            report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.label.as_str()).collect();
+        assert!(built.iter().all(|l| l.starts_with("//sales/accounts:") || l.starts_with("//sales:")), "{built:?}");
+        build(&fresh);
+        assert_eq!(outputs(&sys), outputs(&fresh));
+        assert!(outputs(&sys).iter().all(|(p, _)| !p.starts_with("/w/floe-out/sales/leads")));
+
+        // What it cannot take: another day, the lock.
+        assert!(!warm.refresh(&[WsPath::new("floe.lock").unwrap()], &settings("1970-01-01")).unwrap());
         assert!(!warm.refresh(&[], &settings("1970-01-02")).unwrap());
     }
 

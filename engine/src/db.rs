@@ -149,8 +149,15 @@ pub struct Workspace {
     pub files: Arc<BTreeMap<WsPath, SourceFile>>,
     #[returns(ref)]
     pub settings: Settings,
+    /// One per package of the layout, in its order (see [`Package`]).
+    #[returns(ref)]
+    pub packages: Arc<Vec<Package>>,
 }
 
+/// A package: made by the session for a directory, and kept for that
+/// directory as long as the session lives, so that what was computed for it
+/// stays valid when other packages come or go (only its `index` in the
+/// layout moves then).
 #[salsa::input(debug)]
 pub struct Package {
     #[returns(copy)]
@@ -160,9 +167,8 @@ pub struct Package {
 }
 
 /// The packages of a workspace, by layout index.
-#[salsa::tracked(returns(ref))]
-pub fn packages(db: &dyn Db, ws: Workspace) -> Vec<Package> {
-    (0..ws.layout(db).packages.len()).map(|i| Package::new(db, ws, i)).collect()
+pub fn packages(db: &dyn Db, ws: Workspace) -> &[Package] {
+    ws.packages(db)
 }
 
 fn file_of(db: &dyn Db, ws: Workspace, path: &WsPath) -> Option<SourceFile> {

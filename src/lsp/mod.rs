@@ -7,8 +7,9 @@
 //! session takes in the files that changed (`Session::refresh`) and checks
 //! the whole workspace: the diagnostics are `floe check`'s, with the same
 //! codes and spans, for unsaved text too, and the next check evaluates only
-//! what the edit reaches. A change the warm session cannot take (a file that
-//! appeared or went, a new day) opens a new one. Nothing here saves a state
+//! what the edit reaches (a file that appeared or went is a new walk, in the
+//! same session). A change the warm session cannot take (a new day,
+//! `floe.lock`) opens a new one. Nothing here saves a state
 //! or writes an output: a language server only reads.
 //!
 //! What the requests answer is in `features.rs`: hover (the schema's
@@ -311,17 +312,14 @@ impl<'a> Server<'a> {
         let settings = crate::cli::settings()?;
         if let Some(session) = self.session.as_mut() {
             let root = session.options.workspace.clone();
-            let mut paths = Vec::new();
-            let mut reopen = false;
-            for path in changed {
-                let Some(ws) = path.strip_prefix(&root).ok().and_then(|r| WsPath::new(r.to_str()?)) else { continue };
-                if session.files.contains_key(&ws) {
-                    paths.push(ws);
-                } else if is_candidate(&ws) {
-                    reopen = true;
-                }
-            }
-            if !reopen && session.refresh(&paths, &settings).map_err(Failure::Infra)? {
+            // A file the workspace has, or one a walk may find: a new one
+            // walks the workspace again, in the same session.
+            let paths: Vec<WsPath> = changed
+                .iter()
+                .filter_map(|path| WsPath::new(path.strip_prefix(&root).ok()?.to_str()?))
+                .filter(|ws| session.files.contains_key(ws) || is_candidate(ws))
+                .collect();
+            if session.refresh(&paths, &settings).map_err(Failure::Infra)? {
                 return Ok(());
             }
         }
@@ -374,7 +372,7 @@ fn failure_text(failure: Failure) -> String {
     }
 }
 
-/// Whether a new file at `path` may be one the workspace walk finds.
+/// Whether a file at `path` the session does not have may be one the workspace walk finds.
 fn is_candidate(path: &WsPath) -> bool {
     let name = path.as_str().rsplit('/').next().unwrap_or("");
     [".yaml", ".yml", ".sql", ".csv", ".lock"].iter().any(|ext| name.ends_with(ext))
@@ -439,7 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn only_files_a_walk_may_find_open_a_new_session() {
+    fn only_files_a_walk_may_find_start_a_new_walk() {
         let yes = |p: &str| is_candidate(&WsPath::new(p).unwrap());
         assert!(yes("sales/new/floe.yaml") && yes("sales/new/models/a.sql") && yes("floe.lock"));
         assert!(!yes("README.md") && !yes(".github/ci.yml") && !yes("floe-out/sales/k8s.yaml"));

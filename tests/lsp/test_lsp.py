@@ -234,3 +234,25 @@ async def test_completion_from_the_schemas_plugins_and_ports(client: LanguageCli
     typed = attribution.replace("from: //sales/orders:orders", "from: //sal")
     items = await labels("marketing/attribution/floe.yaml", typed, "from: //sal")
     assert "//sales/orders:orders" in items, sorted(items)
+
+
+@pytest.mark.asyncio
+async def test_a_new_unsaved_model_is_checked_and_fixed(client: LanguageClient, workspace):
+    rel = "sales/orders/models/stg_returns.sql"
+    text = "select order_id from {{ ref('stg_web_order') }}\n"
+    open_doc(client, workspace, rel, text)
+    assert not (workspace / rel).exists()
+    diags = await diagnostics_until(client, uri(workspace, rel), lambda d: bool(d))
+    diag = next(d for d in diags if "did you mean" in d.message)
+    assert "stg_web_orders" in diag.message, diag.message
+    actions = await client.text_document_code_action_async(
+        t.CodeActionParams(
+            text_document=t.TextDocumentIdentifier(uri=uri(workspace, rel)),
+            range=diag.range,
+            context=t.CodeActionContext(diagnostics=[diag]),
+        )
+    )
+    (edit,) = actions[0].edit.changes[uri(workspace, rel)]
+    assert edit.new_text == "stg_web_orders"
+    assert edit.range.start == position(text, "stg_web_order")
+    assert edit.range.end.character == edit.range.start.character + len("stg_web_order")
