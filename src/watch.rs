@@ -17,6 +17,12 @@
 //! next build starts once no change came for [`DEBOUNCE`]. A change during a
 //! build is seen by the build after it.
 //!
+//! Changes below `floe-out/` start no build, but are told to the session
+//! (`Session::outputs_changed`): it takes the packages its last build reused
+//! as they are, without statting their outputs again, unless an input they
+//! read or an output of theirs was reported changed since. An output deleted
+//! by hand is restored by the next build. Events lost (the kernel's queue
+//! overflowed) open a new session.
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -34,7 +40,10 @@ pub const DEBOUNCE: Duration = Duration::from_millis(50);
 /// What floe writes itself, never a reason to build again.
 struct Ignored {
     root: PathBuf,
+    /// The output directory and the store.
     own: Vec<PathBuf>,
+    /// The output directory.
+    out: PathBuf,
 }
 
 impl Ignored {
@@ -60,15 +69,25 @@ impl Ignored {
         WsPath::new(path.strip_prefix(&self.root).ok()?.to_str()?)
     }
 
-    fn event_matters(&self, event: &notify::Event) -> bool {
+    /// The path below the output directory of a path there.
+    fn output(&self, path: &Path) -> Option<WsPath> {
+        let rel = path.strip_prefix(&self.out).ok()?;
+        WsPath::new(rel.to_str()?).or_else(|| rel.as_os_str().is_empty().then(WsPath::default))
+    }
+
+    /// Whether an event may have changed what is at its paths (reading does not).
+    fn changes(&self, event: &notify::Event) -> bool {
         use notify::EventKind;
         use notify::event::{AccessKind, AccessMode};
-        let kind = match event.kind {
+        match event.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
             EventKind::Access(_) => false,
             _ => true,
-        };
-        kind && event.paths.iter().any(|p| self.matters(p))
+        }
+    }
+
+    fn event_matters(&self, event: &notify::Event) -> bool {
+        self.changes(event) && event.paths.iter().any(|p| self.matters(p))
     }
 }
 
@@ -90,9 +109,9 @@ pub fn watch(
     let own = vec![root.join(floe_engine::discover::OUT_DIR), crate::cli::store_dir(cli, &root)];
     // The store may be given by a relative or linked path: compared as the
     // watcher reports paths, below the real root.
-    let own = own.into_iter().map(|p| crate::system::canonicalize(&p).unwrap_or(p)).collect();
+    let own: Vec<PathBuf> = own.into_iter().map(|p| crate::system::canonicalize(&p).unwrap_or(p)).collect();
     let root = crate::system::canonicalize(&root)?;
-    let ignored = Ignored { root: root.clone(), own };
+    let ignored = Ignored { root: root.clone(), out: own[0].clone(), own };
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
@@ -117,6 +136,8 @@ pub fn watch(
             let mut s = crate::cli::open(cli, labels)?;
             s.set_check_outputs(check_outputs);
             s.set_warm(true);
+            // Every change below the output directory is reported to it.
+            s.watch_outputs(true);
             session = Some(s);
         }
         let s = session.as_mut().expect("opened above");
@@ -133,10 +154,18 @@ pub fn watch(
             }
             Err(other) => return Err(other),
         }
-        // The next change that matters, then quiet.
+        // The next change that matters, then quiet. Changes to outputs start
+        // no build, but the next one looks at what they touched.
         let mut paths = Some(Vec::new());
-        let note = |event: notify::Result<notify::Event>, paths: &mut Option<Vec<WsPath>>| match event {
-            Ok(event) if ignored.event_matters(&event) => {
+        let mut outputs = Vec::new();
+        let mut note = |event: notify::Result<notify::Event>, paths: &mut Option<Vec<WsPath>>| match event {
+            Ok(event) => {
+                if ignored.changes(&event) {
+                    outputs.extend(event.paths.iter().filter_map(|p| ignored.output(p)));
+                }
+                if !ignored.event_matters(&event) {
+                    return false;
+                }
                 for p in event.paths.iter().filter(|p| ignored.matters(p)) {
                     match (ignored.relative(p), paths.as_mut()) {
                         (Some(rel), Some(list)) => list.push(rel),
@@ -145,7 +174,6 @@ pub fn watch(
                 }
                 true
             }
-            Ok(_) => false,
             // Events were lost (the kernel's queue overflowed): start over.
             Err(_) => {
                 *paths = None;
@@ -176,6 +204,9 @@ pub fn watch(
             p.dedup();
             p
         });
+        if let Some(s) = session.as_mut() {
+            s.outputs_changed(&outputs);
+        }
     }
 }
 
@@ -185,7 +216,17 @@ mod tests {
 
     #[test]
     fn what_floe_writes_and_hidden_entries_do_not_matter() {
-        let ignored = Ignored { root: "/w".into(), own: vec!["/w/floe-out".into(), "/w/.floe".into()] };
+        let ignored = Ignored {
+            root: "/w".into(),
+            own: vec!["/w/floe-out".into(), "/w/.floe".into()],
+            out: "/w/floe-out".into(),
+        };
+        assert_eq!(
+            ignored.output(Path::new("/w/floe-out/sales/orders/k8s.yaml")),
+            WsPath::new("sales/orders/k8s.yaml")
+        );
+        assert_eq!(ignored.output(Path::new("/w/floe-out")), Some(WsPath::default()));
+        assert_eq!(ignored.output(Path::new("/w/sales/orders/floe.yaml")), None);
         assert!(ignored.matters(Path::new("/w/sales/orders/floe.yaml")));
         assert!(ignored.matters(Path::new("/w/.floeignore")));
         assert!(ignored.matters(Path::new("/w/floe.lock")));

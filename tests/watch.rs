@@ -122,6 +122,16 @@ fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     assert_eq!(fixed["summary"]["failed"], 0, "{fixed}");
     assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
 
+    // An output deleted between builds starts no build, but the next build
+    // restores it: the watch tells the session what changed below floe-out/,
+    // which takes the packages it reused last time as they are.
+    std::fs::remove_file(ws.path().join("floe-out/sales/customers/profiles.yml")).unwrap();
+    w.quiet();
+    edit(&product, |t| t.replacen("description: Edited. ", "description: ", 1));
+    let restored = w.next();
+    assert!(restored["summary"]["written"].as_u64().unwrap() >= 1, "{restored}");
+    assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
+
     // A file that appears, then goes: a new walk and layout in the same
     // session, and still what a clean build writes.
     let model = ws.path().join("sales/orders/models/stg_returns.sql");

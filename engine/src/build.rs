@@ -194,6 +194,15 @@ pub struct Context {
     graph: Option<Graph>,
     /// The remote store's first failure in this process: it is not asked again.
     remote_failed: std::sync::OnceLock<String>,
+    /// Packages a warm session's last build reused as they were, and that
+    /// nothing reported since reaches: an input they read (`refresh`), the
+    /// layout, or their outputs (`outputs_changed`). The next build reuses
+    /// them without looking at their record's inputs or outputs again. Only
+    /// with a driver that reports every change below the output directory
+    /// ([`Session::watch_outputs`]); empty otherwise.
+    vouched: BTreeSet<WsPath>,
+    /// Whether the driver reports changes below the output directory.
+    outputs_watched: bool,
 }
 
 /// The database's inputs, once it is set up.
@@ -327,6 +336,8 @@ impl Session {
             store,
             graph: None,
             remote_failed: std::sync::OnceLock::new(),
+            vouched: BTreeSet::new(),
+            outputs_watched: false,
         };
         Ok(Session { db: None, cx, unsaved: false })
     }
@@ -362,12 +373,18 @@ impl Session {
         // The store as a new session would find it: a store reads its index
         // once, so this one's lacks what the last build added (and what
         // other processes sharing it added or collected since).
-        let o = &self.cx.options;
-        self.cx.store =
-            Arc::new(Store::of_workspace(self.cx.system.clone(), o.store.clone(), &o.workspace, o.out.clone()));
+        self.cx.store = Arc::new(self.cx.store.renewed()?);
         if moved {
+            self.cx.vouched.clear();
             self.relayout(changed)?;
             return Ok(true);
+        }
+        if !fresh.is_empty() {
+            let state = &self.cx.state;
+            let touched: BTreeSet<&WsPath> = fresh.iter().map(|(p, ..)| *p).collect();
+            self.cx.vouched.retain(|dir| {
+                state.packages.get(dir).is_some_and(|r| !r.deps.iter().any(|(p, _)| touched.contains(p)))
+            });
         }
         for (path, stat, raw, old_raw) in fresh {
             self.cx.files.insert(path.clone(), (stat, raw));
@@ -435,6 +452,28 @@ impl Session {
             graph.workspace.set_packages(db).to(packages);
         }
         Ok(())
+    }
+
+    /// Declares that the driver reports every change below the output
+    /// directory ([`Session::outputs_changed`]), as a watch does: a warm
+    /// build then takes the packages its last build reused, and that
+    /// nothing reported since reaches, as they are, without statting their
+    /// outputs' directories again.
+    pub fn watch_outputs(&mut self, on: bool) {
+        self.cx.outputs_watched = on;
+        self.cx.vouched.clear();
+    }
+
+    /// Takes in changes below the output directory (paths relative to it):
+    /// the packages whose outputs may lie there are looked at again.
+    pub fn outputs_changed(&mut self, paths: &[WsPath]) {
+        let cx = &mut self.cx;
+        let state = &cx.state;
+        cx.vouched.retain(|dir| {
+            state.packages.get(dir).is_some_and(|r| {
+                !paths.iter().any(|p| p.is_root() || r.dirs.iter().any(|(d, _)| p.starts_with(d) || d.starts_with(p)))
+            })
+        });
     }
 
     /// Keep the database from one build to the next (see [`Options::warm`]).
@@ -662,12 +701,27 @@ impl Session {
         self.cx.evaluating = span.clone();
         let evaluating = span.entered();
         let cx = &self.cx;
-        let first = crate::par::map(&selected, jobs, |sel| cx.reuse(None, sel));
+        let first =
+            crate::par::map(&selected, jobs, |sel| match cx.vouched.contains(&cx.layout.packages[sel.package].dir) {
+                true => Ok(cx.reused_as_is(sel)),
+                false => cx.reuse(None, sel),
+            });
         let mut outcomes = Vec::with_capacity(selected.len());
         let mut pending = Vec::new();
+        // What this build reuses as it was, in a warm session whose driver
+        // reports changes to outputs: the next build need not look at it
+        // again. A package built or restored is looked at once more, so
+        // that its own writes need not have been reported.
+        let watched = cx.options.warm && cx.outputs_watched && !cx.options.check_outputs;
+        let mut vouched = BTreeSet::new();
         for (sel, result) in selected.iter().zip(first) {
             match result? {
-                Reuse::Reused(outcome) => outcomes.push(*outcome),
+                Reuse::Reused(outcome) => {
+                    if watched && outcome.written == 0 && outcome.failed.is_none() {
+                        vouched.insert(cx.layout.packages[sel.package].dir.clone());
+                    }
+                    outcomes.push(*outcome)
+                }
                 Reuse::Stale | Reuse::NeedsDb => pending.push(sel.clone()),
             }
         }
@@ -699,8 +753,12 @@ impl Session {
                 }
                 built
             });
-            for outcome in built {
-                outcomes.push(outcome?);
+            for (sel, outcome) in pending.iter().zip(built) {
+                let outcome = outcome?;
+                if watched && outcome.written == 0 && outcome.failed.is_none() {
+                    vouched.insert(cx.layout.packages[sel.package].dir.clone());
+                }
+                outcomes.push(outcome);
             }
             // Evaluation is over: free the memoized values before the state is
             // assembled, so the two never need memory at the same time; unless
@@ -710,6 +768,7 @@ impl Session {
                 self.cx.graph = None;
             }
         }
+        self.cx.vouched = vouched;
         // Closed here, not when the session goes (a driver may never drop it).
         self.cx.evaluating = tracing::Span::none();
         drop(evaluating);
@@ -744,7 +803,11 @@ impl Session {
         report.warnings.extend(self.cx.remote_failed.get().cloned());
 
         let _span = tracing::info_span!("flush", state = changed).entered();
-        self.store.flush()?;
+        // A warm session's driver flushes the store with the state, once
+        // it has reported the build (`save`): the outputs are written.
+        if !self.cx.options.warm {
+            self.store.flush()?;
+        }
         if changed {
             let mut state = std::mem::take(&mut self.cx.state);
             state.version = crate::store::STORE_VERSION;
@@ -787,6 +850,8 @@ impl Session {
     /// since, and outputs are never taken from a record that no longer
     /// holds.)
     pub fn save(&mut self) -> Result<(), IoError> {
+        // What the state names must be in the store first.
+        self.store.flush()?;
         if !std::mem::take(&mut self.unsaved) {
             return Ok(());
         }
@@ -1352,19 +1417,7 @@ impl Context {
             to_restore.iter().map(|(i, bytes)| (record.outputs[*i].path.as_str(), bytes.as_slice())).collect();
         let stats = self.system.write_outputs(&self.options.out, &files)?;
         let restored: Vec<(usize, FileStat)> = to_restore.iter().map(|(i, _)| *i).zip(stats).collect();
-        let statuses = record
-            .derivations
-            .iter()
-            .filter_map(|d| {
-                let target = Target::parse(info.kind, &d.target)?;
-                if !sel.targets.contains(&target) {
-                    return None;
-                }
-                let label = label::target_label(&info.dir, target);
-                tracing::debug!(name: "derivation", parent: &self.evaluating, label = %label, key = %d.key, status = %Status::Reused.as_str());
-                Some(DerivationStatus { label, rule: target.rule(), key: Some(d.key), status: Status::Reused })
-            })
-            .collect();
+        let statuses = self.reused_statuses(sel, record);
         // The record stands as it is unless an output's stat changed, or a
         // directory's did (vouched for now, it need not be looked into again).
         let diagnostics = record.warnings.clone();
@@ -1387,6 +1440,40 @@ impl Context {
             record,
             failed: None,
         })))
+    }
+
+    /// The selected targets of a package reused from `record`.
+    fn reused_statuses(&self, sel: &label::Selected, record: &PackageRecord) -> Vec<DerivationStatus> {
+        let info = &self.layout.packages[sel.package];
+        record
+            .derivations
+            .iter()
+            .filter_map(|d| {
+                let target = Target::parse(info.kind, &d.target)?;
+                if !sel.targets.contains(&target) {
+                    return None;
+                }
+                let label = label::target_label(&info.dir, target);
+                tracing::debug!(name: "derivation", parent: &self.evaluating, label = %label, key = %d.key, status = %Status::Reused.as_str());
+                Some(DerivationStatus { label, rule: target.rule(), key: Some(d.key), status: Status::Reused })
+            })
+            .collect()
+    }
+
+    /// A package the last build of this warm session reused as it was, and
+    /// that nothing reported since reaches (see `Context::vouched`).
+    fn reused_as_is(&self, sel: &label::Selected) -> Reuse {
+        let Some(record) = self.state.packages.get(&self.layout.packages[sel.package].dir) else {
+            return Reuse::Stale;
+        };
+        Reuse::Reused(Box::new(PackageOutcome {
+            statuses: self.reused_statuses(sel, record),
+            diagnostics: record.warnings.clone(),
+            written: 0,
+            record: None,
+            record_changed: false,
+            failed: None,
+        }))
     }
 
     /// Removes output files floe wrote (paths under `floe-out/`), and the
@@ -1755,6 +1842,48 @@ plugins:
         // What it cannot take: another day, the lock.
         assert!(!warm.refresh(&[WsPath::new("floe.lock").unwrap()], &settings("1970-01-01")).unwrap());
         assert!(!warm.refresh(&[], &settings("1970-01-02")).unwrap());
+    }
+
+    #[test]
+    fn a_watched_warm_session_looks_again_only_at_what_it_is_told_of() {
+        let sys = workspace();
+        let mut warm =
+            Session::open(sys.clone(), Options { jobs: 2, warm: true, ..Options::at("/w", settings("1970-01-01")) })
+                .unwrap();
+        warm.watch_outputs(true);
+        let built = warm.build().unwrap();
+        let rebuild = |warm: &mut Session, changed: &[&str]| {
+            let changed: Vec<WsPath> = changed.iter().map(|p| WsPath::new(p).unwrap()).collect();
+            assert!(warm.refresh(&changed, &settings("1970-01-01")).unwrap());
+            let before = sys.dir_stats();
+            let report = warm.build().unwrap();
+            warm.save().unwrap();
+            (report, sys.dir_stats() - before)
+        };
+        // The second build looks at every package's outputs once more (the
+        // first wrote them); from the third, nothing is looked at again.
+        let (second, looked) = rebuild(&mut warm, &[]);
+        assert_eq!((second.count(Status::Reused), looked > 0), (built.derivations.len(), true));
+        let (third, looked) = rebuild(&mut warm, &[]);
+        assert_eq!((third.count(Status::Reused), looked), (built.derivations.len(), 0));
+        assert_eq!(third.derivations, second.derivations);
+        // An output that goes unreported stays gone (the driver's promise);
+        // reported, it is restored.
+        let profile = Path::new("/w/floe-out/sales/orders/profiles.yml");
+        let bytes = sys.get(profile).unwrap();
+        sys.remove_all(profile).unwrap();
+        assert_eq!(rebuild(&mut warm, &[]).0.written, 0);
+        warm.outputs_changed(&[WsPath::new("sales/orders/profiles.yml").unwrap()]);
+        let (restored, looked) = rebuild(&mut warm, &[]);
+        assert_eq!((restored.written, looked > 0), (1, true));
+        assert_eq!(sys.get(profile).unwrap(), bytes);
+        // An input edit: what reads it is evaluated, the rest left as it is.
+        let edited = product("leads").replace("version: 1.0.0", "version: 1.0.1");
+        sys.put("/w/sales/leads/floe.yaml", &edited);
+        let (report, _) = rebuild(&mut warm, &["sales/leads/floe.yaml"]);
+        let built: BTreeSet<&str> =
+            report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.label.as_str()).collect();
+        assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/leads:")), "{built:?}");
     }
 
     #[test]

@@ -212,7 +212,7 @@ struct WrittenPack {
 /// (absent, or verified and of this version). An index that is not sound is
 /// used as empty, but may name packs this floe cannot see.
 struct Loaded {
-    index: Index,
+    index: Arc<Index>,
     stat: Option<FileStat>,
     sound: bool,
 }
@@ -226,6 +226,8 @@ pub struct Store {
     /// removed with what it left in the store.
     out: PathBuf,
     index: OnceLock<Result<Loaded, IoError>>,
+    /// The index this store's last flush wrote, with the stat it left.
+    written: Mutex<Option<Loaded>>,
     pending: Mutex<Pending>,
     /// This workspace's journal, once this process has begun writing: `Some(None)`
     /// when another process of the same workspace held it.
@@ -253,6 +255,7 @@ impl Store {
             state_name,
             out,
             index: OnceLock::new(),
+            written: Mutex::new(None),
             pending: Mutex::new(Pending::default()),
             journal: Mutex::new(None),
             recovery_left: AtomicBool::new(false),
@@ -279,7 +282,7 @@ impl Store {
     }
 
     fn index(&self) -> Result<&Index, IoError> {
-        self.index.get_or_init(|| self.read_index()).as_ref().map(|l| &l.index).map_err(Clone::clone)
+        self.index.get_or_init(|| self.read_index()).as_ref().map(|l| &*l.index).map_err(Clone::clone)
     }
 
     fn read_index(&self) -> Result<Loaded, IoError> {
@@ -287,10 +290,10 @@ impl Store {
         let stat = self.sys.stat(&path)?;
         Ok(match self.sys.read(&path)? {
             Some(bytes) => match decode_index(&bytes) {
-                Some(index) => Loaded { index, stat, sound: true },
-                None => Loaded { index: Index::default(), stat, sound: false },
+                Some(index) => Loaded { index: Arc::new(index), stat, sound: true },
+                None => Loaded { index: Arc::default(), stat, sound: false },
             },
-            None => Loaded { index: Index::default(), stat, sound: true },
+            None => Loaded { index: Arc::default(), stat, sound: true },
         })
     }
 
@@ -533,8 +536,8 @@ impl Store {
         // have added packs since this one read it.
         let on_disk = self.sys.stat(&self.root.join("index"))?;
         let mut index = match self.index.get() {
-            Some(Ok(loaded)) if loaded.stat == on_disk => loaded.index.clone(),
-            _ => self.read_index()?.index,
+            Some(Ok(loaded)) if loaded.stat == on_disk => Index::clone(&loaded.index),
+            _ => Index::clone(&self.read_index()?.index),
         };
         index.version = STORE_VERSION;
         let build = index.builds.iter().max().map_or(0, |b| b + 1);
@@ -555,8 +558,36 @@ impl Store {
             }
         }
         self.write_index(&index)?;
+        // Kept for a store that follows this one (`renewed`), if no other
+        // process writes the index before.
+        let stat = self.sys.stat(&self.root.join("index"))?;
+        *self.written.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Loaded { index: Arc::new(index), stat, sound: true });
         drop((index_lock, packs_lock));
         self.end_writes()
+    }
+
+    /// This store as a new process would open it, to see what was added
+    /// since this one read its index (by this process's last flush, or by
+    /// another process). The index this one wrote or read is kept when the
+    /// file is still as it was then: decoding it again was most of what a
+    /// warm rebuild spent looking up its derivations.
+    pub fn renewed(&self) -> Result<Store, IoError> {
+        let store = Store::new(self.sys.clone(), self.root.clone(), None, self.out.clone());
+        let store = Store { state_name: self.state_name.clone(), ..store };
+        let on_disk = self.sys.stat(&self.root.join("index"))?;
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let known = match (written, self.index.get()) {
+            (Some(w), _) if w.stat == on_disk => Some(w),
+            (_, Some(Ok(l))) if l.stat == on_disk && on_disk.is_some() => {
+                Some(Loaded { index: l.index.clone(), stat: l.stat, sound: l.sound })
+            }
+            _ => None,
+        };
+        if let Some(known) = known {
+            let _ = store.index.set(Ok(known));
+        }
+        Ok(store)
     }
 
     /// Writes the index, and the tag that tells backup and archiving tools
@@ -738,6 +769,25 @@ mod tests {
 
     fn store(sys: &Arc<MemorySystem>) -> Store {
         Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/w/floe-out"))
+    }
+
+    #[test]
+    fn a_renewed_store_keeps_the_index_it_wrote_unless_another_wrote_since() {
+        let sys = Arc::new(MemorySystem::new());
+        let first = store(&sys);
+        let a = first.put_object(b"a").unwrap();
+        first.flush().unwrap();
+        let reads = sys.reads();
+        let renewed = first.renewed().unwrap();
+        assert_eq!(renewed.get_object(a).unwrap().as_deref(), Some(&b"a"[..]));
+        assert_eq!(sys.reads() - reads, 1, "the pack is read, the index is not");
+        // Another process adds to the index: a renewed store reads it again.
+        let other = store(&sys);
+        let b = other.put_object(b"b").unwrap();
+        other.flush().unwrap();
+        let again = renewed.renewed().unwrap();
+        assert_eq!(again.get_object(b).unwrap().as_deref(), Some(&b"b"[..]));
+        assert_eq!(again.get_object(a).unwrap().as_deref(), Some(&b"a"[..]));
     }
 
     #[test]

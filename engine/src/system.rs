@@ -231,6 +231,8 @@ struct MemoryState {
     lists: u64,
     /// Every file `stat` was asked about, with how many times.
     stats: BTreeMap<PathBuf, u64>,
+    /// How many times `dir_stat` was asked about anything.
+    dir_stats: u64,
     /// Locks held: shared holders, and whether one holds it exclusively.
     locks: BTreeMap<PathBuf, (usize, bool)>,
 }
@@ -316,6 +318,11 @@ impl MemorySystem {
         self.lock().stats.iter().filter(|(p, _)| p.starts_with(dir.as_ref())).map(|(_, n)| n).sum()
     }
 
+    /// How many times `dir_stat` was asked about any directory.
+    pub fn dir_stats(&self) -> u64 {
+        self.lock().dir_stats
+    }
+
     pub fn get(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
         self.lock().files.get(path.as_ref()).map(|(b, _)| b.clone())
     }
@@ -362,7 +369,8 @@ impl System for MemorySystem {
     }
 
     fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.dir_stats += 1;
         Ok(s.dirs.get(path).map(|mtime| {
             // Paths are all a memory system has to tell directories apart.
             let id = blake3::hash(path.as_os_str().as_encoded_bytes());
