@@ -181,6 +181,10 @@ pub struct Context {
     known_normal: BTreeMap<WsPath, Hash>,
     /// Whether hashing found stats the state could not vouch for.
     rehashed: bool,
+    /// In a warm session, the files whose stat or hash moved since the
+    /// state's file records were last made: only theirs are made again.
+    /// `None`: all are (the first build, a new layout).
+    dirty: Option<BTreeSet<WsPath>>,
     pub layout: Arc<Layout>,
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
@@ -328,6 +332,7 @@ impl Session {
             files,
             known_normal,
             rehashed,
+            dirty: None,
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
@@ -389,6 +394,9 @@ impl Session {
         for (path, stat, raw, old_raw) in fresh {
             self.cx.files.insert(path.clone(), (stat, raw));
             self.cx.rehashed = true;
+            if let Some(dirty) = self.cx.dirty.as_mut() {
+                dirty.insert(path.clone());
+            }
             if raw == old_raw {
                 continue;
             }
@@ -431,6 +439,7 @@ impl Session {
         cx.layout_diagnostics = diagnostics;
         cx.dirs = found.dirs;
         cx.rehashed = true;
+        cx.dirty = None;
         if let (Some(db), Some(graph)) = (self.db.as_mut(), cx.graph.as_mut()) {
             let mut sources = BTreeMap::new();
             for (path, &(_, raw)) in &cx.files {
@@ -820,12 +829,28 @@ impl Session {
                     learned.insert(path, *normal);
                 }
             }
-            let mut files = BTreeMap::new();
-            for (path, (stat, raw)) in &self.files {
-                let normal = self.known_normal.get(path).or_else(|| learned.get(path)).copied();
-                files.insert(path.clone(), FileRecord { stat: *stat, raw: *raw, normal });
+            let dirty = self.cx.dirty.take();
+            let (files, known_normal) = (&self.cx.files, &self.cx.known_normal);
+            let record = |path: &WsPath| {
+                let (stat, raw) = files.get(path)?;
+                let normal = known_normal.get(path).or_else(|| learned.get(path)).copied();
+                Some(FileRecord { stat: *stat, raw: *raw, normal })
+            };
+            // A warm session's last records stand but for the files that
+            // moved since, and those whose normalized hash was learned now.
+            match (dirty, self.cx.options.warm) {
+                (Some(dirty), true) => {
+                    for path in dirty.iter().chain(learned.keys().copied()) {
+                        if let Some(r) = record(path) {
+                            state.files.insert(path.clone(), r);
+                        }
+                    }
+                }
+                _ => state.files = files.keys().filter_map(|p| Some((p.clone(), record(p)?))).collect(),
             }
-            state.files = files;
+            if self.cx.options.warm {
+                self.cx.dirty = Some(BTreeSet::new());
+            }
             state.dirs = match self.cx.options.warm {
                 true => self.cx.dirs.clone(),
                 false => std::mem::take(&mut self.cx.dirs),
@@ -1804,6 +1829,18 @@ plugins:
             s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
         };
         assert_eq!(outputs(&sys), outputs(&fresh));
+        // What it saves is what a new session finds on disk: every file's
+        // record, and nothing left to build.
+        let saved_holds = |warm: &mut Session| {
+            warm.save().unwrap();
+            let mut again = Session::open(sys.clone(), options()).unwrap();
+            let records: BTreeMap<&WsPath, (FileStat, Hash)> =
+                again.state.files.iter().map(|(p, r)| (p, (r.stat, r.raw))).collect();
+            assert_eq!(records, again.files.iter().map(|(p, f)| (p, *f)).collect());
+            let report = again.build().unwrap();
+            assert_eq!((report.count(Status::Built), report.written), (0, 0));
+        };
+        saved_holds(&mut warm);
 
         // A product comes and one goes: the same session walks again, and
         // every package that stays keeps its identity, and so its memos.
@@ -1838,6 +1875,7 @@ plugins:
         build(&fresh);
         assert_eq!(outputs(&sys), outputs(&fresh));
         assert!(outputs(&sys).iter().all(|(p, _)| !p.starts_with("/w/floe-out/sales/leads")));
+        saved_holds(&mut warm);
 
         // What it cannot take: another day, the lock.
         assert!(!warm.refresh(&[WsPath::new("floe.lock").unwrap()], &settings("1970-01-01")).unwrap());
