@@ -207,6 +207,19 @@ pub struct Context {
     vouched: BTreeSet<WsPath>,
     /// Whether the driver reports changes below the output directory.
     outputs_watched: bool,
+    /// In a warm session, what its checks said of each package settled from
+    /// its record, while nothing that record names moved and the layout
+    /// stayed: a language server's next check answers those from here,
+    /// rather than reading their enforcement reports from the store again.
+    checked: BTreeMap<WsPath, Checked>,
+}
+
+/// What a check said of a package it settled from its record.
+struct Checked {
+    targets: Vec<Target>,
+    warnings: Vec<Diagnostic>,
+    derivations: Vec<DerivationStatus>,
+    enforcement: Option<serde_json::Value>,
 }
 
 /// The database's inputs, once it is set up.
@@ -343,6 +356,7 @@ impl Session {
             remote_failed: std::sync::OnceLock::new(),
             vouched: BTreeSet::new(),
             outputs_watched: false,
+            checked: BTreeMap::new(),
         };
         Ok(Session { db: None, cx, unsaved: false })
     }
@@ -381,15 +395,18 @@ impl Session {
         self.cx.store = Arc::new(self.cx.store.renewed()?);
         if moved {
             self.cx.vouched.clear();
+            self.cx.checked.clear();
             self.relayout(changed)?;
             return Ok(true);
         }
         if !fresh.is_empty() {
             let state = &self.cx.state;
             let touched: BTreeSet<&WsPath> = fresh.iter().map(|(p, ..)| *p).collect();
-            self.cx.vouched.retain(|dir| {
+            let untouched = |dir: &WsPath| {
                 state.packages.get(dir).is_some_and(|r| !r.deps.iter().any(|(p, _)| touched.contains(p)))
-            });
+            };
+            self.cx.vouched.retain(|dir| untouched(dir));
+            self.cx.checked.retain(|dir, _| untouched(dir));
         }
         for (path, stat, raw, old_raw) in fresh {
             self.cx.files.insert(path.clone(), (stat, raw));
@@ -652,6 +669,14 @@ impl Session {
         let mut pending = Vec::new();
         for sel in &selected {
             let info = &self.layout.packages[sel.package];
+            if let Some(c) = self.cx.checked.get(&info.dir).filter(|c| c.targets == sel.targets) {
+                diagnostics.extend(c.warnings.iter().cloned());
+                report.derivations.extend(c.derivations.iter().cloned());
+                if let Some(json) = &c.enforcement {
+                    report.enforcement.insert(label::package_label(&info.dir), json.clone());
+                }
+                continue;
+            }
             let Ok(record) = self.cx.holding_record(None, sel) else {
                 pending.push(sel);
                 continue;
@@ -665,13 +690,27 @@ impl Session {
                 pending.push(sel);
                 continue;
             }
+            let derivations: Vec<DerivationStatus> = sel
+                .targets
+                .iter()
+                .map(|target| {
+                    let key = record.derivations.iter().find(|d| d.target == target.name()).map(|d| d.key);
+                    known_key(&info.dir, *target, key)
+                })
+                .collect();
             diagnostics.extend(record.warnings.iter().cloned());
-            for target in &sel.targets {
-                let key = record.derivations.iter().find(|d| d.target == target.name()).map(|d| d.key);
-                report.derivations.push(known_key(&info.dir, *target, key));
+            report.derivations.extend(derivations.iter().cloned());
+            if let Some(json) = &json {
+                report.enforcement.insert(label::package_label(&info.dir), json.clone());
             }
-            if let Some(json) = json {
-                report.enforcement.insert(label::package_label(&info.dir), json);
+            if self.cx.options.warm {
+                let checked = Checked {
+                    targets: sel.targets.clone(),
+                    warnings: record.warnings.clone(),
+                    derivations,
+                    enforcement: json,
+                };
+                self.cx.checked.insert(info.dir.clone(), checked);
             }
         }
         if !pending.is_empty() {
@@ -703,6 +742,8 @@ impl Session {
             diag::sort(&mut diagnostics);
             return Ok(Report { diagnostics, ..Report::default() });
         }
+        // Records are made anew: what checks said of them is not kept.
+        self.cx.checked.clear();
         // First from the state alone; then, for what that could not settle, with
         // the database.
         let jobs = self.cx.options.jobs;
@@ -1922,6 +1963,33 @@ plugins:
         let built: BTreeSet<&str> =
             report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.label.as_str()).collect();
         assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/leads:")), "{built:?}");
+    }
+
+    #[test]
+    fn a_warm_check_answers_what_no_edit_reached_from_its_last_check() {
+        let sys = workspace();
+        build(&sys);
+        let options = || Options { jobs: 2, warm: true, ..Options::at("/w", settings("1970-01-01")) };
+        let mut warm = Session::open(sys.clone(), options()).unwrap();
+        let first = warm.check().unwrap();
+        let reads = sys.reads();
+        let second = warm.check().unwrap();
+        assert_eq!(sys.reads(), reads, "the second check reads nothing");
+        assert_eq!(
+            (&second.diagnostics, &second.derivations, &second.enforcement),
+            (&first.diagnostics, &first.derivations, &first.enforcement)
+        );
+        // An edit: its product is checked again, and the answer is a new session's.
+        sys.put("/w/sales/leads/floe.yaml", product("leads").replace("version: 1.0.0", "version: 1.0.1\nbogus: 1"));
+        assert!(warm.refresh(&[WsPath::new("sales/leads/floe.yaml").unwrap()], &settings("1970-01-01")).unwrap());
+        let edited = warm.check().unwrap();
+        let fresh = Session::open(sys.clone(), options()).unwrap().check().unwrap();
+        assert_eq!((&edited.diagnostics, &edited.derivations), (&fresh.diagnostics, &fresh.derivations));
+        assert!(
+            edited.diagnostics.iter().any(|d| d.file.as_deref() == Some("sales/leads/floe.yaml")),
+            "{:?}",
+            edited.diagnostics
+        );
     }
 
     #[test]
