@@ -879,6 +879,7 @@ impl Session {
             };
             // A warm session's last records stand but for the files that
             // moved since, and those whose normalized hash was learned now.
+            // So do its directory listings: only a new walk changes them.
             match (dirty, self.cx.options.warm) {
                 (Some(dirty), true) => {
                     for path in dirty.iter().chain(learned.keys().copied()) {
@@ -887,15 +888,17 @@ impl Session {
                         }
                     }
                 }
-                _ => state.files = files.keys().filter_map(|p| Some((p.clone(), record(p)?))).collect(),
+                (_, warm) => {
+                    state.files = files.keys().filter_map(|p| Some((p.clone(), record(p)?))).collect();
+                    state.dirs = match warm {
+                        true => self.cx.dirs.clone(),
+                        false => std::mem::take(&mut self.cx.dirs),
+                    };
+                }
             }
             if self.cx.options.warm {
                 self.cx.dirty = Some(BTreeSet::new());
             }
-            state.dirs = match self.cx.options.warm {
-                true => self.cx.dirs.clone(),
-                false => std::mem::take(&mut self.cx.dirs),
-            };
             state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
             state.packages.extend(new_records);
             // Kept: what the build left is what a driver publishes from.
