@@ -29,6 +29,31 @@ pub struct World<'a> {
     pub system: &'a Arc<OverlaySystem>,
     /// The diagnostics last published, by file: what quick fixes fix.
     pub published: &'a BTreeMap<WsPath, Vec<Diagnostic>>,
+    /// What the client renders.
+    pub formats: Formats,
+}
+
+/// Whether the client renders Markdown in hovers and in completions'
+/// documentation (else it is sent as plain text).
+#[derive(Clone, Copy, Default)]
+pub struct Formats {
+    pub hover: bool,
+    pub completion: bool,
+}
+
+impl Formats {
+    pub fn of(caps: &lsp_types::ClientCapabilities) -> Formats {
+        let text = caps.text_document.as_ref();
+        let markdown = |formats: Option<&Vec<MarkupKind>>| formats.is_some_and(|f| f.contains(&MarkupKind::Markdown));
+        Formats {
+            hover: markdown(text.and_then(|t| t.hover.as_ref()).and_then(|h| h.content_format.as_ref())),
+            completion: markdown(
+                text.and_then(|t| t.completion.as_ref())
+                    .and_then(|c| c.completion_item.as_ref())
+                    .and_then(|i| i.documentation_format.as_ref()),
+            ),
+        }
+    }
 }
 
 /// What kind of file a document is to floe.
@@ -162,8 +187,8 @@ fn value_at<'v>(value: &'v Value, path: &[PathSeg]) -> Option<&'v Value> {
     })
 }
 
-fn markdown(value: String) -> MarkupContent {
-    MarkupContent { kind: MarkupKind::Markdown, value }
+fn markup(markdown: bool, value: String) -> MarkupContent {
+    MarkupContent { kind: if markdown { MarkupKind::Markdown } else { MarkupKind::PlainText }, value }
 }
 
 /// The schema's word on a key, then the value its tiers resolve to and
@@ -208,7 +233,7 @@ pub fn hover(world: &mut World<'_>, params: HoverParams) -> Option<Hover> {
         text.push_str(&provenance(&resolved, &path, &doc.ws, doc.kind == Kind::Spec));
     }
     Some(Hover {
-        contents: HoverContents::Markup(markdown(text)),
+        contents: HoverContents::Markup(markup(world.formats.hover, text)),
         range: Some(index.range(span.offset as usize, span.len as usize)),
     })
 }
@@ -401,6 +426,7 @@ pub fn completion(world: &mut World<'_>, params: CompletionParams) -> Option<Com
             _ => Vec::new(),
         }
     };
+    let markdown = world.formats.completion;
     let items = editor::complete(schema, &doc.text, line, column, &values)
         .into_iter()
         .map(|c| CompletionItem {
@@ -409,7 +435,7 @@ pub fn completion(world: &mut World<'_>, params: CompletionParams) -> Option<Com
                 CompletionKind::Value => CompletionItemKind::VALUE,
             }),
             detail: c.detail,
-            documentation: c.documentation.map(|d| Documentation::MarkupContent(markdown(d))),
+            documentation: c.documentation.map(|d| Documentation::MarkupContent(markup(markdown, d))),
             text_edit: Some(CompletionTextEdit::Edit(TextEdit { range, new_text: c.insert_text })),
             label: c.label,
             ..CompletionItem::default()

@@ -14,7 +14,9 @@
 //!
 //! What the requests answer is in `features.rs`: hover (the schema's
 //! description, the value the tiers resolve and where each part of it was
-//! written), go to definition, completion and quick fixes.
+//! written), go to definition, completion and quick fixes. A client that
+//! watches files on request is asked to report the files a workspace walk
+//! may find, so that what changes outside the editor is checked too.
 
 mod features;
 mod overlay;
@@ -52,11 +54,30 @@ pub fn serve(cli: &Cli) -> Result<(), Failure> {
         "serverInfo": ServerInfo { name: "floe".to_owned(), version: Some(crate::cli::VERSION.to_owned()) },
     });
     connection.initialize_finish(id, result).map_err(protocol)?;
+    // Files changed outside the editor (a checkout, a generator) are told
+    // to the server by a client that watches for it.
+    let watches = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref());
+    if watches.and_then(|w| w.dynamic_registration) == Some(true) {
+        let watchers = serde_json::json!({"watchers": [{"globPattern": WATCHED}]});
+        let registration = lsp_types::Registration {
+            id: "floe-files".to_owned(),
+            method: notif::DidChangeWatchedFiles::METHOD.to_owned(),
+            register_options: Some(watchers),
+        };
+        let params = lsp_types::RegistrationParams { registrations: vec![registration] };
+        let request =
+            Request::new("floe-register".to_owned().into(), req::RegisterCapability::METHOD.to_owned(), params);
+        connection.sender.send(Message::Request(request)).map_err(protocol)?;
+    }
     let mut server = Server::new(cli, start, &connection);
+    server.formats = features::Formats::of(&params.capabilities);
     server.run()?;
     drop(connection);
     io_threads.join().map_err(|e| protocol(e.to_string()))
 }
+
+/// The files a workspace walk may find, as a client watches for them.
+const WATCHED: &str = "**/*.{yaml,yml,sql,csv,lock}";
 
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
@@ -126,6 +147,7 @@ struct Server<'a> {
     changed: BTreeSet<PathBuf>,
     /// The last diagnostics published, by workspace path.
     published: BTreeMap<WsPath, Vec<Diagnostic>>,
+    formats: features::Formats,
 }
 
 impl<'a> Server<'a> {
@@ -141,6 +163,7 @@ impl<'a> Server<'a> {
             session: None,
             changed: BTreeSet::new(),
             published: BTreeMap::new(),
+            formats: features::Formats::default(),
         }
     }
 
@@ -270,7 +293,8 @@ impl<'a> Server<'a> {
     ) -> Result<serde_json::Value, String> {
         let params: R::Params = serde_json::from_value(request.params).map_err(|e| e.to_string())?;
         let Some(session) = self.session.as_mut() else { return Ok(serde_json::Value::Null) };
-        let mut world = features::World { session, system: &self.system, published: &self.published };
+        let mut world =
+            features::World { session, system: &self.system, published: &self.published, formats: self.formats };
         serde_json::to_value(handler(&mut world, params)).map_err(|e| e.to_string())
     }
 

@@ -31,9 +31,28 @@ def workspace(tmp_path):
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[FLOE, "lsp"]))
 async def client(lsp_client: LanguageClient, workspace):
+    lsp_client.registrations = []
+
+    @lsp_client.feature(t.CLIENT_REGISTER_CAPABILITY)
+    def register(params: t.RegistrationParams):
+        lsp_client.registrations.extend(params.registrations)
+
+    # As editors say it: Markdown in hovers and completions, files watched on request.
+    markdown = [t.MarkupKind.Markdown, t.MarkupKind.PlainText]
+    capabilities = t.ClientCapabilities(
+        workspace=t.WorkspaceClientCapabilities(
+            did_change_watched_files=t.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True)
+        ),
+        text_document=t.TextDocumentClientCapabilities(
+            hover=t.HoverClientCapabilities(content_format=markdown),
+            completion=t.CompletionClientCapabilities(
+                completion_item=t.ClientCompletionItemOptions(documentation_format=markdown)
+            ),
+        ),
+    )
     await lsp_client.initialize_session(
         t.InitializeParams(
-            capabilities=t.ClientCapabilities(),
+            capabilities=capabilities,
             workspace_folders=[t.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
         )
     )
@@ -256,3 +275,25 @@ async def test_a_new_unsaved_model_is_checked_and_fixed(client: LanguageClient, 
     assert edit.new_text == "stg_web_orders"
     assert edit.range.start == position(text, "stg_web_order")
     assert edit.range.end.character == edit.range.start.character + len("stg_web_order")
+
+
+@pytest.mark.asyncio
+async def test_files_changed_outside_the_editor_are_checked_once_told(client: LanguageClient, workspace):
+    # The server asks to be told of the files a workspace walk may find.
+    async def registered():
+        while not client.registrations:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(registered(), WAIT)
+    (registration,) = client.registrations
+    assert registration.method == "workspace/didChangeWatchedFiles"
+    assert registration.register_options["watchers"] == [{"globPattern": "**/*.{yaml,yml,sql,csv,lock}"}]
+    # A file written on disk, never opened, told as a watcher tells it.
+    rel = "finance/revenue/floe.yaml"
+    path = workspace / rel
+    path.write_text(path.read_text().replace("transforms:", "transfroms:", 1))
+    client.workspace_did_change_watched_files(
+        t.DidChangeWatchedFilesParams(changes=[t.FileEvent(uri=uri(workspace, rel), type=t.FileChangeType.Changed)])
+    )
+    diags = await diagnostics_until(client, uri(workspace, rel), lambda d: bool(d))
+    assert any("did you mean `transforms`" in d.message for d in diags), [d.message for d in diags]
