@@ -222,6 +222,17 @@ struct Checked {
     enforcement: Option<serde_json::Value>,
 }
 
+impl Checked {
+    /// Says it again, of the package in `dir`.
+    fn add_to(&self, dir: &WsPath, report: &mut Report, diagnostics: &mut Vec<Diagnostic>) {
+        diagnostics.extend(self.warnings.iter().cloned());
+        report.derivations.extend(self.derivations.iter().cloned());
+        if let Some(json) = &self.enforcement {
+            report.enforcement.insert(label::package_label(dir), json.clone());
+        }
+    }
+}
+
 /// The database's inputs, once it is set up.
 struct Graph {
     workspace: Workspace,
@@ -670,11 +681,7 @@ impl Session {
         for sel in &selected {
             let info = &self.layout.packages[sel.package];
             if let Some(c) = self.cx.checked.get(&info.dir).filter(|c| c.targets == sel.targets) {
-                diagnostics.extend(c.warnings.iter().cloned());
-                report.derivations.extend(c.derivations.iter().cloned());
-                if let Some(json) = &c.enforcement {
-                    report.enforcement.insert(label::package_label(&info.dir), json.clone());
-                }
+                c.add_to(&info.dir, &mut report, &mut diagnostics);
                 continue;
             }
             let Ok(record) = self.cx.holding_record(None, sel) else {
@@ -698,11 +705,6 @@ impl Session {
                     known_key(&info.dir, *target, key)
                 })
                 .collect();
-            diagnostics.extend(record.warnings.iter().cloned());
-            report.derivations.extend(derivations.iter().cloned());
-            if let Some(json) = &json {
-                report.enforcement.insert(label::package_label(&info.dir), json.clone());
-            }
             if self.cx.options.warm {
                 let checked = Checked {
                     targets: sel.targets.clone(),
@@ -710,7 +712,14 @@ impl Session {
                     derivations,
                     enforcement: json,
                 };
+                checked.add_to(&info.dir, &mut report, &mut diagnostics);
                 self.cx.checked.insert(info.dir.clone(), checked);
+            } else {
+                diagnostics.extend(record.warnings.iter().cloned());
+                report.derivations.extend(derivations);
+                if let Some(json) = json {
+                    report.enforcement.insert(label::package_label(&info.dir), json);
+                }
             }
         }
         if !pending.is_empty() {

@@ -58,7 +58,8 @@ pub fn serve(cli: &Cli) -> Result<(), Failure> {
     // to the server by a client that watches for it.
     let watches = params.capabilities.workspace.as_ref().and_then(|w| w.did_change_watched_files.as_ref());
     if watches.and_then(|w| w.dynamic_registration) == Some(true) {
-        let watchers = serde_json::json!({"watchers": [{"globPattern": WATCHED}]});
+        let glob = format!("**/*.{{{}}}", EXTENSIONS.join(","));
+        let watchers = serde_json::json!({"watchers": [{"globPattern": glob}]});
         let registration = lsp_types::Registration {
             id: "floe-files".to_owned(),
             method: notif::DidChangeWatchedFiles::METHOD.to_owned(),
@@ -76,8 +77,9 @@ pub fn serve(cli: &Cli) -> Result<(), Failure> {
     io_threads.join().map_err(|e| protocol(e.to_string()))
 }
 
-/// The files a workspace walk may find, as a client watches for them.
-const WATCHED: &str = "**/*.{yaml,yml,sql,csv,lock}";
+/// The extensions of the files a workspace walk may find: what a client is
+/// asked to watch, and what makes a file the session lacks worth a walk.
+const EXTENSIONS: [&str; 5] = ["yaml", "yml", "sql", "csv", "lock"];
 
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
@@ -111,23 +113,10 @@ fn workspace_dir(params: &InitializeParams) -> Option<PathBuf> {
 
 /// The path of a `file:` URI.
 pub fn path_of(uri: &Uri) -> Option<PathBuf> {
-    let text = uri.as_str().strip_prefix("file://")?;
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) =
-                bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
+    if !uri.scheme().is_some_and(|s| s.eq_lowercase("file")) {
+        return None;
     }
-    Some(PathBuf::from(String::from_utf8(out).ok()?))
+    Some(PathBuf::from(uri.path().as_estr().decode().into_string().ok()?.into_owned()))
 }
 
 /// The `file:` URI of a path.
@@ -399,7 +388,7 @@ fn failure_text(failure: Failure) -> String {
 /// Whether a file at `path` the session does not have may be one the workspace walk finds.
 fn is_candidate(path: &WsPath) -> bool {
     let name = path.as_str().rsplit('/').next().unwrap_or("");
-    [".yaml", ".yml", ".sql", ".csv", ".lock"].iter().any(|ext| name.ends_with(ext))
+    name.rsplit_once('.').is_some_and(|(_, ext)| EXTENSIONS.contains(&ext))
         && !path.as_str().split('/').any(|seg| seg.starts_with('.') || seg == floe_engine::discover::OUT_DIR)
 }
 
