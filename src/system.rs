@@ -9,7 +9,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use floe_engine::system::{DirStat, FileKind, Lock, Locked, is_temporary, plain_components, temporary_name};
+use floe_engine::system::{
+    DirAndFiles, DirStat, FileKind, Lock, Locked, is_temporary, plain_components, temporary_name,
+};
 use floe_engine::{DirEntry, FileStat, IoError, Ran, System};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -65,6 +67,32 @@ fn kind_of_std(t: std::fs::FileType) -> FileKind {
 
 fn absent(e: Errno) -> bool {
     matches!(e, Errno::NOENT | Errno::NOTDIR)
+}
+
+/// Opens a directory (following links, as [`System::dir_stat`] does) to
+/// look names up in it; `None` when there is none at `dir`.
+fn open_dir(dir: &Path) -> Result<Option<OwnedFd>, IoError> {
+    match rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if absent(e) => Ok(None),
+        Err(e) => Err(errno("open", dir, e)),
+    }
+}
+
+/// The stats of `names` in the open directory `fd` (at `dir`), as
+/// [`System::stat_in`] gives them: each name is one path component to look
+/// up, not the whole path.
+fn stats_in(fd: &OwnedFd, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.push(match rustix::fs::statat(fd, name.as_str(), AtFlags::empty()) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(stat_of_raw(&st)),
+            Ok(_) => None,
+            Err(e) if absent(e) => None,
+            Err(e) => return Err(errno("stat", &dir.join(name), e)),
+        });
+    }
+    Ok(out)
 }
 
 /// Opens a regular file for reading. `O_NONBLOCK`: opening a FIFO returns at
@@ -342,22 +370,20 @@ impl System for OsSystem {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let fd = match rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) if absent(e) => return Ok(vec![None; names.len()]),
-            Err(e) => return Err(errno("open", dir, e)),
-        };
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            // Each name is looked up in the open directory: one path component, not the whole path.
-            out.push(match rustix::fs::statat(&fd, name.as_str(), AtFlags::empty()) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(stat_of_raw(&st)),
-                Ok(_) => None,
-                Err(e) if absent(e) => None,
-                Err(e) => return Err(errno("stat", &dir.join(name), e)),
-            });
+        match open_dir(dir)? {
+            Some(fd) => stats_in(&fd, dir, names),
+            None => Ok(vec![None; names.len()]),
         }
-        Ok(out)
+    }
+
+    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+        // The directory is looked up once: its own stat comes from the
+        // handle, where a stat by path would walk the whole path again.
+        let Some(fd) = open_dir(dir)? else { return Ok(None) };
+        let st = rustix::fs::fstat(&fd).map_err(|e| errno("stat", dir, e))?;
+        let stat =
+            DirStat { mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64, dev: st.st_dev, ino: st.st_ino };
+        Ok(Some((stat, stats_in(&fd, dir, names)?)))
     }
 
     fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
@@ -651,6 +677,27 @@ mod tests {
         for (offset, len) in [(0, u64::MAX / 2), (u64::MAX, 2), (3, 3), (0, 1 << 40)] {
             assert_eq!(OsSystem.read_at(&path, offset, len).unwrap(), None, "{offset} {len}");
         }
+    }
+
+    #[test]
+    fn a_directory_and_its_files_statted_at_once_are_as_statted_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let sales = dir.path().join("sales");
+        std::fs::create_dir(&sales).unwrap();
+        std::fs::write(sales.join("floe.yaml"), b"name: x").unwrap();
+        std::fs::create_dir(sales.join("models")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
+        let names: Vec<String> = ["floe.yaml", "models", "gone.sql"].map(String::from).to_vec();
+        let (stat, stats) = OsSystem.dir_stat_in(&sales, &names).unwrap().unwrap();
+        assert_eq!(Some(stat), OsSystem.dir_stat(&sales).unwrap());
+        assert_eq!(stats, OsSystem.stat_in(&sales, &names).unwrap());
+        assert!(stats[0].is_some() && stats[1].is_none() && stats[2].is_none(), "{stats:?}");
+        // A link to a directory counts as the directory, as for `dir_stat`.
+        let linked = OsSystem.dir_stat_in(&dir.path().join("link"), &[]).unwrap().unwrap().0;
+        assert_eq!(Some(linked), OsSystem.dir_stat(dir.path()).unwrap());
+        // Nothing there, or a file there: no directory.
+        assert_eq!(OsSystem.dir_stat_in(&dir.path().join("none"), &names).unwrap(), None);
+        assert_eq!(OsSystem.dir_stat_in(&sales.join("floe.yaml"), &names).unwrap(), None);
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub struct Context {
     pub layout: Arc<Layout>,
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
-    dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    dirs: crate::discover::Listings,
     /// When the state was saved, by the file system's clock (see [`vouches`]).
     saved_ns: i64,
     /// The span of the build's evaluation: the parent of the spans and
@@ -1027,7 +1027,7 @@ impl Context {
         let dir = path.parent().unwrap_or_default();
         let package_file =
             matches!(path.file_name(), crate::layout::MANIFEST | crate::layout::SPEC | crate::layout::DBT_PROJECT);
-        if !package_file || crate::layout::in_model_dir(&dir) || crate::layout::is_plugin_dir(&dir) {
+        if !package_file || crate::layout::in_model_dir(dir.as_str()) || crate::layout::is_plugin_dir(&dir) {
             return Ok(Some(*raw));
         }
         let db = db.ok_or(NeedsDb)?;

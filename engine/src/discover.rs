@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use floe_schemas::diag::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
@@ -54,11 +54,16 @@ pub struct DirRecord {
     pub special: Vec<(String, FileKind)>,
 }
 
+/// Directory listings by path. Shared, not copied: a walk that trusts a
+/// listing takes the one it was given, and telling two sets of listings
+/// apart compares only those that are not the same.
+pub type Listings = BTreeMap<WsPath, Arc<DirRecord>>;
+
 pub struct Discovery {
     /// Package files, sorted, with their stats.
     pub files: Vec<(WsPath, FileStat)>,
     /// The listing of every directory walked, for the next walk.
-    pub dirs: BTreeMap<WsPath, DirRecord>,
+    pub dirs: Listings,
     /// What the walk refused to read or to walk, and why.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -69,7 +74,7 @@ pub struct Discovery {
 pub fn discover(
     sys: &dyn System,
     root: &Path,
-    cache: &BTreeMap<WsPath, DirRecord>,
+    cache: &Listings,
     trust_before: i64,
     jobs: usize,
 ) -> Result<Discovery, IoError> {
@@ -162,7 +167,7 @@ fn repeated(dir: &WsPath, first: &WsPath) -> Diagnostic {
 struct Walk<'a> {
     sys: &'a dyn System,
     root: &'a Path,
-    cache: &'a BTreeMap<WsPath, DirRecord>,
+    cache: &'a Listings,
     trust_before: i64,
     /// The root's link-free form, the first time a link needs it.
     real_root: OnceLock<Result<PathBuf, IoError>>,
@@ -172,7 +177,7 @@ struct Walk<'a> {
 struct Listed {
     /// Device and inode; `None` when the directory does not exist.
     identity: Option<(u64, u64)>,
-    record: DirRecord,
+    record: Arc<DirRecord>,
     found: Vec<(WsPath, FileStat)>,
     /// Subdirectories to walk, and whether a link leads to each.
     subdirs: Vec<(String, bool)>,
@@ -189,13 +194,23 @@ impl Walk<'_> {
     /// Lists `dir`; `in_dbt`: it lies in a dbt project, so its dbt sources are read.
     fn list(&self, dir: &WsPath, in_dbt: bool) -> Result<Listed, IoError> {
         let abs = self.root.join(dir.as_str());
-        let stat = self.sys.dir_stat(&abs)?;
         let recorded = |name: &str| recorded(dir, name);
         let plugins = crate::layout::is_plugin_dir(dir);
         let lock = |name: &str| dir.is_root() && name == crate::lock::LOCK;
         let wanted = |name: &str| is_package_file(name) || lock(name) || plugins || (in_dbt && is_dbt_source(name));
-        let record = match (self.cache.get(dir), stat) {
-            (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => r.clone(),
+        let wanted_in = |r: &DirRecord| -> Vec<String> { r.files.iter().filter(|n| wanted(n)).cloned().collect() };
+        // The files a remembered listing names are statted with the
+        // directory, as most listings hold; they are statted again if not.
+        let cached = self.cache.get(dir);
+        let guess = cached.map(|r| wanted_in(r)).unwrap_or_default();
+        let (stat, guessed) = match self.sys.dir_stat_in(&abs, &guess)? {
+            Some((stat, stats)) => (Some(stat), stats),
+            None => (None, Vec::new()),
+        };
+        let (record, mut to_stat, mut stats) = match (cached, stat) {
+            (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => {
+                (Arc::clone(r), guess, guessed)
+            }
             _ => {
                 let mut record = DirRecord { mtime_ns: stat.map_or(0, |s| s.mtime_ns), ..DirRecord::default() };
                 for entry in self.sys.list_dir(&abs)? {
@@ -222,7 +237,9 @@ impl Walk<'_> {
                 record.files.sort();
                 record.links.sort();
                 record.special.sort();
-                record
+                let to_stat = wanted_in(&record);
+                let stats = self.sys.stat_in(&abs, &to_stat)?;
+                (Arc::new(record), to_stat, stats)
             }
         };
         let mut problems = Vec::new();
@@ -231,7 +248,7 @@ impl Walk<'_> {
             problems.push(not_regular(path, *kind));
         }
         let mut subdirs: Vec<(String, bool)> = record.dirs.iter().map(|d| (d.clone(), false)).collect();
-        let mut to_stat: Vec<String> = record.files.iter().filter(|n| wanted(n)).cloned().collect();
+        let mut linked = Vec::new();
         for name in &record.links {
             let Some(path) = dir.join(name) else { continue };
             let Some((target, kind)) = self.sys.resolve(&abs.join(name))? else { continue };
@@ -246,12 +263,13 @@ impl Walk<'_> {
             }
             match kind {
                 FileKind::Dir => subdirs.push((name.clone(), true)),
-                FileKind::File if !is_ignore_file => to_stat.push(name.clone()),
+                FileKind::File if !is_ignore_file => linked.push(name.clone()),
                 FileKind::File => {}
                 other => problems.push(not_regular(path, other)),
             }
         }
-        let stats = self.sys.stat_in(&abs, &to_stat)?;
+        stats.extend(self.sys.stat_in(&abs, &linked)?);
+        to_stat.extend(linked);
         let mut found = Vec::with_capacity(to_stat.len());
         for (name, stat) in to_stat.iter().zip(stats) {
             if let (Some(path), Some(stat)) = (dir.join(name), stat) {

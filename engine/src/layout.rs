@@ -31,8 +31,8 @@ pub fn is_plugin_dir(dir: &WsPath) -> bool {
 }
 
 /// Whether a directory lies in a `models/` tree, where dbt files are read.
-pub fn in_model_dir(dir: &WsPath) -> bool {
-    dir.as_str().split('/').any(|s| s == MODELS_DIR)
+pub fn in_model_dir(dir: &str) -> bool {
+    dir.split('/').any(|s| s == MODELS_DIR)
 }
 
 /// The first segment of `dir` that a label cannot spell, if any. Label
@@ -96,61 +96,72 @@ impl Layout {
     /// Builds the layout from every relevant file in the workspace. The root
     /// manifest, or a `floe.lock` at the root, must be among them.
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a WsPath>) -> (Layout, Vec<Diagnostic>) {
-        let mut manifests = std::collections::BTreeSet::new();
-        let mut specs = std::collections::BTreeSet::new();
-        let mut dbt = std::collections::BTreeSet::new();
-        let mut contract_dirs = std::collections::BTreeSet::new();
-        let mut sources = Vec::new();
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut manifests = BTreeSet::new();
+        let mut specs = BTreeSet::new();
+        let mut dbt: BTreeSet<WsPath> = BTreeSet::new();
+        let mut contract_dirs = BTreeSet::new();
+        let mut sources: Vec<&WsPath> = Vec::new();
         let mut plugins = Vec::new();
         let mut lock = false;
+        // Directories are compared as text: a workspace has tens of thousands
+        // of files, and a path made per file was most of this.
         for f in files {
-            let Some(dir) = f.parent() else { continue };
-            if is_plugin_dir(&dir) {
+            let Some(dir) = f.ancestors().next() else { continue };
+            if dir == PLUGINS_DIR {
                 plugins.push(f.clone());
                 continue;
             }
-            match f.file_name() {
-                MANIFEST if !in_model_dir(&dir) => manifests.insert(dir),
-                SPEC if !in_model_dir(&dir) => specs.insert(dir),
-                DBT_PROJECT if !in_model_dir(&dir) => dbt.insert(dir),
-                CONTRACT if !in_model_dir(&dir) => contract_dirs.insert(dir),
-                crate::lock::LOCK if dir.is_root() => {
+            let set = match f.file_name() {
+                MANIFEST => &mut manifests,
+                SPEC => &mut specs,
+                DBT_PROJECT => &mut dbt,
+                CONTRACT => &mut contract_dirs,
+                crate::lock::LOCK if dir.is_empty() => {
                     lock = true;
-                    false
+                    continue;
                 }
-                MANIFEST | SPEC | DBT_PROJECT | CONTRACT => false,
                 _ => {
-                    sources.push(f.clone());
-                    false
+                    sources.push(f);
+                    continue;
                 }
             };
+            if !in_model_dir(dir) {
+                set.insert(WsPath::new(dir).expect("a file's directory is a path"));
+            }
         }
         // Each dbt source belongs to the dbt project it lies below (the
         // nearest `dbt_project.yml` above its directory), and so do the files
-        // beside it that declare its packages; others are not read.
-        let mut by_project: std::collections::BTreeMap<WsPath, Vec<WsPath>> = Default::default();
-        let mut last: Option<(Option<WsPath>, Option<WsPath>)> = None;
+        // beside it that declare its packages; others are not read. Files
+        // come sorted, so a directory's files come together: its project is
+        // looked up once, and a project's files are gathered before they are
+        // filed under it.
+        let mut by_project: BTreeMap<WsPath, Vec<WsPath>> = BTreeMap::new();
+        let mut last: Option<(&str, Option<&str>)> = None;
+        let mut run: Option<(&str, Vec<WsPath>)> = None;
         for f in sources {
+            let dir = f.ancestors().next().unwrap_or_default();
             // The files declaring a project's packages lie beside its `dbt_project.yml`.
-            if floe_rules::dbt::PACKAGE_FILES.contains(&f.file_name())
-                && let Some(dir) = f.parent().filter(|d| dbt.contains(d))
-            {
-                by_project.entry(dir).or_default().push(f);
-                continue;
-            }
-            // Files come sorted, so a directory's files come together: its
-            // project is looked up once.
-            let dir = f.parent();
-            if last.as_ref().is_none_or(|(d, _)| *d != dir) {
-                let mut up = dir.as_ref().and_then(WsPath::parent);
-                while let Some(d) = up.take_if(|d| !dbt.contains(d)) {
-                    up = d.parent();
+            let project = if floe_rules::dbt::PACKAGE_FILES.contains(&f.file_name()) && dbt.contains(dir) {
+                Some(dir)
+            } else {
+                if last.is_none_or(|(d, _)| d != dir) {
+                    last = Some((dir, f.ancestors().skip(1).find(|a| dbt.contains(*a))));
                 }
-                last = Some((dir, up));
+                last.and_then(|(_, p)| p)
+            };
+            let Some(project) = project else { continue };
+            match &mut run {
+                Some((p, files)) if *p == project => files.push(f.clone()),
+                _ => {
+                    if let Some((p, files)) = run.replace((project, vec![f.clone()])) {
+                        by_project.entry(WsPath::new(p).expect("a path")).or_default().extend(files);
+                    }
+                }
             }
-            if let Some((_, Some(project))) = &last {
-                by_project.entry(project.clone()).or_default().push(f);
-            }
+        }
+        if let Some((p, files)) = run {
+            by_project.entry(WsPath::new(p).expect("a path")).or_default().extend(files);
         }
         let mut diags = Vec::new();
         let mut packages: Vec<PackageInfo> = Vec::new();
@@ -205,15 +216,12 @@ impl Layout {
             diags.push(d);
             false
         });
+        // The platform packages placed so far, by directory.
+        let mut platforms: std::collections::BTreeMap<String, usize> = Default::default();
         for (dir, kind) in dirs {
             // The nearest enclosing platform package; packages are sorted, so
             // every ancestor is already placed.
-            let parent = packages
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.kind != PackageKind::Product && dir.starts_with(&p.dir) && p.dir != dir)
-                .max_by_key(|(_, p)| p.dir.as_str().len())
-                .map(|(i, _)| i);
+            let parent = dir.ancestors().find_map(|a| platforms.get(a).copied());
             if kind == PackageKind::Domain
                 && let Some(pi) = parent
                 && packages[pi].kind == PackageKind::Domain
@@ -236,6 +244,9 @@ impl Layout {
             models.sort();
             let pinned = pinned && kind == PackageKind::Root;
             let has_contract = kind == PackageKind::Product && contract_dirs.remove(&dir);
+            if kind != PackageKind::Product {
+                platforms.insert(dir.as_str().to_owned(), packages.len());
+            }
             packages.push(PackageInfo { dir, kind, parent, pinned, has_dbt_project, has_contract, models });
         }
         plugins.sort();
@@ -304,6 +315,53 @@ mod tests {
         assert_eq!(diags.len(), 2);
         assert_eq!(layout.chain(3), [0, 2]);
         assert!(layout.packages[3].has_dbt_project);
+    }
+
+    #[test]
+    fn dbt_files_go_to_the_nearest_project_and_products_to_the_nearest_platform() {
+        // In sorted order `sales-2` comes between `sales` and `sales/a`, and
+        // a nested project's files between two runs of `sales/a`'s.
+        let files: Vec<WsPath> = [
+            "loose/models/q.sql",
+            "manifest.yaml",
+            "sales-2/manifest.yaml",
+            "sales-2/p/floe.yaml",
+            "sales/a/dbt_project.yml",
+            "sales/a/floe.yaml",
+            "sales/a/models/sub/y.sql",
+            "sales/a/models/w.sql",
+            "sales/a/nested/dbt_project.yml",
+            "sales/a/nested/models/z.sql",
+            "sales/a/packages.yml",
+            "sales/manifest.yaml",
+        ]
+        .iter()
+        .map(|s| WsPath::new(s).unwrap())
+        .collect();
+        let (layout, diags) = Layout::from_files(&files);
+        assert_eq!(diags, []);
+        let packages: Vec<(&str, Option<&str>, Vec<&str>)> = layout
+            .packages
+            .iter()
+            .map(|p| {
+                let parent = p.parent.map(|i| layout.packages[i].dir.as_str());
+                (p.dir.as_str(), parent, p.models.iter().map(WsPath::as_str).collect())
+            })
+            .collect();
+        assert_eq!(
+            packages,
+            [
+                ("", None, vec![]),
+                ("sales", Some(""), vec![]),
+                ("sales-2", Some(""), vec![]),
+                ("sales-2/p", Some("sales-2"), vec![]),
+                (
+                    "sales/a",
+                    Some("sales"),
+                    vec!["sales/a/models/sub/y.sql", "sales/a/models/w.sql", "sales/a/packages.yml"]
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -61,11 +61,17 @@ impl WsPath {
         if self.0.is_empty() {
             return None;
         }
-        Some(WsPath(self.0.rsplit_once('/').map_or("", |(p, _)| p).to_owned()))
+        Some(WsPath(dir_of(&self.0).to_owned()))
+    }
+
+    /// The directories `self` lies below, nearest first, ending with the
+    /// root: none for the root itself.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors((!self.0.is_empty()).then(|| dir_of(&self.0)), |a| (!a.is_empty()).then(|| dir_of(a)))
     }
 
     pub fn file_name(&self) -> &str {
-        self.0.rsplit_once('/').map_or(&self.0, |(_, n)| n)
+        last_slash(&self.0).map_or(&self.0, |i| &self.0[i + 1..])
     }
 
     /// Whether `self` is `dir` or lies below it.
@@ -97,6 +103,24 @@ impl WsPath {
     }
 }
 
+/// Where the last `/` of a path is. A plain loop: paths are short, and
+/// the general search was most of the time spent on a workspace's layout.
+fn last_slash(path: &str) -> Option<usize> {
+    path.bytes().rposition(|b| b == b'/')
+}
+
+/// The directory of a non-root path's last segment.
+fn dir_of(path: &str) -> &str {
+    last_slash(path).map_or("", |i| &path[..i])
+}
+
+/// Looked up by text in maps and sets: a path's order is its text's.
+impl std::borrow::Borrow<str> for WsPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for WsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -121,6 +145,8 @@ mod tests {
         assert_eq!(p.parent().unwrap().as_str(), "sales/c360");
         assert!(p.starts_with(&WsPath::new("sales").unwrap()));
         assert!(!p.starts_with(&WsPath::new("sal").unwrap()));
+        assert_eq!(p.ancestors().collect::<Vec<_>>(), ["sales/c360", "sales", ""]);
+        assert_eq!(WsPath::ROOT.ancestors().count(), 0);
         assert_eq!(
             WsPath::new("manifest.yaml").unwrap().relative_from(&WsPath::new("sales/c360").unwrap()),
             "../../manifest.yaml"

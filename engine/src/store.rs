@@ -122,7 +122,7 @@ pub struct State {
     /// Stored in a section of its own, so the walk can start while the rest
     /// is still being decoded.
     #[serde(skip)]
-    pub dirs: BTreeMap<WsPath, crate::discover::DirRecord>,
+    pub dirs: crate::discover::Listings,
     /// Stat cache: what each input file hashed to when it had this stat.
     #[serde(deserialize_with = "sorted_map")]
     pub files: BTreeMap<WsPath, FileRecord>,
@@ -710,9 +710,9 @@ impl StateBytes {
         (main.body.end == bytes.len()).then_some(StateBytes { bytes, dirs, main })
     }
 
-    pub fn dirs(&self) -> BTreeMap<WsPath, crate::discover::DirRecord> {
+    pub fn dirs(&self) -> crate::discover::Listings {
         let Some(body) = self.dirs.verified(&self.bytes) else { return BTreeMap::new() };
-        let pairs: Vec<(WsPath, crate::discover::DirRecord)> = postcard::from_bytes(body).unwrap_or_default();
+        let pairs: Vec<(WsPath, Arc<crate::discover::DirRecord>)> = postcard::from_bytes(body).unwrap_or_default();
         pairs.into_iter().collect()
     }
 
@@ -897,7 +897,7 @@ mod tests {
             files: vec!["models".into()],
             ..Default::default()
         };
-        state.dirs.insert(WsPath::ROOT, record);
+        state.dirs.insert(WsPath::ROOT, Arc::new(record));
         let stat = FileStat { size: 3, mtime_ns: 5, inode: 9 };
         let rec = FileRecord { stat, raw: Hash::of(b"raw"), normal: None };
         state.files.insert(WsPath::new("sales/models/stg_orders.sql").unwrap(), rec);

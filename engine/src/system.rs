@@ -62,6 +62,9 @@ pub struct DirStat {
     pub ino: u64,
 }
 
+/// A directory's stat and the stats of files in it: see [`System::dir_stat_in`].
+pub type DirAndFiles = (DirStat, Vec<Option<FileStat>>);
+
 /// An advisory lock, held until it is dropped or its process ends (however it
 /// ends: a killed process holds nothing).
 pub struct Lock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
@@ -157,6 +160,15 @@ pub trait System: Send + Sync {
     /// removed or renamed) and identity, or `None` when it does not exist. A
     /// link to a directory counts as the directory.
     fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError>;
+    /// A directory's stat, as [`System::dir_stat`] gives it, then the stats
+    /// of `names` in it, as [`System::stat_in`] gives them; `None` when it
+    /// does not exist. One batch, so that a real file system looks the
+    /// directory up once for both: a walk that trusts a directory's listing
+    /// stats it and the files it lists.
+    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+        let Some(stat) = self.dir_stat(dir)? else { return Ok(None) };
+        Ok(Some((stat, self.stat_in(dir, names)?)))
+    }
     /// A directory's modification time, as [`System::dir_stat`] gives it.
     fn dir_mtime(&self, path: &Path) -> Result<Option<i64>, IoError> {
         Ok(self.dir_stat(path)?.map(|d| d.mtime_ns))

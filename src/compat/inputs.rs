@@ -103,7 +103,7 @@ pub fn gather(base: &Path, spec: &Path, manifest: &Path, jobs: usize) -> Result<
         .iter()
         .filter(|(rel, _)| matches!(rel.file_name(), MANIFEST | SPEC))
         .filter_map(|(rel, _)| rel.parent())
-        .filter(|d| !d.is_root() && !floe_engine::layout::in_model_dir(d))
+        .filter(|d| !d.is_root() && !floe_engine::layout::in_model_dir(d.as_str()))
         .collect();
     let own = |rel: &WsPath| !nested.iter().any(|n| rel.starts_with(n));
     for mut d in found.diagnostics {

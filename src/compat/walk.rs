@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use floe_engine::system::{DirStat, Locked};
+use floe_engine::system::{DirAndFiles, DirStat, Locked};
 use floe_engine::{DirEntry, FileStat, IoError, System};
 
 use crate::system::OsSystem;
@@ -54,6 +54,10 @@ impl System for ProductDir {
 
     fn dir_stat(&self, path: &Path) -> Result<Option<DirStat>, IoError> {
         OsSystem.dir_stat(path)
+    }
+
+    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+        OsSystem.dir_stat_in(dir, names)
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, IoError> {
