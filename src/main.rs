@@ -33,9 +33,6 @@ mod watch;
 
 use std::process::ExitCode;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The exit code of a bug in floe (`EX_SOFTWARE` of sysexits.h).
 const BUG: i32 = 70;
 
