@@ -41,7 +41,7 @@ mod maintain;
 pub use maintain::{GcReport, VerifyReport};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 12;
+pub const STORE_VERSION: u32 = 13;
 
 pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 /// The name (`pins`, or `pins-<workspace>` in a shared store) of the list of
@@ -113,21 +113,19 @@ pub struct Index {
 }
 
 /// What the store remembers of one workspace between processes. A no-op build
-/// reads it and little else, so it is stored in a compact binary encoding.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// reads it and little else, so it is stored in a compact binary encoding,
+/// in parts of about a megabyte (see [`encode_state`]).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
     pub version: u32,
     pub floe_version: String,
     /// Directory listings by mtime, so unchanged directories are not read.
-    /// Stored in a section of its own, so the walk can start while the rest
-    /// is still being decoded.
-    #[serde(skip)]
+    /// A part of its own, so the walk can start while the rest is still
+    /// being decoded.
     pub dirs: crate::discover::Listings,
     /// Stat cache: what each input file hashed to when it had this stat.
-    #[serde(deserialize_with = "sorted_map")]
     pub files: BTreeMap<WsPath, FileRecord>,
     /// The last successful build of each package.
-    #[serde(deserialize_with = "sorted_map")]
     pub packages: BTreeMap<WsPath, PackageRecord>,
 }
 
@@ -602,13 +600,14 @@ impl Store {
     }
 
     /// The encoded state of the last build, when it is sound and of this store
-    /// version and floe version; decode its two sections with [`StateBytes`].
+    /// version and floe version; decode its parts with [`StateFile`].
     /// First cleans up after a killed build (see [`Store::recover`]).
-    pub fn read_state(&self, floe_version: &str) -> Result<Option<StateBytes>, IoError> {
+    pub fn read_state(&self, floe_version: &str) -> Result<Option<StateFile>, IoError> {
         self.recover()?;
-        let Some(bytes) = self.sys.read(&self.state_path())? else { return Ok(None) };
-        self.state_len.store(bytes.len(), Ordering::Relaxed);
-        Ok(StateBytes::parse(bytes, Some(floe_version)))
+        let path = self.state_path();
+        let Some(stat) = self.sys.stat(&path)? else { return Ok(None) };
+        self.state_len.store(usize::try_from(stat.size).unwrap_or(0), Ordering::Relaxed);
+        StateFile::open(Source::File { sys: self.sys.clone(), path, len: stat.size }, Some(floe_version))
     }
 
     /// Records the objects the workspace's `floe.lock` pins, which GC keeps
@@ -621,22 +620,192 @@ impl Store {
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
-        // Layout: magic, then three sections: the header (store version, floe
-        // version), the directory listings, the rest.
-        // Each section is serialized in place, in room made for the whole:
-        // at 10,000 products the state is 60 MB, and copies of it were the
+        // Serialized in place, into room made for the whole at once: at
+        // 10,000 products the state is 60 MB, and copies of it were the
         // largest part of a build's peak memory.
         let hint = self.state_len.load(Ordering::Relaxed);
-        let mut bytes = Vec::with_capacity(hint.saturating_add(hint / 8));
-        bytes.extend_from_slice(STATE_MAGIC);
-        let bytes = put_serialized(bytes, &(state.version, &state.floe_version));
-        let bytes = put_serialized(bytes, &state.dirs);
-        let bytes = put_serialized(bytes, state);
+        let bytes = encode_state(state, Vec::with_capacity(hint.saturating_add(hint / 8)));
         self.state_len.store(bytes.len(), Ordering::Relaxed);
         self.begin_writes()?;
         let stat = self.sys.write_atomic(&self.root, &self.state_name, &bytes)?;
         self.end_writes()?;
         Ok(stat)
+    }
+}
+
+/// File records and package records per part of a state: about a megabyte
+/// each, so that a build reading the state holds one part's bytes at a time.
+const FILES_PER_PART: usize = 8192;
+const PACKAGES_PER_PART: usize = 256;
+
+/// A state's layout: its magic, then its parts (the directory listings,
+/// the file records, the package records), then what they are (the
+/// [`Trailer`]), then the trailer's length (u64, little endian) and its
+/// blake3. A reader reads the trailer first, then one part at a time, each
+/// checked against the sum the trailer gives it: a part of another state
+/// (the file replaced between two reads) does not pass for one of this.
+fn encode_state(state: &State, mut out: Vec<u8>) -> Vec<u8> {
+    out.extend_from_slice(STATE_MAGIC);
+    let (mut out, dirs) = put_part(out, &state.dirs);
+    let mut trailer = Trailer {
+        version: state.version,
+        floe_version: state.floe_version.clone(),
+        dirs,
+        files: Vec::new(),
+        packages: Vec::new(),
+    };
+    let files: Vec<(&WsPath, &FileRecord)> = state.files.iter().collect();
+    for chunk in files.chunks(FILES_PER_PART) {
+        let (o, p) = put_part(out, chunk);
+        out = o;
+        trailer.files.push(p);
+    }
+    let packages: Vec<(&WsPath, &PackageRecord)> = state.packages.iter().collect();
+    for chunk in packages.chunks(PACKAGES_PER_PART) {
+        let (o, p) = put_part(out, chunk);
+        out = o;
+        trailer.packages.push(p);
+    }
+    let start = out.len();
+    let mut out = postcard::to_extend(&trailer, out).expect("a trailer serializes");
+    let len = (out.len() - start) as u64;
+    let sum = blake3::hash(&out[start..]);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+/// Appends `value`'s serialization, written in place, and says what it is.
+fn put_part<T: Serialize + ?Sized>(out: Vec<u8>, value: &T) -> (Vec<u8>, Part) {
+    let start = out.len();
+    let out = postcard::to_extend(value, out).expect("store records serialize");
+    let len = (out.len() - start) as u64;
+    let sum = *blake3::hash(&out[start..]).as_bytes();
+    (out, Part { len, sum })
+}
+
+/// One part of a state: its length and the blake3 of its bytes.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Part {
+    len: u64,
+    sum: [u8; 32],
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Trailer {
+    version: u32,
+    floe_version: String,
+    dirs: Part,
+    files: Vec<Part>,
+    packages: Vec<Part>,
+}
+
+/// Where a state's bytes are read from, a range at a time.
+pub(crate) enum Source {
+    Bytes(Vec<u8>),
+    File { sys: Arc<dyn System>, path: PathBuf, len: u64 },
+}
+
+impl Source {
+    fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => b.len() as u64,
+            Source::File { len, .. } => *len,
+        }
+    }
+
+    /// The bytes at `at`, `None` when the source has not that many (a file
+    /// replaced since it was measured).
+    fn get(&self, at: u64, len: u64) -> Result<Option<std::borrow::Cow<'_, [u8]>>, IoError> {
+        Ok(match self {
+            Source::Bytes(b) => {
+                let range = usize::try_from(at).ok().zip(usize::try_from(at.saturating_add(len)).ok());
+                range.and_then(|(s, e)| b.get(s..e)).map(std::borrow::Cow::Borrowed)
+            }
+            Source::File { sys, path, .. } => sys.read_at(path, at, len)?.map(std::borrow::Cow::Owned),
+        })
+    }
+}
+
+/// An encoded state whose trailer was read, decoded a part at a time (the
+/// listings and the rest each on its own thread, if the caller likes). A
+/// part whose bytes fail their sum, or do not decode, is left out: the build
+/// redoes what it would have said.
+pub struct StateFile {
+    source: Source,
+    trailer: Trailer,
+}
+
+impl StateFile {
+    /// `floe_version`: the floe the state must be of (`None`: any).
+    pub(crate) fn open(source: Source, floe_version: Option<&str>) -> Result<Option<StateFile>, IoError> {
+        let len = source.len();
+        let Some(tail_at) = len.checked_sub(40) else { return Ok(None) };
+        if source.get(0, STATE_MAGIC.len() as u64)?.is_none_or(|m| *m != STATE_MAGIC[..]) {
+            return Ok(None);
+        }
+        let Some(tail) = source.get(tail_at, 40)? else { return Ok(None) };
+        let trailer_len = u64::from_le_bytes(tail[..8].try_into().expect("eight bytes"));
+        let Some(trailer_at) = tail_at.checked_sub(trailer_len) else { return Ok(None) };
+        let Some(bytes) = source.get(trailer_at, trailer_len)? else { return Ok(None) };
+        if blake3::hash(&bytes).as_bytes()[..] != tail[8..] {
+            return Ok(None);
+        }
+        let Ok(trailer) = postcard::from_bytes::<Trailer>(&bytes) else { return Ok(None) };
+        let mut parts = std::iter::once(&trailer.dirs).chain(&trailer.files).chain(&trailer.packages);
+        let end = parts.try_fold(STATE_MAGIC.len() as u64, |at, p| at.checked_add(p.len));
+        let sound = end == Some(trailer_at)
+            && trailer.version == STORE_VERSION
+            && floe_version.is_none_or(|v| v == trailer.floe_version);
+        Ok(sound.then_some(StateFile { source, trailer }))
+    }
+
+    /// The decoded parts `parts`, from the part at `at` on, each as `T`.
+    fn decode<'a, T: serde::de::DeserializeOwned>(
+        &'a self,
+        mut at: u64,
+        parts: &'a [Part],
+    ) -> impl Iterator<Item = Result<Option<T>, IoError>> + 'a {
+        parts.iter().map(move |p| {
+            let start = at;
+            at += p.len;
+            let Some(bytes) = self.source.get(start, p.len)? else { return Ok(None) };
+            if blake3::hash(&bytes).as_bytes() != &p.sum {
+                return Ok(None);
+            }
+            Ok(postcard::from_bytes(&bytes).ok())
+        })
+    }
+
+    pub fn dirs(&self) -> Result<crate::discover::Listings, IoError> {
+        let mut parts = self.decode::<Vec<(WsPath, Arc<crate::discover::DirRecord>)>>(
+            STATE_MAGIC.len() as u64,
+            std::slice::from_ref(&self.trailer.dirs),
+        );
+        Ok(parts.next().transpose()?.flatten().unwrap_or_default().into_iter().collect())
+    }
+
+    /// Everything but the directories.
+    pub fn state(&self) -> Result<State, IoError> {
+        let t = &self.trailer;
+        let files_at = STATE_MAGIC.len() as u64 + t.dirs.len;
+        let packages_at = files_at + t.files.iter().map(|p| p.len).sum::<u64>();
+        // Sorted parts of sorted pairs: the maps are built in bulk.
+        let mut files = Vec::new();
+        for part in self.decode::<Vec<(WsPath, FileRecord)>>(files_at, &t.files) {
+            files.extend(part?.unwrap_or_default());
+        }
+        let mut packages = Vec::new();
+        for part in self.decode::<Vec<(WsPath, PackageRecord)>>(packages_at, &t.packages) {
+            packages.extend(part?.unwrap_or_default());
+        }
+        Ok(State {
+            version: t.version,
+            floe_version: t.floe_version.clone(),
+            dirs: BTreeMap::new(),
+            files: files.into_iter().collect(),
+            packages: packages.into_iter().collect(),
+        })
     }
 }
 
@@ -685,54 +854,6 @@ fn decode_index(bytes: &[u8]) -> Option<Index> {
     }
     let index: Index = postcard::from_bytes(section.verified(bytes)?).ok()?;
     (index.version == STORE_VERSION && index.builds.len() == index.packs.len()).then_some(index)
-}
-
-/// An encoded state, decoded a section at a time (each on its own thread, if
-/// the caller likes). A section whose checksum fails, or that does not decode,
-/// is empty: the build rebuilds what it would have said.
-pub struct StateBytes {
-    bytes: Vec<u8>,
-    dirs: Section,
-    main: Section,
-}
-
-impl StateBytes {
-    /// `floe_version`: the floe the state must be of (`None`: any).
-    fn parse(bytes: Vec<u8>, floe_version: Option<&str>) -> Option<StateBytes> {
-        bytes.strip_prefix(STATE_MAGIC)?;
-        let header = Section::at(&bytes, STATE_MAGIC.len())?;
-        let (version, fv): (u32, String) = postcard::from_bytes(header.verified(&bytes)?).ok()?;
-        if version != STORE_VERSION || floe_version.is_some_and(|v| v != fv) {
-            return None;
-        }
-        let dirs = Section::at(&bytes, header.body.end)?;
-        let main = Section::at(&bytes, dirs.body.end)?;
-        (main.body.end == bytes.len()).then_some(StateBytes { bytes, dirs, main })
-    }
-
-    pub fn dirs(&self) -> crate::discover::Listings {
-        let Some(body) = self.dirs.verified(&self.bytes) else { return BTreeMap::new() };
-        let pairs: Vec<(WsPath, Arc<crate::discover::DirRecord>)> = postcard::from_bytes(body).unwrap_or_default();
-        pairs.into_iter().collect()
-    }
-
-    /// Everything but the directories.
-    pub fn state(&self) -> State {
-        let Some(body) = self.main.verified(&self.bytes) else { return State::default() };
-        postcard::from_bytes(body).unwrap_or_default()
-    }
-}
-
-/// A map decoded as the sorted sequence of pairs it was encoded as (postcard
-/// encodes both alike) and built in bulk: tens of thousands of one-by-one
-/// inserts were a visible part of a no-op build.
-fn sorted_map<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    K: Deserialize<'de> + Ord,
-    V: Deserialize<'de>,
-{
-    Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
 }
 
 /// Diagnostics carry optional fields a binary encoding cannot skip; they are
@@ -885,7 +1006,7 @@ mod tests {
 
     fn load(store: &Store, floe_version: &str) -> State {
         let encoded = store.read_state(floe_version).unwrap();
-        encoded.map(|e| State { dirs: e.dirs(), ..e.state() }).unwrap_or_default()
+        encoded.map(|e| State { dirs: e.dirs().unwrap(), ..e.state().unwrap() }).unwrap_or_default()
     }
 
     fn sample_state() -> State {
@@ -902,6 +1023,54 @@ mod tests {
         let rec = FileRecord { stat, raw: Hash::of(b"raw"), normal: None };
         state.files.insert(WsPath::new("sales/models/stg_orders.sql").unwrap(), rec);
         state
+    }
+
+    /// A state of `n` file records, in parts of [`FILES_PER_PART`].
+    fn large_state(n: usize, tag: &[u8]) -> State {
+        let mut state = sample_state();
+        for i in 0..n {
+            let stat = FileStat { size: i as u64, mtime_ns: 5, inode: 9 };
+            let rec = FileRecord { stat, raw: Hash::of(tag), normal: None };
+            state.files.insert(WsPath::new(&format!("p/{i:06}.sql")).unwrap(), rec);
+        }
+        state
+    }
+
+    #[test]
+    fn a_state_is_read_a_part_at_a_time_and_a_damaged_part_is_left_out() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        let state = large_state(2 * FILES_PER_PART + 10, b"a");
+        store.save_state(&state).unwrap();
+        assert_eq!(load(&store, "0"), state);
+        // Damage in the second part of the file records: only its records go.
+        let mut bytes = sys.get(store.state_path()).unwrap();
+        let at = bytes.windows(9).position(|w| w == b"p/008200.").unwrap();
+        bytes[at + 2] ^= 0x01;
+        sys.put(store.state_path(), &bytes);
+        let loaded = load(&store, "0");
+        assert_eq!(loaded.dirs, state.dirs);
+        assert_eq!(loaded.files.len(), state.files.len() - FILES_PER_PART);
+        assert!(loaded.files.iter().all(|(p, r)| state.files.get(p) == Some(r)));
+    }
+
+    #[test]
+    fn a_part_of_another_state_is_not_taken_for_one_of_this() {
+        // The file replaced between two reads: the trailer read first names
+        // the sums of its own parts, and a part of the other state, even one
+        // at the same place with the same length, fails them.
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        store.save_state(&large_state(10, b"a")).unwrap();
+        let first = sys.get(store.state_path()).unwrap();
+        store.save_state(&large_state(10, b"b")).unwrap();
+        let second = sys.get(store.state_path()).unwrap();
+        assert_eq!(first.len(), second.len());
+        let source = Source::Bytes(first.clone());
+        let file = StateFile::open(source, Some("0")).unwrap().unwrap();
+        let torn = StateFile { source: Source::Bytes(second), trailer: file.trailer };
+        assert_eq!(torn.dirs().unwrap(), large_state(0, b"a").dirs, "the listings are the same in both");
+        assert!(torn.state().unwrap().files.is_empty());
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{ActionEntry, INDEX_LOCK, Index, Location, PACK_BYTES, PACKS_LOCK, STORE_VERSION, StateBytes, Store};
+use super::{
+    ActionEntry, INDEX_LOCK, Index, Location, PACK_BYTES, PACKS_LOCK, STORE_VERSION, Source, StateFile, Store,
+};
 use crate::hash::Hash;
 use crate::system::{FileKind, IoError};
 
@@ -221,9 +223,9 @@ impl Store {
                 continue;
             }
             let Some(bytes) = self.sys.read(&self.root.join(&entry.name))? else { continue };
-            let Some(state) = StateBytes::parse(bytes, None) else { continue };
+            let Some(state) = StateFile::open(Source::Bytes(bytes), None)? else { continue };
             states += 1;
-            for record in state.state().packages.values() {
+            for record in state.state()?.packages.values() {
                 keys.extend(record.derivations.iter().map(|d| d.key));
             }
         }
