@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use floe_engine::system::{
-    DirAndFiles, DirStat, FileKind, Lock, Locked, is_temporary, plain_components, temporary_name,
+    DirAndFiles, DirStat, FileKind, Lock, Locked, Pieces, is_temporary, plain_components, temporary_name,
 };
 use floe_engine::{DirEntry, FileStat, IoError, Ran, System};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -266,18 +266,17 @@ fn remove_entry(dir: &OwnedFd, name: &std::ffi::CStr, shown: &Path) -> Result<()
     }
 }
 
-/// Replaces `name` in `dir` with a file holding `bytes`: written to a
-/// temporary file, then renamed over whatever is there, a link included.
-/// Writes `bytes` as `name` in `dir`, through a temporary file renamed over
-/// it; `read_only` leaves it so (mode 0444).
-fn write_in(dir: &OwnedFd, name: &str, path: &Path, bytes: &[u8], read_only: bool) -> Result<FileStat, IoError> {
+/// Replaces `name` in `dir` with a file holding what `pieces` makes:
+/// written to a temporary file, then renamed over whatever is there, a link
+/// included; `read_only` leaves it so (mode 0444).
+fn write_in(dir: &OwnedFd, name: &str, path: &Path, pieces: Pieces<'_>, read_only: bool) -> Result<FileStat, IoError> {
     // A sweep can remove a temporary file in the instant between its
     // creation and its lock (see `create_temporary`); then the rename
     // finds nothing, and the write starts again.
     for _ in 0..3 {
         let (tmp, fd) = create_temporary(dir, name, path)?;
         let mut file = std::fs::File::from(fd);
-        let written = file.write_all(bytes).map_err(|e| io_error("write", path, e));
+        let written = pieces(&mut |piece| file.write_all(piece)).map_err(|e| io_error("write", path, e));
         let written = written.and_then(|()| match read_only {
             true => rustix::fs::fchmod(&file, Mode::from_raw_mode(0o444)).map_err(|e| errno("write", path, e)),
             false => Ok(()),
@@ -329,7 +328,7 @@ fn write_files(base: &Path, files: &[(&str, &[u8])], read_only: bool) -> Result<
             open.push((d, below));
         }
         let dir = open.last().map_or(&root, |(_, fd)| fd);
-        stats.push(write_in(dir, name, &path, bytes, read_only)?);
+        stats.push(write_in(dir, name, &path, &|sink| sink(bytes), read_only)?);
     }
     Ok(stats)
 }
@@ -374,6 +373,17 @@ impl System for OsSystem {
             Some(fd) => stats_in(&fd, dir, names),
             None => Ok(vec![None; names.len()]),
         }
+    }
+
+    fn write_atomic_pieces(&self, base: &Path, name: &str, pieces: Pieces<'_>) -> Result<FileStat, IoError> {
+        let path = base.join(name);
+        if plain_components(name).is_none_or(|parts| parts.len() != 1) {
+            return Err(IoError { op: "write", path, message: "not a plain name".to_owned() });
+        }
+        std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
+        write_in(&dir, name, &path, pieces, false)
     }
 
     fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
@@ -677,6 +687,27 @@ mod tests {
         for (offset, len) in [(0, u64::MAX / 2), (u64::MAX, 2), (3, 3), (0, 1 << 40)] {
             assert_eq!(OsSystem.read_at(&path, offset, len).unwrap(), None, "{offset} {len}");
         }
+    }
+
+    #[test]
+    fn a_file_written_in_pieces_is_whole_or_not_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("store");
+        let st = OsSystem.write_atomic_pieces(&base, "state", &|sink| sink(b"ab").and_then(|()| sink(b"cd"))).unwrap();
+        assert_eq!(std::fs::read(base.join("state")).unwrap(), b"abcd");
+        assert_eq!(Some(st), OsSystem.stat(&base.join("state")).unwrap());
+        // A producer that fails half way: the old file stands, no temporary is left.
+        let failing = |sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>| {
+            sink(b"xy")?;
+            Err(std::io::Error::other("the disk is full"))
+        };
+        let err = OsSystem.write_atomic_pieces(&base, "state", &failing).unwrap_err();
+        assert!(err.message.contains("the disk is full"), "{err}");
+        assert_eq!(std::fs::read(base.join("state")).unwrap(), b"abcd");
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 1);
+        // Only a plain name, in `base` itself.
+        assert!(OsSystem.write_atomic_pieces(&base, "a/state", &|sink| sink(b"x")).is_err());
+        assert!(OsSystem.write_atomic_pieces(&base, "..", &|sink| sink(b"x")).is_err());
     }
 
     #[test]

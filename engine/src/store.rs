@@ -233,9 +233,6 @@ pub struct Store {
     /// Whether recovery could not finish (another build was adding packs): the
     /// journal then stays, for the next process to try again.
     recovery_left: AtomicBool,
-    /// The length of the state file last read or written: room for the next
-    /// one is made at once, not by doubling (which held twice its size).
-    state_len: std::sync::atomic::AtomicUsize,
 }
 
 impl Store {
@@ -257,7 +254,6 @@ impl Store {
             pending: Mutex::new(Pending::default()),
             journal: Mutex::new(None),
             recovery_left: AtomicBool::new(false),
-            state_len: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -606,7 +602,6 @@ impl Store {
         self.recover()?;
         let path = self.state_path();
         let Some(stat) = self.sys.stat(&path)? else { return Ok(None) };
-        self.state_len.store(usize::try_from(stat.size).unwrap_or(0), Ordering::Relaxed);
         StateFile::open(Source::File { sys: self.sys.clone(), path, len: stat.size }, Some(floe_version))
     }
 
@@ -620,21 +615,19 @@ impl Store {
     }
 
     pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
-        // Serialized in place, into room made for the whole at once: at
-        // 10,000 products the state is 60 MB, and copies of it were the
-        // largest part of a build's peak memory.
-        let hint = self.state_len.load(Ordering::Relaxed);
-        let bytes = encode_state(state, Vec::with_capacity(hint.saturating_add(hint / 8)));
-        self.state_len.store(bytes.len(), Ordering::Relaxed);
         self.begin_writes()?;
-        let stat = self.sys.write_atomic(&self.root, &self.state_name, &bytes)?;
+        // Written a part at a time: at 10,000 products the state is 60 MB,
+        // and a copy of it whole was the largest part of a saving build's
+        // peak memory.
+        let stat = self.sys.write_atomic_pieces(&self.root, &self.state_name, &|sink| encode_state(state, sink))?;
         self.end_writes()?;
         Ok(stat)
     }
 }
 
 /// File records and package records per part of a state: about a megabyte
-/// each, so that a build reading the state holds one part's bytes at a time.
+/// each, so that a build reading or writing the state holds one part's
+/// bytes at a time.
 const FILES_PER_PART: usize = 8192;
 const PACKAGES_PER_PART: usize = 256;
 
@@ -644,9 +637,11 @@ const PACKAGES_PER_PART: usize = 256;
 /// blake3. A reader reads the trailer first, then one part at a time, each
 /// checked against the sum the trailer gives it: a part of another state
 /// (the file replaced between two reads) does not pass for one of this.
-fn encode_state(state: &State, mut out: Vec<u8>) -> Vec<u8> {
-    out.extend_from_slice(STATE_MAGIC);
-    let (mut out, dirs) = put_part(out, &state.dirs);
+/// Written in that order to `sink`, a part at a time.
+fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+    sink(STATE_MAGIC)?;
+    let mut buf = Vec::new();
+    let dirs = put_part(&mut buf, sink, &state.dirs)?;
     let mut trailer = Trailer {
         version: state.version,
         floe_version: state.floe_version.clone(),
@@ -656,32 +651,29 @@ fn encode_state(state: &State, mut out: Vec<u8>) -> Vec<u8> {
     };
     let files: Vec<(&WsPath, &FileRecord)> = state.files.iter().collect();
     for chunk in files.chunks(FILES_PER_PART) {
-        let (o, p) = put_part(out, chunk);
-        out = o;
-        trailer.files.push(p);
+        trailer.files.push(put_part(&mut buf, sink, chunk)?);
     }
     let packages: Vec<(&WsPath, &PackageRecord)> = state.packages.iter().collect();
     for chunk in packages.chunks(PACKAGES_PER_PART) {
-        let (o, p) = put_part(out, chunk);
-        out = o;
-        trailer.packages.push(p);
+        trailer.packages.push(put_part(&mut buf, sink, chunk)?);
     }
-    let start = out.len();
-    let mut out = postcard::to_extend(&trailer, out).expect("a trailer serializes");
-    let len = (out.len() - start) as u64;
-    let sum = blake3::hash(&out[start..]);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(sum.as_bytes());
-    out
+    let trailer = postcard::to_stdvec(&trailer).expect("a trailer serializes");
+    sink(&trailer)?;
+    sink(&(trailer.len() as u64).to_le_bytes())?;
+    sink(blake3::hash(&trailer).as_bytes())
 }
 
-/// Appends `value`'s serialization, written in place, and says what it is.
-fn put_part<T: Serialize + ?Sized>(out: Vec<u8>, value: &T) -> (Vec<u8>, Part) {
-    let start = out.len();
-    let out = postcard::to_extend(value, out).expect("store records serialize");
-    let len = (out.len() - start) as u64;
-    let sum = *blake3::hash(&out[start..]).as_bytes();
-    (out, Part { len, sum })
+/// Hands `value`'s serialization to `sink` as one part (made in `buf`, a
+/// buffer kept from part to part), and says what it is.
+fn put_part<T: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    value: &T,
+) -> std::io::Result<Part> {
+    buf.clear();
+    *buf = postcard::to_extend(value, std::mem::take(buf)).expect("store records serialize");
+    sink(buf)?;
+    Ok(Part { len: buf.len() as u64, sum: *blake3::hash(buf).as_bytes() })
 }
 
 /// One part of a state: its length and the blake3 of its bytes.
