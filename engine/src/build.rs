@@ -58,6 +58,37 @@ fn known_normal(records: &BTreeMap<WsPath, FileRecord>, path: &WsPath, raw: Hash
     records.get(path).filter(|r| r.raw == raw)?.normal
 }
 
+/// Makes `records` those of the files found, in place: the last build's
+/// records are nearly all still there, and a map made anew beside them
+/// would hold every path twice at the build's highest memory. A record's
+/// normalized hash stands while its bytes do, or is one this build learned.
+fn renew_records(
+    records: &mut BTreeMap<WsPath, FileRecord>,
+    files: &BTreeMap<WsPath, (FileStat, Hash)>,
+    learned: &BTreeMap<&WsPath, Hash>,
+) {
+    let renewed = |path: &WsPath, (stat, raw): &(FileStat, Hash), normal: Option<Hash>| FileRecord {
+        stat: *stat,
+        raw: *raw,
+        normal: normal.or_else(|| learned.get(path).copied()),
+    };
+    // Both maps are in path order: one pass over each.
+    let mut found = files.iter().peekable();
+    let mut added = Vec::new();
+    records.retain(|path, record| {
+        while let Some(new) = found.next_if(|(p, _)| *p < path) {
+            added.push(new);
+        }
+        let Some((_, now)) = found.next_if(|(p, _)| *p == path) else { return false };
+        let normal = record.normal.filter(|_| record.raw == now.1);
+        *record = renewed(path, now, normal);
+        true
+    });
+    for (path, now) in added.into_iter().chain(found) {
+        records.insert(path.clone(), renewed(path, now, None));
+    }
+}
+
 /// The name of the derivation record written beside each package's outputs.
 pub const DRV_FILE: &str = "floe.drv.json";
 
@@ -306,18 +337,22 @@ impl Session {
             let rest = rest.join().expect("decoding the state does not panic");
             (rest, found)
         });
-        let (dirs, found) = found?;
+        let (dirs, mut found) = found?;
         let state = State { dirs, ..state? };
         // Both lists are sorted by path: one merge pairs each file found
         // with its record, where a lookup per file compared paths ~14 times.
+        // A file found that has a record takes its path from the record:
+        // one text for both.
         let records: Vec<Option<&FileRecord>> = {
             let mut recs = state.files.iter().peekable();
             found
                 .files
-                .iter()
+                .iter_mut()
                 .map(|(path, _)| {
                     while recs.next_if(|(p, _)| *p < path).is_some() {}
-                    recs.next_if(|(p, _)| *p == path).map(|(_, r)| r)
+                    let (known, record) = recs.next_if(|(p, _)| *p == path)?;
+                    *path = known.clone();
+                    Some(record)
                 })
                 .collect()
         };
@@ -877,10 +912,9 @@ impl Session {
             }
             let dirty = self.cx.dirty.take();
             let files = &self.cx.files;
-            let last = std::mem::take(&mut state.files);
-            let record = |path: &WsPath| {
+            let record = |last: &BTreeMap<WsPath, FileRecord>, path: &WsPath| {
                 let (stat, raw) = files.get(path)?;
-                let normal = known_normal(&last, path, *raw).or_else(|| learned.get(path).copied());
+                let normal = known_normal(last, path, *raw).or_else(|| learned.get(path).copied());
                 Some(FileRecord { stat: *stat, raw: *raw, normal })
             };
             // A warm session's last records stand but for the files that
@@ -891,13 +925,12 @@ impl Session {
                     let moved: Vec<(WsPath, FileRecord)> = dirty
                         .iter()
                         .chain(learned.keys().copied())
-                        .filter_map(|p| Some((p.clone(), record(p)?)))
+                        .filter_map(|p| Some((p.clone(), record(&state.files, p)?)))
                         .collect();
-                    state.files = last;
                     state.files.extend(moved);
                 }
                 (_, warm) => {
-                    state.files = files.keys().filter_map(|p| Some((p.clone(), record(p)?))).collect();
+                    renew_records(&mut state.files, files, &learned);
                     state.dirs = match warm {
                         true => self.cx.dirs.clone(),
                         false => std::mem::take(&mut self.cx.dirs),
@@ -1681,6 +1714,54 @@ plugins:
   compute: {type: duckdb, config: {threads: 4}}
   orchestrator: {type: dagster}
 ";
+
+    #[test]
+    fn file_records_are_renewed_as_a_map_made_anew_would_be() {
+        let path = |p: &str| WsPath::new(p).unwrap();
+        let stat = |n: u64| FileStat { size: n, mtime_ns: 0, inode: n };
+        let h = |s: &str| Hash::of(s.as_bytes());
+        let record =
+            |n: u64, raw: &str, normal: Option<&str>| FileRecord { stat: stat(n), raw: h(raw), normal: normal.map(h) };
+        // b is gone, c's bytes changed, e's normalized hash was learned;
+        // a, d and f are new: before, between and after what was there.
+        let mut records: BTreeMap<WsPath, FileRecord> = [
+            ("b", record(1, "b", Some("B"))),
+            ("c", record(2, "c", Some("C"))),
+            ("e", record(3, "e", None)),
+            ("g", record(4, "g", Some("G"))),
+        ]
+        .into_iter()
+        .map(|(p, r)| (path(p), r))
+        .collect();
+        let files: BTreeMap<WsPath, (FileStat, Hash)> = [
+            ("a", 10, "a"),
+            ("c", 12, "c2"),
+            ("d", 13, "d"),
+            ("e", 3, "e"),
+            ("f", 15, "f"),
+            ("g", 4, "g"),
+            ("h", 16, "h"),
+        ]
+        .into_iter()
+        .map(|(p, n, raw)| (path(p), (stat(n), h(raw))))
+        .collect();
+        let (d, e) = (path("d"), path("e"));
+        let learned = BTreeMap::from([(&d, h("D")), (&e, h("E"))]);
+        renew_records(&mut records, &files, &learned);
+        let expected: BTreeMap<WsPath, FileRecord> = [
+            ("a", record(10, "a", None)),
+            ("c", record(12, "c2", None)),
+            ("d", record(13, "d", Some("D"))),
+            ("e", record(3, "e", Some("E"))),
+            ("f", record(15, "f", None)),
+            ("g", record(4, "g", Some("G"))),
+            ("h", record(16, "h", None)),
+        ]
+        .into_iter()
+        .map(|(p, r)| (path(p), r))
+        .collect();
+        assert_eq!(records, expected);
+    }
 
     fn product(name: &str) -> String {
         format!(

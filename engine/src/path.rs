@@ -4,18 +4,29 @@
 //! `/`, so that outputs, keys and diagnostics are the same in any checkout
 //! directory and on any machine.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A normalized workspace-relative path: no leading `/`, no `.` or `..`
 /// segments, `/` separators. The empty path is the workspace root.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WsPath(String);
+///
+/// Its text is shared between clones: a large workspace's paths are held
+/// by the walk, the state, the layout and the database at once, and a
+/// clone costs a count rather than a copy. The root holds no text, so
+/// that it can be a constant.
+#[derive(Clone, Default)]
+pub struct WsPath(Option<Arc<str>>);
 
 impl WsPath {
-    pub const ROOT: WsPath = WsPath(String::new());
+    pub const ROOT: WsPath = WsPath(None);
+
+    fn from_string(path: String) -> WsPath {
+        WsPath((!path.is_empty()).then(|| Arc::from(path)))
+    }
 
     /// Normalizes `path`; `None` when it climbs above the root.
     pub fn new(path: &str) -> Option<WsPath> {
@@ -29,73 +40,75 @@ impl WsPath {
                 s => segs.push(s),
             }
         }
-        Some(WsPath(segs.join("/")))
+        Some(WsPath::from_string(segs.join("/")))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or("")
     }
 
     pub fn is_root(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 
     pub fn join(&self, rel: &str) -> Option<WsPath> {
         // A plain name (the common case: walking, output files) needs no normalizing.
         let plain = !rel.is_empty() && rel != "." && rel != ".." && !rel.contains(['/', '\\']);
-        match (plain, self.0.is_empty()) {
-            (true, true) => Some(WsPath(rel.to_owned())),
+        let this = self.as_str();
+        match (plain, this.is_empty()) {
+            (true, true) => Some(WsPath(Some(Arc::from(rel)))),
             (true, false) => {
-                let mut joined = String::with_capacity(self.0.len() + 1 + rel.len());
-                joined.push_str(&self.0);
+                let mut joined = String::with_capacity(this.len() + 1 + rel.len());
+                joined.push_str(this);
                 joined.push('/');
                 joined.push_str(rel);
-                Some(WsPath(joined))
+                Some(WsPath(Some(Arc::from(joined))))
             }
             (false, true) => WsPath::new(rel),
-            (false, false) => WsPath::new(&format!("{}/{rel}", self.0)),
+            (false, false) => WsPath::new(&format!("{this}/{rel}")),
         }
     }
 
     pub fn parent(&self) -> Option<WsPath> {
-        if self.0.is_empty() {
-            return None;
-        }
-        Some(WsPath(dir_of(&self.0).to_owned()))
+        let this = self.0.as_deref()?;
+        Some(WsPath::from_string(dir_of(this).to_owned()))
     }
 
     /// The directories `self` lies below, nearest first, ending with the
     /// root: none for the root itself.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        std::iter::successors((!self.0.is_empty()).then(|| dir_of(&self.0)), |a| (!a.is_empty()).then(|| dir_of(a)))
+        std::iter::successors(self.0.as_deref().map(dir_of), |a| (!a.is_empty()).then(|| dir_of(a)))
     }
 
     pub fn file_name(&self) -> &str {
-        last_slash(&self.0).map_or(&self.0, |i| &self.0[i + 1..])
+        let this = self.as_str();
+        last_slash(this).map_or(this, |i| &this[i + 1..])
     }
 
     /// Whether `self` is `dir` or lies below it.
     pub fn starts_with(&self, dir: &WsPath) -> bool {
-        dir.0.is_empty()
-            || self.0 == dir.0
-            || (self.0.len() > dir.0.len() && self.0.starts_with(&dir.0) && self.0.as_bytes()[dir.0.len()] == b'/')
+        let (this, dir) = (self.as_str(), dir.as_str());
+        dir.is_empty()
+            || this == dir
+            || (this.len() > dir.len() && this.starts_with(dir) && this.as_bytes()[dir.len()] == b'/')
     }
 
     /// The path of `self` relative to `dir`, which it must lie in.
     pub fn strip_prefix(&self, dir: &WsPath) -> Option<&str> {
-        if dir.0.is_empty() {
-            return Some(&self.0);
+        let (this, dir) = (self.as_str(), dir.as_str());
+        if dir.is_empty() {
+            return Some(this);
         }
-        if self.0 == dir.0 {
+        if this == dir {
             return Some("");
         }
-        self.0.strip_prefix(&dir.0)?.strip_prefix('/')
+        this.strip_prefix(dir)?.strip_prefix('/')
     }
 
     /// The relative path that leads from directory `from` to `self`.
     pub fn relative_from(&self, from: &WsPath) -> String {
-        let a: Vec<&str> = from.0.split('/').filter(|s| !s.is_empty()).collect();
-        let b: Vec<&str> = self.0.split('/').filter(|s| !s.is_empty()).collect();
+        let a: Vec<&str> = from.as_str().split('/').filter(|s| !s.is_empty()).collect();
+        let b: Vec<&str> = self.as_str().split('/').filter(|s| !s.is_empty()).collect();
         let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
         let mut parts: Vec<&str> = vec![".."; a.len() - common];
         parts.extend(&b[common..]);
@@ -114,22 +127,78 @@ fn dir_of(path: &str) -> &str {
     last_slash(path).map_or("", |i| &path[..i])
 }
 
-/// Looked up by text in maps and sets: a path's order is its text's.
+// Compared, ordered and hashed as its text, so that it is looked up by
+// text in maps and sets (`Borrow<str>`) and sorts as the text does.
+impl PartialEq for WsPath {
+    fn eq(&self, other: &WsPath) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for WsPath {}
+
+impl PartialOrd for WsPath {
+    fn partial_cmp(&self, other: &WsPath) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for WsPath {
+    fn cmp(&self, other: &WsPath) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for WsPath {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
 impl std::borrow::Borrow<str> for WsPath {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
+    }
+}
+
+impl Serialize for WsPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Taken as written: a path the store or a wire format holds was normalized
+/// when it was made.
+impl<'de> Deserialize<'de> for WsPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<WsPath, D::Error> {
+        d.deserialize_str(Text)
+    }
+}
+
+/// Makes the shared text straight from what the decoder holds.
+struct Text;
+
+impl serde::de::Visitor<'_> for Text {
+    type Value = WsPath;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a workspace-relative path")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WsPath, E> {
+        Ok(WsPath((!text.is_empty()).then(|| Arc::from(text))))
     }
 }
 
 impl fmt::Display for WsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for WsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
+        write!(f, "{:?}", self.as_str())
     }
 }
 
