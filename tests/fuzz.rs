@@ -706,11 +706,14 @@ fn regression_index_with_a_huge_entry_length() {
     s.put_object(b"hello").expect("an in-memory write");
     s.flush().expect("an in-memory write");
     let mut index = sys.get("/s/index").expect("the index was written");
-    // The index ends with the one object's location (pack 0, offset 0, length 5)
-    // and no actions; make it offset 1, length u64::MAX (a ten-byte varint).
-    assert_eq!(index[index.len() - 4..], [0, 0, 5, 0]);
-    index.truncate(index.len() - 3);
-    index.extend([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0]);
+    // The index's one bucket, before its trailer, ends with the one object's
+    // location (pack 0, offset 0, length 5) and no actions; make it offset
+    // 1, length u64::MAX (a ten-byte varint).
+    let tail = index.len() - 40;
+    let trailer = u64::from_le_bytes(index[tail..tail + 8].try_into().expect("eight bytes"));
+    let end = tail - usize::try_from(trailer).expect("a small trailer");
+    assert_eq!(index[end - 4..end], [0, 0, 5, 0]);
+    index.splice(end - 3..end, [1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0]);
     regression(store, &index);
 }
 

@@ -864,13 +864,15 @@ impl Session {
         drop(evaluating);
         let mut report = Report::default();
         let mut new_records = BTreeMap::new();
+        let mut learned_by_parsing = Vec::new();
         let mut failed = Vec::new();
         let mut changed = self.rehashed;
         for outcome in outcomes {
             report.derivations.extend(outcome.statuses);
             report.diagnostics.extend(outcome.diagnostics);
             report.written += outcome.written;
-            changed |= outcome.written > 0 || outcome.record_changed;
+            changed |= outcome.written > 0 || outcome.record_changed || !outcome.learned.is_empty();
+            learned_by_parsing.extend(outcome.learned);
             if let Some((dir, record)) = outcome.record {
                 new_records.insert(dir, record);
             }
@@ -904,7 +906,7 @@ impl Session {
             state.floe_version = self.options.settings.floe_version.clone();
             // Normalized hashes this build learned, never parsing a file just to
             // record one: a later build computes what it needs.
-            let mut learned: BTreeMap<&WsPath, Hash> = BTreeMap::new();
+            let mut learned: BTreeMap<&WsPath, Hash> = learned_by_parsing.iter().map(|(p, n)| (p, *n)).collect();
             for record in new_records.values() {
                 for (path, normal) in &record.deps {
                     learned.insert(path, *normal);
@@ -1476,11 +1478,16 @@ impl Context {
         }
         // Same values, but a file was edited (a comment, say): recorded warnings
         // would point at old lines. Evaluate again; the keys will match.
-        let edited = |p: &WsPath| self.files.get(p).is_none_or(|f| known_normal(&self.state.files, p, f.1).is_none());
-        if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| edited(p)) {
+        if !record.warnings.is_empty() && record.deps.iter().any(|(p, _)| self.normal_unknown(p)) {
             return Err(Reuse::Stale);
         }
         Ok(record)
+    }
+
+    /// Whether a file's bytes are not those the state knows the
+    /// normalized value of (edited, or new).
+    fn normal_unknown(&self, path: &WsPath) -> bool {
+        self.files.get(path).is_none_or(|f| known_normal(&self.state.files, path, f.1).is_none())
     }
 
     fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {
@@ -1532,6 +1539,10 @@ impl Context {
         // The record stands as it is unless an output's stat changed, or a
         // directory's did (vouched for now, it need not be looked into again).
         let diagnostics = record.warnings.clone();
+        let learned = match db {
+            Some(_) => record.deps.iter().filter(|(p, _)| self.normal_unknown(p)).cloned().collect(),
+            None => Vec::new(),
+        };
         let record = match restored.is_empty() && moved.is_empty() {
             true => None,
             false => {
@@ -1550,6 +1561,7 @@ impl Context {
             record_changed: record.is_some(),
             record,
             failed: None,
+            learned,
         })))
     }
 
@@ -1584,6 +1596,7 @@ impl Context {
             record: None,
             record_changed: false,
             failed: None,
+            learned: Vec::new(),
         }))
     }
 
@@ -1678,6 +1691,10 @@ struct PackageOutcome {
     record_changed: bool,
     /// A package that failed: its old record no longer describes it.
     failed: Option<WsPath>,
+    /// Normalized hashes of files whose bytes changed, found by parsing
+    /// them to see that the record still holds: kept, so that the next
+    /// build need not parse them again.
+    learned: Vec<(WsPath, Hash)>,
 }
 
 /// `floe.drv.json`: a package's derivations, each its record and the key
@@ -1898,6 +1915,23 @@ plugins:
         // .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 7);
         assert_eq!(sys.lists() - lists, 0);
+    }
+
+    #[test]
+    fn a_comment_is_parsed_by_the_build_that_sees_it_and_by_no_build_after() {
+        let sys = workspace();
+        build(&sys);
+        build(&sys);
+        // Its value is the same: every derivation is reused.
+        let manifest = Path::new("/w/sales/manifest.yaml");
+        let text = String::from_utf8(sys.get(manifest).unwrap()).unwrap();
+        sys.replace(manifest, format!("{text}# owned by the sales team\n"));
+        assert_eq!(build(&sys).count(Status::Reused), 32);
+        // Too fresh a stat to trust yet: read again, not parsed.
+        build(&sys);
+        let reads = sys.reads();
+        assert_eq!(build(&sys).count(Status::Reused), 32);
+        assert_eq!(sys.reads() - reads, 7, "the state's parts and .floeignore: the manifest is not parsed again");
     }
 
     #[test]

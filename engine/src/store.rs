@@ -24,10 +24,9 @@
 //! checked against the bytes that are really there.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use floe_schemas::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -37,11 +36,13 @@ use crate::hash::Hash;
 use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
+mod index;
 mod maintain;
+use index::{Found, IndexFile};
 pub use maintain::{GcReport, VerifyReport};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
-pub const STORE_VERSION: u32 = 13;
+pub const STORE_VERSION: u32 = 14;
 
 pub const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 /// The name (`pins`, or `pins-<workspace>` in a shared store) of the list of
@@ -209,8 +210,9 @@ struct WrittenPack {
 /// The index as read: with the stat it had then, and whether it was sound
 /// (absent, or verified and of this version). An index that is not sound is
 /// used as empty, but may name packs this floe cannot see.
+#[derive(Clone)]
 struct Loaded {
-    index: Arc<Index>,
+    index: Arc<IndexFile>,
     stat: Option<FileStat>,
     sound: bool,
 }
@@ -223,7 +225,10 @@ pub struct Store {
     /// This workspace's output directory: what a killed build left there is
     /// removed with what it left in the store.
     out: PathBuf,
-    index: OnceLock<Result<Loaded, IoError>>,
+    /// Read at the first lookup. Taken by a flush, which adds to it in
+    /// place unless another store shares it (at 10,000 products it is 30 MB
+    /// in memory, and a copy beside it was a saving build's highest memory).
+    index: Mutex<Option<Result<Loaded, IoError>>>,
     /// The index this store's last flush wrote, with the stat it left.
     written: Mutex<Option<Loaded>>,
     pending: Mutex<Pending>,
@@ -249,7 +254,7 @@ impl Store {
             root,
             state_name,
             out,
-            index: OnceLock::new(),
+            index: Mutex::new(None),
             written: Mutex::new(None),
             pending: Mutex::new(Pending::default()),
             journal: Mutex::new(None),
@@ -275,19 +280,46 @@ impl Store {
         self.root.join(format!("{}.journal", self.state_name))
     }
 
-    fn index(&self) -> Result<&Index, IoError> {
-        self.index.get_or_init(|| self.read_index()).as_ref().map(|l| &*l.index).map_err(Clone::clone)
+    fn loaded(&self) -> Result<Loaded, IoError> {
+        let mut slot = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert_with(|| self.read_index()).clone()
+    }
+
+    /// Where the index says `key`'s entry of `kind` is: which pack, and
+    /// where in it.
+    fn locate(&self, kind: Kind, key: &Hash) -> Result<Option<(Hash, Location)>, IoError> {
+        let loaded = self.loaded()?;
+        let found = match loaded.index.find(kind, key)? {
+            Found::Unknown => {
+                // Its bucket fails its sum: the index was replaced since its
+                // trailer was read (another build sharing the store added to
+                // it), or it is damaged. Replaced: read anew, once.
+                let path = self.root.join("index");
+                if self.sys.stat(&path)? == loaded.stat {
+                    return Ok(None);
+                }
+                let fresh = self.read_index()?;
+                let found = fresh.index.find(kind, key)?;
+                *self.index.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ok(fresh));
+                found
+            }
+            found => found,
+        };
+        Ok(match found {
+            Found::At(pack, loc) => Some((pack, loc)),
+            Found::Absent | Found::Unknown => None,
+        })
     }
 
     fn read_index(&self) -> Result<Loaded, IoError> {
         let path = self.root.join("index");
-        let stat = self.sys.stat(&path)?;
-        Ok(match self.sys.read(&path)? {
-            Some(bytes) => match decode_index(&bytes) {
-                Some(index) => Loaded { index: Arc::new(index), stat, sound: true },
-                None => Loaded { index: Arc::default(), stat, sound: false },
-            },
-            None => Loaded { index: Arc::default(), stat, sound: true },
+        let Some(stat) = self.sys.stat(&path)? else {
+            return Ok(Loaded { index: Arc::new(IndexFile::empty()), stat: None, sound: true });
+        };
+        let source = Source::File { sys: self.sys.clone(), path, len: stat.size };
+        Ok(match IndexFile::open(source)? {
+            Some(index) => Loaded { index: Arc::new(index), stat: Some(stat), sound: true },
+            None => Loaded { index: Arc::new(IndexFile::empty()), stat: Some(stat), sound: false },
         })
     }
 
@@ -383,11 +415,7 @@ impl Store {
     }
 
     fn add(&self, kind: Kind, key: Hash, bytes: &[u8]) -> Result<(), IoError> {
-        let index = self.index()?;
-        let known = match kind {
-            Kind::Object => index.objects.contains_key(&key),
-            Kind::Action => index.actions.contains_key(&key),
-        };
+        let known = kind == Kind::Object && self.locate(kind, &key)?.is_some();
         // Whatever this process adds, it writes: its outputs first, then packs.
         self.begin_writes()?;
         let mut p = self.pending();
@@ -455,16 +483,10 @@ impl Store {
         };
         let (pack, (offset, len)) = match found {
             Some(f) => f,
-            None => {
-                let index = self.index()?;
-                let loc = match kind {
-                    Kind::Object => index.objects.get(&key),
-                    Kind::Action => index.actions.get(&key),
-                };
-                let Some(loc) = loc else { return Ok(None) };
-                let Some(name) = index.packs.get(loc.pack as usize) else { return Ok(None) };
-                (*name, (loc.offset, loc.len))
-            }
+            None => match self.locate(kind, &key)? {
+                Some((name, loc)) => (name, (loc.offset, loc.len)),
+                None => return Ok(None),
+            },
         };
         // The system reads no more than the pack has, whatever the index says.
         self.sys.read_at(&self.pack_path(pack), offset, len)
@@ -480,7 +502,7 @@ impl Store {
     /// Whether an object of this hash is stored, or added by this process
     /// (unverified: for skipping work, never for serving).
     pub fn has_object(&self, h: Hash) -> Result<bool, IoError> {
-        if self.index()?.objects.contains_key(&h) {
+        if self.locate(Kind::Object, &h)?.is_some() {
             return Ok(true);
         }
         let p = self.pending();
@@ -528,35 +550,68 @@ impl Store {
         let index_lock = self.wait_for_lock(INDEX_LOCK, true)?;
         // Start from the index on disk: another process sharing the store may
         // have added packs since this one read it.
-        let on_disk = self.sys.stat(&self.root.join("index"))?;
-        let mut index = match self.index.get() {
-            Some(Ok(loaded)) if loaded.stat == on_disk => Index::clone(&loaded.index),
-            _ => Index::clone(&self.read_index()?.index),
+        let path = self.root.join("index");
+        let on_disk = self.sys.stat(&path)?;
+        let taken = self.index.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let loaded = match taken {
+            Some(Ok(loaded)) if loaded.stat == on_disk => loaded,
+            _ => self.read_index()?,
         };
-        index.version = STORE_VERSION;
-        let build = index.builds.iter().max().map_or(0, |b| b + 1);
+        // What the last flush kept for a renewed store is replaced below.
+        drop(self.written.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let old = &loaded.index;
+        let mut packs = old.packs.clone();
+        let mut builds = old.builds.clone();
+        let build = builds.iter().max().map_or(0, |b| b + 1);
+        // A later pack's entry replaces an earlier one's (an action entry
+        // added again, its objects having been lost).
+        let mut objects = BTreeMap::new();
+        let mut actions = BTreeMap::new();
         for pack in written {
-            let n = match index.packs.iter().position(|p| *p == pack.name) {
+            let n = match packs.iter().position(|p| *p == pack.name) {
                 Some(n) => n as u32,
                 None => {
-                    index.packs.push(pack.name);
-                    index.builds.push(build);
-                    (index.packs.len() - 1) as u32
+                    packs.push(pack.name);
+                    builds.push(build);
+                    (packs.len() - 1) as u32
                 }
             };
             for (key, (offset, len)) in pack.objects {
-                index.objects.insert(key, Location { pack: n, offset, len });
+                objects.insert(key, Location { pack: n, offset, len });
             }
             for (key, (offset, len)) in pack.actions {
-                index.actions.insert(key, Location { pack: n, offset, len });
+                actions.insert(key, Location { pack: n, offset, len });
             }
         }
-        self.write_index(&index)?;
+        let added = index::Added {
+            packs,
+            builds,
+            objects: objects.into_iter().collect(),
+            actions: actions.into_iter().collect(),
+        };
+        // Written a bucket at a time, those it does not reach copied as
+        // they are: the old index is never decoded whole, nor the new one
+        // made whole in memory.
+        let failed = std::cell::RefCell::new(None);
+        let added = std::cell::RefCell::new(Some(added));
+        let made = std::cell::RefCell::new(None);
+        let result = self.sys.write_atomic_pieces(&self.root, "index", &|sink| {
+            let added = added.borrow_mut().take().expect("the index is written once");
+            *made.borrow_mut() = Some(old.write_with(added, sink, &failed)?);
+            Ok(())
+        });
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
+        }
+        let stat = result?;
+        self.tag_cache()?;
+        let made = made.into_inner().expect("the index was written");
         // Kept for a store that follows this one (`renewed`), if no other
-        // process writes the index before.
-        let stat = self.sys.stat(&self.root.join("index"))?;
-        *self.written.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Loaded { index: Arc::new(index), stat, sound: true });
+        // process writes the index before; and for this one's lookups.
+        let source = Source::File { sys: self.sys.clone(), path, len: stat.size };
+        let loaded = Loaded { index: Arc::new(made.open(source)), stat: Some(stat), sound: true };
+        *self.index.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ok(loaded.clone()));
+        *self.written.lock().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
         drop((index_lock, packs_lock));
         self.end_writes()
     }
@@ -571,24 +626,25 @@ impl Store {
         let store = Store { state_name: self.state_name.clone(), ..store };
         let on_disk = self.sys.stat(&self.root.join("index"))?;
         let written = self.written.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let known = match (written, self.index.get()) {
+        let read = self.index.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let known = match (written, read) {
             (Some(w), _) if w.stat == on_disk => Some(w),
-            (_, Some(Ok(l))) if l.stat == on_disk && on_disk.is_some() => {
-                Some(Loaded { index: l.index.clone(), stat: l.stat, sound: l.sound })
-            }
+            (_, Some(Ok(l))) if l.stat == on_disk && on_disk.is_some() => Some(l),
             _ => None,
         };
-        if let Some(known) = known {
-            let _ = store.index.set(Ok(known));
-        }
+        *store.index.lock().unwrap_or_else(|e| e.into_inner()) = known.map(Ok);
         Ok(store)
     }
 
-    /// Writes the index, and the tag that tells backup and archiving tools
-    /// the store is a cache (<https://bford.info/cachedir/>).
+    /// Writes a whole index (GC makes one anew).
     fn write_index(&self, index: &Index) -> Result<(), IoError> {
-        let bytes = put_serialized(INDEX_MAGIC.to_vec(), index);
-        self.sys.write_atomic(&self.root, "index", &bytes)?;
+        self.sys.write_atomic_pieces(&self.root, "index", &|sink| index::write_whole(index, sink))?;
+        self.tag_cache()
+    }
+
+    /// Writes the tag that tells backup and archiving tools the store is a
+    /// cache (<https://bford.info/cachedir/>), if it is not there.
+    fn tag_cache(&self) -> Result<(), IoError> {
         if self.sys.stat(&self.root.join(CACHEDIR_TAG))?.is_none() {
             self.sys.write_atomic(&self.root, CACHEDIR_TAG, CACHEDIR_TAG_TEXT.as_bytes())?;
         }
@@ -801,53 +857,6 @@ impl StateFile {
     }
 }
 
-/// A length-prefixed, checksummed part of a file: its length (u64, little
-/// endian), the blake3 of its bytes, its bytes.
-#[derive(Clone)]
-struct Section {
-    body: Range<usize>,
-    sum: [u8; 32],
-}
-
-/// Appends a section of `value`'s serialization, written in place.
-fn put_serialized<T: Serialize + ?Sized>(mut out: Vec<u8>, value: &T) -> Vec<u8> {
-    let head = out.len();
-    out.extend_from_slice(&[0; 40]);
-    let mut out = postcard::to_extend(value, out).expect("store records serialize");
-    let len = (out.len() - head - 40) as u64;
-    let sum = blake3::hash(&out[head + 40..]);
-    out[head..head + 8].copy_from_slice(&len.to_le_bytes());
-    out[head + 8..head + 40].copy_from_slice(sum.as_bytes());
-    out
-}
-
-impl Section {
-    /// The section starting at `at`, when its length fits in `bytes`.
-    fn at(bytes: &[u8], at: usize) -> Option<Section> {
-        let start = at.checked_add(40)?;
-        let head = bytes.get(at..start)?;
-        let len = usize::try_from(u64::from_le_bytes(head[..8].try_into().ok()?)).ok()?;
-        let end = start.checked_add(len)?;
-        (end <= bytes.len()).then(|| Section { body: start..end, sum: head[8..].try_into().expect("32 bytes") })
-    }
-
-    /// Its bytes, when they match their checksum.
-    fn verified<'a>(&self, bytes: &'a [u8]) -> Option<&'a [u8]> {
-        let body = bytes.get(self.body.clone())?;
-        (blake3::hash(body).as_bytes() == &self.sum).then_some(body)
-    }
-}
-
-fn decode_index(bytes: &[u8]) -> Option<Index> {
-    bytes.strip_prefix(INDEX_MAGIC)?;
-    let section = Section::at(bytes, INDEX_MAGIC.len())?;
-    if section.body.end != bytes.len() {
-        return None;
-    }
-    let index: Index = postcard::from_bytes(section.verified(bytes)?).ok()?;
-    (index.version == STORE_VERSION && index.builds.len() == index.packs.len()).then_some(index)
-}
-
 /// Diagnostics carry optional fields a binary encoding cannot skip; they are
 /// stored as JSON text inside it.
 mod as_json {
@@ -982,17 +991,24 @@ mod tests {
         let store = store(&sys);
         let h = store.put_object(b"hello").unwrap();
         store.flush().unwrap();
-        // Sound as a file (its checksum matches), wrong in what it says.
-        let mut index = decode_index(&sys.get("/s/index").unwrap()).unwrap();
+        // Sound as a file (its sums match), wrong in what it says.
+        let whole = |bytes: Vec<u8>| index::IndexFile::open(Source::Bytes(bytes)).unwrap().unwrap().whole().unwrap().0;
+        let written = |index: &Index| {
+            let mut out = Vec::new();
+            index::write_whole(index, &mut |piece| {
+                out.extend_from_slice(piece);
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        let mut index = whole(sys.get("/s/index").unwrap());
         let loc = index.objects.get_mut(&h).unwrap();
         (loc.offset, loc.len) = (8, u64::MAX - 4);
-        let bytes = put_serialized(INDEX_MAGIC.to_vec(), &index);
-        sys.put("/s/index", &bytes);
+        sys.put("/s/index", written(&index));
         assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
-        let mut index = decode_index(&bytes).unwrap();
         index.objects.get_mut(&h).unwrap().len = u64::MAX / 2;
-        let bytes = put_serialized(INDEX_MAGIC.to_vec(), &index);
-        sys.put("/s/index", &bytes);
+        sys.put("/s/index", written(&index));
         assert_eq!(self::store(&sys).get_object(h).unwrap(), None);
     }
 
@@ -1225,7 +1241,8 @@ mod tests {
         let [first, ..] = three_builds(&sys);
         assert_eq!(store(&sys).verify().unwrap().problems, Vec::<String>::new());
         // Flip a byte of the first build's output object, inside its pack.
-        let index = decode_index(&sys.get("/s/index").unwrap()).unwrap();
+        let index = index::IndexFile::open(Source::Bytes(sys.get("/s/index").unwrap())).unwrap().unwrap();
+        let (index, _) = index.whole().unwrap();
         let loc = index.objects[&first.outputs["out"]];
         let pack = format!("/s/packs/{}.pack", index.packs[loc.pack as usize].to_hex());
         let mut bytes = sys.get(&pack).unwrap();

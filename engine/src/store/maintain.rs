@@ -58,7 +58,9 @@ impl Store {
     pub fn gc(&self, keep_builds: usize) -> Result<GcReport, IoError> {
         let _packs = self.wait_for_lock(PACKS_LOCK, true)?;
         let _index = self.wait_for_lock(INDEX_LOCK, true)?;
-        let index = self.read_index()?.index;
+        // Entries in a bucket that does not read back are lost: what they
+        // named is built again when needed.
+        let (index, _) = self.read_index()?.index.whole()?;
         let (roots, pins, states) = self.roots()?;
         let mut report = GcReport { states, ..GcReport::default() };
         let (on_disk, bytes_before) = self.pack_files()?;
@@ -161,7 +163,12 @@ impl Store {
                 "the index is damaged or of another floe store version: the next build starts it afresh".to_owned(),
             );
         }
-        let index = loaded.index;
+        let (index, damaged) = loaded.index.whole()?;
+        if damaged > 0 {
+            report.problems.push(format!(
+                "{damaged} of the index's buckets are damaged: what they name is built again when needed"
+            ));
+        }
         let (on_disk, _) = self.pack_files()?;
         for name in &index.packs {
             match on_disk.get(name) {
