@@ -72,6 +72,12 @@ fn renew_records(
         raw: *raw,
         normal: normal.or_else(|| learned.get(path).copied()),
     };
+    // A first build: made in bulk, its nodes full (a map grown a record at
+    // a time in order leaves each node half empty).
+    if records.is_empty() {
+        *records = files.iter().map(|(path, now)| (path.clone(), renewed(path, now, None))).collect();
+        return;
+    }
     // Both maps are in path order: one pass over each.
     let mut found = files.iter().peekable();
     let mut added = Vec::new();
@@ -88,6 +94,11 @@ fn renew_records(
         records.insert(path.clone(), renewed(path, now, None));
     }
 }
+
+/// Packages evaluated with one database by a session that is not kept
+/// warm (see [`Session::build`]). Two under test, so that every build the
+/// tests make is one of several batches.
+const EVALUATION_BATCH: usize = if cfg!(test) { 2 } else { 1024 };
 
 /// The name of the derivation record written beside each package's outputs.
 pub const DRV_FILE: &str = "floe.drv.json";
@@ -815,13 +826,25 @@ impl Session {
                 Reuse::Stale | Reuse::NeedsDb => pending.push(sel.clone()),
             }
         }
-        if !pending.is_empty() {
+        // A session that is not kept warm evaluates in batches, each with a
+        // database of its own, dropped before the next: the memos of a
+        // cold build of 10,000 products would otherwise all be held at once.
+        // What packages of different batches share (their platforms, a
+        // producer's spec) is evaluated again, once per batch.
+        let batch = match self.cx.options.warm {
+            true => pending.len().max(1),
+            false => EVALUATION_BATCH,
+        };
+        let batches: Vec<Vec<label::Selected>> = pending.chunks(batch).map(<[_]>::to_vec).collect();
+        let mut evaluated = 0;
+        for (i, mut pending) in batches.iter().cloned().enumerate() {
             self.ensure_db();
             let (db, cx) = (self.db(), &self.cx);
             let handles = || (0..jobs.max(1)).map(|_| db.clone()).collect();
-            // With a remote to read from, what every package lacks is asked
-            // for before any is built: the remote fetches while the build
-            // goes on, rather than a round trip's wait per package.
+            // With a remote to read from, what every package of the batch
+            // lacks is asked for before any is built: the remote fetches
+            // while the build goes on, rather than a round trip's wait per
+            // package.
             if cx.options.remote.as_ref().is_some_and(|r| r.store.prefetches()) {
                 let prefetched = crate::par::map_with(&pending, handles(), |db, sel| cx.prefetch(db, sel));
                 let mut still = Vec::with_capacity(pending.len());
@@ -834,8 +857,10 @@ impl Session {
                 pending = still;
             }
             if let Some(p) = &cx.options.progress {
-                p.evaluating(pending.len());
+                let later: usize = batches[i + 1..].iter().map(Vec::len).sum();
+                p.evaluating(evaluated + pending.len() + later);
             }
+            evaluated += pending.len();
             let built = crate::par::map_with(&pending, handles(), |db, sel| {
                 let built = cx.build_package(db, sel);
                 if let Some(p) = &cx.options.progress {
@@ -850,9 +875,10 @@ impl Session {
                 }
                 outcomes.push(outcome);
             }
-            // Evaluation is over: free the memoized values before the state is
-            // assembled, so the two never need memory at the same time; unless
-            // the next build is to start from them.
+            // This batch is over: free its memoized values before the next
+            // batch or the state is assembled, so that they never need
+            // memory at the same time; unless the next build is to start
+            // from them.
             if !self.cx.options.warm {
                 self.db = None;
                 self.cx.graph = None;
@@ -906,12 +932,12 @@ impl Session {
             state.floe_version = self.options.settings.floe_version.clone();
             // Normalized hashes this build learned, never parsing a file just to
             // record one: a later build computes what it needs.
-            let mut learned: BTreeMap<&WsPath, Hash> = learned_by_parsing.iter().map(|(p, n)| (p, *n)).collect();
-            for record in new_records.values() {
-                for (path, normal) in &record.deps {
-                    learned.insert(path, *normal);
-                }
-            }
+            // Collected at once, so that the map is made in bulk.
+            let learned: BTreeMap<&WsPath, Hash> = learned_by_parsing
+                .iter()
+                .chain(new_records.values().flat_map(|r| &r.deps))
+                .map(|(p, n)| (p, *n))
+                .collect();
             let dirty = self.cx.dirty.take();
             let files = &self.cx.files;
             let record = |last: &BTreeMap<WsPath, FileRecord>, path: &WsPath| {
@@ -1764,6 +1790,8 @@ plugins:
         .collect();
         let (d, e) = (path("d"), path("e"));
         let learned = BTreeMap::from([(&d, h("D")), (&e, h("E"))]);
+        let mut first = BTreeMap::new();
+        renew_records(&mut first, &files, &learned);
         renew_records(&mut records, &files, &learned);
         let expected: BTreeMap<WsPath, FileRecord> = [
             ("a", record(10, "a", None)),
@@ -1778,6 +1806,13 @@ plugins:
         .map(|(p, r)| (path(p), r))
         .collect();
         assert_eq!(records, expected);
+        // A first build's: what it learned, and nothing of before.
+        let g = expected.get("g").cloned().map(|r| FileRecord { normal: None, ..r });
+        let first_expected: BTreeMap<WsPath, FileRecord> = expected
+            .into_iter()
+            .map(|(p, r)| if p.as_str() == "g" { (p, g.clone().unwrap()) } else { (p, r) })
+            .collect();
+        assert_eq!(first, first_expected);
     }
 
     fn product(name: &str) -> String {
@@ -1915,6 +1950,25 @@ plugins:
         // .floeignore; no package file, no listing.
         assert_eq!(sys.reads() - reads, 7);
         assert_eq!(sys.lists() - lists, 0);
+    }
+
+    #[test]
+    fn a_build_in_batches_writes_what_a_build_in_one_batch_writes() {
+        // Seven packages: four batches of a database each, against one
+        // database kept for a warm session.
+        let batched = workspace();
+        let report = build(&batched);
+        let whole = workspace();
+        let options = Options { jobs: 2, warm: true, ..Options::at("/w", settings("1970-01-01")) };
+        let mut session = Session::open(whole.clone(), options).unwrap();
+        let one = session.build().unwrap();
+        session.save().unwrap();
+        assert_eq!(report.derivations, one.derivations);
+        assert_eq!(report.count(Status::Built), 32);
+        let outputs = |sys: &MemorySystem| -> Vec<(PathBuf, Option<Vec<u8>>)> {
+            sys.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), sys.get(&p))).collect()
+        };
+        assert_eq!(outputs(&batched), outputs(&whole));
     }
 
     #[test]
@@ -2163,7 +2217,7 @@ plugins:
     }
 
     #[test]
-    fn a_remote_hears_of_every_derivation_to_fetch_before_the_first_lookup() {
+    fn a_remote_hears_of_every_derivation_of_a_batch_to_fetch_before_the_batch_looks_one_up() {
         let sys = workspace();
         let remote = Arc::new(Recording::default());
         let store: Arc<dyn crate::remote::RemoteStore> = remote.clone();
@@ -2175,11 +2229,24 @@ plugins:
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
         assert_eq!(report.count(Status::Built), 32);
         let calls = remote.0.lock().unwrap();
-        let first_get = calls.iter().position(|(what, _)| *what == "get").unwrap();
-        let told: BTreeSet<Hash> = calls[..first_get].iter().map(|(_, k)| *k).collect();
-        let asked: BTreeSet<Hash> = calls.iter().filter(|(what, _)| *what == "get").map(|(_, k)| *k).collect();
-        assert!(calls[..first_get].iter().all(|(what, _)| *what == "prefetch"));
-        assert_eq!(told, asked);
-        assert_eq!(asked.len(), 32);
+        // Runs of prefetches, each followed by the lookups of its batch.
+        let mut batches: Vec<(BTreeSet<Hash>, BTreeSet<Hash>)> = Vec::new();
+        let mut last = "get";
+        for (what, key) in calls.iter() {
+            if *what == "prefetch" && last == "get" {
+                batches.push(Default::default());
+            }
+            let (told, asked) = batches.last_mut().expect("a prefetch comes first");
+            match *what {
+                "prefetch" => told.insert(*key),
+                _ => asked.insert(*key),
+            };
+            last = what;
+        }
+        assert!(batches.len() > 1, "the build went in batches");
+        for (told, asked) in &batches {
+            assert_eq!(told, asked);
+        }
+        assert_eq!(batches.iter().map(|(_, asked)| asked.len()).sum::<usize>(), 32);
     }
 }
