@@ -73,9 +73,14 @@ fn renew_records(
         normal: normal.or_else(|| learned.get(path).copied()),
     };
     // A first build: made in bulk, its nodes full (a map grown a record at
-    // a time in order leaves each node half empty).
+    // a time in order leaves each node half empty), a slice at a time
+    // (collected whole, the records would be held twice for a moment).
     if records.is_empty() {
-        *records = files.iter().map(|(path, now)| (path.clone(), renewed(path, now, None))).collect();
+        let mut all = files.iter().map(|(path, now)| (path.clone(), renewed(path, now, None))).peekable();
+        while all.peek().is_some() {
+            let mut slice: BTreeMap<WsPath, FileRecord> = all.by_ref().take(8192).collect();
+            records.append(&mut slice);
+        }
         return;
     }
     // Both maps are in path order: one pass over each.
@@ -1757,6 +1762,18 @@ plugins:
   compute: {type: duckdb, config: {threads: 4}}
   orchestrator: {type: dagster}
 ";
+
+    #[test]
+    fn a_first_build_makes_its_file_records_a_slice_at_a_time() {
+        let stat = FileStat { size: 1, mtime_ns: 0, inode: 1 };
+        let files: BTreeMap<WsPath, (FileStat, Hash)> =
+            (0..20_000).map(|i| (WsPath::new(&format!("p{i}")).unwrap(), (stat, Hash::of(&[1])))).collect();
+        let mut records = BTreeMap::new();
+        renew_records(&mut records, &files, &BTreeMap::new());
+        let record = FileRecord { stat, raw: Hash::of(&[1]), normal: None };
+        assert!(records.keys().eq(files.keys()));
+        assert!(records.values().all(|r| *r == record));
+    }
 
     #[test]
     fn file_records_are_renewed_as_a_map_made_anew_would_be() {

@@ -569,7 +569,8 @@ impl Store {
         let (written, packs_lock) = {
             let mut p = self.pending();
             self.write_pack(&mut p)?;
-            p.written_at.clear();
+            // Freed, not emptied: a large build's is megabytes.
+            p.written_at = std::collections::HashMap::new();
             (std::mem::take(&mut p.written), p.packs_lock.take())
         };
         if written.is_empty() {

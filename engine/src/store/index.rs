@@ -292,6 +292,12 @@ impl IndexFile {
             parts.push(put_part(&mut buf, sink, &bucket)?);
             decoded.push(Some(Arc::new(bucket)));
         }
+        // What a warm rebuild added falls in a few buckets: kept decoded for
+        // the next one. A large build's reached most of them: a lookup
+        // decodes what it needs again rather than the whole index staying.
+        if decoded.iter().filter(|d| d.is_some()).count() > count / 4 + 1 {
+            decoded.iter_mut().for_each(|d| *d = None);
+        }
         let trailer =
             Trailer { version: STORE_VERSION, packs: added.packs, builds: added.builds, buckets: parts, counts };
         put_trailer(&trailer, sink)?;
