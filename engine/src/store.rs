@@ -742,10 +742,34 @@ fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()
     for chunk in packages.chunks(PACKAGES_PER_PART) {
         trailer.packages.push(put_part(&mut buf, sink, chunk)?);
     }
-    let trailer = postcard::to_stdvec(&trailer).expect("a trailer serializes");
-    sink(&trailer)?;
-    sink(&(trailer.len() as u64).to_le_bytes())?;
-    sink(blake3::hash(&trailer).as_bytes())
+    put_trailer(&trailer, sink)
+}
+
+/// Ends a file of parts: its trailer, the trailer's length (u64, little
+/// endian) and its blake3.
+fn put_trailer<T: Serialize>(trailer: &T, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+    let bytes = postcard::to_stdvec(trailer).expect("a trailer serializes");
+    sink(&bytes)?;
+    sink(&(bytes.len() as u64).to_le_bytes())?;
+    sink(blake3::hash(&bytes).as_bytes())
+}
+
+/// The trailer of a file of parts in `source` (a state, an index), and
+/// where it starts; `None` unless the file starts with `magic` and the
+/// trailer's length and sum hold.
+fn open_trailer<T: serde::de::DeserializeOwned>(source: &Source, magic: &[u8; 8]) -> Result<Option<(T, u64)>, IoError> {
+    let Some(tail_at) = source.len().checked_sub(40) else { return Ok(None) };
+    if source.get(0, magic.len() as u64)?.is_none_or(|m| *m != magic[..]) {
+        return Ok(None);
+    }
+    let Some(tail) = source.get(tail_at, 40)? else { return Ok(None) };
+    let trailer_len = u64::from_le_bytes(tail[..8].try_into().expect("eight bytes"));
+    let Some(trailer_at) = tail_at.checked_sub(trailer_len) else { return Ok(None) };
+    let Some(bytes) = source.get(trailer_at, trailer_len)? else { return Ok(None) };
+    if blake3::hash(&bytes).as_bytes()[..] != tail[8..] {
+        return Ok(None);
+    }
+    Ok(postcard::from_bytes::<T>(&bytes).ok().map(|t| (t, trailer_at)))
 }
 
 /// Hands `value`'s serialization to `sink` as one part (made in `buf`, a
@@ -816,19 +840,7 @@ pub struct StateFile {
 impl StateFile {
     /// `floe_version`: the floe the state must be of (`None`: any).
     pub(crate) fn open(source: Source, floe_version: Option<&str>) -> Result<Option<StateFile>, IoError> {
-        let len = source.len();
-        let Some(tail_at) = len.checked_sub(40) else { return Ok(None) };
-        if source.get(0, STATE_MAGIC.len() as u64)?.is_none_or(|m| *m != STATE_MAGIC[..]) {
-            return Ok(None);
-        }
-        let Some(tail) = source.get(tail_at, 40)? else { return Ok(None) };
-        let trailer_len = u64::from_le_bytes(tail[..8].try_into().expect("eight bytes"));
-        let Some(trailer_at) = tail_at.checked_sub(trailer_len) else { return Ok(None) };
-        let Some(bytes) = source.get(trailer_at, trailer_len)? else { return Ok(None) };
-        if blake3::hash(&bytes).as_bytes()[..] != tail[8..] {
-            return Ok(None);
-        }
-        let Ok(trailer) = postcard::from_bytes::<Trailer>(&bytes) else { return Ok(None) };
+        let Some((trailer, trailer_at)) = open_trailer::<Trailer>(&source, STATE_MAGIC)? else { return Ok(None) };
         let mut parts = std::iter::once(&trailer.dirs).chain(&trailer.files).chain(&trailer.packages);
         let end = parts.try_fold(STATE_MAGIC.len() as u64, |at, p| at.checked_add(p.len));
         let sound = end == Some(trailer_at)

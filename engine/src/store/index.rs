@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::{INDEX_MAGIC, Index, Kind, Location, Part, STORE_VERSION, Source, put_part};
+use super::{INDEX_MAGIC, Index, Kind, Location, Part, STORE_VERSION, Source, open_trailer, put_part, put_trailer};
 use crate::hash::Hash;
 use crate::system::IoError;
 
@@ -156,19 +156,7 @@ impl IndexFile {
     /// The index in `source`, when its trailer is sound and of this store
     /// version.
     pub fn open(source: Source) -> Result<Option<IndexFile>, IoError> {
-        let len = source.len();
-        let Some(tail_at) = len.checked_sub(40) else { return Ok(None) };
-        if source.get(0, INDEX_MAGIC.len() as u64)?.is_none_or(|m| *m != INDEX_MAGIC[..]) {
-            return Ok(None);
-        }
-        let Some(tail) = source.get(tail_at, 40)? else { return Ok(None) };
-        let trailer_len = u64::from_le_bytes(tail[..8].try_into().expect("eight bytes"));
-        let Some(trailer_at) = tail_at.checked_sub(trailer_len) else { return Ok(None) };
-        let Some(bytes) = source.get(trailer_at, trailer_len)? else { return Ok(None) };
-        if blake3::hash(&bytes).as_bytes()[..] != tail[8..] {
-            return Ok(None);
-        }
-        let Ok(trailer) = postcard::from_bytes::<Trailer>(&bytes) else { return Ok(None) };
+        let Some((trailer, trailer_at)) = open_trailer::<Trailer>(&source, INDEX_MAGIC)? else { return Ok(None) };
         let end = trailer.buckets.iter().try_fold(INDEX_MAGIC.len() as u64, |at, p| at.checked_add(p.len));
         let sound = end == Some(trailer_at)
             && trailer.version == STORE_VERSION
@@ -346,13 +334,6 @@ impl Default for Trailer {
             counts: Vec::new(),
         }
     }
-}
-
-fn put_trailer(trailer: &Trailer, sink: Sink<'_>) -> std::io::Result<()> {
-    let bytes = postcard::to_stdvec(trailer).expect("a trailer serializes");
-    sink(&bytes)?;
-    sink(&(bytes.len() as u64).to_le_bytes())?;
-    sink(blake3::hash(&bytes).as_bytes())
 }
 
 /// A whole index (GC makes one anew), written to `sink`.
