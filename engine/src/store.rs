@@ -255,9 +255,10 @@ pub struct Store {
     /// This workspace's output directory: what a killed build left there is
     /// removed with what it left in the store.
     out: PathBuf,
-    /// Read at the first lookup. Taken by a flush, which adds to it in
-    /// place unless another store shares it (at 10,000 products it is 30 MB
-    /// in memory, and a copy beside it was a saving build's highest memory).
+    /// Opened at the first lookup (its trailer; a bucket when a lookup
+    /// reaches it). A flush extends the file it names and leaves the one it
+    /// wrote here; a lookup whose bucket fails its sum opens the file anew
+    /// if it was replaced.
     index: Mutex<Option<Result<Loaded, IoError>>>,
     /// The index this store's last flush wrote, with the stat it left.
     written: Mutex<Option<Loaded>>,
