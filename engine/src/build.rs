@@ -840,9 +840,10 @@ impl Session {
             true => pending.len().max(1),
             false => EVALUATION_BATCH,
         };
-        let batches: Vec<Vec<label::Selected>> = pending.chunks(batch).map(<[_]>::to_vec).collect();
-        let mut evaluated = 0;
-        for (i, mut pending) in batches.iter().cloned().enumerate() {
+        let (mut evaluated, mut later) = (0, pending.len());
+        for batch in pending.chunks(batch) {
+            later -= batch.len();
+            let mut pending = batch.to_vec();
             self.ensure_db();
             let (db, cx) = (self.db(), &self.cx);
             let handles = || (0..jobs.max(1)).map(|_| db.clone()).collect();
@@ -862,7 +863,6 @@ impl Session {
                 pending = still;
             }
             if let Some(p) = &cx.options.progress {
-                let later: usize = batches[i + 1..].iter().map(Vec::len).sum();
                 p.evaluating(evaluated + pending.len() + later);
             }
             evaluated += pending.len();

@@ -24,8 +24,9 @@ pub struct WsPath(Option<Arc<str>>);
 impl WsPath {
     pub const ROOT: WsPath = WsPath(None);
 
-    fn from_string(path: String) -> WsPath {
-        WsPath((!path.is_empty()).then(|| Arc::from(path)))
+    /// A path already normalized, its text copied once into the shared text.
+    fn of_text(text: &str) -> WsPath {
+        WsPath((!text.is_empty()).then(|| Arc::from(text)))
     }
 
     /// Normalizes `path`; `None` when it climbs above the root.
@@ -40,7 +41,7 @@ impl WsPath {
                 s => segs.push(s),
             }
         }
-        Some(WsPath::from_string(segs.join("/")))
+        Some(WsPath::of_text(&segs.join("/")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -56,13 +57,13 @@ impl WsPath {
         let plain = !rel.is_empty() && rel != "." && rel != ".." && !rel.contains(['/', '\\']);
         let this = self.as_str();
         match (plain, this.is_empty()) {
-            (true, true) => Some(WsPath(Some(Arc::from(rel)))),
+            (true, true) => Some(WsPath::of_text(rel)),
             (true, false) => {
                 let mut joined = String::with_capacity(this.len() + 1 + rel.len());
                 joined.push_str(this);
                 joined.push('/');
                 joined.push_str(rel);
-                Some(WsPath(Some(Arc::from(joined))))
+                Some(WsPath::of_text(&joined))
             }
             (false, true) => WsPath::new(rel),
             (false, false) => WsPath::new(&format!("{this}/{rel}")),
@@ -71,7 +72,7 @@ impl WsPath {
 
     pub fn parent(&self) -> Option<WsPath> {
         let this = self.0.as_deref()?;
-        Some(WsPath::from_string(dir_of(this).to_owned()))
+        Some(WsPath::of_text(dir_of(this)))
     }
 
     /// The directories `self` lies below, nearest first, ending with the
@@ -186,7 +187,7 @@ impl serde::de::Visitor<'_> for Text {
     }
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WsPath, E> {
-        Ok(WsPath((!text.is_empty()).then(|| Arc::from(text))))
+        Ok(WsPath::of_text(text))
     }
 }
 

@@ -622,12 +622,13 @@ impl Store {
         // Written a bucket at a time, those it does not reach copied as
         // they are: the old index is never decoded whole, nor the new one
         // made whole in memory.
+        // `write_atomic_pieces` may start the write again: the pieces are
+        // made from what is prepared here, as often as it asks.
+        let extension = old.extension(added);
         let failed = std::cell::RefCell::new(None);
-        let added = std::cell::RefCell::new(Some(added));
         let made = std::cell::RefCell::new(None);
         let result = self.sys.write_atomic_pieces(&self.root, "index", &|sink| {
-            let added = added.borrow_mut().take().expect("the index is written once");
-            *made.borrow_mut() = Some(old.write_with(added, sink, &failed)?);
+            *made.borrow_mut() = Some(old.write_with(&extension, sink, &failed)?);
             Ok(())
         });
         if let Some(e) = failed.into_inner() {

@@ -219,45 +219,49 @@ impl IndexFile {
         Ok((index, damaged))
     }
 
-    /// The index `self` is with `added`'s packs and entries, written to
+    /// What `added` makes of this index: its entries in the buckets of the
+    /// index they extend. Made once, written as often as a write starts
+    /// again ([`IndexFile::write_with`]).
+    pub fn extension(&self, added: Added) -> Extension {
+        let entries = self.counts.iter().sum::<u64>() as usize + added.objects.len() + added.actions.len();
+        let buckets = bucketed(added.objects, added.actions, buckets_for(entries));
+        Extension { packs: added.packs, builds: added.builds, buckets }
+    }
+
+    /// The index `self` is with `extension`'s packs and entries, written to
     /// `sink`; and what a reader of the written file needs beside its bytes
-    /// (see [`Written::open`]). A bucket `added` does not reach is copied as
-    /// its bytes are, unless they fail their sum (then it is left out,
-    /// as it would read). Reading `self` may fail: that error comes back in
-    /// `failed`, and the sink is told to stop.
+    /// (see [`Written::open`]). A bucket the extension does not reach is
+    /// copied as its bytes are, unless they fail their sum (then it is left
+    /// out, as it would read). Reading `self` may fail: that error comes
+    /// back in `failed`, and the sink is told to stop.
     pub fn write_with(
         &self,
-        added: Added,
+        extension: &Extension,
         sink: Sink<'_>,
         failed: &RefCell<Option<IoError>>,
     ) -> std::io::Result<Written> {
-        let entries = self.counts.iter().sum::<u64>() as usize + added.objects.len() + added.actions.len();
-        let count = buckets_for(entries);
-        let mut into: Vec<Bucket> = (0..count).map(|_| Bucket::default()).collect();
-        for (key, loc) in added.objects {
-            into[bucket_of(&key, count)].objects.push((key, loc));
-        }
-        for (key, loc) in added.actions {
-            into[bucket_of(&key, count)].actions.push((key, loc));
-        }
         let stop = |e: IoError| {
             *failed.borrow_mut() = Some(e);
             std::io::Error::other("the index being extended could not be read")
+        };
+        let count = extension.buckets.len();
+        // Bucketed as before: each bucket is its old self, merged with what
+        // falls in it. Otherwise (the index grew past a power of two) its
+        // entries are bucketed anew, in one pass.
+        let same = count == self.parts.len();
+        let mut anew = match same {
+            true => Vec::new(),
+            false => {
+                let (whole, _) = self.whole().map_err(stop)?;
+                bucketed(whole.objects, whole.actions, count)
+            }
         };
         sink(INDEX_MAGIC)?;
         let mut buf = Vec::new();
         let mut parts = Vec::with_capacity(count);
         let mut decoded = Vec::with_capacity(count);
         let mut counts = Vec::with_capacity(count);
-        // Bucketed as before: each bucket is its old self, merged with what
-        // falls in it. Otherwise (the index grew past a power of two) the
-        // whole index is taken apart again.
-        let same = count == self.parts.len();
-        let whole = match same {
-            true => None,
-            false => Some(self.whole().map_err(stop)?.0),
-        };
-        for (b, new) in into.into_iter().enumerate() {
+        for (b, new) in extension.buckets.iter().enumerate() {
             if same && new.is_empty() {
                 let Some(bytes) = self.raw(b).map_err(stop)? else {
                     parts.push(put_part(&mut buf, sink, &Bucket::default())?);
@@ -271,11 +275,11 @@ impl IndexFile {
                 decoded.push(self.decoded[b].get().cloned().flatten());
                 continue;
             }
-            let old = match &whole {
-                Some(index) => Arc::new(slice(index, b, count)),
-                None => self.bucket(b).map_err(stop)?.unwrap_or_default(),
+            let old = match same {
+                true => self.bucket(b).map_err(stop)?.unwrap_or_default(),
+                false => Arc::new(std::mem::take(&mut anew[b])),
             };
-            let bucket = old.merged(&new);
+            let bucket = old.merged(new);
             counts.push(bucket.len() as u64);
             parts.push(put_part(&mut buf, sink, &bucket)?);
             decoded.push(Some(Arc::new(bucket)));
@@ -286,19 +290,39 @@ impl IndexFile {
         if decoded.iter().filter(|d| d.is_some()).count() > count / 4 + 1 {
             decoded.iter_mut().for_each(|d| *d = None);
         }
-        let trailer =
-            Trailer { version: STORE_VERSION, packs: added.packs, builds: added.builds, buckets: parts, counts };
+        let trailer = Trailer {
+            version: STORE_VERSION,
+            packs: extension.packs.clone(),
+            builds: extension.builds.clone(),
+            buckets: parts,
+            counts,
+        };
         put_trailer(&trailer, sink)?;
         Ok(Written { trailer, decoded })
     }
 }
 
-/// The entries of bucket `b` of `count`, taken from a whole index.
-fn slice(index: &Index, b: usize, count: usize) -> Bucket {
-    let pick = |map: &std::collections::BTreeMap<Hash, Location>| -> Entries {
-        map.iter().filter(|(k, _)| bucket_of(k, count) == b).map(|(k, l)| (*k, *l)).collect()
-    };
-    Bucket { objects: pick(&index.objects), actions: pick(&index.actions) }
+/// Entries (each list sorted by key) in `count` buckets.
+fn bucketed(
+    objects: impl IntoIterator<Item = (Hash, Location)>,
+    actions: impl IntoIterator<Item = (Hash, Location)>,
+    count: usize,
+) -> Vec<Bucket> {
+    let mut buckets: Vec<Bucket> = (0..count).map(|_| Bucket::default()).collect();
+    for (key, loc) in objects {
+        buckets[bucket_of(&key, count)].objects.push((key, loc));
+    }
+    for (key, loc) in actions {
+        buckets[bucket_of(&key, count)].actions.push((key, loc));
+    }
+    buckets
+}
+
+/// What a flush adds, in the buckets of the index it extends.
+pub(super) struct Extension {
+    packs: Vec<Hash>,
+    builds: Vec<u64>,
+    buckets: Vec<Bucket>,
 }
 
 /// What a flush adds: the index's packs and builds as they are to be
@@ -336,31 +360,17 @@ impl Default for Trailer {
     }
 }
 
-/// A whole index (GC makes one anew), written to `sink`.
+/// A whole index (GC makes one anew), written to `sink`: an empty one
+/// extended by every entry.
 pub(super) fn write_whole(index: &Index, sink: Sink<'_>) -> std::io::Result<()> {
-    let entries = index.objects.len() + index.actions.len();
-    let count = buckets_for(entries);
-    let mut into: Vec<Bucket> = (0..count).map(|_| Bucket::default()).collect();
-    for (key, loc) in &index.objects {
-        into[bucket_of(key, count)].objects.push((*key, *loc));
-    }
-    for (key, loc) in &index.actions {
-        into[bucket_of(key, count)].actions.push((*key, *loc));
-    }
-    sink(INDEX_MAGIC)?;
-    let mut buf = Vec::new();
-    let mut parts = Vec::with_capacity(count);
-    for bucket in &into {
-        parts.push(put_part(&mut buf, sink, bucket)?);
-    }
-    let trailer = Trailer {
-        version: STORE_VERSION,
+    let empty = IndexFile::empty();
+    let extension = empty.extension(Added {
         packs: index.packs.clone(),
         builds: index.builds.clone(),
-        buckets: parts,
-        counts: into.iter().map(|b| b.len() as u64).collect(),
-    };
-    put_trailer(&trailer, sink)
+        objects: index.objects.iter().map(|(k, l)| (*k, *l)).collect(),
+        actions: index.actions.iter().map(|(k, l)| (*k, *l)).collect(),
+    });
+    empty.write_with(&extension, sink, &RefCell::new(None)).map(drop)
 }
 
 #[cfg(test)]
@@ -441,7 +451,10 @@ mod tests {
                 objects: new.clone(),
                 actions: Vec::new(),
             };
-            let extended = bytes(|sink| file.write_with(added(), sink, &failed).map(|_| ()));
+            // As often as a write starts again: the same bytes each time.
+            let extension = file.extension(added());
+            let extended = bytes(|sink| file.write_with(&extension, sink, &failed).map(drop));
+            assert_eq!(extended, bytes(|sink| file.write_with(&extension, sink, &failed).map(drop)));
             let mut whole = index(old.iter().copied().chain(new.iter().copied()));
             whole.packs.push(Hash::of(b"new"));
             whole.builds.push(1);
