@@ -398,8 +398,8 @@ fn run(cli: &Cli, printer: &Printer, telemetry: &crate::telemetry::Telemetry) ->
                 Format::Human => {
                     printer.diagnostics(&root, &report.diagnostics)?;
                     if printer.verbosity != Verbosity::Quiet {
-                        let packages: std::collections::BTreeSet<&str> =
-                            report.derivations.iter().map(|d| d.label.split(':').next().unwrap_or("")).collect();
+                        let packages: std::collections::BTreeSet<&WsPath> =
+                            report.derivations.iter().map(|d| &d.label.dir).collect();
                         let counts = floe_schemas::diag::summary_line(&report.diagnostics);
                         err(&format!(
                             "checked {} package{}: {}\n",
@@ -436,7 +436,7 @@ fn run(cli: &Cli, printer: &Printer, telemetry: &crate::telemetry::Telemetry) ->
                     let mut text = String::new();
                     for d in report.derivations.iter().filter(|d| d.status != Status::Failed) {
                         if let Some(key) = d.key {
-                            let _ = writeln!(text, "{key} {}", escape(&d.label));
+                            let _ = writeln!(text, "{key} {}", escape(&d.label.to_string()));
                         }
                     }
                     out(&text)?;

@@ -245,7 +245,7 @@ impl Printer {
                 if self.verbosity == Verbosity::Verbose {
                     let mut list = String::new();
                     for d in &report.derivations {
-                        let _ = writeln!(list, "{:>7} {}", d.status.as_str(), escape(&d.label));
+                        let _ = writeln!(list, "{:>7} {}", d.status.as_str(), escape(&d.label.to_string()));
                     }
                     err(&list)?;
                 }

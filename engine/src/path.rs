@@ -5,6 +5,8 @@
 //! directory and on any machine.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Range;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -203,6 +205,60 @@ impl fmt::Debug for WsPath {
     }
 }
 
+/// Looks paths up in a map, each after the last, from where the last one
+/// was: a package's dependencies are sorted, and most are files of its own
+/// directory, next to each other in the map. A step or two forward then
+/// does what a search from the root of the map would do in a dozen.
+pub struct Cursor<'a, V> {
+    map: &'a BTreeMap<WsPath, V>,
+    /// The keys after the last one looked up, and that one (or the one
+    /// just before where it would be), when known.
+    rest: Option<(&'a WsPath, Range<'a, WsPath, V>)>,
+}
+
+/// How many keys a lookup steps over before it searches instead.
+const NEAR: usize = 4;
+
+impl<'a, V> Cursor<'a, V> {
+    pub fn new(map: &'a BTreeMap<WsPath, V>) -> Cursor<'a, V> {
+        Cursor { map, rest: None }
+    }
+
+    pub fn get(&mut self, path: &WsPath) -> Option<&'a V> {
+        // Forward only from a key before `path`: no key lies between it
+        // and where the last lookup stopped, so `path` is ahead or absent.
+        if let Some((before, rest)) = self.rest.as_mut().filter(|(before, _)| *before < path) {
+            for _ in 0..NEAR {
+                let (key, value) = rest.clone().next()?;
+                match key.cmp(path) {
+                    Ordering::Less => {
+                        rest.next();
+                        *before = key;
+                    }
+                    Ordering::Equal => {
+                        rest.next();
+                        *before = key;
+                        return Some(value);
+                    }
+                    Ordering::Greater => return None,
+                }
+            }
+        }
+        let mut rest = self.map.range::<WsPath, _>(path..);
+        match rest.clone().next() {
+            Some((key, value)) if key == path => {
+                rest.next();
+                self.rest = Some((key, rest));
+                Some(value)
+            }
+            _ => {
+                self.rest = None;
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +278,29 @@ mod tests {
             "../../manifest.yaml"
         );
         assert_eq!(p.parent().unwrap().join("../manifest.yaml").unwrap().as_str(), "sales/manifest.yaml");
+    }
+
+    #[test]
+    fn a_cursor_finds_what_the_map_does_in_any_order() {
+        let map: BTreeMap<WsPath, usize> =
+            ["a", "a/b", "a/b/c", "a/c", "a-b", "b", "b/x", "b/y", "b/z", "c", "d/e/f", "d/e/g"]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (WsPath::new(p).unwrap(), i))
+                .collect();
+        let asked = ["", "a", "a/b", "a/b/c", "a/bb", "a/c", "b", "b/z", "c", "d", "d/e/g", "z"];
+        let sequences: Vec<Vec<&str>> = vec![
+            asked.to_vec(),
+            asked.iter().rev().copied().collect(),
+            vec!["b/x", "a", "b/y", "a/c", "a/c", "a/b", "d/e/f", "d/e/g"],
+            asked.iter().step_by(3).copied().collect(),
+        ];
+        for paths in sequences {
+            let mut cursor = Cursor::new(&map);
+            for p in &paths {
+                let path = WsPath::new(p).unwrap_or_default();
+                assert_eq!(cursor.get(&path), map.get(&path), "{p} of {paths:?}");
+            }
+        }
     }
 }

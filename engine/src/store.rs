@@ -38,6 +38,7 @@ use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 mod index;
 mod maintain;
+mod written;
 use index::{Found, IndexFile};
 pub use maintain::{GcReport, VerifyReport};
 
@@ -193,47 +194,25 @@ struct Pending {
     bytes: Vec<u8>,
     objects: BTreeMap<Hash, (u64, u64)>,
     actions: BTreeMap<Hash, (u64, u64)>,
-    written: Vec<WrittenPack>,
-    /// Which of `written` holds each object and action, by the leading
-    /// bits of its key ([`written_key`]): one lookup, however many packs a
-    /// large build writes, in 16 bytes an entry (a cold build of 10,000
-    /// products writes 440,000). Two keys that share their leading 64 bits
-    /// (one build in some billions) share a slot: the one not found there
-    /// is looked for in the index, and is added again or built again.
-    written_at: std::collections::HashMap<u64, u32>,
+    /// The packs this process wrote, by number, and where they hold each
+    /// object and action: what a build wrote is found in one search of a
+    /// few sorted runs, however many packs a large build writes.
+    written: Vec<Hash>,
+    written_objects: written::Written,
+    written_actions: written::Written,
     /// The packs lock, shared, from the first pack written until the index names it.
     packs_lock: Option<Lock>,
-}
-
-struct WrittenPack {
-    name: Hash,
-    /// Sorted by key: (key, offset, length).
-    objects: Vec<(Hash, u64, u64)>,
-    actions: Vec<(Hash, u64, u64)>,
-}
-
-impl WrittenPack {
-    fn find(&self, kind: Kind, key: &Hash) -> Option<(u64, u64)> {
-        let list = match kind {
-            Kind::Object => &self.objects,
-            Kind::Action => &self.actions,
-        };
-        let i = list.binary_search_by(|(k, ..)| k.cmp(key)).ok()?;
-        Some((list[i].1, list[i].2))
-    }
-}
-
-/// The slot of `key`'s entry of `kind` in [`Pending::written_at`].
-fn written_key(kind: Kind, key: &Hash) -> u64 {
-    let lead = u64::from_le_bytes(key.0[..8].try_into().expect("eight bytes"));
-    lead ^ u64::from(kind == Kind::Action)
 }
 
 impl Pending {
     /// Where a pack this process wrote holds `key`'s entry of `kind`.
     fn written(&self, kind: Kind, key: &Hash) -> Option<(Hash, (u64, u64))> {
-        let pack = &self.written[*self.written_at.get(&written_key(kind, key))? as usize];
-        Some((pack.name, pack.find(kind, key)?))
+        let entries = match kind {
+            Kind::Object => &self.written_objects,
+            Kind::Action => &self.written_actions,
+        };
+        let (_, at) = entries.find(key)?;
+        Some((self.written[at.pack as usize], (at.offset, at.len)))
     }
 }
 
@@ -460,6 +439,12 @@ impl Store {
             return Ok(());
         }
         let at = (p.bytes.len() as u64, bytes.len() as u64);
+        // Room for a whole pack at once, and then only for what comes: grown
+        // by doubling, a pack's buffer would pass through every size below
+        // it and end at twice its size. (Pages not written to are not
+        // memory the process holds.)
+        let room = if p.bytes.capacity() == 0 { PACK_BYTES.max(bytes.len()) } else { bytes.len() };
+        p.bytes.reserve_exact(room);
         p.bytes.extend_from_slice(bytes);
         match kind {
             Kind::Object => p.objects.insert(key, at),
@@ -488,10 +473,12 @@ impl Store {
         p.bytes = Vec::new();
         let (objects, actions) = (std::mem::take(&mut p.objects), std::mem::take(&mut p.actions));
         let at = p.written.len() as u32;
-        p.written_at.extend(objects.keys().map(|k| (written_key(Kind::Object, k), at)));
-        p.written_at.extend(actions.keys().map(|k| (written_key(Kind::Action, k), at)));
-        let sorted = |map: BTreeMap<Hash, (u64, u64)>| map.into_iter().map(|(k, (o, l))| (k, o, l)).collect();
-        p.written.push(WrittenPack { name, objects: sorted(objects), actions: sorted(actions) });
+        let run = |map: BTreeMap<Hash, (u64, u64)>| {
+            map.into_iter().map(|(k, (offset, len))| (k, Location { pack: at, offset, len })).collect()
+        };
+        p.written_objects.push(run(objects));
+        p.written_actions.push(run(actions));
+        p.written.push(name);
         Ok(())
     }
 
@@ -570,10 +557,14 @@ impl Store {
         let (written, packs_lock) = {
             let mut p = self.pending();
             self.write_pack(&mut p)?;
-            // Freed, not emptied: a large build's is megabytes.
-            p.written_at = std::collections::HashMap::new();
-            (std::mem::take(&mut p.written), p.packs_lock.take())
+            let written = (
+                std::mem::take(&mut p.written),
+                std::mem::take(&mut p.written_objects),
+                std::mem::take(&mut p.written_actions),
+            );
+            (written, p.packs_lock.take())
         };
+        let (written, written_objects, written_actions) = written;
         if written.is_empty() {
             return self.end_writes();
         }
@@ -593,31 +584,27 @@ impl Store {
         let mut packs = old.packs.clone();
         let mut builds = old.builds.clone();
         let build = builds.iter().max().map_or(0, |b| b + 1);
-        let mut objects = Vec::with_capacity(written.iter().map(|w| w.objects.len()).sum());
-        let mut actions = Vec::with_capacity(written.iter().map(|w| w.actions.len()).sum());
-        // Latest first: of the entries of one key, a stable sort keeps the
-        // latest first, and it replaces the others (an action entry added
-        // again, its objects having been lost).
         let numbers: Vec<u32> = written
             .iter()
-            .map(|pack| match packs.iter().position(|p| *p == pack.name) {
+            .map(|name| match packs.iter().position(|p| p == name) {
                 Some(n) => n as u32,
                 None => {
-                    packs.push(pack.name);
+                    packs.push(*name);
                     builds.push(build);
                     (packs.len() - 1) as u32
                 }
             })
             .collect();
-        for (pack, n) in written.into_iter().zip(numbers).rev() {
-            let at = |(key, offset, len)| (key, Location { pack: n, offset, len });
-            objects.extend(pack.objects.into_iter().map(at));
-            actions.extend(pack.actions.into_iter().map(at));
-        }
-        for list in [&mut objects, &mut actions] {
-            list.sort_by_key(|(key, _)| *key);
-            list.dedup_by_key(|(key, _)| *key);
-        }
+        // Of the entries of one key, the latest run's replaces the others
+        // (an action entry added again, its objects having been lost).
+        let located = |entries: written::Written| {
+            let mut runs = entries.into_runs();
+            for (_, at) in runs.iter_mut().flatten() {
+                at.pack = numbers[at.pack as usize];
+            }
+            runs
+        };
+        let (objects, actions) = (located(written_objects), located(written_actions));
         let added = index::Added { packs, builds, objects, actions };
         // Written a bucket at a time, those it does not reach copied as
         // they are: the old index is never decoded whole, nor the new one
@@ -964,13 +951,12 @@ mod tests {
         };
         let mut p = Pending::default();
         for (i, k) in [key(1), key(2)].into_iter().enumerate() {
-            p.written_at.insert(written_key(Kind::Object, &k), i as u32);
-            let objects = vec![(k, i as u64, 1)];
-            p.written.push(WrittenPack { name: Hash::of(&[i as u8]), objects, actions: Vec::new() });
+            p.written_objects.push(vec![(k, Location { pack: i as u32, offset: i as u64, len: 1 })]);
+            p.written.push(Hash::of(&[i as u8]));
         }
+        assert_eq!(p.written(Kind::Object, &key(1)), Some((Hash::of(&[0]), (0, 1))));
         assert_eq!(p.written(Kind::Object, &key(2)), Some((Hash::of(&[1]), (1, 1))));
-        // Its slot names the later pack: it is looked for in the index.
-        assert_eq!(p.written(Kind::Object, &key(1)), None);
+        assert_eq!(p.written(Kind::Object, &key(3)), None);
         assert_eq!(p.written(Kind::Action, &key(2)), None);
     }
 

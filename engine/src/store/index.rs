@@ -25,7 +25,8 @@ use crate::system::IoError;
 const PER_BUCKET: usize = 512;
 const MAX_BUCKETS: usize = 256;
 
-type Entries = Vec<(Hash, Location)>;
+type Entry = (Hash, Location);
+type Entries = Vec<Entry>;
 type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> std::io::Result<()>;
 
 /// The entries whose keys fall in one bucket, each list sorted by key.
@@ -48,17 +49,14 @@ impl Bucket {
         list.binary_search_by(|(h, _)| h.cmp(key)).ok().map(|i| list[i].1)
     }
 
-    fn is_empty(&self) -> bool {
-        self.objects.is_empty() && self.actions.is_empty()
-    }
-
     fn len(&self) -> usize {
         self.objects.len() + self.actions.len()
     }
 
-    /// With `added` merged in: an added entry replaces one of the same key.
-    fn merged(&self, added: &Bucket) -> Bucket {
-        Bucket { objects: merge(&self.objects, &added.objects), actions: merge(&self.actions, &added.actions) }
+    /// With `objects` and `actions` merged in: an added entry replaces one
+    /// of the same key.
+    fn merged(&self, objects: &[Entry], actions: &[Entry]) -> Bucket {
+        Bucket { objects: merge(&self.objects, objects), actions: merge(&self.actions, actions) }
     }
 }
 
@@ -223,9 +221,25 @@ impl IndexFile {
     /// index they extend. Made once, written as often as a write starts
     /// again ([`IndexFile::write_with`]).
     pub fn extension(&self, added: Added) -> Extension {
-        let entries = self.counts.iter().sum::<u64>() as usize + added.objects.len() + added.actions.len();
-        let buckets = bucketed(added.objects, added.actions, buckets_for(entries));
-        Extension { packs: added.packs, builds: added.builds, buckets }
+        let mut distinct = 0;
+        for runs in [&added.objects, &added.actions] {
+            union(runs.iter().map(Vec::as_slice).collect(), |_| distinct += 1);
+        }
+        let count = buckets_for(self.counts.iter().sum::<u64>() as usize + distinct);
+        // A bucket's keys are a run of each sorted list: its leading bits.
+        let starts = |runs: &Vec<Entries>| -> Vec<Vec<usize>> {
+            let at = |run: &Entries, b| run.partition_point(|(key, _)| bucket_of(key, count) < b);
+            runs.iter().map(|run| (0..=count).map(|b| at(run, b)).collect()).collect()
+        };
+        let starts = (starts(&added.objects), starts(&added.actions));
+        Extension {
+            packs: added.packs,
+            builds: added.builds,
+            objects: added.objects,
+            actions: added.actions,
+            count,
+            starts,
+        }
     }
 
     /// The index `self` is with `extension`'s packs and entries, written to
@@ -244,7 +258,7 @@ impl IndexFile {
             *failed.borrow_mut() = Some(e);
             std::io::Error::other("the index being extended could not be read")
         };
-        let count = extension.buckets.len();
+        let count = extension.count;
         // Bucketed as before: each bucket is its old self, merged with what
         // falls in it. Otherwise (the index grew past a power of two) its
         // entries are bucketed anew, in one pass.
@@ -255,14 +269,24 @@ impl IndexFile {
                 let (whole, _) = self.whole().map_err(stop)?;
                 bucketed(whole.objects, whole.actions, count)
             }
-        };
+        }
+        .into_iter();
+        // What a warm rebuild added falls in a few buckets: they are kept
+        // decoded for the next one. A large build's reaches most of them: a
+        // lookup decodes what it needs again rather than the whole index
+        // staying (nor is it held whole while it is written).
+        let decoded_after = (0..count)
+            .filter(|&b| !same || extension.reaches(b) || self.decoded[b].get().is_some_and(Option::is_some))
+            .count();
+        let keep = decoded_after <= count / 4 + 1;
         sink(INDEX_MAGIC)?;
         let mut buf = Vec::new();
         let mut parts = Vec::with_capacity(count);
         let mut decoded = Vec::with_capacity(count);
         let mut counts = Vec::with_capacity(count);
-        for (b, new) in extension.buckets.iter().enumerate() {
-            if same && new.is_empty() {
+        for b in 0..count {
+            let (objects, actions) = extension.added(b);
+            if same && !extension.reaches(b) {
                 let Some(bytes) = self.raw(b).map_err(stop)? else {
                     parts.push(put_part(&mut buf, sink, &Bucket::default())?);
                     counts.push(0);
@@ -272,23 +296,17 @@ impl IndexFile {
                 sink(&bytes)?;
                 parts.push(self.parts[b].1);
                 counts.push(self.counts[b]);
-                decoded.push(self.decoded[b].get().cloned().flatten());
+                decoded.push(self.decoded[b].get().cloned().flatten().filter(|_| keep));
                 continue;
             }
             let old = match same {
                 true => self.bucket(b).map_err(stop)?.unwrap_or_default(),
-                false => Arc::new(std::mem::take(&mut anew[b])),
+                false => Arc::new(anew.next().unwrap_or_default()),
             };
-            let bucket = old.merged(new);
+            let bucket = old.merged(&objects, &actions);
             counts.push(bucket.len() as u64);
             parts.push(put_part(&mut buf, sink, &bucket)?);
-            decoded.push(Some(Arc::new(bucket)));
-        }
-        // What a warm rebuild added falls in a few buckets: kept decoded for
-        // the next one. A large build's reached most of them: a lookup
-        // decodes what it needs again rather than the whole index staying.
-        if decoded.iter().filter(|d| d.is_some()).count() > count / 4 + 1 {
-            decoded.iter_mut().for_each(|d| *d = None);
+            decoded.push(keep.then(|| Arc::new(bucket)));
         }
         let trailer = Trailer {
             version: STORE_VERSION,
@@ -318,21 +336,72 @@ fn bucketed(
     buckets
 }
 
-/// What a flush adds, in the buckets of the index it extends.
+/// What a flush adds, with where each bucket of the index it extends
+/// starts in its sorted lists.
 pub(super) struct Extension {
     packs: Vec<Hash>,
     builds: Vec<u64>,
-    buckets: Vec<Bucket>,
+    objects: Vec<Entries>,
+    actions: Vec<Entries>,
+    count: usize,
+    /// For each list, for each bucket and one past the last, where its
+    /// entries start.
+    starts: (Vec<Vec<usize>>, Vec<Vec<usize>>),
+}
+
+impl Extension {
+    /// The objects and actions added to bucket `b`, each sorted by key.
+    fn added(&self, b: usize) -> (Entries, Entries) {
+        fn slices<'a>(runs: &'a [Entries], starts: &[Vec<usize>], b: usize) -> Vec<&'a [Entry]> {
+            runs.iter().zip(starts).map(|(run, at)| &run[at[b]..at[b + 1]]).collect()
+        }
+        let union_of = |lists| {
+            let mut out = Vec::new();
+            union(lists, |e| out.push(e));
+            out
+        };
+        (union_of(slices(&self.objects, &self.starts.0, b)), union_of(slices(&self.actions, &self.starts.1, b)))
+    }
+
+    /// Whether anything is added to bucket `b`.
+    fn reaches(&self, b: usize) -> bool {
+        let some = |starts: &[Vec<usize>]| starts.iter().any(|at| at[b] < at[b + 1]);
+        some(&self.starts.0) || some(&self.starts.1)
+    }
+}
+
+/// Hands `f` the entries of sorted `lists`, in key order, each key once:
+/// of entries of one key, the last list's. (The lists are the few runs a
+/// flush adds: a scan of their heads is enough.)
+fn union(mut lists: Vec<&[Entry]>, mut f: impl FnMut(Entry)) {
+    loop {
+        let mut least: Option<Entry> = None;
+        for list in &lists {
+            if let Some(e) = list.first()
+                && least.is_none_or(|(key, _)| e.0 <= key)
+            {
+                least = Some(*e);
+            }
+        }
+        let Some(entry) = least else { return };
+        f(entry);
+        for list in &mut lists {
+            if list.first().is_some_and(|(key, _)| *key == entry.0) {
+                *list = &list[1..];
+            }
+        }
+    }
 }
 
 /// What a flush adds: the index's packs and builds as they are to be
 /// written (the old ones with the new ones after them), and the entries
-/// of the new packs, each list sorted by key.
+/// of the new packs, as lists each sorted by key (of entries of one key,
+/// the last list's stands).
 pub(super) struct Added {
     pub packs: Vec<Hash>,
     pub builds: Vec<u64>,
-    pub objects: Entries,
-    pub actions: Entries,
+    pub objects: Vec<Entries>,
+    pub actions: Vec<Entries>,
 }
 
 /// An index as it was written, for reading it back without its trailer
@@ -367,8 +436,8 @@ pub(super) fn write_whole(index: &Index, sink: Sink<'_>) -> std::io::Result<()> 
     let extension = empty.extension(Added {
         packs: index.packs.clone(),
         builds: index.builds.clone(),
-        objects: index.objects.iter().map(|(k, l)| (*k, *l)).collect(),
-        actions: index.actions.iter().map(|(k, l)| (*k, *l)).collect(),
+        objects: vec![index.objects.iter().map(|(k, l)| (*k, *l)).collect()],
+        actions: vec![index.actions.iter().map(|(k, l)| (*k, *l)).collect()],
     });
     empty.write_with(&extension, sink, &RefCell::new(None)).map(drop)
 }
@@ -448,7 +517,7 @@ mod tests {
             let added = || Added {
                 packs: vec![Hash::of(b"pack"), Hash::of(b"new")],
                 builds: vec![0, 1],
-                objects: new.clone(),
+                objects: vec![new.clone()],
                 actions: Vec::new(),
             };
             // As often as a write starts again: the same bytes each time.
@@ -462,6 +531,27 @@ mod tests {
             let reread = IndexFile::open(Source::Bytes(extended)).unwrap().unwrap();
             assert_eq!(reread.whole().unwrap(), (whole, 0));
         }
+    }
+
+    #[test]
+    fn of_a_key_in_two_runs_the_later_stands() {
+        let k = |n: u64| Hash::of(&n.to_le_bytes());
+        let mut first: Entries = (0..600).map(|n| (k(n), loc(n))).collect();
+        let mut second: Entries = (500..1200).map(|n| (k(n), loc(n + 10_000))).collect();
+        first.sort_by_key(|(key, _)| *key);
+        second.sort_by_key(|(key, _)| *key);
+        let empty = IndexFile::empty();
+        let added = Added {
+            packs: vec![Hash::of(b"pack")],
+            builds: vec![0],
+            objects: vec![first, second],
+            actions: Vec::new(),
+        };
+        let extension = empty.extension(added);
+        let extended = bytes(|sink| empty.write_with(&extension, sink, &RefCell::new(None)).map(drop));
+        let whole = index((0..1200).map(|n| (k(n), loc(if n < 500 { n } else { n + 10_000 }))));
+        assert_eq!(extended, bytes(|sink| write_whole(&whole, sink)));
+        assert_eq!(IndexFile::open(Source::Bytes(extended)).unwrap().unwrap().whole().unwrap(), (whole, 0));
     }
 
     #[test]
