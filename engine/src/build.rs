@@ -935,6 +935,9 @@ impl Session {
         let mut learned_by_parsing = Vec::new();
         let mut failed = Vec::new();
         let mut changed = self.rehashed;
+        // Made at its size: grown by doubling, 80,000 statuses at 10,000
+        // products would be copied as the build's memory is highest.
+        report.derivations.reserve_exact(outcomes.iter().map(|o| o.statuses.len()).sum());
         for outcome in outcomes {
             report.derivations.extend(outcome.statuses);
             report.diagnostics.extend(outcome.diagnostics);
@@ -1354,7 +1357,7 @@ impl Context {
             }
             span.record("status", tracing::field::display(status.as_str()));
             outcome.statuses.push(DerivationStatus { label, rule: drv.rule, key: Some(drv.key), status });
-            derivation_records.push(DerivationRecord { target: drv.target.name().to_owned(), key: drv.key });
+            derivation_records.push(DerivationRecord { target: drv.target.name().into(), key: drv.key });
             for (name, bytes) in names.iter().zip(files) {
                 produced.push((info.dir.join(name).expect("joins"), bytes));
             }

@@ -167,8 +167,29 @@ pub struct PackageRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DerivationRecord {
-    pub target: String,
+    /// A target's name: one of floe's own is held without a copy (a state
+    /// holds eight per product), any other as it was read.
+    #[serde(deserialize_with = "target_name")]
+    pub target: std::borrow::Cow<'static, str>,
     pub key: Hash,
+}
+
+fn target_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'static, str>, D::Error> {
+    struct Name;
+    impl serde::de::Visitor<'_> for Name {
+        type Value = std::borrow::Cow<'static, str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a target's name")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+            let known =
+                crate::label::PRODUCT_TARGETS.iter().chain(crate::label::PLATFORM_TARGETS).find(|t| t.name() == name);
+            Ok(known.map_or_else(|| name.to_owned().into(), |t| t.name().into()))
+        }
+    }
+    d.deserialize_str(Name)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -940,6 +961,16 @@ mod tests {
         let again = renewed.renewed().unwrap();
         assert_eq!(again.get_object(b).unwrap().as_deref(), Some(&b"b"[..]));
         assert_eq!(again.get_object(a).unwrap().as_deref(), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn a_known_target_name_is_read_without_a_copy() {
+        for (name, known) in [("k8s", true), ("helm-values", true), ("a-later-target", false)] {
+            let record = DerivationRecord { target: name.to_owned().into(), key: Hash::of(name.as_bytes()) };
+            let read: DerivationRecord = postcard::from_bytes(&postcard::to_stdvec(&record).unwrap()).unwrap();
+            assert_eq!(read, record);
+            assert_eq!(matches!(read.target, std::borrow::Cow::Borrowed(_)), known, "{name}");
+        }
     }
 
     #[test]
