@@ -61,7 +61,8 @@ fn known_normal(records: &BTreeMap<WsPath, FileRecord>, path: &WsPath, raw: Hash
 /// The normalized hashes a build learned, asked for in path order: the
 /// union of lists each in path order (every new record's dependencies),
 /// merged as it is read rather than collected into a map (at 10,000
-/// products, 300,000 pairs, 160,000 paths).
+/// products, 300,000 pairs, 160,000 paths). A list out of order would
+/// only lose hashes: a file without one is parsed again when it is needed.
 struct Learned<'a> {
     lists: Vec<&'a [(WsPath, Hash)]>,
     /// The next pair of each list not yet passed, by its path.

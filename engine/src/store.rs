@@ -575,17 +575,13 @@ impl Store {
 
     /// Writes what this process added and adds its packs to the index.
     pub fn flush(&self) -> Result<(), IoError> {
-        let (written, packs_lock) = {
+        let (written, written_objects, written_actions, packs_lock) = {
             let mut p = self.pending();
             self.write_pack(&mut p)?;
-            let written = (
-                std::mem::take(&mut p.written),
-                std::mem::take(&mut p.written_objects),
-                std::mem::take(&mut p.written_actions),
-            );
-            (written, p.packs_lock.take())
+            let objects = std::mem::take(&mut p.written_objects);
+            let actions = std::mem::take(&mut p.written_actions);
+            (std::mem::take(&mut p.written), objects, actions, p.packs_lock.take())
         };
-        let (written, written_objects, written_actions) = written;
         if written.is_empty() {
             return self.end_writes();
         }

@@ -8,11 +8,11 @@ use crate::hash::Hash;
 /// the index names the pack, in place).
 pub type Entry = (Hash, Location);
 
-/// The entries of one kind, as runs sorted by key whose lengths halve from
-/// the oldest to the newest: a pack's entries come as a run, and merge with
-/// the runs before them while those are not longer. So a lookup searches a
-/// few runs (one per power of two), a merge moves each entry a few times,
-/// and there is never a second copy of the entries.
+/// The entries of one kind, as runs sorted by key, each shorter than the
+/// one before: a pack's entries come as a run, and merge with the runs
+/// before them while those are not longer. So a lookup searches a few runs
+/// (at most one per power of two), each entry is moved a few times, and a
+/// merge adds to the older run in place rather than making a third.
 #[derive(Default)]
 pub struct Written {
     runs: Vec<Vec<Entry>>,
