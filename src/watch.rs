@@ -190,10 +190,19 @@ pub fn watch(
                 Err(_) => return Ok(()),
             }
         }
+        // Only a change that matters starts the quiet over: whatever reads
+        // the workspace or the outputs (a browser on enforcement.html, a
+        // sync) sends events too, and would hold the build off for as long
+        // as it reads.
+        #[allow(clippy::disallowed_methods)] // the driver keeps the debounce's time
+        let now = std::time::Instant::now;
+        let mut quiet_from = now();
         loop {
-            match rx.recv_timeout(DEBOUNCE) {
+            match rx.recv_timeout(DEBOUNCE.saturating_sub(quiet_from.elapsed())) {
                 Ok(event) => {
-                    note(event, &mut paths);
+                    if note(event, &mut paths) {
+                        quiet_from = now();
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),

@@ -1,7 +1,8 @@
 //! `floe build --watch` on the real file system (inotify): a build after
 //! every save, each writing what a clean build of the same tree writes; a
 //! broken save is reported and the watch goes on; what floe writes itself,
-//! and hidden files, start no build.
+//! and hidden files, start no build; what reads the workspace does not hold
+//! a build off.
 #![allow(clippy::disallowed_methods)] // tests edit workspaces on disk and run floe
 
 mod common;
@@ -147,4 +148,31 @@ fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     std::fs::write(ws.path().join("floe-out/notes.txt"), "mine").unwrap();
     std::fs::write(ws.path().join("sales/.orders.swp"), "swap").unwrap();
     w.quiet();
+}
+
+#[test]
+fn reading_the_workspace_and_the_outputs_holds_no_build_off() {
+    let ws = workspace("mesh");
+    let trace = tempfile::tempdir().unwrap();
+    let w = Watching::start(ws.path(), &trace.path().join("watch.json"));
+    w.next();
+    // A reader of an output and of an input (a browser on a report, an
+    // editor), every few milliseconds: well within the debounce.
+    let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let reader = {
+        let (reading, root) = (reading.clone(), ws.path().to_owned());
+        std::thread::spawn(move || {
+            while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::read(root.join("floe-out/sales/orders/k8s.yaml"));
+                let _ = std::fs::read(root.join("sales/customers/floe.yaml"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    edit(&ws.path().join("sales/orders/floe.yaml"), |t| t.replacen("description: ", "description: Read. ", 1));
+    let next = w.reports.recv_timeout(Duration::from_secs(20));
+    reading.store(false, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    let report: serde_json::Value = serde_json::from_str(&next.expect("a build while the workspace is read")).unwrap();
+    assert!(!common::with_status(&report, "built").is_empty(), "{report}");
 }
