@@ -52,10 +52,10 @@ fn vouches(mtime_ns: i64, saved_ns: i64) -> bool {
     mtime_ns < saved_ns.saturating_sub(margin)
 }
 
-/// The normalized hash the last build's records give the file at `path`,
-/// if its bytes are still `raw`: known without parsing it.
-fn known_normal(records: &BTreeMap<WsPath, FileRecord>, path: &WsPath, raw: Hash) -> Option<Hash> {
-    records.get(path).filter(|r| r.raw == raw)?.normal
+/// The normalized hash the last build's `record` of a file gives it, if
+/// its bytes are still `raw`: known without parsing it.
+fn known_normal(record: Option<&FileRecord>, raw: Hash) -> Option<Hash> {
+    record.filter(|r| r.raw == raw)?.normal
 }
 
 /// The normalized hashes a build learned, asked for in path order: the
@@ -127,7 +127,7 @@ fn renew_records(
             added.push((p.clone(), renewed(p, now, None)));
         }
         let Some((_, now)) = found.next_if(|(p, _)| *p == path) else { return false };
-        let normal = record.normal.filter(|_| record.raw == now.1);
+        let normal = known_normal(Some(record), now.1);
         *record = renewed(path, now, normal);
         true
     });
@@ -139,8 +139,8 @@ fn renew_records(
 /// warm (see [`Session::build`]): each batch sets the database's inputs
 /// up again (every file's), and holds its packages' memos. At 10,000
 /// products, a cold build in batches of 512 peaks lower than in batches
-/// of 1,024 (194 and 200 MB, medians of three). Two under test, so that every build the
-/// tests make is one of several batches.
+/// of 1,024 (194 and 200 MB, medians of three). Two under test, so that
+/// every build the tests make is one of several batches.
 const EVALUATION_BATCH: usize = if cfg!(test) { 2 } else { 512 };
 
 /// The name of the derivation record written beside each package's outputs.
@@ -978,11 +978,8 @@ impl Session {
             state.floe_version = self.options.settings.floe_version.clone();
             // Normalized hashes this build learned, never parsing a file just to
             // record one: a later build computes what it needs.
-            let learned = || {
-                Learned::new(
-                    learned_by_parsing.iter().map(Vec::as_slice).chain(new_records.values().map(|r| r.deps.as_slice())),
-                )
-            };
+            let learned =
+                || learned_by_parsing.iter().map(Vec::as_slice).chain(new_records.values().map(|r| r.deps.as_slice()));
             let dirty = self.cx.dirty.take();
             let files = &self.cx.files;
             // A warm session's last records stand but for the files that
@@ -991,11 +988,10 @@ impl Session {
             // only a new walk changes them.
             match (dirty, self.cx.options.warm) {
                 (Some(dirty), true) => {
-                    let learned: BTreeMap<&WsPath, Hash> =
-                        learned().lists.iter().flat_map(|l| l.iter()).map(|(p, n)| (p, *n)).collect();
+                    let learned: BTreeMap<&WsPath, Hash> = learned().flatten().map(|(p, n)| (p, *n)).collect();
                     let record = |path: &WsPath| {
                         let (stat, raw) = files.get(path)?;
-                        let normal = known_normal(&state.files, path, *raw).or_else(|| learned.get(path).copied());
+                        let normal = known_normal(state.files.get(path), *raw).or_else(|| learned.get(path).copied());
                         Some(FileRecord { stat: *stat, raw: *raw, normal })
                     };
                     let moved: Vec<(WsPath, FileRecord)> = dirty
@@ -1006,7 +1002,7 @@ impl Session {
                     state.files.extend(moved);
                 }
                 (_, warm) => {
-                    renew_records(&mut state.files, files, learned());
+                    renew_records(&mut state.files, files, Learned::new(learned()));
                     state.dirs = match warm {
                         true => self.cx.dirs.clone(),
                         false => std::mem::take(&mut self.cx.dirs),
@@ -1134,7 +1130,7 @@ impl Context {
     /// unchanged, else by parsing it.
     fn normal_of(&self, db: Option<&Database>, path: &WsPath, near: &mut Near<'_>) -> Result<Option<Hash>, NeedsDb> {
         let Some((_, raw)) = near.files.get(path) else { return Ok(None) };
-        if let Some(n) = near.records.get(path).filter(|r| r.raw == *raw).and_then(|r| r.normal) {
+        if let Some(n) = known_normal(near.records.get(path), *raw) {
             return Ok(Some(n));
         }
         // dbt sources and plugins are read as they are: their bytes are their value.
@@ -1569,7 +1565,7 @@ impl Context {
     /// Whether a file's bytes are not those the state knows the
     /// normalized value of (edited, or new).
     fn normal_unknown(&self, path: &WsPath) -> bool {
-        self.files.get(path).is_none_or(|f| known_normal(&self.state.files, path, f.1).is_none())
+        self.files.get(path).is_none_or(|f| known_normal(self.state.files.get(path), f.1).is_none())
     }
 
     fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {

@@ -219,8 +219,8 @@ struct Pending {
     /// object and action: what a build wrote is found in one search of a
     /// few sorted runs, however many packs a large build writes.
     written: Vec<Hash>,
-    written_objects: written::Written,
-    written_actions: written::Written,
+    written_objects: written::Runs,
+    written_actions: written::Runs,
     /// The packs lock, shared, from the first pack written until the index names it.
     packs_lock: Option<Lock>,
 }
@@ -614,7 +614,7 @@ impl Store {
             .collect();
         // Of the entries of one key, the latest run's replaces the others
         // (an action entry added again, its objects having been lost).
-        let located = |entries: written::Written| {
+        let located = |entries: written::Runs| {
             let mut runs = entries.into_runs();
             for (_, at) in runs.iter_mut().flatten() {
                 at.pack = numbers[at.pack as usize];
@@ -970,7 +970,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_that_share_their_leading_bits_are_told_apart() {
+    fn what_a_build_wrote_is_found_by_its_whole_key() {
         let key = |last: u8| {
             let mut h = [7u8; 32];
             h[31] = last;

@@ -221,6 +221,7 @@ impl IndexFile {
     /// index they extend. Made once, written as often as a write starts
     /// again ([`IndexFile::write_with`]).
     pub fn extension(&self, added: Added) -> Extension {
+        // Counted as the index will hold them: a key in two runs once.
         let mut distinct = 0;
         for runs in [&added.objects, &added.actions] {
             union(runs.iter().map(Vec::as_slice).collect(), |_| distinct += 1);

@@ -14,11 +14,11 @@ pub type Entry = (Hash, Location);
 /// (at most one per power of two), each entry is moved a few times, and a
 /// merge adds to the older run in place rather than making a third.
 #[derive(Default)]
-pub struct Written {
+pub struct Runs {
     runs: Vec<Vec<Entry>>,
 }
 
-impl Written {
+impl Runs {
     /// Adds a pack's entries, sorted by key.
     pub fn push(&mut self, run: Vec<Entry>) {
         debug_assert!(run.is_sorted_by_key(|e| e.0));
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn runs_stay_few_and_the_latest_entry_of_a_key_is_found() {
-        let mut written = Written::default();
+        let mut written = Runs::default();
         let mut all = Vec::new();
         // Packs of uneven sizes, keys interleaved, some written again.
         for (pack, range) in [(0, 0..40), (1, 10..20), (2, 5..8), (3, 30..90), (4, 0..1), (5, 17..18)] {
