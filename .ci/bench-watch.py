@@ -2,8 +2,8 @@
 """From a save to rewritten outputs under `floe build --watch`: edits one
 product's floe.yaml (a new tag each time) in a synthetic workspace and
 times until the product's outputs that carry the tag are replaced (polled by stat),
-until the watch's report is read (its JSON names every derivation, so
-printing and parsing it are in that figure), and the build's own
+until the watch's report is read (its JSON lists the derivations not
+reused, so printing and parsing it are in that figure), and the build's own
 duration. The watch waits for 50 ms of quiet before it builds; that wait
 is subtracted from the end-to-end figures.
 

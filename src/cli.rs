@@ -728,7 +728,7 @@ fn build(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: bool) -
     let started = std::time::Instant::now();
     let mut session = open(cli, labels)?;
     session.set_check_outputs(check_outputs);
-    let built = build_in(&mut session, printer, started);
+    let built = build_in(&mut session, printer, started, crate::output::Listing::Every);
     // The process ends right after this: tearing down tens of thousands of
     // small allocations would cost a no-op build milliseconds.
     std::mem::forget(session);
@@ -736,8 +736,13 @@ fn build(cli: &Cli, printer: &Printer, labels: &[String], check_outputs: bool) -
 }
 
 /// Builds what `session` selects, then prints the diagnostics and the
-/// summary, timed from `started`.
-pub(crate) fn build_in(session: &mut Session, printer: &Printer, started: std::time::Instant) -> Result<(), Failure> {
+/// summary (listing the derivations `listing` names), timed from `started`.
+pub(crate) fn build_in(
+    session: &mut Session,
+    printer: &Printer,
+    started: std::time::Instant,
+    listing: crate::output::Listing,
+) -> Result<(), Failure> {
     let progress = Arc::new(crate::output::BuildProgress::new(printer));
     session.set_progress(progress.clone());
     let root = session.options.workspace.clone();
@@ -749,7 +754,7 @@ pub(crate) fn build_in(session: &mut Session, printer: &Printer, started: std::t
     for w in &report.warnings {
         printer.warn(&escape(w))?;
     }
-    printer.build_summary(&report, millis)?;
+    printer.build_summary(&report, millis, listing)?;
     if report.has_errors() { Err(Failure::User) } else { Ok(()) }
 }
 

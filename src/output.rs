@@ -209,7 +209,13 @@ impl Printer {
         Ok(())
     }
 
-    pub fn build_summary(&self, report: &Report, millis: f64) -> Result<(), WriteError> {
+    /// The summary of a build, with the derivations `listing` names (in
+    /// JSON, and with `-v`): the counts are always of every one.
+    pub fn build_summary(&self, report: &Report, millis: f64, listing: Listing) -> Result<(), WriteError> {
+        let listed: Vec<&DerivationStatus> = match listing {
+            Listing::Every => report.derivations.iter().collect(),
+            Listing::NotReused => report.derivations.iter().filter(|d| d.status != Status::Reused).collect(),
+        };
         match self.format {
             Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => {
                 #[derive(Serialize)]
@@ -224,7 +230,7 @@ impl Printer {
                 #[derive(Serialize)]
                 struct Doc<'a> {
                     summary: Summary,
-                    derivations: &'a [DerivationStatus],
+                    derivations: &'a [&'a DerivationStatus],
                     diagnostics: &'a [Diagnostic],
                 }
                 let doc = Doc {
@@ -236,7 +242,7 @@ impl Printer {
                         written: report.written,
                         duration_ms: (millis * 1000.0).round() / 1000.0,
                     },
-                    derivations: &report.derivations,
+                    derivations: &listed,
                     diagnostics: &report.diagnostics,
                 };
                 print_json(&doc)
@@ -244,7 +250,7 @@ impl Printer {
             Format::Human => {
                 if self.verbosity == Verbosity::Verbose {
                     let mut list = String::new();
-                    for d in &report.derivations {
+                    for d in &listed {
                         let _ = writeln!(list, "{:>7} {}", d.status.as_str(), escape(&d.label.to_string()));
                     }
                     err(&list)?;
@@ -276,6 +282,16 @@ impl Printer {
             }
         }
     }
+}
+
+/// Which derivations a build's summary lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// All of them: the report of one build.
+    Every,
+    /// Those built, fetched or failed: a watch's line per rebuild says what
+    /// the save changed, not the thousands of derivations it left as they were.
+    NotReused,
 }
 
 fn plural(n: usize) -> &'static str {

@@ -141,7 +141,7 @@ pub fn watch(
             session = Some(s);
         }
         let s = session.as_mut().expect("opened above");
-        let built = crate::cli::build_in(s, printer, started);
+        let built = crate::cli::build_in(s, printer, started, crate::output::Listing::NotReused);
         // Saved once the build is reported: it is what the next session starts from.
         let saved = s.save().map_err(Failure::from);
         // A watch ends by being interrupted: each build's spans are sent now.

@@ -107,6 +107,11 @@ fn a_watch_builds_after_every_save_what_a_clean_build_writes() {
     let second = w.next();
     let built = common::with_status(&second, "built");
     assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/")), "{built:?}");
+    // The line says what the save changed: the derivations left as they
+    // were are counted, not listed.
+    assert!(second["summary"]["reused"].as_u64().unwrap() > 0, "{second}");
+    assert!(common::with_status(&second, "reused").is_empty(), "{second}");
+    assert_eq!(second["derivations"].as_array().unwrap().len(), built.len(), "{second}");
     assert!(tree(&ws.path().join("floe-out")) == clean_build(ws.path()), "a rebuild wrote other outputs");
     // Each build's spans are written out as it ends: a watch ends by being interrupted.
     assert_eq!(profiled(&profile, common::MESH_DERIVATIONS + built.len()), common::MESH_DERIVATIONS + built.len());
