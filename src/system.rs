@@ -386,6 +386,20 @@ impl System for OsSystem {
         write_in(&dir, name, &path, pieces, false)
     }
 
+    fn append(&self, base: &Path, name: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        let path = base.join(name);
+        if plain_components(name).is_none_or(|parts| parts.len() != 1) {
+            return Err(IoError { op: "write", path, message: "not a plain name".to_owned() });
+        }
+        // One write: appends of other processes land before or after it, not within.
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o644)).map_err(|e| errno("write", &path, e))?;
+        let mut file = std::fs::File::from(fd);
+        file.write_all(bytes).map_err(|e| io_error("write", &path, e))?;
+        let meta = file.metadata().map_err(|e| io_error("stat", &path, e))?;
+        Ok(stat_of(&meta))
+    }
+
     fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
         // The directory is looked up once: its own stat comes from the
         // handle, where a stat by path would walk the whole path again.

@@ -368,7 +368,8 @@ fn globs(input: &[u8]) {
 }
 
 /// The store's decoders, through its public API on an in-memory disk: the
-/// input as the state file, and as the index of packs.
+/// input as the state file, as the entries of a sound state's log, and as
+/// the index of packs.
 fn store(input: &[u8]) {
     let sys = Arc::new(MemorySystem::new());
     let store = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
@@ -376,6 +377,24 @@ fn store(input: &[u8]) {
     if let Ok(Some(state)) = store.read_state("0.1.0") {
         let _ = state.dirs();
         let _ = state.state();
+    }
+    let sound = floe_engine::store::State {
+        version: floe_engine::store::STORE_VERSION,
+        floe_version: "0.1.0".into(),
+        ..Default::default()
+    };
+    if store.save_state(&sound, None).is_ok()
+        && let Some(bytes) = sys.get(store.state_path())
+    {
+        // A log names its state by the state's last 32 bytes, its trailer's sum.
+        let log = [b"floeSLOG", &bytes[bytes.len() - 32..], input].concat();
+        sys.put(store.log_path(), log);
+        if let Ok(Some(file)) = store.read_state("0.1.0")
+            && let Ok((deltas, _)) = store.read_log(&file)
+            && let Ok(mut state) = file.state()
+        {
+            deltas.iter().for_each(|d| d.apply(&mut state));
+        }
     }
     sys.put("/s/index", input);
     let store = Store::new(sys.clone(), PathBuf::from("/s"), None, PathBuf::from("/o"));
@@ -453,7 +472,7 @@ fn targets() -> Vec<Target> {
             floe_version: "0.1.0".into(),
             ..Default::default()
         };
-        s.save_state(&saved).expect("an in-memory write");
+        s.save_state(&saved, None).expect("an in-memory write");
         state.push(sys.get(s.state_path()).expect("the state was written"));
     }
     let code = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();

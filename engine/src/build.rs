@@ -102,7 +102,7 @@ fn renew_records(
     records: &mut BTreeMap<WsPath, FileRecord>,
     files: &BTreeMap<WsPath, (FileStat, Hash)>,
     mut learned: Learned<'_>,
-) {
+) -> Vec<WsPath> {
     let mut renewed = |path: &WsPath, (stat, raw): &(FileStat, Hash), normal: Option<Hash>| {
         // Asked in path order, whether the record's own hash stands or not.
         let learned = learned.get(path);
@@ -117,22 +117,85 @@ fn renew_records(
             let mut slice: BTreeMap<WsPath, FileRecord> = all.by_ref().take(8192).collect();
             records.append(&mut slice);
         }
-        return;
+        return files.keys().cloned().collect();
     }
     // Both maps are in path order: one pass over each.
     let mut found = files.iter().peekable();
     let mut added = Vec::new();
+    let mut changed = Vec::new();
     records.retain(|path, record| {
         while let Some((p, now)) = found.next_if(|(p, _)| *p < path) {
             added.push((p.clone(), renewed(p, now, None)));
         }
-        let Some((_, now)) = found.next_if(|(p, _)| *p == path) else { return false };
+        let Some((_, now)) = found.next_if(|(p, _)| *p == path) else {
+            changed.push(path.clone());
+            return false;
+        };
         let normal = known_normal(Some(record), now.1);
-        *record = renewed(path, now, normal);
+        let renewed = renewed(path, now, normal);
+        if renewed != *record {
+            changed.push(path.clone());
+            *record = renewed;
+        }
         true
     });
     added.extend(found.map(|(p, now)| (p.clone(), renewed(p, now, None))));
+    changed.extend(added.iter().map(|(p, _)| p.clone()));
     records.extend(added);
+    changed
+}
+
+/// Adds to `out` the keys whose values differ between `old` and `new`
+/// (set in one, not in the other, or set to another value).
+fn changed_keys<V: PartialEq>(old: &BTreeMap<WsPath, V>, new: &BTreeMap<WsPath, V>, out: &mut BTreeSet<WsPath>) {
+    let (mut old, mut new) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (Some((a, _)), Some((b, _))) if a < b => out.insert(old.next().expect("peeked").0.clone()),
+            (Some((a, _)), Some((b, _))) if a > b => out.insert(new.next().expect("peeked").0.clone()),
+            (Some(_), Some(_)) => {
+                let ((key, a), (_, b)) = (old.next().expect("peeked"), new.next().expect("peeked"));
+                a != b && out.insert(key.clone())
+            }
+            (Some(_), None) => out.insert(old.next().expect("peeked").0.clone()),
+            (None, Some(_)) => out.insert(new.next().expect("peeked").0.clone()),
+            (None, None) => return,
+        };
+    }
+}
+
+/// What builds changed in a state since it was read or saved: what the
+/// next save appends to the state's log (see `store::log`), its records
+/// as the state then holds them. Every change a build makes to the state
+/// is noted here, or marks it `whole`.
+#[derive(Debug, Default)]
+struct Changes {
+    /// The state is to be written whole: none was read, or a save failed.
+    whole: bool,
+    dirs: BTreeSet<WsPath>,
+    files: BTreeSet<WsPath>,
+    packages: BTreeSet<WsPath>,
+}
+
+impl Changes {
+    /// What to append, unless the state is to be written whole: also when
+    /// more than a sixteenth of its records changed (a log is kept to a
+    /// sixteenth of its state, and a delta that large is not worth making).
+    fn delta<'a>(&'a self, state: &'a State) -> Option<crate::store::DeltaOf<'a>> {
+        let many = |changed: usize, all: usize| changed > (all / 16).max(64);
+        if self.whole
+            || many(self.dirs.len(), state.dirs.len())
+            || many(self.files.len(), state.files.len())
+            || many(self.packages.len(), state.packages.len())
+        {
+            return None;
+        }
+        Some(crate::store::DeltaOf {
+            dirs: self.dirs.iter().map(|d| (d, state.dirs.get(d))).collect(),
+            files: self.files.iter().map(|p| (p, state.files.get(p))).collect(),
+            packages: self.packages.iter().map(|d| (d, state.packages.get(d))).collect(),
+        })
+    }
 }
 
 /// Packages evaluated with one database by a session that is not kept
@@ -280,6 +343,8 @@ pub struct Context {
     dirs: crate::discover::Listings,
     /// When the state was saved, by the file system's clock (see [`vouches`]).
     saved_ns: i64,
+    /// What builds changed in the state since it was read or saved.
+    changes: Changes,
     /// The span of the build's evaluation: the parent of the spans and
     /// events worker threads make for its packages.
     evaluating: tracing::Span,
@@ -375,14 +440,31 @@ impl Session {
             &options.workspace,
             options.out.clone(),
         ));
-        // The state file's own mtime is the file system's clock at the last save.
+        // The state file's own mtime is the file system's clock at the last
+        // save; its log's, when the last save appended to that.
         let saved_ns = sys.stat(&store.state_path())?.map_or(i64::MIN, |s| s.mtime_ns);
-        let trust_before = saved_ns.saturating_sub(RACY_NS);
         let encoded = store.read_state(&options.settings.floe_version)?;
+        let (deltas, logged) = match &encoded {
+            Some(e) => store.read_log(e)?,
+            None => (Vec::new(), None),
+        };
+        let saved_ns = logged.map_or(saved_ns, |s| s.mtime_ns.max(saved_ns));
+        let trust_before = saved_ns.saturating_sub(RACY_NS);
+        // Without a state read, the next save writes one whole.
+        let changes = Changes { whole: encoded.is_none(), ..Changes::default() };
         // The walk needs only the directory section; decode the rest meanwhile.
         let (state, found) = std::thread::scope(|s| {
-            let rest = s.spawn(|| encoded.as_ref().map_or(Ok(State::default()), |e| e.state()));
-            let dirs = encoded.as_ref().map_or(Ok(BTreeMap::new()), |e| e.dirs());
+            let file = encoded.as_ref();
+            let deltas = &deltas;
+            let rest = s.spawn(move || {
+                let mut state = file.map_or(Ok(State::default()), |e| e.state())?;
+                deltas.iter().for_each(|d| d.apply(&mut state));
+                Ok::<_, IoError>(state)
+            });
+            let dirs = encoded.as_ref().map_or(Ok(BTreeMap::new()), |e| e.dirs()).map(|mut dirs| {
+                deltas.iter().for_each(|d| d.apply_dirs(&mut dirs));
+                dirs
+            });
             let found = dirs.and_then(|dirs| {
                 let _span = tracing::info_span!("discover").entered();
                 let found = discover::discover(sys, &options.workspace, &dirs, trust_before, options.jobs);
@@ -455,6 +537,7 @@ impl Session {
             vouched: BTreeSet::new(),
             outputs_watched: false,
             checked: BTreeMap::new(),
+            changes,
         };
         Ok(Session { db: None, cx, unsaved: false })
     }
@@ -974,6 +1057,7 @@ impl Session {
         }
         if changed {
             let mut state = std::mem::take(&mut self.cx.state);
+            let mut changes = std::mem::take(&mut self.cx.changes);
             state.version = crate::store::STORE_VERSION;
             state.floe_version = self.options.settings.floe_version.clone();
             // Normalized hashes this build learned, never parsing a file just to
@@ -999,21 +1083,34 @@ impl Session {
                         .chain(learned.keys().copied())
                         .filter_map(|p| Some((p.clone(), record(p)?)))
                         .collect();
+                    changes.files.extend(moved.iter().map(|(p, _)| p.clone()));
                     state.files.extend(moved);
                 }
                 (_, warm) => {
-                    renew_records(&mut state.files, files, Learned::new(learned()));
-                    state.dirs = match warm {
+                    changes.files.extend(renew_records(&mut state.files, files, Learned::new(learned())));
+                    let dirs = match warm {
                         true => self.cx.dirs.clone(),
                         false => std::mem::take(&mut self.cx.dirs),
                     };
+                    if dirs != state.dirs {
+                        changed_keys(&state.dirs, &dirs, &mut changes.dirs);
+                    }
+                    state.dirs = dirs;
                 }
             }
             if self.cx.options.warm {
                 self.cx.dirty = Some(BTreeSet::new());
             }
-            state.packages.retain(|dir, _| self.layout.find(dir).is_some() && !failed.contains(dir));
+            state.packages.retain(|dir, _| {
+                let kept = self.layout.find(dir).is_some() && !failed.contains(dir);
+                if !kept {
+                    changes.packages.insert(dir.clone());
+                }
+                kept
+            });
+            changes.packages.extend(new_records.keys().cloned());
             state.packages.extend(new_records);
+            self.cx.changes = changes;
             // Kept: what the build left is what a driver publishes from.
             self.cx.state = state;
             self.cx.rehashed = false;
@@ -1037,9 +1134,13 @@ impl Session {
         if !std::mem::take(&mut self.unsaved) {
             return Ok(());
         }
-        let saved = self.store.save_state(&self.cx.state)?;
+        let changes = std::mem::take(&mut self.cx.changes);
+        let delta = changes.delta(&self.cx.state);
+        let saved = self.store.save_state(&self.cx.state, delta.as_ref());
+        // Not saved: what the changes were is not known to the next save.
+        self.cx.changes.whole |= saved.is_err();
         // As a new session would find it.
-        self.cx.saved_ns = saved.mtime_ns;
+        self.cx.saved_ns = saved?.mtime_ns;
         Ok(())
     }
 }
@@ -2018,9 +2119,10 @@ plugins:
         let report = build(&sys);
         assert_eq!(report.count(Status::Reused), 32);
         // The state file, a part at a time (its magic, its trailer, the
-        // listings, the file records, the package records), and the (absent)
-        // .floeignore; no package file, no listing.
-        assert_eq!(sys.reads() - reads, 7);
+        // listings, the file records, the package records), its log (the
+        // second build listed the root again, with floe-out/ in it), and the
+        // (absent) .floeignore; no package file, no listing.
+        assert_eq!(sys.reads() - reads, 8);
         assert_eq!(sys.lists() - lists, 0);
     }
 
@@ -2044,6 +2146,40 @@ plugins:
     }
 
     #[test]
+    fn a_state_read_with_its_log_is_the_state_the_last_build_left() {
+        let sys = workspace();
+        let open = || Session::open(sys.clone(), Options { jobs: 2, ..Options::at("/w", settings("1970-01-01")) });
+        // Settled: the second build lists the root again, with floe-out/ in it.
+        build(&sys);
+        build(&sys);
+        let log = Path::new("/w/.floe/state.log");
+        // What is edited (nothing: the stats too fresh to trust are hashed
+        // again), and what is appended to it.
+        let edits = [
+            ("a comment in the domain's manifest", "/w/sales/manifest.yaml", "# sales\n"),
+            ("a product's model", "/w/sales/orders/models/stg_a.sql", "-- edited\n"),
+            ("a product's spec", "/w/sales/leads/floe.yaml", "description: Leads.\n"),
+            ("nothing", "", ""),
+            ("a product's spec again", "/w/sales/leads/floe.yaml", "# reviewed\n"),
+        ];
+        for (edit, path, text) in edits {
+            if !path.is_empty() {
+                let old = String::from_utf8(sys.get(path).unwrap()).unwrap();
+                sys.replace(path, format!("{old}{text}"));
+            }
+            let mut session = open().unwrap();
+            session.build().unwrap();
+            assert!(sys.get(log).is_some(), "{edit}: the build appended to the log");
+            assert!(open().unwrap().cx.state == session.cx.state, "{edit}: the state read is not the state left");
+        }
+        // A new product: new listings too.
+        add_product(&sys, "/w/sales/refunds", "refunds");
+        let mut session = open().unwrap();
+        session.build().unwrap();
+        assert!(open().unwrap().cx.state == session.cx.state, "a new product: the state read is not the state left");
+    }
+
+    #[test]
     fn a_comment_is_parsed_by_the_build_that_sees_it_and_by_no_build_after() {
         let sys = workspace();
         build(&sys);
@@ -2057,7 +2193,7 @@ plugins:
         build(&sys);
         let reads = sys.reads();
         assert_eq!(build(&sys).count(Status::Reused), 32);
-        assert_eq!(sys.reads() - reads, 7, "the state's parts and .floeignore: the manifest is not parsed again");
+        assert_eq!(sys.reads() - reads, 8, "the state's parts, its log and .floeignore: the manifest is not read");
     }
 
     #[test]

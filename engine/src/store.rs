@@ -4,6 +4,7 @@
 //! .floe/packs/<hash>.pack   immutable packs: the objects and action entries one build added
 //! .floe/index               where each object and action entry lives (pack, offset, length)
 //! .floe/state               this workspace's directory and stat caches and package records
+//! .floe/state.log           what builds changed in the state since it was written whole (see `log`)
 //! .floe/state.journal       present while a build of this workspace writes (see `Store::recover`)
 //! .floe/lock, index.lock    advisory locks of builds sharing the store
 //! .floe/CACHEDIR.TAG        tells backup tools the directory is a cache
@@ -37,9 +38,11 @@ use crate::path::WsPath;
 use crate::system::{FileKind, FileStat, IoError, Lock, Locked, System};
 
 mod index;
+mod log;
 mod maintain;
 mod written;
 use index::{Found, IndexFile};
+pub use log::{Delta, DeltaOf};
 pub use maintain::{GcReport, VerifyReport};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
@@ -269,6 +272,9 @@ pub struct Store {
     /// Whether recovery could not finish (another build was adding packs): the
     /// journal then stays, for the next process to try again.
     recovery_left: AtomicBool,
+    /// Where this workspace's state log stands, once this process has read
+    /// or written the state: until then a save writes the state whole.
+    log: Mutex<Option<log::At>>,
 }
 
 impl Store {
@@ -290,6 +296,7 @@ impl Store {
             pending: Mutex::new(Pending::default()),
             journal: Mutex::new(None),
             recovery_left: AtomicBool::new(false),
+            log: Mutex::new(None),
         }
     }
 
@@ -303,6 +310,11 @@ impl Store {
 
     pub fn state_path(&self) -> PathBuf {
         self.root.join(&self.state_name)
+    }
+
+    /// What builds changed in the state since it was written whole.
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join(format!("{}.log", self.state_name))
     }
 
     /// Present while a build of this workspace writes: found at the start of
@@ -658,7 +670,8 @@ impl Store {
     /// warm rebuild spent looking up its derivations.
     pub fn renewed(&self) -> Result<Store, IoError> {
         let store = Store::new(self.sys.clone(), self.root.clone(), None, self.out.clone());
-        let store = Store { state_name: self.state_name.clone(), ..store };
+        let log = Mutex::new(*self.log.lock().unwrap_or_else(|e| e.into_inner()));
+        let store = Store { state_name: self.state_name.clone(), log, ..store };
         let on_disk = self.sys.stat(&self.root.join("index"))?;
         let written = self.written.lock().unwrap_or_else(|e| e.into_inner()).take();
         let read = self.index.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -705,12 +718,73 @@ impl Store {
         self.end_writes()
     }
 
-    pub fn save_state(&self, state: &State) -> Result<FileStat, IoError> {
+    /// The entries of the state log that follows `file` (the state as read),
+    /// to apply in order, and the log's stat when every byte of it is sound
+    /// (the time of the last save). Remembers where the log stands, for
+    /// [`Store::save_state`].
+    pub fn read_log(&self, file: &StateFile) -> Result<(Vec<Delta>, Option<FileStat>), IoError> {
+        let path = self.log_path();
+        let mut at = log::At { state: file.id, state_len: file.source.len(), len: 0 };
+        let (deltas, stat) = match self.sys.stat(&path)? {
+            None => (Vec::new(), None),
+            Some(stat) => {
+                match self.sys.read(&path)?.and_then(|bytes| Some((log::read(&bytes, &file.id)?, bytes.len()))) {
+                    // A log of another state is replaced by the next save's.
+                    None => (Vec::new(), None),
+                    Some((read, len)) if read.sound => {
+                        at.len = len as u64;
+                        (read.deltas, Some(stat))
+                    }
+                    // Torn: the next save writes the state whole.
+                    Some((read, _)) => {
+                        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        return Ok((read.deltas, None));
+                    }
+                }
+            }
+        };
+        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+        Ok((deltas, stat))
+    }
+
+    /// Saves `state`: `delta` (what changed since the state this process
+    /// last read or wrote) appended to the state's log while the log is
+    /// small, else the state whole, its log removed. Returns the stat of
+    /// the file written (its mtime is the time of the save).
+    pub fn save_state(&self, state: &State, delta: Option<&DeltaOf<'_>>) -> Result<FileStat, IoError> {
         self.begin_writes()?;
-        // Written a part at a time: at 10,000 products the state is 60 MB,
-        // and a copy of it whole was the largest part of a saving build's
-        // peak memory.
-        let stat = self.sys.write_atomic_pieces(&self.root, &self.state_name, &|sink| encode_state(state, sink))?;
+        let mut at = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = delta.zip(at.as_ref()).map(|(d, a)| (log::entry(d), a)).filter(|(e, a)| a.takes(e));
+        let stat = match entry {
+            Some((entry, a)) if a.len == 0 => {
+                let bytes = [log::header(&a.state), entry].concat();
+                let stat = self.sys.write_atomic(&self.root, &format!("{}.log", self.state_name), &bytes)?;
+                *at = Some(log::At { len: bytes.len() as u64, ..*a });
+                stat
+            }
+            Some((entry, a)) => {
+                let stat = self.sys.append(&self.root, &format!("{}.log", self.state_name), &entry)?;
+                *at = Some(log::At { len: a.len + entry.len() as u64, ..*a });
+                stat
+            }
+            None => {
+                // Written a part at a time: at 10,000 products the state is
+                // 60 MB, and a copy of it whole was the largest part of a
+                // saving build's peak memory.
+                let id = Mutex::new([0; 32]);
+                let stat = self.sys.write_atomic_pieces(&self.root, &self.state_name, &|sink| {
+                    *id.lock().unwrap_or_else(|e| e.into_inner()) = encode_state(state, sink)?;
+                    Ok(())
+                })?;
+                // After the state: a log left by a build killed in between
+                // names the state before, and is not read.
+                self.sys.remove_all(&self.log_path())?;
+                let id = id.into_inner().unwrap_or_else(|e| e.into_inner());
+                *at = Some(log::At { state: id, state_len: stat.size, len: 0 });
+                stat
+            }
+        };
+        drop(at);
         self.end_writes()?;
         Ok(stat)
     }
@@ -728,8 +802,9 @@ const PACKAGES_PER_PART: usize = 256;
 /// blake3. A reader reads the trailer first, then one part at a time, each
 /// checked against the sum the trailer gives it: a part of another state
 /// (the file replaced between two reads) does not pass for one of this.
-/// Written in that order to `sink`, a part at a time.
-fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+/// Written in that order to `sink`, a part at a time. Returns the state's
+/// id: its trailer's blake3.
+fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<[u8; 32]> {
     sink(STATE_MAGIC)?;
     let mut buf = Vec::new();
     let dirs = put_part(&mut buf, sink, &state.dirs)?;
@@ -752,18 +827,26 @@ fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()
 }
 
 /// Ends a file of parts: its trailer, the trailer's length (u64, little
-/// endian) and its blake3.
-fn put_trailer<T: Serialize>(trailer: &T, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+/// endian) and its blake3, which it returns.
+fn put_trailer<T: Serialize>(
+    trailer: &T,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<[u8; 32]> {
     let bytes = postcard::to_stdvec(trailer).expect("a trailer serializes");
     sink(&bytes)?;
     sink(&(bytes.len() as u64).to_le_bytes())?;
-    sink(blake3::hash(&bytes).as_bytes())
+    let sum = *blake3::hash(&bytes).as_bytes();
+    sink(&sum)?;
+    Ok(sum)
 }
 
-/// The trailer of a file of parts in `source` (a state, an index), and
-/// where it starts; `None` unless the file starts with `magic` and the
+/// The trailer of a file of parts in `source` (a state, an index), where it
+/// starts, and its sum; `None` unless the file starts with `magic` and the
 /// trailer's length and sum hold.
-fn open_trailer<T: serde::de::DeserializeOwned>(source: &Source, magic: &[u8; 8]) -> Result<Option<(T, u64)>, IoError> {
+fn open_trailer<T: serde::de::DeserializeOwned>(
+    source: &Source,
+    magic: &[u8; 8],
+) -> Result<Option<(T, u64, [u8; 32])>, IoError> {
     let Some(tail_at) = source.len().checked_sub(40) else { return Ok(None) };
     if source.get(0, magic.len() as u64)?.is_none_or(|m| *m != magic[..]) {
         return Ok(None);
@@ -775,7 +858,8 @@ fn open_trailer<T: serde::de::DeserializeOwned>(source: &Source, magic: &[u8; 8]
     if blake3::hash(&bytes).as_bytes()[..] != tail[8..] {
         return Ok(None);
     }
-    Ok(postcard::from_bytes::<T>(&bytes).ok().map(|t| (t, trailer_at)))
+    let sum = tail[8..].try_into().expect("32 bytes");
+    Ok(postcard::from_bytes::<T>(&bytes).ok().map(|t| (t, trailer_at, sum)))
 }
 
 /// Hands `value`'s serialization to `sink` as one part (made in `buf`, a
@@ -841,18 +925,20 @@ impl Source {
 pub struct StateFile {
     source: Source,
     trailer: Trailer,
+    /// Its trailer's blake3, which sums every part: what its log names.
+    id: [u8; 32],
 }
 
 impl StateFile {
     /// `floe_version`: the floe the state must be of (`None`: any).
     pub(crate) fn open(source: Source, floe_version: Option<&str>) -> Result<Option<StateFile>, IoError> {
-        let Some((trailer, trailer_at)) = open_trailer::<Trailer>(&source, STATE_MAGIC)? else { return Ok(None) };
+        let Some((trailer, trailer_at, id)) = open_trailer::<Trailer>(&source, STATE_MAGIC)? else { return Ok(None) };
         let mut parts = std::iter::once(&trailer.dirs).chain(&trailer.files).chain(&trailer.packages);
         let end = parts.try_fold(STATE_MAGIC.len() as u64, |at, p| at.checked_add(p.len));
         let sound = end == Some(trailer_at)
             && trailer.version == STORE_VERSION
             && floe_version.is_none_or(|v| v == trailer.floe_version);
-        Ok(sound.then_some(StateFile { source, trailer }))
+        Ok(sound.then_some(StateFile { source, trailer, id }))
     }
 
     /// The decoded parts `parts`, from the part at `at` on, each as `T`.
@@ -870,6 +956,11 @@ impl StateFile {
             }
             Ok(postcard::from_bytes(&bytes).ok())
         })
+    }
+
+    /// What its log names it by.
+    pub(crate) fn id(&self) -> &[u8; 32] {
+        &self.id
     }
 
     pub fn dirs(&self) -> Result<crate::discover::Listings, IoError> {
@@ -1120,11 +1211,44 @@ mod tests {
     }
 
     #[test]
+    fn a_save_appends_to_the_log_of_the_state_read_and_a_whole_one_removes_it() {
+        let sys = Arc::new(MemorySystem::new());
+        let store = store(&sys);
+        let state = large_state(10, b"a");
+        // No state read yet: written whole, whatever the delta.
+        store.save_state(&state, Some(&DeltaOf::default())).unwrap();
+        assert!(sys.get(store.log_path()).is_none());
+        let mut next = large_state(10, b"a");
+        let changed = WsPath::new("p/000003.sql").unwrap();
+        next.files.get_mut(&changed).unwrap().raw = Hash::of(b"b");
+        let delta = DeltaOf { files: vec![(&changed, next.files.get(&changed))], ..DeltaOf::default() };
+        let fresh = self::store(&sys);
+        let file = fresh.read_state("0").unwrap().unwrap();
+        assert_eq!(fresh.read_log(&file).unwrap().0, Vec::new());
+        fresh.save_state(&next, Some(&delta)).unwrap();
+        fresh.save_state(&next, Some(&DeltaOf::default())).unwrap();
+        // Read back: the state and what its log says, in order.
+        let again = self::store(&sys);
+        let file = again.read_state("0").unwrap().unwrap();
+        let (deltas, logged) = again.read_log(&file).unwrap();
+        assert_eq!(deltas.len(), 2);
+        assert_eq!(logged, sys.stat(&again.log_path()).unwrap(), "a sound log's stat is the last save's");
+        let mut read = file.state().unwrap();
+        deltas.iter().for_each(|d| d.apply(&mut read));
+        assert_eq!(read.files, next.files);
+        // Written whole: the log goes with the state it followed.
+        again.save_state(&next, None).unwrap();
+        assert!(sys.get(again.log_path()).is_none());
+        let file = self::store(&sys).read_state("0").unwrap().unwrap();
+        assert_eq!(file.state().unwrap().files, next.files);
+    }
+
+    #[test]
     fn a_state_is_read_a_part_at_a_time_and_a_damaged_part_is_left_out() {
         let sys = Arc::new(MemorySystem::new());
         let store = store(&sys);
         let state = large_state(2 * FILES_PER_PART + 10, b"a");
-        store.save_state(&state).unwrap();
+        store.save_state(&state, None).unwrap();
         assert_eq!(load(&store, "0"), state);
         // Damage in the second part of the file records: only its records go.
         let mut bytes = sys.get(store.state_path()).unwrap();
@@ -1144,14 +1268,14 @@ mod tests {
         // at the same place with the same length, fails them.
         let sys = Arc::new(MemorySystem::new());
         let store = store(&sys);
-        store.save_state(&large_state(10, b"a")).unwrap();
+        store.save_state(&large_state(10, b"a"), None).unwrap();
         let first = sys.get(store.state_path()).unwrap();
-        store.save_state(&large_state(10, b"b")).unwrap();
+        store.save_state(&large_state(10, b"b"), None).unwrap();
         let second = sys.get(store.state_path()).unwrap();
         assert_eq!(first.len(), second.len());
         let source = Source::Bytes(first.clone());
         let file = StateFile::open(source, Some("0")).unwrap().unwrap();
-        let torn = StateFile { source: Source::Bytes(second), trailer: file.trailer };
+        let torn = StateFile { source: Source::Bytes(second), trailer: file.trailer, id: file.id };
         assert_eq!(torn.dirs().unwrap(), large_state(0, b"a").dirs, "the listings are the same in both");
         assert!(torn.state().unwrap().files.is_empty());
     }
@@ -1161,7 +1285,7 @@ mod tests {
         let sys = Arc::new(MemorySystem::new());
         let store = Store::new(sys.clone(), PathBuf::from("/s"), Some(Hash::of(b"/ws")), PathBuf::from("/ws/floe-out"));
         let state = sample_state();
-        store.save_state(&state).unwrap();
+        store.save_state(&state, None).unwrap();
         assert!(store.state_path().to_string_lossy().starts_with("/s/state-"));
         assert_eq!(load(&store, "0"), state);
         assert_eq!(load(&store, "1"), State::default(), "another floe version starts afresh");
@@ -1174,7 +1298,7 @@ mod tests {
         let sys = Arc::new(MemorySystem::new());
         let store = store(&sys);
         let state = sample_state();
-        store.save_state(&state).unwrap();
+        store.save_state(&state, None).unwrap();
         let original = sys.get(store.state_path()).unwrap();
         // A renamed entry of a listing and of the stat cache: both still decode.
         for name in [&b"models"[..], b"stg_orders"] {
@@ -1281,8 +1405,29 @@ mod tests {
             settings: Hash::of(b""),
         };
         state.packages.insert(WsPath::new("a").unwrap(), record);
-        store(sys).save_state(&state).unwrap();
+        store(sys).save_state(&state, None).unwrap();
         entries
+    }
+
+    #[test]
+    fn gc_keeps_what_a_states_log_references() {
+        let sys = Arc::new(MemorySystem::new());
+        let [_, second, _] = three_builds(&sys);
+        // A later build's record, in the state's log.
+        let store = store(&sys);
+        let file = store.read_state("another floe").unwrap().unwrap();
+        store.read_log(&file).unwrap();
+        let mut state = file.state().unwrap();
+        let mut record = state.packages[&WsPath::new("a").unwrap()].clone();
+        record.derivations[0].key = second.key();
+        let b = WsPath::new("b").unwrap();
+        state.packages.insert(b.clone(), record);
+        store
+            .save_state(&state, Some(&DeltaOf { packages: vec![(&b, state.packages.get(&b))], ..DeltaOf::default() }))
+            .unwrap();
+        assert!(sys.get(store.log_path()).is_some());
+        let report = self::store(&sys).gc(1).unwrap();
+        assert_eq!((report.actions_kept, report.actions_removed), (3, 0));
     }
 
     #[test]

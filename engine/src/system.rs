@@ -207,6 +207,15 @@ pub trait System: Send + Sync {
         .map_err(|e| IoError { op: "write", path: base.join(name), message: e.to_string() })?;
         self.write_atomic(base, name, &bytes)
     }
+    /// Appends `bytes` to the file `name` (a plain name) in `base`, creating
+    /// it if it is not there, and returns its stat. Not atomic: what reads
+    /// the file must tell a torn end (a state log sums each entry). Here the
+    /// file is written anew, whole; a real file system appends.
+    fn append(&self, base: &Path, name: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        let mut whole = self.read(&base.join(name))?.unwrap_or_default();
+        whole.extend_from_slice(bytes);
+        self.write_atomic(base, name, &whole)
+    }
     /// Each file as [`System::write_atomic`] writes it, in order, returning
     /// their stats: one call for the outputs of a package, so that the
     /// directories they share are opened once.

@@ -136,6 +136,10 @@ impl System for OverlaySystem {
         self.disk.write_outputs(base, files)
     }
 
+    fn append(&self, base: &Path, name: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
+        self.disk.append(base, name, bytes)
+    }
+
     fn remove_all(&self, path: &Path) -> Result<(), IoError> {
         self.disk.remove_all(path)
     }

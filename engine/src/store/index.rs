@@ -154,7 +154,7 @@ impl IndexFile {
     /// The index in `source`, when its trailer is sound and of this store
     /// version.
     pub fn open(source: Source) -> Result<Option<IndexFile>, IoError> {
-        let Some((trailer, trailer_at)) = open_trailer::<Trailer>(&source, INDEX_MAGIC)? else { return Ok(None) };
+        let Some((trailer, trailer_at, _)) = open_trailer::<Trailer>(&source, INDEX_MAGIC)? else { return Ok(None) };
         let end = trailer.buckets.iter().try_fold(INDEX_MAGIC.len() as u64, |at, p| at.checked_add(p.len));
         let sound = end == Some(trailer_at)
             && trailer.version == STORE_VERSION

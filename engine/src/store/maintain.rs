@@ -230,9 +230,16 @@ impl Store {
                 continue;
             }
             let Some(bytes) = self.sys.read(&self.root.join(&entry.name))? else { continue };
-            let Some(state) = StateFile::open(Source::Bytes(bytes), None)? else { continue };
+            let Some(file) = StateFile::open(Source::Bytes(bytes), None)? else { continue };
             states += 1;
-            for record in state.state()?.packages.values() {
+            // With what its log says: the records a build reads next.
+            let mut state = file.state()?;
+            let log = self.sys.read(&self.root.join(format!("{}.log", entry.name)))?;
+            for delta in log.and_then(|bytes| super::log::read(&bytes, file.id())).map(|l| l.deltas).unwrap_or_default()
+            {
+                delta.apply(&mut state);
+            }
+            for record in state.packages.values() {
                 keys.extend(record.derivations.iter().map(|d| d.key));
             }
         }
