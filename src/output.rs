@@ -212,9 +212,10 @@ impl Printer {
     /// The summary of a build, with the derivations `listing` names (in
     /// JSON, and with `-v`): the counts are always of every one.
     pub fn build_summary(&self, report: &Report, millis: f64, listing: Listing) -> Result<(), WriteError> {
-        let listed: Vec<&DerivationStatus> = match listing {
-            Listing::Every => report.derivations.iter().collect(),
-            Listing::NotReused => report.derivations.iter().filter(|d| d.status != Status::Reused).collect(),
+        // Made only when printed: a quiet build lists nothing.
+        let listed = || -> Vec<&DerivationStatus> {
+            let every = report.derivations.iter();
+            every.filter(|d| listing == Listing::Every || d.status != Status::Reused).collect()
         };
         match self.format {
             Format::Json | Format::Sarif | Format::Dot | Format::Mermaid | Format::Svg => {
@@ -242,7 +243,7 @@ impl Printer {
                         written: report.written,
                         duration_ms: (millis * 1000.0).round() / 1000.0,
                     },
-                    derivations: &listed,
+                    derivations: &listed(),
                     diagnostics: &report.diagnostics,
                 };
                 print_json(&doc)
@@ -250,7 +251,7 @@ impl Printer {
             Format::Human => {
                 if self.verbosity == Verbosity::Verbose {
                     let mut list = String::new();
-                    for d in &listed {
+                    for d in listed() {
                         let _ = writeln!(list, "{:>7} {}", d.status.as_str(), escape(&d.label.to_string()));
                     }
                     err(&list)?;

@@ -167,24 +167,22 @@ fn changed_keys<V: PartialEq>(old: &BTreeMap<WsPath, V>, new: &BTreeMap<WsPath, 
 /// What builds changed in a state since it was read or saved: what the
 /// next save appends to the state's log (see `store::log`), its records
 /// as the state then holds them. Every change a build makes to the state
-/// is noted here, or marks it `whole`.
+/// is noted here. (Whether there is a log to append to, the store knows:
+/// none before a state was read, nor after a save that failed.)
 #[derive(Debug, Default)]
 struct Changes {
-    /// The state is to be written whole: none was read, or a save failed.
-    whole: bool,
     dirs: BTreeSet<WsPath>,
     files: BTreeSet<WsPath>,
     packages: BTreeSet<WsPath>,
 }
 
 impl Changes {
-    /// What to append, unless the state is to be written whole: also when
-    /// more than a sixteenth of its records changed (a log is kept to a
-    /// sixteenth of its state, and a delta that large is not worth making).
+    /// What to append, unless more than a sixteenth of the state's records
+    /// changed: a log is kept to a sixteenth of its state, and a delta that
+    /// large is not worth making.
     fn delta<'a>(&'a self, state: &'a State) -> Option<crate::store::DeltaOf<'a>> {
         let many = |changed: usize, all: usize| changed > (all / 16).max(64);
-        if self.whole
-            || many(self.dirs.len(), state.dirs.len())
+        if many(self.dirs.len(), state.dirs.len())
             || many(self.files.len(), state.files.len())
             || many(self.packages.len(), state.packages.len())
         {
@@ -450,8 +448,6 @@ impl Session {
         };
         let saved_ns = logged.map_or(saved_ns, |s| s.mtime_ns.max(saved_ns));
         let trust_before = saved_ns.saturating_sub(RACY_NS);
-        // Without a state read, the next save writes one whole.
-        let changes = Changes { whole: encoded.is_none(), ..Changes::default() };
         // The walk needs only the directory section; decode the rest meanwhile.
         let (state, found) = std::thread::scope(|s| {
             let file = encoded.as_ref();
@@ -537,7 +533,7 @@ impl Session {
             vouched: BTreeSet::new(),
             outputs_watched: false,
             checked: BTreeMap::new(),
-            changes,
+            changes: Changes::default(),
         };
         Ok(Session { db: None, cx, unsaved: false })
     }
@@ -1134,13 +1130,12 @@ impl Session {
         if !std::mem::take(&mut self.unsaved) {
             return Ok(());
         }
+        // Taken whether or not the save goes through: after one that fails,
+        // the store writes the next state whole.
         let changes = std::mem::take(&mut self.cx.changes);
-        let delta = changes.delta(&self.cx.state);
-        let saved = self.store.save_state(&self.cx.state, delta.as_ref());
-        // Not saved: what the changes were is not known to the next save.
-        self.cx.changes.whole |= saved.is_err();
+        let saved = self.store.save_state(&self.cx.state, changes.delta(&self.cx.state).as_ref())?;
         // As a new session would find it.
-        self.cx.saved_ns = saved?.mtime_ns;
+        self.cx.saved_ns = saved.mtime_ns;
         Ok(())
     }
 }

@@ -314,7 +314,7 @@ impl Store {
 
     /// What builds changed in the state since it was written whole.
     pub fn log_path(&self) -> PathBuf {
-        self.root.join(format!("{}.log", self.state_name))
+        self.root.join(log::name(&self.state_name))
     }
 
     /// Present while a build of this workspace writes: found at the start of
@@ -724,48 +724,58 @@ impl Store {
     /// [`Store::save_state`].
     pub fn read_log(&self, file: &StateFile) -> Result<(Vec<Delta>, Option<FileStat>), IoError> {
         let path = self.log_path();
-        let mut at = log::At { state: file.id, state_len: file.source.len(), len: 0 };
-        let (deltas, stat) = match self.sys.stat(&path)? {
-            None => (Vec::new(), None),
+        let read = match self.sys.stat(&path)? {
             Some(stat) => {
-                match self.sys.read(&path)?.and_then(|bytes| Some((log::read(&bytes, &file.id)?, bytes.len()))) {
-                    // A log of another state is replaced by the next save's.
-                    None => (Vec::new(), None),
-                    Some((read, len)) if read.sound => {
-                        at.len = len as u64;
-                        (read.deltas, Some(stat))
-                    }
-                    // Torn: the next save writes the state whole.
-                    Some((read, _)) => {
-                        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                        return Ok((read.deltas, None));
-                    }
-                }
+                self.sys.read(&path)?.and_then(|bytes| Some((log::read(&bytes, &file.id)?, bytes.len(), stat)))
             }
+            None => None,
         };
-        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+        let at = log::At { state: file.id, state_len: file.source.len(), len: 0 };
+        let (at, deltas, stat) = match read {
+            // None, or another state's: the next save's replaces it.
+            None => (Some(at), Vec::new(), None),
+            Some((read, len, stat)) if read.sound => (Some(log::At { len: len as u64, ..at }), read.deltas, Some(stat)),
+            // Torn: the next save writes the state whole.
+            Some((read, ..)) => (None, read.deltas, None),
+        };
+        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = at;
         Ok((deltas, stat))
     }
 
     /// Saves `state`: `delta` (what changed since the state this process
     /// last read or wrote) appended to the state's log while the log is
     /// small, else the state whole, its log removed. Returns the stat of
-    /// the file written (its mtime is the time of the save).
+    /// the file written (its mtime is the time of the save). After a save
+    /// that failed, what the log holds is not known: the next is whole.
     pub fn save_state(&self, state: &State, delta: Option<&DeltaOf<'_>>) -> Result<FileStat, IoError> {
         self.begin_writes()?;
         let mut at = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = delta.zip(at.as_ref()).map(|(d, a)| (log::entry(d), a)).filter(|(e, a)| a.takes(e));
-        let stat = match entry {
+        let saved = self.save_state_at(state, delta, at.take());
+        *at = saved.as_ref().ok().map(|(_, a)| *a);
+        drop(at);
+        let (stat, _) = saved?;
+        self.end_writes()?;
+        Ok(stat)
+    }
+
+    /// [`Store::save_state`] from where the log stands (`at`); where it
+    /// stands after.
+    fn save_state_at(
+        &self,
+        state: &State,
+        delta: Option<&DeltaOf<'_>>,
+        at: Option<log::At>,
+    ) -> Result<(FileStat, log::At), IoError> {
+        let name = log::name(&self.state_name);
+        match delta.zip(at).map(|(d, a)| (log::entry(d), a)).filter(|(e, a)| a.takes(e)) {
             Some((entry, a)) if a.len == 0 => {
                 let bytes = [log::header(&a.state), entry].concat();
-                let stat = self.sys.write_atomic(&self.root, &format!("{}.log", self.state_name), &bytes)?;
-                *at = Some(log::At { len: bytes.len() as u64, ..*a });
-                stat
+                let stat = self.sys.write_atomic(&self.root, &name, &bytes)?;
+                Ok((stat, log::At { len: bytes.len() as u64, ..a }))
             }
             Some((entry, a)) => {
-                let stat = self.sys.append(&self.root, &format!("{}.log", self.state_name), &entry)?;
-                *at = Some(log::At { len: a.len + entry.len() as u64, ..*a });
-                stat
+                let stat = self.sys.append(&self.root, &name, &entry)?;
+                Ok((stat, log::At { len: a.len + entry.len() as u64, ..a }))
             }
             None => {
                 // Written a part at a time: at 10,000 products the state is
@@ -778,15 +788,11 @@ impl Store {
                 })?;
                 // After the state: a log left by a build killed in between
                 // names the state before, and is not read.
-                self.sys.remove_all(&self.log_path())?;
+                self.sys.remove_all(&self.root.join(&name))?;
                 let id = id.into_inner().unwrap_or_else(|e| e.into_inner());
-                *at = Some(log::At { state: id, state_len: stat.size, len: 0 });
-                stat
+                Ok((stat, log::At { state: id, state_len: stat.size, len: 0 }))
             }
-        };
-        drop(at);
-        self.end_writes()?;
-        Ok(stat)
+        }
     }
 }
 

@@ -31,6 +31,11 @@ const HEADER_LEN: usize = LOG_MAGIC.len() + 32;
 /// this long (a small workspace's state is a few kilobytes).
 const AT_LEAST: u64 = 64 * 1024;
 
+/// The log of the state named `state_name`.
+pub fn name(state_name: &str) -> String {
+    format!("{state_name}.log")
+}
+
 /// What one save changed: listings and records set (`Some`) or removed (`None`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delta {

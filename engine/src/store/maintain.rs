@@ -234,11 +234,9 @@ impl Store {
             states += 1;
             // With what its log says: the records a build reads next.
             let mut state = file.state()?;
-            let log = self.sys.read(&self.root.join(format!("{}.log", entry.name)))?;
-            for delta in log.and_then(|bytes| super::log::read(&bytes, file.id())).map(|l| l.deltas).unwrap_or_default()
-            {
-                delta.apply(&mut state);
-            }
+            let log = self.sys.read(&self.root.join(super::log::name(&entry.name)))?;
+            let deltas = log.and_then(|bytes| super::log::read(&bytes, file.id())).map_or_else(Vec::new, |l| l.deltas);
+            deltas.iter().for_each(|d| d.apply(&mut state));
             for record in state.packages.values() {
                 keys.extend(record.derivations.iter().map(|d| d.key));
             }
