@@ -1290,11 +1290,7 @@ impl Context {
         // A root names its products' namespaces by their domain labels.
         if info.kind == PackageKind::Root {
             deps.extend(
-                self.layout
-                    .packages
-                    .iter()
-                    .filter(|p| p.kind == PackageKind::Product && p.parent == Some(index))
-                    .map(|p| p.file()),
+                self.layout.children(index).filter(|(_, p)| p.kind == PackageKind::Product).map(|(_, p)| p.file()),
             );
         }
         // The out-of-tree plugins its platform runs for it.
@@ -1323,7 +1319,7 @@ impl Context {
         }
         // A platform is checked for what the products below it need, and
         // lays out the directories of its products and domains.
-        for p in self.layout.packages.iter().filter(|p| p.parent == Some(index)) {
+        for (_, p) in self.layout.children(index) {
             c.u64(p.kind as u64).str(p.dir.as_str());
         }
         // A contract of a product outside the workspace that appears or goes

@@ -868,8 +868,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             let plugins_span =
                 own.loaded.node.as_ref().and_then(|n| n.entry("plugins")).map(|(k, _)| k.span).unwrap_or_default();
             let index = pkg.index(db);
-            let serves_products =
-                layout.packages.iter().any(|p| p.kind == PackageKind::Product && p.parent == Some(index));
+            let serves_products = layout.children(index).any(|(_, p)| p.kind == PackageKind::Product);
             own_diags.extend(
                 profile::check_platform(r, own_path.as_str(), plugins_span, serves_products)
                     .into_iter()
@@ -1940,10 +1939,9 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let plugins = rule::Input::default().with("platform", platform_plugins(db, pkg).as_ref()?.part.clone());
             let owned = namespaces(db, pkg);
             let domain_dirs: Vec<String> = layout
-                .packages
-                .iter()
-                .filter(|p| p.kind == PackageKind::Domain && p.parent == Some(pkg.index(db)))
-                .map(|p| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
+                .children(pkg.index(db))
+                .filter(|(_, p)| p.kind == PackageKind::Domain)
+                .map(|(_, p)| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
                 .map(|d| d.trim_start_matches('/').to_owned())
                 .collect();
             let dir = |domain: &str| format!("namespaces/{}", floe_rules::k8s::namespace::name(domain));

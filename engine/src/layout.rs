@@ -90,6 +90,9 @@ pub struct Layout {
     /// Contracts of products outside the workspace: every `datacontract.yaml`
     /// not beside a `floe.yaml`, sorted.
     pub contracts: Vec<WsPath>,
+    /// Each package's children (packages whose parent it is), in order:
+    /// looked up for every package, where a scan of all was quadratic.
+    children: Vec<Vec<usize>>,
 }
 
 impl Layout {
@@ -165,6 +168,7 @@ impl Layout {
         }
         let mut diags = Vec::new();
         let mut packages: Vec<PackageInfo> = Vec::new();
+        let mut children: Vec<Vec<usize>> = Vec::new();
         let mut dirs: Vec<(WsPath, PackageKind)> = Vec::new();
         for dir in &manifests {
             if specs.contains(dir) {
@@ -247,17 +251,26 @@ impl Layout {
             if kind != PackageKind::Product {
                 platforms.insert(dir.as_str().to_owned(), packages.len());
             }
+            if let Some(p) = parent {
+                children[p].push(packages.len());
+            }
+            children.push(Vec::new());
             packages.push(PackageInfo { dir, kind, parent, pinned, has_dbt_project, has_contract, models });
         }
         plugins.sort();
         // What no product claimed; sorted, as the set was.
         let contracts = contract_dirs.into_iter().map(|d| d.join(CONTRACT).expect("joins")).collect();
-        (Layout { packages, plugins, contracts }, diags)
+        (Layout { packages, plugins, contracts, children }, diags)
     }
 
     /// The executable of the out-of-tree plugin `name`, if the workspace has one.
     pub fn plugin(&self, name: &str) -> Option<&WsPath> {
         self.plugins.iter().find(|p| p.file_name() == name)
+    }
+
+    /// The packages whose parent is package `index`, in order.
+    pub fn children(&self, index: usize) -> impl Iterator<Item = (usize, &PackageInfo)> {
+        self.children[index].iter().map(|&i| (i, &self.packages[i]))
     }
 
     pub fn find(&self, dir: &WsPath) -> Option<usize> {
@@ -314,6 +327,8 @@ mod tests {
         );
         assert_eq!(diags.len(), 2);
         assert_eq!(layout.chain(3), [0, 2]);
+        let children = |i| layout.children(i).map(|(c, _)| c).collect::<Vec<_>>();
+        assert_eq!((children(0), children(1), children(2), children(3)), (vec![1, 2], vec![], vec![3], vec![]));
         assert!(layout.packages[3].has_dbt_project);
     }
 
