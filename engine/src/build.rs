@@ -1018,6 +1018,16 @@ impl Session {
         // Made at its size: grown by doubling, 80,000 statuses at 10,000
         // products would be copied as the build's memory is highest.
         report.derivations.reserve_exact(outcomes.iter().map(|o| o.statuses.len()).sum());
+        // Listed by label. Two labels of different packages compare as their
+        // directories do, whatever their targets (no directory holds a `:`):
+        // so each package's few statuses are sorted, then the packages by
+        // their first, rather than all of them at once (8,044 at 1,000
+        // products, 2 % of a no-op).
+        for outcome in &mut outcomes {
+            outcome.statuses.sort_unstable_by(|a, b| a.label.cmp(&b.label));
+        }
+        outcomes
+            .sort_unstable_by(|a, b| a.statuses.first().map(|s| &s.label).cmp(&b.statuses.first().map(|s| &s.label)));
         for outcome in outcomes {
             report.derivations.extend(outcome.statuses);
             report.diagnostics.extend(outcome.diagnostics);
@@ -1042,7 +1052,7 @@ impl Session {
         }
         report.diagnostics.extend(self.layout_diagnostics.iter().cloned());
         diag::sort(&mut report.diagnostics);
-        report.derivations.sort_by(|a, b| a.label.cmp(&b.label));
+        debug_assert!(report.derivations.is_sorted_by(|a, b| a.label <= b.label));
         report.warnings.extend(self.cx.remote_failed.get().cloned());
 
         let _span = tracing::info_span!("flush", state = changed).entered();
