@@ -1019,7 +1019,8 @@ impl Session {
         // products would be copied as the build's memory is highest.
         report.derivations.reserve_exact(outcomes.iter().map(|o| o.statuses.len()).sum());
         // Listed by label. Two labels of different packages compare as their
-        // directories do, whatever their targets (no directory holds a `:`):
+        // directories do, whatever their targets (a directory a label can
+        // name holds no `:`):
         // so each package's few statuses are sorted, then the packages by
         // their first, rather than all of them at once (8,044 at 1,000
         // products, 2 % of a no-op).
@@ -1299,9 +1300,7 @@ impl Context {
         }
         // A root names its products' namespaces by their domain labels.
         if info.kind == PackageKind::Root {
-            deps.extend(
-                self.layout.children(index).filter(|(_, p)| p.kind == PackageKind::Product).map(|(_, p)| p.file()),
-            );
+            deps.extend(self.layout.children(index).filter(|p| p.kind == PackageKind::Product).map(|p| p.file()));
         }
         // The out-of-tree plugins its platform runs for it.
         let platform = match info.kind {
@@ -1329,7 +1328,7 @@ impl Context {
         }
         // A platform is checked for what the products below it need, and
         // lays out the directories of its products and domains.
-        for (_, p) in self.layout.children(index) {
+        for p in self.layout.children(index) {
             c.u64(p.kind as u64).str(p.dir.as_str());
         }
         // A contract of a product outside the workspace that appears or goes

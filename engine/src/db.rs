@@ -868,7 +868,7 @@ pub fn platform(db: &dyn Db, pkg: Package) -> Arc<PlatformEval> {
             let plugins_span =
                 own.loaded.node.as_ref().and_then(|n| n.entry("plugins")).map(|(k, _)| k.span).unwrap_or_default();
             let index = pkg.index(db);
-            let serves_products = layout.children(index).any(|(_, p)| p.kind == PackageKind::Product);
+            let serves_products = layout.children(index).any(|p| p.kind == PackageKind::Product);
             own_diags.extend(
                 profile::check_platform(r, own_path.as_str(), plugins_span, serves_products)
                     .into_iter()
@@ -1940,8 +1940,8 @@ pub fn derivations(db: &dyn Db, pkg: Package) -> Option<Vec<Derivation>> {
             let owned = namespaces(db, pkg);
             let domain_dirs: Vec<String> = layout
                 .children(pkg.index(db))
-                .filter(|(_, p)| p.kind == PackageKind::Domain)
-                .map(|(_, p)| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
+                .filter(|p| p.kind == PackageKind::Domain)
+                .map(|p| p.dir.as_str().strip_prefix(info.dir.as_str()).unwrap_or(p.dir.as_str()))
                 .map(|d| d.trim_start_matches('/').to_owned())
                 .collect();
             let dir = |domain: &str| format!("namespaces/{}", floe_rules::k8s::namespace::name(domain));

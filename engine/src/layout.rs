@@ -269,8 +269,8 @@ impl Layout {
     }
 
     /// The packages whose parent is package `index`, in order.
-    pub fn children(&self, index: usize) -> impl Iterator<Item = (usize, &PackageInfo)> {
-        self.children[index].iter().map(|&i| (i, &self.packages[i]))
+    pub fn children(&self, index: usize) -> impl Iterator<Item = &PackageInfo> {
+        self.children[index].iter().map(|&i| &self.packages[i])
     }
 
     pub fn find(&self, dir: &WsPath) -> Option<usize> {
@@ -327,8 +327,11 @@ mod tests {
         );
         assert_eq!(diags.len(), 2);
         assert_eq!(layout.chain(3), [0, 2]);
-        let children = |i| layout.children(i).map(|(c, _)| c).collect::<Vec<_>>();
-        assert_eq!((children(0), children(1), children(2), children(3)), (vec![1, 2], vec![], vec![3], vec![]));
+        let children = |i| layout.children(i).map(|p| p.dir.as_str()).collect::<Vec<_>>();
+        assert_eq!(
+            (children(0), children(1), children(2), children(3)),
+            (vec!["loose", "sales"], vec![], vec!["sales/c360"], vec![])
+        );
         assert!(layout.packages[3].has_dbt_project);
     }
 

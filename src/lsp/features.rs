@@ -335,11 +335,11 @@ fn yaml_target(world: &World<'_>, doc: &Doc, path: &[PathSeg], value: &str) -> O
     }
     if first == "approved_products" && doc.kind == Kind::Manifest {
         let here = world.package_of_file(&doc.ws)?;
-        let (_, product) = world
+        let product = world
             .session
             .layout
             .children(here)
-            .find(|(_, p)| p.kind == PackageKind::Product && p.dir.as_str().rsplit('/').next() == Some(value))?;
+            .find(|p| p.kind == PackageKind::Product && p.dir.as_str().rsplit('/').next() == Some(value))?;
         return world.location(&product.file(), None);
     }
     None
