@@ -79,6 +79,15 @@ fn open_dir(dir: &Path) -> Result<Option<OwnedFd>, IoError> {
     }
 }
 
+/// `base/name`, when `name` is one plain component (a write's target).
+fn plain_name_in(base: &Path, name: &str) -> Result<PathBuf, IoError> {
+    let path = base.join(name);
+    match plain_components(name) {
+        Some(parts) if parts.len() == 1 => Ok(path),
+        _ => Err(IoError { op: "write", path, message: "not a plain name".to_owned() }),
+    }
+}
+
 /// The stats of `names` in the open directory `fd` (at `dir`), as
 /// [`System::stat_in`] gives them: each name is one path component to look
 /// up, not the whole path.
@@ -376,10 +385,7 @@ impl System for OsSystem {
     }
 
     fn write_atomic_pieces(&self, base: &Path, name: &str, pieces: Pieces<'_>) -> Result<FileStat, IoError> {
-        let path = base.join(name);
-        if plain_components(name).is_none_or(|parts| parts.len() != 1) {
-            return Err(IoError { op: "write", path, message: "not a plain name".to_owned() });
-        }
+        let path = plain_name_in(base, name)?;
         std::fs::create_dir_all(base).map_err(|e| io_error("create directory", base, e))?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = rustix::fs::open(base, flags, Mode::empty()).map_err(|e| errno("open", base, e))?;
@@ -387,10 +393,7 @@ impl System for OsSystem {
     }
 
     fn append(&self, base: &Path, name: &str, bytes: &[u8]) -> Result<FileStat, IoError> {
-        let path = base.join(name);
-        if plain_components(name).is_none_or(|parts| parts.len() != 1) {
-            return Err(IoError { op: "write", path, message: "not a plain name".to_owned() });
-        }
+        let path = plain_name_in(base, name)?;
         // One write: appends of other processes land before or after it, not within.
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o644)).map_err(|e| errno("write", &path, e))?;
@@ -722,6 +725,19 @@ mod tests {
         // Only a plain name, in `base` itself.
         assert!(OsSystem.write_atomic_pieces(&base, "a/state", &|sink| sink(b"x")).is_err());
         assert!(OsSystem.write_atomic_pieces(&base, "..", &|sink| sink(b"x")).is_err());
+    }
+
+    #[test]
+    fn an_append_adds_to_the_end_and_makes_the_file_if_it_is_not_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        OsSystem.append(base, "state.log", b"ab").unwrap();
+        let st = OsSystem.append(base, "state.log", b"cd").unwrap();
+        assert_eq!(std::fs::read(base.join("state.log")).unwrap(), b"abcd");
+        assert_eq!(Some(st), OsSystem.stat(&base.join("state.log")).unwrap());
+        // Only a plain name, in `base` itself.
+        assert!(OsSystem.append(base, "a/state.log", b"x").is_err());
+        assert!(OsSystem.append(base, "..", b"x").is_err());
     }
 
     #[test]
