@@ -54,9 +54,8 @@ fn vouches(mtime_ns: i64, saved_ns: i64) -> bool {
 
 /// The normalized hash the last build's `record` of a file gives it, if
 /// its bytes are still `raw`: known without parsing it.
-fn known_normal(record: Option<&FileRecord>, raw: Hash) -> Option<Hash> {
-    record.filter(|r| r.raw == raw)?.normal
-}
+/// A record of every file of the workspace, by path.
+type Files = BTreeMap<WsPath, FileRecord>;
 
 /// The normalized hashes a build learned, asked for in path order: the
 /// union of lists each in path order (every new record's dependencies),
@@ -94,55 +93,74 @@ impl<'a> Learned<'a> {
     }
 }
 
-/// Makes `records` those of the files found, in place: the last build's
-/// records are nearly all still there, and a map made anew beside them
-/// would hold every path twice at the build's highest memory. A record's
-/// normalized hash stands while its bytes do, or is one this build learned.
-fn renew_records(
-    records: &mut BTreeMap<WsPath, FileRecord>,
-    files: &BTreeMap<WsPath, (FileStat, Hash)>,
-    mut learned: Learned<'_>,
-) -> Vec<WsPath> {
-    let mut renewed = |path: &WsPath, (stat, raw): &(FileStat, Hash), normal: Option<Hash>| {
-        // Asked in path order, whether the record's own hash stands or not.
-        let learned = learned.get(path);
-        FileRecord { stat: *stat, raw: *raw, normal: normal.or(learned) }
-    };
+/// Makes `records` those of the files `found` (in path order, with their
+/// stats and hashes now), in place: the last build's records are nearly
+/// all still there, and a map made anew beside them would hold every path
+/// twice. A record's normalized hash stands while its bytes do.
+fn renew_records(records: &mut Files, found: impl Iterator<Item = (WsPath, FileStat, Hash)>, changes: &mut Changes) {
+    let record = |stat, raw| FileRecord { stat, raw, normal: None };
     // A first build: made in bulk, its nodes full (a map grown a record at
-    // a time in order leaves each node half empty), a slice at a time
-    // (collected whole, the records would be held twice for a moment).
+    // a time in order leaves each node half empty). Every record is new:
+    // the state is written whole.
     if records.is_empty() {
-        let mut all = files.iter().map(|(path, now)| (path.clone(), renewed(path, now, None))).peekable();
-        while all.peek().is_some() {
-            let mut slice: BTreeMap<WsPath, FileRecord> = all.by_ref().take(8192).collect();
-            records.append(&mut slice);
-        }
-        return files.keys().cloned().collect();
+        *records = found.map(|(path, stat, raw)| (path, record(stat, raw))).collect();
+        changes.whole = true;
+        return;
     }
-    // Both maps are in path order: one pass over each.
-    let mut found = files.iter().peekable();
+    // Both are in path order: one pass over each.
+    let mut found = found.peekable();
     let mut added = Vec::new();
-    let mut changed = Vec::new();
-    records.retain(|path, record| {
-        while let Some((p, now)) = found.next_if(|(p, _)| *p < path) {
-            added.push((p.clone(), renewed(p, now, None)));
+    records.retain(|path, old| {
+        while let Some((p, stat, raw)) = found.next_if(|(p, ..)| p < path) {
+            added.push((p, record(stat, raw)));
         }
-        let Some((_, now)) = found.next_if(|(p, _)| *p == path) else {
-            changed.push(path.clone());
+        let Some((_, stat, raw)) = found.next_if(|(p, ..)| p == path) else {
+            changes.note_file(path);
             return false;
         };
-        let normal = known_normal(Some(record), now.1);
-        let renewed = renewed(path, now, normal);
-        if renewed != *record {
-            changed.push(path.clone());
-            *record = renewed;
+        if old.stat != stat || old.raw != raw {
+            let normal = old.normal.filter(|_| old.raw == raw);
+            *old = FileRecord { stat, raw, normal };
+            changes.note_file(path);
         }
         true
     });
-    added.extend(found.map(|(p, now)| (p.clone(), renewed(p, now, None))));
-    changed.extend(added.iter().map(|(p, _)| p.clone()));
+    added.extend(found.map(|(p, stat, raw)| (p, record(stat, raw))));
+    for (path, _) in &added {
+        changes.note_file(path);
+    }
     records.extend(added);
-    changed
+}
+
+/// Gives the files whose normalized hash this build learned (lists each
+/// in path order: every new record's dependencies) that hash, unless
+/// their records have it already.
+fn learn_normals<'a, L>(records: &mut Files, lists: L, changes: &mut Changes)
+where
+    L: Iterator<Item = &'a [(WsPath, Hash)]> + Clone,
+{
+    let pairs: usize = lists.clone().map(<[_]>::len).sum();
+    // Few (an incremental build): each looked up.
+    if pairs < records.len() / 8 {
+        for (path, normal) in lists.flatten() {
+            if let Some(record) = records.get_mut(path)
+                && record.normal.is_none()
+            {
+                record.normal = Some(*normal);
+                changes.note_file(path);
+            }
+        }
+        return;
+    }
+    // Many (a cold build: 300,000 pairs at 10,000 products): merged with
+    // the records in one pass.
+    let mut learned = Learned::new(lists);
+    for (path, record) in records.iter_mut().filter(|(_, r)| r.normal.is_none()) {
+        if let Some(normal) = learned.get(path) {
+            record.normal = Some(normal);
+            changes.note_file(path);
+        }
+    }
 }
 
 /// Adds to `out` the keys whose values differ between `old` and `new`
@@ -162,15 +180,25 @@ struct Changes {
     dirs: BTreeSet<WsPath>,
     files: BTreeSet<WsPath>,
     packages: BTreeSet<WsPath>,
+    /// Every file record is new (a first build): the state is written
+    /// whole, and file changes are not noted.
+    whole: bool,
 }
 
 impl Changes {
+    fn note_file(&mut self, path: &WsPath) {
+        if !self.whole {
+            self.files.insert(path.clone());
+        }
+    }
+
     /// What to append, unless more than a sixteenth of the state's records
     /// changed: a log is kept to a sixteenth of its state, and a delta that
     /// large is not worth making.
     fn delta<'a>(&'a self, state: &'a State) -> Option<crate::store::DeltaOf<'a>> {
         let many = |changed: usize, all: usize| changed > (all / 16).max(64);
-        if many(self.dirs.len(), state.dirs.len())
+        if self.whole
+            || many(self.dirs.len(), state.dirs.len())
             || many(self.files.len(), state.files.len())
             || many(self.packages.len(), state.packages.len())
         {
@@ -314,15 +342,12 @@ impl std::ops::Deref for Session {
 pub struct Context {
     pub system: Arc<dyn System>,
     pub options: Options,
+    /// The last build's records of packages, and a record of every file
+    /// the workspace has now: its stat, the hash of its bytes, and the
+    /// hash of its normalized value while those bytes stand.
     pub state: State,
-    /// Every package file with its stat and the hash of its bytes.
-    pub files: BTreeMap<WsPath, (FileStat, Hash)>,
     /// Whether hashing found stats the state could not vouch for.
     rehashed: bool,
-    /// In a warm session, the files whose stat or hash moved since the
-    /// state's file records were last made: only theirs are made again.
-    /// `None`: all are (the first build, a new layout).
-    dirty: Option<BTreeSet<WsPath>>,
     pub layout: Arc<Layout>,
     pub layout_diagnostics: Vec<Diagnostic>,
     /// Directory listings of this walk, saved for the next one.
@@ -457,22 +482,18 @@ impl Session {
             let rest = rest.join().expect("decoding the state does not panic");
             (rest, found)
         });
-        let (dirs, mut found) = found?;
-        let state = State { dirs, ..state? };
+        let (dirs, found) = found?;
+        let mut state = State { dirs, ..state? };
         // Both lists are sorted by path: one merge pairs each file found
         // with its record, where a lookup per file compared paths ~14 times.
-        // A file found that has a record takes its path from the record:
-        // one text for both.
         let records: Vec<Option<&FileRecord>> = {
             let mut recs = state.files.iter().peekable();
             found
                 .files
-                .iter_mut()
+                .iter()
                 .map(|(path, _)| {
                     while recs.next_if(|(p, _)| *p < path).is_some() {}
-                    let (known, record) = recs.next_if(|(p, _)| *p == path)?;
-                    *path = known.clone();
-                    Some(record)
+                    recs.next_if(|(p, _)| *p == path).map(|(_, r)| r)
                 })
                 .collect()
         };
@@ -496,20 +517,18 @@ impl Session {
             .map(|i| fresh[i].unwrap_or_else(|| trusted(i).expect("hashed unless trusted").raw))
             .collect();
         drop(records);
-        // The walk's paths are moved, not copied (140,000 at 10,000 products),
-        // and the map is collected from sorted pairs, which builds it in bulk.
-        let files: BTreeMap<WsPath, (FileStat, Hash)> =
-            found.files.into_iter().zip(raws).map(|((path, stat), raw)| (path, (stat, raw))).collect();
-        let (layout, mut layout_diagnostics) = Layout::from_files(files.keys());
-        layout_diagnostics.extend(found.diagnostics);
         let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
+        // The state's file records become those of the files found.
+        let mut changes = Changes::default();
+        let found_files = found.files.into_iter().zip(raws).map(|((path, stat), raw)| (path, stat, raw));
+        renew_records(&mut state.files, found_files, &mut changes);
+        let (layout, mut layout_diagnostics) = Layout::from_files(state.files.keys());
+        layout_diagnostics.extend(found.diagnostics);
         let cx = Context {
             system,
             options,
             state,
-            files,
             rehashed,
-            dirty: None,
             layout: Arc::new(layout),
             layout_diagnostics,
             dirs: found.dirs,
@@ -521,7 +540,7 @@ impl Session {
             vouched: BTreeSet::new(),
             outputs_watched: false,
             checked: BTreeMap::new(),
-            changes: Changes::default(),
+            changes,
         };
         Ok(Session { db: None, cx, unsaved: false })
     }
@@ -543,10 +562,10 @@ impl Session {
         let mut moved = false;
         for path in changed {
             let abs = self.cx.options.workspace.join(path.as_str());
-            match (self.cx.files.get(path), self.cx.system.stat(&abs)?) {
-                (Some(&(old_stat, _)), Some(stat)) if stat == old_stat => {}
-                (Some(&(_, old_raw)), Some(stat)) => match self.cx.system.read(&abs)? {
-                    Some(bytes) => fresh.push((path, stat, Hash::of(&bytes), old_raw)),
+            match (self.cx.state.files.get(path), self.cx.system.stat(&abs)?) {
+                (Some(old), Some(stat)) if stat == old.stat => {}
+                (Some(old), Some(stat)) => match self.cx.system.read(&abs)? {
+                    Some(bytes) => fresh.push((path, stat, Hash::of(&bytes), old.raw)),
                     None => moved = true,
                 },
                 (None, None) => {}
@@ -574,11 +593,12 @@ impl Session {
             self.cx.checked.retain(|dir, _| untouched(dir));
         }
         for (path, stat, raw, old_raw) in fresh {
-            self.cx.files.insert(path.clone(), (stat, raw));
-            self.cx.rehashed = true;
-            if let Some(dirty) = self.cx.dirty.as_mut() {
-                dirty.insert(path.clone());
+            if let Some(record) = self.cx.state.files.get_mut(path) {
+                let normal = record.normal.filter(|_| raw == old_raw);
+                *record = FileRecord { stat, raw, normal };
             }
+            self.cx.changes.note_file(path);
+            self.cx.rehashed = true;
             if raw == old_raw {
                 continue;
             }
@@ -604,25 +624,24 @@ impl Session {
             discover::discover(sys, &cx.options.workspace, &cx.dirs, trust_before, cx.options.jobs)?
         };
         let changed: BTreeSet<&WsPath> = changed.iter().collect();
-        let mut files = BTreeMap::new();
-        for (path, stat) in &found.files {
-            let raw = match cx.files.get(path) {
-                Some(&(old, raw)) if old == *stat && !changed.contains(path) => raw,
+        let mut found_files = Vec::with_capacity(found.files.len());
+        for (path, stat) in found.files {
+            let raw = match cx.state.files.get(&path) {
+                Some(old) if old.stat == stat && !changed.contains(&path) => old.raw,
                 _ => Hash::of(&sys.read(&cx.options.workspace.join(path.as_str()))?.unwrap_or_default()),
             };
-            files.insert(path.clone(), (*stat, raw));
+            found_files.push((path, stat, raw));
         }
-        cx.files = files;
-        let (layout, mut diagnostics) = Layout::from_files(cx.files.keys());
+        renew_records(&mut cx.state.files, found_files.into_iter(), &mut cx.changes);
+        let (layout, mut diagnostics) = Layout::from_files(cx.state.files.keys());
         diagnostics.extend(found.diagnostics);
         cx.layout = Arc::new(layout);
         cx.layout_diagnostics = diagnostics;
         cx.dirs = found.dirs;
         cx.rehashed = true;
-        cx.dirty = None;
         if let (Some(db), Some(graph)) = (self.db.as_mut(), cx.graph.as_mut()) {
             let mut sources = BTreeMap::new();
-            for (path, &(_, raw)) in &cx.files {
+            for (path, &FileRecord { raw, .. }) in &cx.state.files {
                 let file = match graph.sources.get(path) {
                     Some(&file) => {
                         if file.revision(&*db) != raw {
@@ -688,7 +707,7 @@ impl Session {
         let cx = &mut self.cx;
         let mut db = Database::new(cx.system.clone(), cx.options.workspace.clone()).with_store(cx.store.clone());
         let sources: BTreeMap<WsPath, SourceFile> =
-            cx.files.iter().map(|(p, (_, raw))| (p.clone(), SourceFile::new(&db, p.clone(), *raw))).collect();
+            cx.state.files.iter().map(|(p, r)| (p.clone(), SourceFile::new(&db, p.clone(), r.raw))).collect();
         let sources = Arc::new(sources);
         let workspace =
             Workspace::new(&db, cx.layout.clone(), sources.clone(), cx.options.settings.clone(), Arc::new(Vec::new()));
@@ -1056,44 +1075,20 @@ impl Session {
             state.floe_version = self.options.settings.floe_version.clone();
             // Normalized hashes this build learned, never parsing a file just to
             // record one: a later build computes what it needs.
-            let learned =
-                || learned_by_parsing.iter().map(Vec::as_slice).chain(new_records.values().map(|r| r.deps.as_slice()));
-            let dirty = self.cx.dirty.take();
-            let files = &self.cx.files;
-            // A warm session's last records stand but for the files that
-            // moved since, and those whose normalized hash was learned now
-            // (few: a map of them is made). So do its directory listings:
-            // only a new walk changes them.
-            match (dirty, self.cx.options.warm) {
-                (Some(dirty), true) => {
-                    let learned: BTreeMap<&WsPath, Hash> = learned().flatten().map(|(p, n)| (p, *n)).collect();
-                    let record = |path: &WsPath| {
-                        let (stat, raw) = files.get(path)?;
-                        let normal = known_normal(state.files.get(path), *raw).or_else(|| learned.get(path).copied());
-                        Some(FileRecord { stat: *stat, raw: *raw, normal })
-                    };
-                    let moved: Vec<(WsPath, FileRecord)> = dirty
-                        .iter()
-                        .chain(learned.keys().copied())
-                        .filter_map(|p| Some((p.clone(), record(p)?)))
-                        .collect();
-                    changes.files.extend(moved.iter().map(|(p, _)| p.clone()));
-                    state.files.extend(moved);
-                }
-                (_, warm) => {
-                    changes.files.extend(renew_records(&mut state.files, files, Learned::new(learned())));
-                    let dirs = match warm {
-                        true => self.cx.dirs.clone(),
-                        false => std::mem::take(&mut self.cx.dirs),
-                    };
-                    if dirs != state.dirs {
-                        changed_keys(&state.dirs, &dirs, &mut changes.dirs);
-                    }
-                    state.dirs = dirs;
-                }
-            }
-            if self.cx.options.warm {
-                self.cx.dirty = Some(BTreeSet::new());
+            let learned = learned_by_parsing.iter().map(Vec::as_slice);
+            learn_normals(
+                &mut state.files,
+                learned.chain(new_records.values().map(|r| r.deps.as_slice())),
+                &mut changes,
+            );
+            // Directory listings: only a walk changes them.
+            if self.cx.dirs != state.dirs {
+                let dirs = match self.cx.options.warm {
+                    true => self.cx.dirs.clone(),
+                    false => std::mem::take(&mut self.cx.dirs),
+                };
+                changed_keys(&state.dirs, &dirs, &mut changes.dirs);
+                state.dirs = dirs;
             }
             state.packages.retain(|dir, _| {
                 let kept = self.layout.find(dir).is_some() && !failed.contains(dir);
@@ -1214,17 +1209,17 @@ impl Context {
         (selected, diags)
     }
 
-    /// Cursors for [`Context::normal_of`] over the files found and the
-    /// last build's records, for paths asked in order.
+    /// A cursor for [`Context::normal_of`] over the files' records, for
+    /// paths asked in order.
     fn near(&self) -> Near<'_> {
-        Near { files: Cursor::new(&self.files), records: Cursor::new(&self.state.files) }
+        Near { files: Cursor::new(&self.state.files) }
     }
 
     /// The normalized hash of a file, from the last build when its bytes are
     /// unchanged, else by parsing it.
     fn normal_of(&self, db: Option<&Database>, path: &WsPath, near: &mut Near<'_>) -> Result<Option<Hash>, NeedsDb> {
-        let Some((_, raw)) = near.files.get(path) else { return Ok(None) };
-        if let Some(n) = known_normal(near.records.get(path), *raw) {
+        let Some(record) = near.files.get(path) else { return Ok(None) };
+        if let Some(n) = record.normal {
             return Ok(Some(n));
         }
         // dbt sources and plugins are read as they are: their bytes are their value.
@@ -1232,7 +1227,7 @@ impl Context {
         let package_file =
             matches!(path.file_name(), crate::layout::MANIFEST | crate::layout::SPEC | crate::layout::DBT_PROJECT);
         if !package_file || crate::layout::in_model_dir(dir.as_str()) || crate::layout::is_plugin_dir(&dir) {
-            return Ok(Some(*raw));
+            return Ok(Some(record.raw));
         }
         let db = db.ok_or(NeedsDb)?;
         let Some(file) = self.graph().sources.get(path).copied() else { return Ok(None) };
@@ -1261,7 +1256,7 @@ impl Context {
             }
             // Its ports are judged against those floe.lock pins.
             let lock = WsPath::new(crate::lock::LOCK).expect("a plain name");
-            if self.files.contains_key(&lock) {
+            if self.state.files.contains_key(&lock) {
                 deps.insert(lock);
             }
             // Ports named by a contract's id read the workspace's contracts
@@ -1322,7 +1317,7 @@ impl Context {
         // changes what a port naming it resolves to.
         if info.kind == PackageKind::Product {
             let lock = WsPath::new(crate::lock::LOCK).expect("a plain name");
-            c.u64(u64::from(self.files.contains_key(&lock)));
+            c.u64(u64::from(self.state.files.contains_key(&lock)));
             c.u64(self.layout.contracts.len() as u64);
             for f in &self.layout.contracts {
                 c.str(f.as_str());
@@ -1653,7 +1648,7 @@ impl Context {
     /// Whether a file's bytes are not those the state knows the
     /// normalized value of (edited, or new).
     fn normal_unknown(&self, path: &WsPath) -> bool {
-        self.files.get(path).is_none_or(|f| known_normal(self.state.files.get(path), f.1).is_none())
+        self.state.files.get(path).is_none_or(|r| r.normal.is_none())
     }
 
     fn reuse(&self, db: Option<&Database>, sel: &label::Selected) -> Result<Reuse, IoError> {
@@ -1850,8 +1845,7 @@ struct NeedsDb;
 
 /// Where the last of a package's dependencies was found (see [`Context::near`]).
 struct Near<'a> {
-    files: Cursor<'a, (FileStat, Hash)>,
-    records: Cursor<'a, FileRecord>,
+    files: Cursor<'a, FileRecord>,
 }
 
 #[derive(Default)]
@@ -1905,27 +1899,35 @@ plugins:
 ";
 
     #[test]
-    fn a_first_build_makes_its_file_records_a_slice_at_a_time() {
+    fn a_first_build_makes_its_file_records_in_bulk_and_the_state_whole() {
         let stat = FileStat { size: 1, mtime_ns: 0, inode: 1 };
-        let files: BTreeMap<WsPath, (FileStat, Hash)> =
-            (0..20_000).map(|i| (WsPath::new(&format!("p{i}")).unwrap(), (stat, Hash::of(&[1])))).collect();
+        let found = (0..20_000).map(|i| (WsPath::new(&format!("p{i:05}")).unwrap(), stat, Hash::of(&[1])));
         let mut records = BTreeMap::new();
-        renew_records(&mut records, &files, Learned::new([]));
+        let mut changes = Changes::default();
+        renew_records(&mut records, found, &mut changes);
         let record = FileRecord { stat, raw: Hash::of(&[1]), normal: None };
-        assert!(records.keys().eq(files.keys()));
+        assert_eq!(records.len(), 20_000);
         assert!(records.values().all(|r| *r == record));
+        assert!(changes.whole && changes.files.is_empty());
+    }
+
+    fn path(p: &str) -> WsPath {
+        WsPath::new(p).unwrap()
+    }
+
+    fn paths(ps: &[&str]) -> BTreeSet<WsPath> {
+        ps.iter().map(|p| path(p)).collect()
     }
 
     #[test]
     fn file_records_are_renewed_as_a_map_made_anew_would_be() {
-        let path = |p: &str| WsPath::new(p).unwrap();
         let stat = |n: u64| FileStat { size: n, mtime_ns: 0, inode: n };
         let h = |s: &str| Hash::of(s.as_bytes());
         let record =
             |n: u64, raw: &str, normal: Option<&str>| FileRecord { stat: stat(n), raw: h(raw), normal: normal.map(h) };
         // b is gone, c's bytes changed, e's normalized hash was learned;
         // a, d and f are new: before, between and after what was there.
-        let mut records: BTreeMap<WsPath, FileRecord> = [
+        let mut records: Files = [
             ("b", record(1, "b", Some("B"))),
             ("c", record(2, "c", Some("C"))),
             ("e", record(3, "e", None)),
@@ -1934,7 +1936,7 @@ plugins:
         .into_iter()
         .map(|(p, r)| (path(p), r))
         .collect();
-        let files: BTreeMap<WsPath, (FileStat, Hash)> = [
+        let found = [
             ("a", 10, "a"),
             ("c", 12, "c2"),
             ("d", 13, "d"),
@@ -1942,18 +1944,18 @@ plugins:
             ("f", 15, "f"),
             ("g", 4, "g"),
             ("h", 16, "h"),
-        ]
-        .into_iter()
-        .map(|(p, n, raw)| (path(p), (stat(n), h(raw))))
-        .collect();
+        ];
+        let found = || found.iter().map(|&(p, n, raw)| (path(p), stat(n), h(raw)));
         let (d, e) = (path("d"), path("e"));
         // Learned by two packages, one path by both.
         let lists = [vec![(d.clone(), h("D"))], vec![(d.clone(), h("D")), (e.clone(), h("E"))]];
-        let learned = || Learned::new(lists.iter().map(Vec::as_slice));
-        let mut first = BTreeMap::new();
-        renew_records(&mut first, &files, learned());
-        renew_records(&mut records, &files, learned());
-        let expected: BTreeMap<WsPath, FileRecord> = [
+        let learned = || lists.iter().map(Vec::as_slice);
+        let mut changes = Changes::default();
+        renew_records(&mut records, found(), &mut changes);
+        assert_eq!(changes.files, paths(&["a", "b", "c", "d", "f", "h"]));
+        learn_normals(&mut records, learned(), &mut changes);
+        assert_eq!(changes.files, paths(&["a", "b", "c", "d", "e", "f", "h"]));
+        let expected: Files = [
             ("a", record(10, "a", None)),
             ("c", record(12, "c2", None)),
             ("d", record(13, "d", Some("D"))),
@@ -1967,12 +1969,40 @@ plugins:
         .collect();
         assert_eq!(records, expected);
         // A first build's: what it learned, and nothing of before.
+        let (mut first, mut changes) = (Files::new(), Changes::default());
+        renew_records(&mut first, found(), &mut changes);
+        learn_normals(&mut first, learned(), &mut changes);
         let g = expected.get("g").cloned().map(|r| FileRecord { normal: None, ..r });
-        let first_expected: BTreeMap<WsPath, FileRecord> = expected
+        let first_expected: Files = expected
             .into_iter()
             .map(|(p, r)| if p.as_str() == "g" { (p, g.clone().unwrap()) } else { (p, r) })
             .collect();
         assert_eq!(first, first_expected);
+        assert!(changes.whole && changes.files.is_empty());
+    }
+
+    #[test]
+    fn a_few_learned_hashes_are_looked_up_as_many_are_merged() {
+        let h = |s: &str| Hash::of(s.as_bytes());
+        let stat = FileStat { size: 1, mtime_ns: 0, inode: 1 };
+        let known = path("p10");
+        let mut records: Files = (0..64)
+            .map(|i| {
+                let p = path(&format!("p{i:02}"));
+                let normal = (p == known).then(|| h("known"));
+                (p, FileRecord { stat, raw: h("raw"), normal })
+            })
+            .collect();
+        // Three pairs among 64 records: looked up. One names a file the
+        // workspace no longer has; one a file whose hash is known.
+        let lists = [vec![(path("p03"), h("3")), (known.clone(), h("other"))], vec![(path("q"), h("q"))]];
+        let mut changes = Changes::default();
+        learn_normals(&mut records, lists.iter().map(Vec::as_slice), &mut changes);
+        assert_eq!(changes.files, paths(&["p03"]));
+        assert_eq!(records[&path("p03")].normal, Some(h("3")));
+        assert_eq!(records[&known].normal, Some(h("known")));
+        assert!(!records.contains_key(&path("q")));
+        assert_eq!(records.values().filter(|r| r.normal.is_some()).count(), 2);
     }
 
     fn product(name: &str) -> String {
@@ -2262,9 +2292,9 @@ plugins:
         let saved_holds = |warm: &mut Session| {
             warm.save().unwrap();
             let mut again = Session::open(sys.clone(), options()).unwrap();
-            let records: BTreeMap<&WsPath, (FileStat, Hash)> =
-                again.state.files.iter().map(|(p, r)| (p, (r.stat, r.raw))).collect();
-            assert_eq!(records, again.files.iter().map(|(p, f)| (p, *f)).collect());
+            // Renewed from the walk, the records it read change in nothing.
+            assert!(again.cx.changes.files.is_empty() && !again.cx.changes.whole);
+            assert_eq!(again.state.files, warm.state.files);
             let report = again.build().unwrap();
             assert_eq!((report.count(Status::Built), report.written), (0, 0));
         };

@@ -129,6 +129,7 @@ pub struct State {
     /// being decoded.
     pub dirs: crate::discover::Listings,
     /// Stat cache: what each input file hashed to when it had this stat.
+    /// In a session, every file the workspace has now (see `build::Context`).
     pub files: BTreeMap<WsPath, FileRecord>,
     /// The last successful build of each package.
     pub packages: BTreeMap<WsPath, PackageRecord>,
@@ -821,15 +822,30 @@ fn encode_state(state: &State, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()
         files: Vec::new(),
         packages: Vec::new(),
     };
-    let files: Vec<(&WsPath, &FileRecord)> = state.files.iter().collect();
-    for chunk in files.chunks(FILES_PER_PART) {
-        trailer.files.push(put_part(&mut buf, sink, chunk)?);
-    }
-    let packages: Vec<(&WsPath, &PackageRecord)> = state.packages.iter().collect();
-    for chunk in packages.chunks(PACKAGES_PER_PART) {
-        trailer.packages.push(put_part(&mut buf, sink, chunk)?);
-    }
+    trailer.files = put_parts(&mut buf, sink, &state.files, FILES_PER_PART)?;
+    trailer.packages = put_parts(&mut buf, sink, &state.packages, PACKAGES_PER_PART)?;
     put_trailer(&trailer, sink)
+}
+
+/// Hands `map`'s entries to `sink` as parts of `per_part` entries each,
+/// and says what they are. A part's entries are listed (by reference) one
+/// part at a time: at 10,000 products a list of all the file records
+/// would take 2 MB as a cold build's memory is highest.
+fn put_parts<V: Serialize>(
+    buf: &mut Vec<u8>,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    map: &BTreeMap<WsPath, V>,
+    per_part: usize,
+) -> std::io::Result<Vec<Part>> {
+    let mut parts = Vec::with_capacity(map.len().div_ceil(per_part));
+    let mut entries = map.iter().peekable();
+    let mut part: Vec<(&WsPath, &V)> = Vec::with_capacity(per_part.min(map.len()));
+    while entries.peek().is_some() {
+        part.clear();
+        part.extend(entries.by_ref().take(per_part));
+        parts.push(put_part(buf, sink, &part)?);
+    }
+    Ok(parts)
 }
 
 /// Ends a file of parts: its trailer, the trailer's length (u64, little

@@ -322,7 +322,7 @@ fn yaml_target(world: &World<'_>, doc: &Doc, path: &[PathSeg], value: &str) -> O
             return None;
         }
         let target = dir.join(value)?;
-        return world.session.files.contains_key(&target).then(|| world.location(&target, None)).flatten();
+        return world.session.state.files.contains_key(&target).then(|| world.location(&target, None)).flatten();
     }
     if first == "inputPorts" && key(path, 0) == Some("from") {
         return if value.starts_with("urn:") { contract(world, value) } else { port(world, &dir, value) };

@@ -330,7 +330,7 @@ impl<'a> Server<'a> {
             let paths: Vec<WsPath> = changed
                 .iter()
                 .filter_map(|path| WsPath::new(path.strip_prefix(&root).ok()?.to_str()?))
-                .filter(|ws| session.files.contains_key(ws) || is_candidate(ws))
+                .filter(|ws| session.state.files.contains_key(ws) || is_candidate(ws))
                 .collect();
             if session.refresh(&paths, &settings).map_err(Failure::Infra)? {
                 return Ok(());
