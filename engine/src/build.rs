@@ -1987,23 +1987,33 @@ plugins:
         let h = |s: &str| Hash::of(s.as_bytes());
         let stat = FileStat { size: 1, mtime_ns: 0, inode: 1 };
         let known = path("p10");
-        let mut records: Files = (0..64)
-            .map(|i| {
-                let p = path(&format!("p{i:02}"));
-                let normal = (p == known).then(|| h("known"));
-                (p, FileRecord { stat, raw: h("raw"), normal })
-            })
-            .collect();
-        // Three pairs among 64 records: looked up. One names a file the
-        // workspace no longer has; one a file whose hash is known.
+        let records = |n: usize| -> Files {
+            (0..n)
+                .map(|i| {
+                    let p = path(&format!("p{i:02}"));
+                    let normal = (p == known).then(|| h("known"));
+                    (p, FileRecord { stat, raw: h("raw"), normal })
+                })
+                .collect()
+        };
+        // One names a file the workspace no longer has; one a file whose
+        // hash is known.
         let lists = [vec![(path("p03"), h("3")), (known.clone(), h("other"))], vec![(path("q"), h("q"))]];
-        let mut changes = Changes::default();
-        learn_normals(&mut records, lists.iter().map(Vec::as_slice), &mut changes);
-        assert_eq!(changes.files, paths(&["p03"]));
-        assert_eq!(records[&path("p03")].normal, Some(h("3")));
-        assert_eq!(records[&known].normal, Some(h("known")));
-        assert!(!records.contains_key(&path("q")));
-        assert_eq!(records.values().filter(|r| r.normal.is_some()).count(), 2);
+        let learn = |records: &mut Files| {
+            let mut changes = Changes::default();
+            learn_normals(records, lists.iter().map(Vec::as_slice), &mut changes);
+            changes.files
+        };
+        // Three pairs among 64 records are looked up; among 16, merged.
+        let (mut many, mut few) = (records(64), records(16));
+        let (by_lookup, by_merge) = (learn(&mut many), learn(&mut few));
+        assert_eq!(by_lookup, paths(&["p03"]));
+        assert_eq!(by_merge, by_lookup);
+        assert_eq!(many[&path("p03")].normal, Some(h("3")));
+        assert_eq!(many[&known].normal, Some(h("known")));
+        assert!(!many.contains_key(&path("q")));
+        assert_eq!(many.values().filter(|r| r.normal.is_some()).count(), 2);
+        assert!(few.iter().all(|(p, r)| many.get(p) == Some(r)));
     }
 
     fn product(name: &str) -> String {
