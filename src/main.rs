@@ -33,6 +33,14 @@ mod watch;
 
 use std::process::ExitCode;
 
+/// jemalloc, configured to hand freed pages back at once
+/// (`.cargo/config.toml`): a build evaluates in batches, each on threads
+/// of its own, and glibc's allocator kept what one batch's threads freed
+/// beside what the next allocated (docs/benchmarks.md, "jemalloc").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The exit code of a bug in floe (`EX_SOFTWARE` of sysexits.h).
 const BUG: i32 = 70;
 
