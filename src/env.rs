@@ -80,6 +80,11 @@ pub const OTEL_SERVICE_NAME: Var =
     Var { name: "OTEL_SERVICE_NAME", doc: "The service name of floe's spans (default: floe)" };
 pub const OTEL_SDK_DISABLED: Var =
     Var { name: "OTEL_SDK_DISABLED", doc: "`true` exports nothing, whatever the endpoint" };
+/// Read by the allocator itself as the process starts, never by floe.
+pub const RJEM_MALLOC_CONF: Var = Var {
+    name: "_RJEM_MALLOC_CONF",
+    doc: "jemalloc's settings, over those floe is built with (`dirty_decay_ms:0,muzzy_decay_ms:0`); changes no output",
+};
 pub const NO_COLOR: Var = Var { name: "NO_COLOR", doc: "Disables colour in human output when set to anything" };
 pub const TERM: Var = Var { name: "TERM", doc: "`dumb` disables colour" };
 
@@ -104,6 +109,7 @@ pub const ALL: &[Var] = &[
     OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_SERVICE_NAME,
     OTEL_SDK_DISABLED,
+    RJEM_MALLOC_CONF,
     NO_COLOR,
     TERM,
 ];
