@@ -347,20 +347,24 @@ impl System for OsSystem {
         read_regular(path)
     }
 
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+    fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         use std::os::unix::fs::FileExt;
-        let Some((fd, st)) = open_regular(path)? else { return Ok(None) };
+        buf.clear();
+        let Some((fd, st)) = open_regular(path)? else { return Ok(false) };
         // Never allocate for bytes the file does not have: a damaged index
         // could ask for any length.
         match offset.checked_add(len) {
             Some(end) if end <= st.st_size as u64 => {}
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
-        let Ok(len) = usize::try_from(len) else { return Ok(None) };
-        let mut buf = vec![0; len];
-        match std::fs::File::from(fd).read_exact_at(&mut buf, offset) {
-            Ok(()) => Ok(Some(buf)),
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
+        let Ok(len) = usize::try_from(len) else { return Ok(false) };
+        buf.resize(len, 0);
+        match std::fs::File::from(fd).read_exact_at(buf, offset) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                buf.clear();
+                Ok(false)
+            }
             Err(e) => Err(io_error("read", path, e)),
         }
     }
@@ -704,6 +708,12 @@ mod tests {
         for (offset, len) in [(0, u64::MAX / 2), (u64::MAX, 2), (3, 3), (0, 1 << 40)] {
             assert_eq!(OsSystem.read_at(&path, offset, len).unwrap(), None, "{offset} {len}");
         }
+        // Into a buffer kept from read to read: what it held is replaced.
+        let mut buf = b"left from the last read".to_vec();
+        assert!(OsSystem.read_at_into(&path, 3, 2, &mut buf).unwrap());
+        assert_eq!(buf, b"lo");
+        assert!(!OsSystem.read_at_into(&path, 4, 2, &mut buf).unwrap());
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -938,6 +938,20 @@ impl Source {
             Source::File { sys, path, .. } => sys.read_at(path, at, len)?.map(std::borrow::Cow::Owned),
         })
     }
+
+    /// The same into `buf`, kept from range to range: `false` when the
+    /// source has not that many bytes.
+    fn get_into(&self, at: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
+        match self {
+            Source::Bytes(_) => {
+                buf.clear();
+                let Some(bytes) = self.get(at, len)? else { return Ok(false) };
+                buf.extend_from_slice(&bytes);
+                Ok(true)
+            }
+            Source::File { sys, path, .. } => sys.read_at_into(path, at, len, buf),
+        }
+    }
 }
 
 /// An encoded state whose trailer was read, decoded a part at a time (the
@@ -1013,12 +1027,14 @@ impl StateFile {
     }
 
     /// Decodes the lists of entries `parts` (from the part at `at` on, of
-    /// at most `per_part` entries each) onto the end of `into`, made at
-    /// its size first (no larger than the parts' bytes could hold, each
-    /// entry holding a hash of 32: a damaged trailer asks for no more). Each part is decoded into `into` itself, not into a
-    /// list of its own first: a megabyte per part allocated, touched and
-    /// freed, and `into` grown by copying, were a third of a no-op's page
-    /// faults. A part that fails its sum or does not decode is left out.
+    /// at most `per_part` entries each) onto the end of `into`, made at its
+    /// size first: no larger than the parts' bytes could hold (each entry
+    /// holds a 32-byte hash), so a damaged trailer asks for no more. The
+    /// parts' bytes are read into one buffer, and each part is decoded into
+    /// `into` itself: a megabyte per part allocated, touched and freed, and
+    /// `into` grown by copying, were half a no-op's page faults beyond
+    /// glibc's once the allocator handed freed pages back at once. A part
+    /// that fails its sum or does not decode is left out.
     fn append_parts<T: serde::de::DeserializeOwned>(
         &self,
         mut at: u64,
@@ -1029,11 +1045,11 @@ impl StateFile {
         let bytes: u64 = parts.iter().map(|p| p.len).sum();
         let most = usize::try_from(bytes / 32).unwrap_or(usize::MAX);
         into.reserve(parts.len().saturating_mul(per_part).min(most));
+        let mut bytes = Vec::new();
         for p in parts {
             let start = at;
             at += p.len;
-            let Some(bytes) = self.source.get(start, p.len)? else { continue };
-            if blake3::hash(&bytes).as_bytes() != &p.sum {
+            if !self.source.get_into(start, p.len, &mut bytes)? || blake3::hash(&bytes).as_bytes() != &p.sum {
                 continue;
             }
             let before = into.len();

@@ -151,7 +151,14 @@ pub trait System: Send + Sync {
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError>;
     /// `len` bytes at `offset` of a file, or `None` when it does not exist or
     /// is shorter. Nothing is allocated for bytes the file does not have.
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError>;
+    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+        let mut buf = Vec::new();
+        Ok(self.read_at_into(path, offset, len, &mut buf)?.then_some(buf))
+    }
+    /// The same into `buf`, in place of what it held, so that a reader of
+    /// many ranges reuses one buffer; `false` (and `buf` empty) when the
+    /// file does not exist or is shorter.
+    fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError>;
     /// The file's stat, or `None` when it does not exist.
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError>;
     /// The stats of `names` in directory `dir`, in order, as [`System::stat`]
@@ -393,12 +400,15 @@ impl System for MemorySystem {
         Ok(s.files.get(path).map(|(b, _)| b.clone()))
     }
 
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+    fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         let mut s = self.lock();
         s.reads += 1;
-        let Some(end) = offset.checked_add(len) else { return Ok(None) };
-        let (Ok(start), Ok(end)) = (usize::try_from(offset), usize::try_from(end)) else { return Ok(None) };
-        Ok(s.files.get(path).and_then(|(b, _)| b.get(start..end)).map(<[u8]>::to_vec))
+        buf.clear();
+        let Some(end) = offset.checked_add(len) else { return Ok(false) };
+        let (Ok(start), Ok(end)) = (usize::try_from(offset), usize::try_from(end)) else { return Ok(false) };
+        let Some(bytes) = s.files.get(path).and_then(|(b, _)| b.get(start..end)) else { return Ok(false) };
+        buf.extend_from_slice(bytes);
+        Ok(true)
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {

@@ -40,8 +40,8 @@ impl System for ProductDir {
         OsSystem.read(path)
     }
 
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
-        OsSystem.read_at(path, offset, len)
+    fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
+        OsSystem.read_at_into(path, offset, len, buf)
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {

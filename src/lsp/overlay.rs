@@ -72,14 +72,17 @@ impl System for OverlaySystem {
         }
     }
 
-    fn read_at(&self, path: &Path, offset: u64, len: u64) -> Result<Option<Vec<u8>>, IoError> {
+    fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         match self.overlays.get(path) {
             Some((_, bytes)) => {
                 let start = usize::try_from(offset).unwrap_or(usize::MAX);
                 let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-                Ok(bytes.get(start..end).map(<[u8]>::to_vec))
+                buf.clear();
+                let Some(range) = bytes.get(start..end) else { return Ok(false) };
+                buf.extend_from_slice(range);
+                Ok(true)
             }
-            None => self.disk.read_at(path, offset, len),
+            None => self.disk.read_at_into(path, offset, len, buf),
         }
     }
 
