@@ -1042,8 +1042,8 @@ impl StateFile {
         per_part: usize,
         into: &mut Vec<T>,
     ) -> Result<(), IoError> {
-        let bytes: u64 = parts.iter().map(|p| p.len).sum();
-        let most = usize::try_from(bytes / 32).unwrap_or(usize::MAX);
+        let total: u64 = parts.iter().map(|p| p.len).sum();
+        let most = usize::try_from(total / 32).unwrap_or(usize::MAX);
         into.reserve(parts.len().saturating_mul(per_part).min(most));
         let mut bytes = Vec::new();
         for p in parts {
