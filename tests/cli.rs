@@ -26,7 +26,7 @@ fn outputs_are_byte_identical_across_directories_and_environments() {
 
 /// The allocator's settings are built in (`.cargo/config.toml`): a floe
 /// built without them would keep what a 10,000-product build's batches
-/// free, and peak 10-16 MB higher.
+/// free, and peak 12-18 MB higher (docs/benchmarks.md, "jemalloc").
 #[cfg(not(target_env = "msvc"))]
 #[test]
 fn the_allocator_hands_freed_pages_back_at_once() {
