@@ -2135,6 +2135,28 @@ plugins:
     }
 
     #[test]
+    fn a_clean_build_parses_no_product_file_again_for_a_position() {
+        let sys = workspace();
+        let spec =
+            product("orders").replace("kind: FloeSpec\n", "kind: FloeSpec\nplatform: {manifest: ../manifest.yaml}\n");
+        sys.put("/w/sales/orders/floe.yaml", spec);
+        build(&sys);
+        // Hashed, evaluated, scanned for secrets: a correct reference is
+        // never looked for in the file's tree, which takes reading it again.
+        assert_eq!(sys.reads_of("/w/sales/orders/floe.yaml"), 3);
+        // A wrong one is reported where it is written.
+        sys.put(
+            "/w/sales/orders/floe.yaml",
+            product("orders")
+                .replace("kind: FloeSpec\n", "kind: FloeSpec\nplatform: {manifest: ../../manifest.yaml}\n"),
+        );
+        let options = Options { jobs: 2, ..Options::at("/w", settings("1970-01-01")) };
+        let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
+        let d = report.diagnostics.iter().find(|d| d.code == floe_schemas::Code::PlatformMismatch).expect("reported");
+        assert_eq!(d.span.map(|s| (s.line, s.column)), Some((3, 22)));
+    }
+
+    #[test]
     fn a_no_op_build_reads_and_lists_nothing_of_the_workspace() {
         let sys = workspace();
         // Two platform packages with the same plugins share their Helm values'

@@ -947,7 +947,7 @@ fn pinned_reference_diagnostics(
     db: &dyn Db,
     ws: Workspace,
     reference: &str,
-    (file, span): (&str, floe_schemas::diag::Span),
+    (file, span): (&str, &dyn Fn() -> floe_schemas::diag::Span),
     what: impl FnOnce(&str) -> (&'static str, String),
 ) -> Vec<Diagnostic> {
     let pin = pinned(db, ws);
@@ -957,7 +957,7 @@ fn pinned_reference_diagnostics(
         return match reference.starts_with("oci://") {
             true => vec![
                 Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
-                    .at(file, span)
+                    .at(file, span())
                     .with_help(format!("pin it: `floe pull --update {reference}`")),
             ],
             false => Vec::new(),
@@ -971,7 +971,7 @@ fn pinned_reference_diagnostics(
         true => (Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock")),
         false => (Code::PlatformMismatch, format!("`{reference}` is not {expected}")),
     };
-    vec![Diagnostic::error(code, message).at(file, span).with_help(help)]
+    vec![Diagnostic::error(code, message).at(file, span()).with_help(help)]
 }
 
 /// A domain's `parent_manifest`, when given, must name the workspace root.
@@ -991,7 +991,7 @@ fn parent_manifest_diagnostics(
     let file = own_path.as_str();
     let layout = ws.layout(db);
     if parent.is_some_and(|p| layout.packages[p].pinned) {
-        return pinned_reference_diagnostics(db, ws, reference, (file, span), |r| {
+        return pinned_reference_diagnostics(db, ws, reference, (file, &|| span), |r| {
             (
                 "this domain's parent",
                 format!(
@@ -1279,7 +1279,6 @@ pub fn evaluation(db: &dyn Db, pkg: Package) -> (Vec<Diagnostic>, Option<IoError
     }
 }
 
-/// `platform.manifest` must point at the manifest the product belongs to.
 /// A product file's tree, parsed again only if a diagnostic needs a position.
 fn tree(db: &dyn Db, file: SourceFile) -> LazyNode<'_> {
     LazyNode::new(move || {
@@ -1289,6 +1288,7 @@ fn tree(db: &dyn Db, file: SourceFile) -> LazyNode<'_> {
     })
 }
 
+/// `platform.manifest` must point at the manifest the product belongs to.
 fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &LazyNode<'_>) -> Vec<Diagnostic> {
     let Some(reference) = spec.platform.as_ref().map(|p| p.manifest.as_str()) else { return Vec::new() };
     let ws = pkg.workspace(db);
@@ -1298,9 +1298,10 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
     let layout = ws.layout(db);
     let info = &layout.packages[pkg.index(db)];
     let path = info.file();
-    let span = node.span_at(&["platform", "manifest"]);
+    // Asked for only by a diagnostic: finding it parses the file again.
+    let span = || node.span_at(&["platform", "manifest"]);
     if info.parent.is_some_and(|p| layout.packages[p].pinned) {
-        return pinned_reference_diagnostics(db, ws, reference, (path.as_str(), span), |r| {
+        return pinned_reference_diagnostics(db, ws, reference, (path.as_str(), &span), |r| {
             (
                 "the manifest this product belongs to",
                 format!(
@@ -1321,7 +1322,7 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
     if reference.starts_with("oci://") {
         return vec![
             Diagnostic::error(Code::UnpinnedReference, format!("`{reference}` is not pinned in floe.lock"))
-                .at(path.as_str(), span)
+                .at(path.as_str(), span())
                 .with_help(help(&expected)),
         ];
     }
@@ -1335,7 +1336,7 @@ fn platform_ref_diagnostics(db: &dyn Db, pkg: Package, spec: &FloeSpec, node: &L
     } else {
         (Code::MissingParent, format!("platform manifest `{reference}` does not exist"))
     };
-    vec![Diagnostic::error(code, message).at(path.as_str(), span).with_help(help(&expected))]
+    vec![Diagnostic::error(code, message).at(path.as_str(), span()).with_help(help(&expected))]
 }
 
 fn check_input_ports(

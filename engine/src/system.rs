@@ -274,6 +274,8 @@ struct MemoryState {
     dirs: BTreeMap<PathBuf, i64>,
     clock: i64,
     reads: u64,
+    /// Every file `read` was asked for, with how many times.
+    read_counts: BTreeMap<PathBuf, u64>,
     lists: u64,
     /// Every file `stat` was asked about, with how many times.
     stats: BTreeMap<PathBuf, u64>,
@@ -378,6 +380,11 @@ impl MemorySystem {
         self.lock().reads
     }
 
+    /// How many times `read` was asked for `path`.
+    pub fn reads_of(&self, path: impl AsRef<Path>) -> u64 {
+        self.lock().read_counts.get(path.as_ref()).copied().unwrap_or(0)
+    }
+
     /// How many directories were listed.
     pub fn lists(&self) -> u64 {
         self.lock().lists
@@ -397,6 +404,7 @@ impl System for MemorySystem {
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, IoError> {
         let mut s = self.lock();
         s.reads += 1;
+        *s.read_counts.entry(path.to_path_buf()).or_default() += 1;
         Ok(s.files.get(path).map(|(b, _)| b.clone()))
     }
 
