@@ -7,6 +7,7 @@ use std::io::{ErrorKind, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use floe_engine::system::{
@@ -222,9 +223,13 @@ fn open_dir_below(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd, Io
 /// open: [`OsSystem::sweep`] removes only temporary files nobody holds.
 fn create_temporary(dir: &OwnedFd, name: &str, shown: &Path) -> Result<(String, OwnedFd), IoError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // Asked once: each ask is a system call, and a build makes a temporary
+    // file per output.
+    static PID: OnceLock<u32> = OnceLock::new();
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     for _ in 0..8 {
-        let unique = format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let pid = *PID.get_or_init(std::process::id);
+        let unique = format!("{pid}-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
         let tmp = temporary_name(name, &unique);
         let fd = match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o666)) {
             Ok(fd) => fd,

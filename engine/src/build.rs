@@ -1810,15 +1810,18 @@ impl Context {
         let mut to_write = Vec::new();
         for (i, (path, bytes)) in produced.iter().enumerate() {
             let hash = Hash::of(bytes);
-            let abs = self.options.out.join(path.as_str());
-            let current = self.system.stat(&abs)?;
-            let unchanged = previous
-                .and_then(|p| p.outputs.iter().find(|o| o.path == *path))
-                .is_some_and(|o| o.hash == hash && current == Some(o.stat));
+            // Only a file recorded with these bytes can be left as it is:
+            // any other is written, and the write says what it left.
+            let same = previous.and_then(|p| p.outputs.iter().find(|o| o.path == *path)).filter(|o| o.hash == hash);
+            let unchanged = match same {
+                Some(o) => self.system.stat(&self.options.out.join(path.as_str()))? == Some(o.stat),
+                None => false,
+            };
             if !unchanged {
                 to_write.push(i);
             }
-            records.push(OutputRecord { path: path.clone(), hash, stat: current.unwrap_or_default() });
+            let stat = same.filter(|_| unchanged).map_or_else(FileStat::default, |o| o.stat);
+            records.push(OutputRecord { path: path.clone(), hash, stat });
         }
         // One call, so that the outputs' shared directories are opened once.
         let files: Vec<(&str, &[u8])> =
@@ -2132,6 +2135,21 @@ plugins:
         let report = build_on(&sys, "2026-07-02");
         assert_eq!(report.count(Status::Built), 0);
         assert_eq!(report.count(Status::Reused), 32);
+    }
+
+    #[test]
+    fn a_clean_build_stats_no_output_it_has_no_record_of() {
+        let sys = workspace();
+        build(&sys);
+        // Nothing recorded could be left as it is: every output is written,
+        // and the write says what it left.
+        assert_eq!(sys.stats_below("/w/floe-out"), 0);
+        // An output that was written and is again the same is looked at,
+        // to leave it alone if it is as floe left it.
+        sys.put("/w/sales/orders/models/stg_a.sql", "select 2 as id\n");
+        let before = sys.stats_below("/w/floe-out/sales/orders");
+        build(&sys);
+        assert!(sys.stats_below("/w/floe-out/sales/orders") > before);
     }
 
     #[test]
