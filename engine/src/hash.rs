@@ -31,22 +31,26 @@ impl Hash {
         Hash::of(&canonical_json(value))
     }
 
+    /// `blake3:<hex>`, as it is displayed, made on the stack: a report
+    /// or record shows thousands of hashes.
+    fn text(self) -> [u8; 71] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 71];
+        out[..7].copy_from_slice(b"blake3:");
+        for (i, b) in self.0.into_iter().enumerate() {
+            out[7 + 2 * i] = HEX[usize::from(b >> 4)];
+            out[8 + 2 * i] = HEX[usize::from(b & 15)];
+        }
+        out
+    }
+
     /// Appends `blake3:<hex>`, as it is displayed.
     pub(crate) fn write_to(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"blake3:");
-        for b in self.0 {
-            out.push(b"0123456789abcdef"[usize::from(b >> 4)]);
-            out.push(b"0123456789abcdef"[usize::from(b & 15)]);
-        }
+        out.extend_from_slice(&self.text());
     }
 
     pub fn to_hex(self) -> String {
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-        }
-        s
+        String::from_utf8_lossy(&self.text()[7..]).into_owned()
     }
 
     pub fn from_hex(s: &str) -> Option<Hash> {
@@ -70,7 +74,7 @@ impl Hash {
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "blake3:{}", self.to_hex())
+        f.write_str(&String::from_utf8_lossy(&self.text()))
     }
 }
 
@@ -84,7 +88,7 @@ impl fmt::Debug for Hash {
 /// store's binary state.
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() { s.serialize_str(&self.to_string()) } else { self.0.serialize(s) }
+        if s.is_human_readable() { s.serialize_str(&String::from_utf8_lossy(&self.text())) } else { self.0.serialize(s) }
     }
 }
 
