@@ -88,7 +88,11 @@ impl fmt::Debug for Hash {
 /// store's binary state.
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() { s.serialize_str(&String::from_utf8_lossy(&self.text())) } else { self.0.serialize(s) }
+        if s.is_human_readable() {
+            s.serialize_str(&String::from_utf8_lossy(&self.text()))
+        } else {
+            self.0.serialize(s)
+        }
     }
 }
 
