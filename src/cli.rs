@@ -305,7 +305,7 @@ pub fn main() -> ExitCode {
         Err(Failure::Infra(e)) => exit_code(
             3,
             err(&format!(
-                "error: {}\nhint: this is a problem with the machine or the store, not with the workspace; nothing was cached\n",
+                "error: {}\nhint: this is a problem with the machine or the store, not with the workspace; failures are not cached, so the next build tries again\n",
                 escape(&e.to_string())
             )),
         ),

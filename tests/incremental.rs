@@ -298,3 +298,33 @@ fn a_domain_that_stops_approving_a_producer_fails_its_consumers_on_a_warm_store(
         "{at:?}"
     );
 }
+
+#[test]
+fn a_build_that_cannot_save_its_state_fails_as_the_machines_and_the_next_catches_up() {
+    let ws = workspace("mesh");
+    // A directory where the state file goes: everything else is written,
+    // then the state's rename fails.
+    let blocker = ws.path().join(".floe/state");
+    std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+    let r = common::floe(ws.path(), &["build", "//..."]);
+    assert_eq!(r.code, 3, "an infrastructure failure, not the user's: {}", r.stderr);
+    assert!(r.stderr.contains(".floe/state"), "{}", r.stderr);
+    // What it wrote before the failure stands; the failure itself is not kept.
+    assert!(r.stderr.contains("failures are not cached, so the next build tries again"), "{}", r.stderr);
+    // No temporary file is left behind, in the store or the outputs.
+    let left: Vec<_> = [".floe", "floe-out"]
+        .iter()
+        .flat_map(|d| common::tree(&ws.path().join(d)))
+        .map(|(path, _)| path)
+        .filter(|p| p.rsplit('/').next().is_some_and(|name| name.contains(".floe-tmp-")))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    // Once the state can be saved, the next build writes what a clean build writes.
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let next = build_json(ws.path());
+    assert_eq!(next["summary"]["failed"], 0);
+    assert_eq!(common::tree(&ws.path().join("floe-out")), clean_build_of(ws.path()));
+    let again = build_json(ws.path());
+    assert_eq!(again["summary"]["written"], 0, "and the one after it has nothing left to do");
+    assert_eq!(with_status(&again, "built"), Vec::<String>::new());
+}
