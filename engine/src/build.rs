@@ -2158,10 +2158,19 @@ plugins:
         let spec =
             product("orders").replace("kind: FloeSpec\n", "kind: FloeSpec\nplatform: {manifest: ../manifest.yaml}\n");
         sys.put("/w/sales/orders/floe.yaml", spec);
+        // A port reading a contract of the workspace by its id.
+        sys.put(
+            "/w/crm/datacontract.yaml",
+            include_str!("../../testdata/mesh/external/crm-accounts/datacontract.yaml"),
+        );
+        let reads = "inputPorts:\n  - {name: accounts, from: \"urn:datacontract:acme:crm:accounts:2.0.0\", expects: [account_id]}\n";
+        sys.put("/w/sales/leads/floe.yaml", format!("{}{reads}", product("leads")));
         build(&sys);
-        // Hashed, evaluated, scanned for secrets: a correct reference is
-        // never looked for in the file's tree, which takes reading it again.
+        // Hashed, evaluated, scanned for secrets: a correct reference or
+        // port is never looked for in the file's tree, which takes reading
+        // the file again.
         assert_eq!(sys.reads_of("/w/sales/orders/floe.yaml"), 3);
+        assert_eq!(sys.reads_of("/w/sales/leads/floe.yaml"), 3);
         // A wrong one is reported where it is written.
         sys.put(
             "/w/sales/orders/floe.yaml",

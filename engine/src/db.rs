@@ -1687,11 +1687,12 @@ fn check_urn_port(
     out: &mut Vec<Diagnostic>,
 ) {
     let index = i.to_string();
-    let span = node.span_at(&["inputPorts", &index, "from"]);
+    // Asked for only by a diagnostic: finding it parses the file again.
+    let span = || node.span_at(&["inputPorts", &index, "from"]);
     let ext = match resolve_urn(db, pkg.workspace(db), &port.from) {
         Ok(e) => e,
         Err((message, help, note)) => {
-            let mut d = Diagnostic::error(Code::UnknownInputPort, message).at(file, span).with_help(help);
+            let mut d = Diagnostic::error(Code::UnknownInputPort, message).at(file, span()).with_help(help);
             if let Some((f, s)) = note {
                 d = d.with_note(&f, s, "the contract");
             }
@@ -1735,7 +1736,7 @@ fn check_urn_port(
                 Code::ClassificationNotAllowed,
                 format!("`{}` holds `{level}` data, above `{}`, the most this product may read", port.from, cap.level),
             )
-            .at(file, span)
+            .at(file, span())
             .with_help(format!("read a table classified at most `{}`, or ask for a higher cap", cap.level))
             .with_note(cfile, cnode.span_at(&["schema", &ext.object.to_string(), "name"]), "the contract's table")
             .with_note(&cap.file, cap.span, "the cap is set here"),
