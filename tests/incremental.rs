@@ -316,7 +316,7 @@ fn a_build_that_cannot_save_its_state_fails_as_the_machines_and_the_next_catches
         .iter()
         .flat_map(|d| common::tree(&ws.path().join(d)))
         .map(|(path, _)| path)
-        .filter(|p| p.rsplit('/').next().is_some_and(|name| name.contains(".floe-tmp-")))
+        .filter(|p| p.rsplit('/').next().is_some_and(floe_engine::system::is_temporary))
         .collect();
     assert_eq!(left, Vec::<String>::new());
     // Once the state can be saved, the next build writes what a clean build writes.

@@ -931,10 +931,7 @@ impl Source {
     /// replaced since it was measured).
     fn get(&self, at: u64, len: u64) -> Result<Option<std::borrow::Cow<'_, [u8]>>, IoError> {
         Ok(match self {
-            Source::Bytes(b) => {
-                let range = usize::try_from(at).ok().zip(usize::try_from(at.saturating_add(len)).ok());
-                range.and_then(|(s, e)| b.get(s..e)).map(std::borrow::Cow::Borrowed)
-            }
+            Source::Bytes(b) => crate::system::range(b, at, len).map(std::borrow::Cow::Borrowed),
             Source::File { sys, path, .. } => sys.read_at(path, at, len)?.map(std::borrow::Cow::Owned),
         })
     }
@@ -943,12 +940,7 @@ impl Source {
     /// source has not that many bytes.
     fn get_into(&self, at: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         match self {
-            Source::Bytes(_) => {
-                buf.clear();
-                let Some(bytes) = self.get(at, len)? else { return Ok(false) };
-                buf.extend_from_slice(&bytes);
-                Ok(true)
-            }
+            Source::Bytes(b) => Ok(crate::system::range_into(b, at, len, buf)),
             Source::File { sys, path, .. } => sys.read_at_into(path, at, len, buf),
         }
     }

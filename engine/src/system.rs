@@ -104,6 +104,22 @@ pub fn temporary_name(name: &str, unique: &str) -> String {
 
 const TEMPORARY_MARK: &str = ".floe-tmp-";
 
+/// `len` bytes of `bytes` at `offset`, or `None` when it has not that many.
+pub fn range(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+    let end = offset.checked_add(len)?;
+    bytes.get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?)
+}
+
+/// [`range`] into `buf`, in place of what it held, as
+/// [`System::read_at_into`] answers: `false` (and `buf` empty) when
+/// `bytes` has not that many.
+pub fn range_into(bytes: &[u8], offset: u64, len: u64, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    let Some(r) = range(bytes, offset, len) else { return false };
+    buf.extend_from_slice(r);
+    true
+}
+
 /// Whether `name` is a temporary file of [`temporary_name`].
 pub fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.contains(TEMPORARY_MARK)
@@ -411,12 +427,13 @@ impl System for MemorySystem {
     fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         let mut s = self.lock();
         s.reads += 1;
-        buf.clear();
-        let Some(end) = offset.checked_add(len) else { return Ok(false) };
-        let (Ok(start), Ok(end)) = (usize::try_from(offset), usize::try_from(end)) else { return Ok(false) };
-        let Some(bytes) = s.files.get(path).and_then(|(b, _)| b.get(start..end)) else { return Ok(false) };
-        buf.extend_from_slice(bytes);
-        Ok(true)
+        match s.files.get(path) {
+            Some((bytes, _)) => Ok(range_into(bytes, offset, len, buf)),
+            None => {
+                buf.clear();
+                Ok(false)
+            }
+        }
     }
 
     fn stat(&self, path: &Path) -> Result<Option<FileStat>, IoError> {
@@ -540,5 +557,26 @@ impl System for MemorySystem {
             s.files.remove(p);
         }
         Ok(abandoned.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_is_what_the_bytes_have_and_no_more() {
+        let bytes = b"hello";
+        assert_eq!(range(bytes, 1, 3), Some(&b"ell"[..]));
+        assert_eq!(range(bytes, 0, 5), Some(&b"hello"[..]));
+        assert_eq!(range(bytes, 5, 0), Some(&b""[..]));
+        for (offset, len) in [(0, 6), (4, 2), (6, 0), (u64::MAX, 2), (2, u64::MAX)] {
+            assert_eq!(range(bytes, offset, len), None, "{offset} {len}");
+        }
+        let mut buf = b"left from the last range".to_vec();
+        assert!(range_into(bytes, 3, 2, &mut buf));
+        assert_eq!(buf, b"lo");
+        assert!(!range_into(bytes, 4, 2, &mut buf));
+        assert!(buf.is_empty());
     }
 }

@@ -74,14 +74,7 @@ impl System for OverlaySystem {
 
     fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
         match self.overlays.get(path) {
-            Some((_, bytes)) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
-                buf.clear();
-                let Some(range) = bytes.get(start..end) else { return Ok(false) };
-                buf.extend_from_slice(range);
-                Ok(true)
-            }
+            Some((_, bytes)) => Ok(floe_engine::system::range_into(bytes.as_ref(), offset, len, buf)),
             None => self.disk.read_at_into(path, offset, len, buf),
         }
     }
