@@ -92,10 +92,10 @@ fn plain_name_in(base: &Path, name: &str) -> Result<PathBuf, IoError> {
 /// The stats of `names` in the open directory `fd` (at `dir`), as
 /// [`System::stat_in`] gives them: each name is one path component to look
 /// up, not the whole path.
-fn stats_in(fd: &OwnedFd, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+fn stats_in(fd: &OwnedFd, dir: &Path, names: &[&str]) -> Result<Vec<Option<FileStat>>, IoError> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        out.push(match rustix::fs::statat(fd, name.as_str(), AtFlags::empty()) {
+        out.push(match rustix::fs::statat(fd, *name, AtFlags::empty()) {
             Ok(st) if FileType::from_raw_mode(st.st_mode).is_file() => Some(stat_of_raw(&st)),
             Ok(_) => None,
             Err(e) if absent(e) => None,
@@ -383,7 +383,7 @@ impl System for OsSystem {
         }
     }
 
-    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+    fn stat_in(&self, dir: &Path, names: &[&str]) -> Result<Vec<Option<FileStat>>, IoError> {
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -412,7 +412,7 @@ impl System for OsSystem {
         Ok(stat_of(&meta))
     }
 
-    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+    fn dir_stat_in(&self, dir: &Path, names: &[&str]) -> Result<Option<DirAndFiles>, IoError> {
         // The directory is looked up once: its own stat comes from the
         // handle, where a stat by path would walk the whole path again.
         let Some(fd) = open_dir(dir)? else { return Ok(None) };
@@ -763,7 +763,7 @@ mod tests {
         std::fs::write(sales.join("floe.yaml"), b"name: x").unwrap();
         std::fs::create_dir(sales.join("models")).unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
-        let names: Vec<String> = ["floe.yaml", "models", "gone.sql"].map(String::from).to_vec();
+        let names = ["floe.yaml", "models", "gone.sql"];
         let (stat, stats) = OsSystem.dir_stat_in(&sales, &names).unwrap().unwrap();
         assert_eq!(Some(stat), OsSystem.dir_stat(&sales).unwrap());
         assert_eq!(stats, OsSystem.stat_in(&sales, &names).unwrap());

@@ -91,46 +91,61 @@ impl<'a> Learned<'a> {
     }
 }
 
-/// Makes `records` those of the files `found` (in path order, with their
-/// stats and hashes now), in place: the last build's records are nearly
-/// all still there, and a map made anew beside them would hold every path
-/// twice. A record's normalized hash stands while its bytes do.
-fn renew_records(records: &mut Files, found: impl Iterator<Item = (WsPath, FileStat, Hash)>, changes: &mut Changes) {
-    let record = |stat, raw| FileRecord { stat, raw, normal: None };
-    // A first build: made in bulk, its nodes full (a map grown a record at
-    // a time in order leaves each node half empty). Collected whole: the
-    // list it is built from is one allocation, returned whole; made a slice
-    // at a time, each appended slice rebuilt the map, and a cold build at
-    // 10,000 products peaked 12 MB higher (medians of seven). Every record
-    // is new: the state is written whole.
-    if records.is_empty() {
-        *records = found.map(|(path, stat, raw)| (path, record(stat, raw))).collect();
+/// Pairs each file `found` (in path order) with the record the last build
+/// left of it (`old`, in path order), in one merge: a lookup per file
+/// compared paths ~14 times. Also gives the paths of the records no file
+/// was found for.
+fn pair<'a>(
+    old: impl Iterator<Item = (&'a str, &'a FileRecord)>,
+    found: &[(WsPath, FileStat)],
+) -> (Vec<Option<&'a FileRecord>>, Vec<&'a str>) {
+    let mut old = old.peekable();
+    let mut gone = Vec::new();
+    let paired = found
+        .iter()
+        .map(|(path, _)| {
+            while let Some((p, _)) = old.next_if(|(p, _)| *p < path.as_str()) {
+                gone.push(p);
+            }
+            old.next_if(|(p, _)| *p == path.as_str()).map(|(_, r)| r)
+        })
+        .collect();
+    gone.extend(old.map(|(p, _)| p));
+    (paired, gone)
+}
+
+/// The records of the files `found` (in path order), with the hashes of
+/// their bytes now (`raws`) and the records the last build left of them
+/// (`old`; `gone`: of files not found, see [`pair`]). A record's normalized
+/// hash stands while its bytes do. The map is made in bulk, its nodes full
+/// (a map grown a record at a time in order leaves each node half empty),
+/// from one list of the records, with the walk's paths: those the last
+/// build's records were read with are not kept (see [`FileTable`]).
+fn renew_records(
+    found: Vec<(WsPath, FileStat)>,
+    raws: &[Hash],
+    old: &[Option<&FileRecord>],
+    gone: &[&str],
+    changes: &mut Changes,
+) -> Files {
+    // A first build: every record is new, and the state is written whole.
+    if gone.is_empty() && old.iter().all(Option::is_none) {
         changes.whole = true;
-        return;
     }
-    // Both are in path order: one pass over each.
-    let mut found = found.peekable();
-    let mut added = Vec::new();
-    records.retain(|path, old| {
-        while let Some((p, stat, raw)) = found.next_if(|(p, ..)| p < path) {
-            added.push((p, record(stat, raw)));
-        }
-        let Some((_, stat, raw)) = found.next_if(|(p, ..)| p == path) else {
-            changes.note_file(path);
-            return false;
+    for path in gone {
+        changes.note_file(&WsPath::of_text(path));
+    }
+    let records = found.into_iter().zip(raws).zip(old).map(|(((path, stat), &raw), old)| {
+        let record = match old {
+            Some(old) if old.stat == stat && old.raw == raw => **old,
+            _ => {
+                changes.note_file(&path);
+                FileRecord { stat, raw, normal: old.and_then(|o| o.normal.filter(|_| o.raw == raw)) }
+            }
         };
-        if old.stat != stat || old.raw != raw {
-            let normal = old.normal.filter(|_| old.raw == raw);
-            *old = FileRecord { stat, raw, normal };
-            changes.note_file(path);
-        }
-        true
+        (path, record)
     });
-    added.extend(found.map(|(p, stat, raw)| (p, record(stat, raw))));
-    for (path, _) in &added {
-        changes.note_file(path);
-    }
-    records.extend(added);
+    records.collect()
 }
 
 /// Gives the files whose normalized hash this build learned (lists each
@@ -467,9 +482,9 @@ impl Session {
             let file = encoded.as_ref();
             let deltas = &deltas;
             let rest = s.spawn(move || {
-                let mut state = file.map_or(Ok(State::default()), |e| e.state())?;
-                deltas.iter().for_each(|d| d.apply(&mut state));
-                Ok::<_, IoError>(state)
+                let (files, mut state) = file.map_or(Ok(Default::default()), |e| e.records())?;
+                deltas.iter().for_each(|d| d.apply_packages(&mut state.packages));
+                Ok::<_, IoError>((files, state))
             });
             let dirs = encoded.as_ref().map_or(Ok(BTreeMap::new()), |e| e.dirs()).map(|mut dirs| {
                 deltas.iter().for_each(|d| d.apply_dirs(&mut dirs));
@@ -484,20 +499,8 @@ impl Session {
             (rest, found)
         });
         let (dirs, found) = found?;
-        let mut state = State { dirs, ..state? };
-        // Both lists are sorted by path: one merge pairs each file found
-        // with its record, where a lookup per file compared paths ~14 times.
-        let records: Vec<Option<&FileRecord>> = {
-            let mut recs = state.files.iter().peekable();
-            found
-                .files
-                .iter()
-                .map(|(path, _)| {
-                    while recs.next_if(|(p, _)| *p < path).is_some() {}
-                    recs.next_if(|(p, _)| *p == path).map(|(_, r)| r)
-                })
-                .collect()
-        };
+        let (table, state) = state?;
+        let (records, gone) = pair(crate::store::files_with_log(&table, &deltas), &found.files);
         let trusted = |i: usize| -> Option<&FileRecord> {
             let stat = &found.files[i].1;
             records[i].filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
@@ -517,12 +520,12 @@ impl Session {
         let raws: Vec<Hash> = (0..found.files.len())
             .map(|i| fresh[i].unwrap_or_else(|| trusted(i).expect("hashed unless trusted").raw))
             .collect();
-        drop(records);
-        let rehashed = !to_hash.is_empty() || found.dirs != state.dirs;
+        let rehashed = !to_hash.is_empty() || found.dirs != dirs;
         // The state's file records become those of the files found.
         let mut changes = Changes::default();
-        let found_files = found.files.into_iter().zip(raws).map(|((path, stat), raw)| (path, stat, raw));
-        renew_records(&mut state.files, found_files, &mut changes);
+        let files = renew_records(found.files, &raws, &records, &gone, &mut changes);
+        drop(table);
+        let state = State { dirs, files, ..state };
         let (layout, mut layout_diagnostics) = Layout::from_files(state.files.keys());
         layout_diagnostics.extend(found.diagnostics);
         let cx = Context {
@@ -625,15 +628,15 @@ impl Session {
             discover::discover(sys, &cx.options.workspace, &cx.dirs, trust_before, cx.options.jobs)?
         };
         let changed: BTreeSet<&WsPath> = changed.iter().collect();
-        let mut found_files = Vec::with_capacity(found.files.len());
-        for (path, stat) in found.files {
-            let raw = match cx.state.files.get(&path) {
-                Some(old) if old.stat == stat && !changed.contains(&path) => old.raw,
+        let (old, gone) = pair(cx.state.files.iter().map(|(p, r)| (p.as_str(), r)), &found.files);
+        let mut raws = Vec::with_capacity(found.files.len());
+        for ((path, stat), old) in found.files.iter().zip(&old) {
+            raws.push(match old {
+                Some(old) if old.stat == *stat && !changed.contains(path) => old.raw,
                 _ => Hash::of(&sys.read(&cx.options.workspace.join(path.as_str()))?.unwrap_or_default()),
-            };
-            found_files.push((path, stat, raw));
+            });
         }
-        renew_records(&mut cx.state.files, found_files.into_iter(), &mut cx.changes);
+        cx.state.files = renew_records(found.files, &raws, &old, &gone, &mut cx.changes);
         let (layout, mut diagnostics) = Layout::from_files(cx.state.files.keys());
         diagnostics.extend(found.diagnostics);
         cx.layout = Arc::new(layout);
@@ -1317,8 +1320,7 @@ impl Context {
         // A contract of a product outside the workspace that appears or goes
         // changes what a port naming it resolves to.
         if info.kind == PackageKind::Product {
-            let lock = WsPath::new(crate::lock::LOCK).expect("a plain name");
-            c.u64(u64::from(self.state.files.contains_key(&lock)));
+            c.u64(u64::from(self.state.files.contains_key(crate::lock::LOCK)));
             c.u64(self.layout.contracts.len() as u64);
             for f in &self.layout.contracts {
                 c.str(f.as_str());
@@ -1906,13 +1908,19 @@ plugins:
     fn a_first_build_makes_its_file_records_in_bulk_and_the_state_whole() {
         let stat = FileStat { size: 1, mtime_ns: 0, inode: 1 };
         let found = (0..20_000).map(|i| (WsPath::new(&format!("p{i:05}")).unwrap(), stat, Hash::of(&[1])));
-        let mut records = BTreeMap::new();
         let mut changes = Changes::default();
-        renew_records(&mut records, found, &mut changes);
+        let records = renewed(&BTreeMap::new(), found, &mut changes);
         let record = FileRecord { stat, raw: Hash::of(&[1]), normal: None };
         assert_eq!(records.len(), 20_000);
         assert!(records.values().all(|r| *r == record));
         assert!(changes.whole && changes.files.is_empty());
+    }
+
+    /// `records` renewed as a build renews them (see [`Session::open`]).
+    fn renewed(records: &Files, found: impl Iterator<Item = (WsPath, FileStat, Hash)>, changes: &mut Changes) -> Files {
+        let (found, raws): (Vec<_>, Vec<_>) = found.map(|(path, stat, raw)| ((path, stat), raw)).unzip();
+        let (old, gone) = pair(records.iter().map(|(p, r)| (p.as_str(), r)), &found);
+        renew_records(found, &raws, &old, &gone, changes)
     }
 
     fn path(p: &str) -> WsPath {
@@ -1955,7 +1963,7 @@ plugins:
         let lists = [vec![(d.clone(), h("D"))], vec![(d.clone(), h("D")), (e.clone(), h("E"))]];
         let learned = || lists.iter().map(Vec::as_slice);
         let mut changes = Changes::default();
-        renew_records(&mut records, found(), &mut changes);
+        records = renewed(&records, found(), &mut changes);
         assert_eq!(changes.files, paths(&["a", "b", "c", "d", "f", "h"]));
         learn_normals(&mut records, learned(), &mut changes);
         assert_eq!(changes.files, paths(&["a", "b", "c", "d", "e", "f", "h"]));
@@ -1973,13 +1981,13 @@ plugins:
         .collect();
         assert_eq!(records, expected);
         // A first build's: what it learned, and nothing of before.
-        let (mut first, mut changes) = (Files::new(), Changes::default());
-        renew_records(&mut first, found(), &mut changes);
+        let mut changes = Changes::default();
+        let mut first = renewed(&Files::new(), found(), &mut changes);
         learn_normals(&mut first, learned(), &mut changes);
-        let g = expected.get("g").cloned().map(|r| FileRecord { normal: None, ..r });
+        let g = expected.get("g").map(|r| FileRecord { normal: None, ..*r });
         let first_expected: Files = expected
             .into_iter()
-            .map(|(p, r)| if p.as_str() == "g" { (p, g.clone().unwrap()) } else { (p, r) })
+            .map(|(p, r)| if p.as_str() == "g" { (p, g.unwrap()) } else { (p, r) })
             .collect();
         assert_eq!(first, first_expected);
         assert!(changes.whole && changes.files.is_empty());

@@ -44,14 +44,107 @@ pub const STORE_DIR: &str = ".floe";
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirRecord {
     pub mtime_ns: i64,
-    pub dirs: Vec<String>,
+    pub dirs: Names,
     /// Package files and dbt sources that are regular files.
-    pub files: Vec<String>,
+    pub files: Names,
     /// Symbolic links among the visible entries, resolved on every walk.
-    pub links: Vec<String>,
+    pub links: Names,
     /// Entries with a package file's or dbt source's name that are no regular
     /// file (a FIFO, a socket, a device).
     pub special: Vec<(String, FileKind)>,
+}
+
+/// Sorted names in a listing, in one text, each ended by a NUL (which no
+/// file name holds): a workspace's listings are read before its walk can
+/// start, and a name per allocation was most of that. Encoded as the list
+/// of names it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names(String);
+
+impl Names {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split_terminator('\0')
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Names {
+    /// The names, sorted.
+    fn from_iter<I: IntoIterator<Item = S>>(names: I) -> Names {
+        let mut names: Vec<S> = names.into_iter().collect();
+        names.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        let mut text = String::with_capacity(names.iter().map(|n| n.as_ref().len() + 1).sum());
+        for name in &names {
+            text.push_str(name.as_ref());
+            text.push('\0');
+        }
+        Names(text)
+    }
+}
+
+impl Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        // Its length first: a binary encoding needs it.
+        let mut seq = s.serialize_seq(Some(self.iter().count()))?;
+        for name in self.iter() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Names, D::Error> {
+        d.deserialize_seq(NamesVisitor)
+    }
+}
+
+struct NamesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NamesVisitor {
+    type Value = Names;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of file names")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Names, A::Error> {
+        let mut text = String::new();
+        while seq.next_element_seed(Name(&mut text))?.is_some() {}
+        Ok(Names(text))
+    }
+}
+
+/// Appends one name, and its end, to a listing's text.
+struct Name<'t>(&'t mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Name<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Name<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a file name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<(), E> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(E::custom("not a file name"));
+        }
+        self.0.push_str(name);
+        self.0.push('\0');
+        Ok(())
+    }
 }
 
 /// Directory listings by path. Shared, not copied: a walk that trusts a
@@ -198,21 +291,21 @@ impl Walk<'_> {
         let plugins = crate::layout::is_plugin_dir(dir);
         let lock = |name: &str| dir.is_root() && name == crate::lock::LOCK;
         let wanted = |name: &str| is_package_file(name) || lock(name) || plugins || (in_dbt && is_dbt_source(name));
-        let wanted_in = |r: &DirRecord| -> Vec<String> { r.files.iter().filter(|n| wanted(n)).cloned().collect() };
         // The files a remembered listing names are statted with the
         // directory, as most listings hold; they are statted again if not.
         let cached = self.cache.get(dir);
-        let guess = cached.map(|r| wanted_in(r)).unwrap_or_default();
+        let guess = cached.map(|r| wanted_in(r, &wanted)).unwrap_or_default();
         let (stat, guessed) = match self.sys.dir_stat_in(&abs, &guess)? {
             Some((stat, stats)) => (Some(stat), stats),
             None => (None, Vec::new()),
         };
-        let (record, mut to_stat, mut stats) = match (cached, stat) {
+        let (record, guessed) = match (cached, stat) {
             (Some(r), Some(st)) if r.mtime_ns == st.mtime_ns && st.mtime_ns < self.trust_before => {
-                (Arc::clone(r), guess, guessed)
+                (Arc::clone(r), Some(guessed))
             }
             _ => {
-                let mut record = DirRecord { mtime_ns: stat.map_or(0, |s| s.mtime_ns), ..DirRecord::default() };
+                let mut special = Vec::new();
+                let (mut dirs, mut files, mut links) = (Vec::new(), Vec::new(), Vec::new());
                 for entry in self.sys.list_dir(&abs)? {
                     let hidden = entry.name.starts_with('.');
                     // The one hidden file floe reads.
@@ -221,25 +314,35 @@ impl Walk<'_> {
                         continue;
                     }
                     match entry.kind {
-                        FileKind::Dir if !hidden => record.dirs.push(entry.name),
-                        FileKind::Dir if ignore_file => record.special.push((entry.name, entry.kind)),
-                        FileKind::File if recorded(&entry.name) => record.files.push(entry.name),
-                        FileKind::Link => record.links.push(entry.name),
+                        FileKind::Dir if !hidden => dirs.push(entry.name),
+                        FileKind::Dir if ignore_file => special.push((entry.name, entry.kind)),
+                        FileKind::File if recorded(&entry.name) => files.push(entry.name),
+                        FileKind::Link => links.push(entry.name),
                         FileKind::Fifo | FileKind::Socket | FileKind::Device
                             if ignore_file || recorded(&entry.name) =>
                         {
-                            record.special.push((entry.name, entry.kind));
+                            special.push((entry.name, entry.kind));
                         }
                         _ => {}
                     }
                 }
-                record.dirs.sort();
-                record.files.sort();
-                record.links.sort();
-                record.special.sort();
-                let to_stat = wanted_in(&record);
+                special.sort();
+                let record = DirRecord {
+                    mtime_ns: stat.map_or(0, |s| s.mtime_ns),
+                    dirs: dirs.into_iter().collect(),
+                    files: files.into_iter().collect(),
+                    links: links.into_iter().collect(),
+                    special,
+                };
+                (Arc::new(record), None)
+            }
+        };
+        let (mut to_stat, mut stats) = match guessed {
+            Some(stats) => (guess, stats),
+            None => {
+                let to_stat = wanted_in(&record, &wanted);
                 let stats = self.sys.stat_in(&abs, &to_stat)?;
-                (Arc::new(record), to_stat, stats)
+                (to_stat, stats)
             }
         };
         let mut problems = Vec::new();
@@ -247,9 +350,9 @@ impl Walk<'_> {
             let path = dir.join(name).expect("a listed name joins");
             problems.push(not_regular(path, *kind));
         }
-        let mut subdirs: Vec<(String, bool)> = record.dirs.iter().map(|d| (d.clone(), false)).collect();
+        let mut subdirs: Vec<(String, bool)> = record.dirs.iter().map(|d| (d.to_owned(), false)).collect();
         let mut linked = Vec::new();
-        for name in &record.links {
+        for name in record.links.iter() {
             let Some(path) = dir.join(name) else { continue };
             let Some((target, kind)) = self.sys.resolve(&abs.join(name))? else { continue };
             let is_ignore_file = dir.is_root() && name == IGNORE_FILE;
@@ -262,8 +365,8 @@ impl Walk<'_> {
                 continue;
             }
             match kind {
-                FileKind::Dir => subdirs.push((name.clone(), true)),
-                FileKind::File if !is_ignore_file => linked.push(name.clone()),
+                FileKind::Dir => subdirs.push((name.to_owned(), true)),
+                FileKind::File if !is_ignore_file => linked.push(name),
                 FileKind::File => {}
                 other => problems.push(not_regular(path, other)),
             }
@@ -289,6 +392,13 @@ impl Walk<'_> {
         });
         resolved.as_deref().map_err(Clone::clone)
     }
+}
+
+/// The files of `record` that are `wanted`, by the names it holds: a walk
+/// stats every file it reads, and copied names were a tenth of a no-op
+/// build's allocations.
+fn wanted_in<'r>(record: &'r DirRecord, wanted: &impl Fn(&str) -> bool) -> Vec<&'r str> {
+    record.files.iter().filter(|n| wanted(n)).collect()
 }
 
 /// What dbt writes into its project: never read, never walked.
@@ -371,6 +481,22 @@ impl Ignore {
 mod tests {
     use super::*;
     use crate::system::MemorySystem;
+
+    #[test]
+    fn names_are_sorted_and_encoded_as_the_list_they_are() {
+        let names: Names = ["stg_b.sql", "a b.sql", "stg_a.sql"].into_iter().collect();
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["a b.sql", "stg_a.sql", "stg_b.sql"]);
+        let list = vec!["a b.sql".to_owned(), "stg_a.sql".to_owned(), "stg_b.sql".to_owned()];
+        let bytes = postcard::to_stdvec(&names).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&list).unwrap());
+        assert_eq!(postcard::from_bytes::<Names>(&bytes).unwrap(), names);
+        let none = Names::default();
+        assert_eq!(postcard::from_bytes::<Names>(&postcard::to_stdvec(&none).unwrap()).unwrap(), none);
+        // No file has such a name: a list that holds one is not a listing.
+        for bad in [vec!["a\0b".to_owned()], vec![String::new()]] {
+            assert!(postcard::from_bytes::<Names>(&postcard::to_stdvec(&bad).unwrap()).is_err());
+        }
+    }
 
     #[test]
     fn walk_skips_hidden_output_and_ignored() {

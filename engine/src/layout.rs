@@ -130,7 +130,8 @@ impl Layout {
                 }
             };
             if !in_model_dir(dir) {
-                set.insert(WsPath::new(dir).expect("a file's directory is a path"));
+                // The directory of a path, normalized as that is.
+                set.insert(WsPath::of_text(dir));
             }
         }
         // Each dbt source belongs to the dbt project it lies below (the
@@ -158,13 +159,13 @@ impl Layout {
                 Some((p, files)) if *p == project => files.push(f.clone()),
                 _ => {
                     if let Some((p, files)) = run.replace((project, vec![f.clone()])) {
-                        by_project.entry(WsPath::new(p).expect("a path")).or_default().extend(files);
+                        by_project.entry(WsPath::of_text(p)).or_default().extend(files);
                     }
                 }
             }
         }
         if let Some((p, files)) = run {
-            by_project.entry(WsPath::new(p).expect("a path")).or_default().extend(files);
+            by_project.entry(WsPath::of_text(p)).or_default().extend(files);
         }
         let mut diags = Vec::new();
         let mut packages: Vec<PackageInfo> = Vec::new();

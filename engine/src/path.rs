@@ -27,7 +27,7 @@ impl WsPath {
     pub const ROOT: WsPath = WsPath(None);
 
     /// A path already normalized, its text copied once into the shared text.
-    fn of_text(text: &str) -> WsPath {
+    pub(crate) fn of_text(text: &str) -> WsPath {
         WsPath((!text.is_empty()).then(|| Arc::from(text)))
     }
 
@@ -60,13 +60,15 @@ impl WsPath {
         let this = self.as_str();
         match (plain, this.is_empty()) {
             (true, true) => Some(WsPath::of_text(rel)),
-            (true, false) => {
-                let mut joined = String::with_capacity(this.len() + 1 + rel.len());
+            // Joined in a buffer kept by the thread, so that the shared
+            // text is the one allocation: a walk joins a name per file.
+            (true, false) => JOINED.with_borrow_mut(|joined| {
+                joined.clear();
                 joined.push_str(this);
                 joined.push('/');
                 joined.push_str(rel);
-                Some(WsPath::of_text(&joined))
-            }
+                Some(WsPath::of_text(joined))
+            }),
             (false, true) => WsPath::new(rel),
             (false, false) => WsPath::new(&format!("{this}/{rel}")),
         }
@@ -117,6 +119,11 @@ impl WsPath {
         parts.extend(&b[common..]);
         if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
     }
+}
+
+thread_local! {
+    /// Where [`WsPath::join`] joins.
+    static JOINED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Where the last `/` of a path is. A plain loop: paths are short, and

@@ -42,7 +42,7 @@ mod log;
 mod maintain;
 mod written;
 use index::{Found, IndexFile};
-pub use log::{Delta, DeltaOf};
+pub use log::{Delta, DeltaOf, files_with_log};
 pub use maintain::{GcReport, VerifyReport};
 
 /// Bumped whenever the layout of anything under `.floe/` changes.
@@ -135,7 +135,7 @@ pub struct State {
     pub packages: BTreeMap<WsPath, PackageRecord>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub stat: FileStat,
     /// blake3 of the bytes.
@@ -1001,60 +1001,143 @@ impl StateFile {
 
     /// Everything but the directories.
     pub fn state(&self) -> Result<State, IoError> {
+        let (files, state) = self.records()?;
+        Ok(State { files: files.iter().map(|(path, r)| (WsPath::of_text(path), *r)).collect(), ..state })
+    }
+
+    /// Everything but the directories, with the file records as a table
+    /// (see [`FileTable`]).
+    pub fn records(&self) -> Result<(FileTable, State), IoError> {
         let t = &self.trailer;
         let files_at = STATE_MAGIC.len() as u64 + t.dirs.len;
         let packages_at = files_at + t.files.iter().map(|p| p.len).sum::<u64>();
-        // Sorted parts of sorted pairs: the maps are built in bulk.
-        let mut files = Vec::new();
-        self.append_parts(files_at, &t.files, FILES_PER_PART, &mut files)?;
-        let mut packages = Vec::new();
-        self.append_parts(packages_at, &t.packages, PACKAGES_PER_PART, &mut packages)?;
-        Ok(State {
+        let total: u64 = t.files.iter().map(|p| p.len).sum();
+        let mut files = FileTable {
+            // No more than the parts' bytes: the pages it does not fill are never touched.
+            text: String::with_capacity(usize::try_from(total).unwrap_or(0)),
+            records: Vec::with_capacity(bound(t.files.len(), FILES_PER_PART, total)),
+        };
+        self.read_parts(files_at, &t.files, |bytes| files.append(bytes))?;
+        // Sorted parts of sorted pairs: the map is built in bulk.
+        let total: u64 = t.packages.iter().map(|p| p.len).sum();
+        let mut packages = Vec::with_capacity(bound(t.packages.len(), PACKAGES_PER_PART, total));
+        self.read_parts(packages_at, &t.packages, |bytes| {
+            let before = packages.len();
+            let mut de = postcard::Deserializer::from_bytes(bytes);
+            if serde::de::DeserializeSeed::deserialize(Append(&mut packages), &mut de).is_err() {
+                packages.truncate(before);
+            }
+        })?;
+        let state = State {
             version: t.version,
             floe_version: t.floe_version.clone(),
             dirs: BTreeMap::new(),
-            files: files.into_iter().collect(),
+            files: BTreeMap::new(),
             packages: packages.into_iter().collect(),
-        })
+        };
+        Ok((files, state))
     }
 
-    /// Decodes the lists of entries `parts` (from the part at `at` on, of
-    /// at most `per_part` entries each) onto the end of `into`, made at its
-    /// size first: no larger than the parts' bytes could hold (each entry
-    /// holds a 32-byte hash), so a damaged trailer asks for no more. The
-    /// parts' bytes are read into one buffer, and each part is decoded into
-    /// `into` itself: a megabyte per part allocated, touched and freed, and
-    /// `into` grown by copying, were half a no-op's page faults beyond
-    /// glibc's once the allocator handed freed pages back at once. A part
-    /// that fails its sum or does not decode is left out.
-    fn append_parts<T: serde::de::DeserializeOwned>(
-        &self,
-        mut at: u64,
-        parts: &[Part],
-        per_part: usize,
-        into: &mut Vec<T>,
-    ) -> Result<(), IoError> {
-        let total: u64 = parts.iter().map(|p| p.len).sum();
-        let most = usize::try_from(total / 32).unwrap_or(usize::MAX);
-        into.reserve(parts.len().saturating_mul(per_part).min(most));
+    /// Hands each of the parts `parts` (from the part at `at` on) that
+    /// passes its sum to `decode`, in order, all read into one buffer. A
+    /// megabyte per part allocated, touched and freed was half a no-op's
+    /// page faults beyond glibc's once the allocator handed freed pages
+    /// back at once. `decode` leaves out a part that does not decode.
+    fn read_parts(&self, mut at: u64, parts: &[Part], mut decode: impl FnMut(&[u8])) -> Result<(), IoError> {
         let mut bytes = Vec::new();
         for p in parts {
             let start = at;
             at += p.len;
-            if !self.source.get_into(start, p.len, &mut bytes)? || blake3::hash(&bytes).as_bytes() != &p.sum {
-                continue;
-            }
-            let before = into.len();
-            let mut de = postcard::Deserializer::from_bytes(&bytes);
-            if serde::de::DeserializeSeed::deserialize(Append(&mut *into), &mut de).is_err() {
-                into.truncate(before);
+            if self.source.get_into(start, p.len, &mut bytes)? && blake3::hash(&bytes).as_bytes() == &p.sum {
+                decode(&bytes);
             }
         }
         Ok(())
     }
 }
 
-/// Decodes a list onto the end of a vector (see [`StateFile::append_parts`]).
+/// How many entries `parts` parts of at most `per_part` entries each, of
+/// `total` bytes, can hold: each holds a 32-byte hash, so a damaged
+/// trailer asks for no more than its parts' bytes could hold. Lists are
+/// made at that size: grown by copying, they were copied as a no-op's
+/// memory was highest.
+fn bound(parts: usize, per_part: usize, total: u64) -> usize {
+    parts.saturating_mul(per_part).min(usize::try_from(total / 32).unwrap_or(usize::MAX))
+}
+
+/// A state's file records as read: their paths in one text, not each in
+/// an allocation of its own. A build pairs each record with the file the
+/// walk found and keeps the walk's path (see `build::Session::open`): a
+/// path made per record was made only to be dropped, and the decoding
+/// competed with the walk for the same two cores.
+#[derive(Debug, Default)]
+pub struct FileTable {
+    text: String,
+    /// Each record, with where its path ends in `text` (it starts where
+    /// the one before ends).
+    records: Vec<(usize, FileRecord)>,
+}
+
+impl FileTable {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records, in the order of their paths.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FileRecord)> {
+        self.records.iter().scan(0, |start, (end, record)| {
+            let path = &self.text[*start..*end];
+            *start = *end;
+            Some((path, record))
+        })
+    }
+
+    /// Decodes a part (a list of paths with their records) onto the end;
+    /// one that does not decode adds nothing.
+    fn append(&mut self, part: &[u8]) {
+        let (text, records) = (self.text.len(), self.records.len());
+        let mut de = postcard::Deserializer::from_bytes(part);
+        if serde::de::DeserializeSeed::deserialize(AppendFiles(self), &mut de).is_err() {
+            self.text.truncate(text);
+            self.records.truncate(records);
+        }
+    }
+}
+
+/// Decodes a list of paths and their records onto the end of a table,
+/// each path copied from the decoder's bytes into the table's text.
+struct AppendFiles<'t>(&'t mut FileTable);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AppendFiles<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AppendFiles<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of file records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let table = self.0;
+        while let Some((path, record)) = seq.next_element::<(&'de str, FileRecord)>()? {
+            table.text.push_str(path);
+            table.records.push((table.text.len(), record));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a list onto the end of a vector, made at its size (see [`bound`]).
 struct Append<'v, T>(&'v mut Vec<T>);
 
 impl<'de, T: Deserialize<'de>> serde::de::DeserializeSeed<'de> for Append<'_, T> {
@@ -1273,8 +1356,8 @@ mod tests {
         // Both sections: the directory listings and the rest.
         let record = crate::discover::DirRecord {
             mtime_ns: 7,
-            dirs: vec!["sales".into()],
-            files: vec!["models".into()],
+            dirs: ["sales"].into_iter().collect(),
+            files: ["models"].into_iter().collect(),
             ..Default::default()
         };
         state.dirs.insert(WsPath::ROOT, Arc::new(record));
@@ -1304,9 +1387,19 @@ mod tests {
         store.save_state(&state, Some(&DeltaOf::default())).unwrap();
         assert!(sys.get(store.log_path()).is_none());
         let mut next = large_state(10, b"a");
+        // One record changed, one removed, one added: before the table's first and after its last.
         let changed = WsPath::new("p/000003.sql").unwrap();
+        let (removed, added) = (WsPath::new("p/000005.sql").unwrap(), WsPath::new("a.sql").unwrap());
+        let (first, last) = (WsPath::new("a/first.sql").unwrap(), WsPath::new("z.sql").unwrap());
         next.files.get_mut(&changed).unwrap().raw = Hash::of(b"b");
-        let delta = DeltaOf { files: vec![(&changed, next.files.get(&changed))], ..DeltaOf::default() };
+        next.files.remove(&removed);
+        for p in [&added, &first, &last] {
+            next.files.insert(p.clone(), FileRecord { raw: Hash::of(p.as_str().as_bytes()), ..next.files[&changed] });
+        }
+        let delta = DeltaOf {
+            files: [&first, &added, &changed, &removed, &last].map(|p| (p, next.files.get(p))).to_vec(),
+            ..DeltaOf::default()
+        };
         let fresh = self::store(&sys);
         let file = fresh.read_state("0").unwrap().unwrap();
         assert_eq!(fresh.read_log(&file).unwrap().0, Vec::new());
@@ -1321,6 +1414,11 @@ mod tests {
         let mut read = file.state().unwrap();
         deltas.iter().for_each(|d| d.apply(&mut read));
         assert_eq!(read.files, next.files);
+        // As a build reads them: the file records' table, with the log.
+        let (table, _) = file.records().unwrap();
+        let with_log: Vec<(&str, &FileRecord)> = files_with_log(&table, &deltas).collect();
+        let expected: Vec<(&str, &FileRecord)> = next.files.iter().map(|(p, r)| (p.as_str(), r)).collect();
+        assert_eq!(with_log, expected);
         // Written whole: the log goes with the state it followed.
         again.save_state(&next, None).unwrap();
         assert!(sys.get(again.log_path()).is_none());

@@ -180,7 +180,7 @@ pub trait System: Send + Sync {
     /// The stats of `names` in directory `dir`, in order, as [`System::stat`]
     /// gives them. A batch, so that a real file system resolves the directory
     /// once rather than once per name.
-    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+    fn stat_in(&self, dir: &Path, names: &[&str]) -> Result<Vec<Option<FileStat>>, IoError> {
         names.iter().map(|n| self.stat(&dir.join(n))).collect()
     }
     /// A directory's modification time (it changes when an entry is added,
@@ -192,7 +192,7 @@ pub trait System: Send + Sync {
     /// does not exist. One batch, so that a real file system looks the
     /// directory up once for both: a walk that trusts a directory's listing
     /// stats it and the files it lists.
-    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+    fn dir_stat_in(&self, dir: &Path, names: &[&str]) -> Result<Option<DirAndFiles>, IoError> {
         let Some(stat) = self.dir_stat(dir)? else { return Ok(None) };
         Ok(Some((stat, self.stat_in(dir, names)?)))
     }

@@ -48,7 +48,7 @@ impl System for ProductDir {
         OsSystem.stat(path)
     }
 
-    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+    fn stat_in(&self, dir: &Path, names: &[&str]) -> Result<Vec<Option<FileStat>>, IoError> {
         OsSystem.stat_in(dir, names)
     }
 
@@ -56,7 +56,7 @@ impl System for ProductDir {
         OsSystem.dir_stat(path)
     }
 
-    fn dir_stat_in(&self, dir: &Path, names: &[String]) -> Result<Option<DirAndFiles>, IoError> {
+    fn dir_stat_in(&self, dir: &Path, names: &[&str]) -> Result<Option<DirAndFiles>, IoError> {
         OsSystem.dir_stat_in(dir, names)
     }
 

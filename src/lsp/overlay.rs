@@ -86,7 +86,7 @@ impl System for OverlaySystem {
         }
     }
 
-    fn stat_in(&self, dir: &Path, names: &[String]) -> Result<Vec<Option<FileStat>>, IoError> {
+    fn stat_in(&self, dir: &Path, names: &[&str]) -> Result<Vec<Option<FileStat>>, IoError> {
         let mut stats = self.disk.stat_in(dir, names)?;
         for (name, stat) in names.iter().zip(stats.iter_mut()) {
             if let Some((edit, bytes)) = self.overlays.get(&dir.join(name)) {
@@ -182,7 +182,7 @@ mod tests {
         assert_ne!(first, on_disk);
         overlays.set(path.to_owned(), "typed");
         assert_ne!(sys.stat(path).unwrap().unwrap(), first, "every edit is a new stat");
-        assert_eq!(sys.stat_in(Path::new("/ws"), &["a.yaml".to_owned()]).unwrap()[0], sys.stat(path).unwrap());
+        assert_eq!(sys.stat_in(Path::new("/ws"), &["a.yaml"]).unwrap()[0], sys.stat(path).unwrap());
         overlays.remove(path);
         assert_eq!(sys.read(path).unwrap().unwrap(), b"on disk");
     }

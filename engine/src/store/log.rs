@@ -17,11 +17,13 @@
 //! outgrow a sixteenth of the state, the save writes the state whole and
 //! removes the log (at 1,000 products, after some 80 one-product edits).
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileRecord, PackageRecord, State};
+use super::{FileRecord, FileTable, PackageRecord, State};
 use crate::discover::{DirRecord, Listings};
 use crate::path::WsPath;
 
@@ -59,17 +61,58 @@ impl Delta {
     pub fn apply(&self, state: &mut State) {
         for (path, record) in &self.files {
             match record {
-                Some(record) => state.files.insert(path.clone(), record.clone()),
+                Some(record) => state.files.insert(path.clone(), *record),
                 None => state.files.remove(path),
             };
         }
+        self.apply_packages(&mut state.packages);
+    }
+
+    /// Its package records (a build reads its file records with
+    /// [`files_with_log`]).
+    pub fn apply_packages(&self, packages: &mut BTreeMap<WsPath, PackageRecord>) {
         for (dir, record) in &self.packages {
             match record {
-                Some(record) => state.packages.insert(dir.clone(), record.clone()),
-                None => state.packages.remove(dir),
+                Some(record) => packages.insert(dir.clone(), record.clone()),
+                None => packages.remove(dir),
             };
         }
     }
+}
+
+/// The file records of a state's `table` with its log's `deltas` applied,
+/// in path order: what the log last says of a path (set or removed)
+/// stands for what the table says.
+pub fn files_with_log<'a>(
+    table: &'a FileTable,
+    deltas: &'a [Delta],
+) -> impl Iterator<Item = (&'a str, &'a FileRecord)> {
+    let mut logged: BTreeMap<&str, Option<&FileRecord>> = BTreeMap::new();
+    for (path, record) in deltas.iter().flat_map(|d| &d.files) {
+        logged.insert(path.as_str(), record.as_ref());
+    }
+    let mut table = table.iter().map(|(p, r)| (p, Some(r))).peekable();
+    let mut logged = logged.into_iter().peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let next = match (table.peek(), logged.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => table.next(),
+                (None, Some(_)) => logged.next(),
+                (Some((t, _)), Some((l, _))) => match t.cmp(l) {
+                    Ordering::Less => table.next(),
+                    Ordering::Greater => logged.next(),
+                    Ordering::Equal => {
+                        table.next();
+                        logged.next()
+                    }
+                },
+            };
+            if let Some((path, Some(record))) = next {
+                return Some((path, record));
+            }
+        }
+    })
 }
 
 /// A [`Delta`] as a save makes it, of the records as the state holds them:
