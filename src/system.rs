@@ -353,7 +353,7 @@ impl System for OsSystem {
     }
 
     fn read_at_into(&self, path: &Path, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<bool, IoError> {
-        use std::os::unix::fs::FileExt;
+        use std::io::{Read, Seek, SeekFrom};
         buf.clear();
         let Some((fd, st)) = open_regular(path)? else { return Ok(false) };
         // Never allocate for bytes the file does not have: a damaged index
@@ -362,11 +362,16 @@ impl System for OsSystem {
             Some(end) if end <= st.st_size as u64 => {}
             _ => return Ok(false),
         }
-        let Ok(len) = usize::try_from(len) else { return Ok(false) };
-        buf.resize(len, 0);
-        match std::fs::File::from(fd).read_exact_at(buf, offset) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+        let Ok(want) = usize::try_from(len) else { return Ok(false) };
+        buf.reserve_exact(want);
+        // Read into the buffer's spare room, not zeroed first: a no-op
+        // build reads its whole state this way, megabytes of it.
+        let mut file = std::fs::File::from(fd);
+        let read = file.seek(SeekFrom::Start(offset)).and_then(|_| (&mut file).take(len).read_to_end(buf));
+        match read {
+            Ok(n) if n == want => Ok(true),
+            // Fewer bytes: the file shrank since it was measured.
+            Ok(_) => {
                 buf.clear();
                 Ok(false)
             }

@@ -52,16 +52,45 @@ pub struct Database {
     system: Arc<dyn System>,
     root: Arc<PathBuf>,
     store: Option<Arc<crate::store::Store>>,
+    kept: Option<Arc<Kept>>,
 }
 
 impl Database {
     pub fn new(system: Arc<dyn System>, root: PathBuf) -> Database {
-        Database { storage: salsa::Storage::default(), system, root: Arc::new(root), store: None }
+        Database { storage: salsa::Storage::default(), system, root: Arc::new(root), store: None, kept: None }
     }
 
     /// Objects are read from `store`: a database without one has none.
     pub fn with_store(self, store: Arc<crate::store::Store>) -> Database {
         Database { store: Some(store), ..self }
+    }
+
+    /// Files are taken from `kept` before they are read again.
+    pub fn with_kept(self, kept: Option<Arc<Kept>>) -> Database {
+        Database { kept, ..self }
+    }
+}
+
+/// Bytes of workspace files the build read to hash them, each handed to
+/// the database once instead of read again: on a clean build every input
+/// was read twice. They are the bytes the file's revision is the hash of.
+#[derive(Debug, Default)]
+pub struct Kept(std::sync::Mutex<std::collections::HashMap<WsPath, Vec<u8>>>);
+
+impl Kept {
+    pub fn new(files: impl IntoIterator<Item = (WsPath, Vec<u8>)>) -> Kept {
+        Kept(std::sync::Mutex::new(files.into_iter().collect()))
+    }
+
+    /// The bytes of `path`, if they are held; they are held no longer.
+    fn take(&self, path: &WsPath) -> Option<Vec<u8>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(path)
+    }
+
+    /// Holds nothing more: what the evaluation did not take (files of
+    /// packages it reused) is not kept for it.
+    pub fn clear(&self) {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
@@ -71,6 +100,9 @@ impl salsa::Database for Database {}
 #[salsa::db]
 impl Db for Database {
     fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError> {
+        if let Some(bytes) = self.kept.as_ref().and_then(|k| k.take(path)) {
+            return Ok(Some(bytes));
+        }
         self.system.read(&self.root.join(path.as_str()))
     }
 
