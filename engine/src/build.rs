@@ -240,9 +240,9 @@ const EVALUATION_BATCH: usize = if cfg!(test) { 2 } else { 512 };
 
 /// How many bytes of the files it hashes opening a session keeps for the
 /// evaluation (see [`db::Kept`]): all of a 1,000-product workspace's 7.4
-/// MB, and no more at 10,000 products than its first batches read, so
-/// that a clean build's memory is no higher.
-const KEPT_BYTES: u64 = 16 << 20;
+/// MB; at 10,000 products, what its first batches read, and little beside
+/// the peak of a clean build's memory.
+const KEPT_BYTES: u64 = 8 << 20;
 
 /// The name of the derivation record written beside each package's outputs.
 pub const DRV_FILE: &str = "floe.drv.json";
@@ -366,8 +366,8 @@ impl std::ops::Deref for Session {
 pub struct Context {
     pub system: Arc<dyn System>,
     pub options: Options,
-    /// What opening read of the workspace's files, for the first
-    /// evaluation to take (see [`db::Kept`]).
+    /// What opening read of the workspace's files, for the evaluation
+    /// to read from (see [`db::Kept`]).
     kept: Option<Arc<db::Kept>>,
     /// The last build's records of packages, and a record of every file
     /// the workspace has now: its stat, the hash of its bytes, and the
@@ -516,8 +516,8 @@ impl Session {
             let stat = &found.files[i].1;
             records[i].filter(|r| r.stat == *stat && r.stat.mtime_ns < trust_before)
         };
-        // What is hashed is kept for the evaluation to take rather than
-        // read again, up to `KEPT_BYTES`: the first files in path order,
+        // What is hashed is kept for the evaluation rather than read
+        // again, up to `KEPT_BYTES`: the first files in path order,
         // which is the order packages are evaluated in. Plugins are run, not read.
         let mut room = KEPT_BYTES;
         let to_hash: Vec<(usize, bool)> = (0..found.files.len())
@@ -856,7 +856,7 @@ impl Session {
         Ok(Report { derivations, diagnostics, ..Report::default() })
     }
 
-    /// Holds no file opening read that the evaluation did not take.
+    /// Holds no file opening read, once the evaluation is over.
     fn release_kept(&mut self) {
         if let Some(kept) = self.cx.kept.take() {
             kept.clear();
@@ -2219,11 +2219,11 @@ plugins:
         let reads = "inputPorts:\n  - {name: accounts, from: \"urn:datacontract:acme:crm:accounts:2.0.0\", expects: [account_id]}\n";
         sys.put("/w/sales/leads/floe.yaml", format!("{}{reads}", product("leads")));
         build(&sys);
-        // Hashed (the evaluation takes the bytes the hash was of), scanned
-        // for secrets: a correct reference or port is never looked for in
-        // the file's tree, which takes reading the file again.
-        assert_eq!(sys.reads_of("/w/sales/orders/floe.yaml"), 2);
-        assert_eq!(sys.reads_of("/w/sales/leads/floe.yaml"), 2);
+        // Hashed, then evaluated and scanned for secrets from the bytes
+        // the hash was of: a correct reference or port is never looked for
+        // in the file's tree, which takes reading the file again.
+        assert_eq!(sys.reads_of("/w/sales/orders/floe.yaml"), 1);
+        assert_eq!(sys.reads_of("/w/sales/leads/floe.yaml"), 1);
         // A wrong one is reported where it is written.
         sys.put(
             "/w/sales/orders/floe.yaml",
@@ -2242,17 +2242,20 @@ plugins:
         let model = "/w/sales/orders/models/stg_a.sql";
         let first = build(&sys);
         assert!(!first.has_errors(), "{:?}", first.diagnostics);
-        // A clean build: read once, to be hashed, and evaluated from those bytes.
-        assert_eq!(sys.reads_of(model), 1);
-        // An edit: the file is hashed again, and evaluated from those
-        // bytes; a product file is read once more, to scan it for secrets.
+        // A clean build: each file read once, to be hashed, and evaluated
+        // from those bytes; a manifest by every batch, a product file by
+        // its evaluation and its scan for secrets.
+        for f in [model, "/w/sales/manifest.yaml", "/w/sales/orders/floe.yaml"] {
+            assert_eq!(sys.reads_of(f), 1, "{f}");
+        }
+        // An edit: the file is hashed again, and evaluated from those bytes.
         let spec = "/w/sales/orders/floe.yaml";
         let edit = |sys: &MemorySystem| sys.replace(spec, product("orders").replace("1.0.0", "1.1.0"));
         edit(&sys);
         let reads = sys.reads_of(spec);
         let edited = build(&sys);
         assert!(edited.derivations.iter().any(|d| d.status == Status::Built));
-        assert_eq!(sys.reads_of(spec) - reads, 2);
+        assert_eq!(sys.reads_of(spec) - reads, 1);
         // The same outputs as a clean build of the edited workspace.
         let clean = workspace();
         edit(&clean);

@@ -71,26 +71,27 @@ impl Database {
     }
 }
 
-/// Bytes of workspace files the build read to hash them, each handed to
-/// the database once instead of read again: on a clean build every input
-/// was read twice. They are the bytes the file's revision is the hash of.
+/// Bytes of workspace files the build read to hash them, handed to the
+/// database instead of read again, for as long as it evaluates: on a
+/// clean build every input was read twice, and a product file three times
+/// (its secrets are scanned apart). They are the bytes the file's revision
+/// is the hash of.
 #[derive(Debug, Default)]
-pub struct Kept(std::sync::Mutex<std::collections::HashMap<WsPath, Vec<u8>>>);
+pub struct Kept(std::sync::RwLock<std::collections::HashMap<WsPath, Vec<u8>>>);
 
 impl Kept {
     pub fn new(files: impl IntoIterator<Item = (WsPath, Vec<u8>)>) -> Kept {
-        Kept(std::sync::Mutex::new(files.into_iter().collect()))
+        Kept(std::sync::RwLock::new(files.into_iter().collect()))
     }
 
-    /// The bytes of `path`, if they are held; they are held no longer.
-    fn take(&self, path: &WsPath) -> Option<Vec<u8>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(path)
+    /// The bytes of `path`, if they are held.
+    fn get(&self, path: &WsPath) -> Option<Vec<u8>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(path).cloned()
     }
 
-    /// Holds nothing more: what the evaluation did not take (files of
-    /// packages it reused) is not kept for it.
+    /// Holds nothing more, once the evaluation is over.
     pub fn clear(&self) {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        std::mem::take(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()));
     }
 }
 
@@ -100,7 +101,7 @@ impl salsa::Database for Database {}
 #[salsa::db]
 impl Db for Database {
     fn read_file(&self, path: &WsPath) -> Result<Option<Vec<u8>>, IoError> {
-        if let Some(bytes) = self.kept.as_ref().and_then(|k| k.take(path)) {
+        if let Some(bytes) = self.kept.as_ref().and_then(|k| k.get(path)) {
             return Ok(Some(bytes));
         }
         self.system.read(&self.root.join(path.as_str()))
