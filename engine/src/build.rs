@@ -488,14 +488,17 @@ impl Session {
         };
         let saved_ns = logged.map_or(saved_ns, |s| s.mtime_ns.max(saved_ns));
         let trust_before = saved_ns.saturating_sub(RACY_NS);
-        // The walk needs only the directory section; decode the rest meanwhile.
+        // The walk needs only the directory section; decode the rest
+        // meanwhile, and lay out the files the state records: most walks
+        // find those files and no other, and then that is the layout.
         let (state, found) = std::thread::scope(|s| {
             let file = encoded.as_ref();
             let deltas = &deltas;
             let rest = s.spawn(move || {
                 let (files, mut state) = file.map_or(Ok(Default::default()), |e| e.records())?;
                 deltas.iter().for_each(|d| d.apply_packages(&mut state.packages));
-                Ok::<_, IoError>((files, state))
+                let laid_out = Layout::from_files(crate::store::files_with_log(&files, deltas).map(|(p, _)| p));
+                Ok::<_, IoError>((files, state, laid_out))
             });
             let dirs = encoded.as_ref().map_or(Ok(BTreeMap::new()), |e| e.dirs()).map(|mut dirs| {
                 deltas.iter().for_each(|d| d.apply_dirs(&mut dirs));
@@ -510,7 +513,7 @@ impl Session {
             (rest, found)
         });
         let (dirs, found) = found?;
-        let (table, state) = state?;
+        let (table, state, laid_out) = state?;
         let (records, gone) = pair(crate::store::files_with_log(&table, &deltas), &found.files);
         let trusted = |i: usize| -> Option<&FileRecord> {
             let stat = &found.files[i].1;
@@ -551,11 +554,16 @@ impl Session {
         let rehashed = !to_hash.is_empty() || found.dirs != dirs;
         // The state's file records become those of the files found.
         let mut changes = Changes::default();
+        // The files found are those the state records, no more, no fewer.
+        let same_files = gone.is_empty() && records.iter().all(Option::is_some);
         let files = renew_records(found.files, &raws, &records, &gone, &mut changes);
         drop((records, gone));
         drop(table);
         let state = State { dirs, files: files.into_iter().collect(), ..state };
-        let (layout, mut layout_diagnostics) = Layout::from_files(state.files.keys());
+        let (layout, mut layout_diagnostics) = match same_files {
+            true => laid_out,
+            false => Layout::from_files(state.files.keys()),
+        };
         layout_diagnostics.extend(found.diagnostics);
         let cx = Context {
             system,
@@ -2330,7 +2338,10 @@ plugins:
             let mut session = open().unwrap();
             session.build().unwrap();
             assert!(sys.get(log).is_some(), "{edit}: the build appended to the log");
-            assert!(open().unwrap().cx.state == session.cx.state, "{edit}: the state read is not the state left");
+            let reopened = open().unwrap();
+            assert!(reopened.cx.state == session.cx.state, "{edit}: the state read is not the state left");
+            // Laid out from the state's records while the walk went on.
+            assert_eq!(*reopened.cx.layout, Layout::from_files(reopened.cx.state.files.keys()).0, "{edit}");
         }
         // A new product: new listings too.
         add_product(&sys, "/w/sales/refunds", "refunds");

@@ -81,6 +81,35 @@ impl PackageInfo {
     }
 }
 
+/// A file's path as [`Layout::from_files`] takes it: the walk's paths,
+/// or the text a state's records were read with (see
+/// `store::FileTable`), which makes a path of its own only for the files
+/// the layout keeps.
+pub trait FilePath {
+    fn text(&self) -> &str;
+    fn path(&self) -> WsPath;
+}
+
+impl FilePath for &WsPath {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+
+    fn path(&self) -> WsPath {
+        (*self).clone()
+    }
+}
+
+impl FilePath for &str {
+    fn text(&self) -> &str {
+        self
+    }
+
+    fn path(&self) -> WsPath {
+        WsPath::of_text(self)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
     /// Sorted by directory; the root comes first.
@@ -98,24 +127,24 @@ pub struct Layout {
 impl Layout {
     /// Builds the layout from every relevant file in the workspace. The root
     /// manifest, or a `floe.lock` at the root, must be among them.
-    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a WsPath>) -> (Layout, Vec<Diagnostic>) {
+    pub fn from_files<F: FilePath>(files: impl IntoIterator<Item = F>) -> (Layout, Vec<Diagnostic>) {
         use std::collections::{BTreeMap, BTreeSet};
         let mut manifests = BTreeSet::new();
         let mut specs = BTreeSet::new();
         let mut dbt: BTreeSet<WsPath> = BTreeSet::new();
         let mut contract_dirs = BTreeSet::new();
-        let mut sources: Vec<&WsPath> = Vec::new();
+        let mut sources: Vec<F> = Vec::new();
         let mut plugins = Vec::new();
         let mut lock = false;
         // Directories are compared as text: a workspace has tens of thousands
         // of files, and a path made per file was most of this.
         for f in files {
-            let Some(dir) = f.ancestors().next() else { continue };
+            let Some(dir) = crate::path::ancestors(f.text()).next() else { continue };
             if dir == PLUGINS_DIR {
-                plugins.push(f.clone());
+                plugins.push(f.path());
                 continue;
             }
-            let set = match f.file_name() {
+            let set = match crate::path::file_name(f.text()) {
                 MANIFEST => &mut manifests,
                 SPEC => &mut specs,
                 DBT_PROJECT => &mut dbt,
@@ -143,22 +172,24 @@ impl Layout {
         let mut by_project: BTreeMap<WsPath, Vec<WsPath>> = BTreeMap::new();
         let mut last: Option<(&str, Option<&str>)> = None;
         let mut run: Option<(&str, Vec<WsPath>)> = None;
-        for f in sources {
-            let dir = f.ancestors().next().unwrap_or_default();
+        for f in &sources {
+            let text = f.text();
+            let dir = crate::path::ancestors(text).next().unwrap_or_default();
             // The files declaring a project's packages lie beside its `dbt_project.yml`.
-            let project = if floe_rules::dbt::PACKAGE_FILES.contains(&f.file_name()) && dbt.contains(dir) {
+            let project = if floe_rules::dbt::PACKAGE_FILES.contains(&crate::path::file_name(text)) && dbt.contains(dir)
+            {
                 Some(dir)
             } else {
                 if last.is_none_or(|(d, _)| d != dir) {
-                    last = Some((dir, f.ancestors().skip(1).find(|a| dbt.contains(*a))));
+                    last = Some((dir, crate::path::ancestors(text).skip(1).find(|a| dbt.contains(*a))));
                 }
                 last.and_then(|(_, p)| p)
             };
             let Some(project) = project else { continue };
             match &mut run {
-                Some((p, files)) if *p == project => files.push(f.clone()),
+                Some((p, files)) if *p == project => files.push(f.path()),
                 _ => {
-                    if let Some((p, files)) = run.replace((project, vec![f.clone()])) {
+                    if let Some((p, files)) = run.replace((project, vec![f.path()])) {
                         by_project.entry(WsPath::of_text(p)).or_default().extend(files);
                     }
                 }
@@ -358,6 +389,8 @@ mod tests {
         .map(|s| WsPath::new(s).unwrap())
         .collect();
         let (layout, diags) = Layout::from_files(&files);
+        // The same from the paths' text, as a state's records are read.
+        assert_eq!(Layout::from_files(files.iter().map(WsPath::as_str)), (layout.clone(), diags.clone()));
         assert_eq!(diags, []);
         let packages: Vec<(&str, Option<&str>, Vec<&str>)> = layout
             .packages

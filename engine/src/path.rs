@@ -82,12 +82,11 @@ impl WsPath {
     /// The directories `self` lies below, nearest first, ending with the
     /// root: none for the root itself.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
-        std::iter::successors(self.0.as_deref().map(dir_of), |a| (!a.is_empty()).then(|| dir_of(a)))
+        ancestors(self.as_str())
     }
 
     pub fn file_name(&self) -> &str {
-        let this = self.as_str();
-        last_slash(this).map_or(this, |i| &this[i + 1..])
+        file_name(self.as_str())
     }
 
     /// Whether `self` is `dir` or lies below it.
@@ -124,6 +123,17 @@ impl WsPath {
 thread_local! {
     /// Where [`WsPath::join`] joins.
     static JOINED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// [`WsPath::ancestors`] of a path's text.
+pub(crate) fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let first = (!path.is_empty()).then(|| dir_of(path));
+    std::iter::successors(first, |a| (!a.is_empty()).then(|| dir_of(a)))
+}
+
+/// [`WsPath::file_name`] of a path's text.
+pub(crate) fn file_name(path: &str) -> &str {
+    last_slash(path).map_or(path, |i| &path[i + 1..])
 }
 
 /// Where the last `/` of a path is. A plain loop: paths are short, and
