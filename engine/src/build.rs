@@ -600,6 +600,8 @@ impl Session {
         if *settings != self.cx.options.settings || changed.iter().any(|p| p.as_str() == crate::lock::LOCK) {
             return Ok(false);
         }
+        // What opening read may be older than the files now.
+        self.release_kept();
         let mut fresh = Vec::new();
         let mut moved = false;
         for path in changed {
@@ -2417,6 +2419,26 @@ plugins:
         let report = Session::open(sys.clone(), options).unwrap().build().unwrap();
         assert_eq!((report.count(Status::Built), report.written), (0, 1));
         assert_eq!(sys.get(out).unwrap(), good);
+    }
+
+    #[test]
+    fn an_edit_between_opening_and_the_first_build_is_what_is_built() {
+        let sys = workspace();
+        let options = Options { jobs: 2, warm: true, ..Options::at("/w", settings("1970-01-01")) };
+        // Opening read every file to hash it, and kept the bytes.
+        let mut warm = Session::open(sys.clone(), options).unwrap();
+        let edited = product("orders").replace("version: 1.0.0", "version: 1.1.0");
+        sys.put("/w/sales/orders/floe.yaml", &edited);
+        let path = WsPath::new("sales/orders/floe.yaml").unwrap();
+        assert!(warm.refresh(std::slice::from_ref(&path), &settings("1970-01-01")).unwrap());
+        warm.build().unwrap();
+        let fresh = workspace();
+        fresh.put("/w/sales/orders/floe.yaml", &edited);
+        build(&fresh);
+        let outputs = |s: &MemorySystem| -> Vec<(PathBuf, Vec<u8>)> {
+            s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
+        };
+        assert_eq!(outputs(&sys), outputs(&fresh));
     }
 
     #[test]
