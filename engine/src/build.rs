@@ -2270,10 +2270,7 @@ plugins:
         let clean = workspace();
         edit(&clean);
         build(&clean);
-        assert_eq!(clean.files_under("/w/floe-out"), sys.files_under("/w/floe-out"));
-        for f in sys.files_under("/w/floe-out") {
-            assert_eq!(sys.get(&f), clean.get(&f), "{}", f.display());
-        }
+        assert_eq!(outputs(&sys), outputs(&clean));
     }
 
     #[test]
@@ -2432,13 +2429,21 @@ plugins:
         let path = WsPath::new("sales/orders/floe.yaml").unwrap();
         assert!(warm.refresh(std::slice::from_ref(&path), &settings("1970-01-01")).unwrap());
         warm.build().unwrap();
+        assert_eq!(outputs(&sys), outputs(&built_fresh(&edited)));
+    }
+
+    /// What a new session, with a store of its own, writes over the
+    /// workspace with `spec` as a product's `floe.yaml`.
+    fn built_fresh(spec: &str) -> Arc<MemorySystem> {
         let fresh = workspace();
-        fresh.put("/w/sales/orders/floe.yaml", &edited);
+        fresh.put("/w/sales/orders/floe.yaml", spec);
         build(&fresh);
-        let outputs = |s: &MemorySystem| -> Vec<(PathBuf, Vec<u8>)> {
-            s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
-        };
-        assert_eq!(outputs(&sys), outputs(&fresh));
+        fresh
+    }
+
+    /// Every output and its bytes.
+    fn outputs(s: &MemorySystem) -> Vec<(PathBuf, Vec<u8>)> {
+        s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
     }
 
     #[test]
@@ -2456,12 +2461,7 @@ plugins:
             report.derivations.iter().filter(|d| d.status == Status::Built).map(|d| d.label.to_string()).collect();
         assert!(!built.is_empty() && built.iter().all(|l| l.starts_with("//sales/orders:")), "{built:?}");
         // What a new session over the same tree, with a store of its own, writes.
-        let fresh = workspace();
-        fresh.put("/w/sales/orders/floe.yaml", &edited);
-        build(&fresh);
-        let outputs = |s: &MemorySystem| -> Vec<(PathBuf, Vec<u8>)> {
-            s.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), s.get(&p).unwrap())).collect()
-        };
+        let fresh = built_fresh(&edited);
         assert_eq!(outputs(&sys), outputs(&fresh));
         // What it saves is what a new session finds on disk: every file's
         // record, and nothing left to build.
