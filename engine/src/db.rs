@@ -65,7 +65,7 @@ impl Database {
         Database { store: Some(store), ..self }
     }
 
-    /// Files are taken from `kept` before they are read again.
+    /// Files `kept` holds are read from it, not from the system.
     pub fn with_kept(self, kept: Option<Arc<Kept>>) -> Database {
         Database { kept, ..self }
     }
