@@ -527,7 +527,8 @@ impl Session {
             .filter(|&i| trusted(i).is_none())
             .map(|i| {
                 let (path, stat) = &found.files[i];
-                let keep = stat.size <= room && !crate::layout::is_plugin_dir(&path.parent().unwrap_or_default());
+                let plugin = path.ancestors().next() == Some(crate::layout::PLUGINS_DIR);
+                let keep = stat.size <= room && !plugin;
                 room -= if keep { stat.size } else { 0 };
                 (i, keep)
             })

@@ -65,10 +65,6 @@ impl Names {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.split_terminator('\0')
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl<S: AsRef<str>> FromIterator<S> for Names {

@@ -1079,14 +1079,6 @@ pub struct FileTable {
 }
 
 impl FileTable {
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
     /// The records, in the order of their paths.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FileRecord)> {
         self.records.iter().scan(0, |start, (end, record)| {
@@ -1387,7 +1379,7 @@ mod tests {
         store.save_state(&state, Some(&DeltaOf::default())).unwrap();
         assert!(sys.get(store.log_path()).is_none());
         let mut next = large_state(10, b"a");
-        // One record changed, one removed, one added: before the table's first and after its last.
+        // One record changed, one removed, three added: one before the table's first, one after its last.
         let changed = WsPath::new("p/000003.sql").unwrap();
         let (removed, added) = (WsPath::new("p/000005.sql").unwrap(), WsPath::new("a.sql").unwrap());
         let (first, last) = (WsPath::new("a/first.sql").unwrap(), WsPath::new("z.sql").unwrap());
