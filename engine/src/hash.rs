@@ -13,10 +13,30 @@ use std::io::Write as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Hash(pub [u8; 32]);
 
+/// As the bytes compare, a word at a time: ordering hashes is all that a
+/// lookup in the store's sorted runs and maps does, and comparing bytes
+/// calls `memcmp` for each comparison.
+impl Ord for Hash {
+    fn cmp(&self, other: &Hash) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Hash {
+    fn partial_cmp(&self, other: &Hash) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Hash {
+    /// The bytes as four big-endian words, which compare as the bytes do.
+    fn words(&self) -> [u64; 4] {
+        std::array::from_fn(|i| u64::from_be_bytes(self.0[i * 8..i * 8 + 8].try_into().expect("eight bytes")))
+    }
+
     pub fn of(bytes: &[u8]) -> Hash {
         Hash(*blake3::hash(bytes).as_bytes())
     }
@@ -238,6 +258,24 @@ mod tests {
         assert_eq!(Hash::from_hex(&h.to_hex()), Some(h));
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), h);
+    }
+
+    #[test]
+    fn hashes_order_as_their_bytes() {
+        // Differing in each byte, high and low values, and equal up to it.
+        let mut hashes: Vec<Hash> = (0..64u8).map(|i| Hash::of(&[i])).collect();
+        for at in 0..32 {
+            for b in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut h = [0x80u8; 32];
+                h[at] = b;
+                hashes.push(Hash(h));
+            }
+        }
+        for a in &hashes {
+            for b in &hashes {
+                assert_eq!(a.cmp(b), a.0.cmp(&b.0), "{a:?} against {b:?}");
+            }
+        }
     }
 
     #[test]
