@@ -2296,8 +2296,8 @@ plugins:
 
     #[test]
     fn a_build_in_batches_writes_what_a_build_in_one_batch_writes() {
-        // Seven packages: four batches of a database each, against one
-        // database kept for a warm session.
+        // Seven packages, five of them evaluated: three batches of a
+        // database each, against one database kept for a warm session.
         let batched = workspace();
         let report = build(&batched);
         let whole = workspace();
