@@ -527,7 +527,7 @@ impl Session {
             .filter(|&i| trusted(i).is_none())
             .map(|i| {
                 let (path, stat) = &found.files[i];
-                let plugin = path.ancestors().next() == Some(crate::layout::PLUGINS_DIR);
+                let plugin = path.ancestors().next().is_some_and(crate::layout::is_plugin_dir);
                 let keep = stat.size <= room && !plugin;
                 room -= if keep { stat.size } else { 0 };
                 (i, keep)
@@ -1288,7 +1288,7 @@ impl Context {
         let dir = path.parent().unwrap_or_default();
         let package_file =
             matches!(path.file_name(), crate::layout::MANIFEST | crate::layout::SPEC | crate::layout::DBT_PROJECT);
-        if !package_file || crate::layout::in_model_dir(dir.as_str()) || crate::layout::is_plugin_dir(&dir) {
+        if !package_file || crate::layout::in_model_dir(dir.as_str()) || crate::layout::is_plugin_dir(dir.as_str()) {
             return Ok(Some(record.raw));
         }
         let db = db.ok_or(NeedsDb)?;
@@ -2307,9 +2307,6 @@ plugins:
         session.save().unwrap();
         assert_eq!(report.derivations, one.derivations);
         assert_eq!(report.count(Status::Built), 32);
-        let outputs = |sys: &MemorySystem| -> Vec<(PathBuf, Option<Vec<u8>>)> {
-            sys.files_under("/w/floe-out").into_iter().map(|p| (p.clone(), sys.get(&p))).collect()
-        };
         assert_eq!(outputs(&batched), outputs(&whole));
     }
 

@@ -284,7 +284,7 @@ impl Walk<'_> {
     fn list(&self, dir: &WsPath, in_dbt: bool) -> Result<Listed, IoError> {
         let abs = self.root.join(dir.as_str());
         let recorded = |name: &str| recorded(dir, name);
-        let plugins = crate::layout::is_plugin_dir(dir);
+        let plugins = crate::layout::is_plugin_dir(dir.as_str());
         let lock = |name: &str| dir.is_root() && name == crate::lock::LOCK;
         let wanted = |name: &str| is_package_file(name) || lock(name) || plugins || (in_dbt && is_dbt_source(name));
         // The files a remembered listing names are statted with the
@@ -406,7 +406,7 @@ fn recorded(dir: &WsPath, name: &str) -> bool {
     is_package_file(name)
         || (dir.is_root() && name == crate::lock::LOCK)
         || is_dbt_source(name)
-        || crate::layout::is_plugin_dir(dir)
+        || crate::layout::is_plugin_dir(dir.as_str())
 }
 
 /// Package files, data contracts, and the files beside `dbt_project.yml`

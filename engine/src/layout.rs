@@ -25,9 +25,9 @@ pub const MODELS_DIR: &str = "models";
 /// root, each an executable that selects as `type: <name>`.
 pub const PLUGINS_DIR: &str = "floe-plugins";
 
-/// Whether a directory is the workspace's plugin directory.
-pub fn is_plugin_dir(dir: &WsPath) -> bool {
-    dir.as_str() == PLUGINS_DIR
+/// Whether a directory (as text) is the workspace's plugin directory.
+pub fn is_plugin_dir(dir: &str) -> bool {
+    dir == PLUGINS_DIR
 }
 
 /// Whether a directory lies in a `models/` tree, where dbt files are read.
@@ -140,7 +140,7 @@ impl Layout {
         // of files, and a path made per file was most of this.
         for f in files {
             let Some(dir) = crate::path::ancestors(f.text()).next() else { continue };
-            if dir == PLUGINS_DIR {
+            if is_plugin_dir(dir) {
                 plugins.push(f.path());
                 continue;
             }

@@ -1411,7 +1411,7 @@ mod tests {
         store.save_state(&state, Some(&DeltaOf::default())).unwrap();
         assert!(sys.get(store.log_path()).is_none());
         let mut next = large_state(10, b"a");
-        // One record changed, one removed, three added: one before the table's first, one after its last.
+        // One record changed, one removed, three added: two before the table's first, one after its last.
         let changed = WsPath::new("p/000003.sql").unwrap();
         let (removed, added) = (WsPath::new("p/000005.sql").unwrap(), WsPath::new("a.sql").unwrap());
         let (first, last) = (WsPath::new("a/first.sql").unwrap(), WsPath::new("z.sql").unwrap());
